@@ -1,0 +1,94 @@
+//! Where the config file and ao's home directory are.
+
+use super::EnvLookup;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The names looked for in the working directory and its parents.
+pub const CONFIG_FILE_NAMES: [&str; 2] = ["agent-orchestrator.yaml", "agent-orchestrator.yml"];
+
+/// No config file anywhere ao looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigNotFound {
+    /// Every place looked at, in order.
+    pub searched: Vec<PathBuf>,
+    /// Set when `AO_CONFIG_PATH` names a missing file.
+    pub explicit: bool,
+}
+
+impl fmt::Display for ConfigNotFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.explicit {
+            return write!(
+                f,
+                "AO_CONFIG_PATH names {}, which does not exist",
+                self.searched[0].display()
+            );
+        }
+        write!(
+            f,
+            "no agent-orchestrator.yaml in this directory or its parents, nor in $AO_HOME or $XDG_CONFIG_HOME"
+        )
+    }
+}
+
+impl std::error::Error for ConfigNotFound {}
+
+/// The user's home directory (`$HOME`).
+pub fn user_home(env: EnvLookup<'_>) -> Option<PathBuf> {
+    env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+/// ao's home: `$AO_HOME`, else `~/.agent-orchestrator`.
+pub fn ao_home(env: EnvLookup<'_>) -> PathBuf {
+    match env("AO_HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home),
+        None => user_home(env)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".agent-orchestrator"),
+    }
+}
+
+/// Finds the config: `AO_CONFIG_PATH`, then `agent-orchestrator.yaml`/`.yml` walking up from
+/// `cwd`, then `$AO_HOME/config.yaml`, then `$XDG_CONFIG_HOME/agent-orchestrator/config.yaml`.
+pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotFound> {
+    if let Some(explicit) = env("AO_CONFIG_PATH").filter(|p| !p.is_empty()) {
+        let path = cwd.join(explicit);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ConfigNotFound {
+                searched: vec![path],
+                explicit: true,
+            })
+        };
+    }
+    let mut searched = Vec::new();
+    for dir in cwd.ancestors() {
+        for name in CONFIG_FILE_NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+            searched.push(candidate);
+        }
+    }
+    let xdg = env("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| user_home(env).map(|h| h.join(".config")));
+    let home_candidates = [
+        Some(ao_home(env).join("config.yaml")),
+        xdg.map(|x| x.join("agent-orchestrator").join("config.yaml")),
+    ];
+    for candidate in home_candidates.into_iter().flatten() {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        searched.push(candidate);
+    }
+    Err(ConfigNotFound {
+        searched,
+        explicit: false,
+    })
+}

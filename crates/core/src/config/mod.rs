@@ -1,0 +1,187 @@
+//! `agent-orchestrator.yaml`: discovery, `${VAR}` expansion, typed loading with
+//! file:line:column diagnostics, validation, defaults and the JSON Schema.
+
+pub mod de;
+mod diag;
+mod discover;
+mod duration;
+mod env;
+mod node;
+pub mod reference;
+mod resolve;
+mod types;
+mod validate;
+
+pub use diag::{Diagnostic, Loc, Severity, did_you_mean};
+pub use discover::{CONFIG_FILE_NAMES, ConfigNotFound, ao_home, find_config, user_home};
+pub use duration::{ConfigDuration, EscalateAfter};
+pub use env::{ExpandError, expand};
+pub use node::{Entry, Node, ParseError, Value};
+pub use resolve::{REACTION_KEYS, ResolvedProject, default_reactions};
+pub use types::{
+    AgentConfig, Config, Defaults, ExternalPlugin, Permission, PluginSection, PluginSource,
+    ProjectConfig, ReactionAction, ReactionConfig,
+};
+
+use crate::registry::PluginRegistry;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A config file that loaded: the typed config, the tree it came from, and its warnings.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The typed config.
+    pub config: Config,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The located tree, for forwarding sections to plugins.
+    pub tree: Node,
+    /// Keys and plugins ignored with a warning.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A config file that did not load: every error found (and the warnings beside them).
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    /// Errors first, then warnings, each in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ConfigError {
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for d in &self.diagnostics {
+            if !first {
+                writeln!(f)?;
+            }
+            first = false;
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The environment the loader reads (`${VAR}`, `~`): the process's, or a test's.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as an [`EnvLookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Reads, expands, deserializes and validates a config file.
+pub fn load_file(path: &Path, registry: &PluginRegistry, env: EnvLookup<'_>) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        diagnostics: vec![
+            Diagnostic::error(path, Loc::default(), format!("cannot read the config file: {e}"))
+                .with_hint("check the path and its permissions"),
+        ],
+    })?;
+    load_str(&text, path, registry, env)
+}
+
+/// Like [`load_file`], with the text already read.
+pub fn load_str(
+    text: &str,
+    path: &Path,
+    registry: &PluginRegistry,
+    env: EnvLookup<'_>,
+) -> Result<LoadedConfig, ConfigError> {
+    let fail = |mut diagnostics: Vec<Diagnostic>| {
+        diagnostics.sort_by_key(|d| (!d.is_error(), d.line, d.column));
+        ConfigError { diagnostics }
+    };
+    let mut tree = Node::parse(text).map_err(|e| {
+        fail(vec![
+            Diagnostic::error(path, e.loc, format!("invalid YAML: {}", e.message))
+                .with_hint("fix the syntax at this position (indentation, quotes, brackets)"),
+        ])
+    })?;
+    if !matches!(tree.value, Value::Map(_)) {
+        return Err(fail(vec![
+            Diagnostic::error(path, tree.loc, format!("expected a mapping of settings, found {}", tree.kind()))
+                .with_hint("the file starts with keys such as `projects:`"),
+        ]));
+    }
+    let mut diags = Vec::new();
+    env::expand_tree(&mut tree, path, env, &mut diags);
+    if !diags.is_empty() {
+        return Err(fail(diags));
+    }
+    let ctx = de::Ctx::new(path);
+    let typed = de::from_node::<Config>(&tree, &ctx);
+    diags.extend(ctx.into_diagnostics());
+    let config = match typed {
+        Ok(config) => config,
+        Err(e) => {
+            diags.push(e);
+            return Err(fail(diags));
+        }
+    };
+    diags.extend(validate::validate(&config, &tree, path, registry, env));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(fail(diags));
+    }
+    diags.sort_by_key(|d| (d.line, d.column));
+    Ok(LoadedConfig {
+        config,
+        file: path.to_owned(),
+        tree,
+        warnings: diags,
+    })
+}
+
+/// Whether `prefix` may start session ids: letters, digits, `-` and `_`.
+pub fn is_valid_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The JSON Schema of the config file, generated from the same types that load it.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Config).to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            serde_json::Value::String("https://ao.invalid/schema/agent-orchestrator.schema.json".into()),
+        );
+    }
+    schema
+}
+
+/// [`json_schema`] as the text committed under `schema/`.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+/// Expands a leading `~` and makes a relative path relative to `base`.
+pub fn expand_path(path: &str, base: &Path, env: EnvLookup<'_>) -> PathBuf {
+    let expanded = if path == "~" {
+        user_home(env).unwrap_or_else(|| PathBuf::from("~"))
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        match user_home(env) {
+            Some(home) => home.join(rest),
+            None => PathBuf::from(path),
+        }
+    } else {
+        PathBuf::from(path)
+    };
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    }
+}

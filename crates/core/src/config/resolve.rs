@@ -1,0 +1,184 @@
+//! A project with every default filled in: what the rest of ao works with.
+
+use super::duration::{ConfigDuration, EscalateAfter};
+use super::types::{AgentConfig, Config, ReactionAction, ReactionConfig};
+use super::{EnvLookup, LoadedConfig, expand_path};
+use crate::model::Priority;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The reactions ao knows, by the key used under `reactions:`.
+pub const REACTION_KEYS: &[&str] = &[
+    "ci-failed",
+    "changes-requested",
+    "bugbot-comments",
+    "merge-conflicts",
+    "approved-and-green",
+    "agent-stuck",
+    "agent-needs-input",
+    "agent-exited",
+    "all-complete",
+];
+
+/// The reactions in force when the config says nothing.
+pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
+    let send = |retries: Option<u32>, escalate: EscalateAfter| ReactionConfig {
+        auto: Some(true),
+        action: Some(ReactionAction::SendToAgent),
+        retries,
+        escalate_after: Some(escalate),
+        ..ReactionConfig::default()
+    };
+    let notify = |priority: Priority| ReactionConfig {
+        auto: Some(true),
+        action: Some(ReactionAction::Notify),
+        priority: Some(priority),
+        ..ReactionConfig::default()
+    };
+    let minutes = |m: u64| ConfigDuration(Duration::from_secs(m * 60));
+    BTreeMap::from([
+        ("ci-failed".into(), send(Some(2), EscalateAfter::Attempts(2))),
+        ("changes-requested".into(), send(None, EscalateAfter::Time(minutes(30)))),
+        ("bugbot-comments".into(), send(None, EscalateAfter::Time(minutes(30)))),
+        ("merge-conflicts".into(), send(None, EscalateAfter::Time(minutes(15)))),
+        (
+            "approved-and-green".into(),
+            ReactionConfig {
+                auto: Some(false),
+                ..notify(Priority::Action)
+            },
+        ),
+        (
+            "agent-stuck".into(),
+            ReactionConfig {
+                threshold: Some(minutes(10)),
+                ..notify(Priority::Urgent)
+            },
+        ),
+        ("agent-needs-input".into(), notify(Priority::Urgent)),
+        ("agent-exited".into(), notify(Priority::Urgent)),
+        ("all-complete".into(), notify(Priority::Info)),
+    ])
+}
+
+/// Fills the unset fields of `over` from `base`.
+fn merge_reaction(base: &ReactionConfig, over: &ReactionConfig) -> ReactionConfig {
+    ReactionConfig {
+        auto: over.auto.or(base.auto),
+        action: over.action.or(base.action),
+        message: over.message.clone().or_else(|| base.message.clone()),
+        priority: over.priority.or(base.priority),
+        retries: over.retries.or(base.retries),
+        escalate_after: over.escalate_after.or(base.escalate_after),
+        threshold: over.threshold.or(base.threshold),
+        include_summary: over.include_summary.or(base.include_summary),
+    }
+}
+
+/// A project with defaults applied and paths made absolute.
+#[derive(Debug, Clone)]
+pub struct ResolvedProject {
+    /// The project id.
+    pub id: String,
+    /// Display name (the id when unset).
+    pub name: String,
+    /// `owner/name` on GitHub, if set.
+    pub repo: Option<String>,
+    /// The local clone, absolute.
+    pub path: PathBuf,
+    /// The branch sessions start from.
+    pub default_branch: String,
+    /// Session ids are `<prefix>-<n>`.
+    pub session_prefix: String,
+    /// Runtime plugin name.
+    pub runtime: String,
+    /// Agent plugin name.
+    pub agent: String,
+    /// Workspace plugin name.
+    pub workspace: String,
+    /// Tracker plugin name.
+    pub tracker: String,
+    /// Scm plugin name.
+    pub scm: String,
+    /// Relative paths symlinked into workspaces.
+    pub symlinks: Vec<String>,
+    /// Relative paths copied into workspaces.
+    pub copy: Vec<String>,
+    /// Commands run in new workspaces.
+    pub post_create: Vec<String>,
+    /// Settings for the agent.
+    pub agent_config: AgentConfig,
+    /// Inline rules.
+    pub agent_rules: Option<String>,
+    /// The rules file, absolute.
+    pub agent_rules_file: Option<PathBuf>,
+    /// Defaults, then global reactions, then the project's, merged per key.
+    pub reactions: BTreeMap<String, ReactionConfig>,
+    /// Live-session limit.
+    pub max_sessions: Option<u32>,
+}
+
+impl LoadedConfig {
+    /// The directory relative paths in the file are relative to.
+    pub fn base_dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Every project, resolved, by id.
+    pub fn projects(&self, env: EnvLookup<'_>) -> Vec<ResolvedProject> {
+        self.config
+            .projects
+            .keys()
+            .filter_map(|id| self.project(id, env))
+            .collect()
+    }
+
+    /// One project, resolved.
+    pub fn project(&self, id: &str, env: EnvLookup<'_>) -> Option<ResolvedProject> {
+        let cfg: &Config = &self.config;
+        let p = cfg.projects.get(id)?;
+        let base = self.base_dir();
+        let path = expand_path(&p.path, &base, env);
+        let mut reactions = default_reactions();
+        for layer in [&cfg.reactions, &p.reactions] {
+            for (key, over) in layer {
+                let merged = match reactions.get(key) {
+                    Some(base) => merge_reaction(base, over),
+                    None => over.clone(),
+                };
+                reactions.insert(key.clone(), merged);
+            }
+        }
+        let plugin_of = |section: &Option<super::PluginSection>, default: &str| {
+            section
+                .as_ref()
+                .and_then(|s| s.plugin.clone())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Some(ResolvedProject {
+            id: id.to_owned(),
+            name: p.name.clone().unwrap_or_else(|| id.to_owned()),
+            repo: p.repo.clone(),
+            default_branch: p.default_branch.clone(),
+            session_prefix: p.session_prefix.clone().unwrap_or_else(|| id.to_owned()),
+            runtime: p.runtime.clone().unwrap_or_else(|| cfg.defaults.runtime.clone()),
+            agent: p.agent.clone().unwrap_or_else(|| cfg.defaults.agent.clone()),
+            workspace: p.workspace.clone().unwrap_or_else(|| cfg.defaults.workspace.clone()),
+            tracker: plugin_of(&p.tracker, &cfg.defaults.tracker),
+            scm: plugin_of(&p.scm, &cfg.defaults.scm),
+            symlinks: p.symlinks.clone(),
+            copy: p.copy.clone(),
+            post_create: p.post_create.clone(),
+            agent_config: p.agent_config.clone(),
+            agent_rules: p.agent_rules.clone(),
+            agent_rules_file: p.agent_rules_file.as_ref().map(|f| expand_path(f, &path, env)),
+            reactions,
+            max_sessions: p.max_sessions,
+            path,
+        })
+    }
+}

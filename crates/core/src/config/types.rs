@@ -1,0 +1,273 @@
+//! The shape of `agent-orchestrator.yaml`. The JSON Schema under `schema/` is generated
+//! from these types, and their doc comments are its descriptions.
+
+use super::duration::{ConfigDuration, EscalateAfter};
+use crate::model::Priority;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The configuration of ao: projects, their plugins, notifications and reactions.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "ao configuration (agent-orchestrator.yaml)")]
+pub struct Config {
+    /// Where editors find this schema.
+    #[serde(rename = "$schema", default)]
+    pub schema: Option<String>,
+    /// Plugins every project uses unless it names its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The projects, keyed by project id (letters, digits, `-` and `_`).
+    pub projects: BTreeMap<String, ProjectConfig>,
+    /// Notification channels, keyed by the name used in `notificationRouting`.
+    #[serde(default)]
+    pub notifiers: BTreeMap<String, PluginSection>,
+    /// Which notifiers hear events of each priority (urgent, action, warning, info).
+    #[serde(default)]
+    pub notification_routing: BTreeMap<String, Vec<String>>,
+    /// Automatic responses to session events, for every project (projects may override).
+    #[serde(default)]
+    pub reactions: BTreeMap<String, ReactionConfig>,
+    /// External plugins loaded from shared libraries.
+    #[serde(default)]
+    pub plugins: Vec<ExternalPlugin>,
+    /// Milliseconds a session may stay `ready` before it is shown as `idle` (default 300000).
+    #[serde(default)]
+    pub ready_threshold_ms: Option<u64>,
+}
+
+/// Default plugins; each project may name its own instead.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Defaults {
+    /// Where sessions run: `tmux` or `process`.
+    #[serde(default = "default_runtime")]
+    pub runtime: String,
+    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode` or `command`.
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// How sessions are isolated: `worktree` or `clone`.
+    #[serde(default = "default_workspace")]
+    pub workspace: String,
+    /// Where issues come from when a project names no tracker.
+    #[serde(default = "default_tracker")]
+    pub tracker: String,
+    /// Where pull requests live when a project names no scm.
+    #[serde(default = "default_scm")]
+    pub scm: String,
+    /// Notifiers used when `notificationRouting` does not name any for a priority.
+    #[serde(default)]
+    pub notifiers: Vec<String>,
+}
+
+impl Default for Defaults {
+    fn default() -> Defaults {
+        Defaults {
+            runtime: default_runtime(),
+            agent: default_agent(),
+            workspace: default_workspace(),
+            tracker: default_tracker(),
+            scm: default_scm(),
+            notifiers: Vec::new(),
+        }
+    }
+}
+
+fn default_runtime() -> String {
+    "tmux".into()
+}
+fn default_agent() -> String {
+    "claude-code".into()
+}
+fn default_workspace() -> String {
+    "worktree".into()
+}
+fn default_tracker() -> String {
+    "github".into()
+}
+fn default_scm() -> String {
+    "github".into()
+}
+fn default_branch() -> String {
+    "main".into()
+}
+
+/// One repository that agents work on.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// A display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The GitHub repository, `owner/name`.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The local clone; `~` expands, and a relative path is relative to this file.
+    pub path: String,
+    /// The branch sessions start from and pull requests target.
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
+    /// Session ids are `<sessionPrefix>-<n>` (default: the project id).
+    #[serde(default)]
+    pub session_prefix: Option<String>,
+    /// This project's runtime plugin, instead of `defaults.runtime`.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// This project's agent plugin, instead of `defaults.agent`.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// This project's workspace plugin, instead of `defaults.workspace`.
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// The issue tracker: `plugin:` and the plugin's own settings.
+    #[serde(default)]
+    pub tracker: Option<PluginSection>,
+    /// Where pull requests live: `plugin:` and the plugin's own settings.
+    #[serde(default)]
+    pub scm: Option<PluginSection>,
+    /// Files or directories of the repository symlinked into each workspace (relative paths).
+    #[serde(default)]
+    pub symlinks: Vec<String>,
+    /// Files of the repository copied into each workspace (relative paths), e.g. `.env`.
+    #[serde(default)]
+    pub copy: Vec<String>,
+    /// Shell commands run in order in each new workspace; a failing one fails the spawn.
+    #[serde(default)]
+    pub post_create: Vec<String>,
+    /// Settings passed to the agent.
+    #[serde(default)]
+    pub agent_config: AgentConfig,
+    /// Rules given to every agent of this project.
+    #[serde(default)]
+    pub agent_rules: Option<String>,
+    /// A file of rules, relative to the project's path.
+    #[serde(default)]
+    pub agent_rules_file: Option<String>,
+    /// Reaction overrides for this project.
+    #[serde(default)]
+    pub reactions: BTreeMap<String, ReactionConfig>,
+    /// At most this many live sessions at once.
+    #[serde(default)]
+    pub max_sessions: Option<u32>,
+}
+
+/// A plugin choice with the plugin's own settings beside `plugin`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct PluginSection {
+    /// The plugin's name: a built-in one, or the `name` of an entry in `plugins`.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// The plugin's own settings; the plugin validates them.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// How the agent may act without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Never asks (each CLI's own bypass flag). `skip` is accepted as the same.
+    #[default]
+    #[serde(alias = "skip")]
+    Permissionless,
+    /// The CLI's own default prompting.
+    Default,
+    /// Edits files without asking, asks before running commands.
+    AutoEdit,
+    /// Only suggests; asks before every change.
+    Suggest,
+}
+
+/// Settings for the agent CLI.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// permissionless (default), default, auto-edit or suggest.
+    #[serde(default)]
+    pub permissions: Option<Permission>,
+    /// The model the agent uses.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Extra environment for the agent's process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// What a reaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReactionAction {
+    /// Send a message (with the failing checks, the review threads) to the agent.
+    SendToAgent,
+    /// Notify the human.
+    Notify,
+    /// Merge the pull request.
+    AutoMerge,
+}
+
+/// An automatic response to a session event.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReactionConfig {
+    /// Whether it runs by itself.
+    #[serde(default)]
+    pub auto: Option<bool>,
+    /// send-to-agent, notify or auto-merge.
+    #[serde(default)]
+    pub action: Option<ReactionAction>,
+    /// The message sent to the agent, before the details ao adds.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The priority of the notification it sends.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// How many times it is tried again.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Hand over to the human after this many attempts or this long.
+    #[serde(default)]
+    pub escalate_after: Option<EscalateAfter>,
+    /// How long before the event counts (for agent-stuck).
+    #[serde(default)]
+    pub threshold: Option<ConfigDuration>,
+    /// Whether the notification includes the agent's summary.
+    #[serde(default)]
+    pub include_summary: Option<bool>,
+}
+
+/// Where an external plugin comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginSource {
+    /// A shared library on disk (the only kind ao loads).
+    Local,
+    /// A package registry (reference format; not loaded by ao).
+    Registry,
+    /// An npm package (reference format; not loaded by ao).
+    Npm,
+}
+
+/// An external plugin built as a shared library against ao-plugin-sdk.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalPlugin {
+    /// The name projects and notifiers use to pick it.
+    pub name: String,
+    /// Where it comes from; ao loads `local` libraries.
+    #[serde(default)]
+    pub source: Option<PluginSource>,
+    /// The shared library (`.so`, `.dylib`); `~` expands, relative to this file.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Set false to keep the entry without loading it.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Settings handed to the plugin when it starts.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,381 @@
+//! Checks that need more than types: names that must exist, be unique, or be safe.
+
+use super::diag::{Diagnostic, Loc, did_you_mean};
+use super::node::{Node, Value};
+use super::reference;
+use super::resolve::REACTION_KEYS;
+use super::types::{Config, PluginSection, PluginSource};
+use super::{EnvLookup, expand_path, is_valid_prefix};
+use crate::model::Priority;
+use crate::plugin::Slot;
+use crate::registry::{PluginRegistry, SectionRef};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+struct Checker<'a> {
+    file: &'a Path,
+    tree: &'a Node,
+    registry: &'a PluginRegistry,
+    external: Vec<&'a str>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    /// The position of the value at `path`, else of the deepest key that exists.
+    fn loc(&self, path: &[&str]) -> Loc {
+        let mut node = self.tree;
+        let mut loc = node.loc;
+        for key in path {
+            match node.entry(key) {
+                Some(entry) => {
+                    loc = entry.value.loc;
+                    node = &entry.value;
+                }
+                None => break,
+            }
+        }
+        loc
+    }
+
+    fn key_loc(&self, parent: &[&str], key: &str) -> Loc {
+        self.tree
+            .at(parent)
+            .and_then(|n| n.entry(key))
+            .map(|e| e.key_loc)
+            .unwrap_or_else(|| self.loc(parent))
+    }
+
+    fn error(&mut self, loc: Loc, message: String, hint: String) {
+        self.diags.push(Diagnostic::error(self.file, loc, message).with_hint(hint));
+    }
+
+    fn warning(&mut self, loc: Loc, message: String, hint: Option<String>) {
+        let d = Diagnostic::warning(self.file, loc, message);
+        self.diags.push(match hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        });
+    }
+
+    /// Checks that `name` is a plugin of `slot`; returns whether ao will use it.
+    fn plugin_name(&mut self, slot: Slot, name: &str, loc: Loc) -> bool {
+        if self.registry.get(slot, name).is_some() || self.external.contains(&name) {
+            return true;
+        }
+        if reference::unsupported_plugin(slot.as_str(), name) {
+            self.warning(
+                loc,
+                format!("ao has no {slot} plugin `{name}` yet; this setting is ignored"),
+                Some(format!(
+                    "ao's {slot} plugins: {}; or build one as an external plugin",
+                    self.registry.names(slot).join(", ")
+                )),
+            );
+            return false;
+        }
+        let names = self.registry.names(slot);
+        let candidates = names.iter().copied().chain(self.external.iter().copied());
+        let hint = match did_you_mean(name, candidates) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!(
+                "{slot} plugins: {}{}",
+                names.join(", "),
+                if self.external.is_empty() { "" } else { ", or one named under `plugins`" }
+            ),
+        };
+        self.error(loc, format!("unknown {slot} plugin `{name}`"), hint);
+        false
+    }
+
+    /// Checks a `tracker:`/`scm:`/notifier section and forwards it to its plugin.
+    fn section(&mut self, slot: Slot, section: &PluginSection, path: &[&str], default: Option<&str>) {
+        let node = self.tree.at(path);
+        for key in reference::PLUGIN_SECTION_KEYS {
+            if section.options.contains_key(*key) {
+                let loc = self.key_loc(path, key);
+                self.warning(
+                    loc,
+                    format!("`{key}` (a plugin from npm or a local JavaScript path) is a key of the reference format that ao does not support; it is ignored"),
+                    Some("declare a shared-library plugin under `plugins:` and name it with `plugin:`".into()),
+                );
+            }
+        }
+        let name = match (&section.plugin, default) {
+            (Some(name), _) => name.clone(),
+            (None, Some(default)) => default.to_owned(),
+            (None, None) => {
+                if !reference::PLUGIN_SECTION_KEYS.iter().any(|k| section.options.contains_key(*k)) {
+                    let loc = self.loc(path);
+                    self.error(
+                        loc,
+                        format!("`{}` does not say which plugin to use", path.join(".")),
+                        "add `plugin: <name>`".into(),
+                    );
+                }
+                return;
+            }
+        };
+        let loc = node
+            .and_then(|n| n.get("plugin"))
+            .map(|n| n.loc)
+            .unwrap_or_else(|| self.loc(path));
+        if self.plugin_name(slot, &name, loc) {
+            let mut own = node.cloned();
+            if let Some(Node { value: Value::Map(entries), .. }) = &mut own {
+                entries.retain(|e| !reference::PLUGIN_SECTION_KEYS.contains(&e.key.as_str()));
+            }
+            let section_ref = SectionRef {
+                file: self.file,
+                node: own.as_ref(),
+                loc,
+            };
+            let found = self.registry.validate_section(slot, &name, &section_ref);
+            self.diags.extend(found);
+        }
+    }
+
+    fn reactions(&mut self, reactions: &BTreeMap<String, super::ReactionConfig>, path: &[&str]) {
+        for key in reactions.keys() {
+            if !REACTION_KEYS.contains(&key.as_str()) {
+                let loc = self.key_loc(path, key);
+                let hint = match did_you_mean(key, REACTION_KEYS.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("reactions: {}", REACTION_KEYS.join(", ")),
+                };
+                self.error(loc, format!("unknown reaction `{key}`"), hint);
+            }
+        }
+    }
+
+    fn relative_paths(&mut self, list: &[String], path: &[&str]) {
+        let Some(Node { value: Value::Seq(items), .. }) = self.tree.at(path) else {
+            return;
+        };
+        for (entry, node) in list.iter().zip(items) {
+            let p = Path::new(entry);
+            let escapes = p.components().any(|c| matches!(c, std::path::Component::ParentDir));
+            if p.is_absolute() || entry.starts_with('~') || escapes || entry.is_empty() {
+                self.error(
+                    node.loc,
+                    format!("`{entry}` must be a path inside the repository"),
+                    "write it relative to the project's path, without `..`, e.g. `.env`".into(),
+                );
+            }
+        }
+    }
+}
+
+/// Every check that types cannot express.
+pub fn validate(
+    config: &Config,
+    tree: &Node,
+    file: &Path,
+    registry: &PluginRegistry,
+    env: EnvLookup<'_>,
+) -> Vec<Diagnostic> {
+    let mut c = Checker {
+        file,
+        tree,
+        registry,
+        external: config.plugins.iter().map(|p| p.name.as_str()).collect(),
+        diags: Vec::new(),
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+
+    if config.projects.is_empty() {
+        let loc = c.loc(&["projects"]);
+        c.error(loc, "no projects are configured".into(), "add one under `projects:` (ao init writes one for the repository you run it in)".into());
+    }
+
+    // Defaults.
+    for (slot, name, key) in [
+        (Slot::Runtime, &config.defaults.runtime, "runtime"),
+        (Slot::Agent, &config.defaults.agent, "agent"),
+        (Slot::Workspace, &config.defaults.workspace, "workspace"),
+        (Slot::Tracker, &config.defaults.tracker, "tracker"),
+        (Slot::Scm, &config.defaults.scm, "scm"),
+    ] {
+        let loc = c.loc(&["defaults", key]);
+        c.plugin_name(slot, name, loc);
+    }
+
+    // External plugins.
+    let mut seen_plugins: BTreeMap<&str, Loc> = BTreeMap::new();
+    for (i, plugin) in config.plugins.iter().enumerate() {
+        let item = tree
+            .get("plugins")
+            .and_then(|n| match &n.value {
+                Value::Seq(items) => items.get(i),
+                _ => None,
+            });
+        let loc = item.map(|n| n.loc).unwrap_or_default();
+        if let Some(first) = seen_plugins.insert(&plugin.name, loc) {
+            c.error(
+                loc,
+                format!("plugin `{}` is declared twice (first at line {})", plugin.name, first.line),
+                "give each plugin its own name".into(),
+            );
+        }
+        match plugin.source {
+            Some(PluginSource::Npm | PluginSource::Registry) => c.warning(
+                loc,
+                format!("plugin `{}` comes from a package registry, which ao does not load plugins from; it is ignored", plugin.name),
+                Some("build it as a shared library with ao-plugin-sdk and give its `path`".into()),
+            ),
+            _ if plugin.enabled && plugin.path.is_none() => c.error(
+                loc,
+                format!("plugin `{}` has no `path`", plugin.name),
+                "set `path:` to the plugin's shared library, or `enabled: false`".into(),
+            ),
+            _ => {}
+        }
+    }
+
+    // Notifiers and routing.
+    let builtin_notifiers = registry.names(Slot::Notifier);
+    for (name, section) in &config.notifiers {
+        c.section(Slot::Notifier, section, &["notifiers", name], Some(name));
+    }
+    let notifier_known = |n: &str| {
+        config.notifiers.contains_key(n)
+            || builtin_notifiers.contains(&n)
+            || config.plugins.iter().any(|p| p.name == n)
+    };
+    let mut route_targets: Vec<(String, Loc)> = Vec::new();
+    if let Some(Node { value: Value::Seq(items), .. }) = tree.at(&["defaults", "notifiers"]) {
+        for (name, node) in config.defaults.notifiers.iter().zip(items) {
+            route_targets.push((name.clone(), node.loc));
+        }
+    }
+    for (priority, names) in &config.notification_routing {
+        if priority.parse::<Priority>().is_err() {
+            let loc = c.key_loc(&["notificationRouting"], priority);
+            c.warning(
+                loc,
+                format!("`{priority}` is not a priority; ao routes notifications by priority only, so this route is ignored"),
+                Some("use urgent, action, warning or info".into()),
+            );
+            continue;
+        }
+        if let Some(Node { value: Value::Seq(items), .. }) = tree.at(&["notificationRouting", priority]) {
+            for (name, node) in names.iter().zip(items) {
+                route_targets.push((name.clone(), node.loc));
+            }
+        }
+    }
+    for (name, loc) in route_targets {
+        if !notifier_known(&name) {
+            if reference::unsupported_plugin("notifier", &name) {
+                c.warning(loc, format!("ao has no notifier `{name}` yet; it is skipped"), None);
+                continue;
+            }
+            let candidates: Vec<&str> = config
+                .notifiers
+                .keys()
+                .map(String::as_str)
+                .chain(builtin_notifiers.iter().copied())
+                .collect();
+            let hint = match did_you_mean(&name, candidates.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("configure it under `notifiers:`, or use one of: {}", candidates.join(", ")),
+            };
+            c.error(loc, format!("unknown notifier `{name}`"), hint);
+        }
+    }
+
+    c.reactions(&config.reactions, &["reactions"]);
+
+    // Projects.
+    let mut prefixes: BTreeMap<String, (String, Loc)> = BTreeMap::new();
+    for (id, p) in &config.projects {
+        fn at<'k>(id: &'k str, key: &'k str) -> [&'k str; 3] {
+            ["projects", id, key]
+        }
+        if !is_valid_prefix(id) {
+            let loc = c.key_loc(&["projects"], id);
+            c.error(loc, format!("project id `{id}` may only hold letters, digits, `-` and `_`"), "rename the project".into());
+        }
+        let (prefix, prefix_loc) = match &p.session_prefix {
+            Some(prefix) => (prefix.clone(), c.loc(&at(id, "sessionPrefix"))),
+            None => (id.clone(), c.key_loc(&["projects"], id)),
+        };
+        if !is_valid_prefix(&prefix) {
+            c.error(
+                prefix_loc,
+                format!("sessionPrefix `{prefix}` may only hold letters, digits, `-` and `_`"),
+                "session ids are <sessionPrefix>-<n>, so pick a short plain word such as `app`".into(),
+            );
+        } else if let Some((other, other_loc)) = prefixes.get(&prefix) {
+            c.error(
+                prefix_loc,
+                format!(
+                    "sessionPrefix `{prefix}` of project `{id}` is already used by project `{other}` (line {})",
+                    other_loc.line
+                ),
+                "give each project its own sessionPrefix".into(),
+            );
+        } else {
+            prefixes.insert(prefix, (id.clone(), prefix_loc));
+        }
+
+        let path = expand_path(&p.path, base, env);
+        let path_loc = c.loc(&at(id, "path"));
+        if !path.exists() {
+            c.error(
+                path_loc,
+                format!("project `{id}`: path {} does not exist", path.display()),
+                "clone the repository there, or set `path` to where it is".into(),
+            );
+        } else {
+            match git2::Repository::open(&path) {
+                Ok(repo) if repo.is_bare() => c.error(
+                    path_loc,
+                    format!("project `{id}`: {} is a bare repository", path.display()),
+                    "point `path` at a clone with a working tree".into(),
+                ),
+                Ok(_) => {}
+                Err(_) => c.error(
+                    path_loc,
+                    format!("project `{id}`: {} is not a git repository", path.display()),
+                    "point `path` at the top of a git clone (the directory holding .git)".into(),
+                ),
+            }
+        }
+
+        for (slot, name, key) in [
+            (Slot::Runtime, &p.runtime, "runtime"),
+            (Slot::Agent, &p.agent, "agent"),
+            (Slot::Workspace, &p.workspace, "workspace"),
+        ] {
+            if let Some(name) = name {
+                let loc = c.loc(&at(id, key));
+                c.plugin_name(slot, name, loc);
+            }
+        }
+        if let Some(tracker) = &p.tracker {
+            c.section(Slot::Tracker, tracker, &at(id, "tracker"), None);
+        }
+        if let Some(scm) = &p.scm {
+            c.section(Slot::Scm, scm, &at(id, "scm"), None);
+        }
+        c.relative_paths(&p.symlinks, &at(id, "symlinks"));
+        c.relative_paths(&p.copy, &at(id, "copy"));
+        c.reactions(&p.reactions, &at(id, "reactions"));
+        if p.max_sessions == Some(0) {
+            let loc = c.loc(&at(id, "maxSessions"));
+            c.error(loc, "maxSessions must be at least 1".into(), "remove it for no limit".into());
+        }
+        if let Some(rules) = &p.agent_rules_file {
+            let rules_path = expand_path(rules, &path, env);
+            if path.exists() && !rules_path.is_file() {
+                let loc = c.loc(&at(id, "agentRulesFile"));
+                c.warning(
+                    loc,
+                    format!("agentRulesFile {} does not exist; agents start without it", rules_path.display()),
+                    Some("the path is relative to the project's path".into()),
+                );
+            }
+        }
+    }
+    c.diags
+}

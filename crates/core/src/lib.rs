@@ -1,0 +1,10 @@
+//! ao-core: the model, plugin traits, config, store and plugin registry of ao.
+//!
+//! This crate knows no concrete plugin and no network client; `ao-plugins` provides the
+//! built-ins and the `ao` binary wires them together.
+
+pub mod config;
+pub mod model;
+pub mod plugin;
+pub mod registry;
+pub mod store;

@@ -1,0 +1,125 @@
+use super::{SessionId, SessionStatus, Timestamp};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How urgently a human should hear about an event; notifications are routed by it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Needs a human now: an agent is stuck, waits for input, or errored.
+    Urgent,
+    /// A human decision is due: a pull request is ready to merge.
+    Action,
+    /// Something went wrong that ao handled or will retry.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+impl Priority {
+    /// Every priority, most urgent first.
+    pub const ALL: [Priority; 4] = [
+        Priority::Urgent,
+        Priority::Action,
+        Priority::Warning,
+        Priority::Info,
+    ];
+
+    /// The name used in config (`notificationRouting`) and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Urgent => "urgent",
+            Priority::Action => "action",
+            Priority::Warning => "warning",
+            Priority::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown priority `{s}`"))
+    }
+}
+
+/// What happened; the payload a reaction or notifier needs travels with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A session was created and its agent received the task.
+    SessionSpawned,
+    /// A session moved from one status to another.
+    StatusChanged {
+        /// The status before.
+        from: SessionStatus,
+        /// The status after.
+        to: SessionStatus,
+    },
+    /// A reaction ran (sent a message to the agent, merged, notified).
+    ReactionRan {
+        /// The reaction's config key, e.g. `ci-failed`.
+        reaction: String,
+        /// Which attempt this was, from 1.
+        attempt: u32,
+    },
+    /// A reaction gave up and handed the matter to the human.
+    Escalated {
+        /// The reaction's config key.
+        reaction: String,
+    },
+    /// A plugin misbehaved and was disabled.
+    PluginDisabled {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// A test notification from `ao doctor --test-notify`.
+    Test,
+}
+
+impl EventKind {
+    /// A short name for filters and tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionSpawned => "session_spawned",
+            EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::ReactionRan { .. } => "reaction_ran",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::PluginDisabled { .. } => "plugin_disabled",
+            EventKind::Test => "test",
+        }
+    }
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log; 0 until stored.
+    pub id: i64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The project it belongs to.
+    pub project: String,
+    /// The session it concerns, if any.
+    pub session: Option<SessionId>,
+    /// How urgently a human should hear of it.
+    pub priority: Priority,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// One sentence for humans.
+    pub message: String,
+}

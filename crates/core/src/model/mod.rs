@@ -1,0 +1,22 @@
+//! The plain data ao reasons about: sessions, their status and activity, events.
+
+mod activity;
+mod event;
+mod session;
+mod status;
+
+pub use activity::Activity;
+pub use event::{Event, EventKind, Priority};
+pub use session::{PrRef, RuntimeHandle, Session, SessionId, SessionIdError};
+pub use status::{SessionStatus, StatusReason};
+
+/// Milliseconds since the Unix epoch; ao stores every time this way.
+pub type Timestamp = i64;
+
+/// The current time as a [`Timestamp`].
+pub fn now_ms() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

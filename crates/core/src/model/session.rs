@@ -1,0 +1,152 @@
+use super::{Activity, SessionStatus, StatusReason, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A session's id: `<sessionPrefix>-<n>`, unique in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId {
+    prefix: String,
+    n: u64,
+}
+
+/// Why a string is not a session id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a session id; ids look like `app-3` (the project's sessionPrefix, a dash, a number)")]
+pub struct SessionIdError(pub String);
+
+impl SessionId {
+    /// Builds an id from a validated prefix and a number.
+    pub fn new(prefix: &str, n: u64) -> SessionId {
+        SessionId {
+            prefix: prefix.to_owned(),
+            n,
+        }
+    }
+
+    /// The project's session prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The number after the prefix.
+    pub fn number(&self) -> u64 {
+        self.n
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.prefix, self.n)
+    }
+}
+
+impl FromStr for SessionId {
+    type Err = SessionIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || SessionIdError(s.to_owned());
+        let (prefix, n) = s.rsplit_once('-').ok_or_else(bad)?;
+        if !crate::config::is_valid_prefix(prefix) || n.is_empty() || n.starts_with('+') {
+            return Err(bad());
+        }
+        let n = n.parse::<u64>().map_err(|_| bad())?;
+        Ok(SessionId::new(prefix, n))
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = SessionIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.to_string()
+    }
+}
+
+/// How to find a session's runtime again: which runtime plugin, and its own handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeHandle {
+    /// The runtime plugin's name (`tmux`, `process`).
+    pub runtime: String,
+    /// The runtime's own identifier (a tmux session name, a process group id).
+    pub id: String,
+    /// Anything else the runtime needs to find it (a tmux socket, a log path).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+/// A pull request a session opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrRef {
+    /// Its number in the repository.
+    pub number: u64,
+    /// Its web address.
+    pub url: String,
+}
+
+/// One agent working on one task in its own workspace and runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// `<prefix>-<n>`.
+    pub id: SessionId,
+    /// The project id from the config.
+    pub project: String,
+    /// The tracker's issue id, if the task came from one.
+    pub issue: Option<String>,
+    /// The git branch the agent works on.
+    pub branch: String,
+    /// The session's checkout.
+    pub workspace_path: Option<PathBuf>,
+    /// Where the agent runs.
+    pub runtime: Option<RuntimeHandle>,
+    /// The agent plugin's name.
+    pub agent: String,
+    /// The agent CLI's own session id, for resuming.
+    pub agent_session_id: Option<String>,
+    /// The pull request, once there is one.
+    pub pr: Option<PrRef>,
+    /// Where the session stands.
+    pub status: SessionStatus,
+    /// Why, where the status alone does not say.
+    pub status_reason: Option<StatusReason>,
+    /// What the agent is doing, as last observed.
+    pub activity: Option<Activity>,
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// When any of the above last changed.
+    pub updated_at: Timestamp,
+    /// When cleanup archived it; archived sessions are hidden unless asked for.
+    pub archived_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_parse_and_print() {
+        let id: SessionId = "app-12".parse().unwrap();
+        assert_eq!(id.prefix(), "app");
+        assert_eq!(id.number(), 12);
+        assert_eq!(id.to_string(), "app-12");
+        let id: SessionId = "my-app-3".parse().unwrap();
+        assert_eq!(id.prefix(), "my-app");
+        for bad in ["app", "app-", "-3", "app-x", "app-+3", "a b-1"] {
+            assert!(bad.parse::<SessionId>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn session_ids_serialize_as_strings() {
+        let id = SessionId::new("fe", 7);
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"fe-7\"");
+        let back: SessionId = serde_json::from_str("\"fe-7\"").unwrap();
+        assert_eq!(back, id);
+    }
+}

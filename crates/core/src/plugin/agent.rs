@@ -1,0 +1,123 @@
+use super::PluginError;
+use crate::config::{AgentConfig, Permission};
+use crate::model::{Activity, SessionId, Timestamp};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What an agent plugin is told when a session launches.
+#[derive(Debug, Clone)]
+pub struct LaunchContext {
+    /// The session being launched.
+    pub session: SessionId,
+    /// The project id.
+    pub project: String,
+    /// The session's workspace, where the agent starts.
+    pub workspace: PathBuf,
+    /// The task.
+    pub prompt: String,
+    /// The project's `agentConfig`.
+    pub config: AgentConfig,
+    /// The project's rules (inline `agentRules` plus `agentRulesFile`), if any.
+    pub rules: Option<String>,
+    /// A directory the plugin may write files into (rules, hook settings) that is
+    /// neither the user's repository nor shared with another session.
+    pub scratch_dir: PathBuf,
+}
+
+impl LaunchContext {
+    /// The permission mode the project asked for.
+    pub fn permissions(&self) -> Permission {
+        self.config.permissions.unwrap_or_default()
+    }
+}
+
+/// How the task reaches the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptDelivery {
+    /// It is already in the argv.
+    Inline,
+    /// Pasted into the agent once it is ready, then submitted and confirmed.
+    PostLaunch,
+    /// Written to this file, which the launch pipes into the agent's standard input.
+    StdinFile(PathBuf),
+}
+
+/// The command line that starts (or resumes) an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSpec {
+    /// One argument per element; user text is an argument, never part of a shell string.
+    pub argv: Vec<String>,
+    /// Environment added to the agent's own.
+    pub env: BTreeMap<String, String>,
+    /// How the prompt is delivered.
+    pub prompt: PromptDelivery,
+}
+
+/// What an agent plugin needs to judge activity.
+#[derive(Debug, Clone)]
+pub struct ActivityContext {
+    /// The session.
+    pub session: SessionId,
+    /// Its workspace.
+    pub workspace: PathBuf,
+    /// The agent CLI's own session id, if known.
+    pub agent_session_id: Option<String>,
+    /// The recent terminal output, the last resort.
+    pub recent_output: Option<String>,
+    /// How long `ready` may last before it is `idle`, in milliseconds.
+    pub idle_after_ms: u64,
+}
+
+/// Where an activity reading came from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivitySource {
+    /// The agent's own hooks reported it.
+    Hook,
+    /// Read from the agent's session log.
+    SessionLog,
+    /// Guessed from the terminal.
+    Terminal,
+}
+
+/// An activity reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityReport {
+    /// What the agent is doing.
+    pub activity: Activity,
+    /// How ao knows.
+    pub source: ActivitySource,
+    /// When the agent last did something, if known.
+    pub last_at: Option<Timestamp>,
+    /// The question it asks, for `waiting_input`.
+    pub detail: Option<String>,
+}
+
+/// What the agent CLI records about its own session.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentSessionInfo {
+    /// The CLI's session id, used to resume.
+    pub agent_session_id: Option<String>,
+    /// A one-line summary of the work.
+    pub summary: Option<String>,
+    /// Tokens used, where recorded.
+    pub tokens: Option<u64>,
+    /// Cost in US dollars, where recorded.
+    pub cost_usd: Option<f64>,
+}
+
+/// One AI coding CLI.
+#[async_trait]
+pub trait Agent: Send + Sync {
+    /// The argv and environment that start the agent on a task.
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError>;
+    /// The process name the runtime should see in the foreground once the agent runs,
+    /// so ao never types into a shell.
+    fn process_names(&self) -> &[&str];
+    /// What the agent is doing now: hooks first, then its session log, then the terminal.
+    async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError>;
+    /// What the CLI records about its session.
+    async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError>;
+    /// The argv that resumes the session, or `None` to start afresh with `launch`.
+    fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec>;
+}

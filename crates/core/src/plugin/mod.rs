@@ -1,0 +1,85 @@
+//! The six plugin slots. Each trait is async and object-safe, so the registry hands out
+//! `Arc<dyn Trait>` whether the plugin is built in or loaded from a library.
+
+mod agent;
+mod notifier;
+mod runtime;
+mod scm;
+mod tracker;
+mod workspace;
+
+pub use agent::{
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
+    LaunchSpec, PromptDelivery,
+};
+pub use ao_plugin_sdk::Slot;
+pub use notifier::{Notification, Notifier};
+pub use runtime::{AttachInfo, Liveness, Probe, Runtime, RuntimeSpec};
+pub use scm::{CheckRun, CheckState, MergeMethod, PrState, PrStatus, ReviewDecision, ReviewThread, Scm};
+pub use tracker::{Issue, IssueFilter, Tracker};
+pub use workspace::{CommandOutput, Workspace, WorkspaceInfo, WorkspaceSpec};
+
+/// A plugin call that failed, with the plugin's name so the user knows whom to blame.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The plugin tried and failed; the message is the plugin's own.
+    #[error("{plugin}: {message}")]
+    Failed {
+        /// The plugin's name.
+        plugin: String,
+        /// What went wrong, in one sentence.
+        message: String,
+    },
+    /// The plugin did not answer in time.
+    #[error("{plugin}: no answer within {seconds} s")]
+    Timeout {
+        /// The plugin's name.
+        plugin: String,
+        /// The time-out that ran out.
+        seconds: u64,
+    },
+    /// The plugin refuses work that would lose the user's data unless forced.
+    #[error("{plugin}: {message}")]
+    Refused {
+        /// The plugin's name.
+        plugin: String,
+        /// What it refused and why, naming what would be lost.
+        message: String,
+    },
+    /// The plugin was disabled earlier (it panicked, or timed out).
+    #[error("{plugin} is disabled: {why}")]
+    Disabled {
+        /// The plugin's name.
+        plugin: String,
+        /// Why it was disabled.
+        why: String,
+    },
+}
+
+impl PluginError {
+    /// A plain failure of `plugin`.
+    pub fn failed(plugin: &str, message: impl Into<String>) -> PluginError {
+        PluginError::Failed {
+            plugin: plugin.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    // Compiles only while every slot stays object-safe and shareable across tasks.
+    #[test]
+    fn every_slot_is_object_safe() {
+        fn assert_dyn<T: ?Sized + Send + Sync>(_: Option<Arc<T>>) {}
+        assert_dyn::<dyn Runtime>(None);
+        assert_dyn::<dyn Agent>(None);
+        assert_dyn::<dyn Workspace>(None);
+        assert_dyn::<dyn Tracker>(None);
+        assert_dyn::<dyn Scm>(None);
+        assert_dyn::<dyn Notifier>(None);
+    }
+}

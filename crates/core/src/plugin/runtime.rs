@@ -1,0 +1,71 @@
+use super::PluginError;
+use crate::model::{RuntimeHandle, SessionId};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a runtime needs to start a session's agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    /// The session it is for; runtimes name their handle after it.
+    pub session: SessionId,
+    /// The directory the agent starts in (the workspace).
+    pub cwd: PathBuf,
+    /// The agent's command line, one argument per element, never a shell string.
+    pub argv: Vec<String>,
+    /// Environment passed explicitly to the agent.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Whether a runtime is alive, as far as one probe could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// It exists and its process runs.
+    Alive,
+    /// It exists but its process has exited (its last output can still be read).
+    Exited,
+    /// It does not exist.
+    Gone,
+    /// The probe failed or timed out: nothing is known, and nothing may be concluded.
+    Unknown,
+}
+
+/// One session's state from a batched probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Alive, exited, gone or unknown.
+    pub liveness: Liveness,
+    /// The name of the pane's foreground process, when the runtime knows it.
+    pub foreground: Option<String>,
+    /// The agent's process id, when the runtime knows it.
+    pub pid: Option<u32>,
+}
+
+/// How a user attaches a terminal to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachInfo {
+    /// The command that attaches, one argument per element.
+    pub argv: Vec<String>,
+    /// A sentence for users when there is nothing to attach to (a log file instead).
+    pub note: Option<String>,
+}
+
+/// Where sessions run: tmux (default) or a detached process.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Starts the agent and returns the handle to find it again.
+    async fn create(&self, spec: &RuntimeSpec) -> Result<RuntimeHandle, PluginError>;
+    /// Ends it; ending one that is already gone succeeds.
+    async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError>;
+    /// Delivers text of any size and content as typed input, then submits it.
+    async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError>;
+    /// The last `lines` lines of output.
+    async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError>;
+    /// Whether the runtime and its process still exist.
+    async fn is_alive(&self, handle: &RuntimeHandle) -> Result<bool, PluginError>;
+    /// How a user attaches to it.
+    fn attach_info(&self, handle: &RuntimeHandle) -> AttachInfo;
+    /// Probes every handle with as few processes as the runtime allows (one tmux call).
+    /// The result has one entry per handle, in order.
+    async fn probe_all(&self, handles: &[RuntimeHandle]) -> Result<Vec<Probe>, PluginError>;
+}

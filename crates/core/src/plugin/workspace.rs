@@ -1,0 +1,69 @@
+use super::PluginError;
+use crate::model::SessionId;
+use async_trait::async_trait;
+use std::path::PathBuf;
+
+/// What a workspace plugin is asked to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceSpec {
+    /// The session it is for.
+    pub session: SessionId,
+    /// The project id.
+    pub project: String,
+    /// The user's repository.
+    pub repo_path: PathBuf,
+    /// The branch the session works on.
+    pub branch: String,
+    /// The branch new work starts from.
+    pub base_branch: String,
+    /// Where the checkout goes.
+    pub path: PathBuf,
+    /// Files copied from the repository (relative paths).
+    pub copy: Vec<String>,
+    /// Files symlinked from the repository (relative paths).
+    pub symlinks: Vec<String>,
+    /// Commands run in the checkout after creation, in order.
+    pub post_create: Vec<String>,
+}
+
+/// A workspace that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceInfo {
+    /// Its directory.
+    pub path: PathBuf,
+    /// Its branch.
+    pub branch: String,
+    /// Whether `create` made the branch (so a rollback may delete it).
+    pub created_branch: bool,
+}
+
+/// The output of one post-create command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The command as configured.
+    pub command: String,
+    /// Its exit code, `None` if killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output and error, interleaved.
+    pub output: String,
+}
+
+/// How a session's checkout is isolated: a git worktree (default) or a clone.
+#[async_trait]
+pub trait Workspace: Send + Sync {
+    /// Creates the checkout on its branch, reusing an existing branch, never resetting it.
+    async fn create(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError>;
+    /// Copies, symlinks and runs the post-create commands; the first failing one fails.
+    async fn post_create(
+        &self,
+        spec: &WorkspaceSpec,
+        info: &WorkspaceInfo,
+    ) -> Result<Vec<CommandOutput>, PluginError>;
+    /// Removes the checkout; refuses with [`PluginError::Refused`] while it holds
+    /// uncommitted changes or unpushed commits, unless `force`.
+    async fn destroy(&self, spec: &WorkspaceSpec, force: bool) -> Result<(), PluginError>;
+    /// The checkouts this plugin manages for a project.
+    async fn list(&self, project: &str, repo_path: &PathBuf) -> Result<Vec<WorkspaceInfo>, PluginError>;
+    /// Recreates a missing checkout from its branch.
+    async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError>;
+}
