@@ -27,14 +27,12 @@ impl SectionRef<'_> {
     /// Deserializes the plugin's own settings (every key but `plugin`) into `T`, which
     /// should be a struct: unknown keys are errors with a "did you mean", and
     /// `reference_keys` are keys of the reference format the plugin ignores with a warning.
-    pub fn deserialize<T: DeserializeOwned + Default>(
-        &self,
-        reference_keys: &[&str],
-    ) -> (Option<T>, Vec<Diagnostic>) {
-        let Some(node) = self.node else {
-            return (Some(T::default()), Vec::new());
-        };
-        let mut own = node.clone();
+    pub fn deserialize<T: DeserializeOwned>(&self, reference_keys: &[&str]) -> (Option<T>, Vec<Diagnostic>) {
+        let mut own = self.node.cloned().unwrap_or(Node {
+            value: crate::config::Value::Map(Vec::new()),
+            loc: self.loc,
+            secret: false,
+        });
         if let crate::config::Value::Map(entries) = &mut own.value {
             entries.retain(|e| e.key != "plugin");
         }

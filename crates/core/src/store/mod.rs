@@ -1,1 +1,151 @@
-//! placeholder
+//! The one embedded store every `ao` command and the host share: SQLite in WAL mode at
+//! `$AO_HOME/ao.db`. Every change is one transaction; writers wait for each other (a
+//! busy timeout plus `BEGIN IMMEDIATE`) instead of failing with "database is locked".
+
+mod events;
+mod migrations;
+mod reactions;
+mod reservations;
+mod sessions;
+#[cfg(test)]
+mod tests;
+
+pub use migrations::SCHEMA_VERSION;
+pub use reactions::ReactionState;
+pub use reservations::Reservation;
+pub use sessions::SessionFilter;
+
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name of the store inside `$AO_HOME`.
+pub const DB_FILE: &str = "ao.db";
+
+/// How long a writer waits for another before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory could not be created.
+    #[error("cannot create ao's home directory {path}: {source}")]
+    Home {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite could not open the file.
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A newer ao migrated the store past what this one understands.
+    #[error(
+        "the store {path} has schema version {found}, newer than this ao understands (up to {supported}): a newer ao has used it"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this ao knows.
+        supported: i64,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A row held something this ao cannot read.
+    #[error("unreadable {what} in the store: {detail}")]
+    Corrupt {
+        /// Which kind of row.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            StoreError::TooNew { .. } => Some(
+                "upgrade ao to the version that last used this store, or set AO_HOME to another directory",
+            ),
+            StoreError::Home { .. } | StoreError::Open { .. } => {
+                Some("check that AO_HOME points at a writable directory")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the store in `home`.
+    pub fn open(home: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(home).map_err(|source| StoreError::Home {
+            path: home.to_owned(),
+            source,
+        })?;
+        Store::open_file(&home.join(DB_FILE))
+    }
+
+    /// Opens the store file at `path`.
+    pub fn open_file(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // The journal mode is a property of the file; once WAL, it stays WAL.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "the store could not switch to WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            .map_err(open_err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        migrations::migrate(&mut store)?;
+        Ok(store)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Runs `f` in one immediate transaction: it holds the write lock from the start, so
+    /// a read-then-write inside cannot race another process.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,69 @@
+//! The event log.
+
+use super::{Store, StoreError};
+use crate::model::{Event, EventKind, Priority, SessionId};
+use rusqlite::params;
+
+impl Store {
+    /// Appends an event and returns its id.
+    pub fn append_event(&mut self, e: &Event) -> Result<i64, StoreError> {
+        let payload = serde_json::to_string(&e.kind).expect("plain data serializes");
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO events (at, project, session, priority, kind, payload, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    e.at,
+                    e.project,
+                    e.session.as_ref().map(|s| s.to_string()),
+                    e.priority.as_str(),
+                    e.kind.name(),
+                    payload,
+                    e.message
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Events after `after_id` (for following the log), optionally of one session, oldest first.
+    pub fn events(&self, after_id: i64, session: Option<&SessionId>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, project, session, priority, payload, message FROM events
+             WHERE id > ?1 AND (?2 IS NULL OR session = ?2) ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![after_id, session.map(|s| s.to_string()), limit as i64],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, at, project, session, priority, payload, message) = row?;
+            let bad = |what, detail: String| StoreError::Corrupt { what, detail };
+            out.push(Event {
+                id,
+                at,
+                project,
+                session: session
+                    .map(|s| s.parse::<SessionId>())
+                    .transpose()
+                    .map_err(|e| bad("event session", e.to_string()))?,
+                priority: priority.parse::<Priority>().map_err(|e| bad("event priority", e))?,
+                kind: serde_json::from_str::<EventKind>(&payload)
+                    .map_err(|e| bad("event payload", e.to_string()))?,
+                message,
+            });
+        }
+        Ok(out)
+    }
+}

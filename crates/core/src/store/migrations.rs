@@ -1,0 +1,105 @@
+//! Versioned schema migrations. Version N is reached by applying `MIGRATIONS[..N]`; the
+//! version lives in SQLite's `user_version`. Migrations only ever get appended.
+
+use super::{Store, StoreError};
+use rusqlite::TransactionBehavior;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions, id reservations, the event log, reaction state.
+    r#"
+    CREATE TABLE sessions (
+        id               TEXT PRIMARY KEY,
+        prefix           TEXT NOT NULL,
+        n                INTEGER NOT NULL,
+        project          TEXT NOT NULL,
+        issue            TEXT,
+        branch           TEXT NOT NULL,
+        workspace_path   TEXT,
+        runtime          TEXT,
+        agent            TEXT NOT NULL,
+        agent_session_id TEXT,
+        pr               TEXT,
+        status           TEXT NOT NULL,
+        status_reason    TEXT,
+        activity         TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        archived_at      INTEGER,
+        UNIQUE (prefix, n)
+    );
+    CREATE INDEX sessions_by_project ON sessions (project, archived_at);
+
+    CREATE TABLE id_counters (
+        prefix TEXT PRIMARY KEY,
+        next   INTEGER NOT NULL
+    );
+
+    CREATE TABLE reservations (
+        id          TEXT PRIMARY KEY,
+        prefix      TEXT NOT NULL,
+        n           INTEGER NOT NULL,
+        project     TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        reserved_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       INTEGER NOT NULL,
+        project  TEXT NOT NULL,
+        session  TEXT,
+        priority TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        payload  TEXT NOT NULL,
+        message  TEXT NOT NULL
+    );
+    CREATE INDEX events_by_session ON events (session, id);
+
+    CREATE TABLE reaction_state (
+        session   TEXT NOT NULL,
+        reaction  TEXT NOT NULL,
+        attempts  INTEGER NOT NULL,
+        first_at  INTEGER NOT NULL,
+        last_at   INTEGER NOT NULL,
+        escalated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session, reaction)
+    );
+    "#,
+];
+
+/// The schema version this ao writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the store up to [`SCHEMA_VERSION`], or refuses a store from a newer ao.
+pub(super) fn migrate(store: &mut Store) -> Result<(), StoreError> {
+    let too_new = |found| StoreError::TooNew {
+        path: store.path.clone(),
+        found,
+        supported: SCHEMA_VERSION,
+    };
+    let version = store.schema_version()?;
+    if version > SCHEMA_VERSION {
+        return Err(too_new(version));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = store
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while this one waited for the lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: store.path.clone(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Session-id reservation: two `ao spawn` at once never get the same id, and an id is
+//! never handed out twice, even after its session is gone.
+
+use super::{Store, StoreError};
+use crate::model::{SessionId, Timestamp, now_ms};
+use rusqlite::params;
+
+/// An id held by a spawn in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The reserved id.
+    pub id: SessionId,
+    /// The project it is for.
+    pub project: String,
+    /// The process that reserved it, to tell a spawn in progress from a crashed one.
+    pub pid: u32,
+    /// When.
+    pub reserved_at: Timestamp,
+}
+
+impl Store {
+    /// Reserves the next id `<prefix>-<n>` for `project`, held by process `pid`.
+    pub fn reserve_session_id(&mut self, project: &str, prefix: &str, pid: u32) -> Result<SessionId, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO id_counters (prefix, next) VALUES (?1, 1) ON CONFLICT (prefix) DO NOTHING",
+                params![prefix],
+            )?;
+            // Skip numbers a session already has (a store restored from elsewhere).
+            let n: i64 = tx.query_row(
+                "UPDATE id_counters SET next = 1 + max(next,
+                    coalesce((SELECT max(n) FROM sessions WHERE prefix = ?1), 0) + 1)
+                 WHERE prefix = ?1 RETURNING next - 1",
+                params![prefix],
+                |r| r.get(0),
+            )?;
+            let id = SessionId::new(prefix, n as u64);
+            tx.execute(
+                "INSERT INTO reservations (id, prefix, n, project, pid, reserved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.to_string(), prefix, n, project, pid, now_ms()],
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Drops a reservation (the spawn failed or was rolled back).
+    pub fn release_reservation(&mut self, id: &SessionId) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            Ok(tx.execute("DELETE FROM reservations WHERE id = ?1", params![id.to_string()])? > 0)
+        })
+    }
+
+    /// Every reservation not yet turned into a session.
+    pub fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT prefix, n, project, pid, reserved_at FROM reservations ORDER BY prefix, n")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Reservation {
+                id: SessionId::new(&r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64),
+                project: r.get(2)?,
+                pid: r.get::<_, i64>(3)? as u32,
+                reserved_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,162 @@
+//! Session rows.
+
+use super::{Store, StoreError};
+use crate::model::{Activity, PrRef, RuntimeHandle, Session, SessionId, SessionStatus, StatusReason};
+use rusqlite::{OptionalExtension, Row, params};
+use std::path::PathBuf;
+
+/// Which sessions a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only this project's.
+    pub project: Option<String>,
+    /// Archived ones too.
+    pub include_archived: bool,
+}
+
+const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
+     pr, status, status_reason, activity, created_at, updated_at, archived_at";
+
+fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error> {
+    let id: String = r.get(0)?;
+    let runtime: Option<String> = r.get(5)?;
+    let pr: Option<String> = r.get(8)?;
+    let status: String = r.get(9)?;
+    let reason: Option<String> = r.get(10)?;
+    let activity: Option<String> = r.get(11)?;
+    let build = || -> Result<Session, StoreError> {
+        Ok(Session {
+            id: id.parse().map_err(|e| corrupt("session id", e))?,
+            project: r.get(1)?,
+            issue: r.get(2)?,
+            branch: r.get(3)?,
+            workspace_path: r.get::<_, Option<String>>(4)?.map(PathBuf::from),
+            runtime: runtime
+                .map(|j| serde_json::from_str::<RuntimeHandle>(&j))
+                .transpose()
+                .map_err(|e| corrupt("runtime handle", e))?,
+            agent: r.get(6)?,
+            agent_session_id: r.get(7)?,
+            pr: pr
+                .map(|j| serde_json::from_str::<PrRef>(&j))
+                .transpose()
+                .map_err(|e| corrupt("pull request", e))?,
+            status: status.parse::<SessionStatus>().map_err(|e| corrupt("status", e))?,
+            status_reason: reason
+                .map(|s| s.parse::<StatusReason>())
+                .transpose()
+                .map_err(|e| corrupt("status reason", e))?,
+            activity: activity
+                .map(|s| s.parse::<Activity>())
+                .transpose()
+                .map_err(|e| corrupt("activity", e))?,
+            created_at: r.get(12)?,
+            updated_at: r.get(13)?,
+            archived_at: r.get(14)?,
+        })
+    };
+    Ok(build())
+}
+
+fn to_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref().map(|v| serde_json::to_string(v).expect("plain data serializes"))
+}
+
+impl Store {
+    /// Records a new session and drops its id's reservation, in one transaction.
+    pub fn insert_session(&mut self, s: &Session) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO sessions (prefix, n, {COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                ),
+                params![
+                    s.id.prefix(),
+                    s.id.number() as i64,
+                    s.id.to_string(),
+                    s.project,
+                    s.issue,
+                    s.branch,
+                    s.workspace_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                    to_json(&s.runtime),
+                    s.agent,
+                    s.agent_session_id,
+                    to_json(&s.pr),
+                    s.status.as_str(),
+                    s.status_reason.map(|r| r.as_str()),
+                    s.activity.map(|a| a.as_str()),
+                    s.created_at,
+                    s.updated_at,
+                    s.archived_at,
+                ],
+            )?;
+            tx.execute("DELETE FROM reservations WHERE id = ?1", params![s.id.to_string()])?;
+            Ok(())
+        })
+    }
+
+    /// Saves every field of an existing session; returns false if there is none.
+    pub fn update_session(&mut self, s: &Session) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE sessions SET project = ?2, issue = ?3, branch = ?4, workspace_path = ?5,
+                     runtime = ?6, agent = ?7, agent_session_id = ?8, pr = ?9, status = ?10,
+                     status_reason = ?11, activity = ?12, updated_at = ?13, archived_at = ?14
+                 WHERE id = ?1",
+                params![
+                    s.id.to_string(),
+                    s.project,
+                    s.issue,
+                    s.branch,
+                    s.workspace_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                    to_json(&s.runtime),
+                    s.agent,
+                    s.agent_session_id,
+                    to_json(&s.pr),
+                    s.status.as_str(),
+                    s.status_reason.map(|r| r.as_str()),
+                    s.activity.map(|a| a.as_str()),
+                    s.updated_at,
+                    s.archived_at,
+                ],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// One session by id.
+    pub fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
+                params![id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        row.transpose()
+    }
+
+    /// Sessions matching the filter, oldest first.
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM sessions
+             WHERE (?1 IS NULL OR project = ?1) AND (?2 OR archived_at IS NULL)
+             ORDER BY created_at, prefix, n"
+        ))?;
+        let rows = stmt.query_map(params![filter.project, filter.include_archived], from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+}

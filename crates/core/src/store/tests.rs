@@ -1,0 +1,93 @@
+//! Store behaviour within one process; the many-process tests are end-to-end.
+
+use super::{SessionFilter, Store, StoreError};
+use crate::model::{Event, EventKind, Priority, Session, SessionId, SessionStatus, now_ms};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn reaction_attempts_count_up_and_survive_reopening() {
+    let (dir, mut store) = store();
+    let id = SessionId::new("app", 1);
+    assert_eq!(store.record_reaction_attempt(&id, "ci-failed").unwrap().attempts, 1);
+    assert_eq!(store.record_reaction_attempt(&id, "ci-failed").unwrap().attempts, 2);
+    store.mark_reaction_escalated(&id, "ci-failed").unwrap();
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    let state = store.reaction_state(&id, "ci-failed").unwrap().unwrap();
+    assert_eq!((state.attempts, state.escalated), (2, true));
+    store.reset_reaction(&id, "ci-failed").unwrap();
+    assert_eq!(store.reaction_state(&id, "ci-failed").unwrap(), None);
+}
+
+#[test]
+fn ids_are_never_reused_and_sessions_round_trip() {
+    let (_dir, mut store) = store();
+    let a = store.reserve_session_id("app", "app", 1).unwrap();
+    let b = store.reserve_session_id("app", "app", 1).unwrap();
+    assert_eq!((a.to_string(), b.to_string()), ("app-1".into(), "app-2".into()));
+    store.release_reservation(&b).unwrap();
+    assert_eq!(store.reserve_session_id("app", "app", 1).unwrap().to_string(), "app-3");
+    let session = Session {
+        id: a.clone(),
+        project: "app".into(),
+        issue: Some("12".into()),
+        branch: "feat/issue-12".into(),
+        workspace_path: Some("/tmp/w".into()),
+        runtime: None,
+        agent: "command".into(),
+        agent_session_id: None,
+        pr: None,
+        status: SessionStatus::Working,
+        status_reason: None,
+        activity: None,
+        created_at: 1,
+        updated_at: 1,
+        archived_at: None,
+    };
+    store.insert_session(&session).unwrap();
+    assert_eq!(store.session(&a).unwrap().as_ref(), Some(&session));
+    assert!(store.reservations().unwrap().iter().all(|r| r.id != a), "reservation became the session");
+    let mut archived = session.clone();
+    archived.archived_at = Some(5);
+    assert!(store.update_session(&archived).unwrap());
+    assert!(store.sessions(&SessionFilter::default()).unwrap().is_empty());
+    let all = SessionFilter { include_archived: true, ..SessionFilter::default() };
+    assert_eq!(store.sessions(&all).unwrap(), vec![archived]);
+}
+
+#[test]
+fn events_append_and_read_back_in_order() {
+    let (_dir, mut store) = store();
+    let event = |message: &str| Event {
+        id: 0,
+        at: now_ms(),
+        project: "app".into(),
+        session: Some(SessionId::new("app", 1)),
+        priority: Priority::Urgent,
+        kind: EventKind::StatusChanged { from: SessionStatus::Working, to: SessionStatus::NeedsInput },
+        message: message.into(),
+    };
+    let first = store.append_event(&event("one")).unwrap();
+    store.append_event(&event("two")).unwrap();
+    let all = store.events(0, None, 10).unwrap();
+    assert_eq!(all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    assert_eq!(all[0].kind, event("x").kind);
+    assert_eq!(store.events(first, None, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_from_a_newer_ao_is_refused() {
+    let (dir, store) = store();
+    store.conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(store);
+    match Store::open(dir.path()) {
+        Err(StoreError::TooNew { found: 99, .. }) => {}
+        Err(other) => panic!("expected TooNew, got {other}"),
+        Ok(_) => panic!("expected TooNew, got a store"),
+    }
+}

@@ -1,0 +1,9 @@
+//! The `opencode` agent: OpenCode (opencode).
+
+use ao_core::plugin::Slot;
+use ao_core::registry::PluginEntry;
+
+/// The registry entry.
+pub fn entry() -> PluginEntry {
+    crate::planned(Slot::Agent, "opencode", "OpenCode (opencode)", None)
+}

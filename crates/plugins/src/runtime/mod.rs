@@ -1,0 +1,4 @@
+//! Runtimes: where sessions run.
+
+pub mod process;
+pub mod tmux;

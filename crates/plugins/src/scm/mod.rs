@@ -1,0 +1,3 @@
+//! Scms: where pull requests live.
+
+pub mod github;

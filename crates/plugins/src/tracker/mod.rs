@@ -1,0 +1,4 @@
+//! Trackers: where tasks come from.
+
+pub mod github;
+pub mod prompt;

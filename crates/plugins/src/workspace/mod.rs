@@ -1,0 +1,4 @@
+//! Workspaces: how a session's checkout is isolated.
+
+pub mod clone;
+pub mod worktree;
