@@ -1,1 +1,32 @@
-fn main() {}
+//! `ao`: run a fleet of AI coding agents, each in its own git worktree and tmux session.
+
+mod cli;
+mod commands;
+mod detect;
+mod error;
+mod ui;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}
+
+/// Logs go to stderr, at the level `AO_LOG` names (error, warn, info, debug, trace).
+fn init_tracing() {
+    let level = std::env::var("AO_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(ui::colour_enabled_stderr())
+        .init();
+}

@@ -7,4 +7,5 @@ pub mod config;
 pub mod model;
 pub mod plugin;
 pub mod registry;
+pub mod repo;
 pub mod store;

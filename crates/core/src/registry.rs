@@ -27,7 +27,10 @@ impl SectionRef<'_> {
     /// Deserializes the plugin's own settings (every key but `plugin`) into `T`, which
     /// should be a struct: unknown keys are errors with a "did you mean", and
     /// `reference_keys` are keys of the reference format the plugin ignores with a warning.
-    pub fn deserialize<T: DeserializeOwned>(&self, reference_keys: &[&str]) -> (Option<T>, Vec<Diagnostic>) {
+    pub fn deserialize<T: DeserializeOwned>(
+        &self,
+        reference_keys: &[&str],
+    ) -> (Option<T>, Vec<Diagnostic>) {
         let mut own = self.node.cloned().unwrap_or(Node {
             value: crate::config::Value::Map(Vec::new()),
             loc: self.loc,
@@ -60,7 +63,9 @@ pub enum Factory {
     /// An agent.
     Agent(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> + Send + Sync>),
     /// A workspace.
-    Workspace(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> + Send + Sync>),
+    Workspace(
+        Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> + Send + Sync>,
+    ),
     /// A tracker.
     Tracker(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Tracker>, PluginError> + Send + Sync>),
     /// An scm.
@@ -130,8 +135,9 @@ impl PluginRegistry {
         if let Some(f) = &entry.factory {
             debug_assert_eq!(f.slot(), entry.manifest.slot, "factory slot mismatch");
         }
-        self.entries
-            .retain(|e| !(e.manifest.slot == entry.manifest.slot && e.manifest.name == entry.manifest.name));
+        self.entries.retain(|e| {
+            !(e.manifest.slot == entry.manifest.slot && e.manifest.name == entry.manifest.name)
+        });
         self.entries.push(entry);
     }
 
@@ -164,7 +170,12 @@ impl PluginRegistry {
     }
 
     /// Forwards a section to its plugin's validator.
-    pub fn validate_section(&self, slot: Slot, name: &str, section: &SectionRef<'_>) -> Vec<Diagnostic> {
+    pub fn validate_section(
+        &self,
+        slot: Slot,
+        name: &str,
+        section: &SectionRef<'_>,
+    ) -> Vec<Diagnostic> {
         let Some(entry) = self.get(slot, name) else {
             return Vec::new();
         };
@@ -187,7 +198,10 @@ fn no_settings(name: &str, section: &SectionRef<'_>) -> Vec<Diagnostic> {
             Diagnostic::error(
                 section.file,
                 e.key_loc,
-                format!("unknown key `{}`: the {name} plugin takes no settings", e.key),
+                format!(
+                    "unknown key `{}`: the {name} plugin takes no settings",
+                    e.key
+                ),
             )
             .with_hint("remove it")
         })

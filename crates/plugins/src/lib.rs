@@ -1,7 +1,7 @@
 //! ao's built-in plugins, one module per plugin, and the registry that lists them.
 
-use ao_core::registry::{Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator};
 use ao_core::plugin::Slot;
+use ao_core::registry::{Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator};
 
 pub mod agent;
 pub mod notifier;
@@ -42,7 +42,12 @@ pub fn builtin_registry() -> PluginRegistry {
 /// A built-in's registry entry whose implementation this build does not include yet:
 /// its name and settings are known and checked, and `ao plugin ls` says it is not
 /// available.
-fn planned(slot: Slot, name: &str, description: &str, validate: Option<SectionValidator>) -> PluginEntry {
+fn planned(
+    slot: Slot,
+    name: &str,
+    description: &str,
+    validate: Option<SectionValidator>,
+) -> PluginEntry {
     PluginEntry {
         manifest: PluginManifest {
             name: name.to_owned(),

@@ -47,10 +47,7 @@ impl<'a> Ctx<'a> {
 
 /// Deserializes `T` from `node`; returns the value (if it could be built) and every
 /// diagnostic found.
-pub fn from_node<T: de::DeserializeOwned>(
-    node: &Node,
-    ctx: &Ctx<'_>,
-) -> Result<T, Diagnostic> {
+pub fn from_node<T: de::DeserializeOwned>(node: &Node, ctx: &Ctx<'_>) -> Result<T, Diagnostic> {
     T::deserialize(NodeDe { node, ctx }).map_err(|e| e.into_diagnostic(ctx.file))
 }
 
@@ -114,16 +111,20 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = plain(exp);
         DeError {
-            expected: Some(exp.to_string()),
-            ..DeError::new(format!("expected {exp}, found {}", describe(&unexp)))
+            message: format!("expected {exp}, found {}", describe(&unexp)),
+            expected: Some(exp),
+            ..DeError::new(String::new())
         }
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = plain(exp);
         DeError {
-            expected: Some(exp.to_string()),
-            ..DeError::new(format!("{} is not valid here: expected {exp}", describe(&unexp)))
+            message: format!("{} is not valid here: expected {exp}", describe(&unexp)),
+            expected: Some(exp),
+            ..DeError::new(String::new())
         }
     }
 
@@ -131,7 +132,9 @@ impl de::Error for DeError {
         let list = expected.join(", ");
         let mut err = DeError {
             expected: Some(format!("one of {list}")),
-            ..DeError::new(format!("unknown value `{variant}`; expected one of: {list}"))
+            ..DeError::new(format!(
+                "unknown value `{variant}`; expected one of: {list}"
+            ))
         };
         if let Some(near) = did_you_mean(variant, expected.iter().copied()) {
             err.hint = Some(format!("did you mean `{near}`?"));
@@ -146,9 +149,26 @@ impl de::Error for DeError {
     }
 }
 
+/// serde names Rust types ("u32"); users read YAML.
+fn plain(expected: &dyn de::Expected) -> String {
+    let text = expected.to_string();
+    match text.as_str() {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a string" | "a borrowed string" => "text".to_owned(),
+        "a sequence" => "a list".to_owned(),
+        "a map" => "a mapping".to_owned(),
+        _ => text,
+    }
+}
+
 fn describe(unexp: &de::Unexpected<'_>) -> String {
     match unexp {
         de::Unexpected::Str(s) => format!("the text \"{s}\""),
+        de::Unexpected::Signed(n) => format!("the number {n}"),
+        de::Unexpected::Unsigned(n) => format!("the number {n}"),
+        de::Unexpected::Float(n) => format!("the number {n}"),
         de::Unexpected::Unit => "nothing".to_owned(),
         de::Unexpected::Map => "a mapping".to_owned(),
         de::Unexpected::Seq => "a list".to_owned(),
@@ -177,7 +197,12 @@ impl<'a> NodeDe<'a> {
         self.node.entries()
     }
 
-    fn report_unknown_key(&self, owner: &'static str, entry: &Entry, fields: &'static [&'static str]) {
+    fn report_unknown_key(
+        &self,
+        owner: &'static str,
+        entry: &Entry,
+        fields: &'static [&'static str],
+    ) {
         let file = self.ctx.file;
         let diag = if let Some(note) = reference::unsupported_key(owner, &entry.key) {
             Diagnostic::warning(
@@ -196,8 +221,13 @@ impl<'a> NodeDe<'a> {
                 format!("`{}` is not supported by ao yet; it is ignored", entry.key),
             )
         } else {
-            let valid: Vec<&str> = fields.iter().copied().filter(|f| !f.starts_with('$')).collect();
-            let diag = Diagnostic::error(file, entry.key_loc, format!("unknown key `{}`", entry.key));
+            let valid: Vec<&str> = fields
+                .iter()
+                .copied()
+                .filter(|f| !f.starts_with('$'))
+                .collect();
+            let diag =
+                Diagnostic::error(file, entry.key_loc, format!("unknown key `{}`", entry.key));
             match did_you_mean(&entry.key, valid.iter().copied()) {
                 Some(near) => diag.with_hint(format!("did you mean `{near}`?")),
                 None if valid.is_empty() => diag.with_hint("this section takes no keys"),
@@ -299,7 +329,12 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
                 .map_err(|e| e.at(node)),
             _ => Err(DeError::new(format!(
                 "expected a mapping of keys ({}), found {}",
-                fields.iter().filter(|f| !f.starts_with('$')).copied().collect::<Vec<_>>().join(", "),
+                fields
+                    .iter()
+                    .filter(|f| !f.starts_with('$'))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 node.kind()
             ))
             .at(node)),
@@ -315,7 +350,8 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
         let node = self.node;
         match &node.value {
             Value::Str(s) => {
-                let access: de::value::StrDeserializer<'_, DeError> = s.as_str().into_deserializer();
+                let access: de::value::StrDeserializer<'_, DeError> =
+                    s.as_str().into_deserializer();
                 visitor.visit_enum(access)
             }
             _ => Err(DeError::new(format!(
@@ -355,7 +391,11 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'a>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'a>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -377,9 +417,17 @@ struct SeqDe<'a> {
 impl<'a> de::SeqAccess<'a> for SeqDe<'a> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'a>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(node) => seed.deserialize(NodeDe { node, ctx: self.ctx }).map(Some),
+            Some(node) => seed
+                .deserialize(NodeDe {
+                    node,
+                    ctx: self.ctx,
+                })
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -397,7 +445,10 @@ struct MapDe<'a, 'b> {
 impl<'a> de::MapAccess<'a> for MapDe<'a, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'a>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         for entry in self.entries.by_ref() {
             if let Some((owner, fields)) = self.filter
                 && !fields.contains(&entry.key.as_str())
@@ -406,7 +457,8 @@ impl<'a> de::MapAccess<'a> for MapDe<'a, '_> {
                 continue;
             }
             self.pending = Some(&entry.value);
-            let key: de::value::StrDeserializer<'_, DeError> = entry.key.as_str().into_deserializer();
+            let key: de::value::StrDeserializer<'_, DeError> =
+                entry.key.as_str().into_deserializer();
             return seed.deserialize(key).map(Some).map_err(|mut e| {
                 e.loc.get_or_insert(entry.key_loc);
                 e
@@ -416,7 +468,13 @@ impl<'a> de::MapAccess<'a> for MapDe<'a, '_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self.pending.take().expect("next_value_seed called before next_key_seed");
-        seed.deserialize(NodeDe { node, ctx: self.ctx })
+        let node = self
+            .pending
+            .take()
+            .expect("next_value_seed called before next_key_seed");
+        seed.deserialize(NodeDe {
+            node,
+            ctx: self.ctx,
+        })
     }
 }

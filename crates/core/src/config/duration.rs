@@ -25,13 +25,17 @@ impl FromStr for ConfigDuration {
         let mut total = Duration::ZERO;
         let mut rest = s;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(bad());
             }
             let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
             let part = match unit {
@@ -161,6 +165,9 @@ mod tests {
     fn displays_in_the_largest_whole_unit() {
         assert_eq!("90m".parse::<ConfigDuration>().unwrap().to_string(), "90m");
         assert_eq!("120m".parse::<ConfigDuration>().unwrap().to_string(), "2h");
-        assert_eq!("1500ms".parse::<ConfigDuration>().unwrap().to_string(), "1500ms");
+        assert_eq!(
+            "1500ms".parse::<ConfigDuration>().unwrap().to_string(),
+            "1500ms"
+        );
     }
 }

@@ -130,19 +130,40 @@ mod tests {
 
     #[test]
     fn expands_set_variables_and_defaults() {
-        assert_eq!(expand("https://${HOST}/x", &env).unwrap(), ("https://example.org/x".into(), true));
-        assert_eq!(expand("${NOPE:-fallback}", &env).unwrap(), ("fallback".into(), false));
-        assert_eq!(expand("${EMPTY:-fallback}", &env).unwrap(), ("fallback".into(), false));
+        assert_eq!(
+            expand("https://${HOST}/x", &env).unwrap(),
+            ("https://example.org/x".into(), true)
+        );
+        assert_eq!(
+            expand("${NOPE:-fallback}", &env).unwrap(),
+            ("fallback".into(), false)
+        );
+        assert_eq!(
+            expand("${EMPTY:-fallback}", &env).unwrap(),
+            ("fallback".into(), false)
+        );
         assert_eq!(expand("${EMPTY}", &env).unwrap(), ("".into(), true));
-        assert_eq!(expand("cost $5, $${HOST}", &env).unwrap(), ("cost $5, ${HOST}".into(), false));
+        assert_eq!(
+            expand("cost $5, $${HOST}", &env).unwrap(),
+            ("cost $5, ${HOST}".into(), false)
+        );
         assert_eq!(expand("${NOPE:-}", &env).unwrap(), ("".into(), false));
     }
 
     #[test]
     fn reports_unset_and_malformed_placeholders() {
-        assert_eq!(expand("${NOPE}", &env), Err(ExpandError::Unset("NOPE".into())));
-        assert!(matches!(expand("${HOST", &env), Err(ExpandError::Malformed(_))));
-        assert!(matches!(expand("${1X}", &env), Err(ExpandError::Malformed(_))));
+        assert_eq!(
+            expand("${NOPE}", &env),
+            Err(ExpandError::Unset("NOPE".into()))
+        );
+        assert!(matches!(
+            expand("${HOST", &env),
+            Err(ExpandError::Malformed(_))
+        ));
+        assert!(matches!(
+            expand("${1X}", &env),
+            Err(ExpandError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -79,11 +79,19 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// Reads, expands, deserializes and validates a config file.
-pub fn load_file(path: &Path, registry: &PluginRegistry, env: EnvLookup<'_>) -> Result<LoadedConfig, ConfigError> {
+pub fn load_file(
+    path: &Path,
+    registry: &PluginRegistry,
+    env: EnvLookup<'_>,
+) -> Result<LoadedConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         diagnostics: vec![
-            Diagnostic::error(path, Loc::default(), format!("cannot read the config file: {e}"))
-                .with_hint("check the path and its permissions"),
+            Diagnostic::error(
+                path,
+                Loc::default(),
+                format!("cannot read the config file: {e}"),
+            )
+            .with_hint("check the path and its permissions"),
         ],
     })?;
     load_str(&text, path, registry, env)
@@ -108,8 +116,12 @@ pub fn load_str(
     })?;
     if !matches!(tree.value, Value::Map(_)) {
         return Err(fail(vec![
-            Diagnostic::error(path, tree.loc, format!("expected a mapping of settings, found {}", tree.kind()))
-                .with_hint("the file starts with keys such as `projects:`"),
+            Diagnostic::error(
+                path,
+                tree.loc,
+                format!("expected a mapping of settings, found {}", tree.kind()),
+            )
+            .with_hint("the file starts with keys such as `projects:`"),
         ]));
     }
     let mut diags = Vec::new();
@@ -154,7 +166,9 @@ pub fn json_schema() -> serde_json::Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.insert(
             "$id".into(),
-            serde_json::Value::String("https://ao.invalid/schema/agent-orchestrator.schema.json".into()),
+            serde_json::Value::String(
+                "https://ao.invalid/schema/agent-orchestrator.schema.json".into(),
+            ),
         );
     }
     schema

@@ -62,7 +62,10 @@ impl Node {
 
     /// The value under `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries().iter().find(|e| e.key == key).map(|e| &e.value)
+        self.entries()
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
     }
 
     /// The entry (key and value) under `key` of a mapping.
@@ -131,6 +134,11 @@ fn is_only_comments(text: &str) -> bool {
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("").trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    // Some messages start with "line L column C: "; ao shows the position itself.
+    let line = match line.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => rest,
+        _ => line,
+    };
     // The parser appends " at line L column C"; ao shows the position itself.
     match line.rfind(" at line ") {
         Some(i) => line[..i].to_owned(),
@@ -206,10 +214,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
             .or(Ok(Value::Float(v as f64)))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Value::Int)
+            .unwrap_or(Value::Float(v as f64)))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Value::Int)
+            .unwrap_or(Value::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))

@@ -38,10 +38,22 @@ pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
     };
     let minutes = |m: u64| ConfigDuration(Duration::from_secs(m * 60));
     BTreeMap::from([
-        ("ci-failed".into(), send(Some(2), EscalateAfter::Attempts(2))),
-        ("changes-requested".into(), send(None, EscalateAfter::Time(minutes(30)))),
-        ("bugbot-comments".into(), send(None, EscalateAfter::Time(minutes(30)))),
-        ("merge-conflicts".into(), send(None, EscalateAfter::Time(minutes(15)))),
+        (
+            "ci-failed".into(),
+            send(Some(2), EscalateAfter::Attempts(2)),
+        ),
+        (
+            "changes-requested".into(),
+            send(None, EscalateAfter::Time(minutes(30))),
+        ),
+        (
+            "bugbot-comments".into(),
+            send(None, EscalateAfter::Time(minutes(30))),
+        ),
+        (
+            "merge-conflicts".into(),
+            send(None, EscalateAfter::Time(minutes(15))),
+        ),
         (
             "approved-and-green".into(),
             ReactionConfig {
@@ -165,9 +177,18 @@ impl LoadedConfig {
             repo: p.repo.clone(),
             default_branch: p.default_branch.clone(),
             session_prefix: p.session_prefix.clone().unwrap_or_else(|| id.to_owned()),
-            runtime: p.runtime.clone().unwrap_or_else(|| cfg.defaults.runtime.clone()),
-            agent: p.agent.clone().unwrap_or_else(|| cfg.defaults.agent.clone()),
-            workspace: p.workspace.clone().unwrap_or_else(|| cfg.defaults.workspace.clone()),
+            runtime: p
+                .runtime
+                .clone()
+                .unwrap_or_else(|| cfg.defaults.runtime.clone()),
+            agent: p
+                .agent
+                .clone()
+                .unwrap_or_else(|| cfg.defaults.agent.clone()),
+            workspace: p
+                .workspace
+                .clone()
+                .unwrap_or_else(|| cfg.defaults.workspace.clone()),
             tracker: plugin_of(&p.tracker, &cfg.defaults.tracker),
             scm: plugin_of(&p.scm, &cfg.defaults.scm),
             symlinks: p.symlinks.clone(),
@@ -175,7 +196,10 @@ impl LoadedConfig {
             post_create: p.post_create.clone(),
             agent_config: p.agent_config.clone(),
             agent_rules: p.agent_rules.clone(),
-            agent_rules_file: p.agent_rules_file.as_ref().map(|f| expand_path(f, &path, env)),
+            agent_rules_file: p
+                .agent_rules_file
+                .as_ref()
+                .map(|f| expand_path(f, &path, env)),
             reactions,
             max_sessions: p.max_sessions,
             path,

@@ -46,7 +46,8 @@ impl<'a> Checker<'a> {
     }
 
     fn error(&mut self, loc: Loc, message: String, hint: String) {
-        self.diags.push(Diagnostic::error(self.file, loc, message).with_hint(hint));
+        self.diags
+            .push(Diagnostic::error(self.file, loc, message).with_hint(hint));
     }
 
     fn warning(&mut self, loc: Loc, message: String, hint: Option<String>) {
@@ -80,7 +81,11 @@ impl<'a> Checker<'a> {
             None => format!(
                 "{slot} plugins: {}{}",
                 names.join(", "),
-                if self.external.is_empty() { "" } else { ", or one named under `plugins`" }
+                if self.external.is_empty() {
+                    ""
+                } else {
+                    ", or one named under `plugins`"
+                }
             ),
         };
         self.error(loc, format!("unknown {slot} plugin `{name}`"), hint);
@@ -88,7 +93,13 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks a `tracker:`/`scm:`/notifier section and forwards it to its plugin.
-    fn section(&mut self, slot: Slot, section: &PluginSection, path: &[&str], default: Option<&str>) {
+    fn section(
+        &mut self,
+        slot: Slot,
+        section: &PluginSection,
+        path: &[&str],
+        default: Option<&str>,
+    ) {
         let node = self.tree.at(path);
         for key in reference::PLUGIN_SECTION_KEYS {
             if section.options.contains_key(*key) {
@@ -104,7 +115,10 @@ impl<'a> Checker<'a> {
             (Some(name), _) => name.clone(),
             (None, Some(default)) => default.to_owned(),
             (None, None) => {
-                if !reference::PLUGIN_SECTION_KEYS.iter().any(|k| section.options.contains_key(*k)) {
+                if !reference::PLUGIN_SECTION_KEYS
+                    .iter()
+                    .any(|k| section.options.contains_key(*k))
+                {
                     let loc = self.loc(path);
                     self.error(
                         loc,
@@ -121,7 +135,11 @@ impl<'a> Checker<'a> {
             .unwrap_or_else(|| self.loc(path));
         if self.plugin_name(slot, &name, loc) {
             let mut own = node.cloned();
-            if let Some(Node { value: Value::Map(entries), .. }) = &mut own {
+            if let Some(Node {
+                value: Value::Map(entries),
+                ..
+            }) = &mut own
+            {
                 entries.retain(|e| !reference::PLUGIN_SECTION_KEYS.contains(&e.key.as_str()));
             }
             let section_ref = SectionRef {
@@ -148,12 +166,18 @@ impl<'a> Checker<'a> {
     }
 
     fn relative_paths(&mut self, list: &[String], path: &[&str]) {
-        let Some(Node { value: Value::Seq(items), .. }) = self.tree.at(path) else {
+        let Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) = self.tree.at(path)
+        else {
             return;
         };
         for (entry, node) in list.iter().zip(items) {
             let p = Path::new(entry);
-            let escapes = p.components().any(|c| matches!(c, std::path::Component::ParentDir));
+            let escapes = p
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
             if p.is_absolute() || entry.starts_with('~') || escapes || entry.is_empty() {
                 self.error(
                     node.loc,
@@ -184,7 +208,12 @@ pub fn validate(
 
     if config.projects.is_empty() {
         let loc = c.loc(&["projects"]);
-        c.error(loc, "no projects are configured".into(), "add one under `projects:` (ao init writes one for the repository you run it in)".into());
+        c.error(
+            loc,
+            "no projects are configured".into(),
+            "add one under `projects:` (ao init writes one for the repository you run it in)"
+                .into(),
+        );
     }
 
     // Defaults.
@@ -202,17 +231,18 @@ pub fn validate(
     // External plugins.
     let mut seen_plugins: BTreeMap<&str, Loc> = BTreeMap::new();
     for (i, plugin) in config.plugins.iter().enumerate() {
-        let item = tree
-            .get("plugins")
-            .and_then(|n| match &n.value {
-                Value::Seq(items) => items.get(i),
-                _ => None,
-            });
+        let item = tree.get("plugins").and_then(|n| match &n.value {
+            Value::Seq(items) => items.get(i),
+            _ => None,
+        });
         let loc = item.map(|n| n.loc).unwrap_or_default();
         if let Some(first) = seen_plugins.insert(&plugin.name, loc) {
             c.error(
                 loc,
-                format!("plugin `{}` is declared twice (first at line {})", plugin.name, first.line),
+                format!(
+                    "plugin `{}` is declared twice (first at line {})",
+                    plugin.name, first.line
+                ),
                 "give each plugin its own name".into(),
             );
         }
@@ -242,7 +272,11 @@ pub fn validate(
             || config.plugins.iter().any(|p| p.name == n)
     };
     let mut route_targets: Vec<(String, Loc)> = Vec::new();
-    if let Some(Node { value: Value::Seq(items), .. }) = tree.at(&["defaults", "notifiers"]) {
+    if let Some(Node {
+        value: Value::Seq(items),
+        ..
+    }) = tree.at(&["defaults", "notifiers"])
+    {
         for (name, node) in config.defaults.notifiers.iter().zip(items) {
             route_targets.push((name.clone(), node.loc));
         }
@@ -257,7 +291,11 @@ pub fn validate(
             );
             continue;
         }
-        if let Some(Node { value: Value::Seq(items), .. }) = tree.at(&["notificationRouting", priority]) {
+        if let Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) = tree.at(&["notificationRouting", priority])
+        {
             for (name, node) in names.iter().zip(items) {
                 route_targets.push((name.clone(), node.loc));
             }
@@ -266,7 +304,11 @@ pub fn validate(
     for (name, loc) in route_targets {
         if !notifier_known(&name) {
             if reference::unsupported_plugin("notifier", &name) {
-                c.warning(loc, format!("ao has no notifier `{name}` yet; it is skipped"), None);
+                c.warning(
+                    loc,
+                    format!("ao has no notifier `{name}` yet; it is skipped"),
+                    None,
+                );
                 continue;
             }
             let candidates: Vec<&str> = config
@@ -277,7 +319,10 @@ pub fn validate(
                 .collect();
             let hint = match did_you_mean(&name, candidates.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
-                None => format!("configure it under `notifiers:`, or use one of: {}", candidates.join(", ")),
+                None => format!(
+                    "configure it under `notifiers:`, or use one of: {}",
+                    candidates.join(", ")
+                ),
             };
             c.error(loc, format!("unknown notifier `{name}`"), hint);
         }
@@ -293,7 +338,11 @@ pub fn validate(
         }
         if !is_valid_prefix(id) {
             let loc = c.key_loc(&["projects"], id);
-            c.error(loc, format!("project id `{id}` may only hold letters, digits, `-` and `_`"), "rename the project".into());
+            c.error(
+                loc,
+                format!("project id `{id}` may only hold letters, digits, `-` and `_`"),
+                "rename the project".into(),
+            );
         }
         let (prefix, prefix_loc) = match &p.session_prefix {
             Some(prefix) => (prefix.clone(), c.loc(&at(id, "sessionPrefix"))),
@@ -303,7 +352,8 @@ pub fn validate(
             c.error(
                 prefix_loc,
                 format!("sessionPrefix `{prefix}` may only hold letters, digits, `-` and `_`"),
-                "session ids are <sessionPrefix>-<n>, so pick a short plain word such as `app`".into(),
+                "session ids are <sessionPrefix>-<n>, so pick a short plain word such as `app`"
+                    .into(),
             );
         } else if let Some((other, other_loc)) = prefixes.get(&prefix) {
             c.error(
@@ -363,7 +413,11 @@ pub fn validate(
         c.reactions(&p.reactions, &at(id, "reactions"));
         if p.max_sessions == Some(0) {
             let loc = c.loc(&at(id, "maxSessions"));
-            c.error(loc, "maxSessions must be at least 1".into(), "remove it for no limit".into());
+            c.error(
+                loc,
+                "maxSessions must be at least 1".into(),
+                "remove it for no limit".into(),
+            );
         }
         if let Some(rules) = &p.agent_rules_file {
             let rules_path = expand_path(rules, &path, env);
@@ -371,7 +425,10 @@ pub fn validate(
                 let loc = c.loc(&at(id, "agentRulesFile"));
                 c.warning(
                     loc,
-                    format!("agentRulesFile {} does not exist; agents start without it", rules_path.display()),
+                    format!(
+                        "agentRulesFile {} does not exist; agents start without it",
+                        rules_path.display()
+                    ),
                     Some("the path is relative to the project's path".into()),
                 );
             }

@@ -14,7 +14,9 @@ pub struct SessionId {
 
 /// Why a string is not a session id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a session id; ids look like `app-3` (the project's sessionPrefix, a dash, a number)")]
+#[error(
+    "`{0}` is not a session id; ids look like `app-3` (the project's sessionPrefix, a dash, a number)"
+)]
 pub struct SessionIdError(pub String);
 
 impl SessionId {

@@ -15,7 +15,9 @@ pub use agent::{
 pub use ao_plugin_sdk::Slot;
 pub use notifier::{Notification, Notifier};
 pub use runtime::{AttachInfo, Liveness, Probe, Runtime, RuntimeSpec};
-pub use scm::{CheckRun, CheckState, MergeMethod, PrState, PrStatus, ReviewDecision, ReviewThread, Scm};
+pub use scm::{
+    CheckRun, CheckState, MergeMethod, PrState, PrStatus, ReviewDecision, ReviewThread, Scm,
+};
 pub use tracker::{Issue, IssueFilter, Tracker};
 pub use workspace::{CommandOutput, Workspace, WorkspaceInfo, WorkspaceSpec};
 

@@ -63,7 +63,11 @@ pub trait Workspace: Send + Sync {
     /// uncommitted changes or unpushed commits, unless `force`.
     async fn destroy(&self, spec: &WorkspaceSpec, force: bool) -> Result<(), PluginError>;
     /// The checkouts this plugin manages for a project.
-    async fn list(&self, project: &str, repo_path: &PathBuf) -> Result<Vec<WorkspaceInfo>, PluginError>;
+    async fn list(
+        &self,
+        project: &str,
+        repo_path: &PathBuf,
+    ) -> Result<Vec<WorkspaceInfo>, PluginError>;
     /// Recreates a missing checkout from its branch.
     async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError>;
 }

@@ -27,7 +27,12 @@ impl Store {
     }
 
     /// Events after `after_id` (for following the log), optionally of one session, oldest first.
-    pub fn events(&self, after_id: i64, session: Option<&SessionId>, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn events(
+        &self,
+        after_id: i64,
+        session: Option<&SessionId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, project, session, priority, payload, message FROM events
              WHERE id > ?1 AND (?2 IS NULL OR session = ?2) ORDER BY id LIMIT ?3",
@@ -58,7 +63,9 @@ impl Store {
                     .map(|s| s.parse::<SessionId>())
                     .transpose()
                     .map_err(|e| bad("event session", e.to_string()))?,
-                priority: priority.parse::<Priority>().map_err(|e| bad("event priority", e))?,
+                priority: priority
+                    .parse::<Priority>()
+                    .map_err(|e| bad("event priority", e))?,
                 kind: serde_json::from_str::<EventKind>(&payload)
                     .map_err(|e| bad("event payload", e.to_string()))?,
                 message,

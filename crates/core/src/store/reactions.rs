@@ -19,7 +19,11 @@ pub struct ReactionState {
 
 impl Store {
     /// Counts one more attempt of `reaction` for `session` and returns the new state.
-    pub fn record_reaction_attempt(&mut self, session: &SessionId, reaction: &str) -> Result<ReactionState, StoreError> {
+    pub fn record_reaction_attempt(
+        &mut self,
+        session: &SessionId,
+        reaction: &str,
+    ) -> Result<ReactionState, StoreError> {
         let now = now_ms();
         self.write(|tx| {
             Ok(tx.query_row(
@@ -41,7 +45,11 @@ impl Store {
     }
 
     /// Marks `reaction` for `session` as handed to the human.
-    pub fn mark_reaction_escalated(&mut self, session: &SessionId, reaction: &str) -> Result<(), StoreError> {
+    pub fn mark_reaction_escalated(
+        &mut self,
+        session: &SessionId,
+        reaction: &str,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE reaction_state SET escalated = 1 WHERE session = ?1 AND reaction = ?2",
@@ -52,7 +60,11 @@ impl Store {
     }
 
     /// Forgets the attempts (the condition cleared: CI went green, threads resolved).
-    pub fn reset_reaction(&mut self, session: &SessionId, reaction: &str) -> Result<(), StoreError> {
+    pub fn reset_reaction(
+        &mut self,
+        session: &SessionId,
+        reaction: &str,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM reaction_state WHERE session = ?1 AND reaction = ?2",
@@ -63,7 +75,11 @@ impl Store {
     }
 
     /// The attempts so far, if any.
-    pub fn reaction_state(&self, session: &SessionId, reaction: &str) -> Result<Option<ReactionState>, StoreError> {
+    pub fn reaction_state(
+        &self,
+        session: &SessionId,
+        reaction: &str,
+    ) -> Result<Option<ReactionState>, StoreError> {
         Ok(self
             .conn
             .query_row(

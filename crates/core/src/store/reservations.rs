@@ -20,7 +20,12 @@ pub struct Reservation {
 
 impl Store {
     /// Reserves the next id `<prefix>-<n>` for `project`, held by process `pid`.
-    pub fn reserve_session_id(&mut self, project: &str, prefix: &str, pid: u32) -> Result<SessionId, StoreError> {
+    pub fn reserve_session_id(
+        &mut self,
+        project: &str,
+        prefix: &str,
+        pid: u32,
+    ) -> Result<SessionId, StoreError> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO id_counters (prefix, next) VALUES (?1, 1) ON CONFLICT (prefix) DO NOTHING",
@@ -46,15 +51,18 @@ impl Store {
     /// Drops a reservation (the spawn failed or was rolled back).
     pub fn release_reservation(&mut self, id: &SessionId) -> Result<bool, StoreError> {
         self.write(|tx| {
-            Ok(tx.execute("DELETE FROM reservations WHERE id = ?1", params![id.to_string()])? > 0)
+            Ok(tx.execute(
+                "DELETE FROM reservations WHERE id = ?1",
+                params![id.to_string()],
+            )? > 0)
         })
     }
 
     /// Every reservation not yet turned into a session.
     pub fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT prefix, n, project, pid, reserved_at FROM reservations ORDER BY prefix, n")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT prefix, n, project, pid, reserved_at FROM reservations ORDER BY prefix, n",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(Reservation {
                 id: SessionId::new(&r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64),

@@ -1,7 +1,9 @@
 //! Session rows.
 
 use super::{Store, StoreError};
-use crate::model::{Activity, PrRef, RuntimeHandle, Session, SessionId, SessionStatus, StatusReason};
+use crate::model::{
+    Activity, PrRef, RuntimeHandle, Session, SessionId, SessionStatus, StatusReason,
+};
 use rusqlite::{OptionalExtension, Row, params};
 use std::path::PathBuf;
 
@@ -48,7 +50,9 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
                 .map(|j| serde_json::from_str::<PrRef>(&j))
                 .transpose()
                 .map_err(|e| corrupt("pull request", e))?,
-            status: status.parse::<SessionStatus>().map_err(|e| corrupt("status", e))?,
+            status: status
+                .parse::<SessionStatus>()
+                .map_err(|e| corrupt("status", e))?,
             status_reason: reason
                 .map(|s| s.parse::<StatusReason>())
                 .transpose()
@@ -66,7 +70,8 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
 }
 
 fn to_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
-    v.as_ref().map(|v| serde_json::to_string(v).expect("plain data serializes"))
+    v.as_ref()
+        .map(|v| serde_json::to_string(v).expect("plain data serializes"))
 }
 
 impl Store {
@@ -85,7 +90,9 @@ impl Store {
                     s.project,
                     s.issue,
                     s.branch,
-                    s.workspace_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                    s.workspace_path
+                        .as_ref()
+                        .map(|p| p.to_string_lossy().into_owned()),
                     to_json(&s.runtime),
                     s.agent,
                     s.agent_session_id,
@@ -98,7 +105,10 @@ impl Store {
                     s.archived_at,
                 ],
             )?;
-            tx.execute("DELETE FROM reservations WHERE id = ?1", params![s.id.to_string()])?;
+            tx.execute(
+                "DELETE FROM reservations WHERE id = ?1",
+                params![s.id.to_string()],
+            )?;
             Ok(())
         })
     }
@@ -116,7 +126,9 @@ impl Store {
                     s.project,
                     s.issue,
                     s.branch,
-                    s.workspace_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                    s.workspace_path
+                        .as_ref()
+                        .map(|p| p.to_string_lossy().into_owned()),
                     to_json(&s.runtime),
                     s.agent,
                     s.agent_session_id,

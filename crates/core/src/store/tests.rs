@@ -13,8 +13,20 @@ fn store() -> (tempfile::TempDir, Store) {
 fn reaction_attempts_count_up_and_survive_reopening() {
     let (dir, mut store) = store();
     let id = SessionId::new("app", 1);
-    assert_eq!(store.record_reaction_attempt(&id, "ci-failed").unwrap().attempts, 1);
-    assert_eq!(store.record_reaction_attempt(&id, "ci-failed").unwrap().attempts, 2);
+    assert_eq!(
+        store
+            .record_reaction_attempt(&id, "ci-failed")
+            .unwrap()
+            .attempts,
+        1
+    );
+    assert_eq!(
+        store
+            .record_reaction_attempt(&id, "ci-failed")
+            .unwrap()
+            .attempts,
+        2
+    );
     store.mark_reaction_escalated(&id, "ci-failed").unwrap();
     drop(store);
     let mut store = Store::open(dir.path()).unwrap();
@@ -29,9 +41,18 @@ fn ids_are_never_reused_and_sessions_round_trip() {
     let (_dir, mut store) = store();
     let a = store.reserve_session_id("app", "app", 1).unwrap();
     let b = store.reserve_session_id("app", "app", 1).unwrap();
-    assert_eq!((a.to_string(), b.to_string()), ("app-1".into(), "app-2".into()));
+    assert_eq!(
+        (a.to_string(), b.to_string()),
+        ("app-1".into(), "app-2".into())
+    );
     store.release_reservation(&b).unwrap();
-    assert_eq!(store.reserve_session_id("app", "app", 1).unwrap().to_string(), "app-3");
+    assert_eq!(
+        store
+            .reserve_session_id("app", "app", 1)
+            .unwrap()
+            .to_string(),
+        "app-3"
+    );
     let session = Session {
         id: a.clone(),
         project: "app".into(),
@@ -51,12 +72,23 @@ fn ids_are_never_reused_and_sessions_round_trip() {
     };
     store.insert_session(&session).unwrap();
     assert_eq!(store.session(&a).unwrap().as_ref(), Some(&session));
-    assert!(store.reservations().unwrap().iter().all(|r| r.id != a), "reservation became the session");
+    assert!(
+        store.reservations().unwrap().iter().all(|r| r.id != a),
+        "reservation became the session"
+    );
     let mut archived = session.clone();
     archived.archived_at = Some(5);
     assert!(store.update_session(&archived).unwrap());
-    assert!(store.sessions(&SessionFilter::default()).unwrap().is_empty());
-    let all = SessionFilter { include_archived: true, ..SessionFilter::default() };
+    assert!(
+        store
+            .sessions(&SessionFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    let all = SessionFilter {
+        include_archived: true,
+        ..SessionFilter::default()
+    };
     assert_eq!(store.sessions(&all).unwrap(), vec![archived]);
 }
 
@@ -69,13 +101,19 @@ fn events_append_and_read_back_in_order() {
         project: "app".into(),
         session: Some(SessionId::new("app", 1)),
         priority: Priority::Urgent,
-        kind: EventKind::StatusChanged { from: SessionStatus::Working, to: SessionStatus::NeedsInput },
+        kind: EventKind::StatusChanged {
+            from: SessionStatus::Working,
+            to: SessionStatus::NeedsInput,
+        },
         message: message.into(),
     };
     let first = store.append_event(&event("one")).unwrap();
     store.append_event(&event("two")).unwrap();
     let all = store.events(0, None, 10).unwrap();
-    assert_eq!(all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    assert_eq!(
+        all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["one", "two"]
+    );
     assert_eq!(all[0].kind, event("x").kind);
     assert_eq!(store.events(first, None, 10).unwrap().len(), 1);
 }

@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Notifier, "desktop", "desktop notifications (D-Bus on Linux, Notification Center on macOS)", None)
+    crate::planned(
+        Slot::Notifier,
+        "desktop",
+        "desktop notifications (D-Bus on Linux, Notification Center on macOS)",
+        None,
+    )
 }

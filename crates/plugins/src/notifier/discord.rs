@@ -20,12 +20,23 @@ pub struct DiscordOptions {
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
     let (options, mut diags) = section.deserialize::<DiscordOptions>(&[]);
     if let Some(options) = options {
-        diags.extend(super::require(section, options.webhook.as_deref(), "webhook", "discord", "${DISCORD_WEBHOOK_URL}"));
+        diags.extend(super::require(
+            section,
+            options.webhook.as_deref(),
+            "webhook",
+            "discord",
+            "${DISCORD_WEBHOOK_URL}",
+        ));
     }
     diags
 }
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Notifier, "discord", "Discord messages through a webhook", Some(validate))
+    crate::planned(
+        Slot::Notifier,
+        "discord",
+        "Discord messages through a webhook",
+        Some(validate),
+    )
 }

@@ -9,7 +9,13 @@ use ao_core::config::{Diagnostic, Loc};
 use ao_core::registry::SectionRef;
 
 /// An error when a required setting is missing or empty.
-fn require(section: &SectionRef<'_>, value: Option<&str>, key: &str, plugin: &str, example: &str) -> Option<Diagnostic> {
+fn require(
+    section: &SectionRef<'_>,
+    value: Option<&str>,
+    key: &str,
+    plugin: &str,
+    example: &str,
+) -> Option<Diagnostic> {
     match value {
         Some(v) if !v.trim().is_empty() => None,
         _ => {
@@ -18,8 +24,16 @@ fn require(section: &SectionRef<'_>, value: Option<&str>, key: &str, plugin: &st
                 .and_then(|n| n.entry(key).map(|e| e.value.loc))
                 .unwrap_or(section.loc);
             Some(
-                Diagnostic::error(section.file, if loc == Loc::default() { section.loc } else { loc }, format!("the {plugin} notifier needs `{key}`"))
-                    .with_hint(format!("add `{key}: {example}`")),
+                Diagnostic::error(
+                    section.file,
+                    if loc == Loc::default() {
+                        section.loc
+                    } else {
+                        loc
+                    },
+                    format!("the {plugin} notifier needs `{key}`"),
+                )
+                .with_hint(format!("add `{key}: {example}`")),
             )
         }
     }

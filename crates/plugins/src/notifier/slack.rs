@@ -23,12 +23,23 @@ pub struct SlackOptions {
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
     let (options, mut diags) = section.deserialize::<SlackOptions>(&[]);
     if let Some(options) = options {
-        diags.extend(super::require(section, options.webhook.as_deref(), "webhook", "slack", "${SLACK_WEBHOOK_URL}"));
+        diags.extend(super::require(
+            section,
+            options.webhook.as_deref(),
+            "webhook",
+            "slack",
+            "${SLACK_WEBHOOK_URL}",
+        ));
     }
     diags
 }
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Notifier, "slack", "Slack messages through an incoming webhook", Some(validate))
+    crate::planned(
+        Slot::Notifier,
+        "slack",
+        "Slack messages through an incoming webhook",
+        Some(validate),
+    )
 }

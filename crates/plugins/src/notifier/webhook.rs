@@ -27,12 +27,23 @@ pub struct WebhookOptions {
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
     let (options, mut diags) = section.deserialize::<WebhookOptions>(&[]);
     if let Some(options) = options {
-        diags.extend(super::require(section, options.url.as_deref(), "url", "webhook", "https://example.com/hook"));
+        diags.extend(super::require(
+            section,
+            options.url.as_deref(),
+            "url",
+            "webhook",
+            "https://example.com/hook",
+        ));
     }
     diags
 }
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Notifier, "webhook", "events POSTed as JSON to a URL", Some(validate))
+    crate::planned(
+        Slot::Notifier,
+        "webhook",
+        "events POSTed as JSON to a URL",
+        Some(validate),
+    )
 }

@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Runtime, "process", "a detached process group, output to a log file", None)
+    crate::planned(
+        Slot::Runtime,
+        "process",
+        "a detached process group, output to a log file",
+        None,
+    )
 }

@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Runtime, "tmux", "one tmux session per ao session (default)", None)
+    crate::planned(
+        Slot::Runtime,
+        "tmux",
+        "one tmux session per ao session (default)",
+        None,
+    )
 }

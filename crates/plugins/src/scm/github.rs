@@ -21,5 +21,10 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Scm, "github", "GitHub pull requests, checks and reviews (default)", Some(validate))
+    crate::planned(
+        Slot::Scm,
+        "github",
+        "GitHub pull requests, checks and reviews (default)",
+        Some(validate),
+    )
 }

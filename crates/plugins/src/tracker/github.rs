@@ -21,5 +21,10 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Tracker, "github", "GitHub issues of the project's repo (default)", Some(validate))
+    crate::planned(
+        Slot::Tracker,
+        "github",
+        "GitHub issues of the project's repo (default)",
+        Some(validate),
+    )
 }

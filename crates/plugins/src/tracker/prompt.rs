@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Tracker, "prompt", "ad-hoc tasks from --prompt text", None)
+    crate::planned(
+        Slot::Tracker,
+        "prompt",
+        "ad-hoc tasks from --prompt text",
+        None,
+    )
 }

@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Workspace, "clone", "a local clone per session, for tools that dislike worktrees", None)
+    crate::planned(
+        Slot::Workspace,
+        "clone",
+        "a local clone per session, for tools that dislike worktrees",
+        None,
+    )
 }

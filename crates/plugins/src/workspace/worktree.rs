@@ -5,5 +5,10 @@ use ao_core::registry::PluginEntry;
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Workspace, "worktree", "a git worktree and branch per session (default)", None)
+    crate::planned(
+        Slot::Workspace,
+        "worktree",
+        "a git worktree and branch per session (default)",
+        None,
+    )
 }

@@ -1,0 +1,61 @@
+//! `ao config validate|schema`.
+
+use crate::cli::ConfigCommand;
+use crate::ui::Paint;
+use ao_core::config::{ConfigError, json_schema_text, load_file, process_env};
+use std::process::ExitCode;
+
+pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConfigCommand::Schema => {
+            print!("{}", json_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Validate { file, json } => validate(file, json),
+    }
+}
+
+fn validate(file: Option<std::path::PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let path = match file {
+        Some(f) => f,
+        None => super::locate_config()?,
+    };
+    let registry = ao_plugins::builtin_registry();
+    let result = load_file(&path, &registry, &process_env);
+    if json {
+        let (ok, diagnostics, projects) = match &result {
+            Ok(loaded) => (
+                true,
+                loaded.warnings.clone(),
+                loaded.config.projects.keys().cloned().collect(),
+            ),
+            Err(ConfigError { diagnostics }) => (false, diagnostics.clone(), Vec::new()),
+        };
+        let out = serde_json::json!({
+            "file": path,
+            "valid": ok,
+            "projects": projects,
+            "diagnostics": diagnostics,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let loaded = result?;
+    super::print_warnings(&loaded);
+    let n = loaded.config.projects.len();
+    println!(
+        "{} {} is valid: {n} project{}{}",
+        Paint::stdout().green("ok"),
+        path.display(),
+        if n == 1 { "" } else { "s" },
+        match loaded.warnings.len() {
+            0 => String::new(),
+            w => format!(", {w} warning{}", if w == 1 { "" } else { "s" }),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,250 @@
+//! `ao doctor`: checks what ao needs and says what to fix. Exits 1 when something
+//! required is missing.
+
+use crate::cli::DoctorArgs;
+use crate::detect::{self, GithubAuth};
+use crate::ui::Paint;
+use ao_core::config::{ConfigError, LoadedConfig, ao_home, find_config, load_file, process_env};
+use ao_core::plugin::Slot;
+use ao_core::store::{SCHEMA_VERSION, Store};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    check: String,
+    status: Status,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check {
+        check: name.to_owned(),
+        status,
+        detail: detail.into(),
+        fix: fix.map(str::to_owned),
+    }
+}
+
+pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let registry = ao_plugins::builtin_registry();
+    let mut checks = Vec::new();
+
+    // The config decides which tools are required.
+    let config: Option<LoadedConfig> = match super::cwd().map(|cwd| find_config(&cwd, &process_env))
+    {
+        Ok(Ok(path)) => match load_file(&path, &registry, &process_env) {
+            Ok(loaded) => {
+                let n = loaded.config.projects.len();
+                let warnings = loaded.warnings.len();
+                checks.push(check(
+                    "config",
+                    if warnings == 0 {
+                        Status::Ok
+                    } else {
+                        Status::Warn
+                    },
+                    format!(
+                        "{} ({n} project{}{})",
+                        path.display(),
+                        if n == 1 { "" } else { "s" },
+                        if warnings == 0 {
+                            String::new()
+                        } else {
+                            format!(", {warnings} warning(s)")
+                        }
+                    ),
+                    (warnings > 0).then_some("run `ao config validate` to see the warnings"),
+                ));
+                Some(loaded)
+            }
+            Err(ConfigError { diagnostics }) => {
+                let first = diagnostics
+                    .iter()
+                    .find(|d| d.is_error())
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                checks.push(check(
+                    "config",
+                    Status::Fail,
+                    format!(
+                        "{} does not load: {}",
+                        path.display(),
+                        first.lines().next().unwrap_or("")
+                    ),
+                    Some("run `ao config validate` for every error with its line"),
+                ));
+                None
+            }
+        },
+        _ => {
+            checks.push(check(
+                "config",
+                Status::Fail,
+                "no agent-orchestrator.yaml here, in a parent directory, $AO_HOME or $XDG_CONFIG_HOME",
+                Some("run `ao init` in your repository"),
+            ));
+            None
+        }
+    };
+    let projects = config
+        .as_ref()
+        .map(|c| c.projects(&process_env))
+        .unwrap_or_default();
+
+    match detect::which("git") {
+        Some(git) => checks.push(check(
+            "git",
+            Status::Ok,
+            detect::version_line(&git, &["--version"]).unwrap_or_else(|| git.display().to_string()),
+            None,
+        )),
+        None => checks.push(check(
+            "git",
+            Status::Fail,
+            "not found on PATH",
+            Some("install git"),
+        )),
+    }
+
+    let tmux_needed = projects.is_empty() || projects.iter().any(|p| p.runtime == "tmux");
+    match detect::which("tmux") {
+        Some(tmux) => checks.push(check(
+            "tmux",
+            Status::Ok,
+            detect::version_line(&tmux, &["-V"]).unwrap_or_else(|| tmux.display().to_string()),
+            None,
+        )),
+        None => checks.push(check(
+            "tmux",
+            if tmux_needed {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
+            "not found on PATH",
+            Some("install tmux (apt-get install tmux, or brew install tmux)"),
+        )),
+    }
+
+    let agents: BTreeSet<&str> = projects.iter().map(|p| p.agent.as_str()).collect();
+    for agent in &agents {
+        let Some(program) = detect::agent_program(agent) else {
+            continue;
+        };
+        match detect::which(program) {
+            Some(path) => checks.push(check(
+                &format!("agent {agent}"),
+                Status::Ok,
+                detect::version_line(&path, &["--version"])
+                    .map(|v| format!("{program}: {v}"))
+                    .unwrap_or_else(|| path.display().to_string()),
+                None,
+            )),
+            None => checks.push(check(
+                &format!("agent {agent}"),
+                Status::Fail,
+                format!("`{program}` is not on PATH"),
+                Some(match *agent {
+                    "claude-code" => "npm install -g @anthropic-ai/claude-code",
+                    "codex" => "npm install -g @openai/codex",
+                    "aider" => "pip install aider-chat",
+                    _ => "npm install -g opencode-ai",
+                }),
+            )),
+        }
+    }
+
+    let uses_github = projects
+        .iter()
+        .any(|p| p.tracker == "github" || p.scm == "github");
+    if uses_github {
+        match detect::github_auth() {
+            GithubAuth::Missing => checks.push(check(
+                "github",
+                Status::Warn,
+                "no token: issues and pull requests cannot be read",
+                Some("set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login`"),
+            )),
+            found => checks.push(check("github", Status::Ok, found.describe(), None)),
+        }
+    }
+
+    let home = ao_home(&process_env);
+    match Store::open(&home) {
+        Ok(store) => checks.push(check(
+            "store",
+            Status::Ok,
+            format!("{} (schema v{SCHEMA_VERSION})", store.path().display()),
+            None,
+        )),
+        Err(e) => checks.push(Check {
+            check: "store".to_owned(),
+            status: Status::Fail,
+            detail: e.to_string(),
+            fix: e.hint().map(str::to_owned),
+        }),
+    }
+
+    // Plugins the config uses that this build cannot run yet.
+    let mut used: BTreeSet<(Slot, String)> = BTreeSet::new();
+    for p in &projects {
+        used.insert((Slot::Runtime, p.runtime.clone()));
+        used.insert((Slot::Agent, p.agent.clone()));
+        used.insert((Slot::Workspace, p.workspace.clone()));
+    }
+    let missing: Vec<String> = used
+        .iter()
+        .filter(|(slot, name)| registry.get(*slot, name).is_some_and(|e| !e.is_available()))
+        .map(|(slot, name)| format!("{slot} {name}"))
+        .collect();
+    if !missing.is_empty() {
+        checks.push(check(
+            "plugins",
+            Status::Warn,
+            format!("not in this build of ao yet: {}", missing.join(", ")),
+            Some("sessions cannot be spawned with them until a later ao release"),
+        ));
+    }
+
+    let failed = checks.iter().any(|c| c.status == Status::Fail);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "ok": !failed, "checks": checks }))?
+        );
+    } else {
+        let paint = Paint::stdout();
+        let width = checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+        for c in &checks {
+            let tag = match c.status {
+                Status::Ok => paint.green("ok  "),
+                Status::Warn => paint.yellow("warn"),
+                Status::Fail => paint.red("FAIL"),
+            };
+            println!("{tag}  {:width$}  {}", c.check, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("      {:width$}  {} {fix}", "", paint.dim("fix:"));
+            }
+        }
+        if failed {
+            println!("\nSomething ao needs is missing; fix the FAIL lines above.");
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

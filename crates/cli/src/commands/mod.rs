@@ -1,0 +1,46 @@
+//! One module per command.
+
+mod completions;
+mod config;
+mod doctor;
+mod init;
+mod plugin;
+
+use crate::cli::{Cli, Command};
+use crate::error::UserError;
+use ao_core::config::{LoadedConfig, find_config, process_env};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Config(cmd) => config::run(cmd),
+        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Completions(args) => completions::run(args),
+    }
+}
+
+/// The working directory, or a clear error.
+fn cwd() -> anyhow::Result<PathBuf> {
+    std::env::current_dir()
+        .map_err(|e| UserError::failed(format!("cannot read the current directory: {e}")).into())
+}
+
+/// Finds the config the way every command does.
+fn locate_config() -> anyhow::Result<PathBuf> {
+    find_config(&cwd()?, &process_env).map_err(|e| {
+        UserError::usage(e.to_string())
+            .hint("run `ao init` in your repository, or set AO_CONFIG_PATH to the file")
+            .into()
+    })
+}
+
+fn print_warnings(loaded: &LoadedConfig) {
+    let paint = crate::ui::Paint::stderr();
+    for w in &loaded.warnings {
+        eprintln!("{}", crate::ui::render_diagnostic(w, &paint));
+    }
+}

@@ -1,0 +1,78 @@
+//! Turns failures into one clear sentence, a hint, and an exit code:
+//! 0 ok, 1 the operation failed, 2 bad usage or bad config.
+
+use ao_core::config::ConfigError;
+use std::fmt;
+use std::process::ExitCode;
+
+/// A failure the user should read, with what to do about it.
+#[derive(Debug)]
+pub struct UserError {
+    /// 1 or 2.
+    pub code: u8,
+    /// One sentence.
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    /// The operation failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> UserError {
+        UserError {
+            code: 1,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Bad usage or input (exit 2).
+    pub fn usage(message: impl Into<String>) -> UserError {
+        UserError {
+            code: 2,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> UserError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Prints an error to stderr and returns its exit code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let paint = crate::ui::Paint::stderr();
+    if let Some(config) = err.downcast_ref::<ConfigError>() {
+        for d in &config.diagnostics {
+            eprintln!("{}", crate::ui::render_diagnostic(d, &paint));
+        }
+        return ExitCode::from(2);
+    }
+    if let Some(user) = err.downcast_ref::<UserError>() {
+        eprintln!("{} {}", paint.red("error:"), user.message);
+        if let Some(hint) = &user.hint {
+            eprintln!("  {} {hint}", paint.cyan("hint:"));
+        }
+        return ExitCode::from(user.code);
+    }
+    if let Some(store) = err.downcast_ref::<ao_core::store::StoreError>() {
+        eprintln!("{} {store}", paint.red("error:"));
+        if let Some(hint) = store.hint() {
+            eprintln!("  {} {hint}", paint.cyan("hint:"));
+        }
+        return ExitCode::from(1);
+    }
+    eprintln!("{} {err:#}", paint.red("error:"));
+    ExitCode::from(1)
+}
