@@ -1,1 +1,11 @@
+//! ao's end-to-end suites: the real `ao` binary, real git, a private store per test.
+//! One test binary with a module per area, so the suite links once.
 
+mod cli;
+mod config_errors;
+mod discovery;
+mod doctor;
+mod init;
+mod reference;
+mod schema;
+mod store;

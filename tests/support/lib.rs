@@ -1,1 +1,290 @@
+//! Test support for ao's end-to-end suites: a hermetic environment per test (fake HOME,
+//! private AO_HOME, no user git config), real git repositories with a local bare origin,
+//! and a runner for the real `ao` binary that shows everything when a test fails.
 
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The directory holding the workspace's binaries (`ao`, `reserve-ids`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .to_owned()
+}
+
+/// The `ao` binary under test, built once per test run from the current sources.
+///
+/// `cargo test` builds a package's binaries only for that package's own integration
+/// tests, so this suite (its own workspace member) builds `ao` itself, with the same
+/// cargo, profile and target directory; without that it would test a stale binary.
+pub fn ao_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = bin_dir();
+            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+            let target_dir = dir.parent().expect("target/<profile> has a parent");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "ao-cli",
+                "--bin",
+                "ao",
+                "--profile",
+            ])
+            .arg(if profile == "debug" { "dev" } else { profile })
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(repo_root());
+            let run = Run::of(cmd, &repo_root());
+            assert_eq!(run.code, 0, "building ao failed\n{}", run.explain());
+            let bin = dir.join(format!("ao{}", std::env::consts::EXE_SUFFIX));
+            assert!(
+                bin.is_file(),
+                "{} is missing after the build",
+                bin.display()
+            );
+            bin
+        })
+        .clone()
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The shared folder beside the repository (reference config samples, GitHub schema).
+pub fn shared_dir() -> PathBuf {
+    let dir = repo_root().parent().unwrap().join("shared");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the suites read the reference samples from it",
+        dir.display()
+    );
+    dir
+}
+
+/// A hermetic environment: a temporary directory holding HOME and AO_HOME.
+pub struct TestEnv {
+    /// Keeps the directory alive.
+    pub tmp: tempfile::TempDir,
+    /// The fake home directory.
+    pub home: PathBuf,
+    /// `$AO_HOME`.
+    pub ao_home: PathBuf,
+    /// Extra environment for every command.
+    pub env: Vec<(String, OsString)>,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    /// A fresh environment.
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::Builder::new()
+            .prefix("ao-test-")
+            .tempdir()
+            .unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let home = root.join("home");
+        let ao_home = root.join("ao-home");
+        std::fs::create_dir_all(&home).unwrap();
+        TestEnv {
+            tmp,
+            home,
+            ao_home,
+            env: Vec::new(),
+        }
+    }
+
+    /// The temporary root.
+    pub fn root(&self) -> PathBuf {
+        self.home.parent().unwrap().to_owned()
+    }
+
+    /// Sets an environment variable for every later command.
+    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        self.env.push((key.to_owned(), value.into()));
+    }
+
+    /// A command with the hermetic environment: cleared, then HOME, AO_HOME, PATH and
+    /// git settings that ignore the machine's own config.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("HOME", &self.home)
+            .env("AO_HOME", &self.ao_home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "ao test")
+            .env("GIT_AUTHOR_EMAIL", "test@ao.invalid")
+            .env("GIT_COMMITTER_NAME", "ao test")
+            .env("GIT_COMMITTER_EMAIL", "test@ao.invalid")
+            .env("NO_COLOR", "1")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `ao args` in `cwd`.
+    pub fn ao(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut cmd = self.command(ao_bin());
+        cmd.args(args).current_dir(cwd);
+        Run::of(cmd, cwd)
+    }
+
+    /// Runs git in `cwd` and fails the test if git fails.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        let mut cmd = self.command("git");
+        cmd.args(args).current_dir(cwd);
+        let run = Run::of(cmd, cwd);
+        run.success();
+        run.stdout
+    }
+
+    /// A git repository `name` under the root, with one commit on `branch` pushed to a
+    /// bare `origin` beside it whose HEAD names `branch`.
+    pub fn repo_with_origin(&self, name: &str, branch: &str) -> PathBuf {
+        let root = self.root();
+        let origin = root.join(format!("{name}-origin.git"));
+        self.git(
+            &root,
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                branch,
+                origin.to_str().unwrap(),
+            ],
+        );
+        let work = root.join(name);
+        self.git(&root, &["init", "-q", "-b", branch, work.to_str().unwrap()]);
+        std::fs::write(work.join("README.md"), "hello\n").unwrap();
+        self.git(&work, &["add", "."]);
+        self.git(&work, &["commit", "-q", "-m", "first"]);
+        self.git(
+            &work,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
+        self.git(&work, &["push", "-q", "origin", branch]);
+        work
+    }
+
+    /// A git repository with one commit and no remote, at `path`.
+    pub fn plain_repo(&self, path: &Path) -> PathBuf {
+        std::fs::create_dir_all(path).unwrap();
+        self.git(path, &["init", "-q", "-b", "main"]);
+        std::fs::write(path.join("README.md"), "hello\n").unwrap();
+        self.git(path, &["add", "."]);
+        self.git(path, &["commit", "-q", "-m", "first"]);
+        path.to_owned()
+    }
+
+    /// Replaces the temporary root in `text` with `[ROOT]`, for snapshots.
+    pub fn normalize(&self, text: &str) -> String {
+        text.replace(self.root().to_str().unwrap(), "[ROOT]")
+    }
+}
+
+/// A finished command, with everything needed to explain a failure.
+pub struct Run {
+    /// The command line.
+    pub command: String,
+    /// Where it ran.
+    pub cwd: PathBuf,
+    /// Its exit code (-1 if killed).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to completion.
+    pub fn of(mut cmd: Command, cwd: &Path) -> Run {
+        let command = format!("{:?}", cmd);
+        let out: Output = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+        Run {
+            command,
+            cwd: cwd.to_owned(),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Everything about the run, for a failing assertion.
+    pub fn explain(&self) -> String {
+        let listing = std::fs::read_dir(&self.cwd)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        format!(
+            "command: {}\ncwd: {}\ncwd holds: {listing}\nexit code: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command,
+            self.cwd.display(),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// Asserts exit code 0.
+    pub fn success(&self) -> &Run {
+        self.code(0)
+    }
+
+    /// Asserts the exit code.
+    pub fn code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.explain());
+        self
+    }
+
+    /// Asserts that stdout contains `text`.
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.explain()
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `text`.
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.explain()
+        );
+        self
+    }
+}

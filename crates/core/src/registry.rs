@@ -55,23 +55,24 @@ impl SectionRef<'_> {
 /// Checks a plugin's own config section and returns what is wrong with it.
 pub type SectionValidator = fn(&SectionRef<'_>) -> Vec<Diagnostic>;
 
+/// A function that builds one plugin instance of kind `T` from its config section.
+pub type Build<T> = Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<T>, PluginError> + Send + Sync>;
+
 /// Builds a plugin instance from its config section.
 #[derive(Clone)]
 pub enum Factory {
     /// A runtime.
-    Runtime(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Runtime>, PluginError> + Send + Sync>),
+    Runtime(Build<dyn Runtime>),
     /// An agent.
-    Agent(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> + Send + Sync>),
+    Agent(Build<dyn Agent>),
     /// A workspace.
-    Workspace(
-        Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> + Send + Sync>,
-    ),
+    Workspace(Build<dyn Workspace>),
     /// A tracker.
-    Tracker(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Tracker>, PluginError> + Send + Sync>),
+    Tracker(Build<dyn Tracker>),
     /// An scm.
-    Scm(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Scm>, PluginError> + Send + Sync>),
+    Scm(Build<dyn Scm>),
     /// A notifier.
-    Notifier(Arc<dyn Fn(&SectionRef<'_>) -> Result<Arc<dyn Notifier>, PluginError> + Send + Sync>),
+    Notifier(Build<dyn Notifier>),
 }
 
 impl Factory {

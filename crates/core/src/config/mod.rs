@@ -193,9 +193,14 @@ pub fn expand_path(path: &str, base: &Path, env: EnvLookup<'_>) -> PathBuf {
     } else {
         PathBuf::from(path)
     };
-    if expanded.is_absolute() {
+    let joined = if expanded.is_absolute() {
         expanded
     } else {
         base.join(expanded)
-    }
+    };
+    // `./x` and `a/./b` read better without the dots; `..` stays (symlinks make it unsafe to fold).
+    joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }

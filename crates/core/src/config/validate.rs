@@ -332,7 +332,10 @@ pub fn validate(
 
     // Projects.
     let mut prefixes: BTreeMap<String, (String, Loc)> = BTreeMap::new();
-    for (id, p) in &config.projects {
+    // In file order, so a duplicate is reported at the later of the two.
+    let mut ordered: Vec<(&String, &super::ProjectConfig)> = config.projects.iter().collect();
+    ordered.sort_by_key(|(id, _)| c.key_loc(&["projects"], id));
+    for (id, p) in ordered {
         fn at<'k>(id: &'k str, key: &'k str) -> [&'k str; 3] {
             ["projects", id, key]
         }

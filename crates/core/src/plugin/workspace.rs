@@ -1,7 +1,7 @@
 use super::PluginError;
 use crate::model::SessionId;
 use async_trait::async_trait;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a workspace plugin is asked to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub trait Workspace: Send + Sync {
     async fn list(
         &self,
         project: &str,
-        repo_path: &PathBuf,
+        repo_path: &Path,
     ) -> Result<Vec<WorkspaceInfo>, PluginError>;
     /// Recreates a missing checkout from its branch.
     async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError>;

@@ -17,7 +17,7 @@ pub use sessions::SessionFilter;
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The file name of the store inside `$AO_HOME`.
 pub const DB_FILE: &str = "ao.db";
@@ -108,21 +108,28 @@ impl Store {
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // The journal mode is a property of the file; once WAL, it stays WAL.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        // The journal mode is a property of the file; once WAL, it stays WAL. Switching a
+        // new file can fail with SQLITE_BUSY without SQLite calling the busy handler,
+        // while another process creates it at the same moment: retry.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)))
+                .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "the store could not switch to WAL mode");
         }
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        retry_busy(|| conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"))
             .map_err(open_err)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
         };
-        migrations::migrate(&mut store)?;
-        Ok(store)
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match migrations::migrate(&mut store) {
+                Err(StoreError::Sql(e)) if is_busy(&e) && Instant::now() < deadline => backoff(),
+                other => return other.map(|()| store),
+            }
+        }
     }
 
     /// The store's file.
@@ -140,14 +147,45 @@ impl Store {
     /// Runs `f` in one immediate transaction: it holds the write lock from the start, so
     /// a read-then-write inside cannot race another process.
     fn write<T>(
-        &mut self,
+        &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The guard rolls back unless committed.
+        let tx = retry_busy(|| {
+            rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+        })?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+}
+
+/// Whether SQLite said another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A short, growing pause between lock attempts.
+fn backoff() {
+    thread_local!(static ATTEMPT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let n = ATTEMPT.with(|a| {
+        let n = a.get();
+        a.set(n.wrapping_add(1));
+        n
+    });
+    std::thread::sleep(Duration::from_millis(2 + u64::from(n % 16) * 3));
+}
+
+/// Runs `f` until it stops failing with a lock error, for at most [`BUSY_TIMEOUT`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => backoff(),
+            other => return other,
+        }
     }
 }

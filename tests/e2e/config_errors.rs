@@ -1,0 +1,126 @@
+//! Every malformed config gets one clear message with file:line:column and a hint.
+//! The messages are snapshots (`INSTA_UPDATE=always` or `cargo insta review` refreshes them).
+
+use ao_tests::TestEnv;
+
+/// Writes `yaml` as agent-orchestrator.yaml in a git repo and returns `ao config validate`'s
+/// stderr, which must fail with exit code 2.
+fn invalid(env: &TestEnv, yaml: &str) -> String {
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(repo.join("agent-orchestrator.yaml"), yaml).unwrap();
+    let run = env.ao(&repo, &["config", "validate"]);
+    run.code(2);
+    assert!(
+        run.stdout.is_empty(),
+        "nothing on stdout\n{}",
+        run.explain()
+    );
+    env.normalize(&run.stderr)
+}
+
+macro_rules! case {
+    ($name:ident, $yaml:expr) => {
+        #[test]
+        fn $name() {
+            let env = TestEnv::new();
+            insta::assert_snapshot!(invalid(&env, $yaml));
+        }
+    };
+    ($name:ident, $yaml:expr, env: $($k:literal = $v:literal),+) => {
+        #[test]
+        fn $name() {
+            let mut env = TestEnv::new();
+            $(env.set($k, $v);)+
+            insta::assert_snapshot!(invalid(&env, $yaml));
+        }
+    };
+}
+
+case!(
+    bad_yaml,
+    "projects:\n  app:\n    path: .\n    postCreate: [npm ci\n"
+);
+case!(not_a_mapping, "- just\n- a list\n");
+case!(
+    wrong_type,
+    "projects:\n  app:\n    path: .\n    maxSessions: lots\n"
+);
+case!(
+    list_where_text_belongs,
+    "projects:\n  app:\n    path: .\n    defaultBranch: [main]\n"
+);
+case!(
+    unknown_keys_are_all_reported_with_suggestions,
+    "projects:\n  app:\n    path: .\n    sesionPrefix: app\n    defaultbranch: main\n    colour: blue\nreactons: {}\n"
+);
+case!(missing_projects, "defaults:\n  agent: codex\n");
+case!(missing_path, "projects:\n  app:\n    repo: acme/app\n");
+case!(
+    path_does_not_exist,
+    "projects:\n  app:\n    path: ./nowhere\n"
+);
+case!(path_is_not_a_git_repo, "projects:\n  app:\n    path: ~/\n");
+case!(
+    duplicate_session_prefix,
+    "projects:\n  web:\n    path: .\n    sessionPrefix: app\n  api:\n    path: .\n    sessionPrefix: app\n"
+);
+case!(
+    bad_session_prefix,
+    "projects:\n  app:\n    path: .\n    sessionPrefix: \"my app\"\n"
+);
+case!(
+    unset_variable,
+    "projects:\n  app:\n    path: .\nnotifiers:\n  slack:\n    plugin: slack\n    webhook: ${AO_TEST_UNSET_WEBHOOK}\n"
+);
+case!(
+    malformed_placeholder,
+    "projects:\n  app:\n    path: ${HOME\n"
+);
+case!(
+    secret_from_environment_is_never_printed,
+    "projects:\n  app:\n    path: .\n    maxSessions: ${AO_TEST_SECRET}\n",
+    env: "AO_TEST_SECRET" = "hunter2-s3cr3t"
+);
+case!(
+    unknown_plugin,
+    "defaults:\n  agent: claude-cod\nprojects:\n  app:\n    path: .\n    runtime: screen\n"
+);
+case!(
+    bad_duration,
+    "projects:\n  app:\n    path: .\nreactions:\n  agent-stuck:\n    threshold: 10 minutes\n"
+);
+case!(
+    unknown_reaction,
+    "projects:\n  app:\n    path: .\n    reactions:\n      approved-and-gren: {auto: true}\nreactions:\n  ci-faild:\n    retries: 2\n"
+);
+case!(
+    bad_enum_value,
+    "projects:\n  app:\n    path: .\n    agentConfig:\n      permissions: yolo\n"
+);
+case!(
+    paths_outside_the_repository,
+    "projects:\n  app:\n    path: .\n    copy: [/etc/passwd]\n    symlinks: [../other/.env]\n"
+);
+case!(
+    plugin_section_checks_its_own_keys,
+    "projects:\n  app:\n    path: .\nnotifiers:\n  hook:\n    plugin: webhook\n    ulr: https://example.invalid\n"
+);
+case!(
+    unknown_notifier_in_routing,
+    "projects:\n  app:\n    path: .\nnotificationRouting:\n  urgent: [desktp]\n"
+);
+
+#[test]
+fn secret_values_appear_nowhere_in_the_output() {
+    let mut env = TestEnv::new();
+    env.set("AO_TEST_SECRET", "hunter2-s3cr3t");
+    let stderr = invalid(
+        &env,
+        "projects:\n  app:\n    path: .\n    agentConfig:\n      permissions: ${AO_TEST_SECRET}\n",
+    );
+    assert!(!stderr.contains("hunter2"), "the secret leaked:\n{stderr}");
+    assert!(
+        stderr.contains(":5:20:"),
+        "the position is still given:\n{stderr}"
+    );
+}

@@ -1,0 +1,173 @@
+//! `ao init` in real repositories.
+
+use ao_tests::TestEnv;
+use std::path::Path;
+
+fn config(repo: &Path) -> String {
+    std::fs::read_to_string(repo.join("agent-orchestrator.yaml")).expect("ao init wrote the file")
+}
+
+#[test]
+fn writes_a_valid_commented_config_and_the_schema() {
+    let env = TestEnv::new();
+    let repo = env.repo_with_origin("rocket", "main");
+    env.git(
+        &repo,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://github.com/acme/rocket.git",
+        ],
+    );
+    let run = env.ao(&repo, &["init", "--auto"]);
+    run.success().stdout_has("wrote").stdout_has("acme/rocket");
+    let text = config(&repo);
+    let schema = env
+        .ao_home
+        .join("schema")
+        .join("agent-orchestrator.schema.json");
+    assert!(
+        text.starts_with(&format!(
+            "# yaml-language-server: $schema={}\n",
+            schema.display()
+        )),
+        "modeline first:\n{text}"
+    );
+    assert!(schema.is_file());
+    assert!(text.contains("repo: \"acme/rocket\""), "{text}");
+    assert!(text.contains("  rocket:"), "{text}");
+    env.ao(&repo, &["config", "validate"])
+        .success()
+        .stdout_has("1 project");
+    assert!(
+        !env.ao(&repo, &["config", "validate"])
+            .stderr
+            .contains("warning")
+    );
+}
+
+#[test]
+fn detects_owner_and_repo_from_every_url_form() {
+    let env = TestEnv::new();
+    for (i, (url, slug, host)) in [
+        ("https://github.com/acme/one.git", "acme/one", None),
+        ("ssh://git@github.com/acme/two.git", "acme/two", None),
+        ("git@github.com:acme/three.git", "acme/three", None),
+        (
+            "git@github.corp.example:team/four.git",
+            "team/four",
+            Some("github.corp.example"),
+        ),
+        (
+            "https://github.corp.example:8443/team/five",
+            "team/five",
+            Some("github.corp.example"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let repo = env.plain_repo(&env.root().join(format!("r{i}")));
+        env.git(&repo, &["remote", "add", "origin", url]);
+        env.ao(&repo, &["init", "--auto"]).success();
+        let text = config(&repo);
+        assert!(
+            text.contains(&format!("repo: \"{slug}\"")),
+            "{url}:\n{text}"
+        );
+        if let Some(host) = host {
+            assert!(
+                text.contains(&format!("host: \"{host}\"")),
+                "{url} is GitHub Enterprise:\n{text}"
+            );
+        }
+        env.ao(&repo, &["config", "validate"]).success();
+    }
+}
+
+#[test]
+fn default_branch_comes_from_origin_head() {
+    let env = TestEnv::new();
+    let upstream = env.repo_with_origin("up", "trunk");
+    let origin = upstream.parent().unwrap().join("up-origin.git");
+    let clone = env.root().join("clone");
+    env.git(
+        &env.root(),
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    env.ao(&clone, &["init", "--auto"])
+        .success()
+        .stdout_has("trunk (from origin/HEAD)");
+    assert!(config(&clone).contains("defaultBranch: \"trunk\""));
+}
+
+#[test]
+fn still_writes_a_usable_file_without_a_remote_or_on_a_detached_head() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("solo"));
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    env.git(&repo, &["checkout", "-q", head.trim()]);
+    let run = env.ao(&repo, &["init", "--auto"]);
+    run.success()
+        .stdout_has("repo           not detected: no `origin` remote")
+        .stdout_has("HEAD is detached");
+    assert!(config(&repo).contains("defaultBranch: \"main\""));
+    env.ao(&repo, &["config", "validate"]).success();
+}
+
+#[test]
+fn a_non_github_remote_is_named_and_the_file_still_works() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("lab"));
+    env.git(
+        &repo,
+        &["remote", "add", "origin", "git@gitlab.com:group/lab.git"],
+    );
+    env.ao(&repo, &["init", "--auto"])
+        .success()
+        .stdout_has("not a GitHub host");
+    let text = config(&repo);
+    assert!(text.contains("plugin: prompt"), "{text}");
+    env.ao(&repo, &["config", "validate"]).success();
+}
+
+#[test]
+fn never_overwrites_without_force() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("keep"));
+    std::fs::write(repo.join("agent-orchestrator.yaml"), "# mine\n").unwrap();
+    env.ao(&repo, &["init", "--auto"])
+        .code(1)
+        .stderr_has("already exists")
+        .stderr_has("--force");
+    assert_eq!(config(&repo), "# mine\n");
+    env.ao(&repo, &["init", "--auto", "--force"]).success();
+    assert!(config(&repo).contains("projects:"));
+}
+
+#[test]
+fn runs_from_a_subdirectory_and_writes_at_the_top() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("top"));
+    let sub = repo.join("a").join("b");
+    std::fs::create_dir_all(&sub).unwrap();
+    env.ao(&sub, &["init", "--auto"]).success();
+    assert!(repo.join("agent-orchestrator.yaml").is_file());
+}
+
+#[test]
+fn outside_a_git_repository_it_says_so_and_exits_2() {
+    let env = TestEnv::new();
+    let dir = env.root().join("plain");
+    std::fs::create_dir_all(&dir).unwrap();
+    env.ao(&dir, &["init", "--auto"])
+        .code(2)
+        .stderr_has("not inside a git repository");
+    assert!(!dir.join("agent-orchestrator.yaml").exists());
+}

@@ -1,0 +1,120 @@
+//! Files written for the reference system load unchanged: every sample loads with warnings
+//! only, and every key its schema allows is either supported or warned about by name.
+
+use ao_core::config::reference::{PLUGIN_SECTION_KEYS, unsupported_key};
+use ao_tests::{TestEnv, shared_dir};
+use serde_json::Value;
+
+/// A HOME holding the clones the samples point at (`~/my-app`, `~/frontend`, `~/backend`).
+fn env_for_samples() -> TestEnv {
+    let mut env = TestEnv::new();
+    for name in ["my-app", "frontend", "backend"] {
+        env.plain_repo(&env.home.join(name));
+    }
+    env.set("SLACK_WEBHOOK_URL", "https://hooks.slack.invalid/T000/B000");
+    env
+}
+
+#[test]
+fn every_reference_sample_loads_with_warnings_only() {
+    let env = env_for_samples();
+    let dir = shared_dir().join("reference").join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let run = env.ao(&env.root(), &["config", "validate", path.to_str().unwrap()]);
+        run.success().stdout_has("is valid");
+        assert!(!run.stderr.contains("error:"), "{}", run.explain());
+        seen += 1;
+    }
+    assert!(
+        seen >= 6,
+        "expected the reference samples in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn unsupported_reference_keys_and_plugins_are_named_in_warnings() {
+    let env = env_for_samples();
+    let examples = shared_dir().join("reference").join("examples");
+    let full = env.ao(
+        &env.root(),
+        &[
+            "config",
+            "validate",
+            examples
+                .join("agent-orchestrator.yaml.example")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    full.success()
+        .stderr_has("warning: `port` is a key of the reference format");
+    let linear = env.ao(
+        &env.root(),
+        &[
+            "config",
+            "validate",
+            examples.join("linear-team.yaml").to_str().unwrap(),
+        ],
+    );
+    linear
+        .success()
+        .stderr_has("ao has no tracker plugin `linear` yet");
+}
+
+/// The reference schema's definitions and the ao struct each one maps to.
+const DEF_TO_STRUCT: &[(&str, &str)] = &[
+    ("projectConfig", "ProjectConfig"),
+    ("defaultPlugins", "Defaults"),
+    ("agentSpecificConfig", "AgentConfig"),
+    ("reactionConfig", "ReactionConfig"),
+    ("installedPluginConfig", "ExternalPlugin"),
+];
+
+fn properties(schema: &Value) -> Vec<String> {
+    schema["properties"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_key_of_the_reference_schema_is_known_to_ao() {
+    let text =
+        std::fs::read_to_string(shared_dir().join("reference").join("config.schema.json")).unwrap();
+    let reference: Value = serde_json::from_str(&text).unwrap();
+    let ours = ao_core::config::json_schema();
+    let mut unknown = Vec::new();
+    let mut check = |keys: Vec<String>, ours: &Value, owner: &str| {
+        let supported = properties(ours);
+        for key in keys {
+            if !supported.contains(&key) && unsupported_key(owner, &key).is_none() {
+                unknown.push(format!("{owner}.{key}"));
+            }
+        }
+    };
+    check(properties(&reference), &ours, "Config");
+    for (def, owner) in DEF_TO_STRUCT {
+        check(
+            properties(&reference["$defs"][def]),
+            &ours["$defs"][owner],
+            owner,
+        );
+    }
+    // Plugin sections: `plugin` is ao's; npm `package` and JavaScript `path` are warned about.
+    for def in ["trackerConfig", "scmConfig", "notifierConfig"] {
+        for key in properties(&reference["$defs"][def]) {
+            let known =
+                key == "plugin" || PLUGIN_SECTION_KEYS.contains(&key.as_str()) || key == "webhook";
+            if !known {
+                unknown.push(format!("{def}.{key}"));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "reference keys ao neither supports nor warns about: {unknown:?}"
+    );
+}
