@@ -171,3 +171,34 @@ fn outside_a_git_repository_it_says_so_and_exits_2() {
         .stderr_has("not inside a git repository");
     assert!(!dir.join("agent-orchestrator.yaml").exists());
 }
+
+#[test]
+fn on_a_terminal_it_asks_and_re_asks_until_the_answer_is_valid() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("widgets"));
+    env.git(
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/widgets.git",
+        ],
+    );
+    let tmux = ao_tests::Tmux::new(&env);
+    let ao = ao_tests::ao_bin();
+    tmux.start("init", &repo, &[ao.to_str().unwrap(), "init"]);
+    tmux.wait_for("init", "Project id [widgets]:");
+    tmux.type_line("init", "bad id!");
+    tmux.wait_for("init", "only letters, digits");
+    tmux.type_line("init", "wid");
+    tmux.wait_for("init", "Agent (");
+    tmux.type_line("init", "codex");
+    tmux.wait_for("init", "Default branch [main]:");
+    tmux.type_line("init", "");
+    tmux.wait_for("init", "Next: `ao doctor`");
+    let text = config(&repo);
+    assert!(text.contains("  wid:"), "{text}");
+    assert!(text.contains("  agent: codex"), "{text}");
+    env.ao(&repo, &["config", "validate"]).success();
+}

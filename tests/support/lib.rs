@@ -288,3 +288,83 @@ impl Run {
         self
     }
 }
+
+/// A tmux server on a private socket, for driving terminal programs in tests.
+pub struct Tmux<'a> {
+    env: &'a TestEnv,
+    socket: PathBuf,
+}
+
+impl<'a> Tmux<'a> {
+    /// A server whose socket lives in the test's directory; it is killed on drop.
+    pub fn new(env: &'a TestEnv) -> Tmux<'a> {
+        Tmux {
+            env,
+            socket: env.root().join("tmux.sock"),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> Run {
+        let mut cmd = self.env.command("tmux");
+        cmd.arg("-S").arg(&self.socket).args(args);
+        Run::of(cmd, &self.env.root())
+    }
+
+    /// Starts `argv` as the only pane of session `name`, in `cwd`; the pane stays after
+    /// the program exits so its last screen can be read.
+    pub fn start(&self, name: &str, cwd: &Path, argv: &[&str]) {
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+        ];
+        let cwd = cwd.to_str().unwrap();
+        args.push(cwd);
+        args.push("--");
+        args.extend_from_slice(argv);
+        self.tmux(&args).success();
+        self.tmux(&["set-option", "-t", name, "remain-on-exit", "on"])
+            .success();
+    }
+
+    /// The visible screen of session `name`.
+    pub fn screen(&self, name: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", name]).stdout
+    }
+
+    /// Waits until the screen shows `text`, for at most 10 s, then fails showing the screen.
+    pub fn wait_for(&self, name: &str, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let screen = self.screen(name);
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {text:?}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` and presses Enter.
+    pub fn type_line(&self, name: &str, text: &str) {
+        if !text.is_empty() {
+            self.tmux(&["send-keys", "-t", name, "-l", text]).success();
+        }
+        self.tmux(&["send-keys", "-t", name, "Enter"]).success();
+    }
+}
+
+impl Drop for Tmux<'_> {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
