@@ -17,6 +17,16 @@ pub struct ReactionState {
     pub escalated: bool,
 }
 
+/// Reads `attempts, first_at, last_at, escalated`.
+fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReactionState> {
+    Ok(ReactionState {
+        attempts: r.get::<_, i64>(0)? as u32,
+        first_at: r.get(1)?,
+        last_at: r.get(2)?,
+        escalated: r.get(3)?,
+    })
+}
+
 impl Store {
     /// Counts one more attempt of `reaction` for `session` and returns the new state.
     pub fn record_reaction_attempt(
@@ -32,14 +42,7 @@ impl Store {
                  ON CONFLICT (session, reaction) DO UPDATE SET attempts = attempts + 1, last_at = ?3
                  RETURNING attempts, first_at, last_at, escalated",
                 params![session.to_string(), reaction, now],
-                |r| {
-                    Ok(ReactionState {
-                        attempts: r.get::<_, i64>(0)? as u32,
-                        first_at: r.get(1)?,
-                        last_at: r.get(2)?,
-                        escalated: r.get(3)?,
-                    })
-                },
+                state_from_row,
             )?)
         })
     }
@@ -85,14 +88,7 @@ impl Store {
             .query_row(
                 "SELECT attempts, first_at, last_at, escalated FROM reaction_state WHERE session = ?1 AND reaction = ?2",
                 params![session.to_string(), reaction],
-                |r| {
-                    Ok(ReactionState {
-                        attempts: r.get::<_, i64>(0)? as u32,
-                        first_at: r.get(1)?,
-                        last_at: r.get(2)?,
-                        escalated: r.get(3)?,
-                    })
-                },
+                state_from_row,
             )
             .optional()?)
     }

@@ -4,7 +4,7 @@ use super::{Store, StoreError};
 use crate::model::{
     Activity, PrRef, RuntimeHandle, Session, SessionId, SessionStatus, StatusReason,
 };
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use std::path::PathBuf;
 
 /// Which sessions a listing returns.
@@ -69,6 +69,31 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
     Ok(build())
 }
 
+/// The values of [`COLUMNS`], in order.
+fn column_values(s: &Session) -> Vec<Box<dyn ToSql>> {
+    vec![
+        Box::new(s.id.to_string()),
+        Box::new(s.project.clone()),
+        Box::new(s.issue.clone()),
+        Box::new(s.branch.clone()),
+        Box::new(
+            s.workspace_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+        ),
+        Box::new(to_json(&s.runtime)),
+        Box::new(s.agent.clone()),
+        Box::new(s.agent_session_id.clone()),
+        Box::new(to_json(&s.pr)),
+        Box::new(s.status.as_str()),
+        Box::new(s.status_reason.map(|r| r.as_str())),
+        Box::new(s.activity.map(|a| a.as_str())),
+        Box::new(s.created_at),
+        Box::new(s.updated_at),
+        Box::new(s.archived_at),
+    ]
+}
+
 fn to_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
     v.as_ref()
         .map(|v| serde_json::to_string(v).expect("plain data serializes"))
@@ -78,32 +103,17 @@ impl Store {
     /// Records a new session and drops its id's reservation, in one transaction.
     pub fn insert_session(&mut self, s: &Session) -> Result<(), StoreError> {
         self.write(|tx| {
+            let mut values: Vec<Box<dyn ToSql>> = vec![
+                Box::new(s.id.prefix().to_owned()),
+                Box::new(s.id.number() as i64),
+            ];
+            values.extend(column_values(s));
             tx.execute(
                 &format!(
                     "INSERT INTO sessions (prefix, n, {COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
                 ),
-                params![
-                    s.id.prefix(),
-                    s.id.number() as i64,
-                    s.id.to_string(),
-                    s.project,
-                    s.issue,
-                    s.branch,
-                    s.workspace_path
-                        .as_ref()
-                        .map(|p| p.to_string_lossy().into_owned()),
-                    to_json(&s.runtime),
-                    s.agent,
-                    s.agent_session_id,
-                    to_json(&s.pr),
-                    s.status.as_str(),
-                    s.status_reason.map(|r| r.as_str()),
-                    s.activity.map(|a| a.as_str()),
-                    s.created_at,
-                    s.updated_at,
-                    s.archived_at,
-                ],
+                params_from_iter(values),
             )?;
             tx.execute(
                 "DELETE FROM reservations WHERE id = ?1",
@@ -119,26 +129,10 @@ impl Store {
             let n = tx.execute(
                 "UPDATE sessions SET project = ?2, issue = ?3, branch = ?4, workspace_path = ?5,
                      runtime = ?6, agent = ?7, agent_session_id = ?8, pr = ?9, status = ?10,
-                     status_reason = ?11, activity = ?12, updated_at = ?13, archived_at = ?14
+                     status_reason = ?11, activity = ?12, created_at = ?13, updated_at = ?14,
+                     archived_at = ?15
                  WHERE id = ?1",
-                params![
-                    s.id.to_string(),
-                    s.project,
-                    s.issue,
-                    s.branch,
-                    s.workspace_path
-                        .as_ref()
-                        .map(|p| p.to_string_lossy().into_owned()),
-                    to_json(&s.runtime),
-                    s.agent,
-                    s.agent_session_id,
-                    to_json(&s.pr),
-                    s.status.as_str(),
-                    s.status_reason.map(|r| r.as_str()),
-                    s.activity.map(|a| a.as_str()),
-                    s.updated_at,
-                    s.archived_at,
-                ],
+                params_from_iter(column_values(s)),
             )?;
             Ok(n > 0)
         })
