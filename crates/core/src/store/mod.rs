@@ -144,6 +144,11 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// Runs one statement as its own write transaction; returns the rows changed.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        self.write(|tx| Ok(tx.execute(sql, params)?))
+    }
+
     /// Runs `f` in one immediate transaction: it holds the write lock from the start, so
     /// a read-then-write inside cannot race another process.
     fn write<T>(

@@ -53,13 +53,11 @@ impl Store {
         session: &SessionId,
         reaction: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE reaction_state SET escalated = 1 WHERE session = ?1 AND reaction = ?2",
-                params![session.to_string(), reaction],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            "UPDATE reaction_state SET escalated = 1 WHERE session = ?1 AND reaction = ?2",
+            params![session.to_string(), reaction],
+        )?;
+        Ok(())
     }
 
     /// Forgets the attempts (the condition cleared: CI went green, threads resolved).
@@ -68,13 +66,11 @@ impl Store {
         session: &SessionId,
         reaction: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "DELETE FROM reaction_state WHERE session = ?1 AND reaction = ?2",
-                params![session.to_string(), reaction],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            "DELETE FROM reaction_state WHERE session = ?1 AND reaction = ?2",
+            params![session.to_string(), reaction],
+        )?;
+        Ok(())
     }
 
     /// The attempts so far, if any.

@@ -50,12 +50,10 @@ impl Store {
 
     /// Drops a reservation (the spawn failed or was rolled back).
     pub fn release_reservation(&mut self, id: &SessionId) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            Ok(tx.execute(
-                "DELETE FROM reservations WHERE id = ?1",
-                params![id.to_string()],
-            )? > 0)
-        })
+        Ok(self.execute(
+            "DELETE FROM reservations WHERE id = ?1",
+            params![id.to_string()],
+        )? > 0)
     }
 
     /// Every reservation not yet turned into a session.
