@@ -18,17 +18,13 @@ pub struct DiscordOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    let (options, mut diags) = section.deserialize::<DiscordOptions>(&[]);
-    if let Some(options) = options {
-        diags.extend(super::require(
-            section,
-            options.webhook.as_deref(),
-            "webhook",
-            "discord",
-            "${DISCORD_WEBHOOK_URL}",
-        ));
-    }
-    diags
+    super::validate_required::<DiscordOptions>(
+        section,
+        "discord",
+        "webhook",
+        "${DISCORD_WEBHOOK_URL}",
+        |o| o.webhook.as_deref(),
+    )
 }
 
 /// The registry entry.

@@ -7,6 +7,7 @@ pub mod webhook;
 
 use ao_core::config::{Diagnostic, Loc};
 use ao_core::registry::SectionRef;
+use serde::de::DeserializeOwned;
 
 /// An error when a required setting is missing or empty.
 fn require(
@@ -37,4 +38,19 @@ fn require(
             )
         }
     }
+}
+
+/// Checks a notifier's settings as `T`, then that `key` (read by `get`) is set.
+fn validate_required<T: DeserializeOwned>(
+    section: &SectionRef<'_>,
+    plugin: &str,
+    key: &str,
+    example: &str,
+    get: fn(&T) -> Option<&str>,
+) -> Vec<Diagnostic> {
+    let (options, mut diags) = section.deserialize::<T>(&[]);
+    if let Some(options) = options {
+        diags.extend(require(section, get(&options), key, plugin, example));
+    }
+    diags
 }

@@ -21,17 +21,13 @@ pub struct SlackOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    let (options, mut diags) = section.deserialize::<SlackOptions>(&[]);
-    if let Some(options) = options {
-        diags.extend(super::require(
-            section,
-            options.webhook.as_deref(),
-            "webhook",
-            "slack",
-            "${SLACK_WEBHOOK_URL}",
-        ));
-    }
-    diags
+    super::validate_required::<SlackOptions>(
+        section,
+        "slack",
+        "webhook",
+        "${SLACK_WEBHOOK_URL}",
+        |o| o.webhook.as_deref(),
+    )
 }
 
 /// The registry entry.

@@ -25,17 +25,13 @@ pub struct WebhookOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    let (options, mut diags) = section.deserialize::<WebhookOptions>(&[]);
-    if let Some(options) = options {
-        diags.extend(super::require(
-            section,
-            options.url.as_deref(),
-            "url",
-            "webhook",
-            "https://example.com/hook",
-        ));
-    }
-    diags
+    super::validate_required::<WebhookOptions>(
+        section,
+        "webhook",
+        "url",
+        "https://example.com/hook",
+        |o| o.url.as_deref(),
+    )
 }
 
 /// The registry entry.
