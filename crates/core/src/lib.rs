@@ -4,8 +4,11 @@
 //! built-ins and the `ao` binary wires them together.
 
 pub mod config;
+pub mod exec;
+pub mod git;
 pub mod model;
 pub mod plugin;
 pub mod registry;
 pub mod repo;
 pub mod store;
+pub mod text;

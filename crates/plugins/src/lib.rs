@@ -4,6 +4,7 @@ use ao_core::plugin::Slot;
 use ao_core::registry::{Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator};
 
 pub mod agent;
+pub mod launch;
 pub mod notifier;
 pub mod runtime;
 pub mod scm;
@@ -58,6 +59,20 @@ fn planned(
         origin: Origin::BuiltIn,
         validate,
         factory: None,
+    }
+}
+
+/// A built-in's registry entry with its implementation.
+fn available(
+    slot: Slot,
+    name: &str,
+    description: &str,
+    validate: Option<SectionValidator>,
+    factory: ao_core::registry::Factory,
+) -> PluginEntry {
+    PluginEntry {
+        factory: Some(factory),
+        ..planned(slot, name, description, validate)
     }
 }
 

@@ -20,7 +20,7 @@ pub use node::{Entry, Node, ParseError, Value};
 pub use resolve::{REACTION_KEYS, ResolvedProject, default_reactions};
 pub use types::{
     AgentConfig, Config, Defaults, ExternalPlugin, Permission, PluginSection, PluginSource,
-    ProjectConfig, ReactionAction, ReactionConfig,
+    ProjectConfig, PromptMode, ReactionAction, ReactionConfig,
 };
 
 use crate::registry::PluginRegistry;

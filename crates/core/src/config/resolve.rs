@@ -129,6 +129,9 @@ pub struct ResolvedProject {
     pub reactions: BTreeMap<String, ReactionConfig>,
     /// Live-session limit.
     pub max_sessions: Option<u32>,
+    /// The directory holding this project's workspaces, one per session, when the
+    /// config names one (otherwise `$AO_HOME/worktrees/<project>`).
+    pub worktree_dir: Option<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -202,6 +205,11 @@ impl LoadedConfig {
                 .map(|f| expand_path(f, &path, env)),
             reactions,
             max_sessions: p.max_sessions,
+            worktree_dir: match (&p.worktree_dir, &cfg.defaults.worktree_dir) {
+                (Some(dir), _) => Some(expand_path(dir, &base, env)),
+                (None, Some(dir)) => Some(expand_path(dir, &base, env).join(id)),
+                (None, None) => None,
+            },
             path,
         })
     }

@@ -32,6 +32,10 @@ pub struct Config {
     /// External plugins loaded from shared libraries.
     #[serde(default)]
     pub plugins: Vec<ExternalPlugin>,
+    /// Settings of runtime plugins, keyed by the runtime's name (ao's own key), e.g.
+    /// `tmux: { socket: ao }` to keep sessions on a tmux server of their own.
+    #[serde(default)]
+    pub runtimes: BTreeMap<String, PluginSection>,
     /// Milliseconds a session may stay `ready` before it is shown as `idle` (default 300000).
     #[serde(default)]
     pub ready_threshold_ms: Option<u64>,
@@ -59,6 +63,10 @@ pub struct Defaults {
     /// Notifiers used when `notificationRouting` does not name any for a priority.
     #[serde(default)]
     pub notifiers: Vec<String>,
+    /// Where workspaces go (ao's own key): `<worktreeDir>/<project>/<session>`; default
+    /// `$AO_HOME/worktrees`. `~` expands.
+    #[serde(default)]
+    pub worktree_dir: Option<String>,
 }
 
 impl Default for Defaults {
@@ -70,6 +78,7 @@ impl Default for Defaults {
             tracker: default_tracker(),
             scm: default_scm(),
             notifiers: Vec::new(),
+            worktree_dir: None,
         }
     }
 }
@@ -150,6 +159,10 @@ pub struct ProjectConfig {
     /// At most this many live sessions at once.
     #[serde(default)]
     pub max_sessions: Option<u32>,
+    /// Where this project's workspaces go (ao's own key): `<worktreeDir>/<session>`.
+    /// `~` expands; a relative path is relative to this file.
+    #[serde(default)]
+    pub worktree_dir: Option<String>,
 }
 
 /// A plugin choice with the plugin's own settings beside `plugin`.
@@ -192,6 +205,30 @@ pub struct AgentConfig {
     /// Extra environment for the agent's process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// For the `command` agent: the CLI to run, one argument per element (ao's own key).
+    /// An element `{prompt}` is replaced by the task when `promptDelivery` is `argument`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// For the `command` agent: how the task reaches it (ao's own key).
+    #[serde(default)]
+    pub prompt_delivery: Option<PromptMode>,
+    /// For the `command` agent: the process name seen in the terminal once it runs
+    /// (default: the file name of the command's first element) (ao's own key).
+    #[serde(default)]
+    pub process_name: Option<String>,
+}
+
+/// How the `command` agent receives its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromptMode {
+    /// Typed in (bracketed paste, then Enter) once the agent runs.
+    #[default]
+    PostLaunch,
+    /// As the last argument, or in place of an argument `{prompt}`.
+    Argument,
+    /// Written to a file that becomes the agent's standard input.
+    Stdin,
 }
 
 /// What a reaction does.

@@ -330,6 +330,22 @@ pub fn validate(
 
     c.reactions(&config.reactions, &["reactions"]);
 
+    // Runtime settings, keyed by runtime name.
+    for (name, section) in &config.runtimes {
+        let loc = c.key_loc(&["runtimes"], name);
+        if section.plugin.is_some() {
+            let loc = c.loc(&["runtimes", name, "plugin"]);
+            c.error(
+                loc,
+                format!("`runtimes.{name}` is keyed by the runtime's name and takes no `plugin:`"),
+                "remove `plugin:`".into(),
+            );
+        }
+        if c.plugin_name(Slot::Runtime, name, loc) {
+            c.section(Slot::Runtime, section, &["runtimes", name], Some(name));
+        }
+    }
+
     // Projects.
     let mut prefixes: BTreeMap<String, (String, Loc)> = BTreeMap::new();
     // In file order, so a duplicate is reported at the later of the two.
@@ -414,6 +430,22 @@ pub fn validate(
         c.relative_paths(&p.symlinks, &at(id, "symlinks"));
         c.relative_paths(&p.copy, &at(id, "copy"));
         c.reactions(&p.reactions, &at(id, "reactions"));
+        let agent = p.agent.as_deref().unwrap_or(&config.defaults.agent);
+        let command_empty = p.agent_config.command.as_ref().is_none_or(|c| c.is_empty());
+        if agent == "command" && command_empty {
+            let loc = if p.agent_config.command.is_some() {
+                c.loc(&["projects", id, "agentConfig", "command"])
+            } else if p.agent.is_some() {
+                c.loc(&at(id, "agent"))
+            } else {
+                c.key_loc(&["projects"], id)
+            };
+            c.error(
+                loc,
+                format!("project `{id}` uses the `command` agent but gives no command"),
+                "set `agentConfig.command` to the CLI to run, one argument per element, e.g. [\"my-agent\", \"--yes\"]".into(),
+            );
+        }
         if p.max_sessions == Some(0) {
             let loc = c.loc(&at(id, "maxSessions"));
             c.error(

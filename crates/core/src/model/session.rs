@@ -109,6 +109,16 @@ pub struct Session {
     pub runtime: Option<RuntimeHandle>,
     /// The agent plugin's name.
     pub agent: String,
+    /// The workspace plugin's name.
+    pub workspace: String,
+    /// The runtime plugin's name (known before the runtime exists).
+    pub runtime_plugin: String,
+    /// Whether the spawn created `branch` (so undoing the spawn deletes it).
+    pub created_branch: bool,
+    /// The `ao spawn` process that is still creating this session; `None` once spawned.
+    pub spawn_pid: Option<u32>,
+    /// The task as the agent received it, for a restore that cannot resume.
+    pub prompt: Option<String>,
     /// The agent CLI's own session id, for resuming.
     pub agent_session_id: Option<String>,
     /// The pull request, once there is one.

@@ -15,6 +15,10 @@ pub struct RuntimeSpec {
     pub argv: Vec<String>,
     /// Environment passed explicitly to the agent.
     pub env: BTreeMap<String, String>,
+    /// A file that becomes the agent's standard input, instead of the terminal.
+    pub stdin: Option<PathBuf>,
+    /// The session's own directory under `$AO_HOME` (logs, launch files).
+    pub data_dir: PathBuf,
 }
 
 /// Whether a runtime is alive, as far as one probe could tell.
@@ -68,4 +72,12 @@ pub trait Runtime: Send + Sync {
     /// Probes every handle with as few processes as the runtime allows (one tmux call).
     /// The result has one entry per handle, in order.
     async fn probe_all(&self, handles: &[RuntimeHandle]) -> Result<Vec<Probe>, PluginError>;
+    /// What this runtime has under the session's name, if anything: the handle of a
+    /// session created by an `ao spawn` that was killed before it recorded it, or
+    /// something else of the same name that a new session must not collide with.
+    async fn find(
+        &self,
+        session: &SessionId,
+        data_dir: &std::path::Path,
+    ) -> Result<Option<RuntimeHandle>, PluginError>;
 }

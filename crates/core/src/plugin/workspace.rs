@@ -14,8 +14,11 @@ pub struct WorkspaceSpec {
     pub repo_path: PathBuf,
     /// The branch the session works on.
     pub branch: String,
-    /// The branch new work starts from.
+    /// The ref new work starts from (`origin/main` after a fetch, else `main`).
     pub base_branch: String,
+    /// The project's default branch, for judging which commits are unpushed when the
+    /// repository has no remote.
+    pub default_branch: String,
     /// Where the checkout goes.
     pub path: PathBuf,
     /// Files copied from the repository (relative paths).
@@ -70,4 +73,8 @@ pub trait Workspace: Send + Sync {
     ) -> Result<Vec<WorkspaceInfo>, PluginError>;
     /// Recreates a missing checkout from its branch.
     async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError>;
+    /// Undoes a `create` that a spawn could not finish: removes the checkout whatever it
+    /// holds (nothing of the user's is in it yet) and, if `created_branch`, deletes the
+    /// branch as long as no commit would be lost.
+    async fn discard(&self, spec: &WorkspaceSpec, created_branch: bool) -> Result<(), PluginError>;
 }

@@ -65,6 +65,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (session, reaction)
     );
     "#,
+    // 2: what a spawn in progress has made, so a crashed one can be undone; what a
+    // restore needs.
+    r#"
+    ALTER TABLE sessions ADD COLUMN workspace TEXT NOT NULL DEFAULT 'worktree';
+    ALTER TABLE sessions ADD COLUMN runtime_plugin TEXT NOT NULL DEFAULT 'tmux';
+    ALTER TABLE sessions ADD COLUMN created_branch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN spawn_pid INTEGER;
+    ALTER TABLE sessions ADD COLUMN prompt TEXT;
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

@@ -17,7 +17,8 @@ pub struct SessionFilter {
 }
 
 const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
-     pr, status, status_reason, activity, created_at, updated_at, archived_at";
+     pr, status, status_reason, activity, created_at, updated_at, archived_at, workspace, \
+     runtime_plugin, created_branch, spawn_pid, prompt";
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -64,6 +65,11 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
             created_at: r.get(12)?,
             updated_at: r.get(13)?,
             archived_at: r.get(14)?,
+            workspace: r.get(15)?,
+            runtime_plugin: r.get(16)?,
+            created_branch: r.get(17)?,
+            spawn_pid: r.get::<_, Option<i64>>(18)?.map(|p| p as u32),
+            prompt: r.get(19)?,
         })
     };
     Ok(build())
@@ -91,6 +97,11 @@ fn column_values(s: &Session) -> Vec<Box<dyn ToSql>> {
         Box::new(s.created_at),
         Box::new(s.updated_at),
         Box::new(s.archived_at),
+        Box::new(s.workspace.clone()),
+        Box::new(s.runtime_plugin.clone()),
+        Box::new(s.created_branch),
+        Box::new(s.spawn_pid.map(i64::from)),
+        Box::new(s.prompt.clone()),
     ]
 }
 
@@ -111,7 +122,8 @@ impl Store {
             tx.execute(
                 &format!(
                     "INSERT INTO sessions (prefix, n, {COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     ?18, ?19, ?20, ?21, ?22)"
                 ),
                 params_from_iter(values),
             )?;
@@ -130,12 +142,21 @@ impl Store {
                 "UPDATE sessions SET project = ?2, issue = ?3, branch = ?4, workspace_path = ?5,
                      runtime = ?6, agent = ?7, agent_session_id = ?8, pr = ?9, status = ?10,
                      status_reason = ?11, activity = ?12, created_at = ?13, updated_at = ?14,
-                     archived_at = ?15
+                     archived_at = ?15, workspace = ?16, runtime_plugin = ?17,
+                     created_branch = ?18, spawn_pid = ?19, prompt = ?20
                  WHERE id = ?1",
                 params_from_iter(column_values(s)),
             )?;
             Ok(n > 0)
         })
+    }
+
+    /// Deletes a session row (a spawn that was undone); the id stays used.
+    pub fn delete_session(&mut self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.execute(
+            "DELETE FROM sessions WHERE id = ?1",
+            params![id.to_string()],
+        )? > 0)
     }
 
     /// One session by id.

@@ -69,6 +69,11 @@ fn ids_are_never_reused_and_sessions_round_trip() {
         created_at: 1,
         updated_at: 1,
         archived_at: None,
+        workspace: "worktree".into(),
+        runtime_plugin: "tmux".into(),
+        created_branch: true,
+        spawn_pid: Some(42),
+        prompt: Some("fix it".into()),
     };
     store.insert_session(&session).unwrap();
     assert_eq!(store.session(&a).unwrap().as_ref(), Some(&session));

@@ -1,9 +1,115 @@
-//! The `command` agent: any CLI given in agentConfig.
+//! The `command` agent: any CLI given in `agentConfig.command`, with the task typed in
+//! after launch, passed as an argument, or fed to its standard input from a file.
 
-use ao_core::plugin::Slot;
-use ao_core::registry::PluginEntry;
+use ao_core::config::PromptMode;
+use ao_core::plugin::{
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
+    LaunchSpec, PluginError, PromptDelivery, Slot,
+};
+use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+const NAME: &str = "command";
+
+/// The command agent. It knows nothing of the CLI's insides, so its activity is what the
+/// terminal shows: exited or active.
+#[derive(Debug, Default)]
+pub struct CommandAgent;
+
+/// The argument replaced by the task in `argument` mode.
+pub const PROMPT_PLACEHOLDER: &str = "{prompt}";
+
+#[async_trait]
+impl Agent for CommandAgent {
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
+        let Some(command) = ctx.config.command.as_ref().filter(|c| !c.is_empty()) else {
+            return Err(PluginError::failed(
+                NAME,
+                format!(
+                    "project `{}` gives no `agentConfig.command` for the command agent",
+                    ctx.project
+                ),
+            ));
+        };
+        let mut argv = command.clone();
+        let mode = ctx.config.prompt_delivery.unwrap_or_default();
+        let prompt = match mode {
+            PromptMode::PostLaunch => PromptDelivery::PostLaunch,
+            PromptMode::Argument => {
+                match argv.iter_mut().find(|a| a.as_str() == PROMPT_PLACEHOLDER) {
+                    Some(slot) => *slot = ctx.prompt.clone(),
+                    None => argv.push(ctx.prompt.clone()),
+                }
+                PromptDelivery::Inline
+            }
+            PromptMode::Stdin => {
+                let file = ctx.scratch_dir.join("prompt.txt");
+                std::fs::create_dir_all(&ctx.scratch_dir)
+                    .and_then(|_| std::fs::write(&file, &ctx.prompt))
+                    .map_err(|e| {
+                        PluginError::failed(NAME, format!("cannot write {}: {e}", file.display()))
+                    })?;
+                PromptDelivery::StdinFile(file)
+            }
+        };
+        Ok(LaunchSpec {
+            argv,
+            env: ctx.config.env.clone().into_iter().collect(),
+            prompt,
+        })
+    }
+
+    fn process_names(&self, ctx: &LaunchContext) -> Vec<String> {
+        if let Some(name) = &ctx.config.process_name {
+            return vec![name.clone()];
+        }
+        ctx.config
+            .command
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|program| {
+                vec![
+                    std::path::Path::new(program)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| program.clone()),
+                ]
+            })
+            .unwrap_or_default()
+    }
+
+    async fn activity(&self, _ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
+        // The runtime's probe already tells exited from running; beyond that a generic
+        // CLI gives no signal.
+        Ok(ActivityReport {
+            activity: ao_core::model::Activity::Active,
+            source: ActivitySource::Terminal,
+            last_at: None,
+            detail: None,
+        })
+    }
+
+    async fn session_info(&self, _ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
+        Ok(AgentSessionInfo::default())
+    }
+
+    fn restore(&self, _ctx: &LaunchContext, _agent_session_id: Option<&str>) -> Option<LaunchSpec> {
+        None
+    }
+}
+
+fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
+    Ok(Arc::new(CommandAgent))
+}
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Agent, "command", "any CLI given in agentConfig", None)
+    crate::available(
+        Slot::Agent,
+        NAME,
+        "any CLI given in agentConfig.command",
+        None,
+        Factory::Agent(Arc::new(build)),
+    )
 }

@@ -1,14 +1,510 @@
-//! The `tmux` runtime: one tmux session per ao session.
+//! The `tmux` runtime: one tmux session per ao session, named after it.
+//!
+//! ao drives tmux through its command line, one argv per call and never a shell string
+//! (see docs/ARCHITECTURE.md for why not a tmux binding crate). The agent is the pane's
+//! own process: `new-session` execs it directly, with `remain-on-exit` set in the same
+//! call so its last output can still be read after it exits. Text reaches the agent
+//! through a named paste buffer with bracketed paste, then Enter. Every probe of all
+//! sessions is one `list-panes -a` call.
 
-use ao_core::plugin::Slot;
-use ao_core::registry::PluginEntry;
+use ao_core::exec::{Cmd, ExecError, Output};
+use ao_core::model::{RuntimeHandle, SessionId};
+use ao_core::plugin::{AttachInfo, Liveness, PluginError, Probe, Runtime, RuntimeSpec, Slot};
+use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NAME: &str = "tmux";
+
+/// Launch commands longer than this (argv and environment, in bytes) start through
+/// `ao __launch` reading a file, because tmux carries a command in one bounded message.
+const MAX_INLINE_COMMAND: usize = 8 * 1024;
+
+/// How long one probe may take before every session it covers is "unknown".
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The runtime's own settings, under `runtimes: { tmux: ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TmuxOptions {
+    /// The tmux server: a socket name (`tmux -L`), or a path to a socket (`tmux -S`).
+    /// Unset: the user's default server, so `tmux ls` and `tmux attach` work by hand.
+    #[serde(default)]
+    pub socket: Option<String>,
+}
+
+/// Which tmux server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Socket {
+    Default,
+    Name(String),
+    Path(PathBuf),
+}
+
+impl Socket {
+    fn from_setting(s: Option<&str>) -> Socket {
+        match s {
+            None | Some("") => Socket::Default,
+            Some(s) if s.contains('/') => Socket::Path(PathBuf::from(s)),
+            Some(s) => Socket::Name(s.to_owned()),
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        match self {
+            Socket::Default => Vec::new(),
+            Socket::Name(n) => vec!["-L".into(), n.clone()],
+            Socket::Path(p) => vec!["-S".into(), p.to_string_lossy().into_owned()],
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Socket::Default => serde_json::Value::Null,
+            Socket::Name(n) => serde_json::json!({ "socket": n }),
+            Socket::Path(p) => serde_json::json!({ "socket": p }),
+        }
+    }
+
+    fn from_handle(handle: &RuntimeHandle) -> Socket {
+        Socket::from_setting(handle.data.get("socket").and_then(|s| s.as_str()))
+    }
+}
+
+/// The tmux runtime.
+#[derive(Debug, Clone)]
+pub struct TmuxRuntime {
+    socket: Socket,
+}
+
+/// What one tmux call found, or why it could not say.
+enum Listed {
+    /// The server answered.
+    Panes(Vec<PaneRow>),
+    /// No server runs on that socket: nothing exists.
+    NoServer,
+}
+
+struct PaneRow {
+    session: String,
+    dead: bool,
+    pid: Option<u32>,
+    command: String,
+}
+
+fn failed(message: impl Into<String>) -> PluginError {
+    PluginError::failed(NAME, message)
+}
+
+fn exec_error(e: ExecError) -> PluginError {
+    match e {
+        ExecError::Timeout { seconds, .. } => PluginError::Timeout {
+            plugin: NAME.into(),
+            seconds,
+        },
+        e => failed(e.to_string()),
+    }
+}
+
+/// Whether tmux said there is no server (or no socket) to talk to.
+fn no_server(out: &Output) -> bool {
+    let m = out.stderr.to_ascii_lowercase();
+    m.contains("no server running") || m.contains("error connecting to")
+}
+
+/// Whether tmux said the target does not exist.
+fn no_such_session(out: &Output) -> bool {
+    let m = out.stderr.to_ascii_lowercase();
+    no_server(out) || m.contains("can't find") || m.contains("session not found")
+}
+
+/// `=name:` targets the session called exactly `name` (not one it prefixes).
+fn target(handle: &RuntimeHandle) -> String {
+    format!("={}:", handle.id)
+}
+
+impl TmuxRuntime {
+    /// A runtime on the given server (`None`: the user's default one).
+    pub fn new(socket: Option<&str>) -> TmuxRuntime {
+        TmuxRuntime {
+            socket: Socket::from_setting(socket),
+        }
+    }
+
+    fn tmux<'a>(socket: &Socket) -> Cmd<'a> {
+        Cmd::new("tmux").args(socket.args())
+    }
+
+    async fn call(socket: &Socket, args: &[&str]) -> Result<Output, PluginError> {
+        Self::tmux(socket)
+            .args(args)
+            .timeout(Duration::from_secs(30))
+            .run()
+            .await
+            .map_err(exec_error)
+    }
+
+    async fn list(socket: &Socket) -> Result<Listed, PluginError> {
+        let out = Self::tmux(socket)
+            .args([
+                "list-panes",
+                "-a",
+                "-F",
+                "#{session_name}\t#{pane_dead}\t#{pane_pid}\t#{pane_current_command}",
+            ])
+            .timeout(PROBE_TIMEOUT)
+            .run()
+            .await
+            .map_err(exec_error)?;
+        if !out.success() {
+            if no_server(&out) {
+                return Ok(Listed::NoServer);
+            }
+            return Err(failed(format!("list-panes failed: {}", out.message())));
+        }
+        Ok(Listed::Panes(
+            out.stdout
+                .lines()
+                .filter_map(|line| {
+                    let mut f = line.splitn(4, '\t');
+                    Some(PaneRow {
+                        session: f.next()?.to_owned(),
+                        dead: f.next()? == "1",
+                        pid: f.next()?.parse().ok(),
+                        command: f.next().unwrap_or("").to_owned(),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// The argv tmux runs: the agent itself, or `ao __launch FILE` for long commands or
+    /// a standard input file, since tmux can neither carry those nor redirect.
+    fn pane_argv(spec: &RuntimeSpec) -> Result<Vec<String>, PluginError> {
+        let size: usize = spec.argv.iter().map(|a| a.len() + 1).sum::<usize>()
+            + spec
+                .env
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>();
+        if size <= MAX_INLINE_COMMAND && spec.stdin.is_none() {
+            if spec.argv.len() == 1 {
+                // tmux hands a single argument to a shell; `env` makes it an exec.
+                return Ok(vec!["env".into(), "--".into(), spec.argv[0].clone()]);
+            }
+            return Ok(spec.argv.clone());
+        }
+        let file = crate::launch::write_launch_file(spec).map_err(|e| failed(e.to_string()))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| failed(format!("cannot find the ao executable to launch with: {e}")))?;
+        Ok(vec![
+            exe.to_string_lossy().into_owned(),
+            crate::launch::LAUNCH_SUBCOMMAND.into(),
+            file.to_string_lossy().into_owned(),
+        ])
+    }
+}
+
+#[async_trait]
+impl Runtime for TmuxRuntime {
+    async fn create(&self, spec: &RuntimeSpec) -> Result<RuntimeHandle, PluginError> {
+        let name = spec.session.to_string();
+        let handle = RuntimeHandle {
+            runtime: NAME.into(),
+            id: name.clone(),
+            data: self.socket.to_json(),
+        };
+        let cwd = spec.cwd.to_string_lossy().into_owned();
+        let mut args: Vec<String> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            name.clone(),
+            "-x".into(),
+            "220".into(),
+            "-y".into(),
+            "50".into(),
+            "-c".into(),
+            cwd,
+        ];
+        let inline = Self::pane_argv(spec)?;
+        if inline.first().map(String::as_str) == Some("env") || inline == spec.argv {
+            for (k, v) in &spec.env {
+                args.push("-e".into());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        args.push("--".into());
+        args.extend(inline);
+        // In the same call, so an agent that exits at once still leaves its pane.
+        args.extend(
+            [
+                ";",
+                "set-option",
+                "-w",
+                "-t",
+                &target(&handle),
+                "remain-on-exit",
+                "on",
+            ]
+            .map(String::from),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = Self::call(&self.socket, &refs).await?;
+        if !out.success() {
+            if out.stderr.contains("duplicate session") {
+                return Err(failed(format!(
+                    "a tmux session named `{name}` already exists on this server"
+                )));
+            }
+            // The session may exist even though a chained command failed.
+            let _ = self.destroy(&handle).await;
+            return Err(failed(format!(
+                "tmux could not start the session: {}",
+                out.message()
+            )));
+        }
+        Ok(handle)
+    }
+
+    async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
+        let socket = Socket::from_handle(handle);
+        let out = Self::call(&socket, &["kill-session", "-t", &format!("={}", handle.id)]).await?;
+        if out.success() || no_such_session(&out) {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "could not end tmux session `{}`: {}",
+                handle.id,
+                out.message()
+            )))
+        }
+    }
+
+    async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
+        let socket = Socket::from_handle(handle);
+        let text = ao_core::text::sanitize_for_terminal(text);
+        let buffer = format!("ao-{}-{}", handle.id, std::process::id());
+        let t = target(handle);
+        // One call: load the buffer from stdin, paste it bracketed (deleting the buffer),
+        // then press Enter as a key of its own.
+        let out = Self::tmux(&socket)
+            .args([
+                "load-buffer",
+                "-b",
+                &buffer,
+                "-",
+                ";",
+                "paste-buffer",
+                "-d",
+                "-p",
+                "-b",
+                &buffer,
+                "-t",
+                &t,
+                ";",
+                "send-keys",
+                "-t",
+                &t,
+                "Enter",
+            ])
+            .stdin(text.as_bytes())
+            .timeout(Duration::from_secs(30))
+            .run()
+            .await
+            .map_err(exec_error)?;
+        if out.success() {
+            return Ok(());
+        }
+        let _ = Self::call(&socket, &["delete-buffer", "-b", &buffer]).await;
+        if no_such_session(&out) {
+            return Err(failed(format!(
+                "tmux session `{}` no longer exists",
+                handle.id
+            )));
+        }
+        Err(failed(format!(
+            "could not type into `{}`: {}",
+            handle.id,
+            out.message()
+        )))
+    }
+
+    async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError> {
+        let socket = Socket::from_handle(handle);
+        let start = format!("-{}", lines.max(1));
+        let out = Self::call(
+            &socket,
+            &[
+                "capture-pane",
+                "-p",
+                "-J",
+                "-t",
+                &target(handle),
+                "-S",
+                &start,
+            ],
+        )
+        .await?;
+        if !out.success() {
+            return Err(failed(format!(
+                "could not read `{}`: {}",
+                handle.id,
+                out.message()
+            )));
+        }
+        Ok(last_lines(&out.stdout, lines))
+    }
+
+    async fn is_alive(&self, handle: &RuntimeHandle) -> Result<bool, PluginError> {
+        let probe = self.probe_all(std::slice::from_ref(handle)).await?;
+        Ok(probe.first().map(|p| p.liveness) == Some(Liveness::Alive))
+    }
+
+    fn attach_info(&self, handle: &RuntimeHandle) -> AttachInfo {
+        let socket = Socket::from_handle(handle);
+        let mut argv = vec!["tmux".to_owned()];
+        argv.extend(socket.args());
+        let inside_same_server = std::env::var_os("TMUX").is_some() && socket == Socket::Default;
+        argv.extend(if inside_same_server {
+            ["switch-client", "-t"].map(String::from)
+        } else {
+            ["attach-session", "-t"].map(String::from)
+        });
+        argv.push(format!("={}", handle.id));
+        AttachInfo { argv, note: None }
+    }
+
+    async fn probe_all(&self, handles: &[RuntimeHandle]) -> Result<Vec<Probe>, PluginError> {
+        // One call per tmux server; nearly always exactly one.
+        let mut by_socket: HashMap<Vec<String>, Option<Vec<PaneRow>>> = HashMap::new();
+        for h in handles {
+            let socket = Socket::from_handle(h);
+            if by_socket.contains_key(&socket.args()) {
+                continue;
+            }
+            let listed = match Self::list(&socket).await {
+                Ok(Listed::Panes(rows)) => Some(rows),
+                Ok(Listed::NoServer) => Some(Vec::new()),
+                Err(e) => {
+                    tracing::warn!("tmux probe failed: {e}");
+                    None
+                }
+            };
+            by_socket.insert(socket.args(), listed);
+        }
+        Ok(handles
+            .iter()
+            .map(|h| {
+                let Some(Some(rows)) = by_socket.get(&Socket::from_handle(h).args()) else {
+                    return Probe {
+                        liveness: Liveness::Unknown,
+                        foreground: None,
+                        pid: None,
+                    };
+                };
+                match rows.iter().find(|r| r.session == h.id) {
+                    None => Probe {
+                        liveness: Liveness::Gone,
+                        foreground: None,
+                        pid: None,
+                    },
+                    Some(row) => Probe {
+                        liveness: if row.dead {
+                            Liveness::Exited
+                        } else {
+                            Liveness::Alive
+                        },
+                        foreground: (!row.dead && !row.command.is_empty())
+                            .then(|| row.command.clone()),
+                        pid: row.pid,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn find(
+        &self,
+        session: &SessionId,
+        _data_dir: &Path,
+    ) -> Result<Option<RuntimeHandle>, PluginError> {
+        let name = session.to_string();
+        match Self::list(&self.socket).await? {
+            Listed::NoServer => Ok(None),
+            Listed::Panes(rows) => {
+                Ok(rows
+                    .iter()
+                    .any(|r| r.session == name)
+                    .then(|| RuntimeHandle {
+                        runtime: NAME.into(),
+                        id: name.clone(),
+                        data: self.socket.to_json(),
+                    }))
+            }
+        }
+    }
+}
+
+/// The last `n` lines of captured output, without the blank rows below the last text.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end_matches(['\n', ' ']).lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let mut out = lines[start..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+fn validate(section: &SectionRef<'_>) -> Vec<ao_core::config::Diagnostic> {
+    section.deserialize::<TmuxOptions>(&[]).1
+}
+
+fn build(section: &SectionRef<'_>) -> Result<Arc<dyn Runtime>, PluginError> {
+    let (options, _) = section.deserialize::<TmuxOptions>(&[]);
+    let options = options.unwrap_or_default();
+    Ok(Arc::new(TmuxRuntime::new(options.socket.as_deref())))
+}
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(
+    crate::available(
         Slot::Runtime,
-        "tmux",
+        NAME,
         "one tmux session per ao session (default)",
-        None,
+        Some(validate),
+        Factory::Runtime(Arc::new(build)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_are_names_or_paths() {
+        assert_eq!(Socket::from_setting(None).args(), Vec::<String>::new());
+        assert_eq!(Socket::from_setting(Some("ao")).args(), ["-L", "ao"]);
+        assert_eq!(
+            Socket::from_setting(Some("/tmp/s")).args(),
+            ["-S", "/tmp/s"]
+        );
+        let h = RuntimeHandle {
+            runtime: NAME.into(),
+            id: "a-1".into(),
+            data: Socket::Name("x".into()).to_json(),
+        };
+        assert_eq!(Socket::from_handle(&h), Socket::Name("x".into()));
+    }
+
+    #[test]
+    fn last_lines_drops_the_blank_screen_below() {
+        assert_eq!(last_lines("a\nb\nc\n\n\n   \n", 2), "b\nc\n");
+        assert_eq!(last_lines("\n\n", 5), "");
+    }
 }

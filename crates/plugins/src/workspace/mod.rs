@@ -2,3 +2,150 @@
 
 pub mod clone;
 pub mod worktree;
+
+use ao_core::git::{self, GitError};
+use ao_core::plugin::{CommandOutput, PluginError, WorkspaceInfo, WorkspaceSpec};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long one `postCreate` command may run.
+const POST_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+fn git_failed(plugin: &str, e: GitError) -> PluginError {
+    PluginError::failed(plugin, e.to_string())
+}
+
+/// Copies and symlinks the configured files from the repository into the checkout, then
+/// runs the `postCreate` commands in order; the first failing one fails with its output.
+async fn post_create(
+    plugin: &str,
+    spec: &WorkspaceSpec,
+    info: &WorkspaceInfo,
+) -> Result<Vec<CommandOutput>, PluginError> {
+    let mut outputs = Vec::new();
+    for rel in &spec.copy {
+        let from = spec.repo_path.join(rel);
+        let to = info.path.join(rel);
+        let note = if !from.exists() {
+            format!("skipped: {} does not exist in the repository", rel)
+        } else {
+            copy_recursive(&from, &to).map_err(|e| {
+                PluginError::failed(plugin, format!("copy {rel} into the workspace: {e}"))
+            })?;
+            format!("copied {rel}")
+        };
+        outputs.push(CommandOutput {
+            command: format!("copy {rel}"),
+            code: Some(0),
+            output: note,
+        });
+    }
+    for rel in &spec.symlinks {
+        let from = spec.repo_path.join(rel);
+        let to = info.path.join(rel);
+        let note = if !from.exists() {
+            format!("skipped: {rel} does not exist in the repository")
+        } else if to.symlink_metadata().is_ok() {
+            format!("skipped: {rel} already exists in the workspace")
+        } else {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| PluginError::failed(plugin, format!("symlink {rel}: {e}")))?;
+            }
+            symlink(&from, &to)
+                .map_err(|e| PluginError::failed(plugin, format!("symlink {rel}: {e}")))?;
+            format!("linked {rel}")
+        };
+        outputs.push(CommandOutput {
+            command: format!("symlink {rel}"),
+            code: Some(0),
+            output: note,
+        });
+    }
+    for command in &spec.post_create {
+        // The command is the user's own shell text from the config; stderr joins stdout
+        // so the output reads in order.
+        let out = ao_core::exec::Cmd::new("sh")
+            .arg("-c")
+            .arg(format!("exec 2>&1\n{command}"))
+            .current_dir(&info.path)
+            .env("AO_SESSION_ID", spec.session.to_string())
+            .env("AO_PROJECT_ID", &spec.project)
+            .timeout(POST_CREATE_TIMEOUT)
+            .run()
+            .await
+            .map_err(|e| PluginError::failed(plugin, format!("postCreate `{command}`: {e}")))?;
+        let success = out.success();
+        let result = CommandOutput {
+            command: command.clone(),
+            code: out.code,
+            output: out.stdout,
+        };
+        if !success {
+            let code = result
+                .code
+                .map(|c| format!("exit code {c}"))
+                .unwrap_or_else(|| "killed by a signal".into());
+            return Err(PluginError::failed(
+                plugin,
+                format!(
+                    "postCreate `{command}` failed ({code}):\n{}",
+                    result.output.trim_end()
+                ),
+            ));
+        }
+        outputs.push(result);
+    }
+    Ok(outputs)
+}
+
+fn copy_recursive(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursive(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, to).map(|_| ())
+    }
+}
+
+#[cfg(unix)]
+fn symlink(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(from, to)
+}
+
+#[cfg(not(unix))]
+fn symlink(_from: &Path, _to: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other("symlinks need a Unix system"))
+}
+
+/// Refuses unless `force` while the checkout at `path` holds work that would be lost.
+async fn refuse_unsaved(
+    plugin: &str,
+    spec: &WorkspaceSpec,
+    force: bool,
+) -> Result<(), PluginError> {
+    if force || !spec.path.exists() {
+        return Ok(());
+    }
+    let lost = git::unsaved_work(&spec.path, &spec.default_branch)
+        .await
+        .map_err(|e| git_failed(plugin, e))?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(PluginError::Refused {
+        plugin: plugin.to_owned(),
+        message: format!(
+            "{} holds work that would be lost: {}. Commit and push it, or pass --force to delete it anyway",
+            spec.path.display(),
+            lost.join("; ")
+        ),
+    })
+}

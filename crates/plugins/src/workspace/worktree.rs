@@ -1,14 +1,203 @@
-//! The `worktree` workspace: a git worktree per session.
+//! The `worktree` workspace: a git worktree and branch per session.
 
-use ao_core::plugin::Slot;
-use ao_core::registry::PluginEntry;
+use super::{git_failed, post_create, refuse_unsaved};
+use ao_core::git;
+use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
+use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use async_trait::async_trait;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const NAME: &str = "worktree";
+
+/// The worktree workspace.
+#[derive(Debug, Default)]
+pub struct WorktreeWorkspace;
+
+fn failed(message: impl Into<String>) -> PluginError {
+    PluginError::failed(NAME, message)
+}
+
+/// The worktrees git knows for `repo`, with their branches (`None` when detached).
+async fn worktrees(repo: &Path) -> Result<Vec<(PathBuf, Option<String>)>, PluginError> {
+    let text = git::run(repo, &["worktree", "list", "--porcelain"])
+        .await
+        .map_err(|e| git_failed(NAME, e))?;
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut path = None;
+        let mut branch = None;
+        for line in block.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                path = Some(PathBuf::from(p));
+            } else if let Some(b) = line.strip_prefix("branch refs/heads/") {
+                branch = Some(b.to_owned());
+            }
+        }
+        if let Some(path) = path {
+            out.push((path, branch));
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Workspace for WorktreeWorkspace {
+    async fn create(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
+        if spec.path.exists() {
+            return Err(failed(format!(
+                "{} already exists; move it away or set worktreeDir elsewhere",
+                spec.path.display()
+            )));
+        }
+        if let Some(parent) = spec.path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let path = spec.path.to_string_lossy().into_owned();
+        let branch = spec.branch.as_str();
+        let remote = format!("refs/remotes/origin/{branch}");
+        let remote_exists = git::output(
+            &spec.repo_path,
+            &["show-ref", "--verify", "--quiet", &remote],
+        )
+        .await
+        .map_err(|e| git_failed(NAME, e))?
+        .success();
+        let start = format!("origin/{branch}");
+        let (args, created_branch): (Vec<&str>, bool) =
+            if git::local_branch_exists(&spec.repo_path, branch) {
+                // The work continues on the existing branch, never reset.
+                (vec!["worktree", "add", "--quiet", &path, branch], false)
+            } else if remote_exists {
+                (
+                    vec![
+                        "worktree", "add", "--quiet", "--track", "-b", branch, &path, &start,
+                    ],
+                    true,
+                )
+            } else {
+                (
+                    vec![
+                        "worktree",
+                        "add",
+                        "--quiet",
+                        "--no-track",
+                        "-b",
+                        branch,
+                        &path,
+                        &spec.base_branch,
+                    ],
+                    true,
+                )
+            };
+        let out = git::output(&spec.repo_path, &args)
+            .await
+            .map_err(|e| git_failed(NAME, e))?;
+        if !out.success() {
+            return Err(failed(format!(
+                "git could not add a worktree for `{branch}` at {}: {}",
+                spec.path.display(),
+                out.message()
+            )));
+        }
+        Ok(WorkspaceInfo {
+            path: spec.path.clone(),
+            branch: branch.to_owned(),
+            created_branch,
+        })
+    }
+
+    async fn post_create(
+        &self,
+        spec: &WorkspaceSpec,
+        info: &WorkspaceInfo,
+    ) -> Result<Vec<CommandOutput>, PluginError> {
+        post_create(NAME, spec, info).await
+    }
+
+    async fn destroy(&self, spec: &WorkspaceSpec, force: bool) -> Result<(), PluginError> {
+        refuse_unsaved(NAME, spec, force).await?;
+        remove(spec).await
+    }
+
+    async fn list(
+        &self,
+        _project: &str,
+        repo_path: &Path,
+    ) -> Result<Vec<WorkspaceInfo>, PluginError> {
+        let main = repo_path
+            .canonicalize()
+            .unwrap_or_else(|_| repo_path.to_owned());
+        Ok(worktrees(repo_path)
+            .await?
+            .into_iter()
+            .filter(|(p, _)| p != &main)
+            .map(|(path, branch)| WorkspaceInfo {
+                path,
+                branch: branch.unwrap_or_default(),
+                created_branch: false,
+            })
+            .collect())
+    }
+
+    async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
+        if spec.path.join(".git").exists() {
+            return Ok(WorkspaceInfo {
+                path: spec.path.clone(),
+                branch: spec.branch.clone(),
+                created_branch: false,
+            });
+        }
+        // A worktree whose directory was deleted by hand is still registered.
+        let _ = git::run(&spec.repo_path, &["worktree", "prune"]).await;
+        self.create(spec).await
+    }
+
+    async fn discard(&self, spec: &WorkspaceSpec, created_branch: bool) -> Result<(), PluginError> {
+        remove(spec).await?;
+        if created_branch {
+            git::delete_branch_if_merged(&spec.repo_path, &spec.branch, &spec.base_branch)
+                .await
+                .map_err(|e| git_failed(NAME, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes the worktree and git's record of it; the branch stays.
+async fn remove(spec: &WorkspaceSpec) -> Result<(), PluginError> {
+    if spec.path.exists() {
+        let path = spec.path.to_string_lossy().into_owned();
+        let out = git::output(
+            &spec.repo_path,
+            &["worktree", "remove", "--force", "--force", &path],
+        )
+        .await
+        .map_err(|e| git_failed(NAME, e))?;
+        if !out.success() && spec.path.exists() {
+            // Not (or no longer) a registered worktree: the directory is ao's own.
+            std::fs::remove_dir_all(&spec.path)
+                .map_err(|e| failed(format!("cannot remove {}: {e}", spec.path.display())))?;
+        }
+    }
+    git::run(&spec.repo_path, &["worktree", "prune"])
+        .await
+        .map_err(|e| git_failed(NAME, e))?;
+    Ok(())
+}
+
+fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> {
+    Ok(Arc::new(WorktreeWorkspace))
+}
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(
+    crate::available(
         Slot::Workspace,
-        "worktree",
+        NAME,
         "a git worktree and branch per session (default)",
         None,
+        Factory::Workspace(Arc::new(build)),
     )
 }

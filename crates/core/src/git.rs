@@ -1,0 +1,202 @@
+//! The git operations sessions need. Mutations (fetch, worktree, branch) go through the
+//! `git` CLI, so hooks, credentials and config behave as the user's own git does; cheap
+//! reads use git2 in process.
+
+use crate::exec::{Cmd, ExecError, Output};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a fetch may take before ao works from the local branch instead.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failed git command, with git's own message.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// git could not be run, or did not finish.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// git ran and failed.
+    #[error("`git {args}` failed: {message}")]
+    Failed {
+        /// The arguments, for the message.
+        args: String,
+        /// git's own message.
+        message: String,
+    },
+}
+
+fn command<'a>(dir: &Path, args: &[&str]) -> Cmd<'a> {
+    Cmd::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+}
+
+/// Runs git in `dir` and returns its output whatever its exit code.
+pub async fn output(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
+    Ok(command(dir, args).run().await?)
+}
+
+/// Runs git in `dir`; a non-zero exit is an error carrying git's message.
+pub async fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let out = output(dir, args).await?;
+    if out.success() {
+        Ok(out.stdout)
+    } else {
+        Err(GitError::Failed {
+            args: args.join(" "),
+            message: out.message(),
+        })
+    }
+}
+
+/// The ref new branches start from, and why it is not the freshly fetched one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseRef {
+    /// `origin/<defaultBranch>` after a fetch, else the local `<defaultBranch>`.
+    pub reference: String,
+    /// Set when ao could not fetch: the user's new branches start from older code.
+    pub warning: Option<String>,
+}
+
+/// Fetches `origin/<default_branch>` once and names the ref new branches start from:
+/// the fetched one, or the local branch (with a warning) offline or without `origin`.
+pub async fn fetch_base(repo: &Path, default_branch: &str) -> BaseRef {
+    let local = |why: String| {
+        let reference = if local_branch_exists(repo, default_branch) {
+            default_branch.to_owned()
+        } else {
+            format!("origin/{default_branch}")
+        };
+        BaseRef {
+            warning: Some(format!(
+                "{why}; new branches start from `{reference}` as it is locally"
+            )),
+            reference,
+        }
+    };
+    let has_origin = git2::Repository::open(repo)
+        .map(|r| r.find_remote("origin").is_ok())
+        .unwrap_or(false);
+    if !has_origin {
+        return local(format!("{} has no `origin` remote", repo.display()));
+    }
+    let refspec = format!("+refs/heads/{default_branch}:refs/remotes/origin/{default_branch}");
+    let fetched = command(repo, &["fetch", "--quiet", "--no-tags", "origin", &refspec])
+        .timeout(FETCH_TIMEOUT)
+        .run()
+        .await;
+    match fetched {
+        Ok(out) if out.success() => BaseRef {
+            reference: format!("origin/{default_branch}"),
+            warning: None,
+        },
+        Ok(out) => local(format!(
+            "could not fetch `{default_branch}` from origin ({})",
+            first_line(&out.message())
+        )),
+        Err(e) => local(format!("could not fetch from origin ({e})")),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Whether `refs/heads/<branch>` exists in `repo`.
+pub fn local_branch_exists(repo: &Path, branch: &str) -> bool {
+    git2::Repository::open(repo)
+        .and_then(|r| {
+            r.find_reference(&format!("refs/heads/{branch}"))
+                .map(|_| ())
+        })
+        .is_ok()
+}
+
+/// Whether `branch` is a name git accepts for a branch.
+pub fn is_valid_branch_name(branch: &str) -> bool {
+    !branch.starts_with('-') && git2::Branch::name_is_valid(branch).unwrap_or(false)
+}
+
+/// What a checkout holds that deleting it would lose: uncommitted changes (untracked
+/// files included) and commits that no remote-tracking ref holds (or, in a repository
+/// without remotes, that `default_branch` does not). Each entry is one line for a user.
+pub async fn unsaved_work(checkout: &Path, default_branch: &str) -> Result<Vec<String>, GitError> {
+    let mut lost = Vec::new();
+    let status = run(
+        checkout,
+        &["status", "--porcelain", "--untracked-files=all"],
+    )
+    .await?;
+    let changes: Vec<&str> = status.lines().filter(|l| !l.is_empty()).collect();
+    if !changes.is_empty() {
+        lost.push(format!(
+            "{} uncommitted change{}: {}",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" },
+            summarize(&changes)
+        ));
+    }
+    let remotes = run(checkout, &["remote"]).await?;
+    let mut args = vec!["log", "--format=%h %s", "HEAD", "--not"];
+    let has_remote_refs = !remotes.trim().is_empty()
+        && !run(checkout, &["for-each-ref", "--count=1", "refs/remotes"])
+            .await?
+            .trim()
+            .is_empty();
+    let base;
+    if has_remote_refs {
+        args.push("--remotes");
+    } else {
+        base = format!("refs/heads/{default_branch}");
+        args.push(&base);
+    }
+    let commits = run(checkout, &args).await?;
+    let commits: Vec<&str> = commits.lines().filter(|l| !l.is_empty()).collect();
+    if !commits.is_empty() {
+        let on = if has_remote_refs {
+            "on no remote".to_owned()
+        } else {
+            format!("not on {default_branch}")
+        };
+        lost.push(format!(
+            "{} commit{} {on}: {}",
+            commits.len(),
+            if commits.len() == 1 { "" } else { "s" },
+            summarize(&commits)
+        ));
+    }
+    Ok(lost)
+}
+
+fn summarize(lines: &[&str]) -> String {
+    let shown: Vec<&str> = lines.iter().take(5).map(|l| l.trim()).collect();
+    let more = lines.len().saturating_sub(shown.len());
+    let mut s = shown.join(", ");
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    s
+}
+
+/// Deletes `branch` from `repo` if its tip is contained in `base`, so no commit is lost;
+/// returns whether it did.
+pub async fn delete_branch_if_merged(
+    repo: &Path,
+    branch: &str,
+    base: &str,
+) -> Result<bool, GitError> {
+    if !local_branch_exists(repo, branch) {
+        return Ok(false);
+    }
+    let full = format!("refs/heads/{branch}");
+    let contained = output(repo, &["merge-base", "--is-ancestor", &full, base])
+        .await?
+        .success();
+    if !contained {
+        return Ok(false);
+    }
+    run(repo, &["branch", "-D", "--", branch]).await?;
+    Ok(true)
+}

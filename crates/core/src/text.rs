@@ -1,0 +1,119 @@
+//! Text that crosses into a terminal or a branch name.
+
+/// Makes text safe to type into an agent's terminal: terminal escape sequences (CSI such
+/// as colours, OSC such as titles, and two-byte escapes) are removed whole, and every
+/// other control character except tab and newline is dropped. `\r\n` and a lone `\r`
+/// become `\n`. So a pasted CI log can neither garble the agent's screen nor end a
+/// bracketed paste early; printable text of any script is kept byte for byte.
+pub fn sanitize_for_terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte in @..~.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC, DCS, SOS, PM, APC: up to BEL or ESC \.
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                // A two-byte escape (ESC c, ESC =, ESC ( B takes one more).
+                Some('(' | ')' | '*' | '+' | '#' | '%') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            // C1 CSI and OSC introducers, as single characters.
+            '\u{9b}' => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A short branch-safe slug of free text: lowercase ASCII letters and digits in words
+/// joined by `-`, at most `max` bytes, cut at a word boundary; empty when the text has
+/// no such characters.
+pub fn slug(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for word in text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let word = word.to_ascii_lowercase();
+        let extra = if out.is_empty() { 0 } else { 1 };
+        if out.len() + extra + word.len() > max {
+            if out.is_empty() {
+                out.push_str(&word[..max.min(word.len())]);
+            }
+            break;
+        }
+        if extra == 1 {
+            out.push('-');
+        }
+        out.push_str(&word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_controls_go_text_stays() {
+        let log = "\u{1b}[31mFAIL\u{1b}[0m src/a.rs\r\n\u{1b}]0;title\u{7}ok\tdone \
+                   \u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\ \u{1b}(Bx\u{8}y\u{0}z\u{7f}";
+        assert_eq!(
+            sanitize_for_terminal(log),
+            "FAIL src/a.rs\nok\tdone link xyz"
+        );
+        // The end-of-paste marker cannot survive.
+        assert_eq!(sanitize_for_terminal("a\u{1b}[201~b"), "ab");
+        let plain = "quotes ' \" $HOME `cmd` \\ é 日本 🚀\nline\ttab";
+        assert_eq!(sanitize_for_terminal(plain), plain);
+        assert_eq!(sanitize_for_terminal("a\rb\r\nc"), "a\nb\nc");
+        assert_eq!(sanitize_for_terminal("\u{9b}1mx\u{85}y"), "xy");
+    }
+
+    #[test]
+    fn slugs_are_short_plain_words() {
+        assert_eq!(slug("Fix the login bug!", 30), "fix-the-login-bug");
+        assert_eq!(
+            slug("Add a very long feature description here", 20),
+            "add-a-very-long"
+        );
+        assert_eq!(slug("日本語", 20), "");
+        assert_eq!(slug("Supercalifragilistic", 5), "super");
+        assert_eq!(slug("`rm -rf /`; $(x)", 30), "rm-rf-x");
+    }
+}
