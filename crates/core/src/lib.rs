@@ -10,5 +10,6 @@ pub mod model;
 pub mod plugin;
 pub mod registry;
 pub mod repo;
+pub mod session;
 pub mod store;
 pub mod text;

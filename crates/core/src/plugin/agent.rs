@@ -113,7 +113,7 @@ pub trait Agent: Send + Sync {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError>;
     /// The process name the runtime should see in the foreground once the agent runs,
     /// so ao never types into a shell.
-    fn process_names(&self, ctx: &LaunchContext) -> Vec<String>;
+    fn process_names(&self, config: &AgentConfig) -> Vec<String>;
     /// What the agent is doing now: hooks first, then its session log, then the terminal.
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError>;
     /// What the CLI records about its session.

@@ -43,6 +43,20 @@ pub struct Probe {
     pub foreground: Option<String>,
     /// The agent's process id, when the runtime knows it.
     pub pid: Option<u32>,
+    /// The agent's exit code once it has exited, when the runtime knows it.
+    pub exit_code: Option<i32>,
+}
+
+impl Probe {
+    /// A probe that learned nothing.
+    pub fn unknown() -> Probe {
+        Probe {
+            liveness: Liveness::Unknown,
+            foreground: None,
+            pid: None,
+            exit_code: None,
+        }
+    }
 }
 
 /// How a user attaches a terminal to a session.

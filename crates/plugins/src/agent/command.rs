@@ -1,7 +1,7 @@
 //! The `command` agent: any CLI given in `agentConfig.command`, with the task typed in
 //! after launch, passed as an argument, or fed to its standard input from a file.
 
-use ao_core::config::PromptMode;
+use ao_core::config::{AgentConfig, PromptMode};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
     LaunchSpec, PluginError, PromptDelivery, Slot,
@@ -60,11 +60,11 @@ impl Agent for CommandAgent {
         })
     }
 
-    fn process_names(&self, ctx: &LaunchContext) -> Vec<String> {
-        if let Some(name) = &ctx.config.process_name {
+    fn process_names(&self, config: &AgentConfig) -> Vec<String> {
+        if let Some(name) = &config.process_name {
             return vec![name.clone()];
         }
-        ctx.config
+        config
             .command
             .as_ref()
             .and_then(|c| c.first())

@@ -214,6 +214,7 @@ impl Runtime for ProcessRuntime {
                         None
                     },
                     pid,
+                    exit_code: None,
                 }
             })
             .collect())

@@ -92,6 +92,7 @@ enum Listed {
 struct PaneRow {
     session: String,
     dead: bool,
+    exit_code: Option<i32>,
     pid: Option<u32>,
     command: String,
 }
@@ -154,7 +155,7 @@ impl TmuxRuntime {
                 "list-panes",
                 "-a",
                 "-F",
-                "#{session_name}\t#{pane_dead}\t#{pane_pid}\t#{pane_current_command}",
+                "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{pane_current_command}",
             ])
             .timeout(PROBE_TIMEOUT)
             .run()
@@ -170,10 +171,11 @@ impl TmuxRuntime {
             out.stdout
                 .lines()
                 .filter_map(|line| {
-                    let mut f = line.splitn(4, '\t');
+                    let mut f = line.splitn(5, '\t');
                     Some(PaneRow {
                         session: f.next()?.to_owned(),
                         dead: f.next()? == "1",
+                        exit_code: f.next()?.parse().ok(),
                         pid: f.next()?.parse().ok(),
                         command: f.next().unwrap_or("").to_owned(),
                     })
@@ -401,17 +403,12 @@ impl Runtime for TmuxRuntime {
             .iter()
             .map(|h| {
                 let Some(Some(rows)) = by_socket.get(&Socket::from_handle(h).args()) else {
-                    return Probe {
-                        liveness: Liveness::Unknown,
-                        foreground: None,
-                        pid: None,
-                    };
+                    return Probe::unknown();
                 };
                 match rows.iter().find(|r| r.session == h.id) {
                     None => Probe {
                         liveness: Liveness::Gone,
-                        foreground: None,
-                        pid: None,
+                        ..Probe::unknown()
                     },
                     Some(row) => Probe {
                         liveness: if row.dead {
@@ -422,6 +419,7 @@ impl Runtime for TmuxRuntime {
                         foreground: (!row.dead && !row.command.is_empty())
                             .then(|| row.command.clone()),
                         pid: row.pid,
+                        exit_code: if row.dead { row.exit_code } else { None },
                     },
                 }
             })
