@@ -25,8 +25,131 @@ pub enum Command {
     Plugin(PluginCommand),
     /// Check tmux, git, the agent CLIs, GitHub auth and the store; say what to fix.
     Doctor(DoctorArgs),
+    /// Start one session per issue (or one for --prompt): worktree, branch, agent in tmux.
+    Spawn(SpawnArgs),
+    /// Sessions with branch, PR, CI, review, activity and age.
+    Status(StatusArgs),
+    /// Type a message into a session's agent once it is ready.
+    Send(SendArgs),
+    /// Attach this terminal to a session.
+    Attach {
+        /// The session id, e.g. app-3.
+        session: String,
+    },
+    /// Manage sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Runs a launch file written by a runtime (internal).
+    #[command(name = "__launch", hide = true)]
+    Launch {
+        /// The launch file.
+        file: PathBuf,
+    },
+}
+
+/// `ao spawn`.
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// The project id from the config.
+    pub project: String,
+    /// Issues to work on (tracker id, #N or URL), one session each.
+    pub issues: Vec<String>,
+    /// The task as text (`-` reads it from standard input), instead of issues.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Another agent plugin than the project's.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// The branch to work on (created from the default branch, or reused if it exists).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Wait for a free slot under maxSessions instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ao status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this project's sessions.
+    #[arg(short, long)]
+    pub project: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh in place every two seconds until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `ao send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The session id.
+    pub session: String,
+    /// The message (words are joined by spaces); `-` reads standard input.
+    pub text: Vec<String>,
+    /// Send the contents of this file.
+    #[arg(long, conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+}
+
+/// `ao session ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List sessions.
+    Ls {
+        /// Only this project's sessions.
+        #[arg(short, long)]
+        project: Option<String>,
+        /// Archived sessions too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a session's recent output without attaching.
+    Output {
+        /// The session id.
+        session: String,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// End a session's agent and remove its workspace.
+    Kill {
+        /// The session id.
+        session: String,
+        /// Leave the workspace in place.
+        #[arg(long)]
+        keep_workspace: bool,
+        /// Remove the workspace even with uncommitted or unpushed work.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Archive finished sessions and remove their workspaces.
+    Cleanup {
+        /// Only this project's sessions.
+        #[arg(short, long)]
+        project: Option<String>,
+        /// Say what would be done, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start an ended or archived session again.
+    Restore {
+        /// The session id.
+        session: String,
+    },
 }
 
 /// `ao init`.

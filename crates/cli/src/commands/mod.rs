@@ -5,6 +5,7 @@ mod config;
 mod doctor;
 mod init;
 mod plugin;
+mod session;
 
 use crate::cli::{Cli, Command};
 use crate::error::UserError;
@@ -20,6 +21,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Spawn(args) => session::spawn(args),
+        Command::Status(args) => session::status(args),
+        Command::Send(args) => session::send(args),
+        Command::Attach { session } => session::attach(&session),
+        Command::Session(cmd) => session::run(cmd),
+        Command::Launch { file } => {
+            let message = ao_plugins::launch::exec_launch_file(&file);
+            eprintln!("{message}");
+            Ok(ExitCode::from(127))
+        }
     }
 }
 

@@ -1,0 +1,348 @@
+//! The session commands: spawn, status, send, attach, and `ao session ...`.
+
+use crate::cli::{SendArgs, SessionCommand, SpawnArgs, StatusArgs};
+use crate::error::UserError;
+use crate::ui::Paint;
+use ao_core::config::{ao_home, load_file, process_env};
+use ao_core::model::now_ms;
+use ao_core::session::{KillOptions, Manager, ManagerError, SessionView, SpawnRequest, Task};
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn manager() -> anyhow::Result<Arc<Manager>> {
+    let path = super::locate_config()?;
+    let registry = ao_plugins::builtin_registry();
+    let loaded = load_file(&path, &registry, &process_env)?;
+    super::print_warnings(&loaded);
+    let home = ao_home(&process_env);
+    Ok(Arc::new(
+        Manager::new(loaded, registry, home, process_env).map_err(user)?,
+    ))
+}
+
+fn user(e: ManagerError) -> anyhow::Error {
+    match e {
+        ManagerError::Store(s) => s.into(),
+        e => {
+            let hint = e.hint();
+            let mut u = UserError::failed(e.to_string());
+            u.hint = hint;
+            u.into()
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError::failed(format!("cannot start ao's async runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| UserError::failed(format!("cannot read standard input: {e}")))?;
+    Ok(text)
+}
+
+fn warn(notes: &[String]) {
+    let paint = Paint::stderr();
+    for n in notes {
+        eprintln!("{} {n}", paint.yellow("warning:"));
+    }
+}
+
+pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
+    let prompt = match args.prompt.as_deref() {
+        Some("-") => Some(read_stdin()?),
+        other => other.map(str::to_owned),
+    };
+    let tasks = match (&prompt, args.issues.is_empty()) {
+        (Some(_), false) => {
+            return Err(UserError::usage("give issues or --prompt, not both")
+                .hint("`ao spawn P 12 13` works on issues; `ao spawn P --prompt \"...\"` on a task given as text")
+                .into());
+        }
+        (Some(p), true) if p.trim().is_empty() => {
+            return Err(UserError::usage("the --prompt text is empty").into());
+        }
+        (Some(p), true) => vec![Task::Prompt(p.clone())],
+        (None, true) => vec![Task::Nothing],
+        (None, false) => args.issues.iter().cloned().map(Task::Issue).collect(),
+    };
+    let m = manager()?;
+    let outcome = block_on(m.spawn(SpawnRequest {
+        project: args.project,
+        tasks,
+        agent: args.agent,
+        branch: args.branch,
+        wait: args.wait,
+    }))?
+    .map_err(user)?;
+    warn(&outcome.warnings);
+    let failed = outcome.results.iter().filter(|(_, r)| r.is_err()).count();
+    if args.json {
+        let list: Vec<serde_json::Value> = outcome
+            .results
+            .iter()
+            .map(|(task, r)| {
+                let task = match task {
+                    Task::Issue(i) => serde_json::json!({ "issue": i }),
+                    Task::Prompt(_) => serde_json::json!({ "prompt": true }),
+                    Task::Nothing => serde_json::json!({}),
+                };
+                match r {
+                    Ok(s) => serde_json::json!({ "task": task, "session": s }),
+                    Err(e) => serde_json::json!({ "task": task, "error": e.to_string(), "hint": e.hint() }),
+                }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        let paint = Paint::stderr();
+        for (_, r) in &outcome.results {
+            match r {
+                Ok(s) => println!("{}", s.id),
+                Err(e) => {
+                    eprintln!("{} {e}", paint.red("error:"));
+                    if let Some(h) = e.hint() {
+                        eprintln!("  {} {h}", paint.cyan("hint:"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn age(ms: i64) -> String {
+    let s = (now_ms() - ms).max(0) / 1000;
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn table(views: &[SessionView], paint: &Paint) -> String {
+    let header = [
+        "SESSION", "STATUS", "BRANCH", "PR", "CI", "REVIEW", "ACTIVITY", "AGE",
+    ];
+    let rows: Vec<[String; 8]> = views
+        .iter()
+        .map(|v| {
+            let s = &v.session;
+            let status = match s.status_reason {
+                Some(r) => format!("{} ({r})", s.status),
+                None => s.status.to_string(),
+            };
+            let activity = match v.runtime_state {
+                Some("unknown") => "unknown".to_owned(),
+                _ => s
+                    .activity
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            };
+            [
+                s.id.to_string(),
+                status,
+                s.branch.clone(),
+                s.pr.as_ref()
+                    .map(|p| format!("#{}", p.number))
+                    .unwrap_or_else(|| "-".into()),
+                "-".into(),
+                "-".into(),
+                activity,
+                age(s.created_at),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = paint.dim(&line(header.iter().map(|h| h.to_string()).collect()));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.to_vec()));
+        out.push('\n');
+    }
+    if views.is_empty() {
+        out.push_str("no sessions; `ao spawn PROJECT --prompt \"...\"` starts one\n");
+    }
+    out
+}
+
+fn list(project: Option<&str>, all: bool, json: bool, recover: bool) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let views = block_on(async {
+        let notes = if recover {
+            m.recover().await?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, ManagerError>((notes, m.status(project, all).await?))
+    })?;
+    let (notes, views) = views.map_err(user)?;
+    warn(&notes);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+    } else {
+        print!("{}", table(&views, &Paint::stdout()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    if !args.watch {
+        return list(args.project.as_deref(), false, args.json, true);
+    }
+    let m = manager()?;
+    let paint = Paint::stdout();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    loop {
+        let views = rt
+            .block_on(m.status(args.project.as_deref(), false))
+            .map_err(user)?;
+        let mut out = std::io::stdout().lock();
+        if std::io::stdout().is_terminal() {
+            // Home and clear, so the table refreshes in place.
+            write!(out, "\x1b[H\x1b[2J")?;
+        }
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(&views)?)?;
+        } else {
+            write!(out, "{}", table(&views, &paint))?;
+        }
+        out.flush()?;
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
+pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let text = match (&args.file, args.text.as_slice()) {
+        (Some(f), _) => std::fs::read_to_string(f)
+            .map_err(|e| UserError::failed(format!("cannot read {}: {e}", f.display())))?,
+        (None, [dash]) if dash == "-" => read_stdin()?,
+        (None, []) => {
+            return Err(UserError::usage("nothing to send")
+                .hint("give the message as words, --file FILE, or - to read standard input")
+                .into());
+        }
+        (None, words) => words.join(" "),
+    };
+    let m = manager()?;
+    block_on(m.send(&args.session, &text))?.map_err(user)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let info = m.attach_info(session).map_err(user)?;
+    if let Some(note) = &info.note {
+        eprintln!("{note}");
+    }
+    let (program, args) = info
+        .argv
+        .split_first()
+        .ok_or_else(|| UserError::failed("the runtime gave no way to attach"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(program).args(args).exec();
+        Err(UserError::failed(format!("cannot run `{program}`: {err}")).into())
+    }
+    #[cfg(not(unix))]
+    {
+        let status = std::process::Command::new(program).args(args).status()?;
+        Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+    }
+}
+
+pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
+        SessionCommand::Output { session, lines } => {
+            let m = manager()?;
+            let text = block_on(m.output(&session, lines))?.map_err(user)?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Kill {
+            session,
+            keep_workspace,
+            force,
+        } => {
+            let m = manager()?;
+            let s = block_on(m.kill(
+                &session,
+                KillOptions {
+                    keep_workspace,
+                    force,
+                },
+            ))?
+            .map_err(user)?;
+            match (&s.workspace_path, keep_workspace) {
+                (Some(p), true) => println!("{} killed; workspace kept at {}", s.id, p.display()),
+                _ => println!(
+                    "{} killed; workspace removed, branch {} kept",
+                    s.id, s.branch
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Cleanup {
+            project,
+            dry_run,
+            json,
+        } => {
+            let m = manager()?;
+            let report = block_on(m.cleanup(project.as_deref(), dry_run))?.map_err(user)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            warn(&report.recovered);
+            let verb = if dry_run { "would clean" } else { "cleaned" };
+            for item in &report.cleaned {
+                println!("{verb} {}: {}", item.session, item.detail);
+            }
+            for item in &report.skipped {
+                println!("skipped {}: {}", item.session, item.detail);
+            }
+            if report.cleaned.is_empty() && report.skipped.is_empty() {
+                println!("nothing to clean up");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Restore { session } => {
+            let m = manager()?;
+            let s = block_on(m.restore(&session))?.map_err(user)?;
+            println!("{} restored on {}", s.id, s.branch);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
