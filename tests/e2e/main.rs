@@ -8,4 +8,5 @@ mod doctor;
 mod init;
 mod reference;
 mod schema;
+mod sessions;
 mod store;

@@ -368,3 +368,101 @@ impl Drop for Tmux<'_> {
         let _ = self.tmux(&["kill-server"]);
     }
 }
+
+/// Waits until `check` returns something, for at most 20 s, then fails saying `what`.
+pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+/// A repository with an origin, a config whose project `app` uses the `command` agent,
+/// and a private tmux server for its sessions (killed on drop).
+pub struct Fleet {
+    /// The environment.
+    pub env: TestEnv,
+    /// The project's repository.
+    pub repo: PathBuf,
+    /// The tmux server's socket.
+    pub socket: PathBuf,
+}
+
+impl Fleet {
+    /// `project_yaml` is added under `projects.app` (indented by four spaces already).
+    pub fn new(project_yaml: &str) -> Fleet {
+        let env = TestEnv::new();
+        let repo = env.repo_with_origin("repo", "main");
+        let socket = env.root().join("ao-tmux.sock");
+        let config = format!(
+            "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    tracker:\n      plugin: prompt\n{project_yaml}",
+            socket.display(),
+            repo.display()
+        );
+        std::fs::write(repo.join("agent-orchestrator.yaml"), config).unwrap();
+        // Ignored, so the config itself is not work a worktree could lose.
+        std::fs::write(repo.join(".git/info/exclude"), "agent-orchestrator.yaml\n").unwrap();
+        Fleet { env, repo, socket }
+    }
+
+    /// Runs `ao args` in the repository.
+    pub fn ao(&self, args: &[&str]) -> Run {
+        self.env.ao(&self.repo, args)
+    }
+
+    /// Runs tmux against the fleet's server.
+    pub fn tmux(&self, args: &[&str]) -> Run {
+        let mut cmd = self.env.command("tmux");
+        cmd.arg("-S").arg(&self.socket).args(args);
+        Run::of(cmd, &self.env.root())
+    }
+
+    /// The tmux sessions on the fleet's server.
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let run = self.tmux(&["list-sessions", "-F", "#{session_name}"]);
+        run.stdout.lines().map(str::to_owned).collect()
+    }
+
+    /// `git worktree list` of the repository, one path per line.
+    pub fn worktrees(&self) -> Vec<String> {
+        self.env
+            .git(&self.repo, &["worktree", "list", "--porcelain"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("worktree ").map(str::to_owned))
+            .collect()
+    }
+
+    /// The local branches of the repository.
+    pub fn branches(&self) -> Vec<String> {
+        self.env
+            .git(&self.repo, &["branch", "--format=%(refname:short)"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Where session `id`'s worktree goes by default.
+    pub fn worktree(&self, id: &str) -> PathBuf {
+        self.env.ao_home.join("worktrees").join("app").join(id)
+    }
+
+    /// `ao session ls --all --json`, parsed.
+    pub fn sessions(&self) -> Vec<serde_json::Value> {
+        let run = self.ao(&["session", "ls", "--all", "--json"]);
+        run.success();
+        serde_json::from_str(&run.stdout).unwrap()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}

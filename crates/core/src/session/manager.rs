@@ -513,7 +513,7 @@ impl Manager {
             match probe.liveness {
                 Liveness::Alive => {
                     let fg = probe.foreground.clone().unwrap_or_default();
-                    if names.is_empty() || names.iter().any(|n| *n == fg) {
+                    if names.is_empty() || names.contains(&fg) {
                         return Ok(());
                     }
                     last = Some(fg);

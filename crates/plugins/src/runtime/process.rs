@@ -59,12 +59,12 @@ fn make_fifo(path: &Path) -> std::io::Result<()> {
 
 #[cfg(unix)]
 fn signal_group(pgid: u32, signal: libc::c_int) {
-    if let Ok(pgid) = libc::pid_t::try_from(pgid) {
-        if pgid > 1 {
-            // SAFETY: signals the agent's own process group only.
-            unsafe {
-                libc::kill(-pgid, signal);
-            }
+    if let Ok(pgid) = libc::pid_t::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: signals the agent's own process group only.
+        unsafe {
+            libc::kill(-pgid, signal);
         }
     }
 }
@@ -124,16 +124,16 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
-        if let Some(pid) = handle_pid(handle) {
+        if let Some(pid) = handle_pid(handle)
+            && pid_alive(pid)
+        {
+            signal_group(pid, libc::SIGTERM);
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while pid_alive(pid) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             if pid_alive(pid) {
-                signal_group(pid, libc::SIGTERM);
-                let deadline = std::time::Instant::now() + Duration::from_secs(3);
-                while pid_alive(pid) && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                if pid_alive(pid) {
-                    signal_group(pid, libc::SIGKILL);
-                }
+                signal_group(pid, libc::SIGKILL);
             }
         }
         if let Some(f) = handle_files(handle) {

@@ -448,9 +448,23 @@ impl Runtime for TmuxRuntime {
     }
 }
 
-/// The last `n` lines of captured output, without the blank rows below the last text.
+/// The last `n` lines of captured output, without tmux's "Pane is dead" notice, the
+/// blank rows below the last text, or runs of blank rows inside it.
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.trim_end_matches(['\n', ' ']).lines().collect();
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let blank = line.trim().is_empty();
+        if blank && lines.last().is_some_and(|l| l.trim().is_empty()) {
+            continue;
+        }
+        lines.push(line);
+    }
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.starts_with("Pane is dead ("))
+    {
+        lines.pop();
+    }
     let start = lines.len().saturating_sub(n);
     let mut out = lines[start..].join("\n");
     if !out.is_empty() {
@@ -504,5 +518,10 @@ mod tests {
     fn last_lines_drops_the_blank_screen_below() {
         assert_eq!(last_lines("a\nb\nc\n\n\n   \n", 2), "b\nc\n");
         assert_eq!(last_lines("\n\n", 5), "");
+        assert_eq!(
+            last_lines("no\n\n\n\nPane is dead (status 3, now)\n", 40),
+            "no\n"
+        );
+        assert_eq!(last_lines("a\n\n\n\nb\n", 40), "a\n\nb\n");
     }
 }

@@ -1,0 +1,424 @@
+//! Sessions end to end: the real `ao`, real git worktrees, a real tmux server.
+
+use ao_tests::{Fleet, wait_until};
+use std::path::Path;
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
+fn raw_sink() -> &'static str {
+    env!("CARGO_BIN_EXE_raw-sink")
+}
+
+fn session<'a>(list: &'a [serde_json::Value], id: &str) -> &'a serde_json::Value {
+    list.iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no session {id} in {list:#?}"))
+}
+
+#[test]
+fn spawn_status_send_kill_cleanup_and_restore() {
+    let f = Fleet::new(CAT);
+    let run = f.ao(&["spawn", "app", "--prompt", "Fix the login bug"]);
+    run.success().stdout_has("app-1");
+    // Its own worktree on a fresh branch from origin/main, its own tmux session.
+    let wt = f.worktree("app-1");
+    assert!(
+        f.worktrees().contains(&wt.display().to_string()),
+        "{:?}",
+        f.worktrees()
+    );
+    let branch = "feat/fix-the-login-bug-app-1";
+    assert_eq!(f.env.git(&wt, &["branch", "--show-current"]).trim(), branch);
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    // The agent is the pane's own process and got the task.
+    let pane = f.tmux(&["list-panes", "-t", "app-1", "-F", "#{pane_current_command}"]);
+    assert_eq!(pane.stdout.trim(), "cat");
+    wait_until("the prompt in the output", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("Fix the login bug")
+            .then_some(())
+    });
+    f.ao(&["status"])
+        .success()
+        .stdout_has("app-1")
+        .stdout_has(branch)
+        .stdout_has("working")
+        .stdout_has("active");
+
+    f.ao(&["send", "app-1", "and", "$HOME", "`stays`"])
+        .success();
+    wait_until("the message in the output", || {
+        f.ao(&["session", "output", "app-1", "-n", "5"])
+            .stdout
+            .contains("and $HOME `stays`")
+            .then_some(())
+    });
+
+    // Uncommitted work: kill refuses and changes nothing.
+    std::fs::write(wt.join("notes.txt"), "mine\n").unwrap();
+    f.ao(&["session", "kill", "app-1"])
+        .code(1)
+        .stderr_has("notes.txt")
+        .stderr_has("--force");
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    assert!(wt.join("notes.txt").exists());
+    std::fs::remove_file(wt.join("notes.txt")).unwrap();
+
+    f.ao(&["session", "kill", "app-1"]).success();
+    assert!(f.tmux_sessions().is_empty());
+    assert!(!wt.exists());
+    assert!(!f.worktrees().contains(&wt.display().to_string()));
+    assert!(
+        f.branches().contains(&branch.to_owned()),
+        "the branch is kept"
+    );
+    let list = f.sessions();
+    assert_eq!(session(&list, "app-1")["status"], "killed");
+    assert_eq!(session(&list, "app-1")["status_reason"], "user");
+
+    // Cleanup archives it; ls hides it, --all shows it.
+    f.ao(&["session", "cleanup", "--dry-run"])
+        .success()
+        .stdout_has("would clean app-1");
+    f.ao(&["session", "cleanup"])
+        .success()
+        .stdout_has("cleaned app-1");
+    assert!(!f.ao(&["session", "ls"]).stdout.contains("app-1"));
+    assert!(f.ao(&["session", "ls", "--all"]).stdout.contains("app-1"));
+
+    // Restore brings back the worktree on the same branch and the agent with its task.
+    f.ao(&["session", "restore", "app-1"]).success();
+    assert_eq!(f.env.git(&wt, &["branch", "--show-current"]).trim(), branch);
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    wait_until("the task again", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("Fix the login bug")
+            .then_some(())
+    });
+    let list = f.sessions();
+    assert_eq!(session(&list, "app-1")["status"], "working");
+    assert!(session(&list, "app-1")["archived_at"].is_null());
+}
+
+#[test]
+fn a_runtime_that_vanished_is_killed_at_once_and_cleanup_removes_its_worktree() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "task one"]).success();
+    f.ao(&["spawn", "app", "--prompt", "task two"]).success();
+    f.tmux(&["kill-session", "-t", "=app-1"]).success();
+    let status = f.ao(&["status", "--json"]);
+    status.success();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(session(&list, "app-1")["status"], "killed");
+    assert_eq!(session(&list, "app-1")["status_reason"], "runtime_lost");
+    assert_eq!(session(&list, "app-2")["status"], "working");
+    f.ao(&["session", "cleanup"])
+        .success()
+        .stdout_has("cleaned app-1");
+    assert!(!f.worktree("app-1").exists());
+    assert!(f.worktree("app-2").exists(), "a live session is left alone");
+    assert_eq!(f.tmux_sessions(), ["app-2"]);
+}
+
+#[test]
+fn send_delivers_100_kb_of_any_text_intact_to_a_raw_terminal() {
+    let f = Fleet::new("");
+    let out = f.env.root().join("received");
+    let yaml = format!(
+        "projects:\n  app:\n    path: {}\n    agent: command\n    tracker:\n      plugin: prompt\n    agentConfig:\n      command: [{}, {}]\n",
+        f.repo.display(),
+        raw_sink(),
+        out.display()
+    );
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\n{yaml}",
+        f.socket.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.ao(&["spawn", "app"]).success();
+    // Quotes, $, backticks, tabs, newlines, non-ASCII, and escapes that must go.
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 100 * 1024 {
+        text.push_str(&format!(
+            "{i}: 'single' \"double\" $HOME ${{X}} `uname` \\ tab\there é ü 日本語 🚀 \u{1b}[31mred\u{1b}[0m\n"
+        ));
+        i += 1;
+    }
+    let msg = f.env.root().join("msg.txt");
+    std::fs::write(&msg, &text).unwrap();
+    f.ao(&["send", "app-1", "--file", msg.to_str().unwrap()])
+        .success();
+    let clean = text.replace("\u{1b}[31m", "").replace("\u{1b}[0m", "");
+    let expected = format!("\u{1b}[200~{}\u{1b}[201~\r", clean.replace('\n', "\r"));
+    let got = wait_until("every byte at the agent", || {
+        let got = std::fs::read(&out).unwrap_or_default();
+        (got.len() >= expected.len()).then_some(got)
+    });
+    assert!(
+        got == expected.as_bytes(),
+        "received {} bytes, expected {}; first difference at byte {:?}",
+        got.len(),
+        expected.len(),
+        got.iter()
+            .zip(expected.as_bytes())
+            .position(|(a, b)| a != b)
+    );
+}
+
+#[test]
+fn an_agent_that_exits_at_once_fails_the_spawn_and_everything_is_undone() {
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'echo agent says no; exit 3']\n      processName: never-ready\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "do it"])
+        .code(1)
+        .stderr_has("exit code 3")
+        .stderr_has("agent says no");
+    assert!(f.tmux_sessions().is_empty());
+    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+    assert_eq!(f.branches(), ["main"]);
+    assert!(f.sessions().is_empty());
+}
+
+#[test]
+fn a_failing_post_create_command_fails_the_spawn_with_its_output() {
+    let f = Fleet::new(&format!(
+        "{CAT}    postCreate:\n      - echo first ran > first.txt\n      - echo 'install broke' >&2; exit 7\n"
+    ));
+    f.ao(&["spawn", "app", "--prompt", "do it"])
+        .code(1)
+        .stderr_has("install broke")
+        .stderr_has("exit code 7");
+    assert!(f.tmux_sessions().is_empty());
+    assert!(!f.worktree("app-1").exists());
+    assert_eq!(f.branches(), ["main"]);
+    assert!(f.sessions().is_empty());
+}
+
+#[test]
+fn post_create_copy_and_symlinks_reach_the_worktree() {
+    let f = Fleet::new(&format!(
+        "{CAT}    copy: [.env]\n    symlinks: [cache]\n    postCreate:\n      - echo built > built.txt\n"
+    ));
+    std::fs::write(f.repo.join(".env"), "SECRET=1\n").unwrap();
+    std::fs::create_dir(f.repo.join("cache")).unwrap();
+    std::fs::write(
+        f.repo.join(".git/info/exclude"),
+        "agent-orchestrator.yaml\n.env\ncache\n",
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    let wt = f.worktree("app-1");
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "SECRET=1\n"
+    );
+    assert_eq!(
+        std::fs::read_link(wt.join("cache")).unwrap(),
+        f.repo.join("cache")
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("built.txt")).unwrap(),
+        "built\n"
+    );
+}
+
+#[test]
+fn an_existing_branch_is_reused_never_reset() {
+    let f = Fleet::new(CAT);
+    f.env.git(&f.repo, &["switch", "-q", "-c", "feat/ongoing"]);
+    std::fs::write(f.repo.join("work.txt"), "done so far\n").unwrap();
+    f.env.git(&f.repo, &["add", "work.txt"]);
+    f.env.git(&f.repo, &["commit", "-q", "-m", "work so far"]);
+    f.env.git(&f.repo, &["switch", "-q", "main"]);
+    f.ao(&[
+        "spawn",
+        "app",
+        "--branch",
+        "feat/ongoing",
+        "--prompt",
+        "go on",
+    ])
+    .success();
+    let wt = f.worktree("app-1");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("work.txt")).unwrap(),
+        "done so far\n"
+    );
+    // The commit is unpushed, so a plain kill refuses and names it.
+    f.ao(&["session", "kill", "app-1"])
+        .code(1)
+        .stderr_has("work so far");
+    f.ao(&["session", "kill", "app-1", "--force"]).success();
+    assert!(f.branches().contains(&"feat/ongoing".to_owned()));
+}
+
+#[test]
+fn issues_without_a_tracker_and_bad_input_are_refused_clearly() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "12"])
+        .code(1)
+        .stderr_has("no issue `12`")
+        .stderr_has("--prompt");
+    f.ao(&["spawn", "nope", "--prompt", "x"])
+        .code(1)
+        .stderr_has("no project `nope`");
+    f.ao(&["spawn", "app", "--branch", "bad..name", "--prompt", "x"])
+        .code(1)
+        .stderr_has("not a valid git branch name");
+    f.ao(&["send", "app-9", "hi"])
+        .code(1)
+        .stderr_has("no session `app-9`");
+    assert!(f.sessions().is_empty());
+    assert!(f.tmux_sessions().is_empty());
+}
+
+#[test]
+fn max_sessions_refuses_beyond_the_limit() {
+    let f = Fleet::new(&format!("{CAT}    maxSessions: 1\n"));
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    f.ao(&["spawn", "app", "--prompt", "two"])
+        .code(1)
+        .stderr_has("maxSessions 1")
+        .stderr_has("app-1")
+        .stderr_has("--wait");
+    f.ao(&["session", "kill", "app-1"]).success();
+    f.ao(&["spawn", "app", "--prompt", "two"])
+        .success()
+        .stdout_has("app-2");
+}
+
+#[test]
+fn a_tmux_name_already_taken_is_skipped() {
+    let f = Fleet::new(CAT);
+    f.tmux(&["new-session", "-d", "-s", "app-1", "--", "cat"])
+        .success();
+    f.ao(&["spawn", "app", "--prompt", "x"])
+        .success()
+        .stdout_has("app-2");
+    let mut names = f.tmux_sessions();
+    names.sort();
+    assert_eq!(names, ["app-1", "app-2"]);
+}
+
+#[test]
+fn a_long_argument_prompt_launches_intact() {
+    let f = Fleet::new("");
+    let out = f.env.root().join("received");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    agent: command\n    agentConfig:\n      command: [{}, {}, --task, '{{prompt}}']\n      promptDelivery: argument\n",
+        f.socket.display(),
+        f.repo.display(),
+        raw_sink(),
+        out.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    let prompt: String = (0..2000).map(|i| format!("{i} 'q' \"d\" $x; ")).collect();
+    assert!(prompt.len() > 20_000);
+    f.ao(&["spawn", "app", "--prompt", &prompt]).success();
+    let args = std::fs::read_to_string(format!("{}.args", out.display())).unwrap();
+    assert_eq!(args, format!("--task\n{prompt}"));
+    let pane = f.tmux(&["list-panes", "-t", "app-1", "-F", "#{pane_current_command}"]);
+    assert_eq!(pane.stdout.trim(), "raw-sink");
+}
+
+#[test]
+fn the_process_runtime_outlives_ao_and_takes_input() {
+    let f = Fleet::new(&format!("    runtime: process\n{CAT}"));
+    f.ao(&["spawn", "app", "--prompt", "hello process"])
+        .success();
+    wait_until("the prompt in the log", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("hello process")
+            .then_some(())
+    });
+    f.ao(&["send", "app-1", "second line"]).success();
+    wait_until("the message in the log", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("second line")
+            .then_some(())
+    });
+    let list = f.sessions();
+    let pid: i32 = session(&list, "app-1")["runtime"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists() || cfg!(not(target_os = "linux")));
+    f.ao(&["session", "kill", "app-1"]).success();
+    wait_until("the process to end", || {
+        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+}
+
+#[test]
+fn the_clone_workspace_spawns_and_cleans_up() {
+    let f = Fleet::new(&format!("    workspace: clone\n{CAT}"));
+    f.ao(&["spawn", "app", "--prompt", "clone me"]).success();
+    let wt = f.worktree("app-1");
+    assert!(wt.join("README.md").exists());
+    assert_eq!(
+        f.env.git(&wt, &["branch", "--show-current"]).trim(),
+        "feat/clone-me-app-1"
+    );
+    assert_eq!(f.worktrees().len(), 1, "a clone is not a worktree");
+    f.ao(&["session", "kill", "app-1"]).success();
+    assert!(!wt.exists());
+}
+
+/// Kills `ao spawn` (SIGKILL) at each step and checks that the next command finds and
+/// undoes what it left: no tmux session, no worktree, no branch, no row.
+#[test]
+fn a_spawn_killed_at_any_step_is_undone_by_the_next_command() {
+    let f = Fleet::new(CAT);
+    for (i, step) in [
+        "reserved",
+        "row",
+        "workspace",
+        "post-create",
+        "runtime",
+        "ready",
+        "prompt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut cmd = f.env.command(ao_tests::ao_bin());
+        cmd.args(["spawn", "app", "--prompt", "crash test"])
+            .current_dir(&f.repo)
+            .env("AO_FAILPOINT", step);
+        let run = ao_tests::Run::of(cmd, &f.repo);
+        assert_ne!(run.code, 0, "step {step}: {}", run.explain());
+        // The next status finds the remains and undoes them.
+        let next = if i % 2 == 0 {
+            f.ao(&["status"])
+        } else {
+            f.ao(&["session", "cleanup"])
+        };
+        next.success();
+        if *step != "reserved" {
+            assert!(
+                next.stderr.contains("undid an interrupted") || next.stdout.contains("undid"),
+                "step {step}: {}",
+                next.explain()
+            );
+        }
+        assert!(
+            f.tmux_sessions().is_empty(),
+            "step {step}: {:?}",
+            f.tmux_sessions()
+        );
+        assert_eq!(f.worktrees().len(), 1, "step {step}: {:?}", f.worktrees());
+        assert_eq!(f.branches(), ["main"], "step {step}");
+        assert!(f.sessions().is_empty(), "step {step}: {:?}", f.sessions());
+    }
+    // And a spawn after all that works, on a fresh id.
+    f.ao(&["spawn", "app", "--prompt", "after"])
+        .success()
+        .stdout_has("app-8");
+}
