@@ -83,10 +83,24 @@ pub async fn fetch_base(repo: &Path, default_branch: &str) -> BaseRef {
         return local(format!("{} has no `origin` remote", repo.display()));
     }
     let refspec = format!("+refs/heads/{default_branch}:refs/remotes/origin/{default_branch}");
-    let fetched = command(repo, &["fetch", "--quiet", "--no-tags", "origin", &refspec])
-        .timeout(FETCH_TIMEOUT)
-        .run()
-        .await;
+    // No repository maintenance on ao's time: that is for the user's own git commands.
+    let fetched = command(
+        repo,
+        &[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            &refspec,
+        ],
+    )
+    .timeout(FETCH_TIMEOUT)
+    .run()
+    .await;
     match fetched {
         Ok(out) if out.success() => BaseRef {
             reference: format!("origin/{default_branch}"),

@@ -140,7 +140,7 @@ pub struct Manager {
 /// How long a spawn or send waits for the agent by default.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often readiness is checked while waiting.
-pub(crate) const POLL: Duration = Duration::from_millis(15);
+pub(crate) const POLL: Duration = Duration::from_millis(5);
 
 fn liveness_name(l: Liveness) -> &'static str {
     match l {

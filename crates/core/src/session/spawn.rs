@@ -1,9 +1,7 @@
 //! Spawn and restore: the flow in DESIGN.md, each step recorded before it is taken.
 
 use super::failpoint::failpoint;
-use super::manager::{
-    Manager, ManagerError, POLL, Plugins, SpawnRequest, Task, indent, local_base,
-};
+use super::manager::{Manager, ManagerError, Plugins, SpawnRequest, Task, indent, local_base};
 use crate::config::ResolvedProject;
 use crate::model::{Activity, EventKind, Priority, Session, SessionStatus, now_ms};
 use crate::plugin::{
@@ -431,7 +429,6 @@ impl Manager {
         if post_launch && deliver {
             plugins.runtime.send(&handle, &ctx.prompt).await?;
             // Delivered into a process that is still the agent, not a shell left behind.
-            tokio::time::sleep(POLL).await;
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
                 let out = plugins

@@ -57,13 +57,9 @@ impl Workspace for WorktreeWorkspace {
         let path = spec.path.to_string_lossy().into_owned();
         let branch = spec.branch.as_str();
         let remote = format!("refs/remotes/origin/{branch}");
-        let remote_exists = git::output(
-            &spec.repo_path,
-            &["show-ref", "--verify", "--quiet", &remote],
-        )
-        .await
-        .map_err(|e| git_failed(NAME, e))?
-        .success();
+        let remote_exists = git2::Repository::open(&spec.repo_path)
+            .and_then(|r| r.find_reference(&remote).map(|_| ()))
+            .is_ok();
         let start = format!("origin/{branch}");
         let (args, created_branch): (Vec<&str>, bool) =
             if git::local_branch_exists(&spec.repo_path, branch) {

@@ -1,0 +1,158 @@
+//! Session benchmarks, printed as figures (run: `cargo bench -p ao-tests --bench sessions`):
+//!
+//! - `ao spawn` with the `command` agent running `cat`, against the floor: the same
+//!   repository's `git fetch` from its local origin, `git worktree add` and
+//!   `tmux new-session`, run by hand. Median of 10 each.
+//! - `ao status` with 100 live sessions in the store and in tmux: median of 10, and the
+//!   number of processes it starts with 10 sessions and with 100.
+
+use ao_tests::{Fleet, Run};
+use std::time::{Duration, Instant};
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+const RUNS: usize = 10;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn timed(f: impl FnOnce() -> Run) -> Duration {
+    let start = Instant::now();
+    let run = f();
+    let took = start.elapsed();
+    run.success();
+    took
+}
+
+fn spawn_vs_floor() {
+    let f = Fleet::new(CAT);
+    let mut floor = Vec::new();
+    for i in 0..RUNS {
+        let path = f.env.root().join(format!("floor-{i}"));
+        let branch = format!("floor-{i}");
+        let start = Instant::now();
+        let mut git = f.env.command("git");
+        git.args(["fetch", "--quiet", "origin", "main"])
+            .current_dir(&f.repo);
+        Run::of(git, &f.repo).success();
+        let mut git = f.env.command("git");
+        git.args(["worktree", "add", "--quiet", "-b", &branch])
+            .arg(&path)
+            .arg("origin/main")
+            .current_dir(&f.repo);
+        Run::of(git, &f.repo).success();
+        f.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &branch,
+            "-c",
+            path.to_str().unwrap(),
+            "--",
+            "cat",
+        ])
+        .success();
+        floor.push(start.elapsed());
+        f.tmux(&["kill-session", "-t", &branch]).success();
+    }
+    let mut spawn = Vec::new();
+    for i in 0..RUNS {
+        spawn.push(timed(|| {
+            f.ao(&["spawn", "app", "--prompt", "benchmark task"])
+        }));
+        f.ao(&["session", "kill", &format!("app-{}", i + 1)])
+            .success();
+    }
+    let (floor, spawn) = (median(floor), median(spawn));
+    println!(
+        "spawn: ao spawn median {} vs floor (fetch + worktree add + tmux new-session) median {}: ao adds {} (target: at most +50 ms)",
+        ms(spawn),
+        ms(floor),
+        ms(spawn.saturating_sub(floor))
+    );
+}
+
+/// How many processes `ao status` starts, counted by a `tmux` and `git` on PATH that log
+/// each call before running the real one.
+fn processes_started(f: &Fleet) -> usize {
+    let shim_dir = f.env.root().join("shim");
+    let log = f.env.root().join("calls.log");
+    std::fs::create_dir_all(&shim_dir).unwrap();
+    for tool in ["tmux", "git"] {
+        let real = which(tool);
+        let script = format!(
+            "#!/bin/sh\necho {tool} >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real
+        );
+        let path = shim_dir.join(tool);
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let _ = std::fs::remove_file(&log);
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap());
+    cmd.arg("status").current_dir(&f.repo).env("PATH", path);
+    Run::of(cmd, &f.repo).success();
+    std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn which(tool: &str) -> String {
+    std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} is not on PATH"))
+        .display()
+        .to_string()
+}
+
+fn status_with_100() {
+    let f = Fleet::new(CAT);
+    let mut counts = Vec::new();
+    for target in [10, 100] {
+        let have = f.sessions().len();
+        for _ in have..target {
+            f.ao(&["spawn", "app", "--prompt", "t"]).success();
+        }
+        counts.push((target, processes_started(&f)));
+    }
+    assert_eq!(f.tmux_sessions().len(), 100);
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        times.push(timed(|| f.ao(&["status"])));
+    }
+    let out = f.ao(&["status"]);
+    assert_eq!(
+        out.stdout.matches(" working ").count(),
+        100,
+        "{}",
+        out.stdout
+    );
+    println!(
+        "status: ao status with 100 live sessions median {} (target: under 30 ms)",
+        ms(median(times))
+    );
+    for (n, c) in counts {
+        println!("status: processes started by ao status with {n} sessions: {c}");
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would too, and gets a quick pass.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    spawn_vs_floor();
+    status_with_100();
+}
