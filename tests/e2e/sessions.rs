@@ -422,3 +422,59 @@ fn a_spawn_killed_at_any_step_is_undone_by_the_next_command() {
         .success()
         .stdout_has("app-8");
 }
+
+/// A spawn that is still running (its postCreate waits on a file) is not an orphan:
+/// `ao status` and `ao session cleanup` leave it alone, and it finishes.
+#[test]
+fn a_spawn_in_progress_is_never_taken_for_an_orphan() {
+    let f = Fleet::new("");
+    let gate = f.env.root().join("gate");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    agent: command\n    agentConfig:\n      command: [cat]\n    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
+        f.socket.display(),
+        f.repo.display(),
+        gate.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.args(["spawn", "app", "--prompt", "slow"])
+        .current_dir(&f.repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_until("the spawn to reach postCreate", || {
+        f.sessions()
+            .iter()
+            .any(|s| s["status"] == "spawning")
+            .then_some(())
+    });
+    f.ao(&["status"]).success().stdout_has("spawning");
+    let cleanup = f.ao(&["session", "cleanup"]);
+    cleanup.success();
+    assert!(!cleanup.stderr.contains("undid"), "{}", cleanup.explain());
+    assert!(f.worktree("app-1").exists());
+    std::fs::write(&gate, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app-1");
+    assert_eq!(session(&f.sessions(), "app-1")["status"], "working");
+}
+
+#[test]
+fn spawn_wait_starts_when_a_slot_frees() {
+    let f = Fleet::new(&format!("{CAT}    maxSessions: 1\n"));
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.args(["spawn", "app", "--wait", "--prompt", "two"])
+        .current_dir(&f.repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // It waits: no second session while the first lives.
+    f.ao(&["status"]).success();
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    f.tmux(&["kill-session", "-t", "=app-1"]).success();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app-2");
+}
