@@ -65,3 +65,17 @@ fn config_schema_prints_json_schema() {
     assert_eq!(schema["required"], serde_json::json!(["projects"]));
     assert!(schema["properties"]["projects"].is_object());
 }
+
+#[test]
+fn a_config_named_by_a_bare_file_name_resolves_paths_beside_it() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: .\n",
+    )
+    .unwrap();
+    env.ao(&repo, &["config", "validate", "agent-orchestrator.yaml"])
+        .success()
+        .stdout_has("is valid");
+}

@@ -94,7 +94,10 @@ pub fn load_file(
             .with_hint("check the path and its permissions"),
         ],
     })?;
-    load_str(&text, path, registry, env)
+    // Relative paths inside the file are relative to its directory, so that directory
+    // must be known even for `ao config validate agent-orchestrator.yaml`.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    load_str(&text, &absolute, registry, env)
 }
 
 /// Like [`load_file`], with the text already read.
