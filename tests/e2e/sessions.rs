@@ -455,7 +455,11 @@ fn a_spawn_in_progress_is_never_taken_for_an_orphan() {
     assert!(f.worktree("app-1").exists());
     std::fs::write(&gate, "").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app-1");
     assert_eq!(session(&f.sessions(), "app-1")["status"], "working");
 }
@@ -475,6 +479,39 @@ fn spawn_wait_starts_when_a_slot_frees() {
     assert_eq!(f.tmux_sessions(), ["app-1"]);
     f.tmux(&["kill-session", "-t", "=app-1"]).success();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app-2");
+}
+
+#[test]
+fn attach_and_status_watch_work_in_a_real_terminal() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "visible task"])
+        .success();
+    let term = ao_tests::Tmux::new(&f.env);
+    let ao = ao_tests::ao_bin();
+    term.start(
+        "watch",
+        &f.repo,
+        &[ao.to_str().unwrap(), "status", "--watch"],
+    );
+    term.wait_for("watch", "feat/visible-task-app-1");
+    term.start(
+        "attach",
+        &f.repo,
+        &[ao.to_str().unwrap(), "attach", "app-1"],
+    );
+    term.wait_for("attach", "visible task");
+    // Typing in the attached terminal reaches the agent.
+    term.type_line("attach", "typed by hand");
+    wait_until("the typed line at the agent", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("typed by hand")
+            .then_some(())
+    });
 }

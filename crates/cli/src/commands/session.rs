@@ -272,7 +272,14 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(program).args(args).exec();
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args);
+        if args.iter().any(|a| a == "attach-session") {
+            // Attaching to ao's own tmux server from inside another tmux is a nested
+            // client on purpose; tmux refuses that while $TMUX is set.
+            cmd.env_remove("TMUX");
+        }
+        let err = cmd.exec();
         Err(UserError::failed(format!("cannot run `{program}`: {err}")).into())
     }
     #[cfg(not(unix))]
