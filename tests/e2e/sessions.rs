@@ -175,7 +175,7 @@ fn an_agent_that_exits_at_once_fails_the_spawn_and_everything_is_undone() {
     );
     f.ao(&["spawn", "app", "--prompt", "do it"])
         .code(1)
-        .stderr_has("exit code 3")
+        .stderr_has("the agent exited")
         .stderr_has("agent says no");
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());

@@ -353,6 +353,30 @@ impl Manager {
         }
     }
 
+    /// Moves a session to `status`, saves it, and records the change as an event.
+    pub(crate) fn transition(
+        &self,
+        s: &mut Session,
+        status: SessionStatus,
+        reason: Option<StatusReason>,
+        activity: Activity,
+        message: String,
+    ) -> Result<(), ManagerError> {
+        let from = s.status;
+        s.status = status;
+        s.status_reason = reason;
+        s.activity = Some(activity);
+        s.updated_at = now_ms();
+        self.save(s)?;
+        self.event(
+            s,
+            EventKind::StatusChanged { from, to: status },
+            Priority::Info,
+            message,
+        );
+        Ok(())
+    }
+
     pub(crate) fn save(&self, s: &Session) -> Result<(), ManagerError> {
         self.store().update_session(s)?;
         Ok(())
@@ -503,6 +527,7 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut last = None;
+        let mut code_wait: Option<Instant> = None;
         loop {
             let probe = runtime
                 .probe_all(std::slice::from_ref(handle))
@@ -519,6 +544,12 @@ impl Manager {
                     last = Some(fg);
                 }
                 Liveness::Exited if accept_exit_ok && probe.exit_code == Some(0) => return Ok(()),
+                // A terminal can report its process gone a moment before the exit code
+                // is known; wait briefly for the code, which says what happened.
+                Liveness::Exited
+                    if probe.exit_code.is_none()
+                        && code_wait.get_or_insert_with(Instant::now).elapsed()
+                            < Duration::from_millis(500) => {}
                 Liveness::Exited | Liveness::Gone => {
                     let output = runtime.output(handle, 40).await.unwrap_or_default();
                     let code = probe
@@ -644,18 +675,14 @@ impl Manager {
         if !opts.keep_workspace {
             self.workspace(&s.workspace)?.destroy(&spec, true).await?;
         }
-        let from = s.status;
-        s.status = SessionStatus::Killed;
-        s.status_reason = Some(StatusReason::User);
-        s.activity = Some(Activity::Exited);
-        s.updated_at = now_ms();
-        self.save(&s)?;
-        self.event(
-            &s,
-            EventKind::StatusChanged { from, to: s.status },
-            Priority::Info,
-            format!("{} killed by the user", s.id),
-        );
+        let message = format!("{} killed by the user", s.id);
+        self.transition(
+            &mut s,
+            SessionStatus::Killed,
+            Some(StatusReason::User),
+            Activity::Exited,
+            message,
+        )?;
         Ok(s)
     }
 
@@ -742,21 +769,14 @@ impl Manager {
                     self.workspace(&s.workspace)?.destroy(&spec, false).await?;
                 }
                 let _ = std::fs::remove_dir_all(self.data_dir(&s.id));
-                let from = s.status;
-                if !s.status.is_terminal() {
-                    s.status = SessionStatus::Killed;
-                    s.status_reason = Some(StatusReason::Cleanup);
-                }
-                s.activity = Some(Activity::Exited);
+                let (status, reason) = if s.status.is_terminal() {
+                    (s.status, s.status_reason)
+                } else {
+                    (SessionStatus::Killed, Some(StatusReason::Cleanup))
+                };
                 s.archived_at = Some(now_ms());
-                s.updated_at = now_ms();
-                self.save(&s)?;
-                self.event(
-                    &s,
-                    EventKind::StatusChanged { from, to: s.status },
-                    Priority::Info,
-                    format!("{} archived by cleanup", s.id),
-                );
+                let message = format!("{} archived by cleanup", s.id);
+                self.transition(&mut s, status, reason, Activity::Exited, message)?;
             }
             report.cleaned.push(CleanupItem {
                 session: s.id.clone(),

@@ -516,19 +516,15 @@ impl Manager {
                 e => e,
             });
         }
-        let from = s.status;
-        s.status = SessionStatus::Working;
-        s.status_reason = None;
         s.archived_at = None;
-        s.activity = Some(Activity::Active);
-        s.updated_at = now_ms();
-        self.save(&s)?;
-        self.event(
-            &s,
-            EventKind::StatusChanged { from, to: s.status },
-            Priority::Info,
-            format!("{} restored", s.id),
-        );
+        let message = format!("{} restored", s.id);
+        self.transition(
+            &mut s,
+            SessionStatus::Working,
+            None,
+            Activity::Active,
+            message,
+        )?;
         Ok(s)
     }
 }

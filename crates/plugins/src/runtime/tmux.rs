@@ -221,18 +221,41 @@ impl Runtime for TmuxRuntime {
             data: self.socket.to_json(),
         };
         let cwd = spec.cwd.to_string_lossy().into_owned();
-        let mut args: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            name.clone(),
-            "-x".into(),
-            "220".into(),
-            "-y".into(),
-            "50".into(),
-            "-c".into(),
-            cwd,
-        ];
+        let t = target(&handle);
+        // One call: the session starts on a placeholder that cannot exit, gets
+        // `remain-on-exit`, and only then is the pane respawned with the agent, so even
+        // an agent that exits at once leaves its pane (and its last output) to read.
+        let mut args: Vec<String> = [
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "220",
+            "-y",
+            "50",
+            "-c",
+            &cwd,
+            "--",
+            "sleep",
+            "2147483647",
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            &t,
+            "remain-on-exit",
+            "on",
+            ";",
+            "respawn-pane",
+            "-k",
+            "-t",
+            &t,
+            "-c",
+            &cwd,
+        ]
+        .map(String::from)
+        .to_vec();
         let inline = Self::pane_argv(spec)?;
         if inline.first().map(String::as_str) == Some("env") || inline == spec.argv {
             for (k, v) in &spec.env {
@@ -242,19 +265,6 @@ impl Runtime for TmuxRuntime {
         }
         args.push("--".into());
         args.extend(inline);
-        // In the same call, so an agent that exits at once still leaves its pane.
-        args.extend(
-            [
-                ";",
-                "set-option",
-                "-w",
-                "-t",
-                &target(&handle),
-                "remain-on-exit",
-                "on",
-            ]
-            .map(String::from),
-        );
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = Self::call(&self.socket, &refs).await?;
         if !out.success() {

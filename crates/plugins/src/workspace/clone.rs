@@ -2,7 +2,7 @@
 //! `git clone --reference` borrows the repository's objects, so a clone costs little
 //! disk and no download; the clone's `origin` is the repository's own `origin`.
 
-use super::{git_failed, post_create, refuse_unsaved};
+use super::{git_failed, post_create, prepare_path, refuse_unsaved};
 use ao_core::git;
 use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
@@ -34,16 +34,7 @@ async fn ok(dir: &Path, args: &[&str]) -> Result<bool, PluginError> {
 #[async_trait]
 impl Workspace for CloneWorkspace {
     async fn create(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
-        if spec.path.exists() {
-            return Err(failed(format!(
-                "{} already exists; move it away or set worktreeDir elsewhere",
-                spec.path.display()
-            )));
-        }
-        if let Some(parent) = spec.path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
-        }
+        prepare_path(NAME, spec)?;
         let repo = spec.repo_path.to_string_lossy().into_owned();
         let path = spec.path.to_string_lossy().into_owned();
         // Clone the repository itself (offline, instant with --reference), then point

@@ -125,6 +125,25 @@ fn symlink(_from: &Path, _to: &Path) -> std::io::Result<()> {
     Err(std::io::Error::other("symlinks need a Unix system"))
 }
 
+/// Checks that a new checkout's directory is free and makes its parent.
+fn prepare_path(plugin: &str, spec: &WorkspaceSpec) -> Result<(), PluginError> {
+    if spec.path.exists() {
+        return Err(PluginError::failed(
+            plugin,
+            format!(
+                "{} already exists; move it away or set worktreeDir elsewhere",
+                spec.path.display()
+            ),
+        ));
+    }
+    if let Some(parent) = spec.path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            PluginError::failed(plugin, format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    Ok(())
+}
+
 /// Refuses unless `force` while the checkout at `path` holds work that would be lost.
 async fn refuse_unsaved(
     plugin: &str,

@@ -1,6 +1,6 @@
 //! The `worktree` workspace: a git worktree and branch per session.
 
-use super::{git_failed, post_create, refuse_unsaved};
+use super::{git_failed, post_create, prepare_path, refuse_unsaved};
 use ao_core::git;
 use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
@@ -44,16 +44,7 @@ async fn worktrees(repo: &Path) -> Result<Vec<(PathBuf, Option<String>)>, Plugin
 #[async_trait]
 impl Workspace for WorktreeWorkspace {
     async fn create(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
-        if spec.path.exists() {
-            return Err(failed(format!(
-                "{} already exists; move it away or set worktreeDir elsewhere",
-                spec.path.display()
-            )));
-        }
-        if let Some(parent) = spec.path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
-        }
+        prepare_path(NAME, spec)?;
         let path = spec.path.to_string_lossy().into_owned();
         let branch = spec.branch.as_str();
         let remote = format!("refs/remotes/origin/{branch}");
