@@ -37,7 +37,9 @@ fn spawn_vs_floor() {
         let branch = format!("floor-{i}");
         let start = Instant::now();
         let mut git = f.env.command("git");
-        git.args(["fetch", "--quiet", "origin", "main"])
+        // Without auto-maintenance, as ao fetches, so the floor is the true minimum.
+        git.args(["-c", "maintenance.auto=false", "-c", "gc.auto=0"])
+            .args(["fetch", "--quiet", "origin", "main"])
             .current_dir(&f.repo);
         Run::of(git, &f.repo).success();
         let mut git = f.env.command("git");

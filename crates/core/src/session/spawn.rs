@@ -29,6 +29,9 @@ fn step(name: &str) -> Result<(), ManagerError> {
     })
 }
 
+/// The ref new branches start from, once this call's fetch has finished.
+type Base = tokio::sync::watch::Receiver<Option<crate::git::BaseRef>>;
+
 /// A session's task, resolved: the issue (if any), the prompt and the branch.
 struct Resolved {
     issue: Option<Issue>,
@@ -112,10 +115,15 @@ impl Manager {
                 Err(e) => results.push(Some(Err(e))),
             }
         }
+        // The one fetch of this call runs while ids are reserved and recorded; each
+        // session waits for it just before its workspace is made.
+        let (base_tx, base) = tokio::sync::watch::channel(None);
+        let (repo, branch) = (project.path.clone(), project.default_branch.clone());
+        tokio::spawn(async move {
+            let fetched = crate::git::fetch_base(&repo, &branch).await;
+            let _ = base_tx.send(Some(fetched));
+        });
         let mut warnings = self.recover().await?;
-        let base = crate::git::fetch_base(&project.path, &project.default_branch).await;
-        warnings.extend(base.warning.clone());
-        let base = base.reference;
 
         let mut pending = resolved.into_iter();
         let mut pending_left = pending.len();
@@ -161,6 +169,9 @@ impl Manager {
                 })?;
                 results[i] = Some(r);
             }
+        }
+        if let Ok(fetched) = base.clone().wait_for(Option::is_some).await {
+            warnings.extend(fetched.as_ref().and_then(|b| b.warning.clone()));
         }
         Ok(SpawnOutcome {
             results: req
@@ -210,7 +221,7 @@ impl Manager {
         plugins: &Plugins,
         agent: &str,
         task: Resolved,
-        base: &str,
+        base: &Base,
     ) -> Result<Session, ManagerError> {
         let pid = std::process::id();
         // An id whose name the runtime already uses (a tmux session of that name) is
@@ -306,11 +317,17 @@ impl Manager {
         project: &ResolvedProject,
         plugins: &Plugins,
         s: &mut Session,
-        base: &str,
+        base: &Base,
     ) -> Result<(), ManagerError> {
         step("row")?;
         let mut spec = self.workspace_spec(project, s);
-        spec.base_branch = base.to_owned();
+        spec.base_branch = base
+            .clone()
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|b| b.as_ref().map(|b| b.reference.clone()))
+            .unwrap_or_else(|| local_base(project));
         let info = plugins.workspace.create(&spec).await?;
         if s.created_branch != info.created_branch {
             s.created_branch = info.created_branch;
