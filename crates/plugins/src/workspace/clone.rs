@@ -2,7 +2,7 @@
 //! `git clone --reference` borrows the repository's objects, so a clone costs little
 //! disk and no download; the clone's `origin` is the repository's own `origin`.
 
-use super::{git_failed, post_create, prepare_path, refuse_unsaved};
+use super::{existing_checkout, git_failed, post_create, prepare_path, refuse_unsaved};
 use ao_core::git;
 use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
@@ -125,12 +125,8 @@ impl Workspace for CloneWorkspace {
     }
 
     async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
-        if spec.path.join(".git").exists() {
-            return Ok(WorkspaceInfo {
-                path: spec.path.clone(),
-                branch: spec.branch.clone(),
-                created_branch: false,
-            });
+        if let Some(info) = existing_checkout(spec) {
+            return Ok(info);
         }
         self.create(spec).await
     }

@@ -125,6 +125,15 @@ fn symlink(_from: &Path, _to: &Path) -> std::io::Result<()> {
     Err(std::io::Error::other("symlinks need a Unix system"))
 }
 
+/// The checkout at the spec's path, if one is there (a restore keeps it as it is).
+fn existing_checkout(spec: &WorkspaceSpec) -> Option<WorkspaceInfo> {
+    spec.path.join(".git").exists().then(|| WorkspaceInfo {
+        path: spec.path.clone(),
+        branch: spec.branch.clone(),
+        created_branch: false,
+    })
+}
+
 /// Checks that a new checkout's directory is free and makes its parent.
 fn prepare_path(plugin: &str, spec: &WorkspaceSpec) -> Result<(), PluginError> {
     if spec.path.exists() {

@@ -1,6 +1,6 @@
 //! The `worktree` workspace: a git worktree and branch per session.
 
-use super::{git_failed, post_create, prepare_path, refuse_unsaved};
+use super::{existing_checkout, git_failed, post_create, prepare_path, refuse_unsaved};
 use ao_core::git;
 use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
@@ -129,12 +129,8 @@ impl Workspace for WorktreeWorkspace {
     }
 
     async fn restore(&self, spec: &WorkspaceSpec) -> Result<WorkspaceInfo, PluginError> {
-        if spec.path.join(".git").exists() {
-            return Ok(WorkspaceInfo {
-                path: spec.path.clone(),
-                branch: spec.branch.clone(),
-                created_branch: false,
-            });
+        if let Some(info) = existing_checkout(spec) {
+            return Ok(info);
         }
         // A worktree whose directory was deleted by hand is still registered.
         let _ = git::run(&spec.repo_path, &["worktree", "prune"]).await;
