@@ -48,7 +48,6 @@ impl ManagerError {
         match self {
             ManagerError::Store(e) => e.hint().map(str::to_owned),
             ManagerError::Refused { hint, .. } => hint.clone(),
-            ManagerError::Plugin(PluginError::Refused { .. }) => None,
             ManagerError::Plugin(_) => None,
         }
     }
@@ -293,12 +292,10 @@ impl Manager {
 
     pub(crate) fn plugins_for(
         &self,
-        project: &ResolvedProject,
         agent: &str,
         workspace: &str,
         runtime: &str,
     ) -> Result<Plugins, ManagerError> {
-        let _ = project;
         Ok(Plugins {
             runtime: self.runtime(runtime)?,
             agent: self.agent(agent)?,

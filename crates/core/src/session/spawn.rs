@@ -59,12 +59,8 @@ impl Manager {
             }
         }
         let agent_name = req.agent.clone().unwrap_or_else(|| project.agent.clone());
-        let plugins = Arc::new(self.plugins_for(
-            &project,
-            &agent_name,
-            &project.workspace,
-            &project.runtime,
-        )?);
+        let plugins =
+            Arc::new(self.plugins_for(&agent_name, &project.workspace, &project.runtime)?);
         let mut resolved = Vec::new();
         let mut results: Vec<Option<Result<Session, ManagerError>>> = Vec::new();
         let needs_tracker = req.tasks.iter().any(|t| matches!(t, Task::Issue(_)));
@@ -484,7 +480,7 @@ impl Manager {
                 format!("`ao attach {}` opens it", s.id),
             ));
         }
-        let plugins = self.plugins_for(&project, &s.agent, &s.workspace, &project.runtime)?;
+        let plugins = self.plugins_for(&s.agent, &s.workspace, &project.runtime)?;
         if let Some(old) = &s.runtime
             && let Ok(r) = self.runtime(&old.runtime)
         {

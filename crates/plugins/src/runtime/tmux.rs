@@ -186,7 +186,9 @@ impl TmuxRuntime {
 
     /// The argv tmux runs: the agent itself, or `ao __launch FILE` for long commands or
     /// a standard input file, since tmux can neither carry those nor redirect.
-    fn pane_argv(spec: &RuntimeSpec) -> Result<Vec<String>, PluginError> {
+    /// The second value says whether the environment travels in a launch file (else it
+    /// goes on tmux's command line).
+    fn pane_argv(spec: &RuntimeSpec) -> Result<(Vec<String>, bool), PluginError> {
         let size: usize = spec.argv.iter().map(|a| a.len() + 1).sum::<usize>()
             + spec
                 .env
@@ -196,18 +198,21 @@ impl TmuxRuntime {
         if size <= MAX_INLINE_COMMAND && spec.stdin.is_none() {
             if spec.argv.len() == 1 {
                 // tmux hands a single argument to a shell; `env` makes it an exec.
-                return Ok(vec!["env".into(), "--".into(), spec.argv[0].clone()]);
+                return Ok((vec!["env".into(), "--".into(), spec.argv[0].clone()], false));
             }
-            return Ok(spec.argv.clone());
+            return Ok((spec.argv.clone(), false));
         }
         let file = crate::launch::write_launch_file(spec).map_err(|e| failed(e.to_string()))?;
         let exe = std::env::current_exe()
             .map_err(|e| failed(format!("cannot find the ao executable to launch with: {e}")))?;
-        Ok(vec![
-            exe.to_string_lossy().into_owned(),
-            crate::launch::LAUNCH_SUBCOMMAND.into(),
-            file.to_string_lossy().into_owned(),
-        ])
+        Ok((
+            vec![
+                exe.to_string_lossy().into_owned(),
+                crate::launch::LAUNCH_SUBCOMMAND.into(),
+                file.to_string_lossy().into_owned(),
+            ],
+            true,
+        ))
     }
 }
 
@@ -256,15 +261,15 @@ impl Runtime for TmuxRuntime {
         ]
         .map(String::from)
         .to_vec();
-        let inline = Self::pane_argv(spec)?;
-        if inline.first().map(String::as_str) == Some("env") || inline == spec.argv {
+        let (argv, via_file) = Self::pane_argv(spec)?;
+        if !via_file {
             for (k, v) in &spec.env {
                 args.push("-e".into());
                 args.push(format!("{k}={v}"));
             }
         }
         args.push("--".into());
-        args.extend(inline);
+        args.extend(argv);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = Self::call(&self.socket, &refs).await?;
         if !out.success() {
