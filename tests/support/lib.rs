@@ -2,6 +2,8 @@
 //! private AO_HOME, no user git config), real git repositories with a local bare origin,
 //! and a runner for the real `ao` binary that shows everything when a test fails.
 
+pub mod model;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

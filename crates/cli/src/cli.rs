@@ -41,6 +41,15 @@ pub enum Command {
     Session(SessionCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Records what an agent's own hook reports (called by the agent CLI, not by you).
+    #[command(hide = true)]
+    Hook {
+        /// The agent plugin, e.g. claude-code.
+        agent: String,
+        /// What the agent passes: the event name, or its notification.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Runs a launch file written by a runtime (internal).
     #[command(name = "__launch", hide = true)]
     Launch {

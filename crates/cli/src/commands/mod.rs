@@ -3,6 +3,7 @@
 mod completions;
 mod config;
 mod doctor;
+mod hook;
 mod init;
 mod plugin;
 mod session;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => session::send(args),
         Command::Attach { session } => session::attach(&session),
         Command::Session(cmd) => session::run(cmd),
+        Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
         Command::Launch { file } => {
             let message = ao_plugins::launch::exec_launch_file(&file);
             eprintln!("{message}");

@@ -1,6 +1,7 @@
 use super::PluginError;
 use crate::config::{AgentConfig, Permission};
 use crate::model::{Activity, SessionId, Timestamp};
+use crate::store::AgentReport;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ pub struct LaunchContext {
     /// A directory the plugin may write files into (rules, hook settings) that is
     /// neither the user's repository nor shared with another session.
     pub scratch_dir: PathBuf,
+    /// The argv that reports a hook event to ao (`ao hook <agent>`); the plugin appends
+    /// the event. The agent's environment carries the session id.
+    pub hook_command: Vec<String>,
 }
 
 impl LaunchContext {
@@ -52,6 +56,8 @@ pub struct LaunchSpec {
     pub env: BTreeMap<String, String>,
     /// How the prompt is delivered.
     pub prompt: PromptDelivery,
+    /// The CLI's own session id, when ao chooses it at launch.
+    pub agent_session_id: Option<String>,
 }
 
 /// What an agent plugin needs to judge activity.
@@ -63,10 +69,14 @@ pub struct ActivityContext {
     pub workspace: PathBuf,
     /// The agent CLI's own session id, if known.
     pub agent_session_id: Option<String>,
-    /// The recent terminal output, the last resort.
+    /// What the agent's hooks last reported through `ao hook`.
+    pub report: Option<AgentReport>,
+    /// The terminal's last lines, when the plugin asked for them (`wants_terminal`).
     pub recent_output: Option<String>,
     /// How long `ready` may last before it is `idle`, in milliseconds.
     pub idle_after_ms: u64,
+    /// Now, in ms since the epoch.
+    pub now: Timestamp,
 }
 
 /// Where an activity reading came from, most trusted first.
@@ -120,4 +130,19 @@ pub trait Agent: Send + Sync {
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError>;
     /// The argv that resumes the session, or `None` to start afresh with `launch`.
     fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec>;
+    /// Whether `activity` needs the terminal's last lines this time (one runtime call
+    /// per session, so only when hooks and logs cannot tell).
+    fn wants_terminal(&self, _ctx: &ActivityContext) -> bool {
+        false
+    }
+    /// Reads one call of the agent's hook (`ao hook <agent> ARGS...`, the hook's input on
+    /// standard input) into a report; `None` for events that say nothing of activity.
+    fn hook_report(&self, _args: &[String], _stdin: &str, _now: Timestamp) -> Option<AgentReport> {
+        None
+    }
+    /// Explains a start that failed, from the agent's last output: what happened and the
+    /// ways out, when the plugin recognises it.
+    fn diagnose(&self, _output: &str, _config: &AgentConfig) -> Option<String> {
+        None
+    }
 }

@@ -5,8 +5,8 @@ use crate::model::{
     StatusReason, now_ms,
 };
 use crate::plugin::{
-    ActivityContext, Agent, Liveness, PluginError, Probe, Runtime, Slot, Tracker, Workspace,
-    WorkspaceSpec,
+    ActivityContext, ActivityReport, ActivitySource, Agent, Liveness, PluginError, Probe, Runtime,
+    Slot, Tracker, Workspace, WorkspaceSpec,
 };
 use crate::registry::{Factory, PluginRegistry, SectionRef};
 use crate::store::{SessionFilter, Store, StoreError};
@@ -96,6 +96,10 @@ pub struct SessionView {
     pub session: Session,
     /// `alive`, `exited`, `gone` or `unknown`; `None` when nothing was probed.
     pub runtime_state: Option<&'static str>,
+    /// What the agent asks (for `waiting_input`) or other detail of its activity.
+    pub activity_detail: Option<String>,
+    /// Where the activity reading came from: `hook`, `session-log` or `terminal`.
+    pub activity_source: Option<&'static str>,
 }
 
 /// One session `cleanup` handled or left alone.
@@ -134,6 +138,8 @@ pub struct Manager {
     pub(crate) env: fn(&str) -> Option<String>,
     /// How long a spawn or send waits for the agent to be ready.
     pub ready_timeout: Duration,
+    /// The `ao` binary the agents' hooks call back (`ao hook`).
+    pub ao_exe: PathBuf,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -166,6 +172,7 @@ impl Manager {
             store: Mutex::new(store),
             env,
             ready_timeout: READY_TIMEOUT,
+            ao_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao")),
         })
     }
 
@@ -438,20 +445,34 @@ impl Manager {
         }
         let mut views = Vec::with_capacity(sessions.len());
         for (mut s, probe) in sessions.into_iter().zip(probes) {
+            let mut reading = None;
             if let Some(p) = &probe {
-                self.observe(&mut s, p).await?;
+                reading = self.observe(&mut s, p).await?;
             }
             views.push(SessionView {
                 runtime_state: probe.map(|p| liveness_name(p.liveness)),
+                activity_detail: reading.as_ref().and_then(|r| r.detail.clone()),
+                activity_source: reading.map(|r| match r.source {
+                    ActivitySource::Hook => "hook",
+                    ActivitySource::SessionLog => "session-log",
+                    ActivitySource::Terminal => "terminal",
+                }),
                 session: s,
             });
         }
         Ok(views)
     }
 
-    /// Applies one probe to a session and saves what changed.
-    async fn observe(&self, s: &mut Session, probe: &Probe) -> Result<(), ManagerError> {
+    /// Applies one probe to a session, asks its agent what it is doing while it runs, and
+    /// saves what changed.
+    async fn observe(
+        &self,
+        s: &mut Session,
+        probe: &Probe,
+    ) -> Result<Option<ActivityReport>, ManagerError> {
         let before = (s.status, s.status_reason, s.activity);
+        let before_agent_id = s.agent_session_id.clone();
+        let mut reading = None;
         match probe.liveness {
             Liveness::Gone => {
                 s.status = SessionStatus::Killed;
@@ -460,20 +481,16 @@ impl Manager {
             }
             Liveness::Exited => s.activity = Some(Activity::Exited),
             Liveness::Alive => {
-                if let Ok(agent) = self.agent(&s.agent) {
-                    let ctx = ActivityContext {
-                        session: s.id.clone(),
-                        workspace: s.workspace_path.clone().unwrap_or_default(),
-                        agent_session_id: s.agent_session_id.clone(),
-                        recent_output: None,
-                        idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
-                    };
-                    if let Ok(report) = agent.activity(&ctx).await {
-                        s.activity = Some(report.activity);
-                    }
+                if let Some(report) = self.agent_activity(s).await {
+                    s.activity = Some(report.activity);
+                    reading = Some(report);
                 }
             }
             Liveness::Unknown => {}
+        }
+        if before_agent_id != s.agent_session_id {
+            s.updated_at = now_ms();
+            self.save(s)?;
         }
         if before != (s.status, s.status_reason, s.activity) {
             s.updated_at = now_ms();
@@ -493,7 +510,35 @@ impl Manager {
                 );
             }
         }
-        Ok(())
+        Ok(reading)
+    }
+
+    /// The agent's activity, layered: its hooks' last report, then its session log, then
+    /// (only when the plugin asks) the terminal. Learns the agent's own session id.
+    async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
+        let agent = self.agent(&s.agent).ok()?;
+        let report = self.store().agent_report(&s.id).ok().flatten();
+        if s.agent_session_id.is_none()
+            && let Some(id) = report.as_ref().and_then(|r| r.agent_session_id.clone())
+        {
+            s.agent_session_id = Some(id);
+        }
+        let mut ctx = ActivityContext {
+            session: s.id.clone(),
+            workspace: s.workspace_path.clone().unwrap_or_default(),
+            agent_session_id: s.agent_session_id.clone(),
+            report,
+            recent_output: None,
+            idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
+            now: now_ms(),
+        };
+        if agent.wants_terminal(&ctx)
+            && let Some(handle) = &s.runtime
+            && let Ok(runtime) = self.runtime(&handle.runtime)
+        {
+            ctx.recent_output = runtime.output(handle, 60).await.ok();
+        }
+        agent.activity(&ctx).await.ok()
     }
 
     /// Probes one session's runtime.

@@ -394,6 +394,11 @@ impl Manager {
             config: project.agent_config.clone(),
             rules: (!rules.is_empty()).then_some(rules),
             scratch_dir: self.data_dir(&s.id).join("agent"),
+            hook_command: vec![
+                self.ao_exe.to_string_lossy().into_owned(),
+                "hook".into(),
+                s.agent.clone(),
+            ],
         })
     }
 
@@ -429,15 +434,27 @@ impl Manager {
             },
             data_dir: self.data_dir(&s.id),
         };
+        // Reports from an earlier run of the agent say nothing about this one.
+        self.store().clear_agent_report(&s.id)?;
         let handle = plugins.runtime.create(&spec).await?;
         s.runtime = Some(handle.clone());
+        if launch.agent_session_id.is_some() {
+            s.agent_session_id = launch.agent_session_id.clone();
+        }
         s.updated_at = now_ms();
         self.save(s)?;
         step("runtime")?;
         let names = plugins.agent.process_names(&ctx.config);
         let post_launch = launch.prompt == PromptDelivery::PostLaunch;
         self.wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                ManagerError::Refused { message, hint } => ManagerError::Refused {
+                    hint: plugins.agent.diagnose(&message, &ctx.config).or(hint),
+                    message,
+                },
+                e => e,
+            })?;
         step("ready")?;
         if post_launch && deliver {
             plugins.runtime.send(&handle, &ctx.prompt).await?;

@@ -74,6 +74,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN spawn_pid INTEGER;
     ALTER TABLE sessions ADD COLUMN prompt TEXT;
     "#,
+    // 3: what an agent's own hooks last reported, written by `ao hook`.
+    r#"
+    CREATE TABLE agent_reports (
+        session          TEXT PRIMARY KEY,
+        activity         TEXT NOT NULL,
+        detail           TEXT,
+        at               INTEGER NOT NULL,
+        agent_session_id TEXT,
+        log_path         TEXT
+    );
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

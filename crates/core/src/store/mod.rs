@@ -2,6 +2,7 @@
 //! `$AO_HOME/ao.db`. Every change is one transaction; writers wait for each other (a
 //! busy timeout plus `BEGIN IMMEDIATE`) instead of failing with "database is locked".
 
+mod agent_reports;
 mod events;
 mod migrations;
 mod reactions;
@@ -10,6 +11,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
+pub use agent_reports::AgentReport;
 pub use migrations::SCHEMA_VERSION;
 pub use reactions::ReactionState;
 pub use reservations::Reservation;

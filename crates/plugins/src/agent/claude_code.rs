@@ -1,9 +1,462 @@
-//! The `claude-code` agent: Claude Code (claude).
+//! The `claude-code` agent: Claude Code (`claude`).
+//!
+//! - Launch: the interactive CLI with the task as its first prompt (after `--`), a session
+//!   id chosen by ao (`--session-id`), the project's permission mode, rules through
+//!   `--append-system-prompt-file`, and ao's hooks through `--settings FILE`. Both files
+//!   live in the session's own directory under `$AO_HOME`, never in the user's repository.
+//! - Activity: the hooks call `ao hook claude-code EVENT` with the event on standard
+//!   input; until the first one arrives (first-run dialogs) the transcript, then the
+//!   terminal, tell.
+//! - Restore: `claude --resume ID`.
 
-use ao_core::plugin::Slot;
-use ao_core::registry::PluginEntry;
+use super::{from_report, from_terminal, model_args, screen_line, shell_word, write_file};
+use ao_core::config::{AgentConfig, Permission};
+use ao_core::model::{Activity, Timestamp};
+use ao_core::plugin::{
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
+    LaunchSpec, PluginError, PromptDelivery, Slot,
+};
+use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::store::AgentReport;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const NAME: &str = "claude-code";
+
+/// The hook events ao listens to.
+const EVENTS: &[&str] = &[
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "SessionEnd",
+];
+
+/// Claude Code.
+#[derive(Debug, Default)]
+pub struct ClaudeCode;
+
+impl ClaudeCode {
+    fn program(config: &AgentConfig) -> String {
+        config
+            .command
+            .as_ref()
+            .and_then(|c| c.first().cloned())
+            .unwrap_or_else(|| "claude".into())
+    }
+
+    /// The flags every start and resume share: hooks, permissions, model, rules.
+    fn common_args(&self, ctx: &LaunchContext) -> Result<Vec<String>, PluginError> {
+        let settings = ctx.scratch_dir.join("claude-settings.json");
+        write_file(
+            NAME,
+            &settings,
+            &hook_settings(&ctx.hook_command).to_string(),
+        )?;
+        let mut args = vec!["--settings".into(), path_arg(&settings)];
+        match ctx.permissions() {
+            Permission::Permissionless => {
+                args.push("--dangerously-skip-permissions".into());
+                trust_folder(&ctx.workspace)?;
+            }
+            // Claude Code's own default no longer asks; `manual` is the mode that does.
+            Permission::Default => args.extend(["--permission-mode".into(), "manual".into()]),
+            Permission::AutoEdit => {
+                args.extend(["--permission-mode".into(), "acceptEdits".into()]);
+            }
+            Permission::Suggest => args.extend(["--permission-mode".into(), "plan".into()]),
+        }
+        args.extend(model_args("--model", ctx.config.model.as_ref()));
+        if let Some(rules) = &ctx.rules {
+            let file = ctx.scratch_dir.join("rules.md");
+            write_file(NAME, &file, rules)?;
+            args.extend(["--append-system-prompt-file".into(), path_arg(&file)]);
+        }
+        Ok(args)
+    }
+}
+
+fn path_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The settings file that installs ao's hooks: each event runs `ao hook claude-code EVENT`.
+fn hook_settings(hook_command: &[String]) -> Value {
+    let base: Vec<String> = hook_command.iter().map(|w| shell_word(w)).collect();
+    let mut hooks = serde_json::Map::new();
+    for event in EVENTS {
+        let command = format!("{} {event}", base.join(" "));
+        hooks.insert(
+            (*event).to_owned(),
+            json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]),
+        );
+    }
+    json!({ "hooks": hooks })
+}
+
+/// Marks the session's own worktree as trusted in `~/.claude.json`, where Claude Code
+/// records the folders its user trusted, so a permissionless session does not stop at
+/// the trust dialog. Nothing else in the file changes.
+fn trust_folder(workspace: &Path) -> Result<(), PluginError> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Ok(());
+    };
+    let file = PathBuf::from(home).join(".claude.json");
+    let mut config: Value = match std::fs::read_to_string(&file) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            PluginError::failed(
+                NAME,
+                format!("{} is not valid JSON ({e}); left as it is", file.display()),
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(e) => {
+            return Err(PluginError::failed(
+                NAME,
+                format!("cannot read {}: {e}", file.display()),
+            ));
+        }
+    };
+    let key = workspace.to_string_lossy().into_owned();
+    let Some(root) = config.as_object_mut() else {
+        return Ok(());
+    };
+    let projects = root.entry("projects").or_insert_with(|| json!({}));
+    let Some(projects) = projects.as_object_mut() else {
+        return Ok(());
+    };
+    let entry = projects.entry(key).or_insert_with(|| json!({}));
+    if entry["hasTrustDialogAccepted"] == json!(true) {
+        return Ok(());
+    }
+    if let Some(e) = entry.as_object_mut() {
+        e.insert("hasTrustDialogAccepted".into(), json!(true));
+    }
+    // Written beside and renamed over, so a reader never sees half a file.
+    let tmp = file.with_extension(format!("json.ao-{}", std::process::id()));
+    let text = serde_json::to_string_pretty(&config).unwrap_or_default();
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &file))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            PluginError::failed(NAME, format!("cannot update {}: {e}", file.display()))
+        })
+}
+
+/// Where Claude Code keeps a session's transcript.
+fn transcript_path(workspace: &Path, session_id: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let dir: String = workspace
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    Some(
+        PathBuf::from(home)
+            .join(".claude/projects")
+            .join(dir)
+            .join(format!("{session_id}.jsonl")),
+    )
+}
+
+/// The transcript's entries (a bounded tail is enough for the last state; the whole file
+/// for totals).
+fn transcript(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a dialog on the screen asks, if one is showing.
+fn dialog(screen: &str) -> Option<String> {
+    const QUESTIONS: &[&[&str]] = &[
+        &["one you trust", "trust the files in this folder"],
+        &["Do you want to use this API key?"],
+        &["Bypass Permissions mode"],
+        &[
+            "Do you want to proceed?",
+            "Do you want to make this edit",
+            "Do you want to",
+        ],
+        &["Select login method", "Choose the text style"],
+    ];
+    QUESTIONS.iter().find_map(|q| screen_line(screen, q))
+}
+
+/// Whether the screen shows Claude Code at work.
+fn working(screen: &str) -> bool {
+    screen.contains("esc to interrupt")
+}
+
+#[async_trait]
+impl Agent for ClaudeCode {
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
+        let id = super::new_uuid();
+        let mut argv = vec![
+            Self::program(&ctx.config),
+            "--session-id".into(),
+            id.clone(),
+        ];
+        argv.extend(self.common_args(ctx)?);
+        if !ctx.prompt.is_empty() {
+            // The interactive CLI takes its first prompt as an argument and stays open.
+            argv.push("--".into());
+            argv.push(ctx.prompt.clone());
+        }
+        Ok(LaunchSpec {
+            argv,
+            env: ctx.config.env.clone().into_iter().collect(),
+            prompt: PromptDelivery::Inline,
+            agent_session_id: Some(id),
+        })
+    }
+
+    fn process_names(&self, config: &AgentConfig) -> Vec<String> {
+        let program = Self::program(config);
+        let base = Path::new(&program)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or(program);
+        let mut names = vec![base.clone(), "claude".into()];
+        if let Some(n) = &config.process_name {
+            names.insert(0, n.clone());
+        }
+        names.dedup();
+        names
+    }
+
+    async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
+        let screen = ctx.recent_output.as_deref().unwrap_or_default();
+        if let Some(r) = &ctx.report {
+            // A permission question answered without a later hook: the screen tells.
+            if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
+                if dialog(screen).is_some() {
+                    return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
+                }
+                let activity = if working(screen) {
+                    Activity::Active
+                } else {
+                    Activity::Ready
+                };
+                return Ok(from_terminal(activity, None));
+            }
+            return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
+        }
+        // No hook yet: a first-run dialog, or a CLI whose hooks are off.
+        if let Some(question) = dialog(screen) {
+            return Ok(from_terminal(Activity::WaitingInput, Some(question)));
+        }
+        if let Some(path) = ctx
+            .agent_session_id
+            .as_deref()
+            .and_then(|id| transcript_path(&ctx.workspace, id))
+            && let Some(last) = transcript(&path)
+                .into_iter()
+                .rev()
+                .find(|e| e["type"] == "assistant" || e["type"] == "user")
+        {
+            let ended = last["type"] == "assistant"
+                && last["message"]["stop_reason"].as_str() == Some("end_turn");
+            return Ok(ActivityReport {
+                activity: if ended {
+                    Activity::Ready
+                } else {
+                    Activity::Active
+                },
+                source: ActivitySource::SessionLog,
+                last_at: None,
+                detail: None,
+            });
+        }
+        Ok(from_terminal(Activity::Active, None))
+    }
+
+    fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
+        ctx.report
+            .as_ref()
+            .is_none_or(|r| r.activity == Activity::WaitingInput)
+    }
+
+    async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
+        let id = ctx
+            .agent_session_id
+            .clone()
+            .or_else(|| ctx.report.as_ref().and_then(|r| r.agent_session_id.clone()));
+        let path = ctx
+            .report
+            .as_ref()
+            .and_then(|r| r.log_path.clone())
+            .map(PathBuf::from)
+            .or_else(|| {
+                id.as_deref()
+                    .and_then(|i| transcript_path(&ctx.workspace, i))
+            });
+        let entries = path.map(|p| transcript(&p)).unwrap_or_default();
+        let mut tokens = 0u64;
+        let mut summary = None;
+        for e in &entries {
+            let usage = &e["message"]["usage"];
+            if e["type"] == "assistant" {
+                for k in [
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                ] {
+                    tokens += usage[k].as_u64().unwrap_or(0);
+                }
+            }
+            if e["type"] == "summary" {
+                summary = e["summary"].as_str().map(str::to_owned);
+            }
+            if summary.is_none()
+                && e["type"] == "user"
+                && let Some(text) = e["message"]["content"].as_str()
+            {
+                summary = Some(
+                    text.lines()
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(80)
+                        .collect(),
+                );
+            }
+        }
+        Ok(AgentSessionInfo {
+            agent_session_id: id,
+            summary,
+            tokens: (tokens > 0).then_some(tokens),
+            cost_usd: None,
+        })
+    }
+
+    fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec> {
+        let id = agent_session_id?;
+        let mut argv = vec![Self::program(&ctx.config), "--resume".into(), id.to_owned()];
+        argv.extend(self.common_args(ctx).ok()?);
+        Some(LaunchSpec {
+            argv,
+            env: ctx.config.env.clone().into_iter().collect(),
+            prompt: PromptDelivery::Inline,
+            agent_session_id: Some(id.to_owned()),
+        })
+    }
+
+    fn hook_report(&self, args: &[String], stdin: &str, now: Timestamp) -> Option<AgentReport> {
+        let payload: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
+        let event = args
+            .first()
+            .map(String::as_str)
+            .or_else(|| payload["hook_event_name"].as_str())?;
+        let (activity, detail) = match event {
+            "SessionStart" | "Stop" => (Activity::Ready, None),
+            "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => (Activity::Active, None),
+            "PermissionRequest" => {
+                let tool = payload["tool_name"].as_str().unwrap_or("a tool");
+                let what = payload["tool_input"]["command"]
+                    .as_str()
+                    .or_else(|| payload["tool_input"]["file_path"].as_str())
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                (
+                    Activity::WaitingInput,
+                    Some(format!("asks permission to use {tool}{what}")),
+                )
+            }
+            "Notification" => match payload["notification_type"].as_str() {
+                Some("permission_prompt") | Some("elicitation_dialog") => (
+                    Activity::WaitingInput,
+                    payload["message"].as_str().map(str::to_owned),
+                ),
+                Some("idle_prompt") => (Activity::Ready, None),
+                _ => return None,
+            },
+            "SessionEnd" => (Activity::Exited, None),
+            _ => return None,
+        };
+        Some(AgentReport {
+            activity,
+            detail,
+            at: now,
+            agent_session_id: payload["session_id"].as_str().map(str::to_owned),
+            log_path: payload["transcript_path"].as_str().map(str::to_owned),
+        })
+    }
+
+    fn diagnose(&self, output: &str, _config: &AgentConfig) -> Option<String> {
+        if output.contains("cannot be used with root/sudo privileges") {
+            return Some(
+                "Claude Code refuses its permission-bypass flag (permissions: permissionless) \
+                 when run as root. Either run ao as an ordinary user, or, if this machine is \
+                 a sandbox, say so in the project's config: agentConfig: { env: { IS_SANDBOX: \"1\" } } \
+                 (or choose another `permissions` mode)"
+                    .into(),
+            );
+        }
+        if output.contains("Unable to connect to Anthropic services") {
+            return Some(
+                "Claude Code's first-run check could not reach Anthropic; run `claude` once by \
+                 hand to finish its setup, or check ANTHROPIC_BASE_URL in agentConfig.env"
+                    .into(),
+            );
+        }
+        None
+    }
+}
+
+fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
+    Ok(Arc::new(ClaudeCode))
+}
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Agent, "claude-code", "Claude Code (claude)", None)
+    crate::available(
+        Slot::Agent,
+        NAME,
+        "Claude Code (claude)",
+        None,
+        Factory::Agent(Arc::new(build)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_events_become_reports() {
+        let a = ClaudeCode;
+        let stdin = r#"{"session_id":"s-1","transcript_path":"/t.jsonl","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"rm -rf build"}}"#;
+        let r = a
+            .hook_report(&["PermissionRequest".into()], stdin, 7)
+            .unwrap();
+        assert_eq!(r.activity, Activity::WaitingInput);
+        assert_eq!(
+            r.detail.as_deref(),
+            Some("asks permission to use Bash: rm -rf build")
+        );
+        assert_eq!(r.agent_session_id.as_deref(), Some("s-1"));
+        let stop = a.hook_report(&["Stop".into()], "{}", 9).unwrap();
+        assert_eq!(stop.activity, Activity::Ready);
+        assert!(a.hook_report(&["Unknown".into()], "{}", 9).is_none());
+    }
+
+    #[test]
+    fn hook_commands_quote_ao_path() {
+        let v = hook_settings(&["/opt/my ao/ao".into(), "hook".into(), NAME.into()]);
+        assert_eq!(
+            v["hooks"]["Stop"][0]["hooks"][0]["command"],
+            "'/opt/my ao/ao' hook claude-code Stop"
+        );
+    }
 }

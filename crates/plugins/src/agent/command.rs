@@ -57,6 +57,7 @@ impl Agent for CommandAgent {
             argv,
             env: ctx.config.env.clone().into_iter().collect(),
             prompt,
+            agent_session_id: None,
         })
     }
 

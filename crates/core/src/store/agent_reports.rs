@@ -1,0 +1,94 @@
+//! What an agent's own hooks last reported about a session. `ao hook`, run by the agent
+//! CLI itself, writes it; `ao status` and the host read it.
+
+use super::{Store, StoreError};
+use crate::model::{Activity, SessionId, Timestamp};
+use rusqlite::{OptionalExtension, params};
+
+/// The latest report of an agent's hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentReport {
+    /// What the agent said it is doing.
+    pub activity: Activity,
+    /// The question it asks (for `waiting_input`), or other detail.
+    pub detail: Option<String>,
+    /// When it reported, in ms since the epoch.
+    pub at: Timestamp,
+    /// The CLI's own session id, once known.
+    pub agent_session_id: Option<String>,
+    /// The CLI's session log, once known.
+    pub log_path: Option<String>,
+}
+
+impl Store {
+    /// Records a report, keeping the session id and log path already known when the new
+    /// report does not carry them.
+    pub fn record_agent_report(
+        &mut self,
+        session: &SessionId,
+        report: &AgentReport,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO agent_reports (session, activity, detail, at, agent_session_id, log_path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(session) DO UPDATE SET
+                activity = excluded.activity,
+                detail = excluded.detail,
+                at = excluded.at,
+                agent_session_id = COALESCE(excluded.agent_session_id, agent_session_id),
+                log_path = COALESCE(excluded.log_path, log_path)",
+            params![
+                session.to_string(),
+                report.activity.as_str(),
+                report.detail,
+                report.at,
+                report.agent_session_id,
+                report.log_path
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The latest report for a session.
+    pub fn agent_report(&self, session: &SessionId) -> Result<Option<AgentReport>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT activity, detail, at, agent_session_id, log_path
+                 FROM agent_reports WHERE session = ?1",
+                [session.to_string()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(activity, detail, at, agent_session_id, log_path)| {
+            Ok(AgentReport {
+                activity: activity.parse().map_err(|e| StoreError::Corrupt {
+                    what: "agent report",
+                    detail: format!("{e}"),
+                })?,
+                detail,
+                at,
+                agent_session_id,
+                log_path,
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets a session's reports (when its agent starts again).
+    pub fn clear_agent_report(&mut self, session: &SessionId) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM agent_reports WHERE session = ?1",
+            [session.to_string()],
+        )?;
+        Ok(())
+    }
+}
