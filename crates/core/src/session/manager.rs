@@ -518,11 +518,6 @@ impl Manager {
     async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
         let agent = self.agent(&s.agent).ok()?;
         let report = self.store().agent_report(&s.id).ok().flatten();
-        if s.agent_session_id.is_none()
-            && let Some(id) = report.as_ref().and_then(|r| r.agent_session_id.clone())
-        {
-            s.agent_session_id = Some(id);
-        }
         let mut ctx = ActivityContext {
             session: s.id.clone(),
             workspace: s.workspace_path.clone().unwrap_or_default(),
@@ -537,6 +532,13 @@ impl Manager {
             && let Ok(runtime) = self.runtime(&handle.runtime)
         {
             ctx.recent_output = runtime.output(handle, 60).await.ok();
+        }
+        if s.agent_session_id.is_none()
+            && let Ok(info) = agent.session_info(&ctx).await
+            && info.agent_session_id.is_some()
+        {
+            s.agent_session_id = info.agent_session_id;
+            ctx.agent_session_id = s.agent_session_id.clone();
         }
         agent.activity(&ctx).await.ok()
     }

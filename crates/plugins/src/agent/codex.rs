@@ -1,9 +1,396 @@
-//! The `codex` agent: OpenAI Codex CLI (codex).
+//! The `codex` agent: OpenAI's Codex CLI (`codex`).
+//!
+//! - Launch: the interactive CLI with the task as its first prompt (after `--`), without
+//!   the shared background server (`--no-daemon`, so the session's processes end with
+//!   it), the project's permission mode, rules as `developer_instructions`, and ao's
+//!   notify program (`-c notify=[ao, hook, codex]`), all as `-c` overrides: nothing is
+//!   written into the user's files.
+//! - Activity: the notify program reports each finished turn; the rollout file under
+//!   `$CODEX_HOME/sessions` tells a turn in progress; the terminal shows dialogs.
+//! - Restore: `codex resume ID`.
 
-use ao_core::plugin::Slot;
-use ao_core::registry::PluginEntry;
+use super::{from_report, from_terminal, model_args, screen_line};
+use ao_core::config::{AgentConfig, Permission};
+use ao_core::model::{Activity, Timestamp};
+use ao_core::plugin::{
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
+    LaunchSpec, PluginError, PromptDelivery, Slot,
+};
+use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::store::AgentReport;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const NAME: &str = "codex";
+
+/// Codex.
+#[derive(Debug, Default)]
+pub struct Codex;
+
+/// A TOML string (JSON's escapes are TOML's too).
+fn toml_string(s: &str) -> String {
+    json!(s).to_string()
+}
+
+impl Codex {
+    fn program(config: &AgentConfig) -> String {
+        config
+            .command
+            .as_ref()
+            .and_then(|c| c.first().cloned())
+            .unwrap_or_else(|| "codex".into())
+    }
+
+    fn common_args(ctx: &LaunchContext) -> Vec<String> {
+        let notify: Vec<String> = ctx.hook_command.iter().map(|w| toml_string(w)).collect();
+        let mut args = vec![
+            "--no-daemon".into(),
+            "-c".into(),
+            format!("notify=[{}]", notify.join(",")),
+        ];
+        match ctx.permissions() {
+            Permission::Permissionless => {
+                args.push("--dangerously-bypass-approvals-and-sandbox".into());
+                // Trust for this worktree only, for this run only.
+                args.extend([
+                    "-c".into(),
+                    format!(
+                        "projects={{{}={{trust_level=\"trusted\"}}}}",
+                        toml_string(&ctx.workspace.to_string_lossy())
+                    ),
+                ]);
+            }
+            Permission::Default => {}
+            Permission::AutoEdit => args.extend([
+                "--sandbox".into(),
+                "workspace-write".into(),
+                "--ask-for-approval".into(),
+                "on-request".into(),
+            ]),
+            Permission::Suggest => args.extend([
+                "--sandbox".into(),
+                "read-only".into(),
+                "--ask-for-approval".into(),
+                "on-request".into(),
+            ]),
+        }
+        args.extend(model_args("--model", ctx.config.model.as_ref()));
+        if let Some(rules) = &ctx.rules {
+            args.extend([
+                "-c".into(),
+                format!("developer_instructions={}", toml_string(rules)),
+            ]);
+        }
+        args
+    }
+}
+
+/// `$CODEX_HOME`, else `~/.codex`.
+fn codex_home() -> Option<PathBuf> {
+    std::env::var_os("CODEX_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")))
+}
+
+/// Sub-directories, newest name first.
+fn dirs_desc(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v.reverse();
+    v
+}
+
+/// The rollout file of a session: by its id when known, else the newest whose first line
+/// says it ran in `workspace`. Only the three newest day directories are searched.
+fn find_rollout(workspace: &Path, id: Option<&str>) -> Option<PathBuf> {
+    let root = codex_home()?.join("sessions");
+    let mut days = Vec::new();
+    'outer: for year in dirs_desc(&root) {
+        for month in dirs_desc(&year) {
+            for day in dirs_desc(&month) {
+                days.push(day);
+                if days.len() == 3 {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let want = workspace.to_string_lossy();
+    for day in days {
+        for file in dirs_desc(&day) {
+            let name = file.file_name()?.to_string_lossy().into_owned();
+            if !name.ends_with(".jsonl") {
+                continue;
+            }
+            match id {
+                Some(id) if name.ends_with(&format!("{id}.jsonl")) => return Some(file),
+                Some(_) => {}
+                None => {
+                    let first = std::fs::read_to_string(&file)
+                        .ok()
+                        .and_then(|t| t.lines().next().map(str::to_owned))
+                        .and_then(|l| serde_json::from_str::<Value>(&l).ok());
+                    if first.is_some_and(|v| v["payload"]["cwd"].as_str() == Some(&want)) {
+                        return Some(file);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// What a rollout says: the session id, whether a turn is in progress, and the last
+/// token total.
+struct Rollout {
+    id: Option<String>,
+    in_turn: Option<bool>,
+    tokens: Option<u64>,
+    first_prompt: Option<String>,
+    modified: Option<Timestamp>,
+}
+
+fn read_rollout(path: &Path) -> Rollout {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut r = Rollout {
+        id: None,
+        in_turn: None,
+        tokens: None,
+        first_prompt: None,
+        modified: std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as Timestamp),
+    };
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let p = &v["payload"];
+        match (v["type"].as_str(), p["type"].as_str()) {
+            (Some("session_meta"), _) => r.id = p["id"].as_str().map(str::to_owned),
+            (Some("event_msg"), Some("task_started")) => r.in_turn = Some(true),
+            (Some("event_msg"), Some("task_complete" | "turn_aborted")) => {
+                r.in_turn = Some(false);
+            }
+            (Some("event_msg"), Some("token_count")) => {
+                r.tokens = p["info"]["total_token_usage"]["total_tokens"].as_u64();
+            }
+            (Some("event_msg"), Some("user_message")) if r.first_prompt.is_none() => {
+                r.first_prompt = p["message"].as_str().map(str::to_owned);
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// What a dialog on the screen asks, if one is showing.
+fn dialog(screen: &str) -> Option<String> {
+    const QUESTIONS: &[&[&str]] = &[
+        &["Trust this folder?", "Do you trust the contents"],
+        &["Sign in with ChatGPT", "Choose how you want to use Codex"],
+        &[
+            "Would you like to run",
+            "Would you like to make",
+            "Would you like to",
+            "Allow Codex to",
+            "approve",
+        ],
+    ];
+    QUESTIONS.iter().find_map(|q| screen_line(screen, q))
+}
+
+#[async_trait]
+impl Agent for Codex {
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
+        let mut argv = vec![Self::program(&ctx.config)];
+        argv.extend(Self::common_args(ctx));
+        if !ctx.prompt.is_empty() {
+            argv.push("--".into());
+            argv.push(ctx.prompt.clone());
+        }
+        Ok(LaunchSpec {
+            argv,
+            env: ctx.config.env.clone().into_iter().collect(),
+            prompt: PromptDelivery::Inline,
+            agent_session_id: None,
+        })
+    }
+
+    fn process_names(&self, config: &AgentConfig) -> Vec<String> {
+        // The npm package's `codex` is a node script that runs the native binary.
+        let mut names = vec!["codex".to_owned(), "node".to_owned()];
+        if let Some(n) = &config.process_name {
+            names.insert(0, n.clone());
+        }
+        names
+    }
+
+    async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
+        let screen = ctx.recent_output.as_deref().unwrap_or_default();
+        if let Some(question) = dialog(screen) {
+            return Ok(from_terminal(Activity::WaitingInput, Some(question)));
+        }
+        let id = ctx.agent_session_id.as_deref().or_else(|| {
+            ctx.report
+                .as_ref()
+                .and_then(|r| r.agent_session_id.as_deref())
+        });
+        let rollout = find_rollout(&ctx.workspace, id).map(|p| read_rollout(&p));
+        match (&ctx.report, rollout) {
+            // The notify program spoke after the rollout's last write: the turn ended.
+            (Some(r), Some(log)) if log.in_turn == Some(true) => {
+                if log.modified.is_some_and(|m| r.at >= m) {
+                    Ok(from_report(r, ctx.idle_after_ms, ctx.now))
+                } else {
+                    Ok(ActivityReport {
+                        activity: Activity::Active,
+                        source: ActivitySource::SessionLog,
+                        last_at: log.modified,
+                        detail: None,
+                    })
+                }
+            }
+            (Some(r), _) => Ok(from_report(r, ctx.idle_after_ms, ctx.now)),
+            (None, Some(log)) => {
+                let ready = log.in_turn != Some(true);
+                let idle = ready
+                    && log
+                        .modified
+                        .is_some_and(|m| ctx.now - m >= ctx.idle_after_ms as i64);
+                Ok(ActivityReport {
+                    activity: match (ready, idle) {
+                        (_, true) => Activity::Idle,
+                        (true, false) => Activity::Ready,
+                        (false, _) => Activity::Active,
+                    },
+                    source: ActivitySource::SessionLog,
+                    last_at: log.modified,
+                    detail: None,
+                })
+            }
+            (None, None) => Ok(from_terminal(
+                if screen.contains("esc to interrupt") {
+                    Activity::Active
+                } else {
+                    Activity::Ready
+                },
+                None,
+            )),
+        }
+    }
+
+    fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
+        // Approval questions and first-run dialogs show only on the screen; a finished
+        // turn the notify program reported needs no look.
+        ctx.report
+            .as_ref()
+            .is_none_or(|r| r.activity != Activity::Ready)
+    }
+
+    async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
+        let id = ctx.agent_session_id.as_deref().or_else(|| {
+            ctx.report
+                .as_ref()
+                .and_then(|r| r.agent_session_id.as_deref())
+        });
+        let Some(log) = find_rollout(&ctx.workspace, id).map(|p| read_rollout(&p)) else {
+            return Ok(AgentSessionInfo {
+                agent_session_id: id.map(str::to_owned),
+                ..AgentSessionInfo::default()
+            });
+        };
+        Ok(AgentSessionInfo {
+            agent_session_id: log.id.or(id.map(str::to_owned)),
+            summary: log.first_prompt.map(|p| {
+                p.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect()
+            }),
+            tokens: log.tokens,
+            cost_usd: None,
+        })
+    }
+
+    fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec> {
+        let id = agent_session_id?;
+        let mut argv = vec![Self::program(&ctx.config), "resume".into()];
+        argv.extend(Self::common_args(ctx));
+        argv.push(id.to_owned());
+        Some(LaunchSpec {
+            argv,
+            env: ctx.config.env.clone().into_iter().collect(),
+            prompt: PromptDelivery::Inline,
+            agent_session_id: Some(id.to_owned()),
+        })
+    }
+
+    fn hook_report(&self, args: &[String], _stdin: &str, now: Timestamp) -> Option<AgentReport> {
+        // notify passes one JSON argument.
+        let payload: Value = args
+            .iter()
+            .rev()
+            .find_map(|a| serde_json::from_str(a).ok())?;
+        if payload["type"] != "agent-turn-complete" {
+            return None;
+        }
+        // Codex also runs side threads (a title for the task) that notify too; only the
+        // session's own thread keeps a rollout.
+        let thread = payload["thread-id"].as_str()?;
+        let cwd = payload["cwd"].as_str()?;
+        find_rollout(Path::new(cwd), Some(thread))?;
+        Some(AgentReport {
+            activity: Activity::Ready,
+            detail: None,
+            at: now,
+            agent_session_id: payload["thread-id"].as_str().map(str::to_owned),
+            log_path: None,
+        })
+    }
+}
+
+fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
+    Ok(Arc::new(Codex))
+}
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(Slot::Agent, "codex", "OpenAI Codex CLI (codex)", None)
+    crate::available(
+        Slot::Agent,
+        NAME,
+        "OpenAI Codex CLI (codex)",
+        None,
+        Factory::Agent(Arc::new(build)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_becomes_ready() {
+        let arg = r#"{"type":"agent-turn-complete","thread-id":"t-1","turn-id":"u","cwd":"/w"}"#;
+        // No rollout for the thread (a side thread, or none at all): not the session's.
+        assert!(Codex.hook_report(&[arg.into()], "", 5).is_none());
+        assert!(
+            Codex
+                .hook_report(&[r#"{"type":"other"}"#.into()], "", 5)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn notify_program_is_a_toml_array() {
+        assert_eq!(toml_string(r#"/a "b"/ao"#), r#""/a \"b\"/ao""#);
+    }
 }
