@@ -1,6 +1,7 @@
 //! ao's end-to-end suites: the real `ao` binary, real git, a private store per test.
 //! One test binary with a module per area, so the suite links once.
 
+mod agents;
 mod cli;
 mod config_errors;
 mod discovery;

@@ -468,3 +468,186 @@ impl Drop for Fleet {
         let _ = self.tmux(&["kill-server"]);
     }
 }
+
+/// An agent CLI on PATH, or `None` after saying loudly that its tests are skipped.
+pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        eprintln!(
+            "\n!!!! SKIPPED: `{program}` is not installed (package {package}); .ci/run installs it.\n"
+        );
+    }
+    found
+}
+
+/// A fleet whose project `app` runs a real agent CLI against the scripted model server,
+/// with the CLI's per-user setup done in the test's own HOME as its user would have done
+/// it once (onboarding finished, API key approved or logged in).
+pub struct AgentFleet {
+    /// The fleet.
+    pub fleet: Fleet,
+    /// The scripted model.
+    pub model: model::ModelServer,
+}
+
+/// The API key the agents send to the scripted model.
+pub const TEST_KEY: &str = "sk-ao-test-key";
+
+impl AgentFleet {
+    /// `agent` is `claude-code` or `codex`; `agent_config` holds extra `agentConfig` lines
+    /// (indented by six spaces); `extra` is more project keys (four spaces).
+    pub fn new(
+        agent: &str,
+        scenario: model::Scenario,
+        agent_config: &str,
+        extra: &str,
+    ) -> AgentFleet {
+        let model = model::ModelServer::start(scenario);
+        let env_lines = match agent {
+            "claude-code" => format!(
+                "        ANTHROPIC_BASE_URL: {}\n        ANTHROPIC_API_KEY: {TEST_KEY}\n        DISABLE_AUTOUPDATER: \"1\"\n        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: \"1\"\n",
+                model.url
+            ),
+            _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
+        };
+        let fleet = Fleet::new(&format!(
+            "    agent: {agent}\n{extra}    agentConfig:\n{agent_config}      env:\n{env_lines}"
+        ));
+        let home = &fleet.env.home;
+        match agent {
+            "claude-code" => {
+                let config = serde_json::json!({
+                    "hasCompletedOnboarding": true,
+                    "customApiKeyResponses": {"approved": [TEST_KEY], "rejected": []},
+                });
+                std::fs::write(home.join(".claude.json"), config.to_string()).unwrap();
+            }
+            _ => {
+                let dir = home.join(".codex");
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(
+                    dir.join("config.toml"),
+                    format!(
+                        "openai_base_url = \"{}/v1\"\ncheck_for_update_on_startup = false\n\n[analytics]\nenabled = false\n",
+                        model.url
+                    ),
+                )
+                .unwrap();
+                let mut login = fleet.env.command("codex");
+                login
+                    .args(["login", "--with-api-key"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = login.spawn().expect("codex login runs");
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(TEST_KEY.as_bytes())
+                    .unwrap();
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "codex login failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        AgentFleet { fleet, model }
+    }
+
+    /// Runs `ao args`.
+    pub fn ao(&self, args: &[&str]) -> Run {
+        self.fleet.ao(args)
+    }
+
+    /// The session's entry in `ao status --json`.
+    pub fn status(&self, id: &str) -> serde_json::Value {
+        let run = self.ao(&["status", "--json"]);
+        run.success();
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        list.into_iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not in `ao status --json`:\n{}", run.stdout))
+    }
+
+    /// Waits until `ao status` shows `activity` for the session; returns its entry.
+    pub fn wait_activity(&self, id: &str, activity: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let last = self.status(id);
+            if last["activity"] == activity {
+                return last;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "{id} never showed `{activity}` in `ao status`; last: {last:#}\nscreen:\n{}",
+                    self.screen(id)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the model holds a stream open for the session.
+    pub fn wait_hold(&self, id: &str) {
+        if !self.model.wait_hold(std::time::Duration::from_secs(60)) {
+            panic!(
+                "no held stream; requests: {:?}\nscreen:\n{}",
+                self.model
+                    .requests()
+                    .iter()
+                    .map(|r| (&r.path, r.step))
+                    .collect::<Vec<_>>(),
+                self.screen(id)
+            );
+        }
+    }
+
+    /// Presses `keys` until the screen shows `until` (a dialog may ignore keys for a moment
+    /// after it is drawn).
+    pub fn press_until(&self, id: &str, keys: &[&str], until: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.screen(id).contains(until) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pressing {keys:?} never showed {until:?}:\n{}",
+                self.screen(id)
+            );
+            self.keys(id, keys);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// Presses `keys` until the screen no longer shows `text`.
+    pub fn press_until_gone(&self, id: &str, keys: &[&str], text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.screen(id).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pressing {keys:?} never closed {text:?}:\n{}",
+                self.screen(id)
+            );
+            self.keys(id, keys);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+
+    /// The session's terminal.
+    pub fn screen(&self, id: &str) -> String {
+        self.fleet.tmux(&["capture-pane", "-p", "-t", id]).stdout
+    }
+
+    /// Presses keys in the session's terminal (tmux key names), as its user would.
+    pub fn keys(&self, id: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", id];
+        args.extend_from_slice(keys);
+        self.fleet.tmux(&args).success();
+    }
+}

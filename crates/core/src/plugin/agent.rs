@@ -130,6 +130,11 @@ pub trait Agent: Send + Sync {
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError>;
     /// The argv that resumes the session, or `None` to start afresh with `launch`.
     fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec>;
+    /// Whether the agent shows it has started (a hook, its session log, or a dialog on the
+    /// screen), so a spawn waits for that and catches a CLI that quits just after start.
+    fn confirms_start(&self) -> bool {
+        false
+    }
     /// Whether `activity` needs the terminal's last lines this time (one runtime call
     /// per session, so only when hooks and logs cannot tell).
     fn wants_terminal(&self, _ctx: &ActivityContext) -> bool {

@@ -515,7 +515,7 @@ impl Manager {
 
     /// The agent's activity, layered: its hooks' last report, then its session log, then
     /// (only when the plugin asks) the terminal. Learns the agent's own session id.
-    async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
+    pub(crate) async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
         let agent = self.agent(&s.agent).ok()?;
         let report = self.store().agent_report(&s.id).ok().flatten();
         let mut ctx = ActivityContext {

@@ -434,6 +434,17 @@ impl Manager {
             },
             data_dir: self.data_dir(&s.id),
         };
+        if let Some(program) = launch.argv.first()
+            && crate::exec::find_program(program, spec_path(&spec.env)).is_none()
+        {
+            return Err(ManagerError::Refused {
+                message: format!("the agent's program `{program}` was not found on PATH"),
+                hint: Some(format!(
+                    "install it, or give its path in agentConfig.command; PATH is {}",
+                    spec_path(&spec.env).unwrap_or("unset")
+                )),
+            });
+        }
         // Reports from an earlier run of the agent say nothing about this one.
         self.store().clear_agent_report(&s.id)?;
         let handle = plugins.runtime.create(&spec).await?;
@@ -455,6 +466,9 @@ impl Manager {
                 },
                 e => e,
             })?;
+        if plugins.agent.confirms_start() {
+            self.confirm_start(plugins, s, &handle, &ctx.config).await?;
+        }
         step("ready")?;
         if post_launch && deliver {
             plugins.runtime.send(&handle, &ctx.prompt).await?;
@@ -476,6 +490,49 @@ impl Manager {
             }
         }
         Ok(())
+    }
+
+    /// Waits until the agent shows it has started (a hook, its session log, a dialog); an
+    /// agent that quits meanwhile fails the spawn with its output and the plugin's
+    /// explanation.
+    async fn confirm_start(
+        &self,
+        plugins: &Plugins,
+        s: &mut Session,
+        handle: &crate::model::RuntimeHandle,
+        config: &crate::config::AgentConfig,
+    ) -> Result<(), ManagerError> {
+        let deadline = std::time::Instant::now() + self.ready_timeout;
+        loop {
+            let probe = self.probe(s).await?;
+            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+                let output = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+                let code = probe
+                    .exit_code
+                    .map(|c| format!(" with exit code {c}"))
+                    .unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    hint: plugins.agent.diagnose(&output, config).or_else(|| {
+                        Some("check the agent's command and settings in the config".into())
+                    }),
+                    message: format!(
+                        "the agent exited{code} as it started; its last output:\n{}",
+                        indent(&output)
+                    ),
+                });
+            }
+            if let Some(r) = self.agent_activity(s).await
+                && (r.source != crate::plugin::ActivitySource::Terminal
+                    || r.activity == Activity::WaitingInput)
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                // Running, just quiet: status tells the rest.
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Starts an ended or archived session again: its workspace (recreated from its
@@ -557,4 +614,8 @@ impl Manager {
         )?;
         Ok(s)
     }
+}
+
+fn spec_path(env: &BTreeMap<String, String>) -> Option<&str> {
+    env.get("PATH").map(String::as_str)
 }

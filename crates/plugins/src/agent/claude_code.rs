@@ -280,6 +280,10 @@ impl Agent for ClaudeCode {
         Ok(from_terminal(Activity::Active, None))
     }
 
+    fn confirms_start(&self) -> bool {
+        true
+    }
+
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
         ctx.report
             .as_ref()
@@ -374,7 +378,9 @@ impl Agent for ClaudeCode {
                 )
             }
             "Notification" => match payload["notification_type"].as_str() {
-                Some("permission_prompt") | Some("elicitation_dialog") => (
+                // A permission prompt is reported by PermissionRequest already; this
+                // notification may come after the user answered.
+                Some("elicitation_dialog") => (
                     Activity::WaitingInput,
                     payload["message"].as_str().map(str::to_owned),
                 ),

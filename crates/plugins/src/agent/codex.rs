@@ -286,6 +286,10 @@ impl Agent for Codex {
         }
     }
 
+    fn confirms_start(&self) -> bool {
+        true
+    }
+
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
         // Approval questions and first-run dialogs show only on the screen; a finished
         // turn the notify program reported needs no look.

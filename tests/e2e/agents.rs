@@ -1,0 +1,287 @@
+//! The agent plugins against the real CLIs (Claude Code, Codex), each talking to the
+//! scripted model server on loopback, in real worktrees and a real tmux server. Each
+//! test skips, loudly, only when its CLI is not installed.
+
+use ao_tests::model::{Scenario, Step};
+use ao_tests::{AgentFleet, agent_cli};
+
+fn text(t: &str) -> Step {
+    Step {
+        text: Some(t.into()),
+        ..Step::default()
+    }
+}
+
+fn held(t: &str) -> Step {
+    Step {
+        hold: true,
+        ..text(t)
+    }
+}
+
+fn shell(c: &str) -> Step {
+    Step {
+        shell: Some(c.into()),
+        ..Step::default()
+    }
+}
+
+fn scenario(steps: Vec<Step>) -> Scenario {
+    Scenario {
+        steps,
+        ..Scenario::default()
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Claude Code in its asking mode: the folder-trust dialog, a streaming turn, a finished
+/// turn, a permission prompt, idle, exit and resume, each as `ao status` shows it.
+#[test]
+fn claude_code_states_through_hooks() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+        "",
+    );
+    std::fs::write(
+        f.fleet.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "readyThresholdMs: 4000\n{}",
+            std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap()
+        ),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success();
+    // First run in a new folder: Claude Code asks whether to trust it.
+    let s = f.wait_activity("app-1", "waiting_input");
+    let detail = s["activity_detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("trust"), "{s:#}");
+    f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+    f.keys("app-1", &["Enter"]);
+    // The model streams: active, told by the hooks.
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    f.model.release();
+    let s = f.wait_activity("app-1", "ready");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    // A command needs permission: waiting_input with the question.
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission to use Bash: echo hello > out.txt",
+        "{s:#}"
+    );
+    f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
+    f.wait_activity("app-1", "ready");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    // Ready past the threshold is idle.
+    f.wait_activity("app-1", "idle");
+    let id = f.status("app-1")["agent_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The CLI ends: exited.
+    f.keys("app-1", &["C-d"]);
+    f.keys("app-1", &["C-d"]);
+    f.wait_activity("app-1", "exited");
+    // Restore resumes the same conversation.
+    f.ao(&["session", "restore", "app-1"]).success();
+    let start = f
+        .fleet
+        .tmux(&["display", "-p", "-t", "app-1", "#{pane_start_command}"])
+        .stdout;
+    assert!(start.contains(&format!("--resume {id}")), "{start}");
+    f.wait_activity("app-1", "ready");
+}
+
+/// With `permissions: permissionless` ao trusts the session's own worktree for Claude
+/// Code, and the task runs with no dialog and no permission prompt.
+#[test]
+fn claude_code_permissionless_pretrusts_only_its_worktree() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    // Root may bypass permissions only where the user marks a sandbox.
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
+        "      permissions: permissionless\n",
+        "",
+    );
+    // Its user accepted the bypass mode's warning once, as Claude Code asks on first use.
+    let settings = f.fleet.env.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    let config = std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap();
+    std::fs::write(
+        f.fleet.repo.join("agent-orchestrator.yaml"),
+        config.replace("      env:\n", "      env:\n        IS_SANDBOX: \"1\"\n"),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Mark it done"])
+        .success();
+    f.wait_activity("app-1", "ready");
+    let done = f.fleet.worktree("app-1").join("done.txt");
+    ao_tests::wait_until("done.txt", || done.exists().then_some(()));
+    let claude: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.fleet.env.home.join(".claude.json")).unwrap(),
+    )
+    .unwrap();
+    let projects = claude["projects"].as_object().unwrap();
+    let trusted: Vec<&String> = projects
+        .iter()
+        .filter(|(_, v)| v["hasTrustDialogAccepted"] == true)
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        trusted,
+        vec![&f.fleet.worktree("app-1").display().to_string()]
+    );
+}
+
+/// As root, Claude Code refuses its bypass flag unless a sandbox is marked; ao reports it
+/// with both ways out, leaves nothing behind, and types nothing anywhere.
+#[test]
+fn claude_code_refusing_root_bypass_is_explained() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    if !is_root() {
+        eprintln!("!!!! SKIPPED: this test needs root (Claude Code only refuses as root)");
+        return;
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![text("never")]),
+        "      permissions: permissionless\n",
+        "",
+    );
+    let run = f.ao(&["spawn", "app", "--prompt", "Anything"]);
+    run.code(1)
+        .stderr_has("cannot be used with root/sudo privileges")
+        .stderr_has("run ao as an ordinary user")
+        .stderr_has("IS_SANDBOX");
+    assert!(f.fleet.tmux_sessions().is_empty());
+    assert_eq!(f.fleet.worktrees().len(), 1);
+    assert_eq!(f.model.requests().len(), 0, "nothing reached the model");
+}
+
+/// A first-run dialog (an API key the user has not approved) is waiting_input with the
+/// dialog's question, not a silent hang.
+#[test]
+fn claude_code_api_key_dialog_is_waiting_input() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![text("Hi")]),
+        "      permissions: default\n",
+        "",
+    );
+    std::fs::write(
+        f.fleet.env.home.join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true}"#,
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Hello"]).success();
+    let mut seen = Vec::new();
+    // The trust dialog comes first, then the API key.
+    for _ in 0..2 {
+        let s = f.wait_activity("app-1", "waiting_input");
+        let detail = s["activity_detail"].as_str().unwrap_or_default().to_owned();
+        if detail.contains("API key") {
+            seen.push(detail);
+            break;
+        }
+        assert!(detail.contains("trust"), "{s:#}");
+        f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+        f.keys("app-1", &["Enter"]);
+        ao_tests::wait_until("the trust dialog to close", || {
+            (!f.screen("app-1").contains("trust this folder")).then_some(())
+        });
+    }
+    assert_eq!(seen, vec!["Do you want to use this API key?"]);
+}
+
+/// Codex: the trust dialog, a streaming turn told by its rollout, a finished turn told by
+/// its notify program, work in the worktree, and exit.
+#[test]
+fn codex_states_through_notify_and_rollout() {
+    if agent_cli("codex", "@openai/codex").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "codex",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+        "",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert!(
+        s["activity_detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Trust this folder"),
+        "{s:#}"
+    );
+    f.keys("app-1", &["Enter"]);
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    f.model.release();
+    let s = f.wait_activity("app-1", "ready");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
+    f.wait_activity("app-1", "ready");
+    assert!(f.status("app-1")["agent_session_id"].is_string());
+    f.keys("app-1", &["C-c"]);
+    f.keys("app-1", &["C-c"]);
+    f.wait_activity("app-1", "exited");
+}
+
+/// An agent missing from PATH: spawn fails with the reason; nothing is left and nothing
+/// was typed into a shell.
+#[test]
+fn an_agent_missing_from_path_fails_the_spawn() {
+    let f = ao_tests::Fleet::new(
+        "    agent: claude-code\n    agentConfig:\n      permissions: default\n      command: [no-such-claude]\n",
+    );
+    let run = f.ao(&["spawn", "app", "--prompt", "echo typed-into-a-shell"]);
+    run.code(1).stderr_has("no-such-claude");
+    assert!(f.tmux_sessions().is_empty());
+    assert_eq!(f.worktrees().len(), 1);
+    assert!(
+        f.branches().iter().all(|b| b == "main"),
+        "{:?}",
+        f.branches()
+    );
+}
