@@ -132,12 +132,7 @@ fn claude_code_permissionless_pretrusts_only_its_worktree() {
     let settings = f.fleet.env.home.join(".claude/settings.json");
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
-    let config = std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap();
-    std::fs::write(
-        f.fleet.repo.join("agent-orchestrator.yaml"),
-        config.replace("      env:\n", "      env:\n        IS_SANDBOX: \"1\"\n"),
-    )
-    .unwrap();
+    f.add_env("IS_SANDBOX", "1");
     f.ao(&["spawn", "app", "--prompt", "Mark it done"])
         .success();
     f.wait_activity("app-1", "ready");

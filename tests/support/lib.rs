@@ -567,6 +567,20 @@ impl AgentFleet {
         self.fleet.ao(args)
     }
 
+    /// Adds a variable to the project's `agentConfig.env`.
+    pub fn add_env(&self, key: &str, value: &str) {
+        let file = self.fleet.repo.join("agent-orchestrator.yaml");
+        let config = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            config.replace(
+                "      env:\n",
+                &format!("      env:\n        {key}: \"{value}\"\n"),
+            ),
+        )
+        .unwrap();
+    }
+
     /// The session's entry in `ao status --json`.
     pub fn status(&self, id: &str) -> serde_json::Value {
         let run = self.ao(&["status", "--json"]);

@@ -207,6 +207,18 @@ pub fn process_name(pid: u32) -> Option<String> {
     }
 }
 
+/// Where `program` is found: itself when it names a path, else the first match in
+/// `path` (a PATH value).
+pub fn find_program(program: &str, path: Option<&str>) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(program);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_owned());
+    }
+    std::env::split_paths(path?)
+        .map(|d| d.join(program))
+        .find(|c| c.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,16 +245,4 @@ mod tests {
         assert!(!pid_alive(0));
         assert!(!pid_alive(u32::MAX));
     }
-}
-
-/// Where `program` is found: itself when it names a path, else the first match in
-/// `path` (a PATH value).
-pub fn find_program(program: &str, path: Option<&str>) -> Option<std::path::PathBuf> {
-    let p = std::path::Path::new(program);
-    if p.components().count() > 1 {
-        return p.is_file().then(|| p.to_owned());
-    }
-    std::env::split_paths(path?)
-        .map(|d| d.join(program))
-        .find(|c| c.is_file())
 }

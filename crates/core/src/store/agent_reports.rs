@@ -70,10 +70,12 @@ impl Store {
             .optional()?;
         row.map(|(activity, detail, at, agent_session_id, log_path)| {
             Ok(AgentReport {
-                activity: activity.parse().map_err(|e| StoreError::Corrupt {
-                    what: "agent report",
-                    detail: format!("{e}"),
-                })?,
+                activity: activity
+                    .parse::<Activity>()
+                    .map_err(|e| StoreError::Corrupt {
+                        what: "agent report",
+                        detail: e.to_string(),
+                    })?,
                 detail,
                 at,
                 agent_session_id,

@@ -1,0 +1,156 @@
+//! Agent benchmarks against the real CLIs and the scripted model, printed as figures
+//! (run: `cargo bench -p ao-tests --bench agents`; the CLIs must be on PATH):
+//!
+//! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
+//!   for Claude Code (hooks) and Codex (notify program): median of 10 turns.
+//! - From the model's permission-needing tool call to `ao status` reporting
+//!   `waiting_input` (Claude Code, hooks): median of 5.
+
+use ao_tests::model::{Scenario, Step};
+use ao_tests::{AgentFleet, agent_cli};
+use std::time::{Duration, Instant, SystemTime};
+
+const TURNS: usize = 10;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn held(i: usize) -> Step {
+    Step {
+        text: Some(format!("Answer {i}")),
+        hold: true,
+        ..Step::default()
+    }
+}
+
+/// Polls `ao status` until the session shows `activity`; returns when it did.
+fn seen(f: &AgentFleet, activity: &str) -> SystemTime {
+    loop {
+        let s = f.status("app-1");
+        if s["activity"] == activity {
+            return SystemTime::now();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn ready_latency(agent: &str, config: &str) {
+    let steps = (0..=TURNS).map(held).collect();
+    let f = AgentFleet::new(
+        agent,
+        Scenario {
+            steps,
+            ..Scenario::default()
+        },
+        config,
+        "",
+    );
+    if agent == "claude-code" {
+        // Root may bypass permissions only where its user marks a sandbox.
+        f.add_env("IS_SANDBOX", "1");
+        let settings = f.fleet.env.home.join(".claude/settings.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    }
+    f.ao(&["spawn", "app", "--prompt", "Turn 0"]).success();
+    let mut took = Vec::new();
+    for i in 0..=TURNS {
+        if i > 0 {
+            f.ao(&["send", "app-1", &format!("Turn {i}")]).success();
+        }
+        f.wait_hold("app-1");
+        f.wait_activity("app-1", "active");
+        f.model.release();
+        let at = seen(&f, "ready");
+        let last = loop {
+            if let Some(t) = f.model.finished_at(i) {
+                break t;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        // Turn 0 includes the CLI's start; it is not counted.
+        if i > 0 {
+            took.push(at.duration_since(last).unwrap_or_default());
+        }
+    }
+    let max = took.iter().max().copied().unwrap_or_default();
+    println!(
+        "{agent}: last token -> `ao status` ready: median {} of {} turns (max {})",
+        ms(median(took.clone())),
+        took.len(),
+        ms(max)
+    );
+}
+
+fn permission_latency() {
+    let mut steps = Vec::new();
+    for i in 0..5 {
+        steps.push(Step {
+            shell: Some(format!("echo {i} >> log.txt")),
+            ..Step::default()
+        });
+        steps.push(Step {
+            text: Some("Done.".into()),
+            ..Step::default()
+        });
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        Scenario {
+            steps,
+            ..Scenario::default()
+        },
+        "      permissions: default\n",
+        "",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Run step 0"]).success();
+    f.wait_activity("app-1", "waiting_input");
+    // The first question is the folder-trust dialog.
+    f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+    f.keys("app-1", &["Enter"]);
+    let mut took = Vec::new();
+    for i in 0..5 {
+        if i > 0 {
+            f.ao(&["send", "app-1", &format!("Run step {i}")]).success();
+        }
+        let start = Instant::now();
+        let at = loop {
+            let s = f.status("app-1");
+            if s["activity"] == "waiting_input"
+                && s["activity_detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("permission"))
+            {
+                break SystemTime::now();
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "{s:#}");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let asked = f.model.finished_at(2 * i).expect("the tool call was sent");
+        took.push(at.duration_since(asked).unwrap_or_default());
+        f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
+        f.wait_activity("app-1", "ready");
+    }
+    println!(
+        "claude-code: permission prompt -> `ao status` waiting_input: median {} of {} (max {})",
+        ms(median(took.clone())),
+        took.len(),
+        ms(took.iter().max().copied().unwrap_or_default())
+    );
+}
+
+fn main() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_some() {
+        ready_latency("claude-code", "      permissions: permissionless\n");
+        permission_latency();
+    }
+    if agent_cli("codex", "@openai/codex").is_some() {
+        ready_latency("codex", "      permissions: permissionless\n");
+    }
+}
