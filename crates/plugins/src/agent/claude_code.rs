@@ -207,17 +207,7 @@ impl Agent for ClaudeCode {
             id.clone(),
         ];
         argv.extend(self.common_args(ctx)?);
-        if !ctx.prompt.is_empty() {
-            // The interactive CLI takes its first prompt as an argument and stays open.
-            argv.push("--".into());
-            argv.push(ctx.prompt.clone());
-        }
-        Ok(LaunchSpec {
-            argv,
-            env: ctx.config.env.clone().into_iter().collect(),
-            prompt: PromptDelivery::Inline,
-            agent_session_id: Some(id),
-        })
+        Ok(super::inline_launch(argv, ctx, Some(id)))
     }
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {

@@ -211,16 +211,7 @@ impl Agent for Codex {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
         let mut argv = vec![Self::program(&ctx.config)];
         argv.extend(Self::common_args(ctx));
-        if !ctx.prompt.is_empty() {
-            argv.push("--".into());
-            argv.push(ctx.prompt.clone());
-        }
-        Ok(LaunchSpec {
-            argv,
-            env: ctx.config.env.clone().into_iter().collect(),
-            prompt: PromptDelivery::Inline,
-            agent_session_id: None,
-        })
+        Ok(super::inline_launch(argv, ctx, None))
     }
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {

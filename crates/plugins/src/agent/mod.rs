@@ -101,3 +101,22 @@ pub(crate) fn model_args(flag: &str, model: Option<&String>) -> Vec<String> {
         .map(|m| vec![flag.to_owned(), m.clone()])
         .unwrap_or_default()
 }
+
+/// The launch of an interactive CLI that takes its first prompt as an argument (after
+/// `--`, so a task starting with `-` is not an option) and stays open.
+pub(crate) fn inline_launch(
+    mut argv: Vec<String>,
+    ctx: &ao_core::plugin::LaunchContext,
+    agent_session_id: Option<String>,
+) -> ao_core::plugin::LaunchSpec {
+    if !ctx.prompt.is_empty() {
+        argv.push("--".into());
+        argv.push(ctx.prompt.clone());
+    }
+    ao_core::plugin::LaunchSpec {
+        argv,
+        env: ctx.config.env.clone().into_iter().collect(),
+        prompt: ao_core::plugin::PromptDelivery::Inline,
+        agent_session_id,
+    }
+}
