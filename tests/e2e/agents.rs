@@ -104,6 +104,10 @@ fn claude_code_states_through_hooks() {
     f.keys("app-1", &["C-d"]);
     f.keys("app-1", &["C-d"]);
     f.wait_activity("app-1", "exited");
+    // The SessionEnd hook reports a moment before the process is gone.
+    ao_tests::wait_until("the CLI's process to end", || {
+        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+    });
     // Restore resumes the same conversation.
     f.ao(&["session", "restore", "app-1"]).success();
     let start = f
