@@ -49,7 +49,6 @@ fn ready_latency(agent: &str, config: &str) {
             ..Scenario::default()
         },
         config,
-        "",
     );
     if agent == "claude-code" {
         // Root may bypass permissions only where its user marks a sandbox.
@@ -107,7 +106,6 @@ fn permission_latency() {
             ..Scenario::default()
         },
         "      permissions: default\n",
-        "",
     );
     f.ao(&["spawn", "app", "--prompt", "Run step 0"]).success();
     f.wait_activity("app-1", "waiting_input");

@@ -58,7 +58,6 @@ fn claude_code_states_through_hooks() {
             text("I wrote out.txt."),
         ]),
         "      permissions: default\n",
-        "",
     );
     std::fs::write(
         f.fleet.repo.join("agent-orchestrator.yaml"),
@@ -130,7 +129,6 @@ fn claude_code_permissionless_pretrusts_only_its_worktree() {
         "claude-code",
         scenario(vec![shell("echo done > done.txt"), text("Done.")]),
         "      permissions: permissionless\n",
-        "",
     );
     // Its user accepted the bypass mode's warning once, as Claude Code asks on first use.
     let settings = f.fleet.env.home.join(".claude/settings.json");
@@ -173,7 +171,6 @@ fn claude_code_refusing_root_bypass_is_explained() {
         "claude-code",
         scenario(vec![text("never")]),
         "      permissions: permissionless\n",
-        "",
     );
     let run = f.ao(&["spawn", "app", "--prompt", "Anything"]);
     run.code(1)
@@ -196,7 +193,6 @@ fn claude_code_api_key_dialog_is_waiting_input() {
         "claude-code",
         scenario(vec![text("Hi")]),
         "      permissions: default\n",
-        "",
     );
     std::fs::write(
         f.fleet.env.home.join(".claude.json"),
@@ -238,7 +234,6 @@ fn codex_states_through_notify_and_rollout() {
             text("I wrote out.txt."),
         ]),
         "      permissions: default\n",
-        "",
     );
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();

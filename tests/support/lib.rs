@@ -499,13 +499,8 @@ pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
     /// `agent` is `claude-code` or `codex`; `agent_config` holds extra `agentConfig` lines
-    /// (indented by six spaces); `extra` is more project keys (four spaces).
-    pub fn new(
-        agent: &str,
-        scenario: model::Scenario,
-        agent_config: &str,
-        extra: &str,
-    ) -> AgentFleet {
+    /// (indented by six spaces).
+    pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
         let env_lines = match agent {
             "claude-code" => format!(
@@ -515,7 +510,7 @@ impl AgentFleet {
             _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
         };
         let fleet = Fleet::new(&format!(
-            "    agent: {agent}\n{extra}    agentConfig:\n{agent_config}      env:\n{env_lines}"
+            "    agent: {agent}\n    agentConfig:\n{agent_config}      env:\n{env_lines}"
         ));
         let home = &fleet.env.home;
         match agent {

@@ -278,7 +278,7 @@ fn respond(
         return Ok(false);
     }
     if method != "POST" {
-        return answer_other(out, method, path_only, body);
+        return answer_other(out, method, path_only);
     }
     let api = if path_only.ends_with("/messages") {
         Api::Anthropic
@@ -287,7 +287,7 @@ fn respond(
     } else if path_only.ends_with("/chat/completions") {
         Api::Chat
     } else {
-        return answer_other(out, method, path_only, body);
+        return answer_other(out, method, path_only);
     };
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let stream = request["stream"].as_bool().unwrap_or(false);
@@ -341,12 +341,8 @@ fn respond(
     let tool = step
         .shell
         .as_ref()
-        .map(|c| shell_call(api, &request, c))
-        .or_else(|| {
-            step.write
-                .as_ref()
-                .map(|(p, c)| write_call(api, &request, p, c))
-        });
+        .map(|c| shell_call(&request, c))
+        .or_else(|| step.write.as_ref().map(|(p, c)| write_call(&request, p, c)));
     let model = request["model"].as_str().unwrap_or("scripted").to_owned();
     let text = step.text.clone().unwrap_or_default();
     let mut sink = Sink::new(out, api, stream, model);
@@ -486,7 +482,7 @@ fn tool_params(t: &Value) -> &Value {
 }
 
 /// A call of the CLI's shell tool, shaped by the tool's own parameter schema.
-fn shell_call(api: Api, request: &Value, command: &str) -> (String, Value) {
+fn shell_call(request: &Value, command: &str) -> (String, Value) {
     let script = format!(
         "const r = await tools.exec_command({{cmd: {}}});\ntext(r.output ?? JSON.stringify(r));",
         json!(command)
@@ -534,12 +530,11 @@ fn shell_call(api: Api, request: &Value, command: &str) -> (String, Value) {
     if args.is_empty() {
         args.insert("command".into(), json!(command));
     }
-    let _ = api;
     (name, Value::Object(args))
 }
 
 /// A call of the CLI's file-writing tool.
-fn write_call(api: Api, request: &Value, path: &str, content: &str) -> (String, Value) {
+fn write_call(request: &Value, path: &str, content: &str) -> (String, Value) {
     if let Some(tool) = offered(request, &["Write", "write"]) {
         let props = &tool_params(tool)["properties"];
         let key = if props["filePath"].is_object() {
@@ -569,16 +564,10 @@ fn write_call(api: Api, request: &Value, path: &str, content: &str) -> (String, 
         "cat > '{}' <<'SCRIPTED_EOF'\n{content}\nSCRIPTED_EOF",
         path.replace('\'', "")
     );
-    shell_call(api, request, &command)
+    shell_call(request, &command)
 }
 
-fn answer_other(
-    out: &mut TcpStream,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> std::io::Result<bool> {
-    let _ = body;
+fn answer_other(out: &mut TcpStream, method: &str, path: &str) -> std::io::Result<bool> {
     let (status, value) = if path.ends_with("/count_tokens") {
         (200, json!({"input_tokens": 42}))
     } else if path.ends_with("/models") && method == "GET" {
