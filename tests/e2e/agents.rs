@@ -1,4 +1,4 @@
-//! The agent plugins against the real CLIs (Claude Code, Codex), each talking to the
+//! The agent plugins against the real CLIs (Claude Code, Codex, Aider), each talking to the
 //! scripted model server on loopback, in real worktrees and a real tmux server. Each
 //! test skips, loudly, only when its CLI is not installed.
 
@@ -264,6 +264,89 @@ fn codex_states_through_notify_and_rollout() {
     f.keys("app-1", &["C-c"]);
     f.keys("app-1", &["C-c"]);
     f.wait_activity("app-1", "exited");
+}
+
+/// Aider: the task typed in once its prompt is up and confirmed taken, a streaming turn,
+/// a finished turn, a question before an edit, idle, exit, and a restore that starts
+/// afresh with the chat history so the model sees the earlier work.
+#[test]
+fn aider_states_through_its_screen_history_and_notifications() {
+    if agent_cli("aider", "aider-chat").is_none() {
+        return;
+    }
+    let edit = "I will create it.\n\nout.txt\n```\nhello\n```\n";
+    let f = AgentFleet::new(
+        "aider",
+        Scenario {
+            tools_optional: true,
+            ..scenario(vec![
+                Step {
+                    when: Some("Say what you see".into()),
+                    ..held("Looking at the code")
+                },
+                Step {
+                    when: Some("Now write the file".into()),
+                    ..text(edit)
+                },
+                Step {
+                    when: Some("What did I ask first".into()),
+                    ..text("You asked me to say what I see.")
+                },
+            ])
+        },
+        "      permissions: default\n      model: openai/test-model\n",
+    );
+    std::fs::write(
+        f.fleet.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "readyThresholdMs: 4000\n{}",
+            std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap()
+        ),
+    )
+    .unwrap();
+    // Spawn returns once aider has taken the task: the model is already streaming.
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success();
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    f.model.release();
+    let s = f.wait_activity("app-1", "ready");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(s["activity_detail"], "Create new file? (out.txt)", "{s:#}");
+    f.keys("app-1", &["y", "Enter"]);
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    f.wait_activity("app-1", "ready");
+    f.wait_activity("app-1", "idle");
+    // Aider's caches stay out of the session's changes.
+    let changes = f
+        .fleet
+        .env
+        .git(&f.fleet.worktree("app-1"), &["status", "--porcelain"]);
+    assert!(!changes.contains(".aider"), "{changes}");
+
+    f.keys("app-1", &["C-d"]);
+    f.wait_activity("app-1", "exited");
+    ao_tests::wait_until("aider's process ended", || {
+        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+    });
+    f.ao(&["session", "restore", "app-1"]).success();
+    f.wait_activity("app-1", "ready");
+    f.ao(&["send", "app-1", "What did I ask first"]).success();
+    ao_tests::wait_until("the question after restore reached the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(2))
+    });
+    let asked = f.model.requests().into_iter().find(|r| r.step == Some(2));
+    let body = asked.unwrap().body.to_string();
+    assert!(
+        body.contains("Say what you see"),
+        "the restored chat does not carry the first task: {body}"
+    );
 }
 
 /// An agent missing from PATH: spawn fails with the reason; nothing is left and nothing

@@ -498,13 +498,17 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code` or `codex`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex` or `aider`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
         let env_lines = match agent {
             "claude-code" => format!(
                 "        ANTHROPIC_BASE_URL: {}\n        ANTHROPIC_API_KEY: {TEST_KEY}\n        DISABLE_AUTOUPDATER: \"1\"\n        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: \"1\"\n",
+                model.url
+            ),
+            "aider" => format!(
+                "        OPENAI_API_BASE: {}/v1\n        OPENAI_API_KEY: {TEST_KEY}\n        LITELLM_LOCAL_MODEL_COST_MAP: \"True\"\n",
                 model.url
             ),
             _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
@@ -520,6 +524,21 @@ impl AgentFleet {
                     "customApiKeyResponses": {"approved": [TEST_KEY], "rejected": []},
                 });
                 std::fs::write(home.join(".claude.json"), config.to_string()).unwrap();
+            }
+            "aider" => {
+                // Aider's model catalogue, as its daily download would have left it, with
+                // the scripted model in it.
+                let dir = home.join(".aider").join("caches");
+                std::fs::create_dir_all(&dir).unwrap();
+                let catalogue = serde_json::json!({"test-model": {
+                    "max_input_tokens": 128000, "max_output_tokens": 8192,
+                    "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002,
+                    "litellm_provider": "openai", "mode": "chat"}});
+                std::fs::write(
+                    dir.join("model_prices_and_context_window.json"),
+                    catalogue.to_string(),
+                )
+                .unwrap();
             }
             _ => {
                 let dir = home.join(".codex");

@@ -67,6 +67,8 @@ pub struct ActivityContext {
     pub session: SessionId,
     /// Its workspace.
     pub workspace: PathBuf,
+    /// The directory the plugin was given at launch (`LaunchContext::scratch_dir`).
+    pub scratch_dir: PathBuf,
     /// The agent CLI's own session id, if known.
     pub agent_session_id: Option<String>,
     /// What the agent's hooks last reported through `ao hook`.
@@ -133,6 +135,12 @@ pub trait Agent: Send + Sync {
     /// Whether the agent shows it has started (a hook, its session log, or a dialog on the
     /// screen), so a spawn waits for that and catches a CLI that quits just after start.
     fn confirms_start(&self) -> bool {
+        false
+    }
+    /// Whether a task typed in after launch (`PromptDelivery::PostLaunch`) waits for the
+    /// agent to read `ready` first and is confirmed by a reading that shows the agent took
+    /// it (`active`, a question, or anything newer than the typing).
+    fn confirms_delivery(&self) -> bool {
         false
     }
     /// Whether `activity` needs the terminal's last lines this time (one runtime call

@@ -521,6 +521,7 @@ impl Manager {
         let mut ctx = ActivityContext {
             session: s.id.clone(),
             workspace: s.workspace_path.clone().unwrap_or_default(),
+            scratch_dir: self.data_dir(&s.id).join("agent"),
             agent_session_id: s.agent_session_id.clone(),
             report,
             recent_output: None,

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a task typed into an agent may take to show it arrived.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// What one `ao spawn` call did: one result per task, in the order given, and the
 /// warnings the user should read.
 #[derive(Debug)]
@@ -470,7 +473,12 @@ impl Manager {
             self.confirm_start(plugins, s, &handle, &ctx.config).await?;
         }
         step("ready")?;
-        if post_launch && deliver {
+        if post_launch && deliver && plugins.agent.confirms_delivery() {
+            self.await_input_prompt(plugins, s, &handle).await?;
+            let typed_at = now_ms();
+            plugins.runtime.send(&handle, &ctx.prompt).await?;
+            self.confirm_delivery(plugins, s, &handle, typed_at).await?;
+        } else if post_launch && deliver {
             plugins.runtime.send(&handle, &ctx.prompt).await?;
             // Delivered into a process that is still the agent, not a shell left behind.
             let probe = self.probe(s).await?;
@@ -490,6 +498,114 @@ impl Manager {
             }
         }
         Ok(())
+    }
+
+    /// Before a task is typed in: waits until the agent reads `ready` (its input prompt is
+    /// up). An agent asking a question first, quitting, or never showing its prompt fails
+    /// the spawn with nothing typed.
+    async fn await_input_prompt(
+        &self,
+        plugins: &Plugins,
+        s: &mut Session,
+        handle: &crate::model::RuntimeHandle,
+    ) -> Result<(), ManagerError> {
+        let deadline = std::time::Instant::now() + self.ready_timeout;
+        loop {
+            self.fail_if_exited(plugins, s, handle, "before it took the task")
+                .await?;
+            match self.agent_activity(s).await {
+                Some(r) if matches!(r.activity, Activity::Ready | Activity::Idle) => return Ok(()),
+                Some(r) if r.activity == Activity::WaitingInput => {
+                    return Err(ManagerError::Refused {
+                        message: format!(
+                            "the agent asks a question before taking its task: {}; nothing was typed",
+                            r.detail.as_deref().unwrap_or("(no text)")
+                        ),
+                        hint: Some(
+                            "answer it once by running the agent by hand in the repository, or change agentConfig so it is not asked, then spawn again"
+                                .into(),
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if std::time::Instant::now() >= deadline {
+                let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the agent did not show its input prompt within {} s; nothing was typed; its screen:\n{}",
+                        self.ready_timeout.as_secs(),
+                        indent(&out)
+                    ),
+                    hint: Some("check that the agent starts by hand in the workspace".into()),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// After a task is typed in: waits until a reading shows the agent took it (working,
+    /// asking, or anything newer than the typing), so a task pasted but never submitted
+    /// fails the spawn instead of sitting there.
+    async fn confirm_delivery(
+        &self,
+        plugins: &Plugins,
+        s: &mut Session,
+        handle: &crate::model::RuntimeHandle,
+        typed_at: i64,
+    ) -> Result<(), ManagerError> {
+        let deadline = std::time::Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            self.fail_if_exited(plugins, s, handle, "as the task arrived")
+                .await?;
+            if let Some(r) = self.agent_activity(s).await
+                && (matches!(r.activity, Activity::Active | Activity::WaitingInput)
+                    || r.last_at.is_some_and(|t| t >= typed_at))
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the task was typed in but the agent did not take it within {} s; its screen:\n{}",
+                        DELIVERY_TIMEOUT.as_secs(),
+                        indent(&out)
+                    ),
+                    hint: Some(
+                        "check that the agent accepts typed input (an interactive prompt, not a one-shot mode)"
+                            .into(),
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Fails with the agent's last output when its process has ended.
+    async fn fail_if_exited(
+        &self,
+        plugins: &Plugins,
+        s: &Session,
+        handle: &crate::model::RuntimeHandle,
+        when: &str,
+    ) -> Result<(), ManagerError> {
+        let probe = self.probe(s).await?;
+        if !matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+            return Ok(());
+        }
+        let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+        let code = probe
+            .exit_code
+            .map(|c| format!(" with exit code {c}"))
+            .unwrap_or_default();
+        Err(ManagerError::Refused {
+            message: format!(
+                "the agent exited{code} {when}; its last output:\n{}",
+                indent(&out)
+            ),
+            hint: Some("check the agent's command and settings in the config".into()),
+        })
     }
 
     /// Waits until the agent shows it has started (a hook, its session log, a dialog); an
