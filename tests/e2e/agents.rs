@@ -1,4 +1,4 @@
-//! The agent plugins against the real CLIs (Claude Code, Codex, Aider), each talking to the
+//! The agent plugins against the real CLIs (Claude Code, Codex, Aider, opencode), each talking to the
 //! scripted model server on loopback, in real worktrees and a real tmux server. Each
 //! test skips, loudly, only when its CLI is not installed.
 
@@ -347,6 +347,77 @@ fn aider_states_through_its_screen_history_and_notifications() {
         body.contains("Say what you see"),
         "the restored chat does not carry the first task: {body}"
     );
+}
+
+/// opencode: a streaming turn, a finished turn, a permission question and its answer,
+/// work in the worktree, the session's id, exit, and a restore that resumes the session.
+#[test]
+fn opencode_states_through_its_reporter() {
+    if agent_cli("opencode", "opencode-ai").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "opencode",
+        scenario(vec![
+            Step {
+                when: Some("Say what you see".into()),
+                ..held("Looking at the code")
+            },
+            Step {
+                when: Some("Now write the file".into()),
+                ..shell("echo hello > out.txt")
+            },
+            text("I wrote out.txt."),
+            Step {
+                when: Some("What did I ask first".into()),
+                ..text("You asked me to say what I see.")
+            },
+        ]),
+        "      permissions: default\n      model: scripted/test-model\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success();
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    f.model.release();
+    let s = f.wait_activity("app-1", "ready");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let id = s["agent_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(id.starts_with("ses_"), "{s:#}");
+
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission to use bash: echo hello > out.txt",
+        "{s:#}"
+    );
+    f.keys("app-1", &["Enter"]);
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
+    f.wait_activity("app-1", "ready");
+
+    f.keys("app-1", &["C-c"]);
+    f.keys("app-1", &["C-c"]);
+    ao_tests::wait_until("opencode's process ended", || {
+        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+    });
+    f.ao(&["session", "restore", "app-1"]).success();
+    f.wait_activity("app-1", "ready");
+    f.ao(&["send", "app-1", "What did I ask first"]).success();
+    ao_tests::wait_until("the question after restore reached the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(3))
+    });
+    let asked = f.model.requests().into_iter().find(|r| r.step == Some(3));
+    let body = asked.unwrap().body.to_string();
+    assert!(
+        body.contains("Say what you see"),
+        "the resumed session does not carry the first task: {body}"
+    );
+    assert_eq!(f.status("app-1")["agent_session_id"], id.as_str());
 }
 
 /// An agent missing from PATH: spawn fails with the reason; nothing is left and nothing

@@ -498,7 +498,7 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code`, `codex` or `aider`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex`, `aider` or `opencode`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
@@ -511,6 +511,7 @@ impl AgentFleet {
                 "        OPENAI_API_BASE: {}/v1\n        OPENAI_API_KEY: {TEST_KEY}\n        LITELLM_LOCAL_MODEL_COST_MAP: \"True\"\n",
                 model.url
             ),
+            "opencode" => "        OPENCODE_DISABLE_MODELS_FETCH: \"1\"\n".to_owned(),
             _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
         };
         let fleet = Fleet::new(&format!(
@@ -539,6 +540,20 @@ impl AgentFleet {
                     catalogue.to_string(),
                 )
                 .unwrap();
+            }
+            "opencode" => {
+                // The scripted model as an OpenAI-compatible provider in the user's config.
+                let dir = home.join(".config").join("opencode");
+                std::fs::create_dir_all(&dir).unwrap();
+                let config = serde_json::json!({
+                    "provider": {"scripted": {
+                        "npm": "@ai-sdk/openai-compatible",
+                        "name": "Scripted",
+                        "options": {"baseURL": format!("{}/v1", model.url), "apiKey": TEST_KEY},
+                        "models": {"test-model": {"name": "Test model"}}}},
+                    "share": "disabled",
+                });
+                std::fs::write(dir.join("opencode.json"), config.to_string()).unwrap();
             }
             _ => {
                 let dir = home.join(".codex");
