@@ -59,14 +59,7 @@ fn claude_code_states_through_hooks() {
         ]),
         "      permissions: default\n",
     );
-    std::fs::write(
-        f.fleet.repo.join("agent-orchestrator.yaml"),
-        format!(
-            "readyThresholdMs: 4000\n{}",
-            std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap()
-        ),
-    )
-    .unwrap();
+    f.set_ready_threshold_ms(4000);
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();
     // First run in a new folder: Claude Code asks whether to trust it.
@@ -220,7 +213,8 @@ fn claude_code_api_key_dialog_is_waiting_input() {
 }
 
 /// Codex: the trust dialog, a streaming turn told by its rollout, a finished turn told by
-/// its notify program, work in the worktree, and exit.
+/// its notify program, an approval question, work in the worktree, idle, exit, and a
+/// restore that resumes the same thread.
 #[test]
 fn codex_states_through_notify_and_rollout() {
     if agent_cli("codex", "@openai/codex").is_none() {
@@ -229,12 +223,24 @@ fn codex_states_through_notify_and_rollout() {
     let f = AgentFleet::new(
         "codex",
         scenario(vec![
-            held("Looking at the code"),
-            shell("echo hello > out.txt"),
+            Step {
+                when: Some("Say what you see".into()),
+                ..held("Looking at the code")
+            },
+            Step {
+                when: Some("Now write the file".into()),
+                escalate: Some("Write out.txt".into()),
+                ..shell("echo hello > out.txt")
+            },
             text("I wrote out.txt."),
+            Step {
+                when: Some("What did I ask first".into()),
+                ..text("You asked me to say what I see.")
+            },
         ]),
         "      permissions: default\n",
     );
+    f.set_ready_threshold_ms(4000);
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();
     let s = f.wait_activity("app-1", "waiting_input");
@@ -256,14 +262,53 @@ fn codex_states_through_notify_and_rollout() {
         let s = f.status("app-1");
         (s["activity"] == "ready" && s["activity_source"] == "hook").then_some(())
     });
+    let id = f.status("app-1")["agent_session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!id.is_empty());
+
+    // The command asks to leave the sandbox: Codex asks its user first.
     f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission to run: echo hello > out.txt",
+        "{s:#}"
+    );
+    f.keys("app-1", &["y"]);
     let out = f.fleet.worktree("app-1").join("out.txt");
     ao_tests::wait_until("out.txt", || out.exists().then_some(()));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
     f.wait_activity("app-1", "ready");
-    assert!(f.status("app-1")["agent_session_id"].is_string());
+    f.wait_activity("app-1", "idle");
+
     f.keys("app-1", &["C-c"]);
     f.keys("app-1", &["C-c"]);
     f.wait_activity("app-1", "exited");
+    ao_tests::wait_until("codex's process ended", || {
+        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+    });
+    // Restore resumes the same thread.
+    f.ao(&["session", "restore", "app-1"]).success();
+    let start = f
+        .fleet
+        .tmux(&["display", "-p", "-t", "app-1", "#{pane_start_command}"])
+        .stdout;
+    assert!(
+        start.starts_with("codex resume ") && start.trim_end().ends_with(&id),
+        "{start}"
+    );
+    f.wait_activity("app-1", "ready");
+    f.ao(&["send", "app-1", "What did I ask first"]).success();
+    ao_tests::wait_until("the question after restore reached the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(3))
+    });
+    let asked = f.model.requests().into_iter().find(|r| r.step == Some(3));
+    let body = asked.unwrap().body.to_string();
+    assert!(
+        body.contains("Say what you see"),
+        "the resumed thread does not carry the first task: {body}"
+    );
 }
 
 /// Aider: the task typed in once its prompt is up and confirmed taken, a streaming turn,
@@ -296,14 +341,7 @@ fn aider_states_through_its_screen_history_and_notifications() {
         },
         "      permissions: default\n      model: openai/test-model\n",
     );
-    std::fs::write(
-        f.fleet.repo.join("agent-orchestrator.yaml"),
-        format!(
-            "readyThresholdMs: 4000\n{}",
-            std::fs::read_to_string(f.fleet.repo.join("agent-orchestrator.yaml")).unwrap()
-        ),
-    )
-    .unwrap();
+    f.set_ready_threshold_ms(4000);
     // Spawn returns once aider has taken the task: the model is already streaming.
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();
@@ -350,7 +388,7 @@ fn aider_states_through_its_screen_history_and_notifications() {
 }
 
 /// opencode: a streaming turn, a finished turn, a permission question and its answer,
-/// work in the worktree, the session's id, exit, and a restore that resumes the session.
+/// work in the worktree, the session's id, idle, exit, and a restore that resumes the session.
 #[test]
 fn opencode_states_through_its_reporter() {
     if agent_cli("opencode", "opencode-ai").is_none() {
@@ -375,6 +413,7 @@ fn opencode_states_through_its_reporter() {
         ]),
         "      permissions: default\n      model: scripted/test-model\n",
     );
+    f.set_ready_threshold_ms(4000);
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();
     f.wait_hold("app-1");
@@ -399,9 +438,11 @@ fn opencode_states_through_its_reporter() {
     let out = f.fleet.worktree("app-1").join("out.txt");
     ao_tests::wait_until("out.txt", || out.exists().then_some(()));
     f.wait_activity("app-1", "ready");
+    f.wait_activity("app-1", "idle");
 
     f.keys("app-1", &["C-c"]);
     f.keys("app-1", &["C-c"]);
+    f.wait_activity("app-1", "exited");
     ao_tests::wait_until("opencode's process ended", || {
         (f.status("app-1")["runtime_state"] == "exited").then_some(())
     });

@@ -610,6 +610,13 @@ impl AgentFleet {
         .unwrap();
     }
 
+    /// Sets `readyThresholdMs`, after which a finished turn shows as idle.
+    pub fn set_ready_threshold_ms(&self, ms: u64) {
+        let file = self.fleet.repo.join("agent-orchestrator.yaml");
+        let config = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("readyThresholdMs: {ms}\n{config}")).unwrap();
+    }
+
     /// The session's entry in `ao status --json`.
     pub fn status(&self, id: &str) -> serde_json::Value {
         let run = self.ao(&["status", "--json"]);

@@ -29,6 +29,10 @@ pub struct Step {
     /// Call the CLI's shell tool with this command.
     #[serde(default)]
     pub shell: Option<String>,
+    /// With `shell`: ask to run it outside the CLI's sandbox, with this justification,
+    /// where the shell tool takes such a request (Codex), so the CLI asks its user.
+    #[serde(default)]
+    pub escalate: Option<String>,
     /// Call the CLI's file-writing tool: `[path, content]`.
     #[serde(default)]
     pub write: Option<(String, String)>,
@@ -341,7 +345,7 @@ fn respond(
     let tool = step
         .shell
         .as_ref()
-        .map(|c| shell_call(&request, c))
+        .map(|c| shell_call(&request, c, step.escalate.as_deref()))
         .or_else(|| step.write.as_ref().map(|(p, c)| write_call(&request, p, c)));
     let model = request["model"].as_str().unwrap_or("scripted").to_owned();
     let text = step.text.clone().unwrap_or_default();
@@ -481,11 +485,16 @@ fn tool_params(t: &Value) -> &Value {
     &Value::Null
 }
 
-/// A call of the CLI's shell tool, shaped by the tool's own parameter schema.
-fn shell_call(request: &Value, command: &str) -> (String, Value) {
+/// A call of the CLI's shell tool, shaped by the tool's own parameter schema;
+/// `escalate` asks to run it outside the sandbox with that justification.
+fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String, Value) {
+    let mut script_args = json!({"cmd": command});
+    if let Some(why) = escalate {
+        script_args["sandbox_permissions"] = json!("require_escalated");
+        script_args["justification"] = json!(why);
+    }
     let script = format!(
-        "const r = await tools.exec_command({{cmd: {}}});\ntext(r.output ?? JSON.stringify(r));",
-        json!(command)
+        "const r = await tools.exec_command({script_args});\ntext(r.output ?? JSON.stringify(r));"
     );
     if let Some(call) = script_call(request, script) {
         return call;
@@ -512,12 +521,17 @@ fn shell_call(request: &Value, command: &str) -> (String, Value) {
         ("cmd", "cmd"),
         ("description", "description"),
         ("workdir", "workdir"),
+        ("sandbox_permissions", "sandbox_permissions"),
+        ("justification", "justification"),
     ] {
         let schema = &props[key];
         if schema.is_null() {
             continue;
         }
         let v = match value {
+            "sandbox_permissions" | "justification" if escalate.is_none() => continue,
+            "sandbox_permissions" => json!("require_escalated"),
+            "justification" => json!(escalate),
             "command" | "cmd" if schema["type"] == "array" => {
                 json!(["bash", "-lc", command])
             }
@@ -564,7 +578,7 @@ fn write_call(request: &Value, path: &str, content: &str) -> (String, Value) {
         "cat > '{}' <<'SCRIPTED_EOF'\n{content}\nSCRIPTED_EOF",
         path.replace('\'', "")
     );
-    shell_call(request, &command)
+    shell_call(request, &command, None)
 }
 
 fn answer_other(out: &mut TcpStream, method: &str, path: &str) -> std::io::Result<bool> {

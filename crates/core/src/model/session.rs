@@ -121,6 +121,9 @@ pub struct Session {
     pub prompt: Option<String>,
     /// The agent CLI's own session id, for resuming.
     pub agent_session_id: Option<String>,
+    /// When the agent was last started (by spawn or restore).
+    #[serde(default)]
+    pub agent_started_at: Option<Timestamp>,
     /// The pull request, once there is one.
     pub pr: Option<PrRef>,
     /// Where the session stands.

@@ -71,6 +71,9 @@ pub struct ActivityContext {
     pub scratch_dir: PathBuf,
     /// The agent CLI's own session id, if known.
     pub agent_session_id: Option<String>,
+    /// When the agent was last started (spawn or restore), if known: a session log older
+    /// than that belongs to an earlier run.
+    pub started_at: Option<Timestamp>,
     /// What the agent's hooks last reported through `ao hook`.
     pub report: Option<AgentReport>,
     /// The terminal's last lines, when the plugin asked for them (`wants_terminal`).
@@ -137,9 +140,10 @@ pub trait Agent: Send + Sync {
     fn confirms_start(&self) -> bool {
         false
     }
-    /// Whether a task typed in after launch (`PromptDelivery::PostLaunch`) waits for the
-    /// agent to read `ready` first and is confirmed by a reading that shows the agent took
-    /// it (`active`, a question, or anything newer than the typing).
+    /// Whether the agent's readings show when it takes typed input (`active`, a question,
+    /// or anything newer than the typing). If so, a task typed in after launch
+    /// (`PromptDelivery::PostLaunch`) waits for the agent to read `ready` first, and both
+    /// that task and `ao send` are confirmed taken.
     fn confirms_delivery(&self) -> bool {
         false
     }

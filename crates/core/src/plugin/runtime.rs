@@ -77,6 +77,8 @@ pub trait Runtime: Send + Sync {
     async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError>;
     /// Delivers text of any size and content as typed input, then submits it.
     async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError>;
+    /// Submits what is typed (presses Enter), for a message whose Enter the agent missed.
+    async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError>;
     /// The last `lines` lines of output.
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError>;
     /// Whether the runtime and its process still exist.

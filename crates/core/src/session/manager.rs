@@ -523,6 +523,7 @@ impl Manager {
             workspace: s.workspace_path.clone().unwrap_or_default(),
             scratch_dir: self.data_dir(&s.id).join("agent"),
             agent_session_id: s.agent_session_id.clone(),
+            started_at: s.agent_started_at,
             report,
             recent_output: None,
             idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
@@ -631,28 +632,7 @@ impl Manager {
         }
     }
 
-    /// Types text into a session once its agent is ready.
-    pub async fn send(&self, id: &str, text: &str) -> Result<(), ManagerError> {
-        let s = self.session(id)?;
-        let handle = self.live_handle(&s)?;
-        let runtime = self.runtime(&handle.runtime)?;
-        let agent = self.agent(&s.agent)?;
-        let project = self.project(&s.project)?;
-        let names = agent.process_names(&project.agent_config);
-        self.wait_ready(runtime.as_ref(), &handle, &names, false)
-            .await
-            .map_err(|e| match e {
-                ManagerError::Refused { message, .. } => ManagerError::refused(
-                    format!("{}: not delivered: {message}", s.id),
-                    format!("`ao session restore {}` starts the agent again", s.id),
-                ),
-                e => e,
-            })?;
-        runtime.send(&handle, text).await?;
-        Ok(())
-    }
-
-    fn live_handle(&self, s: &Session) -> Result<RuntimeHandle, ManagerError> {
+    pub(crate) fn live_handle(&self, s: &Session) -> Result<RuntimeHandle, ManagerError> {
         match (
             &s.runtime,
             s.status.is_terminal() || s.archived_at.is_some(),

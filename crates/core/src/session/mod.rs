@@ -7,6 +7,7 @@
 
 mod failpoint;
 mod manager;
+mod send;
 mod spawn;
 
 pub use failpoint::{FAILPOINT_ENV, failpoint};

@@ -273,6 +273,7 @@ impl Manager {
             workspace: project.workspace.clone(),
             runtime_plugin: project.runtime.clone(),
             agent_session_id: None,
+            agent_started_at: None,
             pr: None,
             status: SessionStatus::Spawning,
             status_reason: None,
@@ -456,6 +457,7 @@ impl Manager {
             s.agent_session_id = launch.agent_session_id.clone();
         }
         s.updated_at = now_ms();
+        s.agent_started_at = Some(s.updated_at);
         self.save(s)?;
         step("runtime")?;
         let names = plugins.agent.process_names(&ctx.config);

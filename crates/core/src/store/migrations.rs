@@ -85,6 +85,11 @@ const MIGRATIONS: &[&str] = &[
         log_path         TEXT
     );
     "#,
+    // 4: when the agent last started (spawn or restore), so a log older than that does
+    // not make a freshly resumed agent look idle.
+    r#"
+    ALTER TABLE sessions ADD COLUMN agent_started_at INTEGER;
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

@@ -18,7 +18,7 @@ pub struct SessionFilter {
 
 const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
      pr, status, status_reason, activity, created_at, updated_at, archived_at, workspace, \
-     runtime_plugin, created_branch, spawn_pid, prompt";
+     runtime_plugin, created_branch, spawn_pid, prompt, agent_started_at";
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -70,6 +70,7 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
             created_branch: r.get(17)?,
             spawn_pid: r.get::<_, Option<i64>>(18)?.map(|p| p as u32),
             prompt: r.get(19)?,
+            agent_started_at: r.get(20)?,
         })
     };
     Ok(build())
@@ -102,6 +103,7 @@ fn column_values(s: &Session) -> Vec<Box<dyn ToSql>> {
         Box::new(s.created_branch),
         Box::new(s.spawn_pid.map(i64::from)),
         Box::new(s.prompt.clone()),
+        Box::new(s.agent_started_at),
     ]
 }
 
@@ -123,7 +125,7 @@ impl Store {
                 &format!(
                     "INSERT INTO sessions (prefix, n, {COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?18, ?19, ?20, ?21, ?22)"
+                     ?18, ?19, ?20, ?21, ?22, ?23)"
                 ),
                 params_from_iter(values),
             )?;
@@ -143,7 +145,8 @@ impl Store {
                      runtime = ?6, agent = ?7, agent_session_id = ?8, pr = ?9, status = ?10,
                      status_reason = ?11, activity = ?12, created_at = ?13, updated_at = ?14,
                      archived_at = ?15, workspace = ?16, runtime_plugin = ?17,
-                     created_branch = ?18, spawn_pid = ?19, prompt = ?20
+                     created_branch = ?18, spawn_pid = ?19, prompt = ?20,
+                     agent_started_at = ?21
                  WHERE id = ?1",
                 params_from_iter(column_values(s)),
             )?;

@@ -62,6 +62,7 @@ fn ids_are_never_reused_and_sessions_round_trip() {
         runtime: None,
         agent: "command".into(),
         agent_session_id: None,
+        agent_started_at: Some(5),
         pr: None,
         status: SessionStatus::Working,
         status_reason: None,

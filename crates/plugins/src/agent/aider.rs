@@ -165,11 +165,7 @@ struct History {
 
 fn read_history(path: &Path) -> Option<History> {
     let text = std::fs::read_to_string(path).ok()?;
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as Timestamp);
+    let modified = super::modified_ms(path);
     let first_task = text
         .lines()
         .find_map(|l| l.strip_prefix("#### "))

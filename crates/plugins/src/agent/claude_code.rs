@@ -274,6 +274,10 @@ impl Agent for ClaudeCode {
         true
     }
 
+    fn confirms_delivery(&self) -> bool {
+        true
+    }
+
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
         ctx.report
             .as_ref()

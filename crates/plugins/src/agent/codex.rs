@@ -161,11 +161,7 @@ fn read_rollout(path: &Path) -> Rollout {
         in_turn: None,
         tokens: None,
         first_prompt: None,
-        modified: std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as Timestamp),
+        modified: super::modified_ms(path),
     };
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -192,18 +188,31 @@ fn read_rollout(path: &Path) -> Rollout {
 
 /// What a dialog on the screen asks, if one is showing.
 fn dialog(screen: &str) -> Option<String> {
+    if let Some(command) = approval_command(screen) {
+        return Some(format!("asks permission to run: {command}"));
+    }
     const QUESTIONS: &[&[&str]] = &[
         &["Trust this folder?", "Do you trust the contents"],
         &["Sign in with ChatGPT", "Choose how you want to use Codex"],
+        // Approval questions; their answers stay on screen ("You approved codex to
+        // run ..."), so only the question's own wording counts.
         &[
             "Would you like to run",
             "Would you like to make",
-            "Would you like to",
             "Allow Codex to",
-            "approve",
         ],
     ];
     QUESTIONS.iter().find_map(|q| screen_line(screen, q))
+}
+
+/// The command of a "Would you like to run the following command?" question: the line
+/// after it that starts with `$ `.
+fn approval_command(screen: &str) -> Option<String> {
+    let mut lines = screen.lines();
+    lines.find(|l| l.contains("Would you like to run the following command?"))?;
+    lines
+        .take(8)
+        .find_map(|l| l.trim().strip_prefix("$ ").map(|c| c.trim().to_owned()))
 }
 
 #[async_trait]
@@ -251,10 +260,10 @@ impl Agent for Codex {
             (Some(r), _) => Ok(from_report(r, ctx.idle_after_ms, ctx.now)),
             (None, Some(log)) => {
                 let ready = log.in_turn != Some(true);
-                let idle = ready
-                    && log
-                        .modified
-                        .is_some_and(|m| ctx.now - m >= ctx.idle_after_ms as i64);
+                // A resumed thread's log predates this run of the agent.
+                let last_at = log.modified.max(ctx.started_at);
+                let idle =
+                    ready && last_at.is_some_and(|m| ctx.now - m >= ctx.idle_after_ms as i64);
                 Ok(ActivityReport {
                     activity: match (ready, idle) {
                         (_, true) => Activity::Idle,
@@ -262,7 +271,7 @@ impl Agent for Codex {
                         (false, _) => Activity::Active,
                     },
                     source: ActivitySource::SessionLog,
-                    last_at: log.modified,
+                    last_at,
                     detail: None,
                 })
             }
@@ -281,12 +290,28 @@ impl Agent for Codex {
         true
     }
 
+    fn confirms_delivery(&self) -> bool {
+        true
+    }
+
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
-        // Approval questions and first-run dialogs show only on the screen; a finished
-        // turn the notify program reported needs no look.
-        ctx.report
+        // Approval questions and first-run dialogs show only on the screen (the rollout
+        // does not record them); a finished turn the notify program reported, with
+        // nothing written since, needs no look.
+        let Some(report) = ctx
+            .report
             .as_ref()
-            .is_none_or(|r| r.activity != Activity::Ready)
+            .filter(|r| r.activity == Activity::Ready)
+        else {
+            return true;
+        };
+        let id = ctx
+            .agent_session_id
+            .as_deref()
+            .or(report.agent_session_id.as_deref());
+        find_rollout(&ctx.workspace, id)
+            .and_then(|p| super::modified_ms(&p))
+            .is_some_and(|m| m > report.at)
     }
 
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
@@ -387,5 +412,20 @@ mod tests {
     #[test]
     fn notify_program_is_a_toml_array() {
         assert_eq!(toml_string(r#"/a "b"/ao"#), r#""/a \"b\"/ao""#);
+    }
+
+    #[test]
+    fn an_answered_approval_is_no_question() {
+        let screen = "› Now write the file\n✔ You approved codex to run echo hi > out.txt this time\n• Ran echo hi > out.txt\n";
+        assert_eq!(dialog(screen), None);
+    }
+
+    #[test]
+    fn an_approval_question_names_its_command() {
+        let screen = "• Running echo hi > out.txt\n\n  Would you like to run the following command?\n\n  Reason: Write it\n\n  $ echo hi > out.txt\n\n› 1. Yes, proceed (y)\n";
+        assert_eq!(
+            dialog(screen).as_deref(),
+            Some("asks permission to run: echo hi > out.txt")
+        );
     }
 }

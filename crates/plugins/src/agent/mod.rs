@@ -95,6 +95,12 @@ pub(crate) fn screen_line(screen: &str, needles: &[&str]) -> Option<String> {
     })
 }
 
+/// When the file was last written, in ms since the epoch.
+pub(crate) fn modified_ms(path: &Path) -> Option<Timestamp> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as Timestamp)
+}
+
 /// The model to pass, when the project names one.
 pub(crate) fn model_args(flag: &str, model: Option<&String>) -> Vec<String> {
     model

@@ -167,6 +167,10 @@ impl Agent for OpenCode {
         true
     }
 
+    fn confirms_delivery(&self) -> bool {
+        true
+    }
+
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
         ctx.report.as_ref().is_none_or(is_start)
     }

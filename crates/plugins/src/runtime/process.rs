@@ -144,24 +144,13 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
-        let f =
-            handle_files(handle).ok_or_else(|| failed("the session's handle has no directory"))?;
-        if !handle_pid(handle).is_some_and(pid_alive) {
-            return Err(failed(format!("process {} is not running", handle.id)));
-        }
         let mut text = ao_core::text::sanitize_for_terminal(text);
         text.push('\n');
-        let fifo = f.fifo.clone();
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&fifo)
-                .and_then(|mut p| p.write_all(text.as_bytes()))
-        })
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(format!("cannot write to the agent's input: {e}")))
+        write_input(handle, text).await
+    }
+
+    async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
+        write_input(handle, "\n".to_owned()).await
     }
 
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError> {
@@ -250,4 +239,23 @@ pub fn entry() -> PluginEntry {
         None,
         Factory::Runtime(Arc::new(build)),
     )
+}
+
+/// Writes to the agent's standard input (its named pipe).
+async fn write_input(handle: &RuntimeHandle, text: String) -> Result<(), PluginError> {
+    let f = handle_files(handle).ok_or_else(|| failed("the session's handle has no directory"))?;
+    if !handle_pid(handle).is_some_and(pid_alive) {
+        return Err(failed(format!("process {} is not running", handle.id)));
+    }
+    let fifo = f.fifo.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .and_then(|mut p| p.write_all(text.as_bytes()))
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(|e| failed(format!("cannot write to the agent's input: {e}")))
 }

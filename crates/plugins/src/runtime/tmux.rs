@@ -351,6 +351,20 @@ impl Runtime for TmuxRuntime {
         )))
     }
 
+    async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
+        let socket = Socket::from_handle(handle);
+        let out = Self::call(&socket, &["send-keys", "-t", &target(handle), "Enter"]).await?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "could not press Enter in `{}`: {}",
+                handle.id,
+                out.message()
+            )))
+        }
+    }
+
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError> {
         let socket = Socket::from_handle(handle);
         let start = format!("-{}", lines.max(1));
