@@ -4,7 +4,7 @@
 //! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
 //!   for Claude Code (hooks) and Codex (notify program): median of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
-//!   `waiting_input` (Claude Code, hooks): median of 5.
+//!   `waiting_input` (Claude Code through its hooks, Codex through its screen): median of 5.
 
 use ao_tests::model::{Scenario, Step};
 use ao_tests::{AgentFleet, agent_cli};
@@ -87,11 +87,37 @@ fn ready_latency(agent: &str, config: &str) {
     );
 }
 
-fn permission_latency() {
+/// How a permission benchmark drives one CLI's dialogs.
+struct Dialogs {
+    agent: &'static str,
+    /// Answers the folder-trust dialog of the first run.
+    trust: fn(&AgentFleet),
+    /// Approves the command asked about and waits until the question is gone.
+    approve: fn(&AgentFleet),
+}
+
+const CLAUDE: Dialogs = Dialogs {
+    agent: "claude-code",
+    trust: |f| {
+        f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+        f.keys("app-1", &["Enter"]);
+    },
+    approve: |f| f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?"),
+};
+
+const CODEX: Dialogs = Dialogs {
+    agent: "codex",
+    trust: |f| f.keys("app-1", &["Enter"]),
+    approve: |f| f.press_until_gone("app-1", &["y"], "Would you like to run"),
+};
+
+fn permission_latency(d: &Dialogs) {
     let mut steps = Vec::new();
     for i in 0..5 {
         steps.push(Step {
             shell: Some(format!("echo {i} >> log.txt")),
+            // Codex asks only for a command that would leave its sandbox.
+            escalate: Some("Append to log.txt".into()),
             ..Step::default()
         });
         steps.push(Step {
@@ -100,7 +126,7 @@ fn permission_latency() {
         });
     }
     let f = AgentFleet::new(
-        "claude-code",
+        d.agent,
         Scenario {
             steps,
             ..Scenario::default()
@@ -110,8 +136,7 @@ fn permission_latency() {
     f.ao(&["spawn", "app", "--prompt", "Run step 0"]).success();
     f.wait_activity("app-1", "waiting_input");
     // The first question is the folder-trust dialog.
-    f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
-    f.keys("app-1", &["Enter"]);
+    (d.trust)(&f);
     let mut took = Vec::new();
     for i in 0..5 {
         if i > 0 {
@@ -132,11 +157,12 @@ fn permission_latency() {
         };
         let asked = f.model.finished_at(2 * i).expect("the tool call was sent");
         took.push(at.duration_since(asked).unwrap_or_default());
-        f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
+        (d.approve)(&f);
         f.wait_activity("app-1", "ready");
     }
     println!(
-        "claude-code: permission prompt -> `ao status` waiting_input: median {} of {} (max {})",
+        "{}: permission prompt -> `ao status` waiting_input: median {} of {} (max {})",
+        d.agent,
         ms(median(took.clone())),
         took.len(),
         ms(took.iter().max().copied().unwrap_or_default())
@@ -146,9 +172,10 @@ fn permission_latency() {
 fn main() {
     if agent_cli("claude", "@anthropic-ai/claude-code").is_some() {
         ready_latency("claude-code", "      permissions: permissionless\n");
-        permission_latency();
+        permission_latency(&CLAUDE);
     }
     if agent_cli("codex", "@openai/codex").is_some() {
         ready_latency("codex", "      permissions: permissionless\n");
+        permission_latency(&CODEX);
     }
 }
