@@ -75,6 +75,9 @@ fn claude_code_states_through_hooks() {
     f.model.release();
     let s = f.wait_activity("app-1", "ready");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], s["agent_session_id"], "{info:#}");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
     // A command needs permission: waiting_input with the question.
     f.ao(&["send", "app-1", "Now write the file"]).success();
     let s = f.wait_activity("app-1", "waiting_input");
@@ -267,6 +270,8 @@ fn codex_states_through_notify_and_rollout() {
         .unwrap_or_default()
         .to_owned();
     assert!(!id.is_empty());
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], id.as_str(), "{info:#}");
 
     // The command asks to leave the sandbox: Codex asks its user first.
     f.ao(&["send", "app-1", "Now write the file"]).success();
@@ -351,6 +356,12 @@ fn aider_states_through_its_screen_history_and_notifications() {
     f.model.release();
     let s = f.wait_activity("app-1", "ready");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
+    assert!(
+        info["cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "{info:#}"
+    );
 
     f.ao(&["send", "app-1", "Now write the file"]).success();
     let s = f.wait_activity("app-1", "waiting_input");
@@ -427,6 +438,8 @@ fn opencode_states_through_its_reporter() {
         .unwrap_or_default()
         .to_owned();
     assert!(id.starts_with("ses_"), "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], id.as_str(), "{info:#}");
 
     f.ao(&["send", "app-1", "Now write the file"]).success();
     let s = f.wait_activity("app-1", "waiting_input");

@@ -45,6 +45,14 @@ fn spawn_status_send_kill_cleanup_and_restore() {
         .stdout_has(branch)
         .stdout_has("working")
         .stdout_has("active");
+    f.ao(&["session", "info", "app-1"])
+        .success()
+        .stdout_has("branch         feat/fix-the-login-bug-app-1")
+        .stdout_has(&format!("workspace      {}", wt.display()))
+        .stdout_has("task           Fix the login bug");
+    f.ao(&["session", "info", "app-9"])
+        .code(1)
+        .stderr_has("app-9");
 
     f.ao(&["send", "app-1", "and", "$HOME", "`stays`"])
         .success();

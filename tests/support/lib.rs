@@ -627,6 +627,21 @@ impl AgentFleet {
             .unwrap_or_else(|| panic!("{id} is not in `ao status --json`:\n{}", run.stdout))
     }
 
+    /// What the agent CLI records about the session, from `ao session info --json`, once
+    /// it counts tokens (a CLI may write its usage a moment after the turn ends).
+    pub fn agent_info(&self, id: &str) -> serde_json::Value {
+        wait_until("tokens in `ao session info`", || {
+            let run = self.ao(&["session", "info", id, "--json"]);
+            run.success();
+            let info: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+            let agent = info["agent_info"].clone();
+            agent["tokens"]
+                .as_u64()
+                .is_some_and(|t| t > 0)
+                .then_some(agent)
+        })
+    }
+
     /// Waits until `ao status` shows `activity` for the session; returns its entry.
     pub fn wait_activity(&self, id: &str, activity: &str) -> serde_json::Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -123,6 +123,15 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one session: its record, activity, and what its agent CLI records about its
+    /// own session (id, summary, tokens, cost).
+    Info {
+        /// The session id.
+        session: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a session's recent output without attaching.
     Output {
         /// The session id.

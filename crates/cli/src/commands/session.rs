@@ -194,6 +194,69 @@ fn table(views: &[SessionView], paint: &Paint) -> String {
     out
 }
 
+fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let (view, agent) = block_on(m.info(id))?.map_err(user)?;
+    if json {
+        let mut value = serde_json::to_value(&view)?;
+        value["agent_info"] = serde_json::to_value(&agent)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = &view.session;
+    let mut rows: Vec<(&str, String)> = vec![
+        (
+            "status",
+            match s.status_reason {
+                Some(r) => format!("{} ({r})", s.status),
+                None => s.status.to_string(),
+            },
+        ),
+        (
+            "activity",
+            match (s.activity, view.activity_source) {
+                (Some(a), Some(src)) => format!("{a} (from the {src})"),
+                (Some(a), None) => a.to_string(),
+                (None, _) => "-".into(),
+            },
+        ),
+    ];
+    if let Some(d) = &view.activity_detail {
+        rows.push(("asks", d.clone()));
+    }
+    rows.push(("project", s.project.clone()));
+    rows.push(("branch", s.branch.clone()));
+    if let Some(p) = &s.workspace_path {
+        rows.push(("workspace", p.display().to_string()));
+    }
+    rows.push(("agent", s.agent.clone()));
+    if let Some(id) = agent
+        .agent_session_id
+        .as_ref()
+        .or(s.agent_session_id.as_ref())
+    {
+        rows.push(("agent session", id.clone()));
+    }
+    if let Some(summary) = &agent.summary {
+        rows.push(("summary", summary.clone()));
+    }
+    if let Some(t) = agent.tokens {
+        rows.push(("tokens", t.to_string()));
+    }
+    if let Some(c) = agent.cost_usd {
+        rows.push(("cost", format!("${c:.4}")));
+    }
+    if let Some(task) = &s.prompt {
+        rows.push(("task", task.lines().next().unwrap_or_default().to_owned()));
+    }
+    rows.push(("age", age(s.created_at)));
+    println!("{}", s.id);
+    for (k, v) in rows {
+        println!("  {k:<14} {v}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn list(project: Option<&str>, all: bool, json: bool, recover: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     let views = block_on(async {
@@ -292,6 +355,7 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
 pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
+        SessionCommand::Info { session, json } => info(&session, json),
         SessionCommand::Output { session, lines } => {
             let m = manager()?;
             let text = block_on(m.output(&session, lines))?.map_err(user)?;

@@ -109,7 +109,7 @@ pub struct ActivityReport {
 }
 
 /// What the agent CLI records about its own session.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AgentSessionInfo {
     /// The CLI's session id, used to resume.
     pub agent_session_id: Option<String>,

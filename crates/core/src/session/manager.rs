@@ -5,8 +5,8 @@ use crate::model::{
     StatusReason, now_ms,
 };
 use crate::plugin::{
-    ActivityContext, ActivityReport, ActivitySource, Agent, Liveness, PluginError, Probe, Runtime,
-    Slot, Tracker, Workspace, WorkspaceSpec,
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, Liveness,
+    PluginError, Probe, Runtime, Slot, Tracker, Workspace, WorkspaceSpec,
 };
 use crate::registry::{Factory, PluginRegistry, SectionRef};
 use crate::store::{SessionFilter, Store, StoreError};
@@ -517,18 +517,7 @@ impl Manager {
     /// (only when the plugin asks) the terminal. Learns the agent's own session id.
     pub(crate) async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
         let agent = self.agent(&s.agent).ok()?;
-        let report = self.store().agent_report(&s.id).ok().flatten();
-        let mut ctx = ActivityContext {
-            session: s.id.clone(),
-            workspace: s.workspace_path.clone().unwrap_or_default(),
-            scratch_dir: self.data_dir(&s.id).join("agent"),
-            agent_session_id: s.agent_session_id.clone(),
-            started_at: s.agent_started_at,
-            report,
-            recent_output: None,
-            idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
-            now: now_ms(),
-        };
+        let mut ctx = self.activity_context(s);
         if agent.wants_terminal(&ctx)
             && let Some(handle) = &s.runtime
             && let Ok(runtime) = self.runtime(&handle.runtime)
@@ -543,6 +532,44 @@ impl Manager {
             ctx.agent_session_id = s.agent_session_id.clone();
         }
         agent.activity(&ctx).await.ok()
+    }
+
+    /// What an agent plugin is given to read a session's activity and session info.
+    fn activity_context(&self, s: &Session) -> ActivityContext {
+        ActivityContext {
+            session: s.id.clone(),
+            workspace: s.workspace_path.clone().unwrap_or_default(),
+            scratch_dir: self.data_dir(&s.id).join("agent"),
+            agent_session_id: s.agent_session_id.clone(),
+            started_at: s.agent_started_at,
+            report: self.store().agent_report(&s.id).ok().flatten(),
+            recent_output: None,
+            idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
+            now: now_ms(),
+        }
+    }
+
+    /// One session as `status` shows it, with what its agent CLI records about its own
+    /// session (id, summary, tokens, cost).
+    pub async fn info(&self, id: &str) -> Result<(SessionView, AgentSessionInfo), ManagerError> {
+        let s = self.session(id)?;
+        let view = self
+            .status(Some(&s.project), true)
+            .await?
+            .into_iter()
+            .find(|v| v.session.id == s.id)
+            .ok_or_else(|| {
+                ManagerError::refused(
+                    format!("no session {id}"),
+                    "`ao session ls --all` lists them",
+                )
+            })?;
+        let agent = self.agent(&view.session.agent)?;
+        let info = agent
+            .session_info(&self.activity_context(&view.session))
+            .await
+            .unwrap_or_default();
+        Ok((view, info))
     }
 
     /// Probes one session's runtime.

@@ -193,6 +193,42 @@ fn ready_or_idle(last_at: Option<Timestamp>, ctx: &ActivityContext) -> Activity 
     }
 }
 
+/// Tokens and cost of the session so far, from the chat history's usage lines
+/// (`> Tokens: 2.3k sent, 45 received. Cost: $0.0024 message, $0.0050 session.`): tokens
+/// summed over every message (aider rounds them to thousands), cost as aider last
+/// totalled it.
+fn usage(history: &str) -> (Option<u64>, Option<f64>) {
+    let mut tokens = None;
+    let mut cost = None;
+    for line in history.lines() {
+        let line = line.trim_end();
+        let Some(rest) = line.trim_start_matches(['>', ' ']).strip_prefix("Tokens: ") else {
+            continue;
+        };
+        let (counts, costs) = rest.split_once(". Cost: ").unwrap_or((rest, ""));
+        let message: f64 = counts
+            .split(", ")
+            .filter_map(|part| {
+                let (n, _) = part.split_once(' ')?;
+                let (n, scale) = match n.strip_suffix('k') {
+                    Some(n) => (n, 1000.0),
+                    None => (n, 1.0),
+                };
+                Some(n.parse::<f64>().ok()? * scale)
+            })
+            .sum();
+        tokens = Some(tokens.unwrap_or(0) + message.round() as u64);
+        if let Some(total) = costs
+            .split(", ")
+            .find_map(|c| c.trim_end_matches('.').strip_suffix(" session"))
+            .and_then(|c| c.trim_start_matches('$').parse::<f64>().ok())
+        {
+            cost = Some(total);
+        }
+    }
+    (tokens, cost)
+}
+
 #[async_trait]
 impl Agent for Aider {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
@@ -273,14 +309,19 @@ impl Agent for Aider {
     }
 
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
-        let history = read_history(&history_path(&ctx.scratch_dir));
+        let path = history_path(&ctx.scratch_dir);
+        let history = read_history(&path);
+        let (tokens, cost_usd) = std::fs::read_to_string(&path)
+            .ok()
+            .map(|t| usage(&t))
+            .unwrap_or_default();
         Ok(AgentSessionInfo {
             agent_session_id: None,
             summary: history
                 .and_then(|h| h.first_task)
                 .map(|t| t.chars().take(80).collect()),
-            tokens: None,
-            cost_usd: None,
+            tokens,
+            cost_usd,
         })
     }
 
@@ -359,5 +400,13 @@ mod tests {
         std::fs::write(&f, "#### write hello  \n\nDone.\n\n> Tokens: 1 sent  \n").unwrap();
         assert!(!read_history(&f).unwrap().task_pending);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn usage_sums_tokens_and_keeps_the_session_cost() {
+        let history = "#### hi  \n\n> Tokens: 2.3k sent, 45 received. Cost: $0.0024 message, $0.0024 session.  \n\n#### more  \n\n> Tokens: 769 sent, 5 received. Cost: $0.00078 message, $0.0032 session.  \n";
+        assert_eq!(usage(history), (Some(2345 + 774), Some(0.0032)));
+        assert_eq!(usage("> Tokens: 1 sent  \n"), (Some(1), None));
+        assert_eq!(usage("#### hi\n"), (None, None));
     }
 }
