@@ -1,14 +1,98 @@
-//! The surface external ao plugins build against.
+//! ao-plugin-sdk: what an external ao plugin builds against.
 //!
-//! ao's core depends on these types so that a plugin built as a shared library and a
-//! built-in plugin describe themselves the same way. Everything here is plain data that
-//! crosses the plugin boundary as JSON, so it only ever grows by adding optional fields.
+//! A plugin is a Rust library built as a `cdylib`. It implements one slot's trait
+//! ([`notifier::Notifier`], [`tracker::Tracker`], [`runtime::Runtime`],
+//! [`workspace::Workspace`], [`scm::Scm`] or [`agent::Agent`]) as ordinary synchronous
+//! Rust, plus [`Plugin::init`], and exports it with [`export_plugin!`]:
+//!
+//! ```ignore
+//! use ao_plugin_sdk::{Context, Error, Plugin, export_plugin};
+//! use ao_plugin_sdk::notifier::{Notification, Notifier};
+//!
+//! struct Log;
+//!
+//! impl Plugin for Log {
+//!     fn init(_config: serde_json::Value) -> Result<Self, Error> {
+//!         Ok(Log)
+//!     }
+//! }
+//!
+//! impl Notifier for Log {
+//!     fn notify(&self, cx: &Context, n: &Notification) -> Result<(), Error> {
+//!         eprintln!("{}: {}", n.title, n.event.message);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! export_plugin!(notifier: Log, name: "log", description: "Prints events");
+//! ```
+//!
+//! and names it in `agent-orchestrator.yaml`:
+//!
+//! ```yaml
+//! plugins:
+//!   - name: log
+//!     path: ./target/release/liblog.so
+//! notifiers:
+//!   mine: { plugin: log }
+//! ```
+//!
+//! **Build with `panic = "unwind"`** (Rust's default). Every entry point catches panics
+//! and reports them, and ao disables the plugin and keeps running; a plugin built with
+//! `panic = "abort"` would take ao down with it, so [`export_plugin!`] refuses to compile
+//! under it.
+//!
+//! Across the boundary everything is JSON ([`abi`]): a plugin built against this SDK keeps
+//! loading into a newer ao as long as [`abi::ABI_VERSION`] is the same, and fields are
+//! only ever added, each optional.
+
+pub mod abi;
+pub mod agent;
+mod error;
+#[doc(hidden)]
+pub mod export;
+pub mod notifier;
+pub mod runtime;
+pub mod scm;
+pub mod tracker;
+pub mod workspace;
+
+pub use abi::ABI_VERSION;
+pub use error::{Error, ErrorKind};
+pub use serde_json;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 
-/// The version of the plugin ABI; a library built against another version is refused.
-pub const ABI_VERSION: u32 = 1;
+/// Milliseconds since the Unix epoch; ao passes every time this way.
+pub type Timestamp = i64;
+
+/// The version of this SDK, recorded in every plugin built with it.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What every plugin is: something ao creates once from its `plugins:` entry's `config`.
+pub trait Plugin: Send + Sync + Sized + 'static {
+    /// Creates the plugin from the `config:` of its `plugins:` entry (`null` when none).
+    /// An error refuses the plugin, with the error's message shown to the user.
+    fn init(config: serde_json::Value) -> Result<Self, Error>;
+}
+
+/// What every call carries besides its parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The plugin's own section of the config where it is named (a project's
+    /// `tracker:`, a notifier's entry under `notifiers:`), without the `plugin` key;
+    /// `null` when there is none.
+    pub config: serde_json::Value,
+}
+
+impl Context {
+    /// A string setting of the section.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.config.get(key).and_then(serde_json::Value::as_str)
+    }
+}
 
 /// The six kinds of plugin ao has; a plugin fills exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,7 +124,7 @@ impl Slot {
     ];
 
     /// The slot's name as written in config and shown to users.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Slot::Runtime => "runtime",
             Slot::Agent => "agent",
@@ -55,6 +139,16 @@ impl Slot {
 impl fmt::Display for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Slot {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Slot::ALL
+            .into_iter()
+            .find(|slot| slot.as_str() == s)
+            .ok_or_else(|| format!("unknown slot `{s}`"))
     }
 }
 
@@ -77,11 +171,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slot_names_round_trip_through_json() {
+    fn slot_names_round_trip_through_json_and_text() {
         for slot in Slot::ALL {
             let json = serde_json::to_string(&slot).unwrap();
             assert_eq!(json, format!("\"{}\"", slot.as_str()));
             assert_eq!(serde_json::from_str::<Slot>(&json).unwrap(), slot);
+            assert_eq!(slot.as_str().parse::<Slot>().unwrap(), slot);
         }
+        assert!("tracktor".parse::<Slot>().is_err());
     }
 }

@@ -1,17 +1,16 @@
 //! The plain data ao reasons about: sessions, their status and activity, events.
 
-mod activity;
 mod event;
 mod session;
 mod status;
 
-pub use activity::Activity;
+pub use ao_plugin_sdk::agent::Activity;
 pub use event::{Event, EventKind, Priority};
 pub use session::{PrRef, RuntimeHandle, Session, SessionId, SessionIdError};
 pub use status::{SessionStatus, StatusReason};
 
 /// Milliseconds since the Unix epoch; ao stores every time this way.
-pub type Timestamp = i64;
+pub use ao_plugin_sdk::Timestamp;
 
 /// The current time as a [`Timestamp`].
 pub fn now_ms() -> Timestamp {

@@ -71,26 +71,8 @@ impl From<SessionId> for String {
     }
 }
 
-/// How to find a session's runtime again: which runtime plugin, and its own handle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuntimeHandle {
-    /// The runtime plugin's name (`tmux`, `process`).
-    pub runtime: String,
-    /// The runtime's own identifier (a tmux session name, a process group id).
-    pub id: String,
-    /// Anything else the runtime needs to find it (a tmux socket, a log path).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub data: serde_json::Value,
-}
-
-/// A pull request a session opened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrRef {
-    /// Its number in the repository.
-    pub number: u64,
-    /// Its web address.
-    pub url: String,
-}
+pub use ao_plugin_sdk::runtime::RuntimeHandle;
+pub use ao_plugin_sdk::scm::PrRef;
 
 /// One agent working on one task in its own workspace and runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,8 @@
 use super::PluginError;
 use crate::config::{AgentConfig, Permission};
-use crate::model::{Activity, SessionId, Timestamp};
+use crate::model::{SessionId, Timestamp};
 use crate::store::AgentReport;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What an agent plugin is told when a session launches.
@@ -36,29 +35,7 @@ impl LaunchContext {
     }
 }
 
-/// How the task reaches the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PromptDelivery {
-    /// It is already in the argv.
-    Inline,
-    /// Pasted into the agent once it is ready, then submitted and confirmed.
-    PostLaunch,
-    /// Written to this file, which the launch pipes into the agent's standard input.
-    StdinFile(PathBuf),
-}
-
-/// The command line that starts (or resumes) an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaunchSpec {
-    /// One argument per element; user text is an argument, never part of a shell string.
-    pub argv: Vec<String>,
-    /// Environment added to the agent's own.
-    pub env: BTreeMap<String, String>,
-    /// How the prompt is delivered.
-    pub prompt: PromptDelivery,
-    /// The CLI's own session id, when ao chooses it at launch.
-    pub agent_session_id: Option<String>,
-}
+pub use ao_plugin_sdk::agent::{LaunchSpec, PromptDelivery};
 
 /// What an agent plugin needs to judge activity.
 #[derive(Debug, Clone)]
@@ -84,42 +61,7 @@ pub struct ActivityContext {
     pub now: Timestamp,
 }
 
-/// Where an activity reading came from, most trusted first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivitySource {
-    /// The agent's own hooks reported it.
-    Hook,
-    /// Read from the agent's session log.
-    SessionLog,
-    /// Guessed from the terminal.
-    Terminal,
-}
-
-/// An activity reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActivityReport {
-    /// What the agent is doing.
-    pub activity: Activity,
-    /// How ao knows.
-    pub source: ActivitySource,
-    /// When the agent last did something, if known.
-    pub last_at: Option<Timestamp>,
-    /// The question it asks, for `waiting_input`.
-    pub detail: Option<String>,
-}
-
-/// What the agent CLI records about its own session.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct AgentSessionInfo {
-    /// The CLI's session id, used to resume.
-    pub agent_session_id: Option<String>,
-    /// A one-line summary of the work.
-    pub summary: Option<String>,
-    /// Tokens used, where recorded.
-    pub tokens: Option<u64>,
-    /// Cost in US dollars, where recorded.
-    pub cost_usd: Option<f64>,
-}
+pub use ao_plugin_sdk::agent::{ActivityReport, ActivitySource, AgentSessionInfo};
 
 /// One AI coding CLI.
 #[async_trait]

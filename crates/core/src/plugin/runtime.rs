@@ -21,52 +21,7 @@ pub struct RuntimeSpec {
     pub data_dir: PathBuf,
 }
 
-/// Whether a runtime is alive, as far as one probe could tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
-    /// It exists and its process runs.
-    Alive,
-    /// It exists but its process has exited (its last output can still be read).
-    Exited,
-    /// It does not exist.
-    Gone,
-    /// The probe failed or timed out: nothing is known, and nothing may be concluded.
-    Unknown,
-}
-
-/// One session's state from a batched probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    /// Alive, exited, gone or unknown.
-    pub liveness: Liveness,
-    /// The name of the pane's foreground process, when the runtime knows it.
-    pub foreground: Option<String>,
-    /// The agent's process id, when the runtime knows it.
-    pub pid: Option<u32>,
-    /// The agent's exit code once it has exited, when the runtime knows it.
-    pub exit_code: Option<i32>,
-}
-
-impl Probe {
-    /// A probe that learned nothing.
-    pub fn unknown() -> Probe {
-        Probe {
-            liveness: Liveness::Unknown,
-            foreground: None,
-            pid: None,
-            exit_code: None,
-        }
-    }
-}
-
-/// How a user attaches a terminal to a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachInfo {
-    /// The command that attaches, one argument per element.
-    pub argv: Vec<String>,
-    /// A sentence for users when there is nothing to attach to (a log file instead).
-    pub note: Option<String>,
-}
+pub use ao_plugin_sdk::runtime::{AttachInfo, Liveness, Probe};
 
 /// Where sessions run: tmux (default) or a detached process.
 #[async_trait]

@@ -1,29 +1,7 @@
 use super::PluginError;
 use async_trait::async_trait;
 
-/// An issue from a tracker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    /// The tracker's id (`12` for GitHub issue #12).
-    pub id: String,
-    /// Its title.
-    pub title: String,
-    /// Its body text.
-    pub body: String,
-    /// Its web address, if it has one.
-    pub url: Option<String>,
-    /// Its labels.
-    pub labels: Vec<String>,
-}
-
-/// Which issues `list` returns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IssueFilter {
-    /// Only issues with all of these labels.
-    pub labels: Vec<String>,
-    /// At most this many.
-    pub limit: Option<usize>,
-}
+pub use ao_plugin_sdk::tracker::{Issue, IssueFilter};
 
 /// Where tasks come from.
 #[async_trait]

@@ -29,27 +29,7 @@ pub struct WorkspaceSpec {
     pub post_create: Vec<String>,
 }
 
-/// A workspace that exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkspaceInfo {
-    /// Its directory.
-    pub path: PathBuf,
-    /// Its branch.
-    pub branch: String,
-    /// Whether `create` made the branch (so a rollback may delete it).
-    pub created_branch: bool,
-}
-
-/// The output of one post-create command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandOutput {
-    /// The command as configured.
-    pub command: String,
-    /// Its exit code, `None` if killed by a signal.
-    pub code: Option<i32>,
-    /// Standard output and error, interleaved.
-    pub output: String,
-}
+pub use ao_plugin_sdk::workspace::{CommandOutput, WorkspaceInfo};
 
 /// How a session's checkout is isolated: a git worktree (default) or a clone.
 #[async_trait]

@@ -2,23 +2,10 @@
 //! CLI itself, writes it; `ao status` and the host read it.
 
 use super::{Store, StoreError};
-use crate::model::{Activity, SessionId, Timestamp};
+use crate::model::{Activity, SessionId};
 use rusqlite::{OptionalExtension, params};
 
-/// The latest report of an agent's hooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentReport {
-    /// What the agent said it is doing.
-    pub activity: Activity,
-    /// The question it asks (for `waiting_input`), or other detail.
-    pub detail: Option<String>,
-    /// When it reported, in ms since the epoch.
-    pub at: Timestamp,
-    /// The CLI's own session id, once known.
-    pub agent_session_id: Option<String>,
-    /// The CLI's session log, once known.
-    pub log_path: Option<String>,
-}
+pub use ao_plugin_sdk::agent::AgentReport;
 
 impl Store {
     /// Records a report, keeping the session id and log path already known when the new
