@@ -215,6 +215,9 @@ pub struct DoctorArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Send a test notification through every configured notifier and report each result.
+    #[arg(long)]
+    pub test_notify: bool,
 }
 
 /// `ao completions`.

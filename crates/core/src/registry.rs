@@ -123,6 +123,8 @@ impl PluginEntry {
 #[derive(Clone, Default)]
 pub struct PluginRegistry {
     entries: Vec<PluginEntry>,
+    /// External plugins that could not be loaded: name and why.
+    refused: Vec<(String, String)>,
 }
 
 impl PluginRegistry {
@@ -140,6 +142,19 @@ impl PluginRegistry {
             !(e.manifest.slot == entry.manifest.slot && e.manifest.name == entry.manifest.name)
         });
         self.entries.push(entry);
+    }
+
+    /// Records an external plugin that could not be loaded, and why.
+    pub fn refuse(&mut self, name: &str, why: &str) {
+        self.refused.push((name.to_owned(), why.to_owned()));
+    }
+
+    /// Why the external plugin `name` was refused, if it was.
+    pub fn refusal(&self, name: &str) -> Option<&str> {
+        self.refused
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, why)| why.as_str())
     }
 
     /// The plugin of `slot` called `name`.

@@ -172,6 +172,10 @@ pub struct Request<P> {
     /// `tracker:`, a notifier's entry), without the `plugin` key; `null` when none.
     #[serde(default)]
     pub config: serde_json::Value,
+    /// The directory of ao's config file, which relative paths in settings are
+    /// relative to.
+    #[serde(default)]
+    pub config_dir: Option<std::path::PathBuf>,
     /// The method's parameters.
     pub params: P,
 }

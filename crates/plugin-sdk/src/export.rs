@@ -135,6 +135,7 @@ pub unsafe fn call<D: Dispatch>(
         // A newer message only adds optional fields: `v` is read as far as this SDK knows.
         let cx = Context {
             config: request.config,
+            config_dir: request.config_dir,
         };
         d.dispatch(method, &cx, request.params)
     }));

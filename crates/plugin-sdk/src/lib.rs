@@ -85,12 +85,24 @@ pub struct Context {
     /// `tracker:`, a notifier's entry under `notifiers:`), without the `plugin` key;
     /// `null` when there is none.
     pub config: serde_json::Value,
+    /// The directory of ao's config file, which relative paths in settings are
+    /// relative to.
+    pub config_dir: Option<std::path::PathBuf>,
 }
 
 impl Context {
     /// A string setting of the section.
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.config.get(key).and_then(serde_json::Value::as_str)
+    }
+
+    /// A path setting of the section, made absolute against the config's directory.
+    pub fn path_setting(&self, key: &str) -> Option<std::path::PathBuf> {
+        let p = std::path::PathBuf::from(self.setting(key)?);
+        Some(match &self.config_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        })
     }
 }
 

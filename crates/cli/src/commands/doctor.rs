@@ -5,11 +5,16 @@ use crate::cli::DoctorArgs;
 use crate::detect::{self, GithubAuth};
 use crate::ui::Paint;
 use ao_core::config::{ConfigError, LoadedConfig, ao_home, find_config, load_file, process_env};
-use ao_core::plugin::Slot;
+use ao_core::model::{Event, EventKind, Priority, now_ms};
+use ao_core::plugin::external::ExternalState;
+use ao_core::plugin::{Notification, Notifier, Slot};
+use ao_core::registry::{Factory, PluginRegistry, SectionRef};
 use ao_core::store::{SCHEMA_VERSION, Store};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,7 +43,7 @@ fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str
 }
 
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let registry = ao_plugins::builtin_registry();
+    let mut registry = ao_plugins::builtin_registry();
     let mut checks = Vec::new();
 
     // The config decides which tools are required.
@@ -102,6 +107,41 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|c| c.projects(&process_env))
         .unwrap_or_default();
+
+    // External plugins: each loaded and checked, or refused with the reason.
+    if let Some(loaded) = &config {
+        for s in super::load_externals(loaded, &mut registry) {
+            let name = format!("plugin {}", s.name);
+            checks.push(match s.state {
+                ExternalState::Loaded {
+                    slot,
+                    version,
+                    sdk_version,
+                    ..
+                } => check(
+                    &name,
+                    Status::Ok,
+                    format!("{slot} {version} (ao-plugin-sdk {sdk_version})"),
+                    None,
+                ),
+                ExternalState::Refused { why } => check(
+                    &name,
+                    Status::Fail,
+                    format!("not loaded: {why}"),
+                    Some("fix the plugin or its entry under `plugins:`"),
+                ),
+                ExternalState::Disabled => {
+                    check(&name, Status::Ok, "disabled (enabled: false)", None)
+                }
+                ExternalState::Ignored => check(
+                    &name,
+                    Status::Warn,
+                    "ignored: ao loads shared libraries, not packages",
+                    Some("build it with ao-plugin-sdk and give its `path`"),
+                ),
+            });
+        }
+    }
 
     match detect::which("git") {
         Some(git) => checks.push(check(
@@ -218,6 +258,18 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
+    if args.test_notify {
+        match &config {
+            Some(loaded) => checks.extend(test_notify(loaded, &registry)),
+            None => checks.push(check(
+                "notify",
+                Status::Fail,
+                "no config, so no notifiers to test",
+                Some("run `ao init` in your repository"),
+            )),
+        }
+    }
+
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     if args.json {
         println!(
@@ -247,4 +299,135 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How long `--test-notify` waits for all notifiers together.
+const TEST_NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends one test event through every configured notifier, all at once, and reports
+/// each one's result.
+fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut ready: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
+    for (key, section) in &loaded.config.notifiers {
+        let name = format!("notify {key}");
+        let plugin = section.plugin.clone().unwrap_or_else(|| key.clone());
+        if let Some(why) = registry.refusal(&plugin) {
+            checks.push(check(
+                &name,
+                Status::Fail,
+                format!("plugin `{plugin}` was not loaded: {why}"),
+                Some("fix the plugin or its entry under `plugins:`"),
+            ));
+            continue;
+        }
+        let build = match registry
+            .get(Slot::Notifier, &plugin)
+            .map(|e| e.factory.clone())
+        {
+            Some(Some(Factory::Notifier(build))) => build,
+            Some(_) => {
+                checks.push(check(
+                    &name,
+                    Status::Warn,
+                    format!("the {plugin} notifier is not in this build of ao yet; nothing sent"),
+                    None,
+                ));
+                continue;
+            }
+            None => {
+                checks.push(check(
+                    &name,
+                    Status::Fail,
+                    format!("there is no notifier plugin `{plugin}`"),
+                    Some("name a built-in notifier, or one declared under `plugins:`"),
+                ));
+                continue;
+            }
+        };
+        let node = loaded.tree.at(&["notifiers", key]);
+        let section = SectionRef {
+            file: &loaded.file,
+            node,
+            loc: node.map(|n| n.loc).unwrap_or_default(),
+        };
+        match build(&section) {
+            Ok(n) => ready.push((key.clone(), n)),
+            Err(e) => checks.push(check(&name, Status::Fail, e.to_string(), None)),
+        }
+    }
+    if loaded.config.notifiers.is_empty() {
+        checks.push(check(
+            "notify",
+            Status::Warn,
+            "no notifiers are configured",
+            Some("add one under `notifiers:`"),
+        ));
+    }
+    let notification = Notification {
+        title: "ao test notification".to_owned(),
+        event: Event {
+            id: 0,
+            at: now_ms(),
+            project: String::new(),
+            session: None,
+            priority: Priority::Info,
+            kind: EventKind::Test,
+            message: "A test notification from `ao doctor --test-notify`: this notifier works."
+                .to_owned(),
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            checks.push(check(
+                "notify",
+                Status::Fail,
+                format!("cannot start ao's async runtime: {e}"),
+                None,
+            ));
+            return checks;
+        }
+    };
+    let results = runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (_, notifier)) in ready.iter().enumerate() {
+            let (notifier, notification) = (notifier.clone(), notification.clone());
+            set.spawn(async move {
+                let start = Instant::now();
+                let r =
+                    tokio::time::timeout(TEST_NOTIFY_TIMEOUT, notifier.notify(&notification)).await;
+                (i, start.elapsed(), r)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(Ok(r)) = set.join_next().await {
+            results.push(r);
+        }
+        results.sort_by_key(|(i, ..)| *i);
+        results
+    });
+    for (i, took, r) in results {
+        let name = format!("notify {}", ready[i].0);
+        let ms = took.as_millis();
+        checks.push(match r {
+            Ok(Ok(())) => check(&name, Status::Ok, format!("delivered in {ms} ms"), None),
+            Ok(Err(e)) => check(
+                &name,
+                Status::Fail,
+                format!("failed after {ms} ms: {e}"),
+                None,
+            ),
+            Err(_) => check(
+                &name,
+                Status::Fail,
+                format!("no answer within {} s", TEST_NOTIFY_TIMEOUT.as_secs()),
+                None,
+            ),
+        });
+    }
+    checks
 }

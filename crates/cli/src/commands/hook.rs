@@ -3,7 +3,7 @@
 //! `ao status` is right whether or not a host runs. It never fails the agent: it prints
 //! nothing on standard output (some CLIs feed that to the model) and always exits 0.
 
-use ao_core::config::{ao_home, process_env};
+use ao_core::config::{ao_home, load_file, process_env};
 use ao_core::model::SessionId;
 use ao_core::plugin::Slot;
 use ao_core::registry::{Factory, SectionRef};
@@ -26,12 +26,18 @@ fn record(agent: &str, args: &[String]) -> Result<(), String> {
         return Ok(());
     };
     let id: SessionId = id.parse().map_err(|e| format!("AO_SESSION_ID: {e}"))?;
-    let registry = ao_plugins::builtin_registry();
+    let mut registry = ao_plugins::builtin_registry();
+    if registry.get(Slot::Agent, agent).is_none() {
+        // An external agent: load the session's config and its plugins.
+        let path = super::locate_config().map_err(|e| e.to_string())?;
+        let loaded = load_file(&path, &registry, &process_env).map_err(|e| e.to_string())?;
+        super::load_externals(&loaded, &mut registry);
+    }
     let Some(Factory::Agent(build)) = registry
         .get(Slot::Agent, agent)
         .and_then(|e| e.factory.clone())
     else {
-        return Err(format!("there is no agent plugin `{agent}` in this build"));
+        return Err(format!("there is no agent plugin `{agent}`"));
     };
     let plugin = build(&SectionRef {
         file: std::path::Path::new(""),

@@ -10,8 +10,10 @@ mod session;
 
 use crate::cli::{Cli, Command};
 use crate::error::UserError;
-use ao_core::config::{LoadedConfig, find_config, process_env};
-use std::path::PathBuf;
+use ao_core::config::{LoadedConfig, ao_home, find_config, load_file, process_env};
+use ao_core::plugin::external::{self, ExternalState, ExternalStatus};
+use ao_core::registry::PluginRegistry;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Runs the parsed command line.
@@ -56,4 +58,37 @@ fn print_warnings(loaded: &LoadedConfig) {
     for w in &loaded.warnings {
         eprintln!("{}", crate::ui::render_diagnostic(w, &paint));
     }
+}
+
+/// A config with its external plugins loaded into the registry beside the built-ins, as
+/// every command that runs plugins needs it. Config warnings and plugins that were not
+/// loaded are reported on standard error.
+fn load_with_plugins(
+    path: &Path,
+) -> anyhow::Result<(LoadedConfig, PluginRegistry, Vec<ExternalStatus>)> {
+    let mut registry = ao_plugins::builtin_registry();
+    let loaded = load_file(path, &registry, &process_env)?;
+    print_warnings(&loaded);
+    let statuses = load_externals(&loaded, &mut registry);
+    let paint = crate::ui::Paint::stderr();
+    for s in &statuses {
+        if let ExternalState::Refused { why } = &s.state {
+            eprintln!(
+                "{} plugin `{}` was not loaded: {why}",
+                paint.yellow("warning:"),
+                s.name
+            );
+        }
+    }
+    Ok((loaded, registry, statuses))
+}
+
+/// Loads the config's external plugins into `registry`; events about them go to the store.
+fn load_externals(loaded: &LoadedConfig, registry: &mut PluginRegistry) -> Vec<ExternalStatus> {
+    external::load(
+        loaded,
+        registry,
+        &process_env,
+        external::store_events(ao_home(&process_env)),
+    )
 }

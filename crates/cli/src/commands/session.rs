@@ -3,7 +3,7 @@
 use crate::cli::{SendArgs, SessionCommand, SpawnArgs, StatusArgs};
 use crate::error::UserError;
 use crate::ui::Paint;
-use ao_core::config::{ao_home, load_file, process_env};
+use ao_core::config::{ao_home, process_env};
 use ao_core::model::now_ms;
 use ao_core::session::{KillOptions, Manager, ManagerError, SessionView, SpawnRequest, Task};
 use std::io::{IsTerminal, Read, Write};
@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 fn manager() -> anyhow::Result<Arc<Manager>> {
     let path = super::locate_config()?;
-    let registry = ao_plugins::builtin_registry();
-    let loaded = load_file(&path, &registry, &process_env)?;
-    super::print_warnings(&loaded);
+    let (loaded, registry, _) = super::load_with_plugins(&path)?;
     let home = ao_home(&process_env);
     Ok(Arc::new(
         Manager::new(loaded, registry, home, process_env).map_err(user)?,

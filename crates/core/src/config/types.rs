@@ -177,7 +177,7 @@ pub struct PluginSection {
 }
 
 /// How the agent may act without asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
     /// Never asks (each CLI's own bypass flag). `skip` is accepted as the same.
@@ -193,7 +193,7 @@ pub enum Permission {
 }
 
 /// Settings for the agent CLI.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentConfig {
     /// permissionless (default), default, auto-edit or suggest.
@@ -219,7 +219,7 @@ pub struct AgentConfig {
 }
 
 /// How the `command` agent receives its task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PromptMode {
     /// Typed in (bracketed paste, then Enter) once the agent runs.
@@ -303,6 +303,10 @@ pub struct ExternalPlugin {
     /// Settings handed to the plugin when it starts.
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// How long each call of the plugin may take, in milliseconds (ao's own key; default
+    /// 10000). A plugin that takes longer is disabled for the rest of the process.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 fn yes() -> bool {

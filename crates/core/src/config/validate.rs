@@ -101,6 +101,16 @@ impl<'a> Checker<'a> {
         default: Option<&str>,
     ) {
         let node = self.tree.at(path);
+        // An external plugin's section is all its own: `path` there is its setting, not
+        // the reference format's JavaScript plugin path.
+        let external = section
+            .plugin
+            .as_deref()
+            .or(default)
+            .is_some_and(|n| self.external.contains(&n));
+        if external {
+            return;
+        }
         for key in reference::PLUGIN_SECTION_KEYS {
             if section.options.contains_key(*key) {
                 let loc = self.key_loc(path, key);

@@ -2,6 +2,7 @@
 //! `Arc<dyn Trait>` whether the plugin is built in or loaded from a library.
 
 mod agent;
+pub mod external;
 mod notifier;
 mod runtime;
 mod scm;
@@ -33,12 +34,12 @@ pub enum PluginError {
         message: String,
     },
     /// The plugin did not answer in time.
-    #[error("{plugin}: no answer within {seconds} s")]
+    #[error("{plugin}: no answer within {millis} ms")]
     Timeout {
         /// The plugin's name.
         plugin: String,
-        /// The time-out that ran out.
-        seconds: u64,
+        /// The time-out that ran out, in milliseconds.
+        millis: u64,
     },
     /// The plugin refuses work that would lose the user's data unless forced.
     #[error("{plugin}: {message}")]

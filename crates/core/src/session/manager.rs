@@ -225,6 +225,12 @@ impl Manager {
         section: &[&str],
         pick: impl Fn(&Factory) -> Option<&crate::registry::Build<T>>,
     ) -> Result<Arc<T>, ManagerError> {
+        if let Some(why) = self.registry.refusal(name) {
+            return Err(ManagerError::refused(
+                format!("the {slot} plugin `{name}` was not loaded: {why}"),
+                "fix the plugin or its entry under `plugins:`; `ao plugin ls` shows every plugin's state",
+            ));
+        }
         let entry = self.registry.get(slot, name).ok_or_else(|| {
             ManagerError::refused(
                 format!("there is no {slot} plugin `{name}`"),

@@ -427,6 +427,11 @@ impl Manager {
         env.insert("AO_SESSION_ID".into(), s.id.to_string());
         env.insert("AO_PROJECT_ID".into(), project.id.clone());
         env.insert("AO_HOME".into(), self.home.to_string_lossy().into_owned());
+        // `ao` run inside the session (its hooks, the agent itself) finds the same config.
+        env.insert(
+            "AO_CONFIG_PATH".into(),
+            self.config.file.to_string_lossy().into_owned(),
+        );
         let spec = RuntimeSpec {
             session: s.id.clone(),
             cwd: ctx.workspace.clone(),

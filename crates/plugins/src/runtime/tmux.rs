@@ -105,7 +105,7 @@ fn exec_error(e: ExecError) -> PluginError {
     match e {
         ExecError::Timeout { seconds, .. } => PluginError::Timeout {
             plugin: NAME.into(),
-            seconds,
+            millis: seconds * 1000,
         },
         e => failed(e.to_string()),
     }
