@@ -7,6 +7,7 @@ mod config_errors;
 mod discovery;
 mod doctor;
 mod init;
+mod plugins;
 mod reference;
 mod schema;
 mod sessions;

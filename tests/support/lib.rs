@@ -29,25 +29,7 @@ pub fn ao_bin() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let dir = bin_dir();
-            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
-            let target_dir = dir.parent().expect("target/<profile> has a parent");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args([
-                "build",
-                "--quiet",
-                "-p",
-                "ao-cli",
-                "--bin",
-                "ao",
-                "--profile",
-            ])
-            .arg(if profile == "debug" { "dev" } else { profile })
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(repo_root());
-            let run = Run::of(cmd, &repo_root());
-            assert_eq!(run.code, 0, "building ao failed\n{}", run.explain());
+            cargo_build(&["-p", "ao-cli", "--bin", "ao"], None);
             let bin = dir.join(format!("ao{}", std::env::consts::EXE_SUFFIX));
             assert!(
                 bin.is_file(),
@@ -58,6 +40,70 @@ pub fn ao_bin() -> PathBuf {
         })
         .clone()
 }
+
+/// Runs `cargo build ARGS` (of `manifest`'s package, if given) with the test's own cargo,
+/// profile and target directory, from the repository's root; fails the test if it fails.
+pub fn cargo_build(args: &[&str], manifest: Option<&Path>) {
+    let dir = bin_dir();
+    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+    let target_dir = dir.parent().expect("target/<profile> has a parent");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--locked"]).args(args);
+    if let Some(m) = manifest {
+        cmd.arg("--manifest-path").arg(m);
+    }
+    cmd.arg("--profile")
+        .arg(if profile == "debug" { "dev" } else { profile })
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(repo_root());
+    let run = Run::of(cmd, &repo_root());
+    assert_eq!(
+        run.code,
+        0,
+        "cargo build {args:?} failed\n{}",
+        run.explain()
+    );
+}
+
+/// The plugin libraries the tests load (the examples and `tests/plugins/`), built once
+/// per test run; returns the path of the one whose crate is `package`.
+pub fn plugin_lib(package: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut args = Vec::new();
+        for p in PLUGIN_PACKAGES {
+            args.extend(["-p", p]);
+        }
+        cargo_build(&args, None);
+    });
+    assert!(
+        PLUGIN_PACKAGES.contains(&package),
+        "{package} is not one of the plugin packages the suite builds"
+    );
+    let lib = bin_dir().join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        lib.is_file(),
+        "{} is missing after the build",
+        lib.display()
+    );
+    lib
+}
+
+/// The plugin crates [`plugin_lib`] builds.
+pub const PLUGIN_PACKAGES: &[&str] = &[
+    "ao-example-file-notifier",
+    "ao-example-file-tracker",
+    "ao-test-plugin-misbehaving",
+    "ao-test-plugin-abi-mismatch",
+    "ao-test-plugin-no-entry",
+];
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {

@@ -1,0 +1,346 @@
+//! External plugins through the real `ao` binary: the example notifier and tracker
+//! loaded and used like built-ins, every way a library can be refused with the message
+//! the user sees, and a plugin that panics or hangs disabled while ao goes on.
+
+use ao_core::config::load_file;
+use ao_core::model::{Event, EventKind, Priority};
+use ao_core::plugin::external::{self, ExternalState};
+use ao_core::plugin::{Notification, PluginError, Slot};
+use ao_core::registry::{Factory, SectionRef};
+use ao_tests::{Fleet, plugin_lib, wait_until};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
+/// A fleet whose config gets `extra` appended (top-level keys: `plugins:`, `notifiers:`)
+/// and, with `tracker`, the project's tracker section replaced by it.
+fn fleet(tracker: Option<&str>, extra: &str) -> Fleet {
+    let f = Fleet::new(CAT);
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let mut config = std::fs::read_to_string(&file).unwrap();
+    if let Some(t) = tracker {
+        config = config.replace("    tracker:\n      plugin: prompt\n", t);
+    }
+    config.push_str(extra);
+    std::fs::write(&file, config).unwrap();
+    f
+}
+
+fn lib(package: &str) -> String {
+    plugin_lib(package).display().to_string()
+}
+
+fn plugin_ls(f: &Fleet) -> Vec<serde_json::Value> {
+    let run = f.ao(&["plugin", "ls", "--json"]);
+    run.success();
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn row<'a>(rows: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in `ao plugin ls`: {rows:#?}"))
+}
+
+fn events(home: &Path) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(home.join("ao.db")).unwrap();
+    let mut st = db
+        .prepare("SELECT kind, message FROM events ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The example notifier receives `ao doctor --test-notify`'s event in its file, and both
+/// examples are listed as loaded with slot, version and path.
+#[test]
+fn the_file_notifier_receives_the_test_notification() {
+    let f = fleet(
+        None,
+        &format!(
+            "plugins:\n  - name: file-notifier\n    path: {}\n  - name: file-tracker\n    path: {}\nnotifiers:\n  log:\n    plugin: file-notifier\n    path: events.jsonl\n",
+            lib("ao-example-file-notifier"),
+            lib("ao-example-file-tracker"),
+        ),
+    );
+    let rows = plugin_ls(&f);
+    let n = row(&rows, "file-notifier");
+    assert_eq!(n["slot"], "notifier", "{n:#}");
+    assert_eq!(n["status"], "loaded", "{n:#}");
+    assert_eq!(n["version"], "0.1.0", "{n:#}");
+    assert_eq!(n["origin"], lib("ao-example-file-notifier"), "{n:#}");
+    assert_eq!(row(&rows, "file-tracker")["slot"], "tracker");
+
+    let run = f.ao(&["doctor", "--test-notify"]);
+    run.stdout_has("plugin file-notifier")
+        .stdout_has("notify log")
+        .stdout_has("delivered in");
+    // The section's `path` is relative to the config's directory.
+    let line = std::fs::read_to_string(f.repo.join("events.jsonl")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(event["kind"], "test", "{line}");
+    assert_eq!(event["title"], "ao test notification", "{line}");
+    assert!(event["message"].as_str().unwrap().contains("--test-notify"));
+}
+
+/// An issue of the example file tracker becomes a spawned session's task and branch.
+#[test]
+fn an_issue_of_the_file_tracker_becomes_a_sessions_task() {
+    let f = fleet(
+        Some("    tracker:\n      plugin: file-tracker\n      file: ISSUES.md\n"),
+        &format!(
+            "plugins:\n  - name: file-tracker\n    path: {}\n",
+            lib("ao-example-file-tracker")
+        ),
+    );
+    std::fs::write(
+        f.repo.join("ISSUES.md"),
+        "## 12 Fix the login bug\nlabels: bug\nThe form rejects plus signs.\n\n## 13 (done) Old work\n",
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "12"]).success().stdout_has("app-1");
+    let s = &f.sessions()[0];
+    assert_eq!(s["branch"], "feat/issue-12", "{s:#}");
+    assert_eq!(s["issue"], "12", "{s:#}");
+    assert_eq!(
+        s["prompt"], "Issue 12: Fix the login bug\n\nThe form rejects plus signs.",
+        "{s:#}"
+    );
+    wait_until("the task on the agent's terminal", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("The form rejects plus signs.")
+            .then_some(())
+    });
+    // An issue that is not in the file: the tracker's own message, nothing spawned.
+    f.ao(&["spawn", "app", "99"])
+        .code(1)
+        .stderr_has("there is no issue `99`")
+        .stderr_has("its issues: 12, 13");
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+}
+
+/// Every way a library is refused, each with its own message; ao lists and reports them
+/// and keeps working with everything else.
+#[test]
+fn refused_plugins_say_why_and_ao_keeps_running() {
+    let f = fleet(
+        Some("    tracker:\n      plugin: wrong-abi\n"),
+        &format!(
+            "plugins:
+  - name: not-a-library
+    path: ISSUES.md
+  - name: missing
+    path: no/such/libplugin.so
+  - name: no-entry
+    path: {}
+  - name: wrong-abi
+    path: {}
+  - name: tracker-as-notifier
+    path: {}
+  - name: refuses-to-start
+    path: {}
+    config: {{ init: fail }}
+  - name: later
+    path: not/built/yet.so
+    enabled: false
+notifiers:
+  wrong-slot:
+    plugin: tracker-as-notifier
+",
+            lib("ao-test-plugin-no-entry"),
+            lib("ao-test-plugin-abi-mismatch"),
+            lib("ao-example-file-tracker"),
+            lib("ao-test-plugin-misbehaving"),
+        ),
+    );
+    std::fs::write(f.repo.join("ISSUES.md"), "## 1 Not a library\n").unwrap();
+    let rows = plugin_ls(&f);
+    let status = |name: &str| row(&rows, name)["status"].as_str().unwrap().to_owned();
+    assert!(
+        status("not-a-library").contains("is not a shared library ao can load"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("missing").contains("there is no file at"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("no-entry").contains("has no `ao_plugin_entry` symbol: it is not an ao plugin"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("wrong-abi").contains("was built for plugin ABI 99, but this ao speaks ABI 1"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("tracker-as-notifier")
+            .contains("it is a tracker plugin, but `notifiers.wrong-slot` names it as a notifier"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("refuses-to-start").contains("it refused to start: told to fail at start"),
+        "{rows:#?}"
+    );
+    assert_eq!(status("later"), "disabled (enabled: false)");
+    // The built-ins are still there.
+    assert_eq!(row(&rows, "tmux")["status"], "available");
+
+    // Doctor fails, naming each; other commands warn and go on.
+    f.ao(&["doctor"])
+        .code(1)
+        .stdout_has("plugin wrong-abi")
+        .stdout_has("plugin no-entry");
+    f.ao(&["session", "ls"])
+        .success()
+        .stderr_has("plugin `wrong-abi` was not loaded: ");
+    // A session that needs a refused plugin is refused with the reason, not a crash.
+    f.ao(&["spawn", "app", "1"])
+        .code(1)
+        .stderr_has("the tracker plugin `wrong-abi` was not loaded")
+        .stderr_has("plugin ABI 99");
+    // A prompt needs no tracker: the rest of ao works.
+    f.ao(&["spawn", "app", "--prompt", "still works"])
+        .success()
+        .stdout_has("app-1");
+}
+
+/// A plugin that panics in a call is disabled with an event saying why, and the other
+/// notifiers of the same run are delivered.
+#[test]
+fn a_panicking_plugin_is_disabled_and_the_rest_go_on() {
+    let f = fleet(
+        None,
+        &format!(
+            "plugins:\n  - name: misbehaving\n    path: {}\nnotifiers:\n  loud:\n    plugin: misbehaving\n    mode: panic\n  fine:\n    plugin: misbehaving\n    mode: ok\n    record: fine.txt\n",
+            lib("ao-test-plugin-misbehaving")
+        ),
+    );
+    let run = f.ao(&["doctor", "--test-notify"]);
+    run.code(1)
+        .stdout_has("notify loud")
+        .stdout_has("misbehaving is disabled: panicked: told to panic on test at ")
+        .stdout_has("notify fine");
+    // The panic's message went into the report, not onto ao's standard error.
+    assert!(!run.stderr.contains("panicked at"), "{}", run.explain());
+    let events = events(&f.env.ao_home);
+    assert!(
+        events
+            .iter()
+            .any(|(kind, message)| kind == "plugin_disabled"
+                && message.contains("plugin `misbehaving` is disabled: panicked: told to panic")),
+        "{events:?}"
+    );
+}
+
+/// A plugin that never returns is cut off at its time-out, disabled, and ao exits.
+#[test]
+fn a_hanging_plugin_times_out_and_ao_still_exits() {
+    let f = fleet(
+        None,
+        &format!(
+            "plugins:\n  - name: misbehaving\n    path: {}\n    timeoutMs: 300\nnotifiers:\n  stuck:\n    plugin: misbehaving\n    mode: hang\n",
+            lib("ao-test-plugin-misbehaving")
+        ),
+    );
+    f.ao(&["doctor", "--test-notify"])
+        .code(1)
+        .stdout_has("notify stuck")
+        .stdout_has("failed after")
+        .stdout_has("no answer within 300 ms");
+    let events = events(&f.env.ao_home);
+    assert!(
+        events
+            .iter()
+            .any(|(kind, message)| kind == "plugin_disabled"
+                && message.contains("did not answer within 300 ms")),
+        "{events:?}"
+    );
+}
+
+/// In one process (the host's case): a plugin that timed out or panicked stays disabled
+/// for every later call, through every section that names it, with one event.
+#[test]
+fn a_disabled_plugin_stays_disabled_for_the_rest_of_the_process() {
+    for (mode, first_error) in [("hang", "Timeout"), ("panic", "Disabled")] {
+        let f = fleet(
+            None,
+            &format!(
+                "plugins:\n  - name: misbehaving\n    path: {}\n    timeoutMs: 200\nnotifiers:\n  bad:\n    plugin: misbehaving\n    mode: {mode}\n  good:\n    plugin: misbehaving\n    mode: ok\n",
+                lib("ao-test-plugin-misbehaving")
+            ),
+        );
+        let env = |k: &str| std::env::var(k).ok();
+        let mut registry = ao_plugins::builtin_registry();
+        let loaded = load_file(&f.repo.join("agent-orchestrator.yaml"), &registry, &env).unwrap();
+        let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let sink = seen.clone();
+        let statuses = external::load(
+            &loaded,
+            &mut registry,
+            &env,
+            Arc::new(move |e| sink.lock().unwrap().push(e)),
+        );
+        assert!(
+            matches!(statuses[0].state, ExternalState::Loaded { .. }),
+            "{statuses:?}"
+        );
+        let notifier = |key: &str| {
+            let Some(Factory::Notifier(build)) = registry
+                .get(Slot::Notifier, "misbehaving")
+                .and_then(|e| e.factory.clone())
+            else {
+                panic!("misbehaving is not a notifier in the registry");
+            };
+            let node = loaded.tree.at(&["notifiers", key]);
+            build(&SectionRef {
+                file: &loaded.file,
+                node,
+                loc: node.unwrap().loc,
+            })
+            .unwrap()
+        };
+        let test = Notification {
+            title: "t".into(),
+            event: Event {
+                id: 0,
+                at: 0,
+                project: String::new(),
+                session: None,
+                priority: Priority::Info,
+                kind: EventKind::Test,
+                message: "m".into(),
+            },
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (bad, good) = (notifier("bad"), notifier("good"));
+        let first = rt.block_on(bad.notify(&test)).unwrap_err();
+        let kind = match &first {
+            PluginError::Timeout { .. } => "Timeout",
+            PluginError::Disabled { .. } => "Disabled",
+            _ => "other",
+        };
+        assert_eq!(kind, first_error, "{mode}: {first}");
+        for n in [&bad, &good] {
+            let again = rt.block_on(n.notify(&test)).unwrap_err();
+            assert!(
+                matches!(&again, PluginError::Disabled { plugin, .. } if plugin == "misbehaving"),
+                "{mode}: {again}"
+            );
+        }
+        let events = seen.lock().unwrap();
+        assert_eq!(events.len(), 1, "{mode}: {events:?}");
+        assert_eq!(
+            events[0].kind,
+            EventKind::PluginDisabled {
+                plugin: "misbehaving".into()
+            }
+        );
+    }
+}
