@@ -344,3 +344,29 @@ fn a_disabled_plugin_stays_disabled_for_the_rest_of_the_process() {
         );
     }
 }
+
+/// The plugin template builds on its own, as a user's copy would, and works in ao.
+#[test]
+fn the_plugin_template_builds_on_its_own_and_loads() {
+    let manifest = ao_tests::repo_root().join("examples/plugin-template/Cargo.toml");
+    ao_tests::cargo_build(&[], Some(&manifest));
+    let lib = ao_tests::bin_dir().join(format!(
+        "{}ao_plugin_template{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let f = fleet(
+        None,
+        &format!(
+            "plugins:\n  - name: command-notifier\n    path: {}\nnotifiers:\n  script:\n    plugin: command-notifier\n    command: [sh, -c, 'cat > got.json']\n",
+            lib.display()
+        ),
+    );
+    f.ao(&["doctor", "--test-notify"])
+        .stdout_has("notify script")
+        .stdout_has("delivered in");
+    let got: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.repo.join("got.json")).unwrap()).unwrap();
+    assert_eq!(got["event"]["kind"], "test", "{got:#}");
+    assert_eq!(got["title"], "ao test notification", "{got:#}");
+}
