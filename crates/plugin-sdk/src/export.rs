@@ -238,3 +238,114 @@ macro_rules! __slot_dispatch {
     (scm, $ty:ty) => { $crate::scm::AsScm<$ty> };
     (agent, $ty:ty) => { $crate::agent::AsAgent<$ty> };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::Request;
+    use crate::notifier::{AsNotifier, Event, Notification, Notifier};
+    use crate::{Context, Plugin};
+
+    struct Picky;
+
+    impl Plugin for Picky {
+        fn init(config: Value) -> Result<Self, Error> {
+            match config.get("refuse") {
+                Some(_) => Err(Error::failed("refused at start")),
+                None => Ok(Picky),
+            }
+        }
+    }
+
+    impl Notifier for Picky {
+        fn notify(&self, cx: &Context, n: &Notification) -> Result<(), Error> {
+            match cx.setting("mode") {
+                Some("fail") => Err(Error::refused("would lose data")),
+                Some("panic") => panic!("boom on {}", n.event.kind),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    type D = AsNotifier<Picky>;
+
+    fn raw_init(config: &str) -> (*mut c_void, Vec<u8>) {
+        let mut out = RawBuf::EMPTY;
+        // SAFETY: live bytes and a writable buffer.
+        let inst = unsafe { init::<D>(RawStr::new(config.as_bytes()), &mut out) };
+        // SAFETY: the buffer came from `init` in this same crate.
+        (inst, unsafe { out.into_vec() })
+    }
+
+    fn raw_call(inst: *mut c_void, method: &str, mode: &str) -> (i32, Vec<u8>) {
+        let request = Request {
+            v: 1,
+            config: serde_json::json!({ "mode": mode }),
+            config_dir: None,
+            params: Notification {
+                title: "t".into(),
+                event: Event {
+                    id: 0,
+                    at: 1,
+                    project: String::new(),
+                    session: None,
+                    priority: "info".into(),
+                    kind: "test".into(),
+                    message: "m".into(),
+                    details: Default::default(),
+                },
+            },
+        };
+        let bytes = serde_json::to_vec(&request).unwrap();
+        let mut out = RawBuf::EMPTY;
+        // SAFETY: an instance from `init::<D>`, live bytes, a writable buffer.
+        let status = unsafe {
+            call::<D>(
+                inst,
+                RawStr::new(method.as_bytes()),
+                RawStr::new(&bytes),
+                &mut out,
+            )
+        };
+        // SAFETY: as above.
+        (status, unsafe { out.into_vec() })
+    }
+
+    #[test]
+    fn calls_answer_with_status_and_json_and_catch_panics() {
+        let (inst, _) = raw_init("null");
+        assert!(!inst.is_null());
+        assert_eq!(
+            raw_call(inst, "notify", "ok"),
+            (STATUS_OK, b"null".to_vec())
+        );
+
+        let (status, out) = raw_call(inst, "notify", "fail");
+        assert_eq!(status, STATUS_ERROR);
+        assert_eq!(
+            serde_json::from_slice::<Error>(&out).unwrap(),
+            Error::refused("would lose data")
+        );
+
+        let (status, out) = raw_call(inst, "notify", "panic");
+        assert_eq!(status, STATUS_PANIC);
+        let message = String::from_utf8(out).unwrap();
+        assert!(message.starts_with("boom on test at "), "{message}");
+        assert!(message.contains("export.rs"), "{message}");
+
+        let (status, out) = raw_call(inst, "no_such_method", "ok");
+        assert_eq!(status, STATUS_ERROR);
+        let e: Error = serde_json::from_slice(&out).unwrap();
+        assert!(e.message.contains("has no method `no_such_method`"), "{e}");
+    }
+
+    #[test]
+    fn a_refusing_init_returns_no_instance_and_its_message() {
+        let (inst, out) = raw_init(r#"{"refuse": true}"#);
+        assert!(inst.is_null());
+        assert_eq!(
+            serde_json::from_slice::<Error>(&out).unwrap().message,
+            "refused at start"
+        );
+    }
+}

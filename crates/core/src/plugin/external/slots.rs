@@ -322,3 +322,51 @@ impl Scm for External {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Event, EventKind, Priority, SessionStatus};
+    use ao_plugin_sdk::notifier as n;
+
+    // Every event kind ao records reaches a notifier plugin as the SDK's event, with the
+    // kind's own fields kept.
+    #[test]
+    fn every_event_kind_reads_as_the_sdk_event() {
+        let kinds = [
+            EventKind::SessionSpawned,
+            EventKind::StatusChanged {
+                from: SessionStatus::Working,
+                to: SessionStatus::Killed,
+            },
+            EventKind::ReactionRan {
+                reaction: "ci-failed".into(),
+                attempt: 2,
+            },
+            EventKind::Escalated {
+                reaction: "ci-failed".into(),
+            },
+            EventKind::PluginDisabled { plugin: "x".into() },
+            EventKind::Test,
+        ];
+        for kind in kinds {
+            let name = kind.name();
+            let e = Event {
+                id: 7,
+                at: 9,
+                project: "app".into(),
+                session: Some("app-1".parse().unwrap()),
+                priority: Priority::Urgent,
+                kind,
+                message: "m".into(),
+            };
+            let wire: n::Event = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+            assert_eq!(wire.kind, name);
+            assert_eq!(wire.priority, "urgent");
+            assert_eq!(wire.session.as_deref(), Some("app-1"));
+            if name == "status_changed" {
+                assert_eq!(wire.details["from"], "working");
+                assert_eq!(wire.details["to"], "killed");
+            }
+        }
+    }
+}
