@@ -33,6 +33,45 @@ fn scenario(steps: Vec<Step>) -> Scenario {
     }
 }
 
+/// The conversation the codex, aider and opencode tests hold: a task answered in a held
+/// stream, then `work` when asked to write the file (with `reply` after it, if any), then
+/// an answer to the question asked after a restore.
+fn conversation(work: Step, reply: Option<Step>) -> Vec<Step> {
+    let mut steps = vec![
+        Step {
+            when: Some("Say what you see".into()),
+            ..held("Looking at the code")
+        },
+        Step {
+            when: Some("Now write the file".into()),
+            ..work
+        },
+    ];
+    steps.extend(reply);
+    steps.push(Step {
+        when: Some("What did I ask first".into()),
+        ..text("You asked me to say what I see.")
+    });
+    steps
+}
+
+/// After a restore: asks what the first task was, and checks the model's request (the
+/// scenario's `step`) carries the conversation from before the restore.
+fn ask_after_restore(f: &AgentFleet, step: usize) {
+    f.ao(&["send", "app-1", "What did I ask first"]).success();
+    let asked = ao_tests::wait_until("the question after restore reached the model", || {
+        f.model
+            .requests()
+            .into_iter()
+            .find(|r| r.step == Some(step))
+    });
+    let body = asked.body.to_string();
+    assert!(
+        body.contains("Say what you see"),
+        "the restored session does not carry the first task: {body}"
+    );
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc_geteuid() == 0 }
@@ -86,7 +125,7 @@ fn claude_code_states_through_hooks() {
         "{s:#}"
     );
     f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
-    f.wait_activity("app-1", "ready");
+    f.wait_turn_ended("app-1");
     let out = f.fleet.worktree("app-1").join("out.txt");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
     // Ready past the threshold is idle.
@@ -110,7 +149,7 @@ fn claude_code_states_through_hooks() {
         .tmux(&["display", "-p", "-t", "app-1", "#{pane_start_command}"])
         .stdout;
     assert!(start.contains(&format!("--resume {id}")), "{start}");
-    f.wait_activity("app-1", "ready");
+    f.wait_turn_ended("app-1");
 }
 
 /// With `permissions: permissionless` ao trusts the session's own worktree for Claude
@@ -225,22 +264,13 @@ fn codex_states_through_notify_and_rollout() {
     }
     let f = AgentFleet::new(
         "codex",
-        scenario(vec![
+        scenario(conversation(
             Step {
-                when: Some("Say what you see".into()),
-                ..held("Looking at the code")
-            },
-            Step {
-                when: Some("Now write the file".into()),
                 escalate: Some("Write out.txt".into()),
                 ..shell("echo hello > out.txt")
             },
-            text("I wrote out.txt."),
-            Step {
-                when: Some("What did I ask first".into()),
-                ..text("You asked me to say what I see.")
-            },
-        ]),
+            Some(text("I wrote out.txt.")),
+        )),
         "      permissions: default\n",
     );
     f.set_ready_threshold_ms(4000);
@@ -260,10 +290,11 @@ fn codex_states_through_notify_and_rollout() {
     assert_eq!(s["activity_source"], "session-log", "{s:#}");
     f.model.release();
     // The rollout may tell a moment before the notify program reports.
-    f.wait_activity("app-1", "ready");
+    f.wait_turn_ended("app-1");
     ao_tests::wait_until("ready reported by codex's notify program", || {
         let s = f.status("app-1");
-        (s["activity"] == "ready" && s["activity_source"] == "hook").then_some(())
+        let ended = s["activity"] == "ready" || s["activity"] == "idle";
+        (ended && s["activity_source"] == "hook").then_some(())
     });
     let id = f.status("app-1")["agent_session_id"]
         .as_str()
@@ -282,9 +313,10 @@ fn codex_states_through_notify_and_rollout() {
     );
     f.keys("app-1", &["y"]);
     let out = f.fleet.worktree("app-1").join("out.txt");
-    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
-    f.wait_activity("app-1", "ready");
+    ao_tests::wait_until("hello in out.txt", || {
+        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
+    });
+    f.wait_turn_ended("app-1");
     f.wait_activity("app-1", "idle");
 
     f.keys("app-1", &["C-c"]);
@@ -303,17 +335,8 @@ fn codex_states_through_notify_and_rollout() {
         start.starts_with("codex resume ") && start.trim_end().ends_with(&id),
         "{start}"
     );
-    f.wait_activity("app-1", "ready");
-    f.ao(&["send", "app-1", "What did I ask first"]).success();
-    ao_tests::wait_until("the question after restore reached the model", || {
-        f.model.requests().into_iter().find(|r| r.step == Some(3))
-    });
-    let asked = f.model.requests().into_iter().find(|r| r.step == Some(3));
-    let body = asked.unwrap().body.to_string();
-    assert!(
-        body.contains("Say what you see"),
-        "the resumed thread does not carry the first task: {body}"
-    );
+    f.wait_turn_ended("app-1");
+    ask_after_restore(&f, 3);
 }
 
 /// Aider: the task typed in once its prompt is up and confirmed taken, a streaming turn,
@@ -329,20 +352,7 @@ fn aider_states_through_its_screen_history_and_notifications() {
         "aider",
         Scenario {
             tools_optional: true,
-            ..scenario(vec![
-                Step {
-                    when: Some("Say what you see".into()),
-                    ..held("Looking at the code")
-                },
-                Step {
-                    when: Some("Now write the file".into()),
-                    ..text(edit)
-                },
-                Step {
-                    when: Some("What did I ask first".into()),
-                    ..text("You asked me to say what I see.")
-                },
-            ])
+            ..scenario(conversation(text(edit), None))
         },
         "      permissions: default\n      model: openai/test-model\n",
     );
@@ -368,9 +378,10 @@ fn aider_states_through_its_screen_history_and_notifications() {
     assert_eq!(s["activity_detail"], "Create new file? (out.txt)", "{s:#}");
     f.keys("app-1", &["y", "Enter"]);
     let out = f.fleet.worktree("app-1").join("out.txt");
-    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
-    f.wait_activity("app-1", "ready");
+    ao_tests::wait_until("hello in out.txt", || {
+        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
+    });
+    f.wait_turn_ended("app-1");
     f.wait_activity("app-1", "idle");
     // Aider's caches stay out of the session's changes.
     let changes = f
@@ -385,17 +396,8 @@ fn aider_states_through_its_screen_history_and_notifications() {
         (f.status("app-1")["runtime_state"] == "exited").then_some(())
     });
     f.ao(&["session", "restore", "app-1"]).success();
-    f.wait_activity("app-1", "ready");
-    f.ao(&["send", "app-1", "What did I ask first"]).success();
-    ao_tests::wait_until("the question after restore reached the model", || {
-        f.model.requests().into_iter().find(|r| r.step == Some(2))
-    });
-    let asked = f.model.requests().into_iter().find(|r| r.step == Some(2));
-    let body = asked.unwrap().body.to_string();
-    assert!(
-        body.contains("Say what you see"),
-        "the restored chat does not carry the first task: {body}"
-    );
+    f.wait_turn_ended("app-1");
+    ask_after_restore(&f, 2);
 }
 
 /// opencode: a streaming turn, a finished turn, a permission question and its answer,
@@ -407,21 +409,10 @@ fn opencode_states_through_its_reporter() {
     }
     let f = AgentFleet::new(
         "opencode",
-        scenario(vec![
-            Step {
-                when: Some("Say what you see".into()),
-                ..held("Looking at the code")
-            },
-            Step {
-                when: Some("Now write the file".into()),
-                ..shell("echo hello > out.txt")
-            },
-            text("I wrote out.txt."),
-            Step {
-                when: Some("What did I ask first".into()),
-                ..text("You asked me to say what I see.")
-            },
-        ]),
+        scenario(conversation(
+            shell("echo hello > out.txt"),
+            Some(text("I wrote out.txt.")),
+        )),
         "      permissions: default\n      model: scripted/test-model\n",
     );
     f.set_ready_threshold_ms(4000);
@@ -450,7 +441,7 @@ fn opencode_states_through_its_reporter() {
     f.keys("app-1", &["Enter"]);
     let out = f.fleet.worktree("app-1").join("out.txt");
     ao_tests::wait_until("out.txt", || out.exists().then_some(()));
-    f.wait_activity("app-1", "ready");
+    f.wait_turn_ended("app-1");
     f.wait_activity("app-1", "idle");
 
     f.keys("app-1", &["C-c"]);
@@ -460,17 +451,8 @@ fn opencode_states_through_its_reporter() {
         (f.status("app-1")["runtime_state"] == "exited").then_some(())
     });
     f.ao(&["session", "restore", "app-1"]).success();
-    f.wait_activity("app-1", "ready");
-    f.ao(&["send", "app-1", "What did I ask first"]).success();
-    ao_tests::wait_until("the question after restore reached the model", || {
-        f.model.requests().into_iter().find(|r| r.step == Some(3))
-    });
-    let asked = f.model.requests().into_iter().find(|r| r.step == Some(3));
-    let body = asked.unwrap().body.to_string();
-    assert!(
-        body.contains("Say what you see"),
-        "the resumed session does not carry the first task: {body}"
-    );
+    f.wait_turn_ended("app-1");
+    ask_after_restore(&f, 3);
     assert_eq!(f.status("app-1")["agent_session_id"], id.as_str());
 }
 

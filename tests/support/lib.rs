@@ -690,10 +690,21 @@ impl AgentFleet {
 
     /// Waits until `ao status` shows `activity` for the session; returns its entry.
     pub fn wait_activity(&self, id: &str, activity: &str) -> serde_json::Value {
+        self.wait_activity_in(id, &[activity])
+    }
+
+    /// Waits until the agent's turn has ended: `ready`, or on a slow machine already
+    /// `idle` (past `readyThresholdMs`) by the time `ao status` looks.
+    pub fn wait_turn_ended(&self, id: &str) -> serde_json::Value {
+        self.wait_activity_in(id, &["ready", "idle"])
+    }
+
+    fn wait_activity_in(&self, id: &str, activities: &[&str]) -> serde_json::Value {
+        let activity = activities.join("` or `");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             let last = self.status(id);
-            if last["activity"] == activity {
+            if activities.iter().any(|a| last["activity"] == *a) {
                 return last;
             }
             if std::time::Instant::now() > deadline {

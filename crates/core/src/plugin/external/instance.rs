@@ -132,6 +132,23 @@ impl Instance {
         }
     }
 
+    /// Starts `method` on a thread of its own; `reply` receives the raw answer there.
+    fn start<P: Serialize>(
+        &self,
+        method: &str,
+        section: &Value,
+        params: &P,
+        reply: impl FnOnce(Raw) + Send + 'static,
+    ) -> Result<(), PluginError> {
+        self.check_enabled()?;
+        let request = self.request(section, params)?;
+        let (lib, handle, m) = (self.lib, self.handle, method.to_owned());
+        spawn_thread(&self.name, move || {
+            reply(raw_call(lib, handle, &m, &request))
+        })
+        .map_err(|e| PluginError::failed(&self.name, format!("cannot start a thread: {e}")))
+    }
+
     /// Calls `method` off the async runtime, bounded by the plugin's time-out.
     pub async fn call<P: Serialize, R: DeserializeOwned>(
         &self,
@@ -139,14 +156,10 @@ impl Instance {
         section: &Value,
         params: &P,
     ) -> Result<R, PluginError> {
-        self.check_enabled()?;
-        let request = self.request(section, params)?;
         let (tx, rx) = tokio::sync::oneshot::channel::<Raw>();
-        let (lib, handle, m) = (self.lib, self.handle, method.to_owned());
-        spawn_thread(&self.name, move || {
-            let _ = tx.send(raw_call(lib, handle, &m, &request));
-        })
-        .map_err(|e| PluginError::failed(&self.name, format!("cannot start a thread: {e}")))?;
+        self.start(method, section, params, move |raw| {
+            let _ = tx.send(raw);
+        })?;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(raw)) => self.answer(method, raw),
             Ok(Err(_)) => Err(self.disable(method, "its thread ended without an answer".into())),
@@ -161,14 +174,10 @@ impl Instance {
         section: &Value,
         params: &P,
     ) -> Result<R, PluginError> {
-        self.check_enabled()?;
-        let request = self.request(section, params)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Raw>(1);
-        let (lib, handle, m) = (self.lib, self.handle, method.to_owned());
-        spawn_thread(&self.name, move || {
-            let _ = tx.send(raw_call(lib, handle, &m, &request));
-        })
-        .map_err(|e| PluginError::failed(&self.name, format!("cannot start a thread: {e}")))?;
+        self.start(method, section, params, move |raw| {
+            let _ = tx.send(raw);
+        })?;
         match rx.recv_timeout(self.timeout) {
             Ok(raw) => self.answer(method, raw),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(self.timed_out(method)),
