@@ -370,3 +370,70 @@ fn the_plugin_template_builds_on_its_own_and_loads() {
     assert_eq!(got["event"]["kind"], "test", "{got:#}");
     assert_eq!(got["title"], "ao test notification", "{got:#}");
 }
+
+/// An external runtime carries a whole session like the built-in one: spawn (waiting
+/// until the agent is the pane's process), status, send, output, kill.
+#[test]
+fn an_external_runtime_runs_a_session_end_to_end() {
+    let f = Fleet::new(CAT);
+    let socket = f.env.root().join("plugin-tmux.sock");
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let config = config.replace(
+        "    agent: command\n",
+        "    runtime: my-tmux\n    agent: command\n",
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "{config}plugins:\n  - name: my-tmux\n    path: {}\n",
+            lib("ao-test-plugin-tmux-runtime")
+        )
+        .replacen(
+            "runtimes:\n",
+            &format!("runtimes:\n  my-tmux:\n    socket: {}\n", socket.display()),
+            1,
+        ),
+    )
+    .unwrap();
+    let tmux = |args: &[&str]| {
+        let mut cmd = f.env.command("tmux");
+        cmd.arg("-S").arg(&socket).args(args);
+        ao_tests::Run::of(cmd, &f.env.root())
+    };
+    f.ao(&["spawn", "app", "--prompt", "hello from the task"])
+        .success()
+        .stdout_has("app-1");
+    assert_eq!(
+        tmux(&[
+            "list-panes",
+            "-t",
+            "=app-1:",
+            "-F",
+            "#{pane_current_command}"
+        ])
+        .stdout
+        .trim(),
+        "cat"
+    );
+    let s = &f.sessions()[0];
+    assert_eq!(s["runtime"]["runtime"], "my-tmux", "{s:#}");
+    wait_until("the task on the session's terminal", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("hello from the task")
+            .then_some(())
+    });
+    f.ao(&["status"]).success().stdout_has("working");
+    f.ao(&["send", "app-1", "a second message"]).success();
+    wait_until("the message on the session's terminal", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("a second message")
+            .then_some(())
+    });
+    f.ao(&["session", "kill", "app-1", "--force"]).success();
+    let gone = tmux(&["has-session", "-t", "=app-1"]);
+    tmux(&["kill-server"]);
+    assert_ne!(gone.code, 0, "{}", gone.explain());
+}

@@ -103,6 +103,7 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "ao-test-plugin-misbehaving",
     "ao-test-plugin-abi-mismatch",
     "ao-test-plugin-no-entry",
+    "ao-test-plugin-tmux-runtime",
 ];
 
 /// The repository's root.

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 /// How to find a session's runtime again: which runtime plugin, and its own handle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeHandle {
-    /// The runtime plugin's name (`tmux`, `process`).
+    /// The runtime plugin's name (`tmux`, `process`). For an external runtime ao sets it
+    /// to the name the config gives the plugin; the plugin may leave it empty.
+    #[serde(default)]
     pub runtime: String,
     /// The runtime's own identifier (a tmux session name, a process group id).
     pub id: String,

@@ -30,6 +30,15 @@ impl External {
         self.inst.call(method, &self.section, params).await
     }
 
+    /// A handle the plugin made, under the name the config gives the plugin (which is how
+    /// ao finds the runtime of a session again).
+    fn named(&self, handle: RuntimeHandle) -> RuntimeHandle {
+        RuntimeHandle {
+            runtime: self.inst.name.clone(),
+            ..handle
+        }
+    }
+
     fn call_blocking<P: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         method: &str,
@@ -106,7 +115,10 @@ fn wire_runtime_spec(spec: &RuntimeSpec) -> r::RuntimeSpec {
 #[async_trait]
 impl Runtime for External {
     async fn create(&self, spec: &RuntimeSpec) -> Result<RuntimeHandle, PluginError> {
-        self.call(r::method::CREATE, &wire_runtime_spec(spec)).await
+        let handle: RuntimeHandle = self
+            .call(r::method::CREATE, &wire_runtime_spec(spec))
+            .await?;
+        Ok(self.named(handle))
     }
 
     async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
@@ -201,14 +213,16 @@ impl Runtime for External {
         session: &SessionId,
         data_dir: &Path,
     ) -> Result<Option<RuntimeHandle>, PluginError> {
-        self.call(
-            r::method::FIND,
-            &r::FindParams {
-                session: session.to_string(),
-                data_dir: data_dir.to_owned(),
-            },
-        )
-        .await
+        let found: Option<RuntimeHandle> = self
+            .call(
+                r::method::FIND,
+                &r::FindParams {
+                    session: session.to_string(),
+                    data_dir: data_dir.to_owned(),
+                },
+            )
+            .await?;
+        Ok(found.map(|h| self.named(h)))
     }
 }
 
