@@ -329,6 +329,10 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
     line("#   approved-and-green:");
     line("#     auto: true");
     line("#     action: auto-merge");
+    line("# External plugins (shared libraries built with ao-plugin-sdk), named like built-ins:");
+    line("# plugins:");
+    line("#   - name: my-tracker");
+    line("#     path: ./plugins/libmy_tracker.so");
     out
 }
 
