@@ -72,6 +72,20 @@ fn ask_after_restore(f: &AgentFleet, step: usize) {
     );
 }
 
+/// Asks for out.txt, expects the agent to ask `question` first, answers with `keys`, and
+/// waits until the file holds what the model wrote and the turn has ended.
+fn write_after_asking(f: &AgentFleet, question: &str, keys: &[&str]) {
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(s["activity_detail"], question, "{s:#}");
+    f.keys("app-1", keys);
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    ao_tests::wait_until("hello in out.txt", || {
+        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
+    });
+    f.wait_turn_ended("app-1");
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc_geteuid() == 0 }
@@ -305,18 +319,7 @@ fn codex_states_through_notify_and_rollout() {
     assert_eq!(info["agent_session_id"], id.as_str(), "{info:#}");
 
     // The command asks to leave the sandbox: Codex asks its user first.
-    f.ao(&["send", "app-1", "Now write the file"]).success();
-    let s = f.wait_activity("app-1", "waiting_input");
-    assert_eq!(
-        s["activity_detail"], "asks permission to run: echo hello > out.txt",
-        "{s:#}"
-    );
-    f.keys("app-1", &["y"]);
-    let out = f.fleet.worktree("app-1").join("out.txt");
-    ao_tests::wait_until("hello in out.txt", || {
-        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
-    });
-    f.wait_turn_ended("app-1");
+    write_after_asking(&f, "asks permission to run: echo hello > out.txt", &["y"]);
     f.wait_activity("app-1", "idle");
 
     f.keys("app-1", &["C-c"]);
@@ -373,15 +376,7 @@ fn aider_states_through_its_screen_history_and_notifications() {
         "{info:#}"
     );
 
-    f.ao(&["send", "app-1", "Now write the file"]).success();
-    let s = f.wait_activity("app-1", "waiting_input");
-    assert_eq!(s["activity_detail"], "Create new file? (out.txt)", "{s:#}");
-    f.keys("app-1", &["y", "Enter"]);
-    let out = f.fleet.worktree("app-1").join("out.txt");
-    ao_tests::wait_until("hello in out.txt", || {
-        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
-    });
-    f.wait_turn_ended("app-1");
+    write_after_asking(&f, "Create new file? (out.txt)", &["y", "Enter"]);
     f.wait_activity("app-1", "idle");
     // Aider's caches stay out of the session's changes.
     let changes = f
@@ -432,16 +427,11 @@ fn opencode_states_through_its_reporter() {
     let info = f.agent_info("app-1");
     assert_eq!(info["agent_session_id"], id.as_str(), "{info:#}");
 
-    f.ao(&["send", "app-1", "Now write the file"]).success();
-    let s = f.wait_activity("app-1", "waiting_input");
-    assert_eq!(
-        s["activity_detail"], "asks permission to use bash: echo hello > out.txt",
-        "{s:#}"
+    write_after_asking(
+        &f,
+        "asks permission to use bash: echo hello > out.txt",
+        &["Enter"],
     );
-    f.keys("app-1", &["Enter"]);
-    let out = f.fleet.worktree("app-1").join("out.txt");
-    ao_tests::wait_until("out.txt", || out.exists().then_some(()));
-    f.wait_turn_ended("app-1");
     f.wait_activity("app-1", "idle");
 
     f.keys("app-1", &["C-c"]);
