@@ -437,3 +437,48 @@ fn an_external_runtime_runs_a_session_end_to_end() {
     tmux(&["kill-server"]);
     assert_ne!(gone.code, 0, "{}", gone.explain());
 }
+
+/// `ao spawn P 12 13 14`: one session per issue, started together, each on its own
+/// branch with its own task; an issue that is done is still spawnable by id.
+#[test]
+fn several_issues_spawn_one_session_each() {
+    let f = fleet(
+        Some("    tracker:\n      plugin: file-tracker\n      file: ISSUES.md\n"),
+        &format!(
+            "plugins:\n  - name: file-tracker\n    path: {}\n",
+            lib("ao-example-file-tracker")
+        ),
+    );
+    std::fs::write(
+        f.repo.join("ISSUES.md"),
+        "## 12 First\n## 13 Second\n## 14 Third\n",
+    )
+    .unwrap();
+    let run = f.ao(&["spawn", "app", "12", "#13", "14", "--json"]);
+    run.success();
+    let results: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(results.len(), 3, "{}", run.stdout);
+    let mut sessions: Vec<(String, String, String)> = f
+        .sessions()
+        .iter()
+        .map(|s| {
+            (
+                s["issue"].as_str().unwrap().to_owned(),
+                s["branch"].as_str().unwrap().to_owned(),
+                s["prompt"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    sessions.sort();
+    assert_eq!(
+        sessions,
+        [
+            ("12".into(), "feat/issue-12".into(), "Issue 12: First".into()),
+            ("13".into(), "feat/issue-13".into(), "Issue 13: Second".into()),
+            ("14".into(), "feat/issue-14".into(), "Issue 14: Third".into()),
+        ]
+    );
+    let mut live = f.tmux_sessions();
+    live.sort();
+    assert_eq!(live, ["app-1", "app-2", "app-3"]);
+}
