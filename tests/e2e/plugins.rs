@@ -473,12 +473,79 @@ fn several_issues_spawn_one_session_each() {
     assert_eq!(
         sessions,
         [
-            ("12".into(), "feat/issue-12".into(), "Issue 12: First".into()),
-            ("13".into(), "feat/issue-13".into(), "Issue 13: Second".into()),
-            ("14".into(), "feat/issue-14".into(), "Issue 14: Third".into()),
+            (
+                "12".into(),
+                "feat/issue-12".into(),
+                "Issue 12: First".into()
+            ),
+            (
+                "13".into(),
+                "feat/issue-13".into(),
+                "Issue 13: Second".into()
+            ),
+            (
+                "14".into(),
+                "feat/issue-14".into(),
+                "Issue 14: Third".into()
+            ),
         ]
     );
     let mut live = f.tmux_sessions();
     live.sort();
     assert_eq!(live, ["app-1", "app-2", "app-3"]);
+}
+
+/// A fleet whose project runs the test agent plugin, which ignores its first
+/// `miss_enter` Enters.
+fn line_agent_fleet(miss_enter: u32) -> Fleet {
+    let f = Fleet::new("    agent: line-agent\n");
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{config}plugins:\n  - name: line-agent\n    path: {}\n    config: {{ missEnter: {miss_enter} }}\n",
+            lib("ao-test-plugin-line-agent")
+        ),
+    )
+    .unwrap();
+    f
+}
+
+/// An external agent whose terminal misses the first Enter: the spawn sees the task was
+/// not taken, presses Enter again, and the task arrives once; `ao send` then goes
+/// straight through, and `ao session info` reads the plugin's session info.
+#[test]
+fn an_external_agent_that_misses_an_enter_still_gets_its_task_once() {
+    let f = line_agent_fleet(1);
+    f.ao(&["spawn", "app", "--prompt", "first task"])
+        .success()
+        .stdout_has("app-1");
+    let screen = f.tmux(&["capture-pane", "-p", "-t", "app-1"]).stdout;
+    assert!(screen.contains("(missed an Enter)"), "{screen}");
+    assert_eq!(screen.matches("took: first task").count(), 1, "{screen}");
+    f.ao(&["send", "app-1", "second"]).success();
+    wait_until("the message taken", || {
+        f.tmux(&["capture-pane", "-p", "-t", "app-1"])
+            .stdout
+            .contains("took: second")
+            .then_some(())
+    });
+    let run = f.ao(&["session", "info", "app-1", "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&run.success().stdout).unwrap();
+    assert_eq!(info["agent_info"]["summary"], "first task", "{info:#}");
+    assert_eq!(info["activity"], "ready", "{info:#}");
+}
+
+/// An agent that never takes its task fails the spawn with its screen, after Enter was
+/// pressed again, and the spawn is undone.
+#[test]
+fn a_task_never_taken_fails_the_spawn_and_is_undone() {
+    let f = line_agent_fleet(99);
+    f.ao(&["spawn", "app", "--prompt", "lost task"])
+        .code(1)
+        .stderr_has("the task was typed in but the agent did not take it within 15 s")
+        .stderr_has("(missed an Enter)");
+    assert!(f.tmux_sessions().is_empty());
+    assert_eq!(f.worktrees().len(), 1);
 }

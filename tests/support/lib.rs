@@ -104,6 +104,7 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "ao-test-plugin-abi-mismatch",
     "ao-test-plugin-no-entry",
     "ao-test-plugin-tmux-runtime",
+    "ao-test-plugin-line-agent",
 ];
 
 /// The repository's root.

@@ -5,15 +5,12 @@ use super::manager::{Manager, ManagerError, Plugins, SpawnRequest, Task, indent,
 use crate::config::ResolvedProject;
 use crate::model::{Activity, EventKind, Priority, Session, SessionStatus, now_ms};
 use crate::plugin::{
-    Issue, LaunchContext, LaunchSpec, Liveness, PromptDelivery, RuntimeSpec, WorkspaceSpec,
+    Issue, LaunchContext, LaunchSpec, Liveness, PromptDelivery, Runtime, RuntimeSpec, WorkspaceSpec,
 };
 use crate::store::SessionFilter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How long a task typed into an agent may take to show it arrived.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What one `ao spawn` call did: one result per task, in the order given, and the
 /// warnings the user should read.
@@ -484,7 +481,8 @@ impl Manager {
             self.await_input_prompt(plugins, s, &handle).await?;
             let typed_at = now_ms();
             plugins.runtime.send(&handle, &ctx.prompt).await?;
-            self.confirm_delivery(plugins, s, &handle, typed_at).await?;
+            self.confirm_taken(s, plugins.runtime.as_ref(), &handle, typed_at, "task")
+                .await?;
         } else if post_launch && deliver {
             plugins.runtime.send(&handle, &ctx.prompt).await?;
             // Delivered into a process that is still the agent, not a shell left behind.
@@ -518,8 +516,13 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let deadline = std::time::Instant::now() + self.ready_timeout;
         loop {
-            self.fail_if_exited(plugins, s, handle, "before it took the task")
-                .await?;
+            self.fail_if_exited(
+                plugins.runtime.as_ref(),
+                s,
+                handle,
+                "before it took the task",
+            )
+            .await?;
             match self.agent_activity(s).await {
                 Some(r) if matches!(r.activity, Activity::Ready | Activity::Idle) => return Ok(()),
                 Some(r) if r.activity == Activity::WaitingInput => {
@@ -551,48 +554,10 @@ impl Manager {
         }
     }
 
-    /// After a task is typed in: waits until a reading shows the agent took it (working,
-    /// asking, or anything newer than the typing), so a task pasted but never submitted
-    /// fails the spawn instead of sitting there.
-    async fn confirm_delivery(
-        &self,
-        plugins: &Plugins,
-        s: &mut Session,
-        handle: &crate::model::RuntimeHandle,
-        typed_at: i64,
-    ) -> Result<(), ManagerError> {
-        let deadline = std::time::Instant::now() + DELIVERY_TIMEOUT;
-        loop {
-            self.fail_if_exited(plugins, s, handle, "as the task arrived")
-                .await?;
-            if let Some(r) = self.agent_activity(s).await
-                && (matches!(r.activity, Activity::Active | Activity::WaitingInput)
-                    || r.last_at.is_some_and(|t| t >= typed_at))
-            {
-                return Ok(());
-            }
-            if std::time::Instant::now() >= deadline {
-                let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
-                return Err(ManagerError::Refused {
-                    message: format!(
-                        "the task was typed in but the agent did not take it within {} s; its screen:\n{}",
-                        DELIVERY_TIMEOUT.as_secs(),
-                        indent(&out)
-                    ),
-                    hint: Some(
-                        "check that the agent accepts typed input (an interactive prompt, not a one-shot mode)"
-                            .into(),
-                    ),
-                });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-
     /// Fails with the agent's last output when its process has ended.
-    async fn fail_if_exited(
+    pub(crate) async fn fail_if_exited(
         &self,
-        plugins: &Plugins,
+        runtime: &dyn Runtime,
         s: &Session,
         handle: &crate::model::RuntimeHandle,
         when: &str,
@@ -601,7 +566,7 @@ impl Manager {
         if !matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
             return Ok(());
         }
-        let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+        let out = runtime.output(handle, 40).await.unwrap_or_default();
         let code = probe
             .exit_code
             .map(|c| format!(" with exit code {c}"))
