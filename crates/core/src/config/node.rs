@@ -181,7 +181,9 @@ impl<'de> Deserialize<'de> for RawValue {
 
 impl<'de> Deserialize<'de> for RawKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match d.deserialize_any(ValueVisitor)? {
+        // Asked for text, the parser keeps a key as written: `n:` and `on:` are names
+        // (a notifier, a project), not YAML 1.1 booleans.
+        match d.deserialize_string(ValueVisitor)? {
             Value::Str(s) => Ok(RawKey(s)),
             Value::Int(i) => Ok(RawKey(i.to_string())),
             Value::Float(f) => Ok(RawKey(f.to_string())),
@@ -283,6 +285,20 @@ mod tests {
             }
             other => panic!("expected a list, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn keys_stay_as_written() {
+        let root = Node::parse(
+            "n: 1
+y: 2
+on: 3
+12: 4
+",
+        )
+        .unwrap();
+        let keys: Vec<&str> = root.entries().iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["n", "y", "on", "12"]);
     }
 
     #[test]
