@@ -182,3 +182,34 @@ pub struct Request<P> {
 
 /// The time-out ao applies to each call unless the plugin's entry sets `timeoutMs`.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    // The ABI only grows by appending: version and size first, then version 1's fields
+    // in their order. Reordering or inserting a field fails here.
+    #[test]
+    fn the_table_keeps_its_layout() {
+        assert_eq!(offset_of!(PluginTable, abi_version), 0);
+        assert_eq!(offset_of!(PluginTable, size), 4);
+        let v1 = [
+            offset_of!(PluginTable, name),
+            offset_of!(PluginTable, version),
+            offset_of!(PluginTable, slot),
+            offset_of!(PluginTable, description),
+            offset_of!(PluginTable, sdk_version),
+            offset_of!(PluginTable, init),
+            offset_of!(PluginTable, call),
+            offset_of!(PluginTable, free_buf),
+        ];
+        assert!(v1.windows(2).all(|w| w[0] < w[1]), "{v1:?}");
+        assert_eq!(v1[0], 8);
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(
+            std::mem::size_of::<PluginTable>(),
+            8 + 5 * 2 * word + 3 * word
+        );
+    }
+}
