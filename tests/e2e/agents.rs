@@ -342,6 +342,42 @@ fn codex_states_through_notify_and_rollout() {
     ask_after_restore(&f, 3);
 }
 
+/// Codex with no login: its sign-in screen is waiting_input with the screen's question,
+/// not a silent hang.
+#[test]
+fn codex_sign_in_screen_is_waiting_input() {
+    if agent_cli("codex", "@openai/codex").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "codex",
+        scenario(vec![text("Hi")]),
+        "      permissions: default\n",
+    );
+    std::fs::remove_file(f.fleet.env.home.join(".codex/auth.json")).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Hello"]).success();
+    let mut seen = String::new();
+    // The trust dialog may come first.
+    for _ in 0..2 {
+        let s = f.wait_activity("app-1", "waiting_input");
+        seen = s["activity_detail"].as_str().unwrap_or_default().to_owned();
+        if !seen.contains("Trust this folder") {
+            break;
+        }
+        f.keys("app-1", &["Enter"]);
+        ao_tests::wait_until("the trust dialog to close", || {
+            (!f.screen("app-1").contains("Trust this folder")).then_some(())
+        });
+    }
+    assert_eq!(
+        seen,
+        "Choose how you want to use Codex.",
+        "{}",
+        f.screen("app-1")
+    );
+    assert_eq!(f.model.requests().len(), 0, "nothing reached the model");
+}
+
 /// Aider: the task typed in once its prompt is up and confirmed taken, a streaming turn,
 /// a finished turn, a question before an edit, idle, exit, and a restore that starts
 /// afresh with the chat history so the model sees the earlier work.
