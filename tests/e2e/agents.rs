@@ -268,6 +268,29 @@ fn claude_code_api_key_dialog_is_waiting_input() {
     assert_eq!(seen, vec!["Do you want to use this API key?"]);
 }
 
+/// Claude Code's onboarding on a machine where it never ran, offline: its first-run
+/// check cannot reach Anthropic and the CLI quits. The spawn fails saying so and how to
+/// finish the setup, with nothing left behind and nothing typed anywhere.
+#[test]
+fn claude_code_onboarding_offline_is_explained() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![text("Hi")]),
+        "      permissions: default\n",
+    );
+    std::fs::write(f.fleet.env.home.join(".claude.json"), "{}").unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Hello"])
+        .code(1)
+        .stderr_has("Unable to connect to Anthropic services")
+        .stderr_has("run `claude` once by hand to finish its setup");
+    assert!(f.fleet.tmux_sessions().is_empty());
+    assert_eq!(f.fleet.worktrees().len(), 1);
+    assert_eq!(f.model.requests().len(), 0, "nothing reached the model");
+}
+
 /// Codex: the trust dialog, a streaming turn told by its rollout, a finished turn told by
 /// its notify program, an approval question, work in the worktree, idle, exit, and a
 /// restore that resumes the same thread.
