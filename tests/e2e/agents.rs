@@ -86,6 +86,18 @@ fn write_after_asking(f: &AgentFleet, question: &str, keys: &[&str]) {
     f.wait_turn_ended("app-1");
 }
 
+/// Ends the CLI with `keys` (pressed twice where given twice), waits for `exited` and
+/// for its process to be gone (a CLI's exit hook may report a moment before it is).
+fn exit_cli(f: &AgentFleet, keys: &[&str]) {
+    for k in keys {
+        f.keys("app-1", &[k]);
+    }
+    f.wait_activity("app-1", "exited");
+    ao_tests::wait_until("the CLI's process to end", || {
+        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+    });
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc_geteuid() == 0 }
@@ -149,13 +161,7 @@ fn claude_code_states_through_hooks() {
         .unwrap()
         .to_owned();
     // The CLI ends: exited.
-    f.keys("app-1", &["C-d"]);
-    f.keys("app-1", &["C-d"]);
-    f.wait_activity("app-1", "exited");
-    // The SessionEnd hook reports a moment before the process is gone.
-    ao_tests::wait_until("the CLI's process to end", || {
-        (f.status("app-1")["runtime_state"] == "exited").then_some(())
-    });
+    exit_cli(&f, &["C-d", "C-d"]);
     // Restore resumes the same conversation.
     f.ao(&["session", "restore", "app-1"]).success();
     let start = f
@@ -345,12 +351,7 @@ fn codex_states_through_notify_and_rollout() {
     write_after_asking(&f, "asks permission to run: echo hello > out.txt", &["y"]);
     f.wait_activity("app-1", "idle");
 
-    f.keys("app-1", &["C-c"]);
-    f.keys("app-1", &["C-c"]);
-    f.wait_activity("app-1", "exited");
-    ao_tests::wait_until("codex's process ended", || {
-        (f.status("app-1")["runtime_state"] == "exited").then_some(())
-    });
+    exit_cli(&f, &["C-c", "C-c"]);
     // Restore resumes the same thread.
     f.ao(&["session", "restore", "app-1"]).success();
     let start = f
@@ -444,11 +445,7 @@ fn aider_states_through_its_screen_history_and_notifications() {
         .git(&f.fleet.worktree("app-1"), &["status", "--porcelain"]);
     assert!(!changes.contains(".aider"), "{changes}");
 
-    f.keys("app-1", &["C-d"]);
-    f.wait_activity("app-1", "exited");
-    ao_tests::wait_until("aider's process ended", || {
-        (f.status("app-1")["runtime_state"] == "exited").then_some(())
-    });
+    exit_cli(&f, &["C-d"]);
     f.ao(&["session", "restore", "app-1"]).success();
     f.wait_turn_ended("app-1");
     ask_after_restore(&f, 2);
@@ -493,12 +490,7 @@ fn opencode_states_through_its_reporter() {
     );
     f.wait_activity("app-1", "idle");
 
-    f.keys("app-1", &["C-c"]);
-    f.keys("app-1", &["C-c"]);
-    f.wait_activity("app-1", "exited");
-    ao_tests::wait_until("opencode's process ended", || {
-        (f.status("app-1")["runtime_state"] == "exited").then_some(())
-    });
+    exit_cli(&f, &["C-c", "C-c"]);
     f.ao(&["session", "restore", "app-1"]).success();
     f.wait_turn_ended("app-1");
     ask_after_restore(&f, 3);

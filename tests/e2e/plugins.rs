@@ -43,6 +43,17 @@ fn row<'a>(rows: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("{name} is not in `ao plugin ls`: {rows:#?}"))
 }
 
+/// Asserts the store holds a `plugin_disabled` event whose message has `text`.
+fn assert_disabled_event(f: &Fleet, text: &str) {
+    let events = events(&f.env.ao_home);
+    assert!(
+        events
+            .iter()
+            .any(|(kind, message)| kind == "plugin_disabled" && message.contains(text)),
+        "{events:?}"
+    );
+}
+
 fn events(home: &Path) -> Vec<(String, String)> {
     let db = rusqlite::Connection::open(home.join("ao.db")).unwrap();
     let mut st = db
@@ -226,13 +237,9 @@ fn a_panicking_plugin_is_disabled_and_the_rest_go_on() {
         .stdout_has("notify fine");
     // The panic's message went into the report, not onto ao's standard error.
     assert!(!run.stderr.contains("panicked at"), "{}", run.explain());
-    let events = events(&f.env.ao_home);
-    assert!(
-        events
-            .iter()
-            .any(|(kind, message)| kind == "plugin_disabled"
-                && message.contains("plugin `misbehaving` is disabled: panicked: told to panic")),
-        "{events:?}"
+    assert_disabled_event(
+        &f,
+        "plugin `misbehaving` is disabled: panicked: told to panic",
     );
 }
 
@@ -251,14 +258,7 @@ fn a_hanging_plugin_times_out_and_ao_still_exits() {
         .stdout_has("notify stuck")
         .stdout_has("failed after")
         .stdout_has("no answer within 300 ms");
-    let events = events(&f.env.ao_home);
-    assert!(
-        events
-            .iter()
-            .any(|(kind, message)| kind == "plugin_disabled"
-                && message.contains("did not answer within 300 ms")),
-        "{events:?}"
-    );
+    assert_disabled_event(&f, "did not answer within 300 ms");
 }
 
 /// In one process (the host's case): a plugin that timed out or panicked stays disabled
