@@ -27,6 +27,20 @@ fn fleet(tracker: Option<&str>, extra: &str) -> Fleet {
     f
 }
 
+/// A fleet whose project takes its issues from the example file tracker, reading
+/// `ISSUES.md` with `issues` in it.
+fn file_tracker_fleet(issues: &str) -> Fleet {
+    let f = fleet(
+        Some("    tracker:\n      plugin: file-tracker\n      file: ISSUES.md\n"),
+        &format!(
+            "plugins:\n  - name: file-tracker\n    path: {}\n",
+            lib("ao-example-file-tracker")
+        ),
+    );
+    std::fs::write(f.repo.join("ISSUES.md"), issues).unwrap();
+    f
+}
+
 fn lib(package: &str) -> String {
     plugin_lib(package).display().to_string()
 }
@@ -100,18 +114,9 @@ fn the_file_notifier_receives_the_test_notification() {
 /// An issue of the example file tracker becomes a spawned session's task and branch.
 #[test]
 fn an_issue_of_the_file_tracker_becomes_a_sessions_task() {
-    let f = fleet(
-        Some("    tracker:\n      plugin: file-tracker\n      file: ISSUES.md\n"),
-        &format!(
-            "plugins:\n  - name: file-tracker\n    path: {}\n",
-            lib("ao-example-file-tracker")
-        ),
-    );
-    std::fs::write(
-        f.repo.join("ISSUES.md"),
+    let f = file_tracker_fleet(
         "## 12 Fix the login bug\nlabels: bug\nThe form rejects plus signs.\n\n## 13 (done) Old work\n",
-    )
-    .unwrap();
+    );
     f.ao(&["spawn", "app", "12"]).success().stdout_has("app-1");
     let s = &f.sessions()[0];
     assert_eq!(s["branch"], "feat/issue-12", "{s:#}");
@@ -439,21 +444,10 @@ fn an_external_runtime_runs_a_session_end_to_end() {
 }
 
 /// `ao spawn P 12 13 14`: one session per issue, started together, each on its own
-/// branch with its own task; an issue that is done is still spawnable by id.
+/// branch with its own task.
 #[test]
 fn several_issues_spawn_one_session_each() {
-    let f = fleet(
-        Some("    tracker:\n      plugin: file-tracker\n      file: ISSUES.md\n"),
-        &format!(
-            "plugins:\n  - name: file-tracker\n    path: {}\n",
-            lib("ao-example-file-tracker")
-        ),
-    );
-    std::fs::write(
-        f.repo.join("ISSUES.md"),
-        "## 12 First\n## 13 Second\n## 14 Third\n",
-    )
-    .unwrap();
+    let f = file_tracker_fleet("## 12 First\n## 13 Second\n## 14 Third\n");
     let run = f.ao(&["spawn", "app", "12", "#13", "14", "--json"]);
     run.success();
     let results: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
