@@ -72,6 +72,7 @@ impl<'a> Cmd<'a> {
         let program_ref = program.as_ref();
         let mut command = Command::new(program_ref);
         command.kill_on_drop(true);
+        die_with_parent(&mut command);
         Cmd {
             program: program_ref.to_string_lossy().into_owned(),
             command,
@@ -159,6 +160,32 @@ impl<'a> Cmd<'a> {
         })
     }
 }
+
+/// Makes the program end when ao does, even when ao is killed with SIGKILL: a `git
+/// worktree add` or `tmux new-session` still in flight after ao died would otherwise
+/// finish on its own, after the next command's recovery looked, and leave what it made
+/// behind with nobody knowing. (Linux sends the signal when the thread that started the
+/// program ends; ao starts programs from its one runtime thread.)
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        let parent = libc::getpid();
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // ao may have died before the call above took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 /// Whether a process with this id exists (a zombie counts as gone).
 #[cfg(unix)]

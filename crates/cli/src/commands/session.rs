@@ -366,7 +366,7 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             force,
         } => {
             let m = manager()?;
-            let s = block_on(m.kill(
+            let report = block_on(m.kill(
                 &session,
                 KillOptions {
                     keep_workspace,
@@ -374,12 +374,15 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
                 },
             ))?
             .map_err(user)?;
-            match (&s.workspace_path, keep_workspace) {
-                (Some(p), true) => println!("{} killed; workspace kept at {}", s.id, p.display()),
-                _ => println!(
-                    "{} killed; workspace removed, branch {} kept",
-                    s.id, s.branch
-                ),
+            let verb = if report.cancelled_spawn {
+                "was still spawning; the spawn was cancelled and undone"
+            } else {
+                "killed"
+            };
+            if report.done.is_empty() {
+                println!("{} {verb}", report.session.id);
+            } else {
+                println!("{} {verb}: {}", report.session.id, report.done.join("; "));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -62,6 +62,11 @@ impl FromStr for Priority {
 pub enum EventKind {
     /// A session was created and its agent received the task.
     SessionSpawned,
+    /// A spawn failed or was cancelled, and what it had made was removed.
+    SpawnUndone {
+        /// What was removed, in the user's words ("removed /path", "deleted branch b").
+        undone: Vec<String>,
+    },
     /// A session moved from one status to another.
     StatusChanged {
         /// The status before.
@@ -95,6 +100,7 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::SessionSpawned => "session_spawned",
+            EventKind::SpawnUndone { .. } => "spawn_undone",
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::ReactionRan { .. } => "reaction_ran",
             EventKind::Escalated { .. } => "escalated",

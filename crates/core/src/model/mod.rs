@@ -6,7 +6,7 @@ mod status;
 
 pub use ao_plugin_sdk::agent::Activity;
 pub use event::{Event, EventKind, Priority};
-pub use session::{PrRef, RuntimeHandle, Session, SessionId, SessionIdError};
+pub use session::{PrRef, RuntimeHandle, Session, SessionId, SessionIdError, WorkspaceClaim};
 pub use status::{SessionStatus, StatusReason};
 
 /// Milliseconds since the Unix epoch; ao stores every time this way.

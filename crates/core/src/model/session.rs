@@ -72,6 +72,42 @@ impl From<SessionId> for String {
 }
 
 pub use ao_plugin_sdk::runtime::RuntimeHandle;
+
+/// How much of its workspace path a session owns, so that undoing a spawn removes only
+/// what that spawn made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceClaim {
+    /// Nothing yet: whatever is at the path belongs to someone else.
+    #[default]
+    None,
+    /// The spawn is about to create the directory: an empty directory there may be the
+    /// spawn's own (it died between making it and recording that), anything more is not.
+    Pending,
+    /// The spawn made the directory: it and everything in it are the session's.
+    Made,
+}
+
+impl WorkspaceClaim {
+    /// The value in the store.
+    pub fn as_i64(self) -> i64 {
+        match self {
+            WorkspaceClaim::None => 0,
+            WorkspaceClaim::Pending => 1,
+            WorkspaceClaim::Made => 2,
+        }
+    }
+
+    /// From the store's value.
+    pub fn from_i64(v: i64) -> Option<WorkspaceClaim> {
+        match v {
+            0 => Some(WorkspaceClaim::None),
+            1 => Some(WorkspaceClaim::Pending),
+            2 => Some(WorkspaceClaim::Made),
+            _ => None,
+        }
+    }
+}
 pub use ao_plugin_sdk::scm::PrRef;
 
 /// One agent working on one task in its own workspace and runtime.
@@ -99,6 +135,18 @@ pub struct Session {
     pub created_branch: bool,
     /// The `ao spawn` process that is still creating this session; `None` once spawned.
     pub spawn_pid: Option<u32>,
+    /// The `ao session restore` process that is starting this session again.
+    #[serde(default)]
+    pub restore_pid: Option<u32>,
+    /// When `ao session kill` asked the spawn in progress to stop and undo itself.
+    #[serde(default)]
+    pub cancel_requested_at: Option<Timestamp>,
+    /// What of the workspace path this session made, and so may remove.
+    #[serde(default)]
+    pub workspace_claim: WorkspaceClaim,
+    /// Bumped by every write; a writer whose copy is older is refused.
+    #[serde(default)]
+    pub version: u64,
     /// The task as the agent received it, for a restore that cannot resume.
     pub prompt: Option<String>,
     /// The agent CLI's own session id, for resuming.

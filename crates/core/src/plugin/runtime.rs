@@ -43,12 +43,22 @@ pub trait Runtime: Send + Sync {
     /// Probes every handle with as few processes as the runtime allows (one tmux call).
     /// The result has one entry per handle, in order.
     async fn probe_all(&self, handles: &[RuntimeHandle]) -> Result<Vec<Probe>, PluginError>;
-    /// What this runtime has under the session's name, if anything: the handle of a
-    /// session created by an `ao spawn` that was killed before it recorded it, or
-    /// something else of the same name that a new session must not collide with.
+    /// The handle of this session's runtime if one exists that ao made for it (for
+    /// tmux: marked with the session's `data_dir` at creation), such as one created by an
+    /// `ao spawn` that was killed before it recorded it. Something of the same name that
+    /// ao did not make for this session is not returned: undoing a spawn must not end it.
     async fn find(
         &self,
         session: &SessionId,
         data_dir: &std::path::Path,
     ) -> Result<Option<RuntimeHandle>, PluginError>;
+    /// Whether anything at all uses the session's name in this runtime, so a new session
+    /// of that name would collide with it.
+    async fn name_taken(
+        &self,
+        session: &SessionId,
+        data_dir: &std::path::Path,
+    ) -> Result<bool, PluginError> {
+        Ok(self.find(session, data_dir).await?.is_some())
+    }
 }

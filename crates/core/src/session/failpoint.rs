@@ -24,3 +24,8 @@ pub fn failpoint(name: &str) -> Result<(), String> {
     }
     std::process::abort();
 }
+
+/// A named step of a spawn or restore: a failpoint, as a [`super::ManagerError`].
+pub(crate) fn step(name: &str) -> Result<(), super::ManagerError> {
+    failpoint(name).map_err(super::ManagerError::plain)
+}

@@ -1,17 +1,32 @@
 //! The session manager: spawn, status, send, kill, cleanup and restore, over the plugins
 //! a project names and the one store every `ao` command shares.
 //!
-//! Every step of a spawn is recorded in the store before it is taken, so a spawn that
-//! fails is undone, and one that was killed is found and undone by the next command
-//! (`recover`), never mistaken for a spawn still running.
+//! Every step of a spawn or restore is recorded in the session's row before it is
+//! taken, so one that fails is undone, and one that was killed is found and undone by
+//! the next command (`recover`), never mistaken for one still running. Every change to
+//! a session goes through one write path ([`Manager::commit`] and `Manager::update`
+//! over `Store::modify_session`): checked against the row's version, with its events in
+//! the same transaction.
 
+mod cleanup;
+mod error;
 mod failpoint;
+mod kill;
 mod manager;
+mod plugins;
+mod recover;
+mod restore;
 mod send;
 mod spawn;
+mod start;
+mod status;
+mod terminal;
+mod wait;
 
+pub use cleanup::{CleanupItem, CleanupReport};
+pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};
-pub use manager::{
-    CleanupItem, CleanupReport, KillOptions, Manager, ManagerError, SessionView, SpawnRequest, Task,
-};
-pub use spawn::SpawnOutcome;
+pub use kill::{KillOptions, KillReport};
+pub use manager::{Manager, READY_TIMEOUT};
+pub use spawn::{SpawnOutcome, SpawnRequest, Task};
+pub use status::{SessionView, apply_probe};

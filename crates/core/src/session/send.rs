@@ -1,7 +1,8 @@
 //! Typing into a session's agent and making sure it took what was typed: `ao send`, and
 //! a task a spawn types in after launch.
 
-use super::manager::{Manager, ManagerError, indent};
+use super::wait::indent;
+use super::{Manager, ManagerError};
 use crate::model::{Activity, RuntimeHandle, Session, Timestamp, now_ms};
 use crate::plugin::Runtime;
 use std::time::{Duration, Instant};

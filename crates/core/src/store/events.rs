@@ -4,26 +4,29 @@ use super::{Store, StoreError};
 use crate::model::{Event, EventKind, Priority, SessionId};
 use rusqlite::params;
 
+/// Appends an event inside a transaction that is already open; returns its id.
+pub(super) fn insert_event(tx: &rusqlite::Transaction<'_>, e: &Event) -> Result<i64, StoreError> {
+    let payload = serde_json::to_string(&e.kind).expect("plain data serializes");
+    tx.execute(
+        "INSERT INTO events (at, project, session, priority, kind, payload, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            e.at,
+            e.project,
+            e.session.as_ref().map(|s| s.to_string()),
+            e.priority.as_str(),
+            e.kind.name(),
+            payload,
+            e.message
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
 impl Store {
     /// Appends an event and returns its id.
     pub fn append_event(&mut self, e: &Event) -> Result<i64, StoreError> {
-        let payload = serde_json::to_string(&e.kind).expect("plain data serializes");
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO events (at, project, session, priority, kind, payload, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    e.at,
-                    e.project,
-                    e.session.as_ref().map(|s| s.to_string()),
-                    e.priority.as_str(),
-                    e.kind.name(),
-                    payload,
-                    e.message
-                ],
-            )?;
-            Ok(tx.last_insert_rowid())
-        })
+        self.write(|tx| insert_event(tx, e))
     }
 
     /// Events after `after_id` (for following the log), optionally of one session, oldest first.

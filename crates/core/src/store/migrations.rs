@@ -90,6 +90,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sessions ADD COLUMN agent_started_at INTEGER;
     "#,
+    // 5: the single write path: a version per row, checked by every writer; what a spawn
+    // has claimed of its workspace path; the restore in progress; a kill's request that a
+    // spawn in progress stop.
+    r#"
+    ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN workspace_claim INTEGER NOT NULL DEFAULT 2;
+    ALTER TABLE sessions ADD COLUMN restore_pid INTEGER;
+    ALTER TABLE sessions ADD COLUMN cancel_requested_at INTEGER;
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

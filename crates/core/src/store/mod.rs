@@ -14,8 +14,8 @@ mod tests;
 pub use agent_reports::AgentReport;
 pub use migrations::SCHEMA_VERSION;
 pub use reactions::ReactionState;
-pub use reservations::Reservation;
-pub use sessions::SessionFilter;
+pub use reservations::{Reservation, Reserved};
+pub use sessions::{Change, SessionFilter};
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -46,6 +46,22 @@ pub enum StoreError {
         /// Why.
         source: rusqlite::Error,
     },
+    /// The store file cannot be written (its mode, or a read-only file system).
+    #[error("the store {path} cannot be written: {source}")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not an SQLite database: damaged, or replaced by something else.
+    #[error("the store {path} is not a database ao can read (damaged or replaced): {source}")]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        source: rusqlite::Error,
+    },
     /// A newer ao migrated the store past what this one understands.
     #[error(
         "the store {path} has schema version {found}, newer than this ao understands (up to {supported}): a newer ao has used it"
@@ -61,6 +77,19 @@ pub enum StoreError {
     /// A query failed.
     #[error("store query failed: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The session was changed by another writer since this one read it.
+    #[error("{id} was changed by another ao process (version {found}, expected {expected})")]
+    Stale {
+        /// The session.
+        id: crate::model::SessionId,
+        /// The version the writer had read.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
+    /// The session's row is gone (its spawn was undone).
+    #[error("there is no session `{0}` in the store any more")]
+    NoSession(crate::model::SessionId),
     /// A row held something this ao cannot read.
     #[error("unreadable {what} in the store: {detail}")]
     Corrupt {
@@ -81,6 +110,12 @@ impl StoreError {
             StoreError::Home { .. } | StoreError::Open { .. } => {
                 Some("check that AO_HOME points at a writable directory")
             }
+            StoreError::ReadOnly { .. } => Some(
+                "make the file writable for this user (chmod u+w), or run ao as the user who owns it; nothing was changed",
+            ),
+            StoreError::NotADatabase { .. } => Some(
+                "put back ao.db from a backup; or move the file aside, and ao starts a new store (the sessions it held are then unknown to ao)",
+            ),
             _ => None,
         }
     }
@@ -104,9 +139,33 @@ impl Store {
 
     /// Opens the store file at `path`.
     pub fn open_file(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
+        // Every command writes the store, and must know it can before it ends an agent
+        // or removes a worktree; SQLite would open a read-only file for reading only.
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::ReadOnly {
+                    path: path.to_owned(),
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+        let open_err = |source: rusqlite::Error| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                StoreError::NotADatabase {
+                    path: path.to_owned(),
+                    source,
+                }
+            } else {
+                StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
@@ -129,6 +188,7 @@ impl Store {
         loop {
             match migrations::migrate(&mut store) {
                 Err(StoreError::Sql(e)) if is_busy(&e) && Instant::now() < deadline => backoff(),
+                Err(StoreError::Sql(e)) => return Err(open_err(e)),
                 other => return other.map(|()| store),
             }
         }
@@ -137,6 +197,14 @@ impl Store {
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store has never handed out a session id: it is new, or was emptied.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM id_counters", [], |r| r.get(0))?;
+        Ok(n == 0)
     }
 
     /// The schema version of the file.

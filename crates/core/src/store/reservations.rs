@@ -18,6 +18,16 @@ pub struct Reservation {
     pub reserved_at: Timestamp,
 }
 
+/// What [`Store::reserve_session_id_within`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// The id, now held.
+    Id(SessionId),
+    /// The project is at its limit: these sessions (live ones, and ids other spawns
+    /// hold) take every slot.
+    Full(Vec<String>),
+}
+
 impl Store {
     /// Reserves the next id `<prefix>-<n>` for `project`, held by process `pid`.
     pub fn reserve_session_id(
@@ -26,7 +36,36 @@ impl Store {
         prefix: &str,
         pid: u32,
     ) -> Result<SessionId, StoreError> {
+        match self.reserve_session_id_within(project, prefix, pid, None)? {
+            Reserved::Id(id) => Ok(id),
+            Reserved::Full(_) => unreachable!("no limit was given"),
+        }
+    }
+
+    /// Reserves the next id unless `project` already has `max` sessions that are not
+    /// ended or archived, counting ids other spawns hold: counting and reserving are one
+    /// transaction, so processes spawning at once never overshoot the limit together.
+    pub fn reserve_session_id_within(
+        &mut self,
+        project: &str,
+        prefix: &str,
+        pid: u32,
+        max: Option<u32>,
+    ) -> Result<Reserved, StoreError> {
         self.write(|tx| {
+            if let Some(max) = max {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM sessions WHERE project = ?1 AND archived_at IS NULL
+                       AND status NOT IN ('killed', 'merged', 'done')
+                     UNION ALL SELECT id FROM reservations WHERE project = ?1",
+                )?;
+                let taken: Vec<String> = stmt
+                    .query_map(params![project], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                if taken.len() >= max as usize {
+                    return Ok(Reserved::Full(taken));
+                }
+            }
             tx.execute(
                 "INSERT INTO id_counters (prefix, next) VALUES (?1, 1) ON CONFLICT (prefix) DO NOTHING",
                 params![prefix],
@@ -44,7 +83,7 @@ impl Store {
                 "INSERT INTO reservations (id, prefix, n, project, pid, reserved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.to_string(), prefix, n, project, pid, now_ms()],
             )?;
-            Ok(id)
+            Ok(Reserved::Id(id))
         })
     }
 

@@ -2,7 +2,8 @@
 
 use super::{Store, StoreError};
 use crate::model::{
-    Activity, PrRef, RuntimeHandle, Session, SessionId, SessionStatus, StatusReason,
+    Activity, Event, EventKind, PrRef, Priority, RuntimeHandle, Session, SessionId, SessionStatus,
+    StatusReason, WorkspaceClaim, now_ms,
 };
 use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use std::path::PathBuf;
@@ -18,7 +19,8 @@ pub struct SessionFilter {
 
 const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
      pr, status, status_reason, activity, created_at, updated_at, archived_at, workspace, \
-     runtime_plugin, created_branch, spawn_pid, prompt, agent_started_at";
+     runtime_plugin, created_branch, spawn_pid, prompt, agent_started_at, restore_pid, \
+     cancel_requested_at, workspace_claim, version";
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -71,6 +73,11 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
             spawn_pid: r.get::<_, Option<i64>>(18)?.map(|p| p as u32),
             prompt: r.get(19)?,
             agent_started_at: r.get(20)?,
+            restore_pid: r.get::<_, Option<i64>>(21)?.map(|p| p as u32),
+            cancel_requested_at: r.get(22)?,
+            workspace_claim: WorkspaceClaim::from_i64(r.get(23)?)
+                .ok_or_else(|| corrupt("workspace claim", "not 0, 1 or 2"))?,
+            version: r.get::<_, i64>(24)? as u64,
         })
     };
     Ok(build())
@@ -104,7 +111,33 @@ fn column_values(s: &Session) -> Vec<Box<dyn ToSql>> {
         Box::new(s.spawn_pid.map(i64::from)),
         Box::new(s.prompt.clone()),
         Box::new(s.agent_started_at),
+        Box::new(s.restore_pid.map(i64::from)),
+        Box::new(s.cancel_requested_at),
+        Box::new(s.workspace_claim.as_i64()),
+        Box::new(s.version as i64),
     ]
+}
+
+/// An event a change to a session records with it, in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// What happened.
+    pub kind: EventKind,
+    /// How urgently a human should hear of it.
+    pub priority: Priority,
+    /// One sentence for humans.
+    pub message: String,
+}
+
+impl Change {
+    /// An event of `kind`.
+    pub fn new(kind: EventKind, priority: Priority, message: impl Into<String>) -> Change {
+        Change {
+            kind,
+            priority,
+            message: message.into(),
+        }
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
@@ -125,7 +158,7 @@ impl Store {
                 &format!(
                     "INSERT INTO sessions (prefix, n, {COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?18, ?19, ?20, ?21, ?22, ?23)"
+                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
                 ),
                 params_from_iter(values),
             )?;
@@ -137,20 +170,88 @@ impl Store {
         })
     }
 
-    /// Saves every field of an existing session; returns false if there is none.
-    pub fn update_session(&mut self, s: &Session) -> Result<bool, StoreError> {
+    /// The single write path for an existing session. In one transaction: reads the
+    /// row, refuses with [`StoreError::Stale`] when `expected` is given and the row has
+    /// moved past that version, lets `change` edit the fresh row (a pure function: it may
+    /// run on newer state than its caller saw), writes the row back one version higher,
+    /// and appends the events `change` returns, plus a `status_changed` event when the
+    /// status moved and `change` did not record one itself.
+    pub fn modify_session(
+        &mut self,
+        id: &SessionId,
+        expected: Option<u64>,
+        change: impl FnOnce(&mut Session) -> Vec<Change>,
+    ) -> Result<Session, StoreError> {
         self.write(|tx| {
-            let n = tx.execute(
+            let row = tx
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
+                    params![id.to_string()],
+                    from_row,
+                )
+                .optional()?
+                .transpose()?
+                .ok_or_else(|| StoreError::NoSession(id.clone()))?;
+            if let Some(v) = expected
+                && v != row.version
+            {
+                return Err(StoreError::Stale {
+                    id: id.clone(),
+                    expected: v,
+                    found: row.version,
+                });
+            }
+            let mut next = row.clone();
+            let mut changes = change(&mut next);
+            if next == row && changes.is_empty() {
+                return Ok(row);
+            }
+            next.version = row.version + 1;
+            next.updated_at = now_ms();
+            if next.status != row.status
+                && !changes
+                    .iter()
+                    .any(|c| matches!(c.kind, EventKind::StatusChanged { .. }))
+            {
+                let reason = next
+                    .status_reason
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                changes.push(Change::new(
+                    EventKind::StatusChanged {
+                        from: row.status,
+                        to: next.status,
+                    },
+                    Priority::Info,
+                    format!("{id}: {} -> {}{reason}", row.status, next.status),
+                ));
+            }
+            tx.execute(
                 "UPDATE sessions SET project = ?2, issue = ?3, branch = ?4, workspace_path = ?5,
                      runtime = ?6, agent = ?7, agent_session_id = ?8, pr = ?9, status = ?10,
                      status_reason = ?11, activity = ?12, created_at = ?13, updated_at = ?14,
                      archived_at = ?15, workspace = ?16, runtime_plugin = ?17,
                      created_branch = ?18, spawn_pid = ?19, prompt = ?20,
-                     agent_started_at = ?21
+                     agent_started_at = ?21, restore_pid = ?22, cancel_requested_at = ?23,
+                     workspace_claim = ?24, version = ?25
                  WHERE id = ?1",
-                params_from_iter(column_values(s)),
+                params_from_iter(column_values(&next)),
             )?;
-            Ok(n > 0)
+            for c in changes {
+                super::events::insert_event(
+                    tx,
+                    &Event {
+                        id: 0,
+                        at: next.updated_at,
+                        project: next.project.clone(),
+                        session: Some(next.id.clone()),
+                        priority: c.priority,
+                        kind: c.kind,
+                        message: c.message,
+                    },
+                )?;
+            }
+            Ok(next)
         })
     }
 
@@ -160,6 +261,27 @@ impl Store {
             "DELETE FROM sessions WHERE id = ?1",
             params![id.to_string()],
         )? > 0)
+    }
+
+    /// Deletes an undone spawn's row and records `event` (what was undone), in one
+    /// transaction; the id stays used.
+    pub fn delete_session_with(
+        &mut self,
+        id: &SessionId,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE id = ?1",
+                params![id.to_string()],
+            )?;
+            tx.execute(
+                "DELETE FROM reservations WHERE id = ?1",
+                params![id.to_string()],
+            )?;
+            super::events::insert_event(tx, event)?;
+            Ok(n > 0)
+        })
     }
 
     /// One session by id.

@@ -1,7 +1,10 @@
 //! Store behaviour within one process; the many-process tests are end-to-end.
 
 use super::{SessionFilter, Store, StoreError};
-use crate::model::{Event, EventKind, Priority, Session, SessionId, SessionStatus, now_ms};
+use crate::model::{
+    Event, EventKind, Priority, Session, SessionId, SessionStatus, StatusReason, WorkspaceClaim,
+    now_ms,
+};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -74,6 +77,10 @@ fn ids_are_never_reused_and_sessions_round_trip() {
         runtime_plugin: "tmux".into(),
         created_branch: true,
         spawn_pid: Some(42),
+        restore_pid: None,
+        cancel_requested_at: None,
+        workspace_claim: WorkspaceClaim::Made,
+        version: 0,
         prompt: Some("fix it".into()),
     };
     store.insert_session(&session).unwrap();
@@ -82,9 +89,13 @@ fn ids_are_never_reused_and_sessions_round_trip() {
         store.reservations().unwrap().iter().all(|r| r.id != a),
         "reservation became the session"
     );
-    let mut archived = session.clone();
-    archived.archived_at = Some(5);
-    assert!(store.update_session(&archived).unwrap());
+    let archived = store
+        .modify_session(&a, Some(0), |s| {
+            s.archived_at = Some(5);
+            Vec::new()
+        })
+        .unwrap();
+    assert_eq!(archived.version, 1);
     assert!(
         store
             .sessions(&SessionFilter::default())
@@ -134,4 +145,104 @@ fn a_store_from_a_newer_ao_is_refused() {
         Err(other) => panic!("expected TooNew, got {other}"),
         Ok(_) => panic!("expected TooNew, got a store"),
     }
+}
+
+fn sample(id: &SessionId) -> Session {
+    Session {
+        id: id.clone(),
+        project: "app".into(),
+        issue: None,
+        branch: "b".into(),
+        workspace_path: None,
+        runtime: None,
+        agent: "command".into(),
+        agent_session_id: None,
+        agent_started_at: None,
+        pr: None,
+        status: SessionStatus::Working,
+        status_reason: None,
+        activity: None,
+        created_at: 1,
+        updated_at: 1,
+        archived_at: None,
+        workspace: "worktree".into(),
+        runtime_plugin: "tmux".into(),
+        created_branch: true,
+        spawn_pid: None,
+        restore_pid: None,
+        cancel_requested_at: None,
+        workspace_claim: WorkspaceClaim::Made,
+        version: 0,
+        prompt: None,
+    }
+}
+
+#[test]
+fn a_stale_writer_is_refused_and_changes_nothing() {
+    let (_dir, mut store) = store();
+    let id = store.reserve_session_id("app", "app", 1).unwrap();
+    store.insert_session(&sample(&id)).unwrap();
+    // Two writers read version 0; the first wins, the second is refused.
+    store
+        .modify_session(&id, Some(0), |s| {
+            s.status = SessionStatus::Killed;
+            s.status_reason = Some(StatusReason::User);
+            Vec::new()
+        })
+        .unwrap();
+    let stale = store.modify_session(&id, Some(0), |s| {
+        s.status = SessionStatus::Working;
+        Vec::new()
+    });
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Stale {
+                expected: 0,
+                found: 1,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    let row = store.session(&id).unwrap().unwrap();
+    assert_eq!((row.status, row.version), (SessionStatus::Killed, 1));
+    // A writer on fresh state sees the newer row.
+    let fresh = store
+        .modify_session(&id, None, |s| {
+            assert_eq!(s.status, SessionStatus::Killed);
+            Vec::new()
+        })
+        .unwrap();
+    assert_eq!(fresh.version, 1, "no change, no write");
+}
+
+#[test]
+fn a_status_change_writes_its_event_in_the_same_transaction() {
+    let (_dir, mut store) = store();
+    let id = store.reserve_session_id("app", "app", 1).unwrap();
+    store.insert_session(&sample(&id)).unwrap();
+    store
+        .modify_session(&id, Some(0), |s| {
+            s.status = SessionStatus::Killed;
+            s.status_reason = Some(StatusReason::RuntimeLost);
+            Vec::new()
+        })
+        .unwrap();
+    let events = store.events(0, Some(&id), 10).unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0].kind,
+        EventKind::StatusChanged {
+            from: SessionStatus::Working,
+            to: SessionStatus::Killed
+        }
+    );
+    assert_eq!(events[0].message, "app-1: working -> killed (runtime_lost)");
+    // A row that is gone is said to be gone.
+    store.delete_session(&id).unwrap();
+    assert!(matches!(
+        store.modify_session(&id, None, |_| Vec::new()),
+        Err(StoreError::NoSession(_))
+    ));
 }

@@ -24,6 +24,9 @@ const NAME: &str = "tmux";
 /// `ao __launch` reading a file, because tmux carries a command in one bounded message.
 const MAX_INLINE_COMMAND: usize = 8 * 1024;
 
+/// The tmux user option that marks a session as made by ao, holding its data dir.
+const MARK: &str = "@ao_data_dir";
+
 /// How long one probe may take before every session it covers is "unknown".
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -91,6 +94,8 @@ enum Listed {
 
 struct PaneRow {
     session: String,
+    /// The session's `@ao_data_dir` mark: empty for a tmux session ao did not make.
+    mark: String,
     dead: bool,
     exit_code: Option<i32>,
     pid: Option<u32>,
@@ -155,7 +160,7 @@ impl TmuxRuntime {
                 "list-panes",
                 "-a",
                 "-F",
-                "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{pane_current_command}",
+                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{pane_current_command}",
             ])
             .timeout(PROBE_TIMEOUT)
             .run()
@@ -171,9 +176,10 @@ impl TmuxRuntime {
             out.stdout
                 .lines()
                 .filter_map(|line| {
-                    let mut f = line.splitn(5, '\t');
+                    let mut f = line.splitn(6, '\t');
                     Some(PaneRow {
                         session: f.next()?.to_owned(),
+                        mark: f.next()?.to_owned(),
                         dead: f.next()? == "1",
                         exit_code: f.next()?.parse().ok(),
                         pid: f.next()?.parse().ok(),
@@ -226,6 +232,7 @@ impl Runtime for TmuxRuntime {
             data: self.socket.to_json(),
         };
         let cwd = spec.cwd.to_string_lossy().into_owned();
+        let mark = spec.data_dir.to_string_lossy().into_owned();
         let t = target(&handle);
         // One call: the session starts on a placeholder that cannot exit, gets
         // `remain-on-exit`, and only then is the pane respawned with the agent, so even
@@ -251,6 +258,14 @@ impl Runtime for TmuxRuntime {
             &t,
             "remain-on-exit",
             "on",
+            ";",
+            // Marks the tmux session as this ao session's (its data dir names ao's home
+            // and the session), so an undo never ends a same-named session of another.
+            "set-option",
+            "-t",
+            &t,
+            MARK,
+            &mark,
             ";",
             "respawn-pane",
             "-k",
@@ -458,21 +473,28 @@ impl Runtime for TmuxRuntime {
     async fn find(
         &self,
         session: &SessionId,
-        _data_dir: &Path,
+        data_dir: &Path,
     ) -> Result<Option<RuntimeHandle>, PluginError> {
         let name = session.to_string();
+        let mark = data_dir.to_string_lossy();
         match Self::list(&self.socket).await? {
             Listed::NoServer => Ok(None),
-            Listed::Panes(rows) => {
-                Ok(rows
-                    .iter()
-                    .any(|r| r.session == name)
-                    .then(|| RuntimeHandle {
-                        runtime: NAME.into(),
-                        id: name.clone(),
-                        data: self.socket.to_json(),
-                    }))
-            }
+            Listed::Panes(rows) => Ok(rows
+                .iter()
+                .any(|r| r.session == name && r.mark == mark)
+                .then(|| RuntimeHandle {
+                    runtime: NAME.into(),
+                    id: name.clone(),
+                    data: self.socket.to_json(),
+                })),
+        }
+    }
+
+    async fn name_taken(&self, session: &SessionId, _data_dir: &Path) -> Result<bool, PluginError> {
+        let name = session.to_string();
+        match Self::list(&self.socket).await? {
+            Listed::NoServer => Ok(false),
+            Listed::Panes(rows) => Ok(rows.iter().any(|r| r.session == name)),
         }
     }
 }

@@ -134,9 +134,11 @@ fn existing_checkout(spec: &WorkspaceSpec) -> Option<WorkspaceInfo> {
     })
 }
 
-/// Checks that a new checkout's directory is free and makes its parent.
+/// Checks that a new checkout's directory is free (absent, or the empty directory ao
+/// made for it) and makes its parent.
 fn prepare_path(plugin: &str, spec: &WorkspaceSpec) -> Result<(), PluginError> {
-    if spec.path.exists() {
+    let empty_dir = std::fs::read_dir(&spec.path).is_ok_and(|mut d| d.next().is_none());
+    if spec.path.symlink_metadata().is_ok() && !empty_dir {
         return Err(PluginError::failed(
             plugin,
             format!(

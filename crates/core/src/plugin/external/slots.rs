@@ -348,6 +348,9 @@ mod tests {
     fn every_event_kind_reads_as_the_sdk_event() {
         let kinds = [
             EventKind::SessionSpawned,
+            EventKind::SpawnUndone {
+                undone: vec!["removed /w".into()],
+            },
             EventKind::StatusChanged {
                 from: SessionStatus::Working,
                 to: SessionStatus::Killed,

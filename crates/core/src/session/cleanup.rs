@@ -1,0 +1,130 @@
+//! `ao session cleanup`: archives finished sessions and removes their workspaces, never
+//! one that holds unsaved work.
+
+use super::status::in_flight;
+use super::{Manager, ManagerError};
+use crate::model::{Activity, SessionId, SessionStatus, StatusReason, now_ms};
+use serde::Serialize;
+
+/// One session `cleanup` handled or left alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanupItem {
+    /// The session.
+    pub session: SessionId,
+    /// What was (or would be) done, or why it was skipped.
+    pub detail: String,
+}
+
+/// What `cleanup` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleanupReport {
+    /// Sessions archived, with what was removed.
+    pub cleaned: Vec<CleanupItem>,
+    /// Sessions left alone, and why.
+    pub skipped: Vec<CleanupItem>,
+    /// Interrupted spawns that were undone first.
+    pub recovered: Vec<String>,
+}
+
+impl Manager {
+    /// Archives sessions that are finished: killed, merged or done, whose runtime is
+    /// dead, or whose issue is completed. A workspace holding unsaved work is skipped,
+    /// and its session with it. Branches are kept.
+    pub async fn cleanup(
+        &self,
+        project: Option<&str>,
+        dry_run: bool,
+    ) -> Result<CleanupReport, ManagerError> {
+        let mut report = CleanupReport {
+            recovered: if dry_run {
+                Vec::new()
+            } else {
+                self.recover().await?
+            },
+            ..CleanupReport::default()
+        };
+        let views = self.status(project, false).await?;
+        for view in views {
+            let mut s = view.session;
+            if in_flight(&s) {
+                continue;
+            }
+            let Ok(resolved) = self.project(&s.project) else {
+                report.skipped.push(CleanupItem {
+                    session: s.id.clone(),
+                    detail: format!("project `{}` is no longer in the config", s.project),
+                });
+                continue;
+            };
+            let why = if s.status.is_terminal() {
+                Some(match s.status_reason {
+                    Some(r) => format!("{} ({r})", s.status),
+                    None => s.status.to_string(),
+                })
+            } else if matches!(view.runtime_state, Some("exited" | "gone")) {
+                Some("its agent has exited".to_owned())
+            } else if let Some(issue) = &s.issue {
+                match self.tracker(&resolved) {
+                    Ok(t) => match t.is_completed(issue).await {
+                        Ok(true) => Some(format!("issue {issue} is completed")),
+                        _ => None,
+                    },
+                    Err(_) => None,
+                }
+            } else {
+                None
+            };
+            let Some(why) = why else {
+                continue;
+            };
+            let spec = self.workspace_spec(&resolved, &s);
+            let has_workspace = spec.path.exists();
+            if has_workspace {
+                let lost = crate::git::unsaved_work(&spec.path, &resolved.default_branch)
+                    .await
+                    .unwrap_or_default();
+                if !lost.is_empty() {
+                    report.skipped.push(CleanupItem {
+                        session: s.id.clone(),
+                        detail: format!(
+                            "{why}, but {} holds work that would be lost: {}",
+                            spec.path.display(),
+                            lost.join("; ")
+                        ),
+                    });
+                    continue;
+                }
+            }
+            let mut done = vec![why];
+            if has_workspace {
+                done.push(format!("removed {}", spec.path.display()));
+            }
+            done.push(format!("kept branch {}", s.branch));
+            if !dry_run {
+                if let Some(h) = &s.runtime
+                    && let Ok(r) = self.runtime(&h.runtime)
+                {
+                    r.destroy(h).await?;
+                }
+                if has_workspace {
+                    self.workspace(&s.workspace)?.destroy(&spec, false).await?;
+                }
+                let _ = std::fs::remove_dir_all(self.data_dir(&s.id));
+                s = self.update(&s.id, |row| {
+                    if !row.status.is_terminal() {
+                        row.status = SessionStatus::Killed;
+                        row.status_reason = Some(StatusReason::Cleanup);
+                    }
+                    row.activity = Some(Activity::Exited);
+                    row.archived_at = Some(now_ms());
+                    Vec::new()
+                })?;
+            }
+            report.cleaned.push(CleanupItem {
+                session: s.id.clone(),
+                detail: done.join("; "),
+            });
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,67 @@
+//! What a session command can fail with.
+
+use crate::plugin::PluginError;
+use crate::store::StoreError;
+
+/// Why a session command failed, in words for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A plugin failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// `ao session kill` asked this spawn to stop; what it made is undone.
+    #[error("cancelled by `ao session kill`")]
+    Cancelled,
+    /// The user asked for something that cannot be done; the hint says what to do.
+    #[error("{message}")]
+    Refused {
+        /// What is wrong.
+        message: String,
+        /// What to do about it.
+        hint: Option<String>,
+    },
+}
+
+impl ManagerError {
+    pub(crate) fn refused(message: impl Into<String>, hint: impl Into<String>) -> ManagerError {
+        ManagerError::Refused {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// A refusal with no hint.
+    pub(crate) fn plain(message: impl Into<String>) -> ManagerError {
+        ManagerError::Refused {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// What the user can do about it, if anything is known.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ManagerError::Store(e) => e.hint().map(str::to_owned),
+            ManagerError::Refused { hint, .. } => hint.clone(),
+            ManagerError::Plugin(_) | ManagerError::Cancelled => None,
+        }
+    }
+
+    /// The same error with `prefix` before its message (`app-3: spawn failed: ...`).
+    pub(crate) fn context(self, prefix: &str, note: &str) -> ManagerError {
+        match self {
+            ManagerError::Refused { message, hint } => ManagerError::Refused {
+                message: format!("{prefix}{message}{note}"),
+                hint,
+            },
+            ManagerError::Plugin(p) => ManagerError::plain(format!("{prefix}{p}{note}")),
+            ManagerError::Cancelled => {
+                ManagerError::plain(format!("{prefix}{}{note}", ManagerError::Cancelled))
+            }
+            e => e,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Building the plugins a project names, from the registry and the config's sections.
+
+use super::{Manager, ManagerError};
+use crate::config::ResolvedProject;
+use crate::plugin::{Agent, Runtime, Slot, Tracker, Workspace};
+use crate::registry::{Factory, SectionRef};
+use std::sync::Arc;
+
+/// The plugins of one project.
+pub(crate) struct Plugins {
+    pub runtime: Arc<dyn Runtime>,
+    pub agent: Arc<dyn Agent>,
+    pub workspace: Arc<dyn Workspace>,
+}
+
+impl Manager {
+    fn build<T: ?Sized>(
+        &self,
+        slot: Slot,
+        name: &str,
+        section: &[&str],
+        pick: impl Fn(&Factory) -> Option<&crate::registry::Build<T>>,
+    ) -> Result<Arc<T>, ManagerError> {
+        if let Some(why) = self.registry.refusal(name) {
+            return Err(ManagerError::refused(
+                format!("the {slot} plugin `{name}` was not loaded: {why}"),
+                "fix the plugin or its entry under `plugins:`; `ao plugin ls` shows every plugin's state",
+            ));
+        }
+        let entry = self.registry.get(slot, name).ok_or_else(|| {
+            ManagerError::refused(
+                format!("there is no {slot} plugin `{name}`"),
+                format!(
+                    "plugins of this slot: {}",
+                    self.registry.names(slot).join(", ")
+                ),
+            )
+        })?;
+        let Some(build) = entry.factory.as_ref().and_then(&pick) else {
+            return Err(ManagerError::refused(
+                format!("the {slot} plugin `{name}` is not in this build of ao yet"),
+                format!(
+                    "choose another {slot}; available: {}",
+                    self.available(slot).join(", ")
+                ),
+            ));
+        };
+        let node = self.config.tree.at(section);
+        let section_ref = SectionRef {
+            file: &self.config.file,
+            node,
+            loc: node.map(|n| n.loc).unwrap_or_default(),
+        };
+        Ok(build(&section_ref)?)
+    }
+
+    fn available(&self, slot: Slot) -> Vec<String> {
+        self.registry
+            .entries()
+            .into_iter()
+            .filter(|e| e.manifest.slot == slot && e.is_available())
+            .map(|e| e.manifest.name.clone())
+            .collect()
+    }
+
+    pub(crate) fn runtime(&self, name: &str) -> Result<Arc<dyn Runtime>, ManagerError> {
+        self.build(Slot::Runtime, name, &["runtimes", name], |f| match f {
+            Factory::Runtime(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn agent(&self, name: &str) -> Result<Arc<dyn Agent>, ManagerError> {
+        self.build(Slot::Agent, name, &[], |f| match f {
+            Factory::Agent(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn workspace(&self, name: &str) -> Result<Arc<dyn Workspace>, ManagerError> {
+        self.build(Slot::Workspace, name, &[], |f| match f {
+            Factory::Workspace(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn tracker(
+        &self,
+        project: &ResolvedProject,
+    ) -> Result<Arc<dyn Tracker>, ManagerError> {
+        self.build(
+            Slot::Tracker,
+            &project.tracker,
+            &["projects", &project.id, "tracker"],
+            |f| match f {
+                Factory::Tracker(b) => Some(b),
+                _ => None,
+            },
+        )
+    }
+
+    pub(crate) fn plugins_for(
+        &self,
+        agent: &str,
+        workspace: &str,
+        runtime: &str,
+    ) -> Result<Plugins, ManagerError> {
+        Ok(Plugins {
+            runtime: self.runtime(runtime)?,
+            agent: self.agent(agent)?,
+            workspace: self.workspace(workspace)?,
+        })
+    }
+}

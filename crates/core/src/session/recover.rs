@@ -1,0 +1,189 @@
+//! Undoing what an `ao spawn` or `ao session restore` left behind: after a failure in
+//! process, and after a crash, found by the next command. An undo removes only what the
+//! spawn itself made, as its journal (the session row) records it.
+
+use super::{Manager, ManagerError};
+use crate::config::ResolvedProject;
+use crate::model::{
+    Activity, Event, EventKind, Priority, Session, SessionStatus, StatusReason, WorkspaceClaim,
+    now_ms,
+};
+use crate::store::{Change, SessionFilter};
+use std::path::Path;
+
+impl Manager {
+    /// Finds what `ao spawn` and `ao session restore` processes that died left behind,
+    /// undoes it, and says what it undid. Those whose process still runs are left alone.
+    pub async fn recover(&self) -> Result<Vec<String>, ManagerError> {
+        let mut notes = Vec::new();
+        let reservations = self.store().reservations()?;
+        for r in reservations {
+            if Self::owner_alive(r.pid) {
+                continue;
+            }
+            self.store().release_reservation(&r.id)?;
+            notes.push(format!(
+                "{}: released the id reserved by an interrupted `ao spawn`",
+                r.id
+            ));
+        }
+        let rows = self.store().sessions(&SessionFilter {
+            project: None,
+            include_archived: true,
+        })?;
+        for s in rows {
+            if s.spawn_pid.is_some_and(|p| !Self::owner_alive(p)) {
+                notes.push(match self.undo_spawn(&s).await {
+                    Ok(parts) => format!(
+                        "{}: undid an interrupted `ao spawn`{}",
+                        s.id,
+                        listed(&parts)
+                    ),
+                    Err(e) => format!("{}: could not undo an interrupted `ao spawn`: {e}", s.id),
+                });
+            } else if s.restore_pid.is_some_and(|p| !Self::owner_alive(p)) {
+                notes.push(match self.undo_restore(&s).await {
+                    Ok(parts) => format!(
+                        "{}: undid an interrupted `ao session restore`{}",
+                        s.id,
+                        listed(&parts)
+                    ),
+                    Err(e) => format!(
+                        "{}: could not undo an interrupted `ao session restore`: {e}",
+                        s.id
+                    ),
+                });
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Removes everything a spawn of `s` made: its runtime, the workspace directory it
+    /// created (never one that was there before), the branch it created, its row. Says
+    /// what it removed, and records that in the store as the row goes.
+    pub(crate) async fn undo_spawn(&self, s: &Session) -> Result<Vec<String>, ManagerError> {
+        let mut parts = Vec::new();
+        let data_dir = self.data_dir(&s.id);
+        if let Ok(runtime) = self.runtime(&s.runtime_plugin) {
+            let handle = match &s.runtime {
+                Some(h) => Some(h.clone()),
+                None => runtime.find(&s.id, &data_dir).await.ok().flatten(),
+            };
+            if let Some(h) = handle {
+                runtime.destroy(&h).await?;
+                parts.push(format!("ended {} session {}", h.runtime, h.id));
+            }
+        }
+        if let Ok(project) = self.project(&s.project) {
+            let mut spec = self.workspace_spec(&project, s);
+            spec.base_branch = local_base(&project);
+            match s.workspace_claim {
+                WorkspaceClaim::Made => {
+                    let had_dir = spec.path.exists();
+                    let had_branch = crate::git::local_branch_exists(&project.path, &s.branch);
+                    self.workspace(&s.workspace)?
+                        .discard(&spec, s.created_branch)
+                        .await?;
+                    if had_dir {
+                        parts.push(format!("removed {}", spec.path.display()));
+                    }
+                    if had_branch
+                        && s.created_branch
+                        && !crate::git::local_branch_exists(&project.path, &s.branch)
+                    {
+                        parts.push(format!("deleted branch {}", s.branch));
+                    }
+                }
+                // Killed between making the directory and recording it: only an empty
+                // directory can be the spawn's, and removing one loses nothing.
+                WorkspaceClaim::Pending => {
+                    if std::fs::remove_dir(&spec.path).is_ok() {
+                        parts.push(format!("removed the empty {}", spec.path.display()));
+                    }
+                }
+                WorkspaceClaim::None => {}
+            }
+        }
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let event = Event {
+            id: 0,
+            at: now_ms(),
+            project: s.project.clone(),
+            session: Some(s.id.clone()),
+            priority: Priority::Info,
+            kind: EventKind::SpawnUndone {
+                undone: parts.clone(),
+            },
+            message: format!("{}: spawn undone{}", s.id, listed(&parts)),
+        };
+        self.store().delete_session_with(&s.id, &event)?;
+        Ok(parts)
+    }
+
+    /// Ends the agent an interrupted restore may have started and leaves the session
+    /// as it was before (ended), so `ao session restore` can run again.
+    pub(crate) async fn undo_restore(&self, s: &Session) -> Result<Vec<String>, ManagerError> {
+        let mut parts = Vec::new();
+        if let Ok(runtime) = self.runtime(&s.runtime_plugin) {
+            let handle = match &s.runtime {
+                Some(h) => Some(h.clone()),
+                None => runtime
+                    .find(&s.id, &self.data_dir(&s.id))
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            if let Some(h) = handle {
+                runtime.destroy(&h).await?;
+                parts.push(format!("ended {} session {}", h.runtime, h.id));
+            }
+        }
+        self.update(&s.id, |row| {
+            row.restore_pid = None;
+            row.runtime = None;
+            row.activity = Some(Activity::Exited);
+            let from = row.status;
+            if !row.status.is_terminal() {
+                row.status = SessionStatus::Killed;
+                row.status_reason = Some(StatusReason::RuntimeLost);
+            }
+            vec![Change::new(
+                EventKind::StatusChanged {
+                    from,
+                    to: row.status,
+                },
+                Priority::Warning,
+                format!(
+                    "{}: an interrupted restore was undone; `ao session restore {}` starts it again",
+                    row.id, row.id
+                ),
+            )]
+        })?;
+        Ok(parts)
+    }
+}
+
+fn listed(parts: &[String]) -> String {
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// The ref a project's branches start from, without fetching: `origin/<default>` when
+/// it exists locally, else `<default>`.
+pub(crate) fn local_base(project: &ResolvedProject) -> String {
+    let remote = format!("origin/{}", project.default_branch);
+    if has_ref(&project.path, &format!("refs/remotes/{remote}")) {
+        remote
+    } else {
+        project.default_branch.clone()
+    }
+}
+
+pub(crate) fn has_ref(repo: &Path, name: &str) -> bool {
+    git2::Repository::open(repo)
+        .and_then(|r| r.find_reference(name).map(|_| ()))
+        .is_ok()
+}

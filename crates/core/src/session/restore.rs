@@ -1,0 +1,137 @@
+//! `ao session restore`: starts an ended or archived session again, journaled like a
+//! spawn so that a restore that is killed is found and undone.
+
+use super::failpoint::step;
+use super::recover::{has_ref, local_base};
+use super::{Manager, ManagerError};
+use crate::model::{Activity, EventKind, Priority, Session, SessionStatus, WorkspaceClaim};
+use crate::plugin::Liveness;
+use crate::store::Change;
+
+impl Manager {
+    /// Starts an ended or archived session again: its workspace (recreated from its
+    /// branch if missing, with postCreate rerun), then its agent, resumed where the agent
+    /// can resume, else started afresh on the session's task.
+    pub async fn restore(&self, id: &str) -> Result<Session, ManagerError> {
+        let mut s = self.session(id)?;
+        if s.spawn_pid.is_some() {
+            return Err(ManagerError::refused(
+                format!("{} is still being spawned", s.id),
+                "wait for `ao spawn` to finish; `ao status` shows it",
+            ));
+        }
+        if let Some(pid) = s.restore_pid {
+            if Self::owner_alive(pid) {
+                return Err(ManagerError::refused(
+                    format!("{} is being restored by ao process {pid}", s.id),
+                    "wait for it to finish; `ao status` shows it",
+                ));
+            }
+            self.undo_restore(&s).await?;
+            s = self.session(id)?;
+        }
+        let project = self.project(&s.project)?;
+        let probe = self.probe(&s).await?;
+        if probe.liveness == Liveness::Alive && !s.status.is_terminal() && s.archived_at.is_none() {
+            return Err(ManagerError::refused(
+                format!("{} is running", s.id),
+                format!("`ao attach {}` opens it", s.id),
+            ));
+        }
+        let plugins = self.plugins_for(&s.agent, &s.workspace, &project.runtime)?;
+        let mut spec = self.workspace_spec(&project, &s);
+        spec.base_branch = local_base(&project);
+        let existed = spec.path.join(".git").exists();
+        if !existed
+            && !crate::git::local_branch_exists(&project.path, &s.branch)
+            && !has_ref(&project.path, &format!("refs/remotes/origin/{}", s.branch))
+        {
+            return Err(ManagerError::refused(
+                format!(
+                    "{}'s branch {} is gone (deleted outside ao), locally and on origin, and so is its workspace: there is no work to restore it from",
+                    s.id, s.branch
+                ),
+                format!(
+                    "recreate the branch (`git branch {} <commit>`) and restore again, or spawn a new session",
+                    s.branch
+                ),
+            ));
+        }
+        // From here on the row says this process is restoring it.
+        s.restore_pid = Some(std::process::id());
+        self.commit(&mut s, Vec::new())?;
+        step("restore-claimed")?;
+        match self
+            .restore_steps(&project, &plugins, &mut s, existed)
+            .await
+        {
+            Ok(()) => Ok(s),
+            Err(e) => {
+                if let Some(h) = s.runtime.take() {
+                    let _ = plugins.runtime.destroy(&h).await;
+                }
+                s.restore_pid = None;
+                self.commit(&mut s, Vec::new())?;
+                Err(e.context(&format!("{}: restore failed: ", s.id), ""))
+            }
+        }
+    }
+
+    async fn restore_steps(
+        &self,
+        project: &crate::config::ResolvedProject,
+        plugins: &super::plugins::Plugins,
+        s: &mut Session,
+        existed: bool,
+    ) -> Result<(), ManagerError> {
+        if let Some(old) = &s.runtime
+            && let Ok(r) = self.runtime(&old.runtime)
+        {
+            r.destroy(old).await?;
+        }
+        s.runtime = None;
+        s.runtime_plugin = project.runtime.clone();
+        self.commit(s, Vec::new())?;
+        let mut spec = self.workspace_spec(project, s);
+        spec.base_branch = local_base(project);
+        let info = plugins.workspace.restore(&spec).await?;
+        s.workspace_path = Some(info.path.clone());
+        s.workspace_claim = WorkspaceClaim::Made;
+        self.commit(s, Vec::new())?;
+        step("restore-workspace")?;
+        if !existed {
+            self.run_post_create(plugins, &spec, &info).await?;
+        }
+        let prompt = s.prompt.clone().unwrap_or_default();
+        let ctx = self.launch_context(project, s, &prompt)?;
+        let (launch, resumed) = match plugins.agent.restore(&ctx, s.agent_session_id.as_deref()) {
+            Some(l) => (l, true),
+            None => (plugins.agent.launch(&ctx)?, false),
+        };
+        self.start_agent(
+            project,
+            plugins,
+            s,
+            &ctx,
+            launch,
+            !resumed && !prompt.is_empty(),
+        )
+        .await?;
+        step("restore-started")?;
+        let from = s.status;
+        s.restore_pid = None;
+        s.archived_at = None;
+        s.status = SessionStatus::Working;
+        s.status_reason = None;
+        s.activity = Some(Activity::Active);
+        let restored = Change::new(
+            EventKind::StatusChanged {
+                from,
+                to: SessionStatus::Working,
+            },
+            Priority::Info,
+            format!("{} restored", s.id),
+        );
+        self.commit(s, vec![restored])
+    }
+}

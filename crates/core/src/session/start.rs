@@ -1,0 +1,194 @@
+//! Starting a session's agent: its launch context, `postCreate`, the runtime, and the
+//! waits until the agent runs and has its task. Shared by spawn and restore.
+
+use super::failpoint::step;
+use super::plugins::Plugins;
+use super::wait::indent;
+use super::{Manager, ManagerError};
+use crate::config::ResolvedProject;
+use crate::model::{Session, now_ms};
+use crate::plugin::{
+    LaunchContext, LaunchSpec, Liveness, PromptDelivery, RuntimeSpec, WorkspaceSpec,
+};
+use std::collections::BTreeMap;
+
+impl Manager {
+    pub(crate) async fn run_post_create(
+        &self,
+        plugins: &Plugins,
+        spec: &WorkspaceSpec,
+        info: &crate::plugin::WorkspaceInfo,
+    ) -> Result<(), ManagerError> {
+        let outputs = plugins.workspace.post_create(spec, info).await?;
+        if !outputs.is_empty() {
+            let dir = self.data_dir(&spec.session);
+            let mut log = String::new();
+            for o in &outputs {
+                log.push_str(&format!("$ {}\n{}\n", o.command, o.output.trim_end()));
+            }
+            let _ = std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(dir.join("post-create.log"), log));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn launch_context(
+        &self,
+        project: &ResolvedProject,
+        s: &Session,
+        prompt: &str,
+    ) -> Result<LaunchContext, ManagerError> {
+        let mut rules = project.agent_rules.clone().unwrap_or_default();
+        if let Some(file) = &project.agent_rules_file
+            && let Ok(text) = std::fs::read_to_string(file)
+        {
+            if !rules.is_empty() {
+                rules.push_str("\n\n");
+            }
+            rules.push_str(&text);
+        }
+        Ok(LaunchContext {
+            session: s.id.clone(),
+            project: project.id.clone(),
+            workspace: s.workspace_path.clone().unwrap_or_default(),
+            prompt: prompt.to_owned(),
+            config: project.agent_config.clone(),
+            rules: (!rules.is_empty()).then_some(rules),
+            scratch_dir: self.data_dir(&s.id).join("agent"),
+            hook_command: vec![
+                self.ao_exe.to_string_lossy().into_owned(),
+                "hook".into(),
+                s.agent.clone(),
+            ],
+        })
+    }
+
+    /// Refuses to start an agent anywhere but in the session's own workspace: a checkout
+    /// at the session's recorded path, made for it, and not the project's own checkout.
+    fn check_own_workspace(
+        &self,
+        project: &ResolvedProject,
+        s: &Session,
+        cwd: &std::path::Path,
+    ) -> Result<(), ManagerError> {
+        let own = s.workspace_path.as_deref() == Some(cwd)
+            && s.workspace_claim == crate::model::WorkspaceClaim::Made
+            && cwd.is_dir()
+            && cwd.join(".git").exists()
+            && cwd.canonicalize().ok() != project.path.canonicalize().ok();
+        if own {
+            return Ok(());
+        }
+        Err(ManagerError::plain(format!(
+            "{} is not {}'s own workspace (missing, or not made for it); the agent was not started",
+            cwd.display(),
+            s.id
+        )))
+    }
+
+    /// Starts the agent in the runtime, waits until it runs, and delivers the prompt
+    /// when it is typed in after launch.
+    pub(crate) async fn start_agent(
+        &self,
+        project: &ResolvedProject,
+        plugins: &Plugins,
+        s: &mut Session,
+        ctx: &LaunchContext,
+        launch: LaunchSpec,
+        deliver: bool,
+    ) -> Result<(), ManagerError> {
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        for key in ["PATH", "HOME", "LANG", "USER"] {
+            if let Some(v) = (self.env)(key) {
+                env.insert(key.to_owned(), v);
+            }
+        }
+        env.extend(launch.env.clone());
+        env.insert("AO_SESSION_ID".into(), s.id.to_string());
+        env.insert("AO_PROJECT_ID".into(), project.id.clone());
+        env.insert("AO_HOME".into(), self.home.to_string_lossy().into_owned());
+        // `ao` run inside the session (its hooks, the agent itself) finds the same config.
+        env.insert(
+            "AO_CONFIG_PATH".into(),
+            self.config.file.to_string_lossy().into_owned(),
+        );
+        let spec = RuntimeSpec {
+            session: s.id.clone(),
+            cwd: ctx.workspace.clone(),
+            argv: launch.argv.clone(),
+            env,
+            stdin: match &launch.prompt {
+                PromptDelivery::StdinFile(f) => Some(f.clone()),
+                _ => None,
+            },
+            data_dir: self.data_dir(&s.id),
+        };
+        if let Some(program) = launch.argv.first()
+            && crate::exec::find_program(program, spec_path(&spec.env)).is_none()
+        {
+            return Err(ManagerError::Refused {
+                message: format!("the agent's program `{program}` was not found on PATH"),
+                hint: Some(format!(
+                    "install it, or give its path in agentConfig.command; PATH is {}",
+                    spec_path(&spec.env).unwrap_or("unset")
+                )),
+            });
+        }
+        self.check_own_workspace(project, s, &spec.cwd)?;
+        // Reports from an earlier run of the agent say nothing about this one.
+        self.store().clear_agent_report(&s.id)?;
+        let handle = plugins.runtime.create(&spec).await?;
+        s.runtime = Some(handle.clone());
+        if launch.agent_session_id.is_some() {
+            s.agent_session_id = launch.agent_session_id.clone();
+        }
+        s.agent_started_at = Some(now_ms());
+        self.commit(s, Vec::new())?;
+        step("runtime")?;
+        let names = plugins.agent.process_names(&ctx.config);
+        let post_launch = launch.prompt == PromptDelivery::PostLaunch;
+        self.wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
+            .await
+            .map_err(|e| match e {
+                ManagerError::Refused { message, hint } => ManagerError::Refused {
+                    hint: plugins.agent.diagnose(&message, &ctx.config).or(hint),
+                    message,
+                },
+                e => e,
+            })?;
+        if plugins.agent.confirms_start() {
+            self.confirm_start(plugins, s, &handle, &ctx.config).await?;
+        }
+        step("ready")?;
+        if post_launch && deliver && plugins.agent.confirms_delivery() {
+            self.await_input_prompt(plugins, s, &handle).await?;
+            let typed_at = now_ms();
+            plugins.runtime.send(&handle, &ctx.prompt).await?;
+            self.confirm_taken(s, plugins.runtime.as_ref(), &handle, typed_at, "task")
+                .await?;
+        } else if post_launch && deliver {
+            plugins.runtime.send(&handle, &ctx.prompt).await?;
+            // Delivered into a process that is still the agent, not a shell left behind.
+            let probe = self.probe(s).await?;
+            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+                let out = plugins
+                    .runtime
+                    .output(&handle, 40)
+                    .await
+                    .unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the agent exited as the task arrived; its last output:\n{}",
+                        indent(&out)
+                    ),
+                    hint: None,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn spec_path(env: &BTreeMap<String, String>) -> Option<&str> {
+    env.get("PATH").map(String::as_str)
+}

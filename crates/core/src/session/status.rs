@@ -1,0 +1,277 @@
+//! `ao status`: every session refreshed by one probe per runtime, and what its agent is
+//! doing; the decision of what a probe means is [`apply_probe`], a pure function.
+
+use super::{Manager, ManagerError};
+use crate::model::EventKind;
+use crate::model::{
+    Activity, Priority, RuntimeHandle, Session, SessionStatus, StatusReason, now_ms,
+};
+use crate::plugin::{
+    ActivityContext, ActivityReport, ActivitySource, AgentSessionInfo, Liveness, Probe,
+};
+use crate::store::{Change, SessionFilter};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A session as `ao status` shows it: the stored record plus what the probe saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// The record.
+    #[serde(flatten)]
+    pub session: Session,
+    /// `alive`, `exited`, `gone` or `unknown`; `None` when nothing was probed.
+    pub runtime_state: Option<&'static str>,
+    /// What the agent asks (for `waiting_input`) or other detail of its activity.
+    pub activity_detail: Option<String>,
+    /// Where the activity reading came from: `hook`, `session-log` or `terminal`.
+    pub activity_source: Option<&'static str>,
+    /// What is wrong with the session that ao did not do: its workspace deleted by hand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+fn liveness_name(l: Liveness) -> &'static str {
+    match l {
+        Liveness::Alive => "alive",
+        Liveness::Exited => "exited",
+        Liveness::Gone => "gone",
+        Liveness::Unknown => "unknown",
+    }
+}
+
+/// Whether a session is being made or started again by an `ao` process right now, so
+/// nothing else decides about it.
+pub(crate) fn in_flight(s: &Session) -> bool {
+    s.spawn_pid.is_some() || s.restore_pid.is_some()
+}
+
+/// What one probe (and the agent's activity reading) means for a session, applied to
+/// `row`: a runtime that is gone ends the session (`killed`, `runtime_lost`), an exited
+/// one shows `exited`, a live one its agent's activity. Ended, archived and in-flight
+/// sessions are left as they are, and an unknown probe changes nothing.
+pub fn apply_probe(
+    row: &mut Session,
+    liveness: Liveness,
+    activity: Option<Activity>,
+    agent_session_id: Option<String>,
+) -> Vec<Change> {
+    if row.status.is_terminal() || row.archived_at.is_some() || in_flight(row) {
+        return Vec::new();
+    }
+    if row.agent_session_id.is_none() && agent_session_id.is_some() {
+        row.agent_session_id = agent_session_id;
+    }
+    match liveness {
+        Liveness::Gone => {
+            let from = row.status;
+            row.status = SessionStatus::Killed;
+            row.status_reason = Some(StatusReason::RuntimeLost);
+            row.activity = Some(Activity::Exited);
+            return vec![Change::new(
+                EventKind::StatusChanged {
+                    from,
+                    to: SessionStatus::Killed,
+                },
+                Priority::Warning,
+                format!(
+                    "{}: its runtime is gone; marked killed (runtime_lost)",
+                    row.id
+                ),
+            )];
+        }
+        Liveness::Exited => row.activity = Some(Activity::Exited),
+        Liveness::Alive => {
+            if let Some(a) = activity {
+                row.activity = Some(a);
+            }
+        }
+        Liveness::Unknown => {}
+    }
+    Vec::new()
+}
+
+impl Manager {
+    /// Sessions (archived too with `all`), refreshed by one probe per runtime: a runtime
+    /// that is gone marks its session killed (`runtime_lost`) at once; a failed probe
+    /// changes nothing.
+    pub async fn status(
+        &self,
+        project: Option<&str>,
+        all: bool,
+    ) -> Result<Vec<SessionView>, ManagerError> {
+        if let Some(p) = project {
+            self.project(p)?;
+        }
+        let sessions = self.store().sessions(&SessionFilter {
+            project: project.map(str::to_owned),
+            include_archived: all,
+        })?;
+        let mut by_runtime: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, s) in sessions.iter().enumerate() {
+            if let Some(h) = &s.runtime
+                && s.archived_at.is_none()
+                && !s.status.is_terminal()
+                && !in_flight(s)
+            {
+                by_runtime.entry(h.runtime.clone()).or_default().push(i);
+            }
+        }
+        let mut probes: Vec<Option<Probe>> = vec![None; sessions.len()];
+        for (runtime, idx) in by_runtime {
+            let handles: Vec<RuntimeHandle> = idx
+                .iter()
+                .filter_map(|&i| sessions[i].runtime.clone())
+                .collect();
+            let found = match self.runtime(&runtime) {
+                Ok(r) => r.probe_all(&handles).await.unwrap_or_else(|e| {
+                    tracing::warn!("probe failed: {e}");
+                    vec![Probe::unknown(); handles.len()]
+                }),
+                Err(_) => vec![Probe::unknown(); handles.len()],
+            };
+            for (&i, p) in idx.iter().zip(found) {
+                probes[i] = Some(p);
+            }
+        }
+        let mut views = Vec::with_capacity(sessions.len());
+        for (mut s, probe) in sessions.into_iter().zip(probes) {
+            let mut reading = None;
+            if let Some(p) = &probe {
+                reading = self.observe(&mut s, p).await?;
+            }
+            let mut problems = Vec::new();
+            if let Some(path) = &s.workspace_path
+                && !s.status.is_terminal()
+                && s.archived_at.is_none()
+                && !in_flight(&s)
+                && !path.exists()
+            {
+                problems.push(workspace_gone(&s, path));
+            }
+            views.push(SessionView {
+                runtime_state: probe.map(|p| liveness_name(p.liveness)),
+                activity_detail: reading.as_ref().and_then(|r| r.detail.clone()),
+                activity_source: reading.map(|r| match r.source {
+                    ActivitySource::Hook => "hook",
+                    ActivitySource::SessionLog => "session-log",
+                    ActivitySource::Terminal => "terminal",
+                }),
+                problems,
+                session: s,
+            });
+        }
+        Ok(views)
+    }
+
+    /// Applies one probe to a session, asks its agent what it is doing while it runs, and
+    /// stores what changed, re-deciding on the latest row.
+    async fn observe(
+        &self,
+        s: &mut Session,
+        probe: &Probe,
+    ) -> Result<Option<ActivityReport>, ManagerError> {
+        let mut reading = None;
+        let mut learned = s.clone();
+        if probe.liveness == Liveness::Alive {
+            reading = self.agent_activity(&mut learned).await;
+        }
+        let activity = reading.as_ref().map(|r| r.activity);
+        let agent_id = learned.agent_session_id;
+        // Most probes change nothing: decide on the copy first, write only a change.
+        let mut preview = s.clone();
+        let changes = apply_probe(&mut preview, probe.liveness, activity, agent_id.clone());
+        if preview != *s || !changes.is_empty() {
+            *s = self.update(&s.id, |row| {
+                apply_probe(row, probe.liveness, activity, agent_id)
+            })?;
+        }
+        Ok(reading)
+    }
+
+    /// The agent's activity, layered: its hooks' last report, then its session log, then
+    /// (only when the plugin asks) the terminal. Learns the agent's own session id.
+    pub(crate) async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
+        let agent = self.agent(&s.agent).ok()?;
+        let mut ctx = self.activity_context(s);
+        if agent.wants_terminal(&ctx)
+            && let Some(handle) = &s.runtime
+            && let Ok(runtime) = self.runtime(&handle.runtime)
+        {
+            ctx.recent_output = runtime.output(handle, 60).await.ok();
+        }
+        if s.agent_session_id.is_none()
+            && let Ok(info) = agent.session_info(&ctx).await
+            && info.agent_session_id.is_some()
+        {
+            s.agent_session_id = info.agent_session_id;
+            ctx.agent_session_id = s.agent_session_id.clone();
+        }
+        agent.activity(&ctx).await.ok()
+    }
+
+    /// What an agent plugin is given to read a session's activity and session info.
+    fn activity_context(&self, s: &Session) -> ActivityContext {
+        ActivityContext {
+            session: s.id.clone(),
+            workspace: s.workspace_path.clone().unwrap_or_default(),
+            scratch_dir: self.data_dir(&s.id).join("agent"),
+            agent_session_id: s.agent_session_id.clone(),
+            started_at: s.agent_started_at,
+            report: self.store().agent_report(&s.id).ok().flatten(),
+            recent_output: None,
+            idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
+            now: now_ms(),
+        }
+    }
+
+    /// One session as `status` shows it, with what its agent CLI records about its own
+    /// session (id, summary, tokens, cost).
+    pub async fn info(&self, id: &str) -> Result<(SessionView, AgentSessionInfo), ManagerError> {
+        let s = self.session(id)?;
+        let view = self
+            .status(Some(&s.project), true)
+            .await?
+            .into_iter()
+            .find(|v| v.session.id == s.id)
+            .ok_or_else(|| {
+                ManagerError::refused(
+                    format!("no session {id}"),
+                    "`ao session ls --all` lists them",
+                )
+            })?;
+        let agent = self.agent(&view.session.agent)?;
+        let info = agent
+            .session_info(&self.activity_context(&view.session))
+            .await
+            .unwrap_or_default();
+        Ok((view, info))
+    }
+
+    /// Probes one session's runtime.
+    pub(crate) async fn probe(&self, s: &Session) -> Result<Probe, ManagerError> {
+        let Some(handle) = &s.runtime else {
+            return Ok(Probe {
+                liveness: Liveness::Gone,
+                ..Probe::unknown()
+            });
+        };
+        let runtime = self.runtime(&handle.runtime)?;
+        Ok(runtime
+            .probe_all(std::slice::from_ref(handle))
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(Probe::unknown))
+    }
+}
+
+/// What to say of a live session whose workspace was deleted outside ao.
+pub(crate) fn workspace_gone(s: &Session, path: &std::path::Path) -> String {
+    format!(
+        "its workspace {} is gone (deleted outside ao); `ao session kill {}` ends it, `ao session restore {}` recreates it from branch {}",
+        path.display(),
+        s.id,
+        s.id,
+        s.branch
+    )
+}

@@ -1,0 +1,228 @@
+//! Waiting for an agent: until it is the terminal's foreground process, until it shows
+//! it started, until its input prompt is up. Every wait has a deadline and backs off.
+
+use super::plugins::Plugins;
+use super::{Manager, ManagerError};
+use crate::model::{Activity, RuntimeHandle, Session};
+use crate::plugin::{Liveness, Probe, Runtime};
+use std::time::{Duration, Instant};
+
+/// Pauses between checks: 5 ms at first, doubling to at most 100 ms, so a quick agent is
+/// seen at once and a slow one is not asked hundreds of times.
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff(Duration::from_millis(5))
+    }
+
+    pub(crate) async fn pause(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Indents output under a message.
+pub(crate) fn indent(text: &str) -> String {
+    let t = text.trim_end();
+    if t.is_empty() {
+        return "    (no output)".into();
+    }
+    t.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Manager {
+    /// Waits until the agent's own process is the terminal's foreground process. Fails
+    /// with the agent's last output if it exits or is gone, and after the time-out.
+    pub(crate) async fn wait_ready(
+        &self,
+        runtime: &dyn Runtime,
+        handle: &RuntimeHandle,
+        names: &[String],
+        accept_exit_ok: bool,
+    ) -> Result<(), ManagerError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut last = None;
+        let mut code_wait: Option<Instant> = None;
+        let mut backoff = Backoff::new();
+        loop {
+            let probe = runtime
+                .probe_all(std::slice::from_ref(handle))
+                .await?
+                .into_iter()
+                .next()
+                .unwrap_or_else(Probe::unknown);
+            match probe.liveness {
+                Liveness::Alive => {
+                    let fg = probe.foreground.clone().unwrap_or_default();
+                    if names.is_empty() || names.contains(&fg) {
+                        return Ok(());
+                    }
+                    last = Some(fg);
+                }
+                Liveness::Exited if accept_exit_ok && probe.exit_code == Some(0) => return Ok(()),
+                // A terminal can report its process gone a moment before the exit code
+                // is known; wait briefly for the code, which says what happened.
+                Liveness::Exited
+                    if probe.exit_code.is_none()
+                        && code_wait.get_or_insert_with(Instant::now).elapsed()
+                            < Duration::from_millis(500) => {}
+                Liveness::Exited | Liveness::Gone => {
+                    let output = runtime.output(handle, 40).await.unwrap_or_default();
+                    let code = probe
+                        .exit_code
+                        .map(|c| format!(" with exit code {c}"))
+                        .unwrap_or_default();
+                    return Err(ManagerError::Refused {
+                        message: format!(
+                            "the agent exited{code} before it was ready; its last output:\n{}",
+                            indent(&output)
+                        ),
+                        hint: Some("check the agent's command and settings in the config".into()),
+                    });
+                }
+                Liveness::Unknown => {}
+            }
+            if Instant::now() >= deadline {
+                let output = runtime.output(handle, 40).await.unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the agent was not running after {} s (the terminal's foreground process is `{}`, expected {}); its last output:\n{}",
+                        self.ready_timeout.as_secs(),
+                        last.unwrap_or_default(),
+                        names.join(" or "),
+                        indent(&output)
+                    ),
+                    hint: Some(
+                        "nothing was typed into it; check that the agent starts by hand in the workspace"
+                            .into(),
+                    ),
+                });
+            }
+            backoff.pause().await;
+        }
+    }
+
+    /// Before a task is typed in: waits until the agent reads `ready` (its input prompt is
+    /// up). An agent asking a question first, quitting, or never showing its prompt fails
+    /// the spawn with nothing typed.
+    pub(crate) async fn await_input_prompt(
+        &self,
+        plugins: &Plugins,
+        s: &mut Session,
+        handle: &RuntimeHandle,
+    ) -> Result<(), ManagerError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut backoff = Backoff::new();
+        loop {
+            self.fail_if_exited(
+                plugins.runtime.as_ref(),
+                s,
+                handle,
+                "before it took the task",
+            )
+            .await?;
+            match self.agent_activity(s).await {
+                Some(r) if matches!(r.activity, Activity::Ready | Activity::Idle) => return Ok(()),
+                Some(r) if r.activity == Activity::WaitingInput => {
+                    return Err(ManagerError::Refused {
+                        message: format!(
+                            "the agent asks a question before taking its task: {}; nothing was typed",
+                            r.detail.as_deref().unwrap_or("(no text)")
+                        ),
+                        hint: Some(
+                            "answer it once by running the agent by hand in the repository, or change agentConfig so it is not asked, then spawn again"
+                                .into(),
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the agent did not show its input prompt within {} s; nothing was typed; its screen:\n{}",
+                        self.ready_timeout.as_secs(),
+                        indent(&out)
+                    ),
+                    hint: Some("check that the agent starts by hand in the workspace".into()),
+                });
+            }
+            backoff.pause().await;
+        }
+    }
+
+    /// Fails with the agent's last output when its process has ended.
+    pub(crate) async fn fail_if_exited(
+        &self,
+        runtime: &dyn Runtime,
+        s: &Session,
+        handle: &RuntimeHandle,
+        when: &str,
+    ) -> Result<(), ManagerError> {
+        let probe = self.probe(s).await?;
+        if !matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+            return Ok(());
+        }
+        let out = runtime.output(handle, 40).await.unwrap_or_default();
+        let code = probe
+            .exit_code
+            .map(|c| format!(" with exit code {c}"))
+            .unwrap_or_default();
+        Err(ManagerError::Refused {
+            message: format!(
+                "the agent exited{code} {when}; its last output:\n{}",
+                indent(&out)
+            ),
+            hint: Some("check the agent's command and settings in the config".into()),
+        })
+    }
+
+    /// Waits until the agent shows it has started (a hook, its session log, a dialog); an
+    /// agent that quits meanwhile fails the spawn with its output and the plugin's
+    /// explanation.
+    pub(crate) async fn confirm_start(
+        &self,
+        plugins: &Plugins,
+        s: &mut Session,
+        handle: &RuntimeHandle,
+        config: &crate::config::AgentConfig,
+    ) -> Result<(), ManagerError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut backoff = Backoff::new();
+        loop {
+            let probe = self.probe(s).await?;
+            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+                let output = plugins.runtime.output(handle, 40).await.unwrap_or_default();
+                let code = probe
+                    .exit_code
+                    .map(|c| format!(" with exit code {c}"))
+                    .unwrap_or_default();
+                return Err(ManagerError::Refused {
+                    hint: plugins.agent.diagnose(&output, config).or_else(|| {
+                        Some("check the agent's command and settings in the config".into())
+                    }),
+                    message: format!(
+                        "the agent exited{code} as it started; its last output:\n{}",
+                        indent(&output)
+                    ),
+                });
+            }
+            if let Some(r) = self.agent_activity(s).await
+                && (r.source != crate::plugin::ActivitySource::Terminal
+                    || r.activity == Activity::WaitingInput)
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                // Running, just quiet: status tells the rest.
+                return Ok(());
+            }
+            backoff.pause().await;
+        }
+    }
+}
