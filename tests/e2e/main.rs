@@ -7,6 +7,7 @@ mod config_errors;
 mod discovery;
 mod doctor;
 mod init;
+mod integrity;
 mod plugins;
 mod reference;
 mod schema;

@@ -467,6 +467,16 @@ impl Fleet {
         self.env.ao(&self.repo, args)
     }
 
+    /// Starts `ao args` in the repository without waiting, its output captured.
+    pub fn ao_child(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = self.env.command(ao_bin());
+        cmd.args(args)
+            .current_dir(&self.repo)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("ao starts")
+    }
+
     /// Runs tmux against the fleet's server.
     pub fn tmux(&self, args: &[&str]) -> Run {
         let mut cmd = self.env.command("tmux");

@@ -186,6 +186,11 @@ fn table(views: &[SessionView], paint: &Paint) -> String {
         out.push_str(&line(r.to_vec()));
         out.push('\n');
     }
+    for v in views {
+        for p in &v.problems {
+            out.push_str(&format!("{}: {p}\n", v.session.id));
+        }
+    }
     if views.is_empty() {
         out.push_str("no sessions; `ao spawn PROJECT --prompt \"...\"` starts one\n");
     }

@@ -202,12 +202,9 @@ impl Manager {
         if non_empty_dir(&sessions) {
             found.push(sessions);
         }
-        let mut roots = vec![self.home.join("worktrees")];
-        for id in self.config.config.projects.keys() {
-            if let Some(p) = self.config.project(id, &self.env) {
-                roots.push(self.workspace_root(&p));
-            }
-        }
+        // Only ao's own directories under AO_HOME count: a worktreeDir elsewhere may be
+        // shared with another ao, whose worktrees say nothing about this store.
+        let roots = [self.home.join("worktrees")];
         for root in roots {
             // Worktrees sit at <root>/<session id>, or <root>/<project>/<session id>.
             let has_session_dirs = std::fs::read_dir(&root)

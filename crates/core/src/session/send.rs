@@ -21,6 +21,15 @@ impl Manager {
     pub async fn send(&self, id: &str, text: &str) -> Result<(), ManagerError> {
         let mut s = self.session(id)?;
         let handle = self.live_handle(&s)?;
+        if let Some(path) = &s.workspace_path
+            && !path.exists()
+        {
+            return Err(ManagerError::plain(format!(
+                "{}: not delivered: {}",
+                s.id,
+                super::status::workspace_gone(&s, path)
+            )));
+        }
         let runtime = self.runtime(&handle.runtime)?;
         let agent = self.agent(&s.agent)?;
         let project = self.project(&s.project)?;

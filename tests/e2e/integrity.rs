@@ -1,0 +1,408 @@
+//! Nothing lost, nothing orphaned: what a hostile user did to ao (shared paths, kills
+//! mid-spawn and mid-restore, concurrent spawns, damaged stores, files deleted by hand),
+//! each case reproduced, with what the user sees checked.
+
+use ao_tests::{Fleet, Run, ao_bin, wait_until};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
+fn session<'a>(list: &'a [serde_json::Value], id: &str) -> &'a serde_json::Value {
+    list.iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no session {id} in {list:#?}"))
+}
+
+fn finish(child: Child) -> (bool, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // A zombie (state Z) has ended.
+    !stat.is_empty()
+        && stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+}
+
+/// The store's table rows of `sql`, read straight from the file.
+fn store_rows(f: &Fleet, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(f.env.ao_home.join("ao.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A second ao beside the fleet's: its own AO_HOME and tmux server, the same repository
+/// and the same `worktreeDir`.
+fn second_ao(f: &Fleet, worktree_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let home = f.env.root().join("ao-home-2");
+    let socket = f.env.root().join("tmux-2.sock");
+    let config = f.env.root().join("second.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    tracker:\n      plugin: prompt\n{CAT}    worktreeDir: {}\n",
+            socket.display(),
+            f.repo.display(),
+            worktree_dir.display()
+        ),
+    )
+    .unwrap();
+    (home, socket, config)
+}
+
+#[test]
+fn an_undo_never_removes_a_directory_the_spawn_did_not_make() {
+    let f = Fleet::new("");
+    let wt = f.env.root().join("shared-worktrees");
+    let yaml = format!("{CAT}    worktreeDir: {}\n", wt.display());
+    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config + &yaml).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "first"])
+        .success()
+        .stdout_has("app-1");
+    let precious = wt.join("app-1").join("precious.txt");
+    std::fs::write(&precious, "uncommitted work\n").unwrap();
+
+    // Another ao on the same worktreeDir finds app-1's path taken and moves on.
+    let (home, socket, config) = second_ao(&f, &wt);
+    let second = |args: &[&str]| {
+        let mut cmd = f.env.command(ao_bin());
+        cmd.args(args)
+            .current_dir(&f.repo)
+            .env("AO_HOME", &home)
+            .env("AO_CONFIG_PATH", &config);
+        Run::of(cmd, &f.repo)
+    };
+    second(&["spawn", "app", "--prompt", "second"])
+        .success()
+        .stdout_has("app-2");
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap(),
+        "uncommitted work\n"
+    );
+    assert!(
+        f.worktrees()
+            .contains(&wt.join("app-1").display().to_string())
+    );
+
+    // A directory of the user's own at the next path is left alone too.
+    std::fs::create_dir_all(wt.join("app-3")).unwrap();
+    std::fs::write(wt.join("app-3").join("mine.txt"), "mine\n").unwrap();
+    second(&["spawn", "app", "--prompt", "third"])
+        .success()
+        .stdout_has("app-4");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("app-3").join("mine.txt")).unwrap(),
+        "mine\n"
+    );
+    let mut kill = f.env.command("tmux");
+    kill.arg("-S").arg(&socket).arg("kill-server");
+    let _ = kill.output();
+}
+
+#[test]
+fn a_spawn_killed_while_claiming_its_workspace_leaves_nothing() {
+    let f = Fleet::new(CAT);
+    for step in ["claim", "dir"] {
+        let mut cmd = f.env.command(ao_bin());
+        cmd.args(["spawn", "app", "--prompt", "crash"])
+            .current_dir(&f.repo)
+            .env("AO_FAILPOINT", step);
+        let run = Run::of(cmd, &f.repo);
+        assert_ne!(run.code, 0, "step {step}: {}", run.explain());
+        f.ao(&["status"]).success();
+        let root = f.env.ao_home.join("worktrees").join("app");
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "step {step}: {left:?} left in {root:?}");
+        assert!(f.sessions().is_empty(), "step {step}");
+    }
+}
+
+#[test]
+fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
+    let f = Fleet::new("");
+    let gate = f.env.root().join("gate");
+    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "{config}{CAT}    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+    let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
+    wait_until("the spawn to reach postCreate", || {
+        f.sessions()
+            .iter()
+            .any(|s| s["status"] == "spawning")
+            .then_some(())
+    });
+    let kill = f.ao(&["session", "kill", "app-1"]);
+    kill.success()
+        .stdout_has("app-1 was still spawning; the spawn was cancelled and undone")
+        .stdout_has(&format!("removed {}", f.worktree("app-1").display()))
+        .stdout_has("deleted branch feat/slow-app-1");
+    let (ok, _, stderr) = finish(child);
+    assert!(!ok, "the cancelled spawn reported success");
+    assert!(
+        stderr.contains("cancelled by `ao session kill`"),
+        "{stderr}"
+    );
+    // Nothing of it is left, and no agent ever ran (in the main checkout or anywhere).
+    std::fs::write(&gate, "").unwrap();
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
+    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+    assert_eq!(f.branches(), ["main"]);
+    assert!(f.sessions().is_empty(), "{:?}", f.sessions());
+}
+
+#[test]
+fn a_tmux_session_in_flight_when_spawn_is_killed_never_lands() {
+    let mut f = Fleet::new(CAT);
+    // A tmux that takes 0.6 s over `new-session`, saying when it has begun.
+    let bin = f.env.root().join("slow-tmux");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = f.env.root().join("new-session.pid");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v tmux"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    let script = bin.join("tmux");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" new-session \"*) echo $$ > '{}.tmp'; mv '{}.tmp' '{}'; sleep 0.6;; esac\nexec {real} \"$@\"\n",
+            marker.display(),
+            marker.display(),
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.env.set("PATH", path);
+
+    let mut child = f.ao_child(&["spawn", "app", "--prompt", "in flight"]);
+    let pid: u32 = wait_until("tmux new-session to begin", || {
+        std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    f.ao(&["status"]).success();
+    // The creation can land only while that tmux client lives: wait until it is gone.
+    wait_until("the tmux client to end", || (!pid_alive(pid)).then_some(()));
+    f.ao(&["status"]).success();
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
+    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+    assert_eq!(f.branches(), ["main"]);
+    assert!(f.sessions().is_empty(), "{:?}", f.sessions());
+}
+
+#[test]
+fn max_sessions_holds_across_processes_spawning_at_once() {
+    let f = Fleet::new(&format!("{CAT}    maxSessions: 3\n"));
+    let children: Vec<Child> = (0..10)
+        .map(|i| f.ao_child(&["spawn", "app", "--prompt", &format!("task {i}")]))
+        .collect();
+    let mut started = 0;
+    for child in children {
+        let (ok, _, stderr) = finish(child);
+        if ok {
+            started += 1;
+        } else {
+            assert!(
+                stderr.contains("(maxSessions 3)")
+                    && stderr.contains("already has 3 live or starting sessions"),
+                "{stderr}"
+            );
+        }
+    }
+    assert_eq!(started, 3);
+    assert_eq!(f.tmux_sessions().len(), 3, "{:?}", f.tmux_sessions());
+}
+
+/// Truncates the store to nothing, as a damaged disk or a careless `> ao.db` would.
+fn empty_the_store(f: &Fleet) {
+    let db = f.env.ao_home.join("ao.db");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::write(&db, "").unwrap();
+}
+
+#[test]
+fn an_empty_store_over_an_earlier_stores_sessions_is_refused() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    empty_the_store(&f);
+    for args in [&["status"][..], &["spawn", "app", "--prompt", "two"]] {
+        f.ao(args)
+            .code(1)
+            .stderr_has("holds no sessions, but sessions of an earlier store are still here")
+            .stderr_has(&f.env.ao_home.join("worktrees").display().to_string())
+            .stderr_has("ao.db from a backup");
+    }
+    assert!(f.worktree("app-1").exists());
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+}
+
+#[test]
+fn a_store_that_is_not_a_database_is_named_with_what_to_do() {
+    let f = Fleet::new(CAT);
+    f.ao(&["status"]).success();
+    empty_the_store(&f);
+    std::fs::write(
+        f.env.ao_home.join("ao.db"),
+        "not a database at all, really\n",
+    )
+    .unwrap();
+    f.ao(&["status"])
+        .code(1)
+        .stderr_has("is not a database ao can read (damaged or replaced)")
+        .stderr_has("backup");
+}
+
+#[test]
+fn a_read_only_store_changes_nothing_before_it_is_refused() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    // The store belongs to an ordinary user who made it read-only; the repository and
+    // the rest are readable to them.
+    let nobody = "65534";
+    for dir in [f.env.root(), f.env.home.clone()] {
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let db = f.env.ao_home.join("ao.db");
+    for p in [f.env.ao_home.clone(), db.clone()] {
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&f.env.ao_home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    // That user trusts the repository (it is root's), as `safe.directory` says.
+    let gitconfig = f.env.home.join(".gitconfig");
+    std::fs::write(&gitconfig, "[safe]\n\tdirectory = *\n").unwrap();
+    let mut cmd = f.env.command("setpriv");
+    cmd.env("GIT_CONFIG_GLOBAL", &gitconfig)
+        .args([
+            &format!("--reuid={nobody}"),
+            &format!("--regid={nobody}"),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(ao_bin())
+        .args(["session", "kill", "app-1"])
+        .current_dir(&f.repo);
+    let run = Run::of(cmd, &f.repo);
+    run.code(1)
+        .stderr_has(&format!("the store {} cannot be written", db.display()))
+        .stderr_has("chmod u+w")
+        .stderr_has("nothing was changed");
+    // The agent and its worktree are untouched, and no new store files appeared.
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    assert!(f.worktree("app-1").exists());
+    let after: Vec<_> = std::fs::read_dir(&f.env.ao_home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_restore_killed_at_any_step_is_undone_and_can_run_again() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "task"]).success();
+    f.ao(&["session", "kill", "app-1"]).success();
+    for step in [
+        "restore-claimed",
+        "restore-workspace",
+        "runtime",
+        "restore-started",
+    ] {
+        let mut cmd = f.env.command(ao_bin());
+        cmd.args(["session", "restore", "app-1"])
+            .current_dir(&f.repo)
+            .env("AO_FAILPOINT", step);
+        let run = Run::of(cmd, &f.repo);
+        assert_ne!(run.code, 0, "step {step}: {}", run.explain());
+        let next = f.ao(&["status"]);
+        next.success()
+            .stderr_has("app-1: undid an interrupted `ao session restore`");
+        // No agent lives on behind a session that says it has ended.
+        assert!(
+            f.tmux_sessions().is_empty(),
+            "step {step}: {:?}",
+            f.tmux_sessions()
+        );
+        assert_eq!(session(&f.sessions(), "app-1")["status"], "killed");
+    }
+    f.ao(&["session", "restore", "app-1"]).success();
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    assert_eq!(session(&f.sessions(), "app-1")["status"], "working");
+}
+
+#[test]
+fn what_was_deleted_outside_ao_is_said() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    let wt = f.worktree("app-1");
+    std::fs::remove_dir_all(&wt).unwrap();
+    let gone = format!(
+        "its workspace {} is gone (deleted outside ao)",
+        wt.display()
+    );
+    f.ao(&["status"])
+        .success()
+        .stdout_has(&format!("app-1: {gone}"));
+    f.ao(&["send", "app-1", "hello"])
+        .code(1)
+        .stderr_has("app-1: not delivered")
+        .stderr_has(&gone);
+    f.ao(&["session", "kill", "app-1"])
+        .success()
+        .stdout_has(&format!(
+            "workspace {} was already gone (deleted outside ao)",
+            wt.display()
+        ));
+
+    f.ao(&["spawn", "app", "--prompt", "two"]).success();
+    f.env
+        .git(&f.repo, &["update-ref", "-d", "refs/heads/feat/two-app-2"]);
+    f.ao(&["session", "kill", "app-2", "--force"])
+        .success()
+        .stdout_has("branch feat/two-app-2 was already gone (deleted outside ao)");
+    f.ao(&["session", "restore", "app-2"])
+        .code(1)
+        .stderr_has("branch feat/two-app-2 is gone (deleted outside ao)")
+        .stderr_has("git branch feat/two-app-2");
+    assert!(f.tmux_sessions().is_empty());
+}
