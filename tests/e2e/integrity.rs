@@ -406,3 +406,248 @@ fn what_was_deleted_outside_ao_is_said() {
         .stderr_has("git branch feat/two-app-2");
     assert!(f.tmux_sessions().is_empty());
 }
+
+/// A small deterministic random source for the soak tests (xorshift), seeded from
+/// `AO_SOAK_SEED` or the clock; the seed is printed so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("AO_SOAK_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("soak seed: AO_SOAK_SEED={seed}");
+        Rng(seed)
+    }
+
+    /// A fraction in [0, 1).
+    fn fraction(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Asserts that nothing of an undone spawn is left: no tmux session, no worktree, no
+/// directory under the worktree root, no branch, no row that is not ended, no
+/// reservation, no session directory without its row.
+fn assert_nothing_left(f: &Fleet, when: &str) {
+    assert!(
+        f.tmux_sessions().is_empty(),
+        "{when}: {}",
+        f.tmux(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{session_name} mark=#{@ao_data_dir} #{pane_current_command} dead=#{pane_dead}"
+        ])
+        .stdout
+    );
+    assert_eq!(f.worktrees().len(), 1, "{when}: {:?}", f.worktrees());
+    let root = f.env.ao_home.join("worktrees").join("app");
+    let dirs: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(dirs.is_empty(), "{when}: {dirs:?} in {}", root.display());
+    assert_eq!(f.branches(), ["main"], "{when}");
+    let open = store_rows(f, "SELECT id FROM sessions WHERE status != 'killed'");
+    assert!(open.is_empty(), "{when}: rows {open:?}");
+    let held = store_rows(f, "SELECT id FROM reservations");
+    assert!(held.is_empty(), "{when}: reservations {held:?}");
+    let rows = store_rows(f, "SELECT id FROM sessions");
+    let data: Vec<String> = std::fs::read_dir(f.env.ao_home.join("sessions"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for d in data {
+        assert!(
+            rows.contains(&d),
+            "{when}: session directory {d} has no row"
+        );
+    }
+}
+
+/// Ends a session whose spawn or restore finished before the kill, as a user would, and
+/// drops its branch, so the next round starts clean.
+fn end_landed(f: &Fleet) -> usize {
+    let mut landed = 0;
+    for s in f.sessions() {
+        if s["status"] != "killed" {
+            let id = s["id"].as_str().unwrap();
+            f.ao(&["session", "kill", id, "--force"]).success();
+            landed += 1;
+        }
+        let branch = s["branch"].as_str().unwrap();
+        if f.branches().iter().any(|b| b == branch) {
+            f.env.git(&f.repo, &["branch", "-D", "-q", branch]);
+        }
+    }
+    landed
+}
+
+/// SIGKILLs `ao spawn` 200 times and `ao session restore` 20 times, at random moments
+/// spread over the whole command; after each, the next command must leave nothing.
+#[test]
+fn soak_random_kills_during_spawn_and_restore_leave_nothing_behind() {
+    let f = Fleet::new(CAT);
+    let mut rng = Rng::new();
+    // How long a spawn takes here (the quickest of three), so the kills spread over all
+    // of it.
+    let mut span = std::time::Duration::MAX;
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        f.ao(&["spawn", "app", "--prompt", &format!("measure {i}")])
+            .success();
+        span = span.min(started.elapsed());
+        end_landed(&f);
+    }
+    let (mut landed, mut undone) = (0, 0);
+    for i in 0..200 {
+        let mut child = f.ao_child(&["spawn", "app", "--prompt", &format!("soak {i}")]);
+        // The stimulus, not a wait: a kill at a random moment of the spawn.
+        std::thread::sleep(span.mul_f64(rng.fraction()));
+        let _ = child.kill();
+        let _ = child.wait();
+        let next = f.ao(&["status"]);
+        next.success();
+        if next.stderr.contains("undid an interrupted") {
+            undone += 1;
+        }
+        landed += end_landed(&f);
+        assert_nothing_left(&f, &format!("spawn kill {i}, after: {}", next.stderr));
+    }
+    eprintln!("spawn: 200 kills, {undone} spawns undone, {landed} had finished first");
+
+    f.ao(&["spawn", "app", "--prompt", "to restore"]).success();
+    let id = f.sessions().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.ao(&["session", "kill", &id]).success();
+    let started = std::time::Instant::now();
+    f.ao(&["session", "restore", &id]).success();
+    let span = started.elapsed();
+    f.ao(&["session", "kill", &id]).success();
+    let (mut restored, mut undone) = (0, 0);
+    for i in 0..20 {
+        let mut child = f.ao_child(&["session", "restore", &id]);
+        std::thread::sleep(span.mul_f64(rng.fraction()));
+        let _ = child.kill();
+        let _ = child.wait();
+        let next = f.ao(&["status"]);
+        next.success();
+        if next.stderr.contains("undid an interrupted") {
+            undone += 1;
+        }
+        let s = session(&f.sessions(), &id).clone();
+        if s["status"] == "working" {
+            restored += 1;
+            f.ao(&["session", "kill", &id]).success();
+        }
+        assert!(
+            f.tmux_sessions().is_empty(),
+            "restore kill {i}: {:?}",
+            f.tmux_sessions()
+        );
+        assert_eq!(
+            session(&f.sessions(), &id)["status"],
+            "killed",
+            "restore kill {i}"
+        );
+        assert!(store_rows(&f, "SELECT id FROM sessions WHERE restore_pid IS NOT NULL").is_empty());
+    }
+    eprintln!("restore: 20 kills, {undone} restores undone, {restored} had finished first");
+    f.ao(&["session", "restore", &id]).success();
+    assert_eq!(f.tmux_sessions(), [id.as_str()]);
+}
+
+/// Ten `ao spawn --wait` under `maxSessions: 3`, twenty `ao status` and a killer, all at
+/// once: never more than three sessions live or starting, and no change lost (every
+/// kill stays a kill, every spawn is recorded, each with its events once).
+#[test]
+fn soak_concurrent_spawns_statuses_and_kills_hold_the_limit_and_lose_nothing() {
+    let f = Fleet::new(&format!("{CAT}    maxSessions: 3\n"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let mut spawns: Vec<Child> = (0..10)
+        .map(|i| f.ao_child(&["spawn", "app", "--wait", "--prompt", &format!("task {i}")]))
+        .collect();
+    let mut statuses: Vec<Child> = (0..20).map(|_| f.ao_child(&["status"])).collect();
+    let mut killed = std::collections::BTreeSet::new();
+    let mut spawned = Vec::new();
+    let mut most_live = 0;
+    while !spawns.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spawns never finished"
+        );
+        let live = store_rows(
+            &f,
+            "SELECT id FROM sessions WHERE archived_at IS NULL AND status != 'killed' \
+             UNION ALL SELECT id FROM reservations",
+        );
+        let tmux = f.tmux_sessions().len();
+        most_live = most_live.max(live.len());
+        assert!(live.len() <= 3, "more than maxSessions at once: {live:?}");
+        assert!(tmux <= 3, "{tmux} tmux sessions at once");
+        // Kill one working session, freeing a slot for a waiting spawn.
+        if let Some(id) = store_rows(&f, "SELECT id FROM sessions WHERE status = 'working'")
+            .into_iter()
+            .find(|id| !killed.contains(id))
+            && f.ao(&["session", "kill", &id]).code == 0
+        {
+            killed.insert(id);
+        }
+        let mut running = Vec::new();
+        for mut child in spawns.drain(..) {
+            if child.try_wait().unwrap().is_some() {
+                let (ok, stdout, stderr) = finish(child);
+                assert!(ok, "a waiting spawn failed: {stderr}");
+                spawned.push(stdout.trim().to_owned());
+            } else {
+                running.push(child);
+            }
+        }
+        spawns = running;
+    }
+    for child in statuses.drain(..) {
+        let (ok, _, stderr) = finish(child);
+        assert!(ok, "a status failed: {stderr}");
+    }
+    assert_eq!(spawned.len(), 10, "{spawned:?}");
+    assert!(most_live >= 1);
+    // Every kill is still a kill: no concurrent writer put a session back.
+    let list = f.sessions();
+    for id in &killed {
+        assert_eq!(session(&list, id)["status"], "killed", "{id}");
+        let kills = store_rows(
+            &f,
+            &format!(
+                "SELECT message FROM events WHERE session = '{id}' AND message = '{id} killed by the user'"
+            ),
+        );
+        assert_eq!(kills.len(), 1, "{id}: {kills:?}");
+    }
+    for id in &spawned {
+        assert!(list.iter().any(|s| s["id"] == id.as_str()), "{id} lost");
+        let events = store_rows(
+            &f,
+            &format!("SELECT kind FROM events WHERE session = '{id}' AND kind = 'session_spawned'"),
+        );
+        assert_eq!(events.len(), 1, "{id}: {events:?}");
+    }
+    eprintln!(
+        "concurrency: 10 spawns, 20 statuses, {} kills, at most {most_live} live at once",
+        killed.len()
+    );
+}

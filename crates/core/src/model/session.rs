@@ -86,6 +86,9 @@ pub enum WorkspaceClaim {
     Pending,
     /// The spawn made the directory: it and everything in it are the session's.
     Made,
+    /// A restore made the directory and is filling it: it is the session's, and an
+    /// interrupted restore removes it as unfinished (the branch holds the work).
+    Recreating,
 }
 
 impl WorkspaceClaim {
@@ -95,6 +98,7 @@ impl WorkspaceClaim {
             WorkspaceClaim::None => 0,
             WorkspaceClaim::Pending => 1,
             WorkspaceClaim::Made => 2,
+            WorkspaceClaim::Recreating => 3,
         }
     }
 
@@ -104,6 +108,7 @@ impl WorkspaceClaim {
             0 => Some(WorkspaceClaim::None),
             1 => Some(WorkspaceClaim::Pending),
             2 => Some(WorkspaceClaim::Made),
+            3 => Some(WorkspaceClaim::Recreating),
             _ => None,
         }
     }

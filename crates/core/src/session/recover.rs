@@ -78,7 +78,7 @@ impl Manager {
             let mut spec = self.workspace_spec(&project, s);
             spec.base_branch = local_base(&project);
             match s.workspace_claim {
-                WorkspaceClaim::Made => {
+                WorkspaceClaim::Made | WorkspaceClaim::Recreating => {
                     let had_dir = spec.path.exists();
                     let had_branch = crate::git::local_branch_exists(&project.path, &s.branch);
                     self.workspace(&s.workspace)?
@@ -103,6 +103,16 @@ impl Manager {
                 }
                 WorkspaceClaim::None => {}
             }
+        }
+        // A `tmux new-session` sent just before the spawn died can land a moment after
+        // the first look (a tmux server starting up takes it in after answering others):
+        // look once more, after the workspace's removal gave it that moment.
+        if parts.iter().all(|p| !p.starts_with("ended "))
+            && let Ok(runtime) = self.runtime(&s.runtime_plugin)
+            && let Ok(Some(h)) = runtime.find(&s.id, &data_dir).await
+        {
+            runtime.destroy(&h).await?;
+            parts.insert(0, format!("ended {} session {}", h.runtime, h.id));
         }
         let _ = std::fs::remove_dir_all(&data_dir);
         let event = Event {
@@ -138,7 +148,30 @@ impl Manager {
                 parts.push(format!("ended {} session {}", h.runtime, h.id));
             }
         }
+        if let Ok(project) = self.project(&s.project) {
+            let spec = self.workspace_spec(&project, s);
+            match s.workspace_claim {
+                // Recreated from the branch and not finished: it holds nothing the
+                // branch does not, and a half checkout would read as lost work.
+                WorkspaceClaim::Recreating => {
+                    self.workspace(&s.workspace)?.discard(&spec, false).await?;
+                    parts.push(format!("removed the unfinished {}", spec.path.display()));
+                }
+                WorkspaceClaim::Pending => {
+                    if std::fs::remove_dir(&spec.path).is_ok() {
+                        parts.push(format!("removed the empty {}", spec.path.display()));
+                    }
+                }
+                WorkspaceClaim::None | WorkspaceClaim::Made => {}
+            }
+        }
         self.update(&s.id, |row| {
+            if matches!(
+                row.workspace_claim,
+                WorkspaceClaim::Recreating | WorkspaceClaim::Pending
+            ) {
+                row.workspace_claim = WorkspaceClaim::Made;
+            }
             row.restore_pid = None;
             row.runtime = None;
             row.activity = Some(Activity::Exited);

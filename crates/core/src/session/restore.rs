@@ -94,6 +94,16 @@ impl Manager {
         self.commit(s, Vec::new())?;
         let mut spec = self.workspace_spec(project, s);
         spec.base_branch = local_base(project);
+        if !existed {
+            // Claimed as a spawn claims it, so an interrupted restore removes only the
+            // directory it made, and a half-made checkout with it.
+            s.workspace_claim = WorkspaceClaim::Pending;
+            self.commit(s, Vec::new())?;
+            let _ = crate::git::run(&project.path, &["worktree", "prune"]).await;
+            super::spawn::make_workspace_dir(s, &spec.path)?;
+            s.workspace_claim = WorkspaceClaim::Recreating;
+            self.commit(s, Vec::new())?;
+        }
         let info = plugins.workspace.restore(&spec).await?;
         s.workspace_path = Some(info.path.clone());
         s.workspace_claim = WorkspaceClaim::Made;

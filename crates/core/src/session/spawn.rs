@@ -372,7 +372,7 @@ impl Manager {
 
 /// Makes the session's workspace directory, which must not exist yet: whatever is at
 /// that path belongs to someone else and is left exactly as it is.
-fn make_workspace_dir(s: &Session, path: &std::path::Path) -> Result<(), ManagerError> {
+pub(crate) fn make_workspace_dir(s: &Session, path: &std::path::Path) -> Result<(), ManagerError> {
     let cannot =
         |e: std::io::Error| ManagerError::plain(format!("cannot create {}: {e}", path.display()));
     if let Some(parent) = path.parent() {

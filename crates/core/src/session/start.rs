@@ -72,7 +72,10 @@ impl Manager {
         cwd: &std::path::Path,
     ) -> Result<(), ManagerError> {
         let own = s.workspace_path.as_deref() == Some(cwd)
-            && s.workspace_claim == crate::model::WorkspaceClaim::Made
+            && matches!(
+                s.workspace_claim,
+                crate::model::WorkspaceClaim::Made | crate::model::WorkspaceClaim::Recreating
+            )
             && cwd.is_dir()
             && cwd.join(".git").exists()
             && cwd.canonicalize().ok() != project.path.canonicalize().ok();

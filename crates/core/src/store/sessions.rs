@@ -76,7 +76,7 @@ fn from_row(r: &Row<'_>) -> Result<Result<Session, StoreError>, rusqlite::Error>
             restore_pid: r.get::<_, Option<i64>>(21)?.map(|p| p as u32),
             cancel_requested_at: r.get(22)?,
             workspace_claim: WorkspaceClaim::from_i64(r.get(23)?)
-                .ok_or_else(|| corrupt("workspace claim", "not 0, 1 or 2"))?,
+                .ok_or_else(|| corrupt("workspace claim", "not 0 to 3"))?,
             version: r.get::<_, i64>(24)? as u64,
         })
     };

@@ -65,6 +65,58 @@ impl Socket {
         }
     }
 
+    /// The socket's path, as tmux computes it.
+    fn path(&self) -> PathBuf {
+        let name = match self {
+            Socket::Path(p) => return p.clone(),
+            Socket::Name(n) => n.as_str(),
+            Socket::Default => "default",
+        };
+        let dir = std::env::var_os("TMUX_TMPDIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        #[cfg(unix)]
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        #[cfg(not(unix))]
+        let uid = 0;
+        dir.join(format!("tmux-{uid}")).join(name)
+    }
+
+    /// When no server answers, one may be starting: a tmux client that starts the server
+    /// holds `<socket>.lock` until the server listens, and the command it carries (a
+    /// `new-session` of an `ao spawn` killed meanwhile) still lands after that. Waits
+    /// (at most 5 s) while that lock is held; true when it was, so the caller looks again.
+    async fn wait_while_starting(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let lock = PathBuf::from(format!("{}.lock", self.path().display()));
+            let Ok(file) = std::fs::File::open(&lock) else {
+                return false;
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut waited = false;
+            loop {
+                // SAFETY: flock on a file this function owns.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+                if rc == 0 {
+                    // SAFETY: as above.
+                    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+                    return waited;
+                }
+                if std::time::Instant::now() >= deadline {
+                    return waited;
+                }
+                waited = true;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        #[cfg(not(unix))]
+        false
+    }
+
     fn to_json(&self) -> serde_json::Value {
         match self {
             Socket::Default => serde_json::Value::Null,
@@ -477,7 +529,11 @@ impl Runtime for TmuxRuntime {
     ) -> Result<Option<RuntimeHandle>, PluginError> {
         let name = session.to_string();
         let mark = data_dir.to_string_lossy();
-        match Self::list(&self.socket).await? {
+        let mut listed = Self::list(&self.socket).await?;
+        if matches!(listed, Listed::NoServer) && self.socket.wait_while_starting().await {
+            listed = Self::list(&self.socket).await?;
+        }
+        match listed {
             Listed::NoServer => Ok(None),
             Listed::Panes(rows) => Ok(rows
                 .iter()

@@ -158,16 +158,42 @@ async fn remove(spec: &WorkspaceSpec) -> Result<(), PluginError> {
         )
         .await
         .map_err(|e| git_failed(NAME, e))?;
-        if !out.success() && spec.path.exists() {
-            // Not (or no longer) a registered worktree: the directory is ao's own.
-            std::fs::remove_dir_all(&spec.path)
-                .map_err(|e| failed(format!("cannot remove {}: {e}", spec.path.display())))?;
+        if !out.success() {
+            if spec.path.exists() {
+                // Not (or no longer) a registered worktree: the directory is ao's own.
+                std::fs::remove_dir_all(&spec.path)
+                    .map_err(|e| failed(format!("cannot remove {}: {e}", spec.path.display())))?;
+            }
+            // A `git worktree add` killed half-way leaves its worktree locked
+            // ("initializing"), and prune keeps locked worktrees.
+            let _ = git::output(&spec.repo_path, &["worktree", "unlock", &path]).await;
+            drop_unfinished_admin_dir(spec);
         }
     }
     git::run(&spec.repo_path, &["worktree", "prune"])
         .await
         .map_err(|e| git_failed(NAME, e))?;
     Ok(())
+}
+
+/// Removes git's record of this worktree when `git worktree add` was killed before it
+/// wrote where the worktree is: git can neither prune nor unlock such a record, and
+/// while it is there every `git branch -D` in the repository fails.
+fn drop_unfinished_admin_dir(spec: &WorkspaceSpec) {
+    let Some(name) = spec.path.file_name() else {
+        return;
+    };
+    let Ok(repo) = git2::Repository::open(&spec.repo_path) else {
+        return;
+    };
+    let admin = repo.commondir().join("worktrees").join(name);
+    let ours = match std::fs::read_to_string(admin.join("gitdir")) {
+        Ok(gitdir) => Path::new(gitdir.trim()) == spec.path.join(".git"),
+        Err(_) => admin.is_dir(),
+    };
+    if ours && !spec.path.exists() {
+        let _ = std::fs::remove_dir_all(&admin);
+    }
 }
 
 fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> {
