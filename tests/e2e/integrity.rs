@@ -166,9 +166,7 @@ fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
     );
     // Nothing of it is left, and no agent ever ran (in the main checkout or anywhere).
     std::fs::write(&gate, "").unwrap();
-    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
-    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
-    assert_eq!(f.branches(), ["main"]);
+    assert_nothing_left(&f, "after the undo");
     assert!(f.sessions().is_empty(), "{:?}", f.sessions());
 }
 
@@ -216,9 +214,7 @@ fn a_tmux_session_in_flight_when_spawn_is_killed_never_lands() {
     // The creation can land only while that tmux client lives: wait until it is gone.
     wait_until("the tmux client to end", || (!pid_alive(pid)).then_some(()));
     f.ao(&["status"]).success();
-    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
-    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
-    assert_eq!(f.branches(), ["main"]);
+    assert_nothing_left(&f, "after the undo");
     assert!(f.sessions().is_empty(), "{:?}", f.sessions());
 }
 

@@ -275,3 +275,94 @@ pub(crate) fn workspace_gone(s: &Session, path: &std::path::Path) -> String {
         s.branch
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SessionId, WorkspaceClaim};
+
+    fn working() -> Session {
+        Session {
+            id: SessionId::new("app", 1),
+            project: "app".into(),
+            issue: None,
+            branch: "b".into(),
+            workspace_path: None,
+            runtime: None,
+            agent: "command".into(),
+            agent_session_id: None,
+            agent_started_at: None,
+            pr: None,
+            status: SessionStatus::Working,
+            status_reason: None,
+            activity: Some(Activity::Active),
+            created_at: 1,
+            updated_at: 1,
+            archived_at: None,
+            workspace: "worktree".into(),
+            runtime_plugin: "tmux".into(),
+            created_branch: true,
+            spawn_pid: None,
+            restore_pid: None,
+            cancel_requested_at: None,
+            workspace_claim: WorkspaceClaim::Made,
+            version: 3,
+            prompt: None,
+        }
+    }
+
+    #[test]
+    fn a_runtime_that_is_gone_ends_the_session_with_a_warning() {
+        let mut s = working();
+        let changes = apply_probe(&mut s, Liveness::Gone, None, None);
+        assert_eq!(s.status, SessionStatus::Killed);
+        assert_eq!(s.status_reason, Some(StatusReason::RuntimeLost));
+        assert_eq!(s.activity, Some(Activity::Exited));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].priority, Priority::Warning);
+    }
+
+    #[test]
+    fn ended_in_flight_and_unknown_are_left_as_they_are() {
+        let mut ended = working();
+        ended.status = SessionStatus::Killed;
+        let mut spawning = working();
+        spawning.spawn_pid = Some(7);
+        let mut restoring = working();
+        restoring.restore_pid = Some(7);
+        for s in [ended, spawning, restoring] {
+            let mut after = s.clone();
+            let changes = apply_probe(&mut after, Liveness::Gone, Some(Activity::Idle), None);
+            assert_eq!(after, s);
+            assert!(changes.is_empty());
+        }
+        let mut s = working();
+        assert!(apply_probe(&mut s, Liveness::Unknown, None, None).is_empty());
+        assert_eq!(s, working());
+    }
+
+    #[test]
+    fn a_live_agent_shows_its_activity_and_its_id_is_learnt_once() {
+        let mut s = working();
+        apply_probe(
+            &mut s,
+            Liveness::Alive,
+            Some(Activity::Ready),
+            Some("x".into()),
+        );
+        assert_eq!(s.activity, Some(Activity::Ready));
+        assert_eq!(s.agent_session_id.as_deref(), Some("x"));
+        apply_probe(&mut s, Liveness::Alive, None, Some("y".into()));
+        assert_eq!(s.agent_session_id.as_deref(), Some("x"));
+        assert_eq!(
+            s.activity,
+            Some(Activity::Ready),
+            "no reading keeps the last"
+        );
+        apply_probe(&mut s, Liveness::Exited, None, None);
+        assert_eq!(
+            (s.status, s.activity),
+            (SessionStatus::Working, Some(Activity::Exited))
+        );
+    }
+}

@@ -147,6 +147,14 @@ fn a_store_from_a_newer_ao_is_refused() {
     }
 }
 
+/// A store holding one working session, `app-1`, at version 0.
+fn store_with_session() -> (tempfile::TempDir, Store, SessionId) {
+    let (dir, mut store) = store();
+    let id = store.reserve_session_id("app", "app", 1).unwrap();
+    store.insert_session(&sample(&id)).unwrap();
+    (dir, store, id)
+}
+
 fn sample(id: &SessionId) -> Session {
     Session {
         id: id.clone(),
@@ -179,9 +187,7 @@ fn sample(id: &SessionId) -> Session {
 
 #[test]
 fn a_stale_writer_is_refused_and_changes_nothing() {
-    let (_dir, mut store) = store();
-    let id = store.reserve_session_id("app", "app", 1).unwrap();
-    store.insert_session(&sample(&id)).unwrap();
+    let (_dir, mut store, id) = store_with_session();
     // Two writers read version 0; the first wins, the second is refused.
     store
         .modify_session(&id, Some(0), |s| {
@@ -219,9 +225,7 @@ fn a_stale_writer_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_status_change_writes_its_event_in_the_same_transaction() {
-    let (_dir, mut store) = store();
-    let id = store.reserve_session_id("app", "app", 1).unwrap();
-    store.insert_session(&sample(&id)).unwrap();
+    let (_dir, mut store, id) = store_with_session();
     store
         .modify_session(&id, Some(0), |s| {
             s.status = SessionStatus::Killed;
