@@ -222,6 +222,11 @@ impl TmuxRuntime {
             if no_server(&out) {
                 return Ok(Listed::NoServer);
             }
+            // A server between its last session ending and its exit (or still making its
+            // first) has no panes to list, and says so this way.
+            if out.stderr.contains("no current target") {
+                return Ok(Listed::Panes(Vec::new()));
+            }
             return Err(failed(format!("list-panes failed: {}", out.message())));
         }
         Ok(Listed::Panes(
