@@ -264,6 +264,21 @@ fn an_empty_store_over_an_earlier_stores_sessions_is_refused() {
     }
     assert!(f.worktree("app-1").exists());
     assert_eq!(f.tmux_sessions(), ["app-1"]);
+    // With its directories gone too, the earlier store's agent still runs in tmux,
+    // marked as this home's: that is said, and nothing starts afresh over it.
+    std::fs::remove_dir_all(f.env.ao_home.join("worktrees")).unwrap();
+    let _ = std::fs::remove_dir_all(f.env.ao_home.join("sessions"));
+    empty_the_store(&f);
+    for args in [&["status"][..], &["spawn", "app", "--prompt", "two"]] {
+        f.ao(args)
+            .code(1)
+            .stderr_has("sessions of an earlier store still run: tmux session app-1")
+            .stderr_has("ao.db from a backup");
+    }
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    // Ended by hand, nothing of the earlier store is left and ao starts afresh.
+    f.tmux(&["kill-session", "-t", "=app-1"]).success();
+    f.ao(&["spawn", "app", "--prompt", "three"]).success();
 }
 
 #[test]

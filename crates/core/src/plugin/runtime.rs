@@ -52,6 +52,13 @@ pub trait Runtime: Send + Sync {
         session: &SessionId,
         data_dir: &std::path::Path,
     ) -> Result<Option<RuntimeHandle>, PluginError>;
+    /// The names of the runtime's sessions that ao made under `sessions_dir` (the
+    /// `sessions/` directory of one ao home), as their marks say; empty for a runtime
+    /// that does not mark its sessions.
+    async fn marked(&self, sessions_dir: &std::path::Path) -> Result<Vec<String>, PluginError> {
+        let _ = sessions_dir;
+        Ok(Vec::new())
+    }
     /// Whether anything at all uses the session's name in this runtime, so a new session
     /// of that name would collide with it.
     async fn name_taken(

@@ -15,6 +15,7 @@ impl Manager {
     /// Finds what `ao spawn` and `ao session restore` processes that died left behind,
     /// undoes it, and says what it undid. Those whose process still runs are left alone.
     pub async fn recover(&self) -> Result<Vec<String>, ManagerError> {
+        self.refuse_lost_store_runtimes().await?;
         let mut notes = Vec::new();
         let reservations = self.store().reservations()?;
         for r in reservations {
@@ -193,6 +194,46 @@ impl Manager {
             )]
         })?;
         Ok(parts)
+    }
+}
+
+impl Manager {
+    /// With a store that never handed out an id, the runtime sessions ao marked as this
+    /// home's are an earlier store's: refuses, naming them, rather than start afresh.
+    async fn refuse_lost_store_runtimes(&self) -> Result<(), ManagerError> {
+        if !self.store().is_empty()? {
+            return Ok(());
+        }
+        let sessions_dir = self.home.join("sessions");
+        let mut runtimes: Vec<String> = self
+            .config
+            .config
+            .projects
+            .keys()
+            .filter_map(|id| self.config.project(id, &self.env))
+            .map(|p| p.runtime)
+            .collect();
+        runtimes.sort();
+        runtimes.dedup();
+        let mut found = Vec::new();
+        for name in runtimes {
+            if let Ok(runtime) = self.runtime(&name)
+                && let Ok(names) = runtime.marked(&sessions_dir).await
+            {
+                found.extend(names.into_iter().map(|n| format!("{name} session {n}")));
+            }
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        Err(ManagerError::refused(
+            format!(
+                "the store {} holds no sessions, but sessions of an earlier store still run: {}; starting afresh would reuse their ids",
+                self.store().path().display(),
+                found.join(", ")
+            ),
+            "put back the store you had (ao.db from a backup), or save their work and end them (`tmux kill-session -t NAME`), then run ao again",
+        ))
     }
 }
 

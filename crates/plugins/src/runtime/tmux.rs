@@ -551,6 +551,19 @@ impl Runtime for TmuxRuntime {
         }
     }
 
+    async fn marked(&self, sessions_dir: &Path) -> Result<Vec<String>, PluginError> {
+        let Listed::Panes(rows) = Self::list(&self.socket).await? else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = rows
+            .into_iter()
+            .filter(|r| Path::new(&r.mark).parent() == Some(sessions_dir))
+            .map(|r| r.session)
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
+
     async fn name_taken(&self, session: &SessionId, _data_dir: &Path) -> Result<bool, PluginError> {
         let name = session.to_string();
         match Self::list(&self.socket).await? {

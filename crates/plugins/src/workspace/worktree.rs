@@ -78,9 +78,30 @@ impl Workspace for WorktreeWorkspace {
                     true,
                 )
             };
-        let out = git::output(&spec.repo_path, &args)
+        let mut out = git::output(&spec.repo_path, &args)
             .await
             .map_err(|e| git_failed(NAME, e))?;
+        if !out.success()
+            && out
+                .stderr
+                .contains("missing but already registered worktree")
+        {
+            // A worktree deleted by hand at this path is still registered: forget it
+            // (git prunes only what is missing) and add again.
+            git::run(&spec.repo_path, &["worktree", "prune"])
+                .await
+                .map_err(|e| git_failed(NAME, e))?;
+            // The failed attempt may already have created the branch.
+            let again: Vec<&str> =
+                if created_branch && git::local_branch_exists(&spec.repo_path, branch) {
+                    vec!["worktree", "add", "--quiet", &path, branch]
+                } else {
+                    args.clone()
+                };
+            out = git::output(&spec.repo_path, &again)
+                .await
+                .map_err(|e| git_failed(NAME, e))?;
+        }
         if !out.success() {
             return Err(failed(format!(
                 "git could not add a worktree for `{branch}` at {}: {}",
