@@ -255,14 +255,6 @@ impl Store {
         })
     }
 
-    /// Deletes a session row (a spawn that was undone); the id stays used.
-    pub fn delete_session(&mut self, id: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.execute(
-            "DELETE FROM sessions WHERE id = ?1",
-            params![id.to_string()],
-        )? > 0)
-    }
-
     /// Deletes an undone spawn's row and records `event` (what was undone), in one
     /// transaction; the id stays used.
     pub fn delete_session_with(

@@ -244,7 +244,16 @@ fn a_status_change_writes_its_event_in_the_same_transaction() {
     );
     assert_eq!(events[0].message, "app-1: working -> killed (runtime_lost)");
     // A row that is gone is said to be gone.
-    store.delete_session(&id).unwrap();
+    let undone = Event {
+        id: 0,
+        at: now_ms(),
+        project: "app".into(),
+        session: Some(id.clone()),
+        priority: Priority::Info,
+        kind: EventKind::SpawnUndone { undone: vec![] },
+        message: "undone".into(),
+    };
+    assert!(store.delete_session_with(&id, &undone).unwrap());
     assert!(matches!(
         store.modify_session(&id, None, |_| Vec::new()),
         Err(StoreError::NoSession(_))
