@@ -4,12 +4,20 @@ mod cli;
 mod commands;
 mod detect;
 mod error;
+mod signals;
 mod ui;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Output piped into `head` or `true` ends ao quietly, as it ends other Unix tools,
+    // instead of a panic about a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restores the default action of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     init_tracing();
     match commands::run(args) {

@@ -133,6 +133,32 @@ pub fn is_valid_branch_name(branch: &str) -> bool {
     !branch.starts_with('-') && git2::Branch::name_is_valid(branch).unwrap_or(false)
 }
 
+/// Why `branch` cannot be a new session's branch in `repo`, if it cannot: it must pass
+/// `git check-ref-format --branch`, and must not look like a ref of another kind, which
+/// would make later commands ambiguous (`origin/main` as a local branch shadows the
+/// remote's; `refs/heads/x` would become `refs/heads/refs/heads/x`).
+pub fn branch_name_problem(repo: &Path, branch: &str) -> Option<String> {
+    if branch == "@" || branch == "HEAD" || !is_valid_branch_name(branch) {
+        return Some(format!("`{branch}` is not a valid git branch name"));
+    }
+    if branch.starts_with("refs/") {
+        return Some(format!(
+            "`{branch}` starts with `refs/`: give the branch's short name (without `refs/heads/`)"
+        ));
+    }
+    let first = branch.split('/').next().unwrap_or(branch);
+    let remotes = git2::Repository::open(repo)
+        .and_then(|r| r.remotes())
+        .map(|names| names.iter().filter_map(|n| n.ok().flatten().map(str::to_owned)).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if branch.contains('/') && remotes.iter().any(|r| r == first) {
+        return Some(format!(
+            "`{branch}` would shadow the remote `{first}`'s branches (`{branch}` would then mean two refs)"
+        ));
+    }
+    None
+}
+
 /// What a checkout holds that deleting it would lose: uncommitted changes (untracked
 /// files included) and commits that no remote-tracking ref holds (or, in a repository
 /// without remotes, that `default_branch` does not). Each entry is one line for a user.
@@ -182,6 +208,33 @@ pub async fn unsaved_work(checkout: &Path, default_branch: &str) -> Result<Vec<S
         ));
     }
     Ok(lost)
+}
+
+/// The files and directories git ignores in `checkout` (a `build.log`, a local `.env`),
+/// as paths relative to it, except those under any of `except`.
+pub async fn ignored_files(checkout: &Path, except: &[String]) -> Result<Vec<String>, GitError> {
+    let out = run(
+        checkout,
+        &["status", "--porcelain", "--ignored=matching", "--untracked-files=normal"],
+    )
+    .await?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.strip_prefix("!! "))
+        .map(|p| p.trim_end_matches('/').to_owned())
+        .filter(|p| {
+            !except.iter().any(|e| {
+                let e = e.trim_end_matches('/');
+                p == e || p.starts_with(&format!("{e}/"))
+            })
+        })
+        .collect())
+}
+
+/// A short list of paths for a message: the first five and how many more.
+pub fn summarize_paths(paths: &[String]) -> String {
+    let lines: Vec<&str> = paths.iter().map(String::as_str).collect();
+    summarize(&lines)
 }
 
 fn summarize(lines: &[&str]) -> String {

@@ -73,14 +73,26 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         (None, false) => args.issues.iter().cloned().map(Task::Issue).collect(),
     };
     let m = manager()?;
-    let outcome = block_on(m.spawn(SpawnRequest {
+    let request = SpawnRequest {
         project: args.project,
         tasks,
         agent: args.agent,
         branch: args.branch,
         wait: args.wait,
-    }))?
-    .map_err(user)?;
+    };
+    // A signal stops the spawn where it is; it undoes what it made before ao exits.
+    let (outcome, signal) = block_on(async {
+        let spawn = m.spawn(request);
+        tokio::pin!(spawn);
+        tokio::select! {
+            r = &mut spawn => (r, None),
+            s = crate::signals::first() => {
+                m.interrupt();
+                (spawn.await, Some(s))
+            }
+        }
+    })?;
+    let outcome = outcome.map_err(user)?;
     warn(&outcome.warnings);
     let failed = outcome.results.iter().filter(|(_, r)| r.is_err()).count();
     if args.json {
@@ -113,6 +125,15 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+    if let Some(signal) = signal {
+        let paint = Paint::stderr();
+        eprintln!(
+            "{} ao spawn was interrupted by {}; everything it had made is undone",
+            paint.red("error:"),
+            signal.name
+        );
+        return Ok(ExitCode::from(signal.exit_code));
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -320,6 +341,11 @@ pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
         (None, words) => words.join(" "),
     };
+    if text.is_empty() {
+        return Err(UserError::usage("the message is empty; nothing was sent")
+            .hint("give the message as words, --file FILE, or - to read standard input")
+            .into());
+    }
     let m = manager()?;
     block_on(m.send(&args.session, &text))?.map_err(user)?;
     Ok(ExitCode::SUCCESS)

@@ -19,10 +19,12 @@ pub struct ConfigNotFound {
 impl fmt::Display for ConfigNotFound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.explicit {
+            let path = &self.searched[0];
             return write!(
                 f,
-                "AO_CONFIG_PATH names {}, which does not exist",
-                self.searched[0].display()
+                "AO_CONFIG_PATH names {}, {}",
+                path.display(),
+                not_a_config_file(path)
             );
         }
         write!(
@@ -33,6 +35,22 @@ impl fmt::Display for ConfigNotFound {
 }
 
 impl std::error::Error for ConfigNotFound {}
+
+/// Why `path` cannot be read as a config file, in words for the user.
+pub fn not_a_config_file(path: &Path) -> String {
+    match (path.symlink_metadata(), path.metadata()) {
+        (Err(_), _) => "which does not exist".into(),
+        (Ok(_), Err(e)) if e.raw_os_error() == Some(40) || e.raw_os_error() == Some(62) => {
+            "a symbolic link that leads back to itself".into()
+        }
+        (Ok(_), Err(_)) => "a symbolic link to nothing".into(),
+        (Ok(_), Ok(m)) if m.is_dir() => "which is a directory, not a file".into(),
+        (Ok(_), Ok(m)) if !m.is_file() => {
+            "which is not a regular file (a device or a pipe)".into()
+        }
+        (Ok(_), Ok(_)) => "which cannot be read".into(),
+    }
+}
 
 /// The user's home directory (`$HOME`).
 pub fn user_home(env: EnvLookup<'_>) -> Option<PathBuf> {

@@ -84,15 +84,25 @@ pub fn load_file(
     registry: &PluginRegistry,
     env: EnvLookup<'_>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        diagnostics: vec![
-            Diagnostic::error(
-                path,
-                Loc::default(),
-                format!("cannot read the config file: {e}"),
-            )
-            .with_hint("check the path and its permissions"),
-        ],
+    let refuse = |message: String, hint: &str| ConfigError {
+        diagnostics: vec![Diagnostic::error(path, Loc::default(), message).with_hint(hint)],
+    };
+    // Only a regular file is read: a directory, a device such as /dev/zero (which would
+    // be read forever) or a looping link is said to be what it is.
+    if !path.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(refuse(
+            format!(
+                "cannot read the config file: it is {}",
+                discover::not_a_config_file(path).trim_start_matches("which is ")
+            ),
+            "give the path of an agent-orchestrator.yaml file",
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        refuse(
+            format!("cannot read the config file: {e}"),
+            "check the path and its permissions",
+        )
     })?;
     // Relative paths inside the file are relative to its directory, so that directory
     // must be known even for `ao config validate agent-orchestrator.yaml`.
@@ -112,9 +122,12 @@ pub fn load_str(
         ConfigError { diagnostics }
     };
     let mut tree = Node::parse(text).map_err(|e| {
+        let hint = e.hint.as_deref().unwrap_or(
+            "fix the syntax at this position (indentation, quotes, brackets)",
+        );
         fail(vec![
             Diagnostic::error(path, e.loc, format!("invalid YAML: {}", e.message))
-                .with_hint("fix the syntax at this position (indentation, quotes, brackets)"),
+                .with_hint(hint),
         ])
     })?;
     if !matches!(tree.value, Value::Map(_)) {

@@ -116,10 +116,8 @@ impl Node {
                     .location()
                     .map(|l| Loc::new(l.line() as u32, l.column() as u32))
                     .unwrap_or_default();
-                ParseError {
-                    message: first_line(&e.to_string()),
-                    loc,
-                }
+                let (message, hint) = in_user_words(&first_line(&e.to_string()), loc, text);
+                ParseError { message, hint, loc }
             })
     }
 }
@@ -128,6 +126,42 @@ fn is_only_comments(text: &str) -> bool {
     text.lines()
         .map(str::trim)
         .all(|l| l.is_empty() || l.starts_with('#') || l == "---")
+}
+
+/// Messages the parser words for programmers, said for the user: a key given twice
+/// (with where it was first), and a document whose aliases expand past the parser's
+/// budget (an "alias bomb").
+fn in_user_words(message: &str, loc: Loc, text: &str) -> (String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).trim();
+        let first = text
+            .lines()
+            .take(loc.line.saturating_sub(1) as usize)
+            .enumerate()
+            .filter(|(_, l)| {
+                let indent = l.len() - l.trim_start().len();
+                indent + 1 == loc.col as usize
+                    && l.trim_start()
+                        .trim_start_matches(['"', '\''])
+                        .starts_with(key)
+            })
+            .map(|(i, _)| i + 1)
+            .last();
+        let at = first
+            .map(|l| format!(" (first at line {l})"))
+            .unwrap_or_default();
+        return (
+            format!("the key `{key}` is given twice in the same mapping{at}"),
+            Some("keep one of them; a key may appear once per mapping".into()),
+        );
+    }
+    if message.starts_with("budget breached") {
+        return (
+            "the file expands to far more values than any config holds, through aliases (`*name`) that repeat each other; ao does not read it".into(),
+            Some("write the values out, or use aliases that do not nest".into()),
+        );
+    }
+    (message.to_owned(), None)
 }
 
 /// The parser's message without its rendered snippet: ao prints its own location.
@@ -153,6 +187,8 @@ pub struct ParseError {
     pub message: String,
     /// Where.
     pub loc: Loc,
+    /// What to do, where the problem is not plain syntax.
+    pub hint: Option<String>,
 }
 
 struct RawNode(Node);

@@ -421,6 +421,40 @@ pub fn validate(
             }
         }
 
+        let worktree_dir = match (&p.worktree_dir, &config.defaults.worktree_dir) {
+            (Some(dir), _) => Some((expand_path(dir, base, env), at(id, "worktreeDir").to_vec())),
+            (None, Some(dir)) => Some((
+                expand_path(dir, base, env).join(id),
+                vec!["defaults", "worktreeDir"],
+            )),
+            (None, None) => None,
+        };
+        if let Some((dir, key)) = worktree_dir
+            && path.exists()
+        {
+            let (dir, repo) = (resolved(&dir), resolved(&path));
+            let problem = if dir == repo {
+                Some("is the repository itself")
+            } else if dir.starts_with(repo.join(".git")) {
+                Some("is inside the repository's .git directory")
+            } else if dir.starts_with(&repo) {
+                Some("is inside the repository: every worktree would show as untracked files in the main checkout, and a `git add -A` there would take them in")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                let loc = c.loc(&key);
+                c.error(
+                    loc,
+                    format!(
+                        "project `{id}`: worktreeDir {} {problem}",
+                        dir.display()
+                    ),
+                    "put worktrees outside the repository, e.g. ~/.agent-orchestrator/worktrees (the default when unset)".into(),
+                );
+            }
+        }
+
         for (slot, name, key) in [
             (Slot::Runtime, &p.runtime, "runtime"),
             (Slot::Agent, &p.agent, "agent"),
@@ -480,4 +514,16 @@ pub fn validate(
         }
     }
     c.diags
+}
+
+/// `path` with symlinks resolved as far as it exists, the rest appended as written, so a
+/// directory not made yet compares with the real paths it will sit under.
+fn resolved(path: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => resolved(parent).join(name),
+        _ => path.to_owned(),
+    }
 }

@@ -15,6 +15,9 @@ pub enum ManagerError {
     /// `ao session kill` asked this spawn to stop; what it made is undone.
     #[error("cancelled by `ao session kill`")]
     Cancelled,
+    /// ao was told to stop (a signal) while it worked; what it made is undone.
+    #[error("interrupted")]
+    Interrupted,
     /// The user asked for something that cannot be done; the hint says what to do.
     #[error("{message}")]
     Refused {
@@ -46,7 +49,7 @@ impl ManagerError {
         match self {
             ManagerError::Store(e) => e.hint().map(str::to_owned),
             ManagerError::Refused { hint, .. } => hint.clone(),
-            ManagerError::Plugin(_) | ManagerError::Cancelled => None,
+            ManagerError::Plugin(_) | ManagerError::Cancelled | ManagerError::Interrupted => None,
         }
     }
 
@@ -58,8 +61,8 @@ impl ManagerError {
                 hint,
             },
             ManagerError::Plugin(p) => ManagerError::plain(format!("{prefix}{p}{note}")),
-            ManagerError::Cancelled => {
-                ManagerError::plain(format!("{prefix}{}{note}", ManagerError::Cancelled))
+            e @ (ManagerError::Cancelled | ManagerError::Interrupted) => {
+                ManagerError::plain(format!("{prefix}{e}{note}"))
             }
             e => e,
         }

@@ -83,8 +83,21 @@ impl Manager {
         match (opts.keep_workspace, has_workspace) {
             (true, true) => done.push(format!("workspace kept at {}", spec.path.display())),
             (false, true) => {
+                // Ignored files go with the checkout without counting as unsaved work;
+                // say which, except those ao itself put there.
+                let mut ours = project.copy.clone();
+                ours.extend(project.symlinks.iter().cloned());
+                let ignored = crate::git::ignored_files(&spec.path, &ours)
+                    .await
+                    .unwrap_or_default();
                 self.workspace(&s.workspace)?.destroy(&spec, true).await?;
                 done.push(format!("removed {}", spec.path.display()));
+                if !ignored.is_empty() {
+                    done.push(format!(
+                        "with the files git ignores there: {}",
+                        crate::git::summarize_paths(&ignored)
+                    ));
+                }
             }
             (_, false) => done.push(format!(
                 "workspace {} was already gone (deleted outside ao)",

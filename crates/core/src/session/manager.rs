@@ -23,6 +23,8 @@ pub struct Manager {
     pub ready_timeout: Duration,
     /// The `ao` binary the agents' hooks call back (`ao hook`).
     pub ao_exe: PathBuf,
+    /// Set by [`Manager::interrupt`]: spawns in progress stop and undo themselves.
+    pub(crate) interrupted: std::sync::atomic::AtomicBool,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -48,6 +50,7 @@ impl Manager {
             env,
             ready_timeout: READY_TIMEOUT,
             ao_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao")),
+            interrupted: std::sync::atomic::AtomicBool::new(false),
         };
         manager.refuse_lost_store()?;
         Ok(manager)
@@ -164,6 +167,18 @@ impl Manager {
         change: impl FnOnce(&mut Session) -> Vec<Change>,
     ) -> Result<Session, ManagerError> {
         Ok(self.store().modify_session(id, None, change)?)
+    }
+
+    /// Tells every spawn in progress in this process to stop where it is and undo what it
+    /// made (the user pressed Ctrl-C, or the process was told to end); spawns waiting for
+    /// a slot give up.
+    pub fn interrupt(&self) {
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether `ao session kill` asked the spawn of `id` to stop (or already undid it).

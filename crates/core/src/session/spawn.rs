@@ -76,9 +76,9 @@ impl Manager {
                     "spawn them one at a time, or leave out --branch",
                 ));
             }
-            if !crate::git::is_valid_branch_name(b) {
+            if let Some(problem) = crate::git::branch_name_problem(&project.path, b) {
                 return Err(ManagerError::refused(
-                    format!("`{b}` is not a valid git branch name"),
+                    problem,
                     "use letters, digits, `-`, `_`, `.` and `/`, e.g. feat/login",
                 ));
             }
@@ -149,12 +149,20 @@ impl Manager {
         let mut set = tokio::task::JoinSet::new();
         for (i, r) in resolved {
             let id = loop {
+                if self.is_interrupted() {
+                    results[i] = Some(Err(ManagerError::Interrupted));
+                    break None;
+                }
                 if project.max_sessions.is_some() {
                     // A probe first, so a session whose runtime died frees its slot.
                     self.status(Some(&project.id), false).await?;
                 }
                 match self.reserve_id(&project, &plugins).await {
                     Ok(Reserved::Id(id)) => break Some(id),
+                    Ok(Reserved::Full(_)) if self.is_interrupted() => {
+                        results[i] = Some(Err(ManagerError::Interrupted));
+                        break None;
+                    }
                     Ok(Reserved::Full(_)) if req.wait => tokio::time::sleep(WAIT_POLL).await,
                     Ok(Reserved::Full(taken)) => {
                         results[i] = Some(Err(full(&project, &taken)));
@@ -293,7 +301,7 @@ impl Manager {
             let steps = self.spawn_steps(project, plugins, &mut s, base);
             tokio::select! {
                 r = steps => r,
-                () = self.until_cancelled(&id) => Err(ManagerError::Cancelled),
+                stop = self.until_stopped(&id) => Err(stop),
             }
         };
         match outcome {
@@ -309,10 +317,17 @@ impl Manager {
         }
     }
 
-    /// Returns once `ao session kill` has asked this spawn to stop.
-    async fn until_cancelled(&self, id: &SessionId) {
+    /// Returns once this spawn must stop: `ao session kill` asked it to, or this process
+    /// was interrupted.
+    async fn until_stopped(&self, id: &SessionId) -> ManagerError {
         let mut backoff = Backoff::new();
-        while !self.cancel_requested(id) {
+        loop {
+            if self.is_interrupted() {
+                return ManagerError::Interrupted;
+            }
+            if self.cancel_requested(id) {
+                return ManagerError::Cancelled;
+            }
             backoff.pause().await;
         }
     }

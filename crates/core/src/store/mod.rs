@@ -129,11 +129,15 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and migrating as needed) the store in `home`.
+    /// `$AO_HOME`, its `sessions/` and the store are made private to the user (0700,
+    /// 0600) whatever the umask: they hold every task prompt.
     pub fn open(home: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(home).map_err(|source| StoreError::Home {
+        let home_err = |source| StoreError::Home {
             path: home.to_owned(),
             source,
-        })?;
+        };
+        private_dir(home).map_err(home_err)?;
+        private_dir(&home.join("sessions")).map_err(home_err)?;
         Store::open_file(&home.join(DB_FILE))
     }
 
@@ -154,6 +158,8 @@ impl Store {
             }
             _ => {}
         }
+        // SQLite gives its -wal and -shm files the store's own mode.
+        let _ = private_file(path);
         let open_err = |source: rusqlite::Error| {
             if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
                 StoreError::NotADatabase {
@@ -232,6 +238,28 @@ impl Store {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+}
+
+/// Makes `dir` (and its missing parents) with mode 0700 where it does not exist yet.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `path` empty with mode 0600 where it does not exist yet.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

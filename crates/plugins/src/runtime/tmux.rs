@@ -20,9 +20,12 @@ use std::time::Duration;
 
 const NAME: &str = "tmux";
 
-/// Launch commands longer than this (argv and environment, in bytes) start through
+/// Launch commands longer than this (in bytes) start through
 /// `ao __launch` reading a file, because tmux carries a command in one bounded message.
 const MAX_INLINE_COMMAND: usize = 8 * 1024;
+
+/// What `send` prints when tmux found the pane dead and typed nothing.
+const PANE_DEAD: &str = "ao:pane-dead";
 
 /// The tmux user option that marks a session as made by ao, holding its data dir.
 const MARK: &str = "@ao_data_dir";
@@ -247,35 +250,30 @@ impl TmuxRuntime {
         ))
     }
 
-    /// The argv tmux runs: the agent itself, or `ao __launch FILE` for long commands or
-    /// a standard input file, since tmux can neither carry those nor redirect.
-    /// The second value says whether the environment travels in a launch file (else it
-    /// goes on tmux's command line).
-    fn pane_argv(spec: &RuntimeSpec) -> Result<(Vec<String>, bool), PluginError> {
-        let size: usize = spec.argv.iter().map(|a| a.len() + 1).sum::<usize>()
-            + spec
-                .env
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 2)
-                .sum::<usize>();
-        if size <= MAX_INLINE_COMMAND && spec.stdin.is_none() {
+    /// The argv tmux runs: the agent itself when it needs no environment of its own,
+    /// else `ao __launch FILE`, which reads the argv and environment from a private file
+    /// and execs the agent. Environment values never go on a command line: tmux's own
+    /// argv (`respawn-pane -e KEY=VALUE`) would show them in `ps` to every local user,
+    /// for the server's whole life when that call started it. Long commands and a
+    /// standard input file take the file too, since tmux can neither carry nor redirect
+    /// those.
+    fn pane_argv(spec: &RuntimeSpec) -> Result<Vec<String>, PluginError> {
+        let size: usize = spec.argv.iter().map(|a| a.len() + 1).sum();
+        if spec.env.is_empty() && size <= MAX_INLINE_COMMAND && spec.stdin.is_none() {
             if spec.argv.len() == 1 {
                 // tmux hands a single argument to a shell; `env` makes it an exec.
-                return Ok((vec!["env".into(), "--".into(), spec.argv[0].clone()], false));
+                return Ok(vec!["env".into(), "--".into(), spec.argv[0].clone()]);
             }
-            return Ok((spec.argv.clone(), false));
+            return Ok(spec.argv.clone());
         }
         let file = crate::launch::write_launch_file(spec).map_err(|e| failed(e.to_string()))?;
         let exe = std::env::current_exe()
             .map_err(|e| failed(format!("cannot find the ao executable to launch with: {e}")))?;
-        Ok((
-            vec![
-                exe.to_string_lossy().into_owned(),
-                crate::launch::LAUNCH_SUBCOMMAND.into(),
-                file.to_string_lossy().into_owned(),
-            ],
-            true,
-        ))
+        Ok(vec![
+            exe.to_string_lossy().into_owned(),
+            crate::launch::LAUNCH_SUBCOMMAND.into(),
+            file.to_string_lossy().into_owned(),
+        ])
     }
 }
 
@@ -333,13 +331,7 @@ impl Runtime for TmuxRuntime {
         ]
         .map(String::from)
         .to_vec();
-        let (argv, via_file) = Self::pane_argv(spec)?;
-        if !via_file {
-            for (k, v) in &spec.env {
-                args.push("-e".into());
-                args.push(format!("{k}={v}"));
-            }
-        }
+        let argv = Self::pane_argv(spec)?;
         args.push("--".into());
         args.extend(argv);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -379,8 +371,15 @@ impl Runtime for TmuxRuntime {
         let text = ao_core::text::sanitize_for_terminal(text);
         let buffer = format!("ao-{}-{}", handle.id, std::process::id());
         let t = target(handle);
-        // One call: load the buffer from stdin, paste it bracketed (deleting the buffer),
-        // then press Enter as a key of its own.
+        // One call: load the buffer from stdin, then, decided by tmux itself at that
+        // moment, paste it bracketed (deleting the buffer) and press Enter as a key of
+        // its own, or, when the agent's pane is dead, only drop the buffer: tmux 3.3a
+        // crashes, taking every session with it, on `paste-buffer -p` into a dead pane,
+        // and an earlier check could be stale by the time the paste arrives.
+        let live = format!(
+            "paste-buffer -d -p -b \"{buffer}\" -t \"{t}\" ; send-keys -t \"{t}\" Enter"
+        );
+        let dead = format!("delete-buffer -b \"{buffer}\" ; display-message -p {PANE_DEAD}");
         let out = Self::tmux(&socket)
             .args([
                 "load-buffer",
@@ -388,24 +387,25 @@ impl Runtime for TmuxRuntime {
                 &buffer,
                 "-",
                 ";",
-                "paste-buffer",
-                "-d",
-                "-p",
-                "-b",
-                &buffer,
+                "if-shell",
+                "-F",
                 "-t",
                 &t,
-                ";",
-                "send-keys",
-                "-t",
-                &t,
-                "Enter",
+                "#{pane_dead}",
+                &dead,
+                &live,
             ])
             .stdin(text.as_bytes())
             .timeout(Duration::from_secs(30))
             .run()
             .await
             .map_err(exec_error)?;
+        if out.success() && out.stdout.contains(PANE_DEAD) {
+            return Err(failed(format!(
+                "the agent in `{}` has exited; nothing was typed",
+                handle.id
+            )));
+        }
         if out.success() {
             return Ok(());
         }
@@ -425,7 +425,13 @@ impl Runtime for TmuxRuntime {
 
     async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
         let socket = Socket::from_handle(handle);
-        let out = Self::call(&socket, &["send-keys", "-t", &target(handle), "Enter"]).await?;
+        let t = target(handle);
+        let enter = format!("send-keys -t \"{t}\" Enter");
+        let out = Self::call(
+            &socket,
+            &["if-shell", "-F", "-t", &t, "#{pane_dead}", "", &enter],
+        )
+        .await?;
         if out.success() {
             Ok(())
         } else {
