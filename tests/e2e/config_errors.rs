@@ -124,3 +124,52 @@ fn secret_values_appear_nowhere_in_the_output() {
         "the position is still given:\n{stderr}"
     );
 }
+
+case!(
+    a_key_given_twice,
+    "projects:\n  app:\n    path: .\n  app:\n    path: .\n"
+);
+case!(
+    an_alias_bomb,
+    "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+);
+case!(
+    worktree_dir_inside_the_repository,
+    "projects:\n  app:\n    path: .\n    worktreeDir: ./worktrees\n"
+);
+case!(
+    worktree_dir_is_the_repository,
+    "projects:\n  app:\n    path: .\n    worktreeDir: .\n"
+);
+case!(
+    worktree_dir_inside_dot_git,
+    "defaults:\n  worktreeDir: .git/ao\nprojects:\n  app:\n    path: .\n"
+);
+
+/// `ao config validate` of something that is not a config file at all.
+fn not_a_file(env: &TestEnv, path: &std::path::Path) -> String {
+    let run = env.ao(&env.root(), &["config", "validate", path.to_str().unwrap()]);
+    run.code(2);
+    env.normalize(&run.stderr)
+}
+
+#[test]
+fn a_directory_a_device_and_a_looping_link_are_named_for_what_they_are() {
+    let env = TestEnv::new();
+    let dir = env.root().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    let link = env.root().join("loop.yaml");
+    std::os::unix::fs::symlink(&link, &link).unwrap();
+    insta::assert_snapshot!(format!(
+        "{}{}{}",
+        not_a_file(&env, &dir),
+        not_a_file(&env, std::path::Path::new("/dev/zero")),
+        not_a_file(&env, &link)
+    ));
+    // The same through AO_CONFIG_PATH, where it used to say "does not exist".
+    let mut env = env;
+    env.set("AO_CONFIG_PATH", "/dev/zero");
+    env.ao(&env.root(), &["status"])
+        .code(2)
+        .stderr_has("AO_CONFIG_PATH names /dev/zero, which is not a regular file");
+}

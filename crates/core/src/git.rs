@@ -149,7 +149,12 @@ pub fn branch_name_problem(repo: &Path, branch: &str) -> Option<String> {
     let first = branch.split('/').next().unwrap_or(branch);
     let remotes = git2::Repository::open(repo)
         .and_then(|r| r.remotes())
-        .map(|names| names.iter().filter_map(|n| n.ok().flatten().map(str::to_owned)).collect::<Vec<_>>())
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| n.ok().flatten().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     if branch.contains('/') && remotes.iter().any(|r| r == first) {
         return Some(format!(
@@ -215,7 +220,12 @@ pub async fn unsaved_work(checkout: &Path, default_branch: &str) -> Result<Vec<S
 pub async fn ignored_files(checkout: &Path, except: &[String]) -> Result<Vec<String>, GitError> {
     let out = run(
         checkout,
-        &["status", "--porcelain", "--ignored=matching", "--untracked-files=normal"],
+        &[
+            "status",
+            "--porcelain",
+            "--ignored=matching",
+            "--untracked-files=normal",
+        ],
     )
     .await?;
     Ok(out

@@ -45,9 +45,7 @@ pub fn not_a_config_file(path: &Path) -> String {
         }
         (Ok(_), Err(_)) => "a symbolic link to nothing".into(),
         (Ok(_), Ok(m)) if m.is_dir() => "which is a directory, not a file".into(),
-        (Ok(_), Ok(m)) if !m.is_file() => {
-            "which is not a regular file (a device or a pipe)".into()
-        }
+        (Ok(_), Ok(m)) if !m.is_file() => "which is not a regular file (a device or a pipe)".into(),
         (Ok(_), Ok(_)) => "which cannot be read".into(),
     }
 }

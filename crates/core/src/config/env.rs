@@ -34,6 +34,23 @@ pub fn expand_tree(
     }
 }
 
+/// The values of the environment variables that `${NAME}` placeholders in `text` name
+/// (set ones only), for keeping them out of messages.
+pub fn referenced_values(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        rest = &rest[i + 2..];
+        let end = rest.find(['}', ':']).unwrap_or(rest.len());
+        if let Some(value) = lookup(&rest[..end]).filter(|v| !v.is_empty())
+            && !out.contains(&value)
+        {
+            out.push(value);
+        }
+    }
+    out
+}
+
 /// Why a placeholder could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExpandError {

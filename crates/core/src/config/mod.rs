@@ -38,6 +38,28 @@ pub struct LoadedConfig {
     pub tree: Node,
     /// Keys and plugins ignored with a warning.
     pub warnings: Vec<Diagnostic>,
+    /// The values of the environment variables the file names (`${VAR}`), which no
+    /// message may show.
+    pub secrets: Vec<String>,
+}
+
+impl LoadedConfig {
+    /// `text` with every value that came from an environment variable (a token in a
+    /// `postCreate` command, a path) replaced by `***`, for messages that quote config
+    /// values back to the user.
+    pub fn redact(&self, text: &str) -> String {
+        let mut secrets = self.tree.secret_values();
+        // A variable's value wherever it shows (in a command's output, say); values this
+        // short are too common to hunt for.
+        secrets.extend(self.secrets.iter().filter(|v| v.len() >= 6).cloned());
+        // Longest first, so a value inside another is not left half shown.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_owned();
+        for secret in secrets {
+            out = out.replace(&secret, "***");
+        }
+        out
+    }
 }
 
 /// A config file that did not load: every error found (and the warnings beside them).
@@ -122,12 +144,12 @@ pub fn load_str(
         ConfigError { diagnostics }
     };
     let mut tree = Node::parse(text).map_err(|e| {
-        let hint = e.hint.as_deref().unwrap_or(
-            "fix the syntax at this position (indentation, quotes, brackets)",
-        );
+        let hint = e
+            .hint
+            .as_deref()
+            .unwrap_or("fix the syntax at this position (indentation, quotes, brackets)");
         fail(vec![
-            Diagnostic::error(path, e.loc, format!("invalid YAML: {}", e.message))
-                .with_hint(hint),
+            Diagnostic::error(path, e.loc, format!("invalid YAML: {}", e.message)).with_hint(hint),
         ])
     })?;
     if !matches!(tree.value, Value::Map(_)) {
@@ -160,11 +182,13 @@ pub fn load_str(
         return Err(fail(diags));
     }
     diags.sort_by_key(|d| (d.line, d.column));
+    let secrets = env::referenced_values(text, env);
     Ok(LoadedConfig {
         config,
         file: path.to_owned(),
         tree,
         warnings: diags,
+        secrets,
     })
 }
 

@@ -52,6 +52,22 @@ pub struct Entry {
 }
 
 impl Node {
+    /// Every string value that received an environment variable, anywhere below.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_secrets(&mut out);
+        out
+    }
+
+    fn collect_secrets(&self, out: &mut Vec<String>) {
+        match &self.value {
+            Value::Str(s) if self.secret && !s.is_empty() => out.push(s.clone()),
+            Value::Seq(items) => items.iter().for_each(|n| n.collect_secrets(out)),
+            Value::Map(entries) => entries.iter().for_each(|e| e.value.collect_secrets(out)),
+            _ => {}
+        }
+    }
+
     /// The entries of a mapping, or none.
     pub fn entries(&self) -> &[Entry] {
         match &self.value {
@@ -133,7 +149,11 @@ fn is_only_comments(text: &str) -> bool {
 /// budget (an "alias bomb").
 fn in_user_words(message: &str, loc: Loc, text: &str) -> (String, Option<String>) {
     if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).trim();
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest)
+            .trim();
         let first = text
             .lines()
             .take(loc.line.saturating_sub(1) as usize)

@@ -37,6 +37,16 @@ impl<'a> Checker<'a> {
         loc
     }
 
+    /// `text` as a message may show the value at `path`: not at all when it came from an
+    /// environment variable.
+    fn shown(&self, path: &[&str], text: impl std::fmt::Display) -> String {
+        if self.tree.at(path).is_some_and(|n| n.secret) {
+            "(a value from the environment)".into()
+        } else {
+            text.to_string()
+        }
+    }
+
     fn key_loc(&self, parent: &[&str], key: &str) -> Loc {
         self.tree
             .at(parent)
@@ -59,14 +69,14 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks that `name` is a plugin of `slot`; returns whether ao will use it.
-    fn plugin_name(&mut self, slot: Slot, name: &str, loc: Loc) -> bool {
+    fn plugin_name(&mut self, slot: Slot, name: &str, shown: &str, loc: Loc) -> bool {
         if self.registry.get(slot, name).is_some() || self.external.contains(&name) {
             return true;
         }
         if reference::unsupported_plugin(slot.as_str(), name) {
             self.warning(
                 loc,
-                format!("ao has no {slot} plugin `{name}` yet; this setting is ignored"),
+                format!("ao has no {slot} plugin `{shown}` yet; this setting is ignored"),
                 Some(format!(
                     "ao's {slot} plugins: {}; or build one as an external plugin",
                     self.registry.names(slot).join(", ")
@@ -88,7 +98,7 @@ impl<'a> Checker<'a> {
                 }
             ),
         };
-        self.error(loc, format!("unknown {slot} plugin `{name}`"), hint);
+        self.error(loc, format!("unknown {slot} plugin `{shown}`"), hint);
         false
     }
 
@@ -143,7 +153,12 @@ impl<'a> Checker<'a> {
             .and_then(|n| n.get("plugin"))
             .map(|n| n.loc)
             .unwrap_or_else(|| self.loc(path));
-        if self.plugin_name(slot, &name, loc) {
+        let shown = if node.and_then(|n| n.get("plugin")).is_some_and(|n| n.secret) {
+            "(a value from the environment)".to_owned()
+        } else {
+            name.clone()
+        };
+        if self.plugin_name(slot, &name, &shown, loc) {
             let mut own = node.cloned();
             if let Some(Node {
                 value: Value::Map(entries),
@@ -235,7 +250,8 @@ pub fn validate(
         (Slot::Scm, &config.defaults.scm, "scm"),
     ] {
         let loc = c.loc(&["defaults", key]);
-        c.plugin_name(slot, name, loc);
+        let shown = c.shown(&["defaults", key], name);
+        c.plugin_name(slot, name, &shown, loc);
     }
 
     // External plugins.
@@ -351,7 +367,7 @@ pub fn validate(
                 "remove `plugin:`".into(),
             );
         }
-        if c.plugin_name(Slot::Runtime, name, loc) {
+        if c.plugin_name(Slot::Runtime, name, name, loc) {
             c.section(Slot::Runtime, section, &["runtimes", name], Some(name));
         }
     }
@@ -402,20 +418,29 @@ pub fn validate(
         if !path.exists() {
             c.error(
                 path_loc,
-                format!("project `{id}`: path {} does not exist", path.display()),
+                format!(
+                    "project `{id}`: path {} does not exist",
+                    c.shown(&at(id, "path"), path.display())
+                ),
                 "clone the repository there, or set `path` to where it is".into(),
             );
         } else {
             match git2::Repository::open(&path) {
                 Ok(repo) if repo.is_bare() => c.error(
                     path_loc,
-                    format!("project `{id}`: {} is a bare repository", path.display()),
+                    format!(
+                        "project `{id}`: {} is a bare repository",
+                        c.shown(&at(id, "path"), path.display())
+                    ),
                     "point `path` at a clone with a working tree".into(),
                 ),
                 Ok(_) => {}
                 Err(_) => c.error(
                     path_loc,
-                    format!("project `{id}`: {} is not a git repository", path.display()),
+                    format!(
+                        "project `{id}`: {} is not a git repository",
+                        c.shown(&at(id, "path"), path.display())
+                    ),
                     "point `path` at the top of a git clone (the directory holding .git)".into(),
                 ),
             }
@@ -438,7 +463,9 @@ pub fn validate(
             } else if dir.starts_with(repo.join(".git")) {
                 Some("is inside the repository's .git directory")
             } else if dir.starts_with(&repo) {
-                Some("is inside the repository: every worktree would show as untracked files in the main checkout, and a `git add -A` there would take them in")
+                Some(
+                    "is inside the repository: every worktree would show as untracked files in the main checkout, and a `git add -A` there would take them in",
+                )
             } else {
                 None
             };
@@ -448,7 +475,7 @@ pub fn validate(
                     loc,
                     format!(
                         "project `{id}`: worktreeDir {} {problem}",
-                        dir.display()
+                        c.shown(&key, dir.display())
                     ),
                     "put worktrees outside the repository, e.g. ~/.agent-orchestrator/worktrees (the default when unset)".into(),
                 );
@@ -462,7 +489,8 @@ pub fn validate(
         ] {
             if let Some(name) = name {
                 let loc = c.loc(&at(id, key));
-                c.plugin_name(slot, name, loc);
+                let shown = c.shown(&at(id, key), name);
+                c.plugin_name(slot, name, &shown, loc);
             }
         }
         if let Some(tracker) = &p.tracker {

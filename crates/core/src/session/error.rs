@@ -53,6 +53,18 @@ impl ManagerError {
         }
     }
 
+    /// The same error with what `redact` makes of its message and hint.
+    pub(crate) fn redacted(self, redact: impl Fn(&str) -> String) -> ManagerError {
+        match self {
+            ManagerError::Refused { message, hint } => ManagerError::Refused {
+                message: redact(&message),
+                hint: hint.map(|h| redact(&h)),
+            },
+            ManagerError::Plugin(p) => ManagerError::plain(redact(&p.to_string())),
+            e => e,
+        }
+    }
+
     /// The same error with `prefix` before its message (`app-3: spawn failed: ...`).
     pub(crate) fn context(self, prefix: &str, note: &str) -> ManagerError {
         match self {

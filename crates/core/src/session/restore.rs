@@ -72,7 +72,9 @@ impl Manager {
                 }
                 s.restore_pid = None;
                 self.commit(&mut s, Vec::new())?;
-                Err(e.context(&format!("{}: restore failed: ", s.id), ""))
+                Err(e
+                    .context(&format!("{}: restore failed: ", s.id), "")
+                    .redacted(|t| self.config.redact(t)))
             }
         }
     }

@@ -195,6 +195,7 @@ impl Manager {
         if let Ok(fetched) = base.clone().wait_for(Option::is_some).await {
             warnings.extend(fetched.as_ref().and_then(|b| b.warning.clone()));
         }
+        let warnings = warnings.iter().map(|w| self.config.redact(w)).collect();
         Ok(SpawnOutcome {
             results: req
                 .tasks
@@ -312,7 +313,9 @@ impl Manager {
                     Ok(parts) => format!("\n(undone: {})", parts.join(", ")),
                     Err(u) => format!("\n(undoing it also failed: {u})"),
                 };
-                Err(e.context(&format!("{id}: spawn failed: "), &note))
+                Err(e
+                    .context(&format!("{id}: spawn failed: "), &note)
+                    .redacted(|t| self.config.redact(t)))
             }
         }
     }

@@ -376,9 +376,8 @@ impl Runtime for TmuxRuntime {
         // its own, or, when the agent's pane is dead, only drop the buffer: tmux 3.3a
         // crashes, taking every session with it, on `paste-buffer -p` into a dead pane,
         // and an earlier check could be stale by the time the paste arrives.
-        let live = format!(
-            "paste-buffer -d -p -b \"{buffer}\" -t \"{t}\" ; send-keys -t \"{t}\" Enter"
-        );
+        let live =
+            format!("paste-buffer -d -p -b \"{buffer}\" -t \"{t}\" ; send-keys -t \"{t}\" Enter");
         let dead = format!("delete-buffer -b \"{buffer}\" ; display-message -p {PANE_DEAD}");
         let out = Self::tmux(&socket)
             .args([

@@ -1,0 +1,285 @@
+//! Hardening: no secret on a command line, a tmux server ao never crashes, branch names
+//! and paths that cannot break the repository, private files, signals, and what kill
+//! deletes with a worktree.
+
+use ao_tests::{Fleet, Run, ao_bin, wait_until};
+use std::process::Child;
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
+fn finish(child: Child) -> (Option<i32>, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every process's command line on the machine, NUL-separated arguments as spaces.
+fn command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
+#[test]
+fn no_environment_value_reaches_any_command_line() {
+    let secret = "sekrit-5b1d0c-token";
+    let mut f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'echo \"agent has $API_TOKEN\"; exec cat']\n      processName: cat\n      env:\n        API_TOKEN: ${AO_TEST_TOKEN}\n",
+    );
+    f.env.set("AO_TEST_TOKEN", secret);
+    // This spawn starts the tmux server, whose command line lives as long as it does.
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    wait_until("the agent to print its environment", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains(&format!("agent has {secret}"))
+            .then_some(())
+    });
+    let leaks: Vec<String> = command_lines()
+        .into_iter()
+        .filter(|c| c.contains(secret))
+        .collect();
+    assert!(leaks.is_empty(), "on a command line: {leaks:?}");
+}
+
+#[test]
+fn typing_into_a_dead_pane_never_crashes_the_tmux_server() {
+    use ao_core::plugin::Runtime;
+    let f = Fleet::new(CAT);
+    let socket = f.socket.to_str().unwrap();
+    f.tmux(&["new-session", "-d", "-s", "bystander", "sleep", "1000"])
+        .success();
+    f.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app-1",
+        "sleep",
+        "0.2",
+        ";",
+        "set-option",
+        "-w",
+        "-t",
+        "=app-1:",
+        "remain-on-exit",
+        "on",
+    ])
+    .success();
+    wait_until("the pane to die", || {
+        let panes = f.tmux(&["list-panes", "-t", "=app-1:", "-F", "#{pane_dead}"]);
+        (panes.stdout.trim() == "1").then_some(())
+    });
+    let runtime = ao_plugins::runtime::tmux::TmuxRuntime::new(Some(socket));
+    let handle = ao_core::model::RuntimeHandle {
+        runtime: "tmux".into(),
+        id: "app-1".into(),
+        data: serde_json::json!({ "socket": socket }),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sent = rt.block_on(runtime.send(&handle, "hello"));
+    let err = sent.expect_err("typing into a dead pane must fail");
+    assert!(
+        err.to_string().contains("has exited; nothing was typed"),
+        "{err}"
+    );
+    rt.block_on(runtime.submit(&handle)).unwrap();
+    // The server lives on, with the bystander and no buffer left behind.
+    let sessions = f.tmux_sessions();
+    assert!(sessions.contains(&"bystander".to_owned()), "{sessions:?}");
+    assert_eq!(f.tmux(&["list-buffers"]).stdout, "");
+}
+
+#[test]
+fn branch_names_that_would_break_the_repository_are_refused() {
+    let f = Fleet::new(CAT);
+    for (branch, says) in [
+        ("origin/main", "would shadow the remote `origin`'s branches"),
+        ("refs/heads/foo", "starts with `refs/`"),
+        ("@", "is not a valid git branch name"),
+        ("HEAD", "is not a valid git branch name"),
+        ("-x", "is not a valid git branch name"),
+        ("a..b", "is not a valid git branch name"),
+        ("a b", "is not a valid git branch name"),
+    ] {
+        f.ao(&[
+            "spawn",
+            "app",
+            &format!("--branch={branch}"),
+            "--prompt",
+            "x",
+        ])
+        .code(1)
+        .stderr_has(says);
+    }
+    assert_eq!(f.branches(), ["main"]);
+    // A later spawn works, which it did not after `origin/main` was accepted.
+    f.ao(&["spawn", "app", "--branch", "feat/ok", "--prompt", "x"])
+        .success();
+    f.ao(&["spawn", "app", "--prompt", "y"]).success();
+}
+
+#[test]
+fn ao_home_and_the_store_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fleet::new(CAT);
+    let mut cmd = f.env.command("sh");
+    cmd.args([
+        "-c",
+        "umask 022; exec \"$0\" spawn app --prompt 'a private task'",
+    ])
+    .arg(ao_bin())
+    .current_dir(&f.repo);
+    Run::of(cmd, &f.repo).success();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let home = &f.env.ao_home;
+    assert_eq!(mode(home), 0o700);
+    assert_eq!(mode(&home.join("sessions")), 0o700);
+    assert_eq!(mode(&home.join("ao.db")), 0o600);
+    for extra in ["ao.db-wal", "ao.db-shm"] {
+        if home.join(extra).exists() {
+            assert_eq!(mode(&home.join(extra)), 0o600, "{extra}");
+        }
+    }
+    // Another local user, who can reach the directory above, reads nothing of it.
+    std::fs::set_permissions(f.env.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for args in [
+        vec!["cat", home.join("ao.db").to_str().unwrap()],
+        vec!["ls", home.join("sessions").to_str().unwrap()],
+    ] {
+        let mut cmd = f.env.command("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(&args);
+        let run = Run::of(cmd, &f.env.root());
+        assert_ne!(run.code, 0, "another user read it\n{}", run.explain());
+        assert!(
+            run.stderr.contains("Permission denied"),
+            "{}",
+            run.explain()
+        );
+    }
+}
+
+#[test]
+fn a_signal_during_spawn_undoes_it_at_once_and_says_so() {
+    let f = Fleet::new("");
+    let gate = f.env.root().join("gate");
+    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "{config}{CAT}    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
+        let pid = child.id().to_string();
+        wait_until("the spawn to reach postCreate", || {
+            f.sessions()
+                .iter()
+                .any(|s| s["status"] == "spawning")
+                .then_some(())
+        });
+        let mut kill = f.env.command("kill");
+        kill.args([&format!("-{signal}"), &pid]);
+        Run::of(kill, &f.repo).success();
+        let (exit, _, stderr) = finish(child);
+        assert_eq!(exit, Some(code), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "ao spawn was interrupted by SIG{signal}; everything it had made is undone"
+            )) && stderr.contains("(undone: removed"),
+            "SIG{signal}: {stderr}"
+        );
+        // Undone by the spawn itself: nothing is left for the next command to find.
+        assert!(f.sessions().is_empty(), "SIG{signal}: {:?}", f.sessions());
+        assert!(f.tmux_sessions().is_empty());
+        assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+        assert_eq!(f.branches(), ["main"]);
+    }
+}
+
+#[test]
+fn kill_names_the_ignored_files_it_deletes_with_the_worktree() {
+    let f = Fleet::new(&format!("{CAT}    copy: [.env]\n"));
+    std::fs::write(f.repo.join(".env"), "KEY=1\n").unwrap();
+    std::fs::write(
+        f.repo.join(".git/info/exclude"),
+        "agent-orchestrator.yaml\n.env\n*.log\n",
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "build"]).success();
+    std::fs::write(f.worktree("app-1").join("build.log"), "hours of output\n").unwrap();
+    let kill = f.ao(&["session", "kill", "app-1"]);
+    kill.success()
+        .stdout_has("with the files git ignores there: build.log");
+    // ao copied .env there itself; that is not news.
+    assert!(!kill.stdout.contains(".env"), "{}", kill.explain());
+}
+
+#[test]
+fn an_empty_message_is_refused_in_words() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    let run = f.ao(&["send", "app-1", ""]);
+    run.code(2)
+        .stderr_has("the message is empty; nothing was sent");
+    assert!(!run.stderr.contains("buffer"), "{}", run.explain());
+}
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_ends_ao_quietly() {
+    let f = Fleet::new(CAT);
+    for args in ["config schema", "completions bash"] {
+        let mut cmd = f.env.command("bash");
+        cmd.args([
+            "-c",
+            &format!("set -o pipefail; \"$0\" {args} | head -c 1 >/dev/null"),
+        ])
+        .arg(ao_bin())
+        .current_dir(&f.repo);
+        let run = Run::of(cmd, &f.repo);
+        assert!(!run.stderr.contains("panicked"), "{}", run.explain());
+        assert!(run.stderr.is_empty(), "{}", run.explain());
+    }
+}
+
+#[test]
+fn a_value_from_the_environment_is_never_printed_in_an_error() {
+    let token = "sekrit-7c3a91-token";
+    // A path and an agent name from the environment, both wrong.
+    let mut env = ao_tests::TestEnv::new();
+    env.set("AO_TEST_PATH", format!("/nowhere/{token}"));
+    env.set("AO_TEST_AGENT", token);
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: ${AO_TEST_PATH}\n    agent: ${AO_TEST_AGENT}\n",
+    )
+    .unwrap();
+    let run = env.ao(&repo, &["config", "validate"]);
+    run.code(2)
+        .stderr_has("path (a value from the environment) does not exist")
+        .stderr_has("unknown agent plugin `(a value from the environment)`");
+    assert!(!run.stderr.contains(token), "{}", run.explain());
+
+    // A postCreate command carrying a token, failing and echoing it.
+    let mut f = Fleet::new(&format!(
+        "{CAT}    postCreate:\n      - echo \"deploying with ${{AO_TEST_TOKEN}}\"; exit 3\n"
+    ));
+    f.env.set("AO_TEST_TOKEN", token);
+    let run = f.ao(&["spawn", "app", "--prompt", "go"]);
+    run.code(1).stderr_has("exit code 3").stderr_has("***");
+    assert!(!run.stderr.contains(token), "{}", run.explain());
+}
