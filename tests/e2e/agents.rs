@@ -3,7 +3,7 @@
 //! test skips, loudly, only when its CLI is not installed.
 
 use ao_tests::model::{Scenario, Step};
-use ao_tests::{AgentFleet, agent_cli};
+use ao_tests::{AgentFleet, agent_cli, wait_until};
 
 fn text(t: &str) -> Step {
     Step {
@@ -164,11 +164,13 @@ fn claude_code_states_through_hooks() {
     exit_cli(&f, &["C-d", "C-d"]);
     // Restore resumes the same conversation.
     f.ao(&["session", "restore", "app-1"]).success();
-    let start = f
-        .fleet
-        .tmux(&["display", "-p", "-t", "app-1", "#{pane_start_command}"])
-        .stdout;
-    assert!(start.contains(&format!("--resume {id}")), "{start}");
+    let argv = wait_until("the resumed agent to run", || {
+        let argv = f.agent_argv("app-1");
+        argv.windows(2)
+            .any(|w| w[0] == "--resume" && w[1] == id)
+            .then_some(argv)
+    });
+    assert!(!argv.iter().any(|a| a.contains("__launch")), "{argv:?}");
     f.wait_turn_ended("app-1");
 }
 
@@ -354,14 +356,10 @@ fn codex_states_through_notify_and_rollout() {
     exit_cli(&f, &["C-c", "C-c"]);
     // Restore resumes the same thread.
     f.ao(&["session", "restore", "app-1"]).success();
-    let start = f
-        .fleet
-        .tmux(&["display", "-p", "-t", "app-1", "#{pane_start_command}"])
-        .stdout;
-    assert!(
-        start.starts_with("codex resume ") && start.trim_end().ends_with(&id),
-        "{start}"
-    );
+    wait_until("codex resume of the same thread", || {
+        let argv = f.agent_argv("app-1");
+        (argv.iter().any(|a| a == "resume") && argv.last() == Some(&id)).then_some(())
+    });
     f.wait_turn_ended("app-1");
     ask_after_restore(&f, 3);
 }

@@ -773,6 +773,21 @@ impl AgentFleet {
         }
     }
 
+    /// The command line of the agent running as the session's pane process (after
+    /// `ao __launch` has exec'd it), one element per argument.
+    pub fn agent_argv(&self, id: &str) -> Vec<String> {
+        let pid = self
+            .fleet
+            .tmux(&["display", "-p", "-t", id, "#{pane_pid}"])
+            .stdout;
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The session's terminal.
     pub fn screen(&self, id: &str) -> String {
         self.fleet.tmux(&["capture-pane", "-p", "-t", id]).stdout
