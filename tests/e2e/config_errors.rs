@@ -49,10 +49,35 @@ case!(
     list_where_text_belongs,
     "projects:\n  app:\n    path: .\n    defaultBranch: [main]\n"
 );
-case!(
-    unknown_keys_are_all_reported_with_suggestions,
-    "projects:\n  app:\n    path: .\n    sesionPrefix: app\n    defaultbranch: main\n    colour: blue\nreactons: {}\n"
-);
+/// Writes `yaml` and returns what `ao config validate` warns: the file loads (exit 0),
+/// and under `--strict` the same warnings fail it (exit 2).
+fn warned(env: &TestEnv, yaml: &str) -> String {
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(repo.join("agent-orchestrator.yaml"), yaml).unwrap();
+    let run = env.ao(&repo, &["config", "validate"]);
+    run.code(0).stdout_has("is valid");
+    let strict = env.ao(&repo, &["config", "validate", "--strict"]);
+    strict.code(2).stderr_has("(an error under --strict)");
+    env.normalize(&run.stderr)
+}
+
+#[test]
+fn unknown_keys_are_warnings_all_reported_with_suggestions_for_typos_only() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(warned(
+        &env,
+        "projects:\n  app:\n    path: .\n    sesionPrefix: app\n    defaultbranch: main\n    colour: blue\nreactons: {}\nruntime: tmux\n"
+    ));
+}
+
+#[test]
+fn every_wrong_value_of_a_file_is_reported_in_one_run() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(invalid(
+        &env,
+        "projects:\n  app:\n    path: .\n    maxSessions: lots\n    colour: blue\n  web:\n    path: [not, a, path]\n    defaultBranch: [main]\nreactions:\n  ci-failed:\n    action: shout\n"
+    ));
+}
 case!(missing_projects, "defaults:\n  agent: codex\n");
 case!(missing_path, "projects:\n  app:\n    repo: acme/app\n");
 case!(

@@ -193,6 +193,9 @@ pub enum ConfigCommand {
         /// Print the diagnostics as JSON.
         #[arg(long)]
         json: bool,
+        /// Treat every warning (an unknown key, a setting ao ignores) as an error.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the JSON Schema of agent-orchestrator.yaml.
     Schema,

@@ -11,17 +11,38 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             print!("{}", json_schema_text());
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Validate { file, json } => validate(file, json),
+        ConfigCommand::Validate { file, json, strict } => validate(file, json, strict),
     }
 }
 
-fn validate(file: Option<std::path::PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+fn validate(
+    file: Option<std::path::PathBuf>,
+    json: bool,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
     let path = match file {
         Some(f) => f,
         None => super::locate_config()?,
     };
     let registry = ao_plugins::builtin_registry();
-    let result = load_file(&path, &registry, &process_env);
+    let mut result = load_file(&path, &registry, &process_env);
+    // --strict: a file that loads with warnings fails, each warning reported as an error.
+    if strict
+        && let Ok(loaded) = &result
+        && !loaded.warnings.is_empty()
+    {
+        result = Err(ConfigError {
+            diagnostics: loaded
+                .warnings
+                .iter()
+                .map(|w| {
+                    let mut e = w.clone().as_error();
+                    e.message = format!("{} (an error under --strict)", e.message);
+                    e
+                })
+                .collect(),
+        });
+    }
     if json {
         let (ok, diagnostics, projects) = match &result {
             Ok(loaded) => (

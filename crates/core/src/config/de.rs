@@ -1,10 +1,10 @@
 //! Deserializes typed config from the located tree.
 //!
 //! Errors carry the position of the innermost value that caused them. Unknown keys do not
-//! stop deserialization: each becomes a diagnostic (an error with a "did you mean", or a
-//! warning for a key of the reference format that ao does not support yet), so one run
-//! reports every unknown key at once. Values expanded from the environment are never
-//! printed.
+//! stop deserialization: each becomes a warning (with a "did you mean" where the
+//! suggestion is a typo's fix), as cargo warns about an unused manifest key, so a file
+//! written for another version or for the reference system still loads. Values expanded
+//! from the environment are never printed.
 
 use super::diag::{Diagnostic, Loc, did_you_mean};
 use super::node::{Entry, Node, Value};
@@ -226,8 +226,11 @@ impl<'a> NodeDe<'a> {
                 .copied()
                 .filter(|f| !f.starts_with('$'))
                 .collect();
-            let diag =
-                Diagnostic::error(file, entry.key_loc, format!("unknown key `{}`", entry.key));
+            let diag = Diagnostic::warning(
+                file,
+                entry.key_loc,
+                format!("unknown key `{}`; it is ignored", entry.key),
+            );
             match did_you_mean(&entry.key, valid.iter().copied()) {
                 Some(near) => diag.with_hint(format!("did you mean `{near}`?")),
                 None if valid.is_empty() => diag.with_hint("this section takes no keys"),

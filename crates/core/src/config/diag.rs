@@ -79,6 +79,12 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The same diagnostic as an error (`ao config validate --strict`).
+    pub fn as_error(mut self) -> Diagnostic {
+        self.severity = Severity::Error;
+        self
+    }
 }
 
 impl fmt::Display for Diagnostic {
@@ -105,11 +111,24 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
+    // A typo, not a neighbour: a few edits for the word's length. A plural or singular
+    // of another key is another key (`runtime` is not `runtimes`), and a shared prefix
+    // proves nothing (`escalateTo` is not `escalateAfter`).
+    let allowed = (lower.chars().count() / 4).clamp(1, 3);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|c| {
+            let c = c.to_ascii_lowercase();
+            c != format!("{lower}s") && lower != format!("{c}s")
+        })
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
 
@@ -123,6 +142,14 @@ mod tests {
         assert_eq!(did_you_mean("sessionprefix", keys), Some("sessionPrefix"));
         assert_eq!(did_you_mean("defaultBrnch", keys), Some("defaultBranch"));
         assert_eq!(did_you_mean("colour", keys), None);
+        // Keys of another meaning are never offered.
+        assert_eq!(did_you_mean("runtime", ["runtimes"]), None);
+        assert_eq!(did_you_mean("escalateTo", ["escalateAfter"]), None);
+        assert_eq!(
+            did_you_mean("send-to-orchestrator", ["send-to-agent", "notify"]),
+            None
+        );
+        assert_eq!(did_you_mean("reactons", ["reactions"]), Some("reactions"));
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl LoadedConfig {
 /// A config file that did not load: every error found (and the warnings beside them).
 #[derive(Debug, Clone)]
 pub struct ConfigError {
-    /// Errors first, then warnings, each in file order.
+    /// Errors and warnings together, in file order.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -132,6 +132,45 @@ pub fn load_file(
     load_str(&text, &absolute, registry, env)
 }
 
+/// Deserializes the typed config, reporting every wrong value of the file rather than
+/// the first: after an error, the value at fault is taken out of a copy of the tree and
+/// the rest deserialized again, until it builds or nothing more can be taken out.
+/// Returns the config (if every value was right) and every diagnostic, in file order.
+fn deserialize_all(tree: &Node, path: &Path) -> (Result<Config, ()>, Vec<Diagnostic>) {
+    let mut tree = tree.clone();
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut removed: Vec<(Loc, String)> = Vec::new();
+    loop {
+        let ctx = de::Ctx::new(path);
+        let typed = de::from_node::<Config>(&tree, &ctx);
+        let mut found = ctx.into_diagnostics();
+        let e = match typed {
+            Ok(config) if errors.is_empty() => return (Ok(config), found),
+            Ok(_) => {
+                found.extend(errors);
+                return (Err(()), found);
+            }
+            Err(e) => e,
+        };
+        let loc = Loc::new(e.line, e.column);
+        // A required key missing only because its wrong value was taken out is no news:
+        // take out the mapping that needs it instead.
+        let consequence = removed
+            .iter()
+            .any(|(at, key)| *at == loc && e.message == format!("missing required key `{key}`"));
+        if !consequence {
+            errors.push(e);
+        }
+        match tree.remove_at(loc) {
+            Some(gone) => removed.push(gone),
+            None => {
+                found.extend(errors);
+                return (Err(()), found);
+            }
+        }
+    }
+}
+
 /// Like [`load_file`], with the text already read.
 pub fn load_str(
     text: &str,
@@ -140,7 +179,8 @@ pub fn load_str(
     env: EnvLookup<'_>,
 ) -> Result<LoadedConfig, ConfigError> {
     let fail = |mut diagnostics: Vec<Diagnostic>| {
-        diagnostics.sort_by_key(|d| (!d.is_error(), d.line, d.column));
+        // Every problem of the file together, in line order.
+        diagnostics.sort_by_key(|d| (d.line, d.column));
         ConfigError { diagnostics }
     };
     let mut tree = Node::parse(text).map_err(|e| {
@@ -167,13 +207,13 @@ pub fn load_str(
     if !diags.is_empty() {
         return Err(fail(diags));
     }
-    let ctx = de::Ctx::new(path);
-    let typed = de::from_node::<Config>(&tree, &ctx);
-    diags.extend(ctx.into_diagnostics());
-    let config = match typed {
-        Ok(config) => config,
-        Err(e) => {
-            diags.push(e);
+    let config = match deserialize_all(&tree, path) {
+        (Ok(config), found) => {
+            diags.extend(found);
+            config
+        }
+        (Err(()), found) => {
+            diags.extend(found);
             return Err(fail(diags));
         }
     };

@@ -52,6 +52,29 @@ pub struct Entry {
 }
 
 impl Node {
+    /// Removes the mapping entry or list item whose value is at `loc`, anywhere below;
+    /// returns where its mapping is and its key (empty for a list item), or `None` when
+    /// nothing is at `loc`.
+    pub fn remove_at(&mut self, loc: Loc) -> Option<(Loc, String)> {
+        let here = self.loc;
+        match &mut self.value {
+            Value::Map(entries) => {
+                if let Some(i) = entries.iter().position(|e| e.value.loc == loc) {
+                    return Some((here, entries.remove(i).key));
+                }
+                entries.iter_mut().find_map(|e| e.value.remove_at(loc))
+            }
+            Value::Seq(items) => {
+                if let Some(i) = items.iter().position(|n| n.loc == loc) {
+                    items.remove(i);
+                    return Some((here, String::new()));
+                }
+                items.iter_mut().find_map(|n| n.remove_at(loc))
+            }
+            _ => None,
+        }
+    }
+
     /// Every string value that received an environment variable, anywhere below.
     pub fn secret_values(&self) -> Vec<String> {
         let mut out = Vec::new();
