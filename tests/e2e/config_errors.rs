@@ -114,9 +114,18 @@ case!(
     bad_duration,
     "projects:\n  app:\n    path: .\nreactions:\n  agent-stuck:\n    threshold: 10 minutes\n"
 );
+#[test]
+fn unknown_reaction() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(warned(
+        &env,
+        "projects:\n  app:\n    path: .\n    reactions:\n      approved-and-gren: {auto: true}\nreactions:\n  ci-faild:\n    retries: 2\n  send-to-orchestrator:\n    auto: true\n"
+    ));
+}
+
 case!(
-    unknown_reaction,
-    "projects:\n  app:\n    path: .\n    reactions:\n      approved-and-gren: {auto: true}\nreactions:\n  ci-faild:\n    retries: 2\n"
+    a_reaction_action_ao_does_not_know,
+    "projects:\n  app:\n    path: .\nreactions:\n  ci-failed:\n    action: send-to-orchestrator\n"
 );
 case!(
     bad_enum_value,

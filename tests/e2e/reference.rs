@@ -50,7 +50,7 @@ fn unsupported_reference_keys_and_plugins_are_named_in_warnings() {
         ],
     );
     full.success()
-        .stderr_has("warning: `port` is a key of the reference format");
+        .stderr_has("warning: `port` is read, not used by ao yet");
     let linear = env.ao(
         &env.root(),
         &[
@@ -117,4 +117,74 @@ fn every_key_of_the_reference_schema_is_known_to_ao() {
         unknown.is_empty(),
         "reference keys ao neither supports nor warns about: {unknown:?}"
     );
+}
+
+/// The file the reference's own `ao init` wrote for months, starting with top-level
+/// `dataDir`, `worktreeDir` and `port`, with the other keys of its format ao reads.
+#[test]
+fn the_reference_init_template_and_its_keys_load_and_say_what_they_do() {
+    let env = env_for_samples();
+    let file = env.root().join("agent-orchestrator.yaml");
+    std::fs::write(
+        &file,
+        "dataDir: ~/.agent-orchestrator\nworktreeDir: ~/.worktrees\nport: 3000\nterminalPort: 3001\npower:\n  preventIdleSleep: true\ndashboard:\n  attentionZones: detailed\nlifecycle:\n  autoCleanupOnMerge: true\n  mergeCleanupIdleGraceMs: 0\nprojectOrder: [my-app]\ndefaults:\n  runtime: tmux\n  agent: claude-code\n  workspace: worktree\n  notifiers: []\n  orchestrator:\n    agent: claude-code\nprojects:\n  my-app:\n    repo: owner/my-app\n    path: ~/my-app\n    defaultBranch: main\n    sessionPrefix: app\n    orchestrator:\n      agent: codex\n      agentConfig:\n        model: o3\n    orchestratorRules: Plan first.\n    orchestratorSessionStrategy: kill-previous\n    opencodeIssueSessionStrategy: reuse\n    agentConfig:\n      permissions: skip\n      orchestratorModel: opus\n",
+    )
+    .unwrap();
+    let run = env.ao(&env.root(), &["config", "validate", file.to_str().unwrap()]);
+    run.success().stdout_has("is valid");
+    assert!(!run.stderr.contains("error:"), "{}", run.explain());
+    assert!(!run.stderr.contains("unknown key"), "{}", run.explain());
+    for key in [
+        "port",
+        "terminalPort",
+        "power",
+        "dashboard",
+        "lifecycle",
+        "projectOrder",
+        "orchestrator",
+        "orchestratorRules",
+        "orchestratorSessionStrategy",
+        "opencodeIssueSessionStrategy",
+        "orchestratorModel",
+    ] {
+        run.stderr_has(&format!("warning: `{key}` is read, not used by ao yet"));
+    }
+    run.stderr_has("`dataDir` is read, not used: ao keeps its state in $AO_HOME");
+    // The top-level worktreeDir is used: no warning, and ordinary commands stay quiet
+    // about dataDir.
+    assert!(!run.stderr.contains("`worktreeDir`"), "{}", run.explain());
+    let mut env = env;
+    env.set("AO_CONFIG_PATH", &file);
+    let ls = env.ao(&env.root(), &["session", "ls"]);
+    ls.success();
+    assert!(!ls.stderr.contains("dataDir"), "{}", ls.explain());
+}
+
+#[test]
+fn a_merge_grace_in_seconds_by_mistake_is_refused() {
+    let env = env_for_samples();
+    let file = env.root().join("agent-orchestrator.yaml");
+    std::fs::write(
+        &file,
+        "lifecycle:\n  mergeCleanupIdleGraceMs: 300\nprojects:\n  my-app:\n    path: ~/my-app\n",
+    )
+    .unwrap();
+    env.ao(&env.root(), &["config", "validate", file.to_str().unwrap()])
+        .code(2)
+        .stderr_has("mergeCleanupIdleGraceMs is 300")
+        .stderr_has("at least 10000");
+}
+
+#[test]
+fn a_top_level_worktree_dir_places_the_worktrees() {
+    let f = ao_tests::Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let dir = f.env.root().join("wt");
+    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        format!("worktreeDir: {}\n{config}", dir.display()),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    assert!(dir.join("app").join("app-1").join(".git").exists());
 }

@@ -47,7 +47,12 @@ fn validate(
         let (ok, diagnostics, projects) = match &result {
             Ok(loaded) => (
                 true,
-                loaded.warnings.clone(),
+                loaded
+                    .warnings
+                    .iter()
+                    .chain(&loaded.notes)
+                    .cloned()
+                    .collect(),
                 loaded.config.projects.keys().cloned().collect(),
             ),
             Err(ConfigError { diagnostics }) => (false, diagnostics.clone(), Vec::new()),
@@ -67,6 +72,10 @@ fn validate(
     }
     let loaded = result?;
     super::print_warnings(&loaded);
+    let paint = crate::ui::Paint::stderr();
+    for note in &loaded.notes {
+        eprintln!("{}", crate::ui::render_diagnostic(note, &paint));
+    }
     let n = loaded.config.projects.len();
     println!(
         "{} {} is valid: {n} project{}{}",

@@ -41,6 +41,9 @@ pub struct LoadedConfig {
     /// The values of the environment variables the file names (`${VAR}`), which no
     /// message may show.
     pub secrets: Vec<String>,
+    /// Facts about the file that only `ao config validate` and `ao config show` print
+    /// (such as that `dataDir` is not where ao keeps its state).
+    pub notes: Vec<Diagnostic>,
 }
 
 impl LoadedConfig {
@@ -223,7 +226,9 @@ pub fn load_str(
     }
     diags.sort_by_key(|d| (d.line, d.column));
     let secrets = env::referenced_values(text, env);
+    let notes = validate::notes(&config, &tree, path);
     Ok(LoadedConfig {
+        notes,
         config,
         file: path.to_owned(),
         tree,

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 /// The reactions ao knows, by the key used under `reactions:`.
 pub const REACTION_KEYS: &[&str] = &[
+    "pr-closed",
     "ci-failed",
     "changes-requested",
     "bugbot-comments",
     "merge-conflicts",
     "approved-and-green",
+    "agent-idle",
     "agent-stuck",
     "agent-needs-input",
     "agent-exited",
@@ -23,9 +25,10 @@ pub const REACTION_KEYS: &[&str] = &[
 
 /// The reactions in force when the config says nothing.
 pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
-    let send = |retries: Option<u32>, escalate: EscalateAfter| ReactionConfig {
+    let send = |message: &str, retries: Option<u32>, escalate: EscalateAfter| ReactionConfig {
         auto: Some(true),
         action: Some(ReactionAction::SendToAgent),
+        message: Some(message.to_owned()),
         retries,
         escalate_after: Some(escalate),
         ..ReactionConfig::default()
@@ -39,27 +42,61 @@ pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
     let minutes = |m: u64| ConfigDuration(Duration::from_secs(m * 60));
     BTreeMap::from([
         (
+            "pr-closed".into(),
+            ReactionConfig {
+                message: Some(
+                    "The pull request was closed without being merged. Decide whether the work should go on, start over, or end here.".into(),
+                ),
+                ..notify(Priority::Action)
+            },
+        ),
+        (
             "ci-failed".into(),
-            send(Some(2), EscalateAfter::Attempts(2)),
+            send(
+                "CI fails on your pull request. Read the failing checks below, fix the cause, and push again.",
+                Some(2),
+                EscalateAfter::Attempts(2),
+            ),
         ),
         (
             "changes-requested".into(),
-            send(None, EscalateAfter::Time(minutes(30))),
+            send(
+                "A reviewer asked for changes on your pull request. Address each comment below, then push.",
+                None,
+                EscalateAfter::Time(minutes(30)),
+            ),
         ),
         (
             "bugbot-comments".into(),
-            send(None, EscalateAfter::Time(minutes(30))),
+            send(
+                "An automated reviewer flagged problems on your pull request. Fix each one below, then push.",
+                None,
+                EscalateAfter::Time(minutes(30)),
+            ),
         ),
         (
             "merge-conflicts".into(),
-            send(None, EscalateAfter::Time(minutes(15))),
+            send(
+                "Your branch conflicts with the default branch. Rebase onto it, resolve the conflicts, and push.",
+                None,
+                EscalateAfter::Time(minutes(15)),
+            ),
         ),
         (
             "approved-and-green".into(),
             ReactionConfig {
                 auto: Some(false),
+                message: Some("The pull request is approved and its checks pass: it can be merged.".into()),
                 ..notify(Priority::Action)
             },
+        ),
+        (
+            "agent-idle".into(),
+            send(
+                "You seem to have stopped. If the task is not finished, carry on: write the code, commit, push, and open a pull request. If something blocks you, say what.",
+                Some(2),
+                EscalateAfter::Time(minutes(15)),
+            ),
         ),
         (
             "agent-stuck".into(),
@@ -70,7 +107,13 @@ pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
         ),
         ("agent-needs-input".into(), notify(Priority::Urgent)),
         ("agent-exited".into(), notify(Priority::Urgent)),
-        ("all-complete".into(), notify(Priority::Info)),
+        (
+            "all-complete".into(),
+            ReactionConfig {
+                include_summary: Some(true),
+                ..notify(Priority::Info)
+            },
+        ),
     ])
 }
 
@@ -205,12 +248,54 @@ impl LoadedConfig {
                 .map(|f| expand_path(f, &path, env)),
             reactions,
             max_sessions: p.max_sessions,
-            worktree_dir: match (&p.worktree_dir, &cfg.defaults.worktree_dir) {
+            worktree_dir: match (
+                &p.worktree_dir,
+                cfg.defaults
+                    .worktree_dir
+                    .as_ref()
+                    .or(cfg.worktree_dir.as_ref()),
+            ) {
                 (Some(dir), _) => Some(expand_path(dir, &base, env)),
                 (None, Some(dir)) => Some(expand_path(dir, &base, env).join(id)),
                 (None, None) => None,
             },
             path,
         })
+    }
+}
+
+#[cfg(test)]
+mod reaction_tests {
+    use super::*;
+
+    #[test]
+    fn every_known_reaction_has_the_reference_defaults() {
+        let defaults = default_reactions();
+        let keys: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        let mut known = REACTION_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+        for (key, r) in &defaults {
+            assert!(r.auto.is_some() && r.action.is_some(), "{key}");
+        }
+        let ci = &defaults["ci-failed"];
+        assert_eq!(
+            (ci.retries, ci.escalate_after),
+            (Some(2), Some(EscalateAfter::Attempts(2)))
+        );
+        assert_eq!(defaults["approved-and-green"].auto, Some(false));
+        assert_eq!(defaults["pr-closed"].priority, Some(Priority::Action));
+        assert_eq!(defaults["agent-idle"].retries, Some(2));
+        assert_eq!(defaults["all-complete"].include_summary, Some(true));
+        assert_eq!(
+            defaults["agent-stuck"].threshold,
+            Some(ConfigDuration(Duration::from_secs(600)))
+        );
+        // A send-to-agent reaction always has something to say.
+        for (key, r) in &defaults {
+            if r.action == Some(ReactionAction::SendToAgent) {
+                assert!(r.message.is_some(), "{key}");
+            }
+        }
     }
 }

@@ -39,6 +39,126 @@ pub struct Config {
     /// Milliseconds a session may stay `ready` before it is shown as `idle` (default 300000).
     #[serde(default)]
     pub ready_threshold_ms: Option<u64>,
+    /// Where workspaces go, as `defaults.worktreeDir` (the reference format writes it at
+    /// the top level).
+    #[serde(default)]
+    pub worktree_dir: Option<String>,
+    /// The reference format's state directory; ao keeps its state in `$AO_HOME` instead.
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// The reference format's web dashboard port (read, not used by ao yet).
+    #[serde(default)]
+    pub port: Option<u32>,
+    /// The reference format's terminal WebSocket port (read, not used by ao yet).
+    #[serde(default)]
+    pub terminal_port: Option<u32>,
+    /// The reference format's direct terminal WebSocket port (read, not used by ao yet).
+    #[serde(default)]
+    pub direct_terminal_port: Option<u32>,
+    /// Keeping the machine awake while agents work (read, not used by ao yet).
+    #[serde(default)]
+    pub power: Option<PowerConfig>,
+    /// The reference format's dashboard settings (read, not used by ao yet).
+    #[serde(default)]
+    pub dashboard: Option<DashboardConfig>,
+    /// What happens to a session after its pull request merges.
+    #[serde(default)]
+    pub lifecycle: Option<LifecycleConfig>,
+    /// The order projects are listed in (read, not used by ao yet).
+    #[serde(default)]
+    pub project_order: Vec<String>,
+}
+
+/// `power:` of the reference format.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PowerConfig {
+    /// Keep the machine from sleeping while sessions run.
+    #[serde(default)]
+    pub prevent_idle_sleep: Option<bool>,
+}
+
+/// `dashboard:` of the reference format.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// How sessions that need attention are grouped.
+    #[serde(default)]
+    pub attention_zones: Option<AttentionZones>,
+}
+
+/// How the dashboard groups sessions that need attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionZones {
+    /// A few groups.
+    Simple,
+    /// One group per kind of attention.
+    Detailed,
+}
+
+/// `lifecycle:`: cleanup after a merge.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Clean a session up once its pull request is merged (default true).
+    #[serde(default)]
+    pub auto_cleanup_on_merge: Option<bool>,
+    /// How long a merged session's agent may stay idle before that cleanup, in
+    /// milliseconds: 0 (at once) or at least 10000 (default 300000).
+    #[serde(default)]
+    pub merge_cleanup_idle_grace_ms: Option<u64>,
+}
+
+/// Which agent plays a role (`orchestrator` or `worker`) by default.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleDefaults {
+    /// The agent plugin for the role.
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// The agent of one role of a project (`orchestrator` or `worker`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleAgentConfig {
+    /// The agent plugin for the role.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Settings of that agent.
+    #[serde(default)]
+    pub agent_config: Option<AgentConfig>,
+}
+
+/// What happens to a project's orchestrator session when `ao start` runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrchestratorSessionStrategy {
+    /// Keep using the one there is.
+    Reuse,
+    /// End it and start a new one.
+    Delete,
+    /// Leave it running and start a new one.
+    Ignore,
+    /// An older name of `delete`.
+    DeleteNew,
+    /// An older name of `ignore`.
+    IgnoreNew,
+    /// An older name of `delete`.
+    KillPrevious,
+}
+
+/// What happens to an issue's opencode session when it is spawned again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpencodeIssueSessionStrategy {
+    /// Continue the issue's earlier opencode session.
+    Reuse,
+    /// Delete it and start a new one.
+    Delete,
+    /// Leave it and start a new one.
+    Ignore,
 }
 
 /// Default plugins; each project may name its own instead.
@@ -67,6 +187,12 @@ pub struct Defaults {
     /// `$AO_HOME/worktrees`. `~` expands.
     #[serde(default)]
     pub worktree_dir: Option<String>,
+    /// The orchestrator role's agent (read, not used by ao yet).
+    #[serde(default)]
+    pub orchestrator: Option<RoleDefaults>,
+    /// The worker role's agent (read, not used by ao yet).
+    #[serde(default)]
+    pub worker: Option<RoleDefaults>,
 }
 
 impl Default for Defaults {
@@ -79,6 +205,8 @@ impl Default for Defaults {
             scm: default_scm(),
             notifiers: Vec::new(),
             worktree_dir: None,
+            orchestrator: None,
+            worker: None,
         }
     }
 }
@@ -163,6 +291,33 @@ pub struct ProjectConfig {
     /// `~` expands; a relative path is relative to this file.
     #[serde(default)]
     pub worktree_dir: Option<String>,
+    /// The orchestrator agent of this project (read, not used by ao yet).
+    #[serde(default)]
+    pub orchestrator: Option<RoleAgentConfig>,
+    /// The worker agents of this project (read, not used by ao yet).
+    #[serde(default)]
+    pub worker: Option<RoleAgentConfig>,
+    /// Rules for the orchestrator agent (read, not used by ao yet).
+    #[serde(default)]
+    pub orchestrator_rules: Option<String>,
+    /// What `ao start` does with an earlier orchestrator session (read, not used by ao yet).
+    #[serde(default)]
+    pub orchestrator_session_strategy: Option<OrchestratorSessionStrategy>,
+    /// Whether opencode continues an issue's earlier session (read, not used by ao yet).
+    #[serde(default)]
+    pub opencode_issue_session_strategy: Option<OpencodeIssueSessionStrategy>,
+    /// How an issue is split into sub-tasks (read, not used by ao yet).
+    #[serde(default)]
+    pub decomposer: Option<serde_json::Value>,
+    /// The reference format's storage key (ao keeps its state in `$AO_HOME`).
+    #[serde(default)]
+    pub storage_key: Option<String>,
+    /// The clone URL of the repository, as the reference format records it.
+    #[serde(default)]
+    pub origin_url: Option<String>,
+    /// Why the reference system could not resolve the project (ignored by ao).
+    #[serde(default)]
+    pub resolve_error: Option<String>,
 }
 
 /// A plugin choice with the plugin's own settings beside `plugin`.
@@ -216,6 +371,12 @@ pub struct AgentConfig {
     /// (default: the file name of the command's first element) (ao's own key).
     #[serde(default)]
     pub process_name: Option<String>,
+    /// The orchestrator agent's model (read, not used by ao yet; `model` applies).
+    #[serde(default)]
+    pub orchestrator_model: Option<String>,
+    /// The reference format's opencode session id (ao records each session's own).
+    #[serde(default)]
+    pub opencode_session_id: Option<String>,
 }
 
 /// How the `command` agent receives its task.
@@ -307,6 +468,12 @@ pub struct ExternalPlugin {
     /// 10000). A plugin that takes longer is disabled for the rest of the process.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The reference format's npm package (ao loads shared libraries by `path`).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// The reference format's package version.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 fn yes() -> bool {

@@ -183,9 +183,13 @@ impl<'a> Checker<'a> {
                 let loc = self.key_loc(path, key);
                 let hint = match did_you_mean(key, REACTION_KEYS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
-                    None => format!("reactions: {}", REACTION_KEYS.join(", ")),
+                    None => format!("reactions ao knows: {}", REACTION_KEYS.join(", ")),
                 };
-                self.error(loc, format!("unknown reaction `{key}`"), hint);
+                self.warning(
+                    loc,
+                    format!("unknown reaction `{key}`: no event triggers it, so it never runs"),
+                    Some(hint),
+                );
             }
         }
     }
@@ -446,12 +450,14 @@ pub fn validate(
             }
         }
 
-        let worktree_dir = match (&p.worktree_dir, &config.defaults.worktree_dir) {
+        let shared_dir = match (&config.defaults.worktree_dir, &config.worktree_dir) {
+            (Some(dir), _) => Some((dir, vec!["defaults", "worktreeDir"])),
+            (None, Some(dir)) => Some((dir, vec!["worktreeDir"])),
+            (None, None) => None,
+        };
+        let worktree_dir = match (&p.worktree_dir, shared_dir) {
             (Some(dir), _) => Some((expand_path(dir, base, env), at(id, "worktreeDir").to_vec())),
-            (None, Some(dir)) => Some((
-                expand_path(dir, base, env).join(id),
-                vec!["defaults", "worktreeDir"],
-            )),
+            (None, Some((dir, key))) => Some((expand_path(dir, base, env).join(id), key)),
             (None, None) => None,
         };
         if let Some((dir, key)) = worktree_dir
@@ -541,7 +547,122 @@ pub fn validate(
             }
         }
     }
+    c.reference_keys(config);
     c.diags
+}
+
+impl Checker<'_> {
+    /// A warning at `path` that its key is read but has no behaviour in ao yet.
+    fn not_used_yet(&mut self, path: &[&str], note: &str) {
+        let key = path.last().copied().unwrap_or_default();
+        let loc = self
+            .tree
+            .at(&path[..path.len() - 1])
+            .and_then(|n| n.entry(key))
+            .map(|e| e.key_loc)
+            .unwrap_or_else(|| self.loc(path));
+        self.warning(
+            loc,
+            format!("`{key}` is read, not used by ao yet"),
+            Some(note.to_owned()),
+        );
+    }
+
+    /// The keys of the reference format that ao reads into its config but does not act
+    /// on yet, each said once where it is written; wrong values among them are errors.
+    fn reference_keys(&mut self, config: &Config) {
+        let dashboard =
+            "ao has no web dashboard; `ao status --watch` shows the fleet in the terminal";
+        for (key, set) in [
+            ("port", config.port.is_some()),
+            ("terminalPort", config.terminal_port.is_some()),
+            ("directTerminalPort", config.direct_terminal_port.is_some()),
+            ("dashboard", config.dashboard.is_some()),
+        ] {
+            if set {
+                self.not_used_yet(&[key], dashboard);
+            }
+        }
+        if config.power.is_some() {
+            self.not_used_yet(&["power"], "ao does not manage the machine's sleep");
+        }
+        if !config.project_order.is_empty() {
+            self.not_used_yet(&["projectOrder"], "ao lists projects by id");
+        }
+        if let Some(lifecycle) = &config.lifecycle {
+            if let Some(ms) = lifecycle.merge_cleanup_idle_grace_ms
+                && (1..10_000).contains(&ms)
+            {
+                let loc = self.loc(&["lifecycle", "mergeCleanupIdleGraceMs"]);
+                self.error(
+                    loc,
+                    format!("mergeCleanupIdleGraceMs is {ms}: milliseconds, so under 10 s, which looks like seconds written by mistake"),
+                    "write 0 to clean up at once, or at least 10000 (10 s); the default is 300000 (5 min)".into(),
+                );
+            }
+            self.not_used_yet(
+                &["lifecycle"],
+                "the supervising host will clean up merged sessions; until then `ao session cleanup` does",
+            );
+        }
+        let orchestrator = "ao has no orchestrator agent yet; `agent` and `agentConfig` of the project apply to every session";
+        for role in ["orchestrator", "worker"] {
+            if self.tree.at(&["defaults", role]).is_some() {
+                self.not_used_yet(&["defaults", role], orchestrator);
+            }
+        }
+        for (id, p) in &config.projects {
+            for (key, set) in [
+                ("orchestrator", p.orchestrator.is_some()),
+                ("worker", p.worker.is_some()),
+                ("orchestratorRules", p.orchestrator_rules.is_some()),
+                (
+                    "orchestratorSessionStrategy",
+                    p.orchestrator_session_strategy.is_some(),
+                ),
+            ] {
+                if set {
+                    self.not_used_yet(&["projects", id, key], orchestrator);
+                }
+            }
+            if p.opencode_issue_session_strategy.is_some() {
+                self.not_used_yet(
+                    &["projects", id, "opencodeIssueSessionStrategy"],
+                    "ao starts one opencode session per ao session, and `ao session restore` resumes it",
+                );
+            }
+            if p.decomposer.is_some() {
+                self.not_used_yet(
+                    &["projects", id, "decomposer"],
+                    "ao spawns one session per issue",
+                );
+            }
+            if p.agent_config.orchestrator_model.is_some() {
+                self.not_used_yet(
+                    &["projects", id, "agentConfig", "orchestratorModel"],
+                    "ao has no orchestrator agent yet; `model` applies",
+                );
+            }
+        }
+    }
+}
+
+/// Notes that only `ao config validate` and `ao config show` print: facts about the file
+/// that ordinary commands need not repeat.
+pub fn notes(config: &Config, tree: &Node, file: &Path) -> Vec<Diagnostic> {
+    let mut notes = Vec::new();
+    if config.data_dir.is_some() {
+        let loc = tree.entry("dataDir").map(|e| e.key_loc).unwrap_or_default();
+        notes.push(
+            Diagnostic::warning(
+                file,
+                loc,
+                "`dataDir` is read, not used: ao keeps its state in $AO_HOME (default ~/.agent-orchestrator)",
+            )
+            .with_hint("set AO_HOME to move ao's store and worktrees"),
+        );
+    }
+    notes
 }
 
 /// `path` with symlinks resolved as far as it exists, the rest appended as written, so a
