@@ -499,11 +499,24 @@ fn opencode_states_through_its_reporter() {
 /// was typed into a shell.
 #[test]
 fn an_agent_missing_from_path_fails_the_spawn() {
-    let f = ao_tests::Fleet::new(
-        "    agent: claude-code\n    agentConfig:\n      permissions: default\n      command: [no-such-claude]\n",
+    let mut f = ao_tests::Fleet::new(
+        "    agent: claude-code\n    agentConfig:\n      permissions: default\n",
     );
+    // A PATH with git and tmux but no `claude`.
+    let bin = f.env.root().join("bin-without-claude");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["git", "tmux"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        std::os::unix::fs::symlink(&path, bin.join(tool)).unwrap();
+    }
+    f.env.set("PATH", &bin);
     let run = f.ao(&["spawn", "app", "--prompt", "echo typed-into-a-shell"]);
-    run.code(1).stderr_has("no-such-claude");
+    run.code(1)
+        .stderr_has("the agent's program `claude` was not found on PATH");
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1);
     assert!(

@@ -188,3 +188,36 @@ fn a_top_level_worktree_dir_places_the_worktrees() {
     f.ao(&["spawn", "app", "--prompt", "go"]).success();
     assert!(dir.join("app").join("app-1").join(".git").exists());
 }
+
+#[test]
+fn agent_config_keeps_unknown_keys_and_takes_a_command_line() {
+    let f = ao_tests::Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: \"sh -c 'echo \\\"split into words\\\"; exec cat'\"\n      processName: cat\n      fancyOption: 3\n",
+    );
+    let check = f.ao(&["config", "validate"]);
+    check
+        .success()
+        .stderr_has("`agentConfig.fancyOption` is not used by the `command` agent; it is ignored");
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    ao_tests::wait_until("the agent's own output", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("split into words")
+            .then_some(())
+    });
+    // Another agent's project with a `command` is told it is not used.
+    let other =
+        ao_tests::Fleet::new("    agent: codex\n    agentConfig:\n      command: [toy-agent]\n");
+    other
+        .ao(&["config", "validate"])
+        .success()
+        .stderr_has("`agentConfig.command` is for the `command` agent");
+    // A line that cannot be split is an error at its place.
+    let broken = ao_tests::Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: \"sh -c 'unclosed\"\n",
+    );
+    broken
+        .ao(&["config", "validate"])
+        .code(2)
+        .stderr_has("cannot be split into words");
+}

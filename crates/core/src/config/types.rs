@@ -347,9 +347,10 @@ pub enum Permission {
     Suggest,
 }
 
-/// Settings for the agent CLI.
+/// Settings for the agent CLI. Keys ao does not know are kept and handed to the agent
+/// plugin, as the reference format does.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentConfig {
     /// permissionless (default), default, auto-edit or suggest.
     #[serde(default)]
@@ -360,9 +361,11 @@ pub struct AgentConfig {
     /// Extra environment for the agent's process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// For the `command` agent: the CLI to run, one argument per element (ao's own key).
-    /// An element `{prompt}` is replaced by the task when `promptDelivery` is `argument`.
-    #[serde(default)]
+    /// For the `command` agent: the CLI to run, one argument per element, or one line
+    /// that ao splits into words as a shell would (without running a shell). An element
+    /// `{prompt}` is replaced by the task when `promptDelivery` is `argument`.
+    #[serde(default, deserialize_with = "command_words")]
+    #[schemars(with = "Option<CommandLine>")]
     pub command: Option<Vec<String>>,
     /// For the `command` agent: how the task reaches it (ao's own key).
     #[serde(default)]
@@ -377,6 +380,34 @@ pub struct AgentConfig {
     /// The reference format's opencode session id (ao records each session's own).
     #[serde(default)]
     pub opencode_session_id: Option<String>,
+    /// Keys for the agent plugin that ao itself does not read.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `agentConfig.command`: a list of arguments, or one command line.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CommandLine {
+    /// One argument per element.
+    Words(Vec<String>),
+    /// One line, split into words as a shell splits them.
+    Line(String),
+}
+
+fn command_words<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::de::Error;
+    match Option::<CommandLine>::deserialize(d)? {
+        None => Ok(None),
+        Some(CommandLine::Words(words)) => Ok(Some(words)),
+        Some(CommandLine::Line(line)) => shell_words::split(&line).map(Some).map_err(|e| {
+            D::Error::custom(format!(
+                "this command line cannot be split into words ({e}); close its quotes, or give it as a list"
+            ))
+        }),
+    }
 }
 
 /// How the `command` agent receives its task.

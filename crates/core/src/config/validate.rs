@@ -509,6 +509,38 @@ pub fn validate(
         c.relative_paths(&p.copy, &at(id, "copy"));
         c.reactions(&p.reactions, &at(id, "reactions"));
         let agent = p.agent.as_deref().unwrap_or(&config.defaults.agent);
+        // Keys ao does not read are the agent plugin's; a built-in uses none of them.
+        if !c.external.contains(&agent) {
+            for key in p.agent_config.extra.keys() {
+                let loc = c.key_loc(&["projects", id, "agentConfig"], key);
+                let typo = did_you_mean(
+                    key,
+                    [
+                        "permissions",
+                        "model",
+                        "env",
+                        "command",
+                        "promptDelivery",
+                        "processName",
+                    ],
+                );
+                c.warning(
+                    loc,
+                    format!(
+                        "`agentConfig.{key}` is not used by the `{agent}` agent; it is ignored"
+                    ),
+                    typo.map(|t| format!("did you mean `{t}`?")),
+                );
+            }
+        }
+        if agent != "command" && p.agent_config.command.is_some() {
+            let loc = c.key_loc(&["projects", id, "agentConfig"], "command");
+            c.warning(
+                loc,
+                format!("`agentConfig.command` is for the `command` agent; the `{agent}` agent runs its own CLI from PATH"),
+                Some("remove it, or set `agent: command` to run that program".into()),
+            );
+        }
         let command_empty = p.agent_config.command.as_ref().is_none_or(|c| c.is_empty());
         if agent == "command" && command_empty {
             let loc = if p.agent_config.command.is_some() {

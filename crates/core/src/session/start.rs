@@ -132,7 +132,12 @@ impl Manager {
             return Err(ManagerError::Refused {
                 message: format!("the agent's program `{program}` was not found on PATH"),
                 hint: Some(format!(
-                    "install it, or give its path in agentConfig.command; PATH is {}",
+                    "{}; PATH is {}",
+                    if s.agent == "command" {
+                        "install it, or give its path in agentConfig.command"
+                    } else {
+                        "install it, or put its directory on PATH (agentConfig.env.PATH sets the agent's own)"
+                    },
                     spec_path(&spec.env).unwrap_or("unset")
                 )),
             });

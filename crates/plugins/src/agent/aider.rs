@@ -35,12 +35,9 @@ const CHAT_HISTORY: &str = "aider-chat.md";
 pub struct Aider;
 
 impl Aider {
-    fn program(config: &AgentConfig) -> String {
-        config
-            .command
-            .as_ref()
-            .and_then(|c| c.first().cloned())
-            .unwrap_or_else(|| "aider".into())
+    /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
+    fn program(_config: &AgentConfig) -> String {
+        "aider".into()
     }
 
     fn argv(ctx: &LaunchContext, restore: bool) -> Result<Vec<String>, PluginError> {

@@ -42,12 +42,9 @@ const EVENTS: &[&str] = &[
 pub struct ClaudeCode;
 
 impl ClaudeCode {
-    fn program(config: &AgentConfig) -> String {
-        config
-            .command
-            .as_ref()
-            .and_then(|c| c.first().cloned())
-            .unwrap_or_else(|| "claude".into())
+    /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
+    fn program(_config: &AgentConfig) -> String {
+        "claude".into()
     }
 
     /// The flags every start and resume share: hooks, permissions, model, rules.

@@ -35,12 +35,9 @@ fn toml_string(s: &str) -> String {
 }
 
 impl Codex {
-    fn program(config: &AgentConfig) -> String {
-        config
-            .command
-            .as_ref()
-            .and_then(|c| c.first().cloned())
-            .unwrap_or_else(|| "codex".into())
+    /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
+    fn program(_config: &AgentConfig) -> String {
+        "codex".into()
     }
 
     fn common_args(ctx: &LaunchContext) -> Vec<String> {

@@ -38,12 +38,9 @@ const CONFIG_VAR: &str = "OPENCODE_CONFIG_CONTENT";
 pub struct OpenCode;
 
 impl OpenCode {
-    fn program(config: &AgentConfig) -> String {
-        config
-            .command
-            .as_ref()
-            .and_then(|c| c.first().cloned())
-            .unwrap_or_else(|| "opencode".into())
+    /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
+    fn program(_config: &AgentConfig) -> String {
+        "opencode".into()
     }
 
     /// The environment every start and resume share: the reporter, permissions, rules.
