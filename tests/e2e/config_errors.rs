@@ -78,7 +78,6 @@ fn every_wrong_value_of_a_file_is_reported_in_one_run() {
         "projects:\n  app:\n    path: .\n    maxSessions: lots\n    colour: blue\n  web:\n    path: [not, a, path]\n    defaultBranch: [main]\nreactions:\n  ci-failed:\n    action: shout\n"
     ));
 }
-case!(missing_projects, "defaults:\n  agent: codex\n");
 case!(missing_path, "projects:\n  app:\n    repo: acme/app\n");
 case!(
     path_does_not_exist,

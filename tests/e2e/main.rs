@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod discovery;
 mod doctor;
+mod formats;
 mod hardening;
 mod init;
 mod integrity;

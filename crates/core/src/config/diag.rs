@@ -3,19 +3,23 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A 1-based line and column in a config file.
+/// A 1-based line and column in a config file, and which of the files that make up
+/// the config it is in (0: the file ao was pointed at; others: a registry or a
+/// project's own file merged into it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Loc {
     /// 1-based line; 0 when unknown.
     pub line: u32,
     /// 1-based column; 0 when unknown.
     pub col: u32,
+    /// The file, as an index into the loaded config's list of files.
+    pub file: u16,
 }
 
 impl Loc {
-    /// A known position.
+    /// A known position in the main file.
     pub fn new(line: u32, col: u32) -> Loc {
-        Loc { line, col }
+        Loc { line, col, file: 0 }
     }
 }
 
@@ -45,6 +49,9 @@ pub struct Diagnostic {
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Which of the config's files `file` is, until it is set from the list of files.
+    #[serde(skip)]
+    pub origin: u16,
 }
 
 impl Diagnostic {
@@ -66,6 +73,7 @@ impl Diagnostic {
             column: loc.col,
             message: message.into(),
             hint: None,
+            origin: loc.file,
         }
     }
 
@@ -78,6 +86,15 @@ impl Diagnostic {
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// Where it is, as a position in the config's files.
+    pub fn loc(&self) -> Loc {
+        Loc {
+            line: self.line,
+            col: self.column,
+            file: self.origin,
+        }
     }
 
     /// The same diagnostic as an error (`ao config validate --strict`).

@@ -1,6 +1,7 @@
 //! `agent-orchestrator.yaml`: discovery, `${VAR}` expansion, typed loading with
 //! file:line:column diagnostics, validation, defaults and the JSON Schema.
 
+mod compose;
 pub mod de;
 mod diag;
 mod discover;
@@ -12,6 +13,7 @@ mod resolve;
 mod types;
 mod validate;
 
+pub use compose::{derived_identity, is_flat, registry_path, session_prefix};
 pub use diag::{Diagnostic, Loc, Severity, did_you_mean};
 pub use discover::{CONFIG_FILE_NAMES, ConfigNotFound, ao_home, find_config, user_home};
 pub use duration::{ConfigDuration, EscalateAfter};
@@ -44,6 +46,9 @@ pub struct LoadedConfig {
     /// Facts about the file that only `ao config validate` and `ao config show` print
     /// (such as that `dataDir` is not where ao keeps its state).
     pub notes: Vec<Diagnostic>,
+    /// The files the config was made of: `file` first, then a registry or projects'
+    /// own files merged into it.
+    pub files: Vec<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -155,7 +160,7 @@ fn deserialize_all(tree: &Node, path: &Path) -> (Result<Config, ()>, Vec<Diagnos
             }
             Err(e) => e,
         };
-        let loc = Loc::new(e.line, e.column);
+        let loc = e.loc();
         // A required key missing only because its wrong value was taken out is no news:
         // take out the mapping that needs it instead.
         let consequence = removed
@@ -210,6 +215,21 @@ pub fn load_str(
     if !diags.is_empty() {
         return Err(fail(diags));
     }
+    let composed = compose::compose(tree, path, env);
+    let (tree, files) = (composed.tree, composed.files);
+    // Each message names the file its position is in.
+    let place = |mut list: Vec<Diagnostic>| {
+        for d in &mut list {
+            if let Some(f) = files.get(d.origin as usize)
+                && d.origin > 0
+            {
+                d.file = f.clone();
+            }
+        }
+        list.sort_by_key(|d| (d.origin, d.line, d.column));
+        list
+    };
+    diags.extend(composed.diags);
     let config = match deserialize_all(&tree, path) {
         (Ok(config), found) => {
             diags.extend(found);
@@ -217,23 +237,33 @@ pub fn load_str(
         }
         (Err(()), found) => {
             diags.extend(found);
-            return Err(fail(diags));
+            return Err(ConfigError {
+                diagnostics: place(diags),
+            });
         }
     };
     diags.extend(validate::validate(&config, &tree, path, registry, env));
     if diags.iter().any(Diagnostic::is_error) {
-        return Err(fail(diags));
+        return Err(ConfigError {
+            diagnostics: place(diags),
+        });
     }
-    diags.sort_by_key(|d| (d.line, d.column));
-    let secrets = env::referenced_values(text, env);
-    let notes = validate::notes(&config, &tree, path);
+    let mut secrets = env::referenced_values(text, env);
+    for f in files.iter().skip(1) {
+        if let Ok(other) = std::fs::read_to_string(f) {
+            secrets.extend(env::referenced_values(&other, env));
+        }
+    }
+    let mut notes = composed.notes;
+    notes.extend(validate::notes(&config, &tree, path));
     Ok(LoadedConfig {
-        notes,
+        notes: place(notes),
         config,
         file: path.to_owned(),
         tree,
-        warnings: diags,
+        warnings: place(diags),
         secrets,
+        files,
     })
 }
 

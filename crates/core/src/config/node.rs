@@ -52,6 +52,19 @@ pub struct Entry {
 }
 
 impl Node {
+    /// Marks every position in this tree as being in file `file` of the config's files.
+    pub fn set_file(&mut self, file: u16) {
+        self.loc.file = file;
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
+            Value::Map(entries) => entries.iter_mut().for_each(|e| {
+                e.key_loc.file = file;
+                e.value.set_file(file);
+            }),
+            _ => {}
+        }
+    }
+
     /// Removes the mapping entry or list item whose value is at `loc`, anywhere below;
     /// returns where its mapping is and its key (empty for a list item), or `None` when
     /// nothing is at `loc`.

@@ -219,7 +219,11 @@ impl LoadedConfig {
         };
         Some(ResolvedProject {
             id: id.to_owned(),
-            name: p.name.clone().unwrap_or_else(|| id.to_owned()),
+            name: p
+                .name
+                .clone()
+                .or_else(|| p.display_name.clone())
+                .unwrap_or_else(|| id.to_owned()),
             repo: p.repo.clone(),
             default_branch: p.default_branch.clone(),
             session_prefix: p.session_prefix.clone().unwrap_or_else(|| id.to_owned()),

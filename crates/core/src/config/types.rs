@@ -237,8 +237,10 @@ pub struct ProjectConfig {
     /// A display name.
     #[serde(default)]
     pub name: Option<String>,
-    /// The GitHub repository, `owner/name`.
-    #[serde(default)]
+    /// The GitHub repository, `owner/name`; a registry writes it as a mapping
+    /// (`owner`, `name`, `platform`, `originUrl`), read the same way.
+    #[serde(default, deserialize_with = "repo_name")]
+    #[schemars(with = "Option<RepoRef>")]
     pub repo: Option<String>,
     /// The local clone; `~` expands, and a relative path is relative to this file.
     pub path: String,
@@ -318,6 +320,48 @@ pub struct ProjectConfig {
     /// Why the reference system could not resolve the project (ignored by ao).
     #[serde(default)]
     pub resolve_error: Option<String>,
+    /// The project's id as the registry records it (the key under `projects:` is used).
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// A display name, as the registry records it (`name` is the same).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// How the registry entry was made (`ao project add`, a clone).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When the registry entry was made, in milliseconds since 1970.
+    #[serde(default)]
+    pub registered_at: Option<u64>,
+}
+
+/// A repository as a registry records it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum RepoRef {
+    /// `owner/name`.
+    Name(String),
+    /// The registry's mapping.
+    Identity {
+        /// The owner (user or organisation).
+        owner: String,
+        /// The repository's name.
+        name: String,
+        /// `github`, `gitlab` or `bitbucket`.
+        #[serde(default)]
+        platform: Option<String>,
+        /// The clone URL.
+        #[serde(default, rename = "originUrl")]
+        origin_url: Option<String>,
+    },
+}
+
+fn repo_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<RepoRef>::deserialize(d)? {
+        None => None,
+        Some(RepoRef::Name(name)) => Some(name),
+        Some(RepoRef::Identity { owner, name, .. }) => Some(format!("{owner}/{name}")),
+    })
 }
 
 /// A plugin choice with the plugin's own settings beside `plugin`.

@@ -378,6 +378,7 @@ pub fn validate(
 
     // Projects.
     let mut prefixes: BTreeMap<String, (String, Loc)> = BTreeMap::new();
+    let mut paths: BTreeMap<std::path::PathBuf, (String, Loc)> = BTreeMap::new();
     // In file order, so a duplicate is reported at the later of the two.
     let mut ordered: Vec<(&String, &super::ProjectConfig)> = config.projects.iter().collect();
     ordered.sort_by_key(|(id, _)| c.key_loc(&["projects"], id));
@@ -419,6 +420,37 @@ pub fn validate(
 
         let path = expand_path(&p.path, base, env);
         let path_loc = c.loc(&at(id, "path"));
+        if let Some(rest) = p.path.strip_prefix("~/")
+            && escapes(rest)
+        {
+            c.error(
+                path_loc,
+                format!(
+                    "project `{id}`: path {} leaves your home directory through `..`",
+                    c.shown(&at(id, "path"), &p.path)
+                ),
+                "write the path without `~/..`: the absolute path, or one inside your home".into(),
+            );
+            continue;
+        }
+        // A registry holds one entry per repository (one-file configs may give one
+        // repository to several projects).
+        let registered = p.project_id.is_some() || p.registered_at.is_some() || p.source.is_some();
+        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if !registered {
+        } else if let Some((other, other_loc)) = paths.get(&real) {
+            c.error(
+                path_loc,
+                format!(
+                    "project `{id}` has the same path as project `{other}` (line {}): {}",
+                    other_loc.line,
+                    c.shown(&at(id, "path"), path.display())
+                ),
+                "keep one entry per repository; remove the other (`ao project rm ID`)".into(),
+            );
+        } else {
+            paths.insert(real, (id.clone(), path_loc));
+        }
         if !path.exists() {
             c.error(
                 path_loc,
@@ -707,4 +739,20 @@ fn resolved(path: &std::path::Path) -> std::path::PathBuf {
         (Some(parent), Some(name)) => resolved(parent).join(name),
         _ => path.to_owned(),
     }
+}
+
+/// Whether a relative path climbs out of where it starts (`../x`, `a/../../x`).
+fn escapes(rest: &str) -> bool {
+    let mut depth: i64 = 0;
+    for part in rest.split('/') {
+        match part {
+            ".." => depth -= 1,
+            "" | "." => {}
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
 }

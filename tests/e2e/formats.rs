@@ -1,0 +1,168 @@
+//! Both of the reference's config formats: one file with `projects:`, and a global
+//! registry beside a flat, behaviour-only file in each repository.
+
+use ao_tests::{Run, TestEnv};
+use std::path::{Path, PathBuf};
+
+/// A repository with an origin and a flat `agent-orchestrator.yaml` holding `behaviour`.
+fn repo_with_flat_file(env: &TestEnv, name: &str, behaviour: &str) -> PathBuf {
+    let repo = env.repo_with_origin(name, "main");
+    std::fs::write(repo.join("agent-orchestrator.yaml"), behaviour).unwrap();
+    std::fs::write(repo.join(".git/info/exclude"), "agent-orchestrator.yaml\n").unwrap();
+    std::fs::create_dir_all(repo.join("src/deep")).unwrap();
+    repo
+}
+
+const BEHAVIOUR: &str =
+    "agent: command\nagentConfig:\n  command: [cat]\ntracker:\n  plugin: prompt\n";
+
+fn ao(env: &TestEnv, cwd: &Path, args: &[&str]) -> Run {
+    env.ao(cwd, args)
+}
+
+fn kill_tmux(socket: &Path) {
+    let _ = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(socket)
+        .arg("kill-server")
+        .output();
+}
+
+#[test]
+fn a_flat_file_in_a_registered_repository_takes_its_identity_from_the_registry() {
+    let env = TestEnv::new();
+    let repo = repo_with_flat_file(&env, "webapp", BEHAVIOUR);
+    let socket = env.root().join("tmux.sock");
+    // The registry at its default place, ~/.agent-orchestrator/config.yaml.
+    let registry = env.home.join(".agent-orchestrator").join("config.yaml");
+    std::fs::create_dir_all(registry.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registry,
+        format!(
+            "port: 3000\nruntimes:\n  tmux:\n    socket: {}\nprojects:\n  webapp:\n    projectId: webapp\n    path: {}\n    repo:\n      owner: acme\n      name: webapp\n      platform: github\n      originUrl: https://github.com/acme/webapp.git\n    defaultBranch: main\n    sessionPrefix: web\n    source: cli\n    registeredAt: 1714000000000\n    displayName: Web App\n",
+            socket.display(),
+            repo.display()
+        ),
+    )
+    .unwrap();
+    // From deep inside the repository, its own flat file is found first.
+    let deep = repo.join("src/deep");
+    ao(&env, &deep, &["config", "validate"])
+        .success()
+        .stdout_has("is valid: 1 project");
+    ao(
+        &env,
+        &deep,
+        &["spawn", "webapp", "--prompt", "from the registry"],
+    )
+    .success()
+    .stdout_has("web-1");
+    let list = ao(&env, &deep, &["session", "ls", "--json"]);
+    list.success();
+    let sessions: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(sessions[0]["project"], "webapp");
+    kill_tmux(&socket);
+}
+
+#[test]
+fn a_flat_file_no_registry_lists_is_a_project_of_its_own() {
+    let env = TestEnv::new();
+    let socket = env.root().join("tmux.sock");
+    let repo = repo_with_flat_file(
+        &env,
+        "my-service",
+        &format!(
+            "{BEHAVIOUR}runtimes:\n  tmux:\n    socket: {}\n",
+            socket.display()
+        ),
+    );
+    let check = ao(&env, &repo.join("src"), &["config", "validate"]);
+    check
+        .success()
+        .stdout_has("is valid: 1 project")
+        .stderr_has("no registry lists it, so it is one project of its own, `my-service`")
+        .stderr_has(&format!("`ao project add {}`", repo.display()));
+    // Ordinary commands do not repeat that note.
+    let ls = ao(&env, &repo, &["session", "ls"]);
+    ls.success();
+    assert!(
+        !ls.stderr.contains("one project of its own"),
+        "{}",
+        ls.explain()
+    );
+    ao(&env, &repo, &["spawn", "my-service", "--prompt", "alone"])
+        .success()
+        .stdout_has("ms-1");
+    kill_tmux(&socket);
+}
+
+#[test]
+fn a_registry_entry_and_its_flat_file_disagreeing_on_the_default_branch_is_an_error() {
+    let mut env = TestEnv::new();
+    let repo = repo_with_flat_file(
+        &env,
+        "webapp",
+        &format!("{BEHAVIOUR}defaultBranch: develop\n"),
+    );
+    let registry = env.root().join("registry.yaml");
+    std::fs::write(
+        &registry,
+        format!(
+            "projects:\n  webapp:\n    path: {}\n    defaultBranch: main\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    env.set("AO_GLOBAL_CONFIG", &registry);
+    let run = ao(&env, &repo, &["config", "validate"]);
+    run.code(2).stderr_has(&format!(
+        "{}:6:16: error: defaultBranch here is `develop`, but the project's entry (line 4) says `main`",
+        repo.join("agent-orchestrator.yaml").display()
+    ));
+}
+
+#[test]
+fn the_one_file_format_merges_the_flat_file_at_a_projects_path() {
+    let mut env = TestEnv::new();
+    let socket = env.root().join("tmux.sock");
+    let repo = repo_with_flat_file(&env, "api", BEHAVIOUR);
+    let config = env.root().join("fleet.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  api:\n    path: {}\n    repo: acme/api\n",
+            socket.display(),
+            repo.display()
+        ),
+    )
+    .unwrap();
+    env.set("AO_CONFIG_PATH", &config);
+    // The agent and tracker come from the repository's own file.
+    ao(&env, &env.root(), &["spawn", "api", "--prompt", "merged"])
+        .success()
+        .stdout_has("api-1");
+    let list = ao(&env, &env.root(), &["session", "ls", "--json"]);
+    let sessions: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(sessions[0]["agent"], "command");
+    kill_tmux(&socket);
+}
+
+#[test]
+fn registry_paths_that_leave_home_or_repeat_are_refused() {
+    let mut env = TestEnv::new();
+    let repo = env.plain_repo(&env.home.join("code").join("one"));
+    let registry = env.root().join("registry.yaml");
+    std::fs::write(
+        &registry,
+        format!(
+            "projects:\n  escape:\n    path: ~/../etc\n    source: cli\n  one:\n    path: {}\n    source: cli\n  again:\n    path: ~/code/one\n    source: cli\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    env.set("AO_CONFIG_PATH", &registry);
+    let run = ao(&env, &env.root(), &["config", "validate"]);
+    run.code(2)
+        .stderr_has("project `escape`: path ~/../etc leaves your home directory through `..`")
+        .stderr_has("project `again` has the same path as project `one` (line 6)");
+}
