@@ -166,3 +166,50 @@ fn registry_paths_that_leave_home_or_repeat_are_refused() {
         .stderr_has("project `escape`: path ~/../etc leaves your home directory through `..`")
         .stderr_has("project `again` has the same path as project `one` (line 6)");
 }
+
+#[test]
+fn config_show_gives_each_value_in_force_with_its_file_and_line() {
+    let mut env = TestEnv::new();
+    let repo = repo_with_flat_file(
+        &env,
+        "webapp",
+        "agent: command\nagentConfig:\n  command: [cat]\n  env:\n    TOKEN: ${AO_TEST_SECRET}\ntracker:\n  plugin: prompt\nreactions:\n  ci-failed:\n    retries: 5\n",
+    );
+    env.set("AO_TEST_SECRET", "sekrit-show-value");
+    let registry = env.home.join(".agent-orchestrator").join("config.yaml");
+    std::fs::create_dir_all(registry.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registry,
+        format!(
+            "readyThresholdMs: 1000\nprojects:\n  webapp:\n    path: {}\n    sessionPrefix: web\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let run = env.ao(&repo, &["config", "show"]);
+    run.success();
+    assert!(
+        !run.stdout.contains("sekrit-show-value"),
+        "{}",
+        run.explain()
+    );
+    let lines: Vec<String> = env
+        .normalize(&run.stdout)
+        .lines()
+        .filter(|l| !l.contains(".reactions.") || l.contains("ci-failed"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+    let json = env.ao(&repo, &["config", "show", "--json"]);
+    json.success();
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let token = value["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "projects.webapp.agentConfig.env.TOKEN")
+        .unwrap();
+    assert_eq!(token["value"], "<from $AO_TEST_SECRET>");
+    assert_eq!(token["origin"]["line"], 5);
+    assert_eq!(value["files"].as_array().unwrap().len(), 2);
+}

@@ -199,6 +199,13 @@ pub enum ConfigCommand {
     },
     /// Print the JSON Schema of agent-orchestrator.yaml.
     Schema,
+    /// The configuration in force (registry, projects' own files and defaults merged),
+    /// each value with the file and line it came from.
+    Show {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `ao plugin ...`.

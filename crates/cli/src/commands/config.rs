@@ -12,7 +12,40 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Validate { file, json, strict } => validate(file, json, strict),
+        ConfigCommand::Show { json } => show(json),
     }
+}
+
+fn show(json: bool) -> anyhow::Result<ExitCode> {
+    let path = super::locate_config()?;
+    let registry = ao_plugins::builtin_registry();
+    let loaded = load_file(&path, &registry, &process_env)?;
+    let shown = loaded.effective(&process_env);
+    if json {
+        let out = serde_json::json!({
+            "files": loaded.files,
+            "settings": shown,
+            "notes": loaded.notes,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paint = crate::ui::Paint::stderr();
+    for note in loaded.warnings.iter().chain(&loaded.notes) {
+        eprintln!("{}", crate::ui::render_diagnostic(note, &paint));
+    }
+    let origins: Vec<String> = shown
+        .iter()
+        .map(|s| match &s.origin {
+            ao_core::config::Origin::File { file, line } => format!("{}:{line}", file.display()),
+            ao_core::config::Origin::Default => "(default)".to_owned(),
+        })
+        .collect();
+    let width = origins.iter().map(|o| o.chars().count()).max().unwrap_or(0);
+    for (s, origin) in shown.iter().zip(&origins) {
+        println!("{origin:<width$}  {} = {}", s.key, s.value);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(

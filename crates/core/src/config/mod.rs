@@ -10,6 +10,7 @@ mod env;
 mod node;
 pub mod reference;
 mod resolve;
+mod show;
 mod types;
 mod validate;
 
@@ -20,6 +21,7 @@ pub use duration::{ConfigDuration, EscalateAfter};
 pub use env::{ExpandError, expand};
 pub use node::{Entry, Node, ParseError, Value};
 pub use resolve::{REACTION_KEYS, ResolvedProject, default_reactions};
+pub use show::{Origin, Shown};
 pub use types::{
     AgentConfig, Config, Defaults, ExternalPlugin, Permission, PluginSection, PluginSource,
     ProjectConfig, PromptMode, ReactionAction, ReactionConfig,
