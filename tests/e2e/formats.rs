@@ -213,3 +213,69 @@ fn config_show_gives_each_value_in_force_with_its_file_and_line() {
     assert_eq!(token["origin"]["line"], 5);
     assert_eq!(value["files"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn project_add_ls_and_rm_edit_the_registry_and_keep_the_rest_of_it() {
+    let mut env = TestEnv::new();
+    let socket = env.root().join("tmux.sock");
+    let repo = repo_with_flat_file(&env, "shop-front", BEHAVIOUR);
+    let registry = env.root().join("registry.yaml");
+    let original = format!(
+        "# my registry, by hand\nport: 3000 # the dashboard\nruntimes:\n  tmux:\n    socket: {}\nprojects:\n  # an old one\n  legacy:\n    path: /nowhere/legacy\n    someday: maybe\n",
+        socket.display()
+    );
+    std::fs::write(&registry, &original).unwrap();
+    env.set("AO_GLOBAL_CONFIG", &registry);
+    ao(
+        &env,
+        &env.root(),
+        &["project", "add", repo.join("src").to_str().unwrap()],
+    )
+    .success()
+    .stdout_has("registered project `shop-front`");
+    let text = std::fs::read_to_string(&registry).unwrap();
+    assert!(text.starts_with(&original), "{text}");
+    assert!(
+        text.contains("  shop-front:\n    projectId: \"shop-front\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("    sessionPrefix: \"sf\"\n"), "{text}");
+    let ls = ao(&env, &env.root(), &["project", "ls", "--json"]);
+    ls.success();
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&ls.stdout).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["id"], "shop-front");
+    assert_eq!(listed[1]["defaultBranch"], "main");
+    // The repository's flat file now takes its identity from the new entry.
+    ao(
+        &env,
+        &repo,
+        &["spawn", "shop-front", "--prompt", "registered"],
+    )
+    .success()
+    .stdout_has("sf-1");
+    // Twice is refused, by id and by path.
+    ao(
+        &env,
+        &env.root(),
+        &["project", "add", repo.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr_has("already has a project `shop-front`");
+    ao(
+        &env,
+        &env.root(),
+        &["project", "add", repo.to_str().unwrap(), "--id", "other"],
+    )
+    .code(1)
+    .stderr_has("is already registered, as project `shop-front`");
+    ao(&env, &env.root(), &["project", "rm", "shop-front"])
+        .success()
+        .stdout_has("removed project `shop-front`");
+    assert_eq!(std::fs::read_to_string(&registry).unwrap(), original);
+    ao(&env, &env.root(), &["project", "rm", "nope"])
+        .code(1)
+        .stderr_has("no project `nope`")
+        .stderr_has("its projects: legacy");
+    kill_tmux(&socket);
+}

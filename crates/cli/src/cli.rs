@@ -23,6 +23,9 @@ pub enum Command {
     /// List plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The registry of projects (the reference's global config).
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Check tmux, git, the agent CLIs, GitHub auth and the store; say what to fix.
     Doctor(DoctorArgs),
     /// Start one session per issue (or one for --prompt): worktree, branch, agent in tmux.
@@ -205,6 +208,30 @@ pub enum ConfigCommand {
         /// Print it as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `ao project ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// List the registered projects.
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register the git repository at PATH.
+    Add {
+        /// The repository (any directory inside it).
+        path: PathBuf,
+        /// Its project id (default: the directory's name).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Remove a project from the registry (its repository and sessions stay).
+    Rm {
+        /// The project id.
+        id: String,
     },
 }
 

@@ -6,6 +6,7 @@ mod doctor;
 mod hook;
 mod init;
 mod plugin;
+mod project;
 mod session;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Project(cmd) => project::run(cmd),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Spawn(args) => session::spawn(args),

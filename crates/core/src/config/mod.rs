@@ -9,6 +9,7 @@ mod duration;
 mod env;
 mod node;
 pub mod reference;
+pub mod registry_file;
 mod resolve;
 mod show;
 mod types;
