@@ -221,3 +221,56 @@ fn agent_config_keeps_unknown_keys_and_takes_a_command_line() {
         .code(2)
         .stderr_has("cannot be split into words");
 }
+
+/// A file that loads without warnings still loads after an unknown key is put into any
+/// mapping whose keys are fixed (not a mapping of names such as `projects`, `notifiers`,
+/// `reactions` or `env`), with exactly one warning more, at that key.
+#[test]
+fn an_unknown_key_anywhere_is_one_warning_more_and_nothing_else() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("repo"));
+    let text = format!(
+        "defaults:\n  runtime: tmux\n  agent: command\n  notifiers: [events]\nreadyThresholdMs: 1000\nruntimes:\n  tmux:\n    socket: ao\nnotifiers:\n  events:\n    plugin: webhook\n    url: https://hooks.example.invalid/x\nnotificationRouting:\n  urgent: [events]\nreactions:\n  ci-failed:\n    auto: true\n    retries: 3\nprojects:\n  app:\n    path: {}\n    defaultBranch: main\n    sessionPrefix: app\n    tracker:\n      plugin: prompt\n    agentConfig:\n      command: [cat]\n      permissions: default\n    reactions:\n      agent-stuck:\n        threshold: 5m\n    postCreate: [echo hi]\n",
+        repo.display()
+    );
+    let registry = ao_plugins::builtin_registry();
+    let file = repo.join("agent-orchestrator.yaml");
+    let lookup = |_: &str| None;
+    let base = ao_core::config::load_str(&text, &file, &registry, &lookup)
+        .unwrap_or_else(|e| panic!("the fixture loads: {e}"));
+    assert!(base.warnings.is_empty(), "{:?}", base.warnings);
+    // Every block mapping of fixed keys, by the line and indentation of its first key.
+    let names = [
+        "projects",
+        "notifiers",
+        "reactions",
+        "runtimes",
+        "notificationRouting",
+        "env",
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    let mut places = vec![(0usize, 0usize)];
+    for (i, line) in lines.iter().enumerate() {
+        let Some(key) = line.trim_start().strip_suffix(':') else {
+            continue;
+        };
+        // A mapping of names: its own keys are names, so its values are the fixed ones.
+        if names.contains(&key) {
+            continue;
+        }
+        let child = lines[i + 1].len() - lines[i + 1].trim_start().len();
+        places.push((i + 1, child));
+    }
+    assert!(places.len() >= 8, "{places:?}");
+    for (at, indent) in places {
+        let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        edited.insert(at, format!("{}zzNotAKey: 1", " ".repeat(indent)));
+        let edited = edited.join("\n") + "\n";
+        let loaded = ao_core::config::load_str(&edited, &file, &registry, &lookup)
+            .unwrap_or_else(|e| panic!("with an unknown key at line {}:\n{edited}\n{e}", at + 1));
+        let extra: Vec<_> = loaded.warnings.iter().collect();
+        assert_eq!(extra.len(), 1, "at line {}:\n{edited}\n{extra:#?}", at + 1);
+        assert_eq!(extra[0].line as usize, at + 1, "{extra:#?}");
+        assert!(extra[0].message.contains("zzNotAKey"), "{extra:#?}");
+    }
+}

@@ -211,11 +211,11 @@ fn no_settings(name: &str, section: &SectionRef<'_>) -> Vec<Diagnostic> {
         .iter()
         .filter(|e| e.key != "plugin")
         .map(|e| {
-            Diagnostic::error(
+            Diagnostic::warning(
                 section.file,
                 e.key_loc,
                 format!(
-                    "unknown key `{}`: the {name} plugin takes no settings",
+                    "unknown key `{}`: the {name} plugin takes no settings; it is ignored",
                     e.key
                 ),
             )
