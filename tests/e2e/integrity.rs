@@ -662,3 +662,20 @@ fn soak_concurrent_spawns_statuses_and_kills_hold_the_limit_and_lose_nothing() {
         killed.len()
     );
 }
+
+/// Many spawns into one repository at once: git does not guard its worktree records
+/// against concurrent `git worktree add`, so without ao taking turns one reads another's
+/// half-written record and fails ("failed to read .git/worktrees/…/commondir").
+#[test]
+fn spawns_into_one_repository_at_once_all_get_their_worktree() {
+    let f = Fleet::new(CAT);
+    let children: Vec<Child> = (0..12)
+        .map(|i| f.ao_child(&["spawn", "app", "--prompt", &format!("parallel {i}")]))
+        .collect();
+    for child in children {
+        let (ok, _, stderr) = finish(child);
+        assert!(ok, "a spawn failed: {stderr}");
+    }
+    assert_eq!(f.tmux_sessions().len(), 12);
+    assert_eq!(f.worktrees().len(), 13);
+}

@@ -78,6 +78,10 @@ impl Workspace for WorktreeWorkspace {
                     true,
                 )
             };
+        // git does not guard its worktree records against another `git worktree add` in
+        // the same repository at the same moment (one reads the other's half-written
+        // record and fails): ao's worktree changes to one repository take turns.
+        let _turn = RepoLock::acquire(&spec.repo_path).await?;
         let mut out = git::output(&spec.repo_path, &args)
             .await
             .map_err(|e| git_failed(NAME, e))?;
@@ -154,7 +158,10 @@ impl Workspace for WorktreeWorkspace {
             return Ok(info);
         }
         // A worktree whose directory was deleted by hand is still registered.
-        let _ = git::run(&spec.repo_path, &["worktree", "prune"]).await;
+        {
+            let _turn = RepoLock::acquire(&spec.repo_path).await?;
+            let _ = git::run(&spec.repo_path, &["worktree", "prune"]).await;
+        }
         self.create(spec).await
     }
 
@@ -171,6 +178,7 @@ impl Workspace for WorktreeWorkspace {
 
 /// Removes the worktree and git's record of it; the branch stays.
 async fn remove(spec: &WorkspaceSpec) -> Result<(), PluginError> {
+    let _turn = RepoLock::acquire(&spec.repo_path).await?;
     if spec.path.exists() {
         let path = spec.path.to_string_lossy().into_owned();
         let out = git::output(
@@ -215,6 +223,55 @@ fn drop_unfinished_admin_dir(spec: &WorkspaceSpec) {
     if ours && !spec.path.exists() {
         let _ = std::fs::remove_dir_all(&admin);
     }
+}
+
+/// A turn at changing one repository's worktrees, across every ao process: an exclusive
+/// `flock` on a file in the repository's git directory, released when dropped.
+struct RepoLock {
+    _file: std::fs::File,
+}
+
+impl RepoLock {
+    async fn acquire(repo: &Path) -> Result<RepoLock, PluginError> {
+        let git_dir = git2::Repository::open(repo)
+            .map(|r| r.commondir().to_owned())
+            .map_err(|e| failed(format!("cannot open {}: {}", repo.display(), e.message())))?;
+        let path = git_dir.join("ao-worktrees.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            if try_lock(&file) {
+                return Ok(RepoLock { _file: file });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(failed(format!(
+                    "another ao process has been changing the worktrees of {} for 2 minutes ({} is locked)",
+                    repo.display(),
+                    path.display()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn try_lock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file this process owns; the lock goes with the file.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &std::fs::File) -> bool {
+    true
 }
 
 fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Workspace>, PluginError> {
