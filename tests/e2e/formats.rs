@@ -279,3 +279,27 @@ fn project_add_ls_and_rm_edit_the_registry_and_keep_the_rest_of_it() {
         .stderr_has("its projects: legacy");
     kill_tmux(&socket);
 }
+
+#[test]
+fn with_no_file_nearby_the_registry_is_found() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.home.join("code").join("site"));
+    let registry = env
+        .home
+        .join(".config")
+        .join("agent-orchestrator")
+        .join("config.yaml");
+    std::fs::create_dir_all(registry.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registry,
+        format!("projects:\n  site:\n    path: {}\n", repo.display()),
+    )
+    .unwrap();
+    // From a directory with no agent-orchestrator.yaml above it.
+    let elsewhere = env.root().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    ao(&env, &elsewhere, &["config", "show"])
+        .success()
+        .stdout_has(&format!("{}:3", registry.display()))
+        .stdout_has("projects.site.path");
+}

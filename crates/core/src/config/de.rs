@@ -218,7 +218,7 @@ impl<'a> NodeDe<'a> {
             Diagnostic::warning(
                 file,
                 entry.key_loc,
-                format!("`{}` is not supported by ao yet; it is ignored", entry.key),
+                format!("`{}` is read, not used by ao yet", entry.key),
             )
         } else {
             let valid: Vec<&str> = fields

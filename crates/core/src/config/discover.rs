@@ -96,6 +96,9 @@ pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotF
     let home_candidates = [
         Some(ao_home(env).join("config.yaml")),
         xdg.map(|x| x.join("agent-orchestrator").join("config.yaml")),
+        // The reference's registry of projects, wherever AO_GLOBAL_CONFIG or the default
+        // puts it (often one of the above already).
+        super::compose::registry_path(env),
     ];
     for candidate in home_candidates.into_iter().flatten() {
         if candidate.is_file() {
