@@ -206,3 +206,7 @@ fn a_directory_a_device_and_a_looping_link_are_named_for_what_they_are() {
         .code(2)
         .stderr_has("AO_CONFIG_PATH names /dev/zero, which is not a regular file");
 }
+case!(
+    a_webhook_section_of_the_reference_is_read_and_checked,
+    "projects:\n  app:\n    path: .\n    scm:\n      plugin: github\n      webhook:\n        enabled: true\n        maxBodyBytes: 0\n        secretEnvVr: GH_SECRET\n"
+);
