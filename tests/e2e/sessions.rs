@@ -160,6 +160,8 @@ fn send_delivers_100_kb_of_any_text_intact_to_a_raw_terminal() {
     f.ao(&["send", "app-1", "--file", msg.to_str().unwrap()])
         .success();
     let clean = text.replace("\u{1b}[31m", "").replace("\u{1b}[0m", "");
+    // The file's final newline ends its last line; it is not typed as an extra Enter.
+    let clean = clean.strip_suffix('\n').unwrap_or(&clean).to_owned();
     let expected = format!("\u{1b}[200~{}\u{1b}[201~\r", clean.replace('\n', "\r"));
     let got = wait_until("every byte at the agent", || {
         let got = std::fs::read(&out).unwrap_or_default();
@@ -174,6 +176,35 @@ fn send_delivers_100_kb_of_any_text_intact_to_a_raw_terminal() {
             .zip(expected.as_bytes())
             .position(|(a, b)| a != b)
     );
+}
+
+#[test]
+fn a_piped_prompt_or_message_loses_its_final_newline() {
+    let f = Fleet::new(CAT);
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.args(["spawn", "app", "--prompt", "-"])
+        .current_dir(&f.repo)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"Fix it\n").unwrap();
+    }
+    assert!(child.wait_with_output().unwrap().status.success());
+    let list = f.sessions();
+    assert_eq!(session(&list, "app-1")["prompt"], "Fix it");
+    let msg = f.env.root().join("msg.txt");
+    std::fs::write(&msg, "second line\n").unwrap();
+    f.ao(&["send", "app-1", "--file", msg.to_str().unwrap()])
+        .success();
+    // cat echoes what it got: the message once, and no empty line after it.
+    let out = wait_until("the message at the agent", || {
+        let out = f.ao(&["session", "output", "app-1"]).stdout;
+        (out.matches("second line").count() >= 2).then_some(out)
+    });
+    let tail: Vec<&str> = out.lines().skip_while(|l| !l.contains("second line")).collect();
+    assert_eq!(tail, ["second line", "second line"], "{out}");
 }
 
 #[test]

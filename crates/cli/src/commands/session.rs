@@ -44,7 +44,19 @@ fn read_stdin() -> anyhow::Result<String> {
     std::io::stdin()
         .read_to_string(&mut text)
         .map_err(|e| UserError::failed(format!("cannot read standard input: {e}")))?;
-    Ok(text)
+    Ok(without_final_newline(text))
+}
+
+/// Text from a pipe or a file ends with the newline that closes its last line; typed into
+/// an agent it would be one Enter too many (an empty second message).
+fn without_final_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
 }
 
 fn warn(notes: &[String]) {
@@ -332,6 +344,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let text = match (&args.file, args.text.as_slice()) {
         (Some(f), _) => std::fs::read_to_string(f)
+            .map(without_final_newline)
             .map_err(|e| UserError::failed(format!("cannot read {}: {e}", f.display())))?,
         (None, [dash]) if dash == "-" => read_stdin()?,
         (None, []) => {
