@@ -210,3 +210,21 @@ case!(
     a_webhook_section_of_the_reference_is_read_and_checked,
     "projects:\n  app:\n    path: .\n    scm:\n      plugin: github\n      webhook:\n        enabled: true\n        maxBodyBytes: 0\n        secretEnvVr: GH_SECRET\n"
 );
+
+#[test]
+fn a_tracker_or_scm_given_by_name_alone_is_that_plugin() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: .\n    tracker: prompt\n    scm: github\n",
+    )
+    .unwrap();
+    env.ao(&repo, &["config", "validate"])
+        .success()
+        .stdout_has("is valid");
+}
+case!(
+    a_tracker_that_is_neither_a_name_nor_a_mapping,
+    "projects:\n  app:\n    path: .\n    tracker: [prompt]\n"
+);

@@ -76,6 +76,38 @@ pub fn is_flat(tree: &Node) -> bool {
 /// Builds the one tree of a config from the file at `path` (already parsed and
 /// expanded as `tree`) and the files it brings in.
 pub fn compose(tree: Node, path: &Path, env_lookup: EnvLookup<'_>) -> Composed {
+    let mut c = compose_files(tree, path, env_lookup);
+    expand_shorthands(&mut c.tree);
+    c
+}
+
+/// `tracker: github` in a project, as `defaults.tracker` takes it, means
+/// `tracker: { plugin: github }` (and the same for `scm`).
+fn expand_shorthands(tree: &mut Node) {
+    let Value::Map(top) = &mut tree.value else {
+        return;
+    };
+    let Some(projects) = top.iter_mut().find(|e| e.key == "projects") else {
+        return;
+    };
+    let Value::Map(entries) = &mut projects.value.value else {
+        return;
+    };
+    for project in entries {
+        let Value::Map(keys) = &mut project.value.value else {
+            continue;
+        };
+        for e in keys.iter_mut() {
+            if (e.key == "tracker" || e.key == "scm") && matches!(e.value.value, Value::Str(_)) {
+                let loc = e.value.loc;
+                let name = std::mem::replace(&mut e.value, empty_map(loc));
+                push(&mut e.value, "plugin", name);
+            }
+        }
+    }
+}
+
+fn compose_files(tree: Node, path: &Path, env_lookup: EnvLookup<'_>) -> Composed {
     let mut c = Composed {
         tree,
         files: vec![path.to_owned()],

@@ -159,6 +159,10 @@ fn plain(expected: &dyn de::Expected) -> String {
         "a string" | "a borrowed string" => "text".to_owned(),
         "a sequence" => "a list".to_owned(),
         "a map" => "a mapping".to_owned(),
+        "struct PluginSection" => {
+            "a plugin's name, or a mapping with `plugin:` and its settings".to_owned()
+        }
+        t if t.starts_with("struct ") => "a mapping of settings".to_owned(),
         _ => text,
     }
 }
