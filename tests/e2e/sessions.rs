@@ -203,7 +203,10 @@ fn a_piped_prompt_or_message_loses_its_final_newline() {
         let out = f.ao(&["session", "output", "app-1"]).stdout;
         (out.matches("second line").count() >= 2).then_some(out)
     });
-    let tail: Vec<&str> = out.lines().skip_while(|l| !l.contains("second line")).collect();
+    let tail: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("second line"))
+        .collect();
     assert_eq!(tail, ["second line", "second line"], "{out}");
 }
 
@@ -287,12 +290,31 @@ fn an_existing_branch_is_reused_never_reset() {
         std::fs::read_to_string(wt.join("work.txt")).unwrap(),
         "done so far\n"
     );
-    // The commit is unpushed, so a plain kill refuses and names it.
+    // The commit is unpushed but on the branch, which kill keeps: nothing is lost, and
+    // kill says what the kept branch holds.
     f.ao(&["session", "kill", "app-1"])
-        .code(1)
-        .stderr_has("work so far");
-    f.ao(&["session", "kill", "app-1", "--force"]).success();
+        .success()
+        .stdout_has("branch feat/ongoing kept, with 1 commit not pushed yet:")
+        .stdout_has("work so far");
     assert!(f.branches().contains(&"feat/ongoing".to_owned()));
+    // Killing it again changes nothing, and says so.
+    f.ao(&["session", "kill", "app-1"])
+        .success()
+        .stdout_has("app-1 was already killed (user); nothing was changed");
+    // A commit on a detached HEAD is on no branch: that would be lost, so kill refuses.
+    f.ao(&["spawn", "app", "--prompt", "detached"]).success();
+    let wt = f.worktree("app-2");
+    f.env.git(&wt, &["checkout", "-q", "--detach"]);
+    f.env
+        .git(&wt, &["commit", "-q", "--allow-empty", "-m", "orphan work"]);
+    f.ao(&["session", "kill", "app-2"])
+        .code(1)
+        .stderr_has("1 commit on no branch (a detached HEAD)")
+        .stderr_has("orphan work");
+    let dry = f.ao(&["session", "cleanup", "--dry-run"]);
+    dry.success()
+        .stdout_has("would clean app-1: killed (user); would keep branch feat/ongoing");
+    assert!(!dry.stdout.contains("removed"), "{}", dry.explain());
 }
 
 #[test]

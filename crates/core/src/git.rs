@@ -165,9 +165,10 @@ pub fn branch_name_problem(repo: &Path, branch: &str) -> Option<String> {
 }
 
 /// What a checkout holds that deleting it would lose: uncommitted changes (untracked
-/// files included) and commits that no remote-tracking ref holds (or, in a repository
-/// without remotes, that `default_branch` does not). Each entry is one line for a user.
-pub async fn unsaved_work(checkout: &Path, default_branch: &str) -> Result<Vec<String>, GitError> {
+/// files included), and commits that no branch or remote-tracking ref holds (made on a
+/// detached HEAD). Commits on a branch are not lost with the checkout: ao keeps branches.
+/// Each entry is one line for a user.
+pub async fn unsaved_work(checkout: &Path, _default_branch: &str) -> Result<Vec<String>, GitError> {
     let mut lost = Vec::new();
     let status = run(
         checkout,
@@ -183,36 +184,54 @@ pub async fn unsaved_work(checkout: &Path, default_branch: &str) -> Result<Vec<S
             summarize(&changes)
         ));
     }
-    let remotes = run(checkout, &["remote"]).await?;
-    let mut args = vec!["log", "--format=%h %s", "HEAD", "--not"];
-    let has_remote_refs = !remotes.trim().is_empty()
-        && !run(checkout, &["for-each-ref", "--count=1", "refs/remotes"])
-            .await?
-            .trim()
-            .is_empty();
-    let base;
-    if has_remote_refs {
-        args.push("--remotes");
-    } else {
-        base = format!("refs/heads/{default_branch}");
-        args.push(&base);
-    }
-    let commits = run(checkout, &args).await?;
+    let commits = run(
+        checkout,
+        &[
+            "log",
+            "--format=%h %s",
+            "HEAD",
+            "--not",
+            "--branches",
+            "--remotes",
+        ],
+    )
+    .await
+    .unwrap_or_default();
     let commits: Vec<&str> = commits.lines().filter(|l| !l.is_empty()).collect();
     if !commits.is_empty() {
-        let on = if has_remote_refs {
-            "on no remote".to_owned()
-        } else {
-            format!("not on {default_branch}")
-        };
         lost.push(format!(
-            "{} commit{} {on}: {}",
+            "{} commit{} on no branch (a detached HEAD): {}",
             commits.len(),
             if commits.len() == 1 { "" } else { "s" },
             summarize(&commits)
         ));
     }
     Ok(lost)
+}
+
+/// The commits of `branch` that are on no remote (or, in a repository without remotes,
+/// not on `default_branch`), one `sha subject` line each: what a kept branch holds that
+/// exists nowhere else yet.
+pub async fn unpushed_commits(
+    repo: &Path,
+    branch: &str,
+    default_branch: &str,
+) -> Result<Vec<String>, GitError> {
+    let remotes = run(repo, &["for-each-ref", "--count=1", "refs/remotes"]).await?;
+    let tip = format!("refs/heads/{branch}");
+    let base = format!("refs/heads/{default_branch}");
+    let mut args = vec!["log", "--format=%h %s", &tip, "--not"];
+    if remotes.trim().is_empty() {
+        args.push(&base);
+    } else {
+        args.push("--remotes");
+    }
+    Ok(run(repo, &args)
+        .await?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// The files and directories git ignores in `checkout` (a `build.log`, a local `.env`),

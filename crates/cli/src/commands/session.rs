@@ -423,7 +423,13 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             } else {
                 "killed"
             };
-            if report.done.is_empty() {
+            if report
+                .done
+                .first()
+                .is_some_and(|d| d.starts_with("was already"))
+            {
+                println!("{} {}", report.session.id, report.done[0]);
+            } else if report.done.is_empty() {
                 println!("{} {verb}", report.session.id);
             } else {
                 println!("{} {verb}: {}", report.session.id, report.done.join("; "));

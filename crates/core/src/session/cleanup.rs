@@ -97,9 +97,11 @@ impl Manager {
             }
             let mut done = vec![why];
             if has_workspace {
-                done.push(format!("removed {}", spec.path.display()));
+                let verb = if dry_run { "would remove" } else { "removed" };
+                done.push(format!("{verb} {}", spec.path.display()));
             }
-            done.push(format!("kept branch {}", s.branch));
+            let verb = if dry_run { "would keep" } else { "kept" };
+            done.push(format!("{verb} branch {}", s.branch));
             if !dry_run {
                 if let Some(h) = &s.runtime
                     && let Ok(r) = self.runtime(&h.runtime)

@@ -57,6 +57,20 @@ impl Manager {
         let project = self.project(&s.project)?;
         let spec = self.workspace_spec(&project, &s);
         let has_workspace = spec.path.exists();
+        if s.status.is_terminal() && (opts.keep_workspace || !has_workspace) {
+            let reason = s
+                .status_reason
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            return Ok(KillReport {
+                done: vec![format!(
+                    "was already {}{reason}; nothing was changed",
+                    s.status
+                )],
+                session: s,
+                cancelled_spawn: false,
+            });
+        }
         if !opts.keep_workspace && !opts.force && has_workspace {
             let lost = crate::git::unsaved_work(&spec.path, &project.default_branch)
                 .await
@@ -105,7 +119,21 @@ impl Manager {
             )),
         }
         if crate::git::local_branch_exists(&project.path, &s.branch) {
-            done.push(format!("branch {} kept", s.branch));
+            let unpushed =
+                crate::git::unpushed_commits(&project.path, &s.branch, &project.default_branch)
+                    .await
+                    .unwrap_or_default();
+            if unpushed.is_empty() {
+                done.push(format!("branch {} kept", s.branch));
+            } else {
+                done.push(format!(
+                    "branch {} kept, with {} commit{} not pushed yet: {}",
+                    s.branch,
+                    unpushed.len(),
+                    if unpushed.len() == 1 { "" } else { "s" },
+                    crate::git::summarize_paths(&unpushed)
+                ));
+            }
         } else {
             done.push(format!(
                 "branch {} was already gone (deleted outside ao)",
