@@ -576,3 +576,87 @@ fn attach_and_status_watch_work_in_a_real_terminal() {
             .then_some(())
     });
 }
+
+/// A bash script as the agent: it runs as `bash`, which ao no longer needs to be told.
+fn toy_agent(f: &mut Fleet) {
+    let bin = f.env.root().join("agent-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("my-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\necho 'my-agent ready'\nwhile read -r line; do\n  [ \"$line\" = quit ] && exit 0\n  echo \"my-agent got: $line\"\ndone\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.env.set("PATH", path);
+}
+
+/// The README's "A first session with any CLI", as written there.
+#[test]
+fn the_readmes_first_session_with_any_cli_works_as_written() {
+    let mut f = Fleet::new("");
+    toy_agent(&mut f);
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: .\n    agent: command\n    tracker: {{ plugin: prompt }}\n    agentConfig:\n      command: [my-agent]          # any CLI; the task is typed in once it runs\n",
+        f.socket.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Fix the flaky login test"])
+        .success()
+        .stdout_has("app-1");
+    wait_until("the task at the agent", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("my-agent got: Fix the flaky login test")
+            .then_some(())
+    });
+    f.ao(&["status"]).success().stdout_has("app-1");
+    f.ao(&["send", "app-1", "Also update the changelog"])
+        .success();
+    wait_until("the message at the agent", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("my-agent got: Also update the changelog")
+            .then_some(())
+    });
+    f.ao(&["session", "kill", "app-1"]).success();
+    assert!(f.tmux_sessions().is_empty());
+}
+
+#[test]
+fn a_quiet_generic_agent_reads_ready_and_one_that_exited_frees_its_slot() {
+    let mut f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [my-agent]\n    maxSessions: 1\n",
+    );
+    toy_agent(&mut f);
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    let status = |f: &Fleet| -> serde_json::Value {
+        let run = f.ao(&["status", "--json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        session(&list, "app-1").clone()
+    };
+    // Its screen stays still once it has answered: ready, not active forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while status(&f)["activity"] != "ready" {
+        assert!(std::time::Instant::now() < deadline, "{}", status(&f));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    // It quits: the session ends (the table says exited) and frees its slot.
+    f.ao(&["send", "app-1", "quit"]).success();
+    wait_until("the session to end", || {
+        (status(&f)["status_reason"] == "agent_exited").then_some(())
+    });
+    f.ao(&["status"]).success().stdout_has("exited");
+    f.ao(&["spawn", "app", "--prompt", "two"])
+        .success()
+        .stdout_has("app-2");
+    f.ao(&["session", "restore", "app-1"])
+        .code(1)
+        .stderr_has("maxSessions");
+}

@@ -162,6 +162,9 @@ pub struct ActivityContext {
     pub idle_after_ms: u64,
     /// Now.
     pub now: Timestamp,
+    /// When the agent's screen last changed, when the runtime knows it.
+    #[serde(default)]
+    pub last_output_at: Option<Timestamp>,
 }
 
 /// Where an activity reading came from, most trusted first.

@@ -68,6 +68,9 @@ pub struct Probe {
     /// The agent's exit code once it has exited, when the runtime knows it.
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// When the agent's screen last changed, when the runtime knows it.
+    #[serde(default)]
+    pub last_output_at: Option<crate::Timestamp>,
 }
 
 impl Probe {
@@ -78,6 +81,7 @@ impl Probe {
             foreground: None,
             pid: None,
             exit_code: None,
+            last_output_at: None,
         }
     }
 }

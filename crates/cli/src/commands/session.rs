@@ -173,6 +173,8 @@ fn table(views: &[SessionView], paint: &Paint) -> String {
         .map(|v| {
             let s = &v.session;
             let status = match s.status_reason {
+                // Its agent ended by itself: `ao session restore` brings it back.
+                Some(ao_core::model::StatusReason::AgentExited) => "exited".to_owned(),
                 Some(r) => format!("{} ({r})", s.status),
                 None => s.status.to_string(),
             };

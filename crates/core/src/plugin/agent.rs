@@ -59,6 +59,8 @@ pub struct ActivityContext {
     pub idle_after_ms: u64,
     /// Now, in ms since the epoch.
     pub now: Timestamp,
+    /// When the agent's screen last changed, when the runtime knows it.
+    pub last_output_at: Option<Timestamp>,
 }
 
 pub use ao_plugin_sdk::agent::{ActivityReport, ActivitySource, AgentSessionInfo};

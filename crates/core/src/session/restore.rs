@@ -38,6 +38,30 @@ impl Manager {
                 format!("`ao attach {}` opens it", s.id),
             ));
         }
+        if let Some(max) = project.max_sessions {
+            let live: Vec<String> = self
+                .store()
+                .sessions(&crate::store::SessionFilter {
+                    project: Some(project.id.clone()),
+                    include_archived: false,
+                })?
+                .into_iter()
+                .filter(|o| o.id != s.id && !o.status.is_terminal())
+                .map(|o| o.id.to_string())
+                .collect();
+            if live.len() >= max as usize {
+                return Err(ManagerError::refused(
+                    format!(
+                        "project `{}` already has {} live session{} (maxSessions {max}): {}",
+                        project.id,
+                        live.len(),
+                        if live.len() == 1 { "" } else { "s" },
+                        live.join(", ")
+                    ),
+                    "kill or clean up one of them first",
+                ));
+            }
+        }
         let plugins = self.plugins_for(&s.agent, &s.workspace, &project.runtime)?;
         let mut spec = self.workspace_spec(&project, &s);
         spec.base_branch = local_base(&project);

@@ -79,7 +79,25 @@ pub fn apply_probe(
                 ),
             )];
         }
-        Liveness::Exited => row.activity = Some(Activity::Exited),
+        // Its agent has ended: the session no longer takes a slot, and `ao session
+        // restore` starts it again.
+        Liveness::Exited => {
+            let from = row.status;
+            row.status = SessionStatus::Killed;
+            row.status_reason = Some(StatusReason::AgentExited);
+            row.activity = Some(Activity::Exited);
+            return vec![Change::new(
+                EventKind::StatusChanged {
+                    from,
+                    to: SessionStatus::Killed,
+                },
+                Priority::Warning,
+                format!(
+                    "{}: its agent exited; `ao session restore {}` starts it again",
+                    row.id, row.id
+                ),
+            )];
+        }
         Liveness::Alive => {
             if let Some(a) = activity {
                 row.activity = Some(a);
@@ -173,7 +191,9 @@ impl Manager {
         let mut reading = None;
         let mut learned = s.clone();
         if probe.liveness == Liveness::Alive {
-            reading = self.agent_activity(&mut learned).await;
+            reading = self
+                .agent_activity_at(&mut learned, probe.last_output_at)
+                .await;
         }
         let activity = reading.as_ref().map(|r| r.activity);
         let agent_id = learned.agent_session_id;
@@ -191,8 +211,18 @@ impl Manager {
     /// The agent's activity, layered: its hooks' last report, then its session log, then
     /// (only when the plugin asks) the terminal. Learns the agent's own session id.
     pub(crate) async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
+        self.agent_activity_at(s, None).await
+    }
+
+    /// [`Manager::agent_activity`], knowing when the screen last changed.
+    async fn agent_activity_at(
+        &self,
+        s: &mut Session,
+        last_output_at: Option<crate::model::Timestamp>,
+    ) -> Option<ActivityReport> {
         let agent = self.agent(&s.agent).ok()?;
         let mut ctx = self.activity_context(s);
+        ctx.last_output_at = last_output_at;
         if agent.wants_terminal(&ctx)
             && let Some(handle) = &s.runtime
             && let Ok(runtime) = self.runtime(&handle.runtime)
@@ -221,6 +251,7 @@ impl Manager {
             recent_output: None,
             idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
             now: now_ms(),
+            last_output_at: None,
         }
     }
 
@@ -359,10 +390,15 @@ mod tests {
             Some(Activity::Ready),
             "no reading keeps the last"
         );
-        apply_probe(&mut s, Liveness::Exited, None, None);
+        let changes = apply_probe(&mut s, Liveness::Exited, None, None);
         assert_eq!(
-            (s.status, s.activity),
-            (SessionStatus::Working, Some(Activity::Exited))
+            (s.status, s.status_reason, s.activity),
+            (
+                SessionStatus::Killed,
+                Some(StatusReason::AgentExited),
+                Some(Activity::Exited)
+            )
         );
+        assert_eq!(changes.len(), 1);
     }
 }

@@ -35,6 +35,14 @@ pub(crate) fn indent(text: &str) -> String {
 }
 
 impl Manager {
+    /// The process name ao's launcher (`ao __launch`) runs under until it execs the agent.
+    fn launcher_name(&self) -> String {
+        self.ao_exe
+            .file_name()
+            .map(|n| n.to_string_lossy().chars().take(15).collect())
+            .unwrap_or_else(|| "ao".into())
+    }
+
     /// Waits until the agent's own process is the terminal's foreground process. Fails
     /// with the agent's last output if it exits or is gone, and after the time-out.
     pub(crate) async fn wait_ready(
@@ -58,7 +66,14 @@ impl Manager {
             match probe.liveness {
                 Liveness::Alive => {
                     let fg = probe.foreground.clone().unwrap_or_default();
-                    if names.is_empty() || names.contains(&fg) {
+                    // With no name to expect, the agent runs once ao's launcher (which
+                    // execs it in place) no longer does.
+                    let started = if names.is_empty() {
+                        fg != self.launcher_name()
+                    } else {
+                        names.contains(&fg)
+                    };
+                    if started {
                         return Ok(());
                     }
                     last = Some(fg);
@@ -92,14 +107,23 @@ impl Manager {
                     message: format!(
                         "the agent was not running after {} s (the terminal's foreground process is `{}`, expected {}); its last output:\n{}",
                         self.ready_timeout.as_secs(),
-                        last.unwrap_or_default(),
-                        names.join(" or "),
+                        last.clone().unwrap_or_default(),
+                        if names.is_empty() {
+                            "the agent".to_owned()
+                        } else {
+                            names.join(" or ")
+                        },
                         indent(&output)
                     ),
-                    hint: Some(
+                    hint: Some(if names.is_empty() {
                         "nothing was typed into it; check that the agent starts by hand in the workspace"
-                            .into(),
-                    ),
+                            .into()
+                    } else {
+                        format!(
+                            "nothing was typed into it; if the agent runs under another name, set agentConfig.processName to it (now `{}`)",
+                            last.clone().unwrap_or_default()
+                        )
+                    }),
                 });
             }
             backoff.pause().await;

@@ -61,32 +61,27 @@ impl Agent for CommandAgent {
         })
     }
 
+    /// Only `processName` when given: the agent is the pane's own process, so ao knows it
+    /// started once the launcher has handed over, whatever it is called (a script runs
+    /// as its interpreter, a symlink under its target's name).
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
-        if let Some(name) = &config.process_name {
-            return vec![name.clone()];
-        }
-        config
-            .command
-            .as_ref()
-            .and_then(|c| c.first())
-            .map(|program| {
-                vec![
-                    std::path::Path::new(program)
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| program.clone()),
-                ]
-            })
-            .unwrap_or_default()
+        config.process_name.iter().cloned().collect()
     }
 
-    async fn activity(&self, _ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
-        // The runtime's probe already tells exited from running; beyond that a generic
-        // CLI gives no signal.
+    async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
+        // A generic CLI gives no signal of its own, but its screen does: output means
+        // it works; a screen quiet for a while means it waits (ready), then idles.
+        use ao_core::model::Activity;
+        let quiet = ctx.last_output_at.map(|at| ctx.now.saturating_sub(at));
+        let activity = match quiet {
+            Some(q) if q >= ctx.idle_after_ms as i64 => Activity::Idle,
+            Some(q) if q >= QUIET_MS => Activity::Ready,
+            _ => Activity::Active,
+        };
         Ok(ActivityReport {
-            activity: ao_core::model::Activity::Active,
+            activity,
             source: ActivitySource::Terminal,
-            last_at: None,
+            last_at: ctx.last_output_at,
             detail: None,
         })
     }
@@ -99,6 +94,9 @@ impl Agent for CommandAgent {
         None
     }
 }
+
+/// How long a generic agent's screen stays still before the agent reads `ready`.
+const QUIET_MS: i64 = 10_000;
 
 fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
     Ok(Arc::new(CommandAgent))

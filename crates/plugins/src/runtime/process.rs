@@ -204,6 +204,12 @@ impl Runtime for ProcessRuntime {
                     },
                     pid,
                     exit_code: None,
+                    // The log is the agent's screen: its last write is its last output.
+                    last_output_at: handle_files(h)
+                        .and_then(|f| std::fs::metadata(f.log).ok())
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64),
                 }
             })
             .collect())

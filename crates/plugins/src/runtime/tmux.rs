@@ -154,6 +154,8 @@ struct PaneRow {
     dead: bool,
     exit_code: Option<i32>,
     pid: Option<u32>,
+    /// When the window last had output, in seconds since 1970.
+    activity_at: Option<i64>,
     command: String,
 }
 
@@ -210,12 +212,23 @@ impl TmuxRuntime {
     }
 
     async fn list(socket: &Socket) -> Result<Listed, PluginError> {
+        Self::list_in(socket, None).await
+    }
+
+    /// The panes of every session, or of the one session `only` (one probe of one
+    /// session need not read them all).
+    async fn list_in(socket: &Socket, only: Option<&str>) -> Result<Listed, PluginError> {
+        let target = only.map(|name| format!("={name}"));
+        let scope: Vec<&str> = match &target {
+            Some(t) => vec!["-s", "-t", t],
+            None => vec!["-a"],
+        };
         let out = Self::tmux(socket)
+            .arg("list-panes")
+            .args(scope)
             .args([
-                "list-panes",
-                "-a",
                 "-F",
-                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{pane_current_command}",
+                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t#{pane_current_command}",
             ])
             .timeout(PROBE_TIMEOUT)
             .run()
@@ -226,8 +239,10 @@ impl TmuxRuntime {
                 return Ok(Listed::NoServer);
             }
             // A server between its last session ending and its exit (or still making its
-            // first) has no panes to list, and says so this way.
-            if out.stderr.contains("no current target") {
+            // first) has no panes to list, and says so this way; a session asked about
+            // by name that is not there is no pane either.
+            if out.stderr.contains("no current target") || (only.is_some() && no_such_session(&out))
+            {
                 return Ok(Listed::Panes(Vec::new()));
             }
             return Err(failed(format!("list-panes failed: {}", out.message())));
@@ -236,13 +251,14 @@ impl TmuxRuntime {
             out.stdout
                 .lines()
                 .filter_map(|line| {
-                    let mut f = line.splitn(6, '\t');
+                    let mut f = line.splitn(7, '\t');
                     Some(PaneRow {
                         session: f.next()?.to_owned(),
                         mark: f.next()?.to_owned(),
                         dead: f.next()? == "1",
                         exit_code: f.next()?.parse().ok(),
                         pid: f.next()?.parse().ok(),
+                        activity_at: f.next()?.parse().ok(),
                         command: f.next().unwrap_or("").to_owned(),
                     })
                 })
@@ -495,7 +511,8 @@ impl Runtime for TmuxRuntime {
             if by_socket.contains_key(&socket.args()) {
                 continue;
             }
-            let listed = match Self::list(&socket).await {
+            let only = (handles.len() == 1).then(|| h.id.as_str());
+            let listed = match Self::list_in(&socket, only).await {
                 Ok(Listed::Panes(rows)) => Some(rows),
                 Ok(Listed::NoServer) => Some(Vec::new()),
                 Err(e) => {
@@ -526,6 +543,7 @@ impl Runtime for TmuxRuntime {
                             .then(|| row.command.clone()),
                         pid: row.pid,
                         exit_code: if row.dead { row.exit_code } else { None },
+                        last_output_at: row.activity_at.map(|s| s * 1000),
                     },
                 }
             })

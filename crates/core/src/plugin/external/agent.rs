@@ -41,6 +41,7 @@ fn wire_activity(ctx: &ActivityContext) -> a::ActivityParams {
             recent_output: ctx.recent_output.clone(),
             idle_after_ms: ctx.idle_after_ms,
             now: ctx.now,
+            last_output_at: ctx.last_output_at,
         },
     }
 }
