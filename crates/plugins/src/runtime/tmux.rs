@@ -511,7 +511,7 @@ impl Runtime for TmuxRuntime {
             if by_socket.contains_key(&socket.args()) {
                 continue;
             }
-            let only = (handles.len() == 1).then(|| h.id.as_str());
+            let only = (handles.len() == 1).then_some(h.id.as_str());
             let listed = match Self::list_in(&socket, only).await {
                 Ok(Listed::Panes(rows)) => Some(rows),
                 Ok(Listed::NoServer) => Some(Vec::new()),
