@@ -660,3 +660,39 @@ fn a_quiet_generic_agent_reads_ready_and_one_that_exited_frees_its_slot() {
         .code(1)
         .stderr_has("maxSessions");
 }
+
+#[test]
+fn small_rough_edges_say_what_to_do() {
+    let f = Fleet::new(CAT);
+    // The host is not in this build: said in words, with what to use now.
+    for (args, says) in [
+        (&["start"][..], "`ao start` runs the supervising host"),
+        (&["stop"], "`ao stop` ends the supervising host"),
+        (&["dashboard"], "ao has no web dashboard"),
+    ] {
+        f.ao(args)
+            .code(2)
+            .stderr_has(says)
+            .stderr_has("ao status --watch");
+    }
+    // Attaching with no terminal says how to attach by hand.
+    f.ao(&["spawn", "app", "--prompt", "x"]).success();
+    f.ao(&["attach", "app-1"])
+        .code(1)
+        .stderr_has("ao attach needs a terminal")
+        .stderr_has("attach-session -t =app-1");
+    // A repository with no commits yet is named as such.
+    let empty = f.env.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    f.env.git(&empty, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        empty.join("agent-orchestrator.yaml"),
+        "projects:\n  e:\n    path: .\n    agent: command\n    agentConfig:\n      command: [cat]\n    tracker: prompt\n",
+    )
+    .unwrap();
+    f.env
+        .ao(&empty, &["spawn", "e", "--prompt", "x"])
+        .code(1)
+        .stderr_has("has no commits yet")
+        .stderr_has("git commit --allow-empty");
+}

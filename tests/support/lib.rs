@@ -527,7 +527,29 @@ impl Drop for Fleet {
     }
 }
 
-/// An agent CLI on PATH, or `None` after saying loudly that its tests are skipped.
+/// Set (to anything but `0`) where a missing agent CLI must fail its tests rather than
+/// skip them; `.ci/run` sets it.
+pub const REQUIRE_AGENTS_ENV: &str = "AO_REQUIRE_AGENTS";
+
+/// The agent tests skipped in this run, printed when the test process ends.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn print_skipped() {
+    let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
+    if !skipped.is_empty() {
+        // After the harness's own summary, where a person reading the run sees it.
+        eprintln!(
+            "\n!!!! {} agent test{} SKIPPED, their CLI not installed: {}\n!!!! .ci/run installs them; set {REQUIRE_AGENTS_ENV}=1 to make a missing CLI fail instead.\n",
+            skipped.len(),
+            if skipped.len() == 1 { " was" } else { "s were" },
+            skipped.join(", ")
+        );
+    }
+}
+
+/// An agent CLI on PATH, or `None` when it is missing: then the test is counted as
+/// skipped and the skips are printed when the run ends, or, with `AO_REQUIRE_AGENTS`
+/// set, the test fails.
 pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -535,9 +557,19 @@ pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        eprintln!(
-            "\n!!!! SKIPPED: `{program}` is not installed (package {package}); .ci/run installs it.\n"
+        let required = std::env::var(REQUIRE_AGENTS_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "`{program}` (package {package}) is not on PATH, and {REQUIRE_AGENTS_ENV} says the agent tests must run"
         );
+        let mut skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+        if skipped.is_empty() {
+            // SAFETY: registers a plain function to run at exit; it only prints.
+            unsafe {
+                libc::atexit(print_skipped);
+            }
+        }
+        skipped.push(format!("{program} ({package})"));
     }
     found
 }

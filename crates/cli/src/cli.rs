@@ -53,6 +53,27 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The supervising host (not in this build yet).
+    #[command(hide = true)]
+    Start {
+        /// Whatever was given.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Stops the supervising host (not in this build yet).
+    #[command(hide = true)]
+    Stop {
+        /// Whatever was given.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The reference's web dashboard (ao has none).
+    #[command(hide = true)]
+    Dashboard {
+        /// Whatever was given.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Runs a launch file written by a runtime (internal).
     #[command(name = "__launch", hide = true)]
     Launch {

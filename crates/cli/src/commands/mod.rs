@@ -32,12 +32,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach { session } => session::attach(&session),
         Command::Session(cmd) => session::run(cmd),
         Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
+        Command::Start { .. } => not_yet(
+            "`ao start` runs the supervising host: it watches every session and its pull request, sends CI failures and review comments to the agent, merges when allowed, and notifies you",
+        ),
+        Command::Stop { .. } => not_yet("`ao stop` ends the supervising host that `ao start` runs"),
+        Command::Dashboard { .. } => Err(UserError::usage(
+            "ao has no web dashboard: the fleet lives in the terminal",
+        )
+        .hint(
+            "`ao status --watch` shows every session and refreshes; `ao attach SESSION` opens one",
+        )
+        .into()),
         Command::Launch { file } => {
             let message = ao_plugins::launch::exec_launch_file(&file);
             eprintln!("{message}");
             Ok(ExitCode::from(127))
         }
     }
+}
+
+/// A command of the reference that this build does not have yet.
+fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
+    Err(UserError::usage(format!("{what}; it is not in this build of ao yet"))
+        .hint("until then, `ao status --watch` shows the fleet, `ao send` talks to an agent, and `ao session cleanup` tidies up")
+        .into())
 }
 
 /// The working directory, or a clear error.

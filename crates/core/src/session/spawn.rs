@@ -83,6 +83,18 @@ impl Manager {
                 ));
             }
         }
+        let unborn = git2::Repository::open(&project.path)
+            .is_ok_and(|r| matches!(r.head(), Err(e) if e.code() == git2::ErrorCode::UnbornBranch));
+        if unborn {
+            return Err(ManagerError::refused(
+                format!(
+                    "the repository of project `{}` ({}) has no commits yet, and a session's branch starts from one",
+                    project.id,
+                    project.path.display()
+                ),
+                "make a first commit (`git commit --allow-empty -m start`), then spawn again",
+            ));
+        }
         let agent_name = req.agent.clone().unwrap_or_else(|| project.agent.clone());
         let plugins =
             Arc::new(self.plugins_for(&agent_name, &project.workspace, &project.runtime)?);
