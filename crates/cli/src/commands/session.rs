@@ -377,9 +377,9 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
         .split_first()
         .ok_or_else(|| UserError::failed("the runtime gave no way to attach"))?;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(UserError::failed(format!(
-            "ao attach needs a terminal, and this is not one (input or output is redirected)"
-        ))
+        return Err(UserError::failed(
+            "ao attach needs a terminal, and this is not one (input or output is redirected)",
+        )
         .hint(format!(
             "run it from a terminal, or attach by hand with: {}; `ao session output {session}` prints the screen here",
             info.argv.join(" ")
