@@ -93,8 +93,10 @@ fn exit_cli(f: &AgentFleet, keys: &[&str]) {
         f.keys("app-1", &[k]);
     }
     f.wait_activity("app-1", "exited");
+    // Its hooks can say so a moment before the process ends; once the terminal shows it
+    // ended, the session is over (killed, agent_exited) and restore may start it again.
     ao_tests::wait_until("the CLI's process to end", || {
-        (f.status("app-1")["runtime_state"] == "exited").then_some(())
+        (f.status("app-1")["status_reason"] == "agent_exited").then_some(())
     });
 }
 

@@ -535,13 +535,25 @@ pub const REQUIRE_AGENTS_ENV: &str = "AO_REQUIRE_AGENTS";
 static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 extern "C" fn print_skipped() {
-    let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
-    if !skipped.is_empty() {
+    let all = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut skipped: Vec<String> = Vec::new();
+    for cli in &all {
+        let n = all.iter().filter(|c| *c == cli).count();
+        let line = if n == 1 {
+            cli.clone()
+        } else {
+            format!("{cli} x{n}")
+        };
+        if !skipped.contains(&line) {
+            skipped.push(line);
+        }
+    }
+    if !all.is_empty() {
         // After the harness's own summary, where a person reading the run sees it.
         eprintln!(
             "\n!!!! {} agent test{} SKIPPED, their CLI not installed: {}\n!!!! .ci/run installs them; set {REQUIRE_AGENTS_ENV}=1 to make a missing CLI fail instead.\n",
-            skipped.len(),
-            if skipped.len() == 1 { " was" } else { "s were" },
+            all.len(),
+            if all.len() == 1 { " was" } else { "s were" },
             skipped.join(", ")
         );
     }
