@@ -696,3 +696,34 @@ fn small_rough_edges_say_what_to_do() {
         .stderr_has("has no commits yet")
         .stderr_has("git commit --allow-empty");
 }
+
+#[test]
+fn an_undo_that_keeps_a_branch_says_why_and_a_restore_says_it_resumes() {
+    // A postCreate that commits, then fails: the branch the spawn made now holds work.
+    let f = Fleet::new(&format!(
+        "{CAT}    postCreate:\n      - git commit -q --allow-empty -m 'work in progress' && exit 4\n"
+    ));
+    f.ao(&["spawn", "app", "--prompt", "keep me"])
+        .code(1)
+        .stderr_has("kept branch feat/keep-me-app-1: it has commits that origin/main does not");
+    assert!(f.branches().contains(&"feat/keep-me-app-1".to_owned()));
+
+    // An agent with no way to resume is told it is resuming, not given the task anew.
+    let g = Fleet::new(CAT);
+    g.ao(&["spawn", "app", "--prompt", "Write the changelog"])
+        .success();
+    let wt = g.worktree("app-1");
+    std::fs::write(wt.join("CHANGELOG.md"), "done\n").unwrap();
+    g.env.git(&wt, &["add", "."]);
+    g.env.git(&wt, &["commit", "-q", "-m", "changelog written"]);
+    g.tmux(&["kill-session", "-t", "=app-1"]).success();
+    g.ao(&["status"]).success();
+    g.ao(&["session", "restore", "app-1"]).success();
+    let out = wait_until("the resume message", || {
+        let out = g.ao(&["session", "output", "app-1", "-n", "40"]).stdout;
+        out.contains("The task was:").then_some(out)
+    });
+    assert!(out.contains("You are resuming earlier work"), "{out}");
+    assert!(out.contains("changelog written"), "{out}");
+    assert!(out.contains("Write the changelog"), "{out}");
+}

@@ -88,11 +88,17 @@ impl Manager {
                     if had_dir {
                         parts.push(format!("removed {}", spec.path.display()));
                     }
-                    if had_branch
-                        && s.created_branch
-                        && !crate::git::local_branch_exists(&project.path, &s.branch)
-                    {
-                        parts.push(format!("deleted branch {}", s.branch));
+                    if had_branch && s.created_branch {
+                        if !crate::git::local_branch_exists(&project.path, &s.branch) {
+                            parts.push(format!("deleted branch {}", s.branch));
+                        } else {
+                            // Made by this spawn, but it holds commits now: deleting it
+                            // would lose them.
+                            parts.push(format!(
+                                "kept branch {}: it has commits that {} does not (`git log {}..{}`)",
+                                s.branch, spec.base_branch, spec.base_branch, s.branch
+                            ));
+                        }
                     }
                 }
                 // Killed between making the directory and recording it: only an empty

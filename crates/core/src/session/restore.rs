@@ -138,12 +138,24 @@ impl Manager {
         if !existed {
             self.run_post_create(plugins, &spec, &info).await?;
         }
-        let prompt = s.prompt.clone().unwrap_or_default();
-        let ctx = self.launch_context(project, s, &prompt)?;
-        let (launch, resumed) = match plugins.agent.restore(&ctx, s.agent_session_id.as_deref()) {
-            Some(l) => (l, true),
-            None => (plugins.agent.launch(&ctx)?, false),
-        };
+        let task = s.prompt.clone().unwrap_or_default();
+        let ctx = self.launch_context(project, s, &task)?;
+        let (launch, resumed, ctx) =
+            match plugins.agent.restore(&ctx, s.agent_session_id.as_deref()) {
+                Some(l) => (l, true, ctx),
+                // An agent that cannot resume starts afresh: told it is picking up its own
+                // earlier work, not given the task as if new (it would do it again).
+                None => {
+                    let prompt = if task.is_empty() {
+                        task
+                    } else {
+                        resume_prompt(&task, &s.branch, &info.path, &project.default_branch).await
+                    };
+                    let ctx = self.launch_context(project, s, &prompt)?;
+                    (plugins.agent.launch(&ctx)?, false, ctx)
+                }
+            };
+        let prompt = ctx.prompt.clone();
         self.start_agent(
             project,
             plugins,
@@ -170,4 +182,28 @@ impl Manager {
         );
         self.commit(s, vec![restored])
     }
+}
+
+/// What an agent that cannot resume its own session is told when its session starts
+/// again: that it is resuming, what the task was, and where its earlier work is.
+async fn resume_prompt(
+    task: &str,
+    branch: &str,
+    workspace: &std::path::Path,
+    default_branch: &str,
+) -> String {
+    let range = format!("{default_branch}..HEAD");
+    let commits = crate::git::run(workspace, &["log", "--format=%h %s", "-10", &range])
+        .await
+        .unwrap_or_default();
+    let commits = commits.trim();
+    let done = if commits.is_empty() {
+        "It has no commits of its own yet; look at the working tree for changes not committed."
+            .to_owned()
+    } else {
+        format!("Its latest commits:\n{commits}")
+    };
+    format!(
+        "You are resuming earlier work, not starting it: this session was stopped and started again. Your earlier work is in this worktree, on branch {branch}. {done}\n\nContinue from where it stands; do not redo what is already done. The task was:\n\n{task}"
+    )
 }
