@@ -59,6 +59,12 @@ fn fails_and_says_how_to_fix_a_missing_tmux_and_agent() {
 fn passes_when_everything_required_is_there() {
     let mut env = TestEnv::new();
     let repo = project(&env);
+    // Tests run as root: say this is a sandbox, as a user running ao as root would.
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: .\n    agentConfig:\n      env:\n        IS_SANDBOX: \"1\"\n",
+    )
+    .unwrap();
     let bin = path_with(&env, &["git", "tmux"], true);
     env.set("GH_TOKEN", "x");
     let run = run_with_path(&mut env, &repo, &bin);
@@ -86,4 +92,27 @@ fn without_a_config_it_points_at_ao_init() {
         .unwrap();
     assert_eq!(config["status"], "fail");
     assert_eq!(config["fix"], "run `ao init` in your repository");
+}
+
+#[test]
+fn predicts_that_the_agent_cannot_run() {
+    let mut env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: .\n  tools:\n    path: .\n    sessionPrefix: t\n    agent: command\n    agentConfig:\n      command: [toy-agent-not-installed]\n",
+    )
+    .unwrap();
+    let bin = path_with(&env, &["git", "tmux"], true);
+    env.set("GH_TOKEN", "x");
+    let run = run_with_path(&mut env, &repo, &bin);
+    run.code(1)
+        .stdout_has("FAIL  agent command (tools)")
+        .stdout_has("`toy-agent-not-installed` is not on PATH");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        run.stdout_has("FAIL  agent claude-code (app)")
+            .stdout_has("refuses permissions: permissionless")
+            .stdout_has("IS_SANDBOX");
+    }
 }

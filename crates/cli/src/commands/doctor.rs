@@ -178,6 +178,50 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         )),
     }
 
+    // The `command` agent's program is each project's own.
+    for p in projects.iter().filter(|p| p.agent == "command") {
+        let name = format!("agent command ({})", p.id);
+        match p.agent_config.command.as_ref().and_then(|c| c.first()) {
+            None => checks.push(check(
+                &name,
+                Status::Fail,
+                "no agentConfig.command".to_owned(),
+                Some("set agentConfig.command to the CLI to run"),
+            )),
+            Some(program) => {
+                match ao_core::exec::find_program(program, std::env::var("PATH").ok().as_deref()) {
+                    Some(path) => {
+                        checks.push(check(&name, Status::Ok, path.display().to_string(), None))
+                    }
+                    None => checks.push(check(
+                        &name,
+                        Status::Fail,
+                        format!("`{program}` is not on PATH"),
+                        Some("install it, or give its path in agentConfig.command"),
+                    )),
+                }
+            }
+        }
+    }
+    // Claude Code refuses its permission bypass as root unless told it is in a sandbox:
+    // say so before a spawn finds out.
+    if is_root() {
+        for p in projects.iter().filter(|p| p.agent == "claude-code") {
+            let bypass = matches!(
+                p.agent_config.permissions.unwrap_or_default(),
+                ao_core::config::Permission::Permissionless
+            );
+            let sandbox = p.agent_config.env.contains_key("IS_SANDBOX");
+            if bypass && !sandbox {
+                checks.push(check(
+                    &format!("agent claude-code ({})", p.id),
+                    Status::Fail,
+                    "ao runs as root, and Claude Code refuses permissions: permissionless (its bypass flag) as root".to_owned(),
+                    Some("run ao as an ordinary user, or, on a machine that is a sandbox, set agentConfig: { env: { IS_SANDBOX: \"1\" } } (or choose another permissions mode)"),
+                ));
+            }
+        }
+    }
     let agents: BTreeSet<&str> = projects.iter().map(|p| p.agent.as_str()).collect();
     for agent in &agents {
         let Some(program) = detect::agent_program(agent) else {
@@ -430,4 +474,15 @@ fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
         });
     }
     checks
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+fn is_root() -> bool {
+    false
 }
