@@ -727,3 +727,37 @@ fn an_undo_that_keeps_a_branch_says_why_and_a_restore_says_it_resumes() {
     assert!(out.contains("changelog written"), "{out}");
     assert!(out.contains("Write the changelog"), "{out}");
 }
+
+#[test]
+fn inside_a_sessions_workspace_ao_finds_its_config_and_store() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "where am I"]).success();
+    let wt = f.worktree("app-1");
+    // A shell in the worktree, with no AO_HOME: the session's own config and store.
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.env_remove("AO_HOME")
+        .args(["status", "--json"])
+        .current_dir(wt.join("."));
+    let run = ao_tests::Run::of(cmd, &wt);
+    run.success();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(session(&list, "app-1")["status"], "working");
+    // Nothing of that shows in the worktree itself.
+    assert_eq!(f.env.git(&wt, &["status", "--porcelain"]), "");
+
+    // Another config's cleanup says whose session it is.
+    let other = f.env.root().join("other.yaml");
+    std::fs::write(
+        &other,
+        format!("projects:\n  web:\n    path: {}\n", f.repo.display()),
+    )
+    .unwrap();
+    f.ao(&["session", "kill", "app-1"]).success();
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.env("AO_CONFIG_PATH", &other)
+        .args(["session", "cleanup"])
+        .current_dir(&f.repo);
+    let run = ao_tests::Run::of(cmd, &f.repo);
+    run.success()
+        .stdout_has("project `app` is not in this config");
+}

@@ -4,7 +4,7 @@
 use crate::cli::DoctorArgs;
 use crate::detect::{self, GithubAuth};
 use crate::ui::Paint;
-use ao_core::config::{ConfigError, LoadedConfig, ao_home, find_config, load_file, process_env};
+use ao_core::config::{ConfigError, LoadedConfig, find_config, load_file, process_env};
 use ao_core::model::{Event, EventKind, Priority, now_ms};
 use ao_core::plugin::external::ExternalState;
 use ao_core::plugin::{Notification, Notifier, Slot};
@@ -265,7 +265,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let home = ao_home(&process_env);
+    let home = super::home();
     match Store::open(&home) {
         Ok(store) => checks.push(check(
             "store",

@@ -58,6 +58,18 @@ fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
         .into())
 }
 
+/// ao's home: `$AO_HOME`; inside a session's workspace, the home it was spawned with;
+/// else `~/.agent-orchestrator`.
+pub fn home() -> PathBuf {
+    if std::env::var_os("AO_HOME").is_none_or(|h| h.is_empty())
+        && let Ok(cwd) = std::env::current_dir()
+        && let Some(mark) = ao_core::config::session_mark(&cwd)
+    {
+        return mark.home;
+    }
+    ao_home(&process_env)
+}
+
 /// The working directory, or a clear error.
 fn cwd() -> anyhow::Result<PathBuf> {
     std::env::current_dir()
@@ -66,7 +78,16 @@ fn cwd() -> anyhow::Result<PathBuf> {
 
 /// Finds the config the way every command does.
 fn locate_config() -> anyhow::Result<PathBuf> {
-    find_config(&cwd()?, &process_env).map_err(|e| {
+    let cwd = cwd()?;
+    // Inside a session's workspace, the config it was spawned with comes before any file
+    // found walking up (a committed one would point `path: .` at the worktree itself).
+    if std::env::var_os("AO_CONFIG_PATH").is_none()
+        && let Some(mark) = ao_core::config::session_mark(&cwd)
+        && mark.config.is_file()
+    {
+        return Ok(mark.config);
+    }
+    find_config(&cwd, &process_env).map_err(|e| {
         UserError::usage(e.to_string())
             .hint("run `ao init` in your repository, or set AO_CONFIG_PATH to the file")
             .into()
@@ -109,6 +130,6 @@ fn load_externals(loaded: &LoadedConfig, registry: &mut PluginRegistry) -> Vec<E
         loaded,
         registry,
         &process_env,
-        external::store_events(ao_home(&process_env)),
+        external::store_events(home()),
     )
 }

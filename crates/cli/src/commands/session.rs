@@ -3,7 +3,7 @@
 use crate::cli::{SendArgs, SessionCommand, SpawnArgs, StatusArgs};
 use crate::error::UserError;
 use crate::ui::Paint;
-use ao_core::config::{ao_home, process_env};
+use ao_core::config::process_env;
 use ao_core::model::now_ms;
 use ao_core::session::{KillOptions, Manager, ManagerError, SessionView, SpawnRequest, Task};
 use std::io::{IsTerminal, Read, Write};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 fn manager() -> anyhow::Result<Arc<Manager>> {
     let path = super::locate_config()?;
     let (loaded, registry, _) = super::load_with_plugins(&path)?;
-    let home = ao_home(&process_env);
+    let home = super::home();
     Ok(Arc::new(
         Manager::new(loaded, registry, home, process_env).map_err(user)?,
     ))

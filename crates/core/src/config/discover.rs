@@ -111,3 +111,33 @@ pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotF
         explicit: false,
     })
 }
+
+/// The name of the file, in a session's own git directory, that says which config and
+/// which ao home the session belongs to.
+pub const SESSION_MARK: &str = "ao-session.json";
+
+/// Which config and ao home a session's workspace belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionMark {
+    /// The config file the session was spawned with.
+    pub config: PathBuf,
+    /// Its `$AO_HOME`.
+    pub home: PathBuf,
+    /// The session.
+    pub session: String,
+}
+
+/// The session whose workspace `dir` is in, if any: read from the mark in the workspace's
+/// own git directory (never a file in the work tree, so nothing shows in `git status`).
+pub fn session_mark(dir: &Path) -> Option<SessionMark> {
+    let repo = git2::Repository::discover(dir).ok()?;
+    let text = std::fs::read_to_string(repo.path().join(SESSION_MARK)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Writes the mark into the git directory of the workspace at `workspace`.
+pub fn write_session_mark(workspace: &Path, mark: &SessionMark) -> std::io::Result<()> {
+    let repo = git2::Repository::open(workspace).map_err(std::io::Error::other)?;
+    let body = serde_json::to_vec(mark).map_err(std::io::Error::other)?;
+    std::fs::write(repo.path().join(SESSION_MARK), body)
+}

@@ -17,7 +17,10 @@ mod validate;
 
 pub use compose::{derived_identity, is_flat, registry_path, session_prefix};
 pub use diag::{Diagnostic, Loc, Severity, did_you_mean};
-pub use discover::{CONFIG_FILE_NAMES, ConfigNotFound, ao_home, find_config, user_home};
+pub use discover::{
+    CONFIG_FILE_NAMES, ConfigNotFound, SESSION_MARK, SessionMark, ao_home, find_config,
+    session_mark, user_home, write_session_mark,
+};
 pub use duration::{ConfigDuration, EscalateAfter};
 pub use env::{ExpandError, expand};
 pub use node::{Entry, Node, ParseError, Value};

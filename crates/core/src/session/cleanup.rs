@@ -50,9 +50,28 @@ impl Manager {
                 continue;
             }
             let Ok(resolved) = self.project(&s.project) else {
+                // Its workspace says which config it was spawned with.
+                let theirs = s
+                    .workspace_path
+                    .as_deref()
+                    .and_then(crate::config::session_mark)
+                    .map(|m| m.config)
+                    .filter(|c| *c != self.config.file);
                 report.skipped.push(CleanupItem {
                     session: s.id.clone(),
-                    detail: format!("project `{}` is no longer in the config", s.project),
+                    detail: match theirs {
+                        Some(config) => format!(
+                            "it belongs to project `{}` of another config, {}; clean it up with that one (AO_CONFIG_PATH={})",
+                            s.project,
+                            config.display(),
+                            config.display()
+                        ),
+                        None => format!(
+                            "project `{}` is not in this config ({})",
+                            s.project,
+                            self.config.file.display()
+                        ),
+                    },
                 });
                 continue;
             };

@@ -131,6 +131,14 @@ impl Manager {
             self.commit(s, Vec::new())?;
         }
         let info = plugins.workspace.restore(&spec).await?;
+        let _ = crate::config::write_session_mark(
+            &info.path,
+            &crate::config::SessionMark {
+                config: self.config.file.clone(),
+                home: self.home.clone(),
+                session: s.id.to_string(),
+            },
+        );
         s.workspace_path = Some(info.path.clone());
         s.workspace_claim = WorkspaceClaim::Made;
         self.commit(s, Vec::new())?;
