@@ -196,6 +196,25 @@ fn claude_code_permissionless_pretrusts_only_its_worktree() {
     f.add_env("IS_SANDBOX", "1");
     f.ao(&["spawn", "app", "--prompt", "Mark it done"])
         .success();
+    // Until Claude Code has asked the model about its task, the session is not `ready`:
+    // its start is not the end of a turn.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let s = f.status("app-1");
+        // Read after the status, so a request seen here came after that reading.
+        if f.model.requests().iter().any(|r| r.step.is_some()) {
+            break;
+        }
+        assert_ne!(
+            s["activity"], "ready",
+            "ready before it took its task: {s:#}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request for the task"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     f.wait_activity("app-1", "ready");
     let done = f.fleet.worktree("app-1").join("done.txt");
     ao_tests::wait_until("done.txt", || done.exists().then_some(()));

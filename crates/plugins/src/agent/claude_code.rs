@@ -37,6 +37,9 @@ const EVENTS: &[&str] = &[
     "SessionEnd",
 ];
 
+/// Set in the environment of a Claude Code started with its task on the command line.
+const TASK_PENDING_ENV: &str = "AO_TASK_PENDING";
+
 /// Claude Code.
 #[derive(Debug, Default)]
 pub struct ClaudeCode;
@@ -204,7 +207,13 @@ impl Agent for ClaudeCode {
             id.clone(),
         ];
         argv.extend(self.common_args(ctx)?);
-        Ok(super::inline_launch(argv, ctx, Some(id)))
+        let mut spec = super::inline_launch(argv, ctx, Some(id));
+        if !ctx.prompt.is_empty() {
+            // Its hooks learn that the session starts on a task, so the start itself is
+            // not read as a finished turn.
+            spec.env.insert(TASK_PENDING_ENV.into(), "1".into());
+        }
+        Ok(spec)
     }
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
@@ -354,6 +363,14 @@ impl Agent for ClaudeCode {
             .map(String::as_str)
             .or_else(|| payload["hook_event_name"].as_str())?;
         let (activity, detail) = match event {
+            // A session that starts on a task given on the command line has not done it
+            // yet: it is about to work, not waiting. Resumed or taskless, it waits.
+            "SessionStart"
+                if std::env::var_os(TASK_PENDING_ENV).is_some()
+                    && payload["source"].as_str() != Some("resume") =>
+            {
+                (Activity::Active, None)
+            }
             "SessionStart" | "Stop" => (Activity::Ready, None),
             "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => (Activity::Active, None),
             "PermissionRequest" => {
