@@ -192,7 +192,7 @@ fn on_a_terminal_it_asks_and_re_asks_until_the_answer_is_valid() {
     tmux.type_line("init", "bad id!");
     tmux.wait_for("init", "only letters, digits");
     tmux.type_line("init", "wid");
-    tmux.wait_for("init", "Agent (");
+    tmux.wait_for("init", "Agent: claude-code");
     tmux.type_line("init", "codex");
     tmux.wait_for("init", "Default branch [main]:");
     tmux.type_line("init", "");
@@ -201,4 +201,33 @@ fn on_a_terminal_it_asks_and_re_asks_until_the_answer_is_valid() {
     assert!(text.contains("  wid:"), "{text}");
     assert!(text.contains("  agent: codex"), "{text}");
     env.ao(&repo, &["config", "validate"]).success();
+}
+
+#[test]
+fn on_a_terminal_the_command_agent_is_offered_and_asks_for_its_command_line() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("tools"));
+    env.git(&repo, &["remote", "add", "origin", "file:///srv/tools.git"]);
+    let tmux = ao_tests::Tmux::new(&env);
+    let ao = ao_tests::ao_bin();
+    tmux.start("init", &repo, &[ao.to_str().unwrap(), "init"]);
+    tmux.wait_for("init", "Project id [tools]:");
+    tmux.type_line("init", "");
+    let screen = tmux.wait_for("init", "Agent: ");
+    assert!(screen.contains("command"), "{screen}");
+    tmux.type_line("init", "command");
+    tmux.wait_for("init", "The agent's command line");
+    tmux.type_line("init", "my-agent --mode 'fast and quiet'");
+    tmux.wait_for("init", "Default branch [main]:");
+    tmux.type_line("init", "");
+    tmux.wait_for("init", "Next: `ao doctor`");
+    let text = config(&repo);
+    assert!(text.contains("  agent: command"), "{text}");
+    assert!(
+        text.contains(r#"command: "my-agent --mode 'fast and quiet'""#),
+        "{text}"
+    );
+    // The comment says what init saw: an origin whose URL is not host/owner/repo.
+    assert!(text.contains("is not a host/owner/repo address"), "{text}");
+    assert!(!text.contains("no origin remote was found"), "{text}");
 }

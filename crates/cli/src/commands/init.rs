@@ -19,6 +19,8 @@ const SCHEMA_FILE: &str = "agent-orchestrator.schema.json";
 struct Choices {
     project: String,
     agent: String,
+    /// For the `command` agent: its command line.
+    command: Option<String>,
     default_branch: String,
 }
 
@@ -74,6 +76,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
             .copied()
             .unwrap_or("claude-code")
             .to_owned(),
+        command: None,
         default_branch: facts.default_branch.clone(),
     };
     let interactive =
@@ -217,19 +220,38 @@ fn ask(choices: &mut Choices, agents_found: &[&str]) -> anyhow::Result<()> {
         }
         println!("  a project id holds only letters, digits, `-` and `_`");
     }
-    let known: Vec<&str> = AGENT_CLIS.iter().map(|(a, _)| *a).collect();
-    let offer = if agents_found.is_empty() {
-        known.join(", ")
-    } else {
-        agents_found.join(", ")
-    };
+    // Every built-in agent, the ones found on PATH marked as such.
+    let mut known: Vec<&str> = AGENT_CLIS.iter().map(|(a, _)| *a).collect();
+    known.push("command");
+    let offer: Vec<String> = known
+        .iter()
+        .map(|a| {
+            if agents_found.contains(a) {
+                format!("{a} (found)")
+            } else {
+                (*a).to_owned()
+            }
+        })
+        .collect();
     loop {
-        let agent = prompt(&format!("Agent ({offer})"), &choices.agent)?;
+        let agent = prompt(&format!("Agent: {}", offer.join(", ")), &choices.agent)?;
         if known.contains(&agent.as_str()) {
             choices.agent = agent;
             break;
         }
         println!("  choose one of: {}", known.join(", "));
+    }
+    if choices.agent == "command" {
+        loop {
+            let line = prompt("The agent's command line (any CLI)", "")?;
+            match shell_words::split(&line).map(|w| w.len()) {
+                Ok(n) if n > 0 => {
+                    choices.command = Some(line);
+                    break;
+                }
+                _ => println!("  give the program to run and its arguments, e.g. my-agent --yes"),
+            }
+        }
     }
     choices.default_branch = prompt("Default branch", &choices.default_branch)?;
     Ok(())
@@ -276,7 +298,13 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
             quote(&r.slug()),
             r.host
         )),
-        None => line("    # repo: owner/name   # no origin remote was found"),
+        None => match &facts.origin_url {
+            Some(url) => line(&format!(
+                "    # repo: owner/name   # origin's URL ({}) is not a host/owner/repo address",
+                quote(url)
+            )),
+            None => line("    # repo: owner/name   # no origin remote was found"),
+        },
     }
     line(&format!("    defaultBranch: {}", quote(&c.default_branch)));
     line(&format!(
@@ -306,6 +334,12 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
     line("    # postCreate:");
     line("    #   - npm ci");
     line("    agentConfig:");
+    if let Some(command) = &c.command {
+        line(&format!(
+            "      command: {}   # split into words as a shell would, without a shell",
+            quote(command)
+        ));
+    }
     line("      permissions: permissionless   # permissionless | default | auto-edit | suggest");
     line("      # model: ...");
     line("      # env:");
