@@ -761,3 +761,33 @@ fn inside_a_sessions_workspace_ao_finds_its_config_and_store() {
     run.success()
         .stdout_has("project `app` is not in this config");
 }
+
+/// An agent that sets its terminal to raw mode after it starts (Python's `tty.setraw`
+/// flushes what was typed so far): with `readyPattern`, ao types only once it is ready.
+#[test]
+fn ready_pattern_waits_for_an_agent_that_sets_up_its_terminal_late() {
+    let f = Fleet::new("");
+    let got = f.env.root().join("got.txt");
+    let agent = f.env.root().join("late-raw.py");
+    std::fs::write(
+        &agent,
+        format!(
+            "import os, sys, time, tty\nprint('booting...', flush=True)\ntime.sleep(0.5)\ntty.setraw(0)\nsys.stdout.write('ready> ')\nsys.stdout.flush()\nbuf = b''\nwhile not buf.endswith(b'\\r'):\n    buf += os.read(0, 1024)\nopen({:?}, 'wb').write(buf)\ntime.sleep(600)\n",
+            got.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    tracker: prompt\n    agent: command\n    agentConfig:\n      command: [python3, {}]\n      readyPattern: 'ready> '\n",
+        f.socket.display(),
+        f.repo.display(),
+        agent.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "the task, intact"])
+        .success();
+    let text = wait_until("the task at the agent", || {
+        std::fs::read_to_string(&got).ok()
+    });
+    assert!(text.contains("the task, intact"), "{text:?}");
+}

@@ -418,6 +418,12 @@ pub struct AgentConfig {
     /// (default: the file name of the command's first element) (ao's own key).
     #[serde(default)]
     pub process_name: Option<String>,
+    /// For the `command` agent: text that shows on its screen once it is ready for its
+    /// task (e.g. its prompt, `> `); ao types the task only after it appears (ao's own
+    /// key). Use it for a CLI that sets up its terminal after starting, which would
+    /// otherwise lose what is typed before.
+    #[serde(default)]
+    pub ready_pattern: Option<String>,
     /// The orchestrator agent's model (read, not used by ao yet; `model` applies).
     #[serde(default)]
     pub orchestrator_model: Option<String>,

@@ -180,6 +180,40 @@ impl Manager {
         }
     }
 
+    /// Waits until the agent's screen shows `pattern` (agentConfig.readyPattern); fails
+    /// with the screen if the agent exits or it never shows within the time-out.
+    pub(crate) async fn await_screen(
+        &self,
+        runtime: &dyn Runtime,
+        s: &Session,
+        handle: &RuntimeHandle,
+        pattern: &str,
+    ) -> Result<(), ManagerError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut backoff = Backoff::new();
+        loop {
+            self.fail_if_exited(runtime, s, handle, "before it showed its readyPattern")
+                .await?;
+            let screen = runtime.output(handle, 60).await.unwrap_or_default();
+            if screen.contains(pattern) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ManagerError::Refused {
+                    message: format!(
+                        "the agent's screen did not show its readyPattern `{pattern}` within {} s; nothing was typed; its screen:\n{}",
+                        self.ready_timeout.as_secs(),
+                        indent(&screen)
+                    ),
+                    hint: Some(
+                        "check agentConfig.readyPattern against what the agent shows when it is ready".into(),
+                    ),
+                });
+            }
+            backoff.pause().await;
+        }
+    }
+
     /// Fails with the agent's last output when its process has ended.
     pub(crate) async fn fail_if_exited(
         &self,
