@@ -127,8 +127,11 @@ fn claude_code_states_through_hooks() {
         "      permissions: default\n",
     );
     f.set_ready_threshold_ms(4000);
+    // It starts, but stops at a dialog: the spawn says so rather than plain success.
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
-        .success();
+        .success()
+        .stdout_has("app-1")
+        .stderr_has("app-1 started, but waits for an answer before it can work");
     // First run in a new folder: Claude Code asks whether to trust it.
     let s = f.wait_activity("app-1", "waiting_input");
     let detail = s["activity_detail"].as_str().unwrap_or_default();

@@ -128,6 +128,16 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         let paint = Paint::stderr();
         for (_, r) in &outcome.results {
             match r {
+                Ok(s) if s.activity == Some(ao_core::model::Activity::WaitingInput) => {
+                    println!("{}", s.id);
+                    eprintln!(
+                        "{} {} started, but waits for an answer before it can work: `ao session info {}` shows the question, `ao attach {}` answers it",
+                        paint.yellow("warning:"),
+                        s.id,
+                        s.id,
+                        s.id
+                    );
+                }
                 Ok(s) => println!("{}", s.id),
                 Err(e) => {
                     eprintln!("{} {e}", paint.red("error:"));

@@ -164,22 +164,27 @@ impl Manager {
                 }
             };
         let prompt = ctx.prompt.clone();
-        self.start_agent(
-            project,
-            plugins,
-            s,
-            &ctx,
-            launch,
-            !resumed && !prompt.is_empty(),
-        )
-        .await?;
+        let question = self
+            .start_agent(
+                project,
+                plugins,
+                s,
+                &ctx,
+                launch,
+                !resumed && !prompt.is_empty(),
+            )
+            .await?;
         step("restore-started")?;
         let from = s.status;
         s.restore_pid = None;
         s.archived_at = None;
         s.status = SessionStatus::Working;
         s.status_reason = None;
-        s.activity = Some(Activity::Active);
+        s.activity = Some(if question.is_some() {
+            Activity::WaitingInput
+        } else {
+            Activity::Active
+        });
         let restored = Change::new(
             EventKind::StatusChanged {
                 from,

@@ -393,12 +393,17 @@ impl Manager {
         let prompt = s.prompt.clone().unwrap_or_default();
         let ctx = self.launch_context(project, s, &prompt)?;
         let launch = plugins.agent.launch(&ctx)?;
-        self.start_agent(project, plugins, s, &ctx, launch, !prompt.is_empty())
+        let question = self
+            .start_agent(project, plugins, s, &ctx, launch, !prompt.is_empty())
             .await?;
         step("prompt")?;
         s.status = SessionStatus::Working;
         s.spawn_pid = None;
-        s.activity = Some(Activity::Active);
+        s.activity = Some(if question.is_some() {
+            Activity::WaitingInput
+        } else {
+            Activity::Active
+        });
         let spawned = Change::new(
             EventKind::SessionSpawned,
             Priority::Info,

@@ -90,7 +90,8 @@ impl Manager {
     }
 
     /// Starts the agent in the runtime, waits until it runs, and delivers the prompt
-    /// when it is typed in after launch.
+    /// when it is typed in after launch. Returns the question the agent stopped at, if
+    /// it started but waits for an answer (a dialog) before it can work.
     pub(crate) async fn start_agent(
         &self,
         project: &ResolvedProject,
@@ -99,7 +100,7 @@ impl Manager {
         ctx: &LaunchContext,
         launch: LaunchSpec,
         deliver: bool,
-    ) -> Result<(), ManagerError> {
+    ) -> Result<Option<String>, ManagerError> {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in ["PATH", "HOME", "LANG", "USER"] {
             if let Some(v) = (self.env)(key) {
@@ -164,8 +165,9 @@ impl Manager {
                 },
                 e => e,
             })?;
+        let mut question = None;
         if plugins.agent.confirms_start() {
-            self.confirm_start(plugins, s, &handle, &ctx.config).await?;
+            question = self.confirm_start(plugins, s, &handle, &ctx.config).await?;
         }
         step("ready")?;
         if post_launch && deliver && plugins.agent.confirms_delivery() {
@@ -202,7 +204,7 @@ impl Manager {
                 });
             }
         }
-        Ok(())
+        Ok(question)
     }
 }
 

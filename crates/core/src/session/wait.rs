@@ -242,14 +242,14 @@ impl Manager {
 
     /// Waits until the agent shows it has started (a hook, its session log, a dialog); an
     /// agent that quits meanwhile fails the spawn with its output and the plugin's
-    /// explanation.
+    /// explanation. Returns the question when it stopped at one.
     pub(crate) async fn confirm_start(
         &self,
         plugins: &Plugins,
         s: &mut Session,
         handle: &RuntimeHandle,
         config: &crate::config::AgentConfig,
-    ) -> Result<(), ManagerError> {
+    ) -> Result<Option<String>, ManagerError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut backoff = Backoff::new();
         loop {
@@ -274,11 +274,15 @@ impl Manager {
                 && (r.source != crate::plugin::ActivitySource::Terminal
                     || r.activity == Activity::WaitingInput)
             {
-                return Ok(());
+                // Started, but stopped at a question (a dialog): the caller says so.
+                return Ok((r.activity == Activity::WaitingInput).then(|| {
+                    r.detail
+                        .unwrap_or_else(|| "a question on its screen".into())
+                }));
             }
             if Instant::now() >= deadline {
                 // Running, just quiet: status tells the rest.
-                return Ok(());
+                return Ok(None);
             }
             backoff.pause().await;
         }
