@@ -175,6 +175,38 @@ pub struct Session {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A working session with plain values, for unit tests.
+#[cfg(test)]
+pub(crate) fn sample_session(id: &SessionId) -> Session {
+    Session {
+        id: id.clone(),
+        project: "app".into(),
+        issue: None,
+        branch: "b".into(),
+        workspace_path: None,
+        runtime: None,
+        agent: "command".into(),
+        agent_session_id: None,
+        agent_started_at: None,
+        pr: None,
+        status: SessionStatus::Working,
+        status_reason: None,
+        activity: None,
+        created_at: 1,
+        updated_at: 1,
+        archived_at: None,
+        workspace: "worktree".into(),
+        runtime_plugin: "tmux".into(),
+        created_branch: true,
+        spawn_pid: None,
+        restore_pid: None,
+        cancel_requested_at: None,
+        workspace_claim: WorkspaceClaim::Made,
+        version: 0,
+        prompt: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

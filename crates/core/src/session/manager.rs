@@ -181,6 +181,19 @@ impl Manager {
         self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Marks a session's workspace as this config's and store's, so `ao` run from a shell
+    /// in it finds them without `AO_HOME`.
+    pub(crate) fn mark_workspace(&self, s: &Session, workspace: &Path) {
+        let mark = crate::config::SessionMark {
+            config: self.config.file.clone(),
+            home: self.home.clone(),
+            session: s.id.to_string(),
+        };
+        if let Err(e) = crate::config::write_session_mark(workspace, &mark) {
+            tracing::warn!("could not mark {} as {}'s: {e}", workspace.display(), s.id);
+        }
+    }
+
     /// Whether `ao session kill` asked the spawn of `id` to stop (or already undid it).
     pub(crate) fn cancel_requested(&self, id: &SessionId) -> bool {
         match self.store().session(id) {

@@ -131,14 +131,7 @@ impl Manager {
             self.commit(s, Vec::new())?;
         }
         let info = plugins.workspace.restore(&spec).await?;
-        let _ = crate::config::write_session_mark(
-            &info.path,
-            &crate::config::SessionMark {
-                config: self.config.file.clone(),
-                home: self.home.clone(),
-                session: s.id.to_string(),
-            },
-        );
+        self.mark_workspace(s, &info.path);
         s.workspace_path = Some(info.path.clone());
         s.workspace_claim = WorkspaceClaim::Made;
         self.commit(s, Vec::new())?;

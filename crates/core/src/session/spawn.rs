@@ -374,15 +374,7 @@ impl Manager {
         s.workspace_claim = WorkspaceClaim::Made;
         self.commit(s, Vec::new())?;
         let info = plugins.workspace.create(&spec).await?;
-        // So `ao` run from a shell in the workspace finds this config and store.
-        let _ = crate::config::write_session_mark(
-            &info.path,
-            &crate::config::SessionMark {
-                config: self.config.file.clone(),
-                home: self.home.clone(),
-                session: s.id.to_string(),
-            },
-        );
+        self.mark_workspace(s, &info.path);
         if s.created_branch != info.created_branch {
             s.created_branch = info.created_branch;
             self.commit(s, Vec::new())?;

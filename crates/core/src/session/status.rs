@@ -63,40 +63,20 @@ pub fn apply_probe(
     }
     match liveness {
         Liveness::Gone => {
-            let from = row.status;
-            row.status = SessionStatus::Killed;
-            row.status_reason = Some(StatusReason::RuntimeLost);
-            row.activity = Some(Activity::Exited);
-            return vec![Change::new(
-                EventKind::StatusChanged {
-                    from,
-                    to: SessionStatus::Killed,
-                },
-                Priority::Warning,
-                format!(
-                    "{}: its runtime is gone; marked killed (runtime_lost)",
-                    row.id
-                ),
-            )];
+            let message = format!(
+                "{}: its runtime is gone; marked killed (runtime_lost)",
+                row.id
+            );
+            return end(row, StatusReason::RuntimeLost, message);
         }
         // Its agent has ended: the session no longer takes a slot, and `ao session
         // restore` starts it again.
         Liveness::Exited => {
-            let from = row.status;
-            row.status = SessionStatus::Killed;
-            row.status_reason = Some(StatusReason::AgentExited);
-            row.activity = Some(Activity::Exited);
-            return vec![Change::new(
-                EventKind::StatusChanged {
-                    from,
-                    to: SessionStatus::Killed,
-                },
-                Priority::Warning,
-                format!(
-                    "{}: its agent exited; `ao session restore {}` starts it again",
-                    row.id, row.id
-                ),
-            )];
+            let message = format!(
+                "{}: its agent exited; `ao session restore {}` starts it again",
+                row.id, row.id
+            );
+            return end(row, StatusReason::AgentExited, message);
         }
         Liveness::Alive => {
             if let Some(a) = activity {
@@ -106,6 +86,22 @@ pub fn apply_probe(
         Liveness::Unknown => {}
     }
     Vec::new()
+}
+
+/// Ends a session for `reason`, with a warning that says so.
+fn end(row: &mut Session, reason: StatusReason, message: String) -> Vec<Change> {
+    let from = row.status;
+    row.status = SessionStatus::Killed;
+    row.status_reason = Some(reason);
+    row.activity = Some(Activity::Exited);
+    vec![Change::new(
+        EventKind::StatusChanged {
+            from,
+            to: SessionStatus::Killed,
+        },
+        Priority::Warning,
+        message,
+    )]
 }
 
 impl Manager {
@@ -310,35 +306,13 @@ pub(crate) fn workspace_gone(s: &Session, path: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SessionId, WorkspaceClaim};
+    use crate::model::SessionId;
 
     fn working() -> Session {
         Session {
-            id: SessionId::new("app", 1),
-            project: "app".into(),
-            issue: None,
-            branch: "b".into(),
-            workspace_path: None,
-            runtime: None,
-            agent: "command".into(),
-            agent_session_id: None,
-            agent_started_at: None,
-            pr: None,
-            status: SessionStatus::Working,
-            status_reason: None,
             activity: Some(Activity::Active),
-            created_at: 1,
-            updated_at: 1,
-            archived_at: None,
-            workspace: "worktree".into(),
-            runtime_plugin: "tmux".into(),
-            created_branch: true,
-            spawn_pid: None,
-            restore_pid: None,
-            cancel_requested_at: None,
-            workspace_claim: WorkspaceClaim::Made,
             version: 3,
-            prompt: None,
+            ..crate::model::session_sample(&SessionId::new("app", 1))
         }
     }
 

@@ -156,33 +156,7 @@ fn store_with_session() -> (tempfile::TempDir, Store, SessionId) {
 }
 
 fn sample(id: &SessionId) -> Session {
-    Session {
-        id: id.clone(),
-        project: "app".into(),
-        issue: None,
-        branch: "b".into(),
-        workspace_path: None,
-        runtime: None,
-        agent: "command".into(),
-        agent_session_id: None,
-        agent_started_at: None,
-        pr: None,
-        status: SessionStatus::Working,
-        status_reason: None,
-        activity: None,
-        created_at: 1,
-        updated_at: 1,
-        archived_at: None,
-        workspace: "worktree".into(),
-        runtime_plugin: "tmux".into(),
-        created_branch: true,
-        spawn_pid: None,
-        restore_pid: None,
-        cancel_requested_at: None,
-        workspace_claim: WorkspaceClaim::Made,
-        version: 0,
-        prompt: None,
-    }
+    crate::model::session_sample(id)
 }
 
 #[test]
