@@ -549,3 +549,52 @@ fn an_agent_missing_from_path_fails_the_spawn() {
         f.branches()
     );
 }
+
+/// Another Claude Code running for the same user rewrites `~/.claude.json` from its older
+/// copy and drops the trust ao wrote for a new worktree: the trust dialog then shows for
+/// that worktree, and ao answers it (that dialog, that folder only) so the session works.
+#[test]
+fn claude_code_trust_dropped_by_another_claude_is_answered_for_its_own_worktree() {
+    let Some(real) = agent_cli("claude", "@anthropic-ai/claude-code") else {
+        return;
+    };
+    let mut f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
+        "      permissions: permissionless\n",
+    );
+    let settings = f.fleet.env.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    f.add_env("IS_SANDBOX", "1");
+    // A `claude` that first does what the other process does: drops every project entry.
+    let bin = f.fleet.env.root().join("racing-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("claude");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\npython3 -c \"import json,os; p=os.path.expanduser('~/.claude.json'); d=json.load(open(p)); d.pop('projects',None); json.dump(d,open(p,'w'))\"\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.fleet.env.set("PATH", path);
+    let spawn = f.ao(&["spawn", "app", "--prompt", "Mark it done"]);
+    spawn.success();
+    assert!(
+        !spawn.stderr.contains("waits for an answer"),
+        "{}\nscreen:\n{}",
+        spawn.explain(),
+        f.screen("app-1")
+    );
+    let done = f.fleet.worktree("app-1").join("done.txt");
+    ao_tests::wait_until("done.txt", || done.exists().then_some(()));
+}

@@ -106,4 +106,29 @@ pub trait Agent: Send + Sync {
     fn diagnose(&self, _output: &str, _config: &AgentConfig) -> Option<String> {
         None
     }
+    /// For a dialog on `screen` that the config has already answered for this session
+    /// (such as trusting the session's own worktree when `permissions` allows all), how
+    /// to answer it; `None` for any other dialog, which is the user's to answer.
+    fn own_dialog(
+        &self,
+        _screen: &str,
+        _workspace: &std::path::Path,
+        _config: &AgentConfig,
+    ) -> Option<DialogAnswer> {
+        None
+    }
+}
+
+/// How to answer a dialog: move with `next` until `choice` is the selected option, then
+/// press `confirm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogAnswer {
+    /// The option to choose, as its line on the screen reads.
+    pub choice: String,
+    /// The line that marks the selected option, e.g. `❯ Yes, I trust this folder`.
+    pub selected: String,
+    /// The key that moves the selection (tmux key name), e.g. `Down`.
+    pub next: String,
+    /// The key that confirms it, e.g. `Enter`.
+    pub confirm: String,
 }

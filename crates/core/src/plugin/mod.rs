@@ -10,8 +10,8 @@ mod tracker;
 mod workspace;
 
 pub use agent::{
-    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PromptDelivery,
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, DialogAnswer,
+    LaunchContext, LaunchSpec, PromptDelivery,
 };
 pub use ao_plugin_sdk::Slot;
 pub use notifier::{Notification, Notifier};

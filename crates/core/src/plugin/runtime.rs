@@ -34,6 +34,15 @@ pub trait Runtime: Send + Sync {
     async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError>;
     /// Submits what is typed (presses Enter), for a message whose Enter the agent missed.
     async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError>;
+    /// Presses one key (tmux key names: `Down`, `Enter`), to answer a dialog the config
+    /// has answered already; runtimes that cannot say so.
+    async fn press(&self, handle: &RuntimeHandle, key: &str) -> Result<(), PluginError> {
+        let _ = (handle, key);
+        Err(PluginError::failed(
+            &handle.runtime,
+            "this runtime cannot press keys in the agent's terminal",
+        ))
+    }
     /// The last `lines` lines of output.
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError>;
     /// Whether the runtime and its process still exist.

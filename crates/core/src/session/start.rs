@@ -168,6 +168,13 @@ impl Manager {
         let mut question = None;
         if plugins.agent.confirms_start() {
             question = self.confirm_start(plugins, s, &handle, &ctx.config).await?;
+            if question.is_some()
+                && self
+                    .answer_own_dialog(plugins, s, &handle, &ctx.config, &ctx.workspace)
+                    .await?
+            {
+                question = self.confirm_start(plugins, s, &handle, &ctx.config).await?;
+            }
         }
         step("ready")?;
         if post_launch && deliver && plugins.agent.confirms_delivery() {

@@ -22,6 +22,20 @@ impl Backoff {
     }
 }
 
+/// The agent's screen once it has stopped changing for a moment (at most 2 s).
+async fn settled(runtime: &dyn Runtime, handle: &RuntimeHandle) -> String {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = runtime.output(handle, 60).await.unwrap_or_default();
+    loop {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let now = runtime.output(handle, 60).await.unwrap_or_default();
+        if now == last || Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// Indents output under a message.
 pub(crate) fn indent(text: &str) -> String {
     let t = text.trim_end();
@@ -212,6 +226,60 @@ impl Manager {
             }
             backoff.pause().await;
         }
+    }
+
+    /// Answers a dialog the agent shows that the config has answered for this session
+    /// already (`Agent::own_dialog`): moves to the choice and confirms it, then waits for
+    /// the dialog to go. Returns whether it answered one.
+    pub(crate) async fn answer_own_dialog(
+        &self,
+        plugins: &Plugins,
+        s: &Session,
+        handle: &RuntimeHandle,
+        config: &crate::config::AgentConfig,
+        workspace: &std::path::Path,
+    ) -> Result<bool, ManagerError> {
+        let runtime = plugins.runtime.as_ref();
+        let screen = runtime.output(handle, 60).await.unwrap_or_default();
+        let Some(answer) = plugins.agent.own_dialog(&screen, workspace, config) else {
+            return Ok(false);
+        };
+        // A dialog may ignore keys for a moment after it is drawn, and a redraw can
+        // reset its selection: move, let the screen settle, confirm, and try again
+        // (a few times) while the dialog is still there.
+        for _ in 0..3 {
+            for _ in 0..8 {
+                let screen = settled(runtime, handle).await;
+                if screen.contains(&answer.selected) {
+                    runtime.press(handle, &answer.confirm).await?;
+                    break;
+                }
+                if !screen.contains(&answer.choice) {
+                    break;
+                }
+                runtime.press(handle, &answer.next).await?;
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let mut backoff = Backoff::new();
+            loop {
+                let screen = runtime.output(handle, 60).await.unwrap_or_default();
+                if !screen.contains(&answer.choice) {
+                    tracing::info!(
+                        "{}: answered `{}` for its own workspace",
+                        s.id,
+                        answer.choice
+                    );
+                    return Ok(true);
+                }
+                self.fail_if_exited(runtime, s, handle, "after its dialog was answered")
+                    .await?;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                backoff.pause().await;
+            }
+        }
+        Ok(false)
     }
 
     /// Fails with the agent's last output when its process has ended.

@@ -407,6 +407,37 @@ impl Agent for ClaudeCode {
         })
     }
 
+    fn own_dialog(
+        &self,
+        screen: &str,
+        workspace: &Path,
+        config: &AgentConfig,
+    ) -> Option<ao_core::plugin::DialogAnswer> {
+        // ao trusted this worktree for Claude Code (permissionless) before it started; a
+        // Claude process running elsewhere can rewrite ~/.claude.json from its older copy
+        // and drop that entry. Then the trust dialog for this very folder is answered as
+        // the config already did, and no other dialog or folder.
+        let bypass = matches!(
+            config.permissions.unwrap_or_default(),
+            ao_core::config::Permission::Permissionless
+        );
+        let folder = workspace.to_string_lossy();
+        let names_this_folder = screen
+            .lines()
+            .skip_while(|l| !l.contains("Accessing workspace:"))
+            .skip(1)
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.trim() == folder);
+        (bypass && names_this_folder && screen.contains("Yes, I trust this folder")).then(|| {
+            ao_core::plugin::DialogAnswer {
+                choice: "Yes, I trust this folder".into(),
+                selected: "❯ Yes, I trust this folder".into(),
+                next: "Down".into(),
+                confirm: "Enter".into(),
+            }
+        })
+    }
+
     fn diagnose(&self, output: &str, _config: &AgentConfig) -> Option<String> {
         if output.contains("cannot be used with root/sudo privileges") {
             return Some(
@@ -472,5 +503,31 @@ mod tests {
             v["hooks"]["Stop"][0]["hooks"][0]["command"],
             "'/opt/my ao/ao' hook claude-code Stop"
         );
+    }
+}
+
+#[cfg(test)]
+mod own_dialog_tests {
+    use super::*;
+
+    const SCREEN: &str = "────\n Accessing workspace:\n\n /w/app-1\n\n Quick safety check: Is this a project you created or one you trust?\n\n ❯ No, exit\n   Yes, I trust this folder\n\n Enter to confirm · Esc to cancel\n";
+
+    #[test]
+    fn the_trust_dialog_of_its_own_worktree_only_is_answered() {
+        let bypass = AgentConfig {
+            permissions: Some(ao_core::config::Permission::Permissionless),
+            ..AgentConfig::default()
+        };
+        let a = ClaudeCode;
+        let answer = a
+            .own_dialog(SCREEN, Path::new("/w/app-1"), &bypass)
+            .unwrap();
+        assert_eq!(answer.selected, "❯ Yes, I trust this folder");
+        assert_eq!(a.own_dialog(SCREEN, Path::new("/w/app-2"), &bypass), None);
+        let asking = AgentConfig {
+            permissions: Some(ao_core::config::Permission::Default),
+            ..AgentConfig::default()
+        };
+        assert_eq!(a.own_dialog(SCREEN, Path::new("/w/app-1"), &asking), None);
     }
 }

@@ -458,6 +458,28 @@ impl Runtime for TmuxRuntime {
         }
     }
 
+    async fn press(&self, handle: &RuntimeHandle, key: &str) -> Result<(), PluginError> {
+        let socket = Socket::from_handle(handle);
+        let t = target(handle);
+        // Keys only, and only into a live pane (as `send`); `key` is a tmux key name
+        // chosen by ao, never user text.
+        let press = format!("send-keys -t \"{t}\" {key}");
+        let out = Self::call(
+            &socket,
+            &["if-shell", "-F", "-t", &t, "#{pane_dead}", "", &press],
+        )
+        .await?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "could not press {key} in `{}`: {}",
+                handle.id,
+                out.message()
+            )))
+        }
+    }
+
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError> {
         let socket = Socket::from_handle(handle);
         let start = format!("-{}", lines.max(1));
