@@ -250,11 +250,16 @@ impl Manager {
         for _ in 0..3 {
             for _ in 0..8 {
                 let screen = settled(runtime, handle).await;
-                if screen.contains(&answer.selected) {
-                    runtime.press(handle, &answer.confirm).await?;
+                // Only while the same dialog, for the same folder, is still there.
+                if plugins
+                    .agent
+                    .own_dialog(&screen, workspace, config)
+                    .is_none()
+                {
                     break;
                 }
-                if !screen.contains(&answer.choice) {
+                if screen.contains(&answer.selected) {
+                    runtime.press(handle, &answer.confirm).await?;
                     break;
                 }
                 runtime.press(handle, &answer.next).await?;
