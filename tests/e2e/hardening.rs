@@ -172,16 +172,7 @@ fn ao_home_and_the_store_are_private_whatever_the_umask() {
 #[test]
 fn a_signal_during_spawn_undoes_it_at_once_and_says_so() {
     let f = Fleet::new("");
-    let gate = f.env.root().join("gate");
-    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
-    std::fs::write(
-        f.repo.join("agent-orchestrator.yaml"),
-        format!(
-            "{config}{CAT}    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
-            gate.display()
-        ),
-    )
-    .unwrap();
+    f.hold_spawns_in_post_create();
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
         let pid = child.id().to_string();

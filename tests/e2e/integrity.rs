@@ -149,16 +149,7 @@ fn a_spawn_killed_while_claiming_its_workspace_leaves_nothing() {
 #[test]
 fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
     let f = Fleet::new("");
-    let gate = f.env.root().join("gate");
-    let config = std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap();
-    std::fs::write(
-        f.repo.join("agent-orchestrator.yaml"),
-        format!(
-            "{config}{CAT}    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
-            gate.display()
-        ),
-    )
-    .unwrap();
+    let gate = f.hold_spawns_in_post_create();
     let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
     wait_until("the spawn to reach postCreate", || {
         f.sessions()
@@ -187,33 +178,22 @@ fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
 fn a_tmux_session_in_flight_when_spawn_is_killed_never_lands() {
     let mut f = Fleet::new(CAT);
     // A tmux that takes 0.6 s over `new-session`, saying when it has begun.
-    let bin = f.env.root().join("slow-tmux");
-    std::fs::create_dir_all(&bin).unwrap();
     let marker = f.env.root().join("new-session.pid");
     let real = std::process::Command::new("sh")
         .args(["-c", "command -v tmux"])
         .output()
         .unwrap();
     let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-    let script = bin.join("tmux");
-    std::fs::write(
-        &script,
-        format!(
+    f.env.script_on_path(
+        "slow-tmux",
+        "tmux",
+        &format!(
             "#!/bin/sh\ncase \" $* \" in *\" new-session \"*) echo $$ > '{}.tmp'; mv '{}.tmp' '{}'; sleep 0.6;; esac\nexec {real} \"$@\"\n",
             marker.display(),
             marker.display(),
             marker.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
-    f.env.set("PATH", path);
 
     let mut child = f.ao_child(&["spawn", "app", "--prompt", "in flight"]);
     let pid: u32 = wait_until("tmux new-session to begin", || {

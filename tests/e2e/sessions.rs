@@ -579,22 +579,11 @@ fn attach_and_status_watch_work_in_a_real_terminal() {
 
 /// A bash script as the agent: it runs as `bash`, which ao no longer needs to be told.
 fn toy_agent(f: &mut Fleet) {
-    let bin = f.env.root().join("agent-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = bin.join("my-agent");
-    std::fs::write(
-        &script,
+    f.env.script_on_path(
+        "agent-bin",
+        "my-agent",
         "#!/bin/bash\necho 'my-agent ready'\nwhile read -r line; do\n  [ \"$line\" = quit ] && exit 0\n  echo \"my-agent got: $line\"\ndone\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
-    f.env.set("PATH", path);
 }
 
 /// The README's "A first session with any CLI", as written there.

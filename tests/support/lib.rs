@@ -251,6 +251,24 @@ impl TestEnv {
         path.to_owned()
     }
 
+    /// Writes an executable `name` with `body` into a directory of its own under the
+    /// root and puts that directory first on PATH for every later command.
+    pub fn script_on_path(&mut self, dir: &str, name: &str, body: &str) -> PathBuf {
+        let bin = self.root().join(dir);
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = bin.join(name);
+        std::fs::write(&script, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        self.set("PATH", path);
+        script
+    }
+
     /// Replaces the temporary root in `text` with `[ROOT]`, for snapshots.
     pub fn normalize(&self, text: &str) -> String {
         text.replace(self.root().to_str().unwrap(), "[ROOT]")
@@ -465,6 +483,23 @@ impl Fleet {
     /// Runs `ao args` in the repository.
     pub fn ao(&self, args: &[&str]) -> Run {
         self.env.ao(&self.repo, args)
+    }
+
+    /// Makes the project's spawns run `cat` and hold in `postCreate` until the returned
+    /// file exists, so a test can act while a spawn is under way.
+    pub fn hold_spawns_in_post_create(&self) -> PathBuf {
+        let gate = self.env.root().join("gate");
+        let file = self.repo.join("agent-orchestrator.yaml");
+        let config = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "{config}    agent: command\n    agentConfig:\n      command: [cat]\n    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
+                gate.display()
+            ),
+        )
+        .unwrap();
+        gate
     }
 
     /// Starts `ao args` in the repository without waiting, its output captured.

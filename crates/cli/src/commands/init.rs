@@ -179,22 +179,7 @@ fn project_id(facts: &RepoFacts) -> String {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "project".to_owned());
-    let id: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let id = id.trim_matches('-').to_owned();
-    if id.is_empty() {
-        "project".to_owned()
-    } else {
-        id
-    }
+    ao_core::config::project_id_from(&raw)
 }
 
 /// Asks for the few real choices on a terminal; Enter keeps the default.

@@ -369,14 +369,10 @@ fn push(map: &mut Node, key: &str, value: Node) {
     }
 }
 
-/// The id and session prefix of a repository no registry lists, as the reference
-/// derives them: the directory's name (made a valid id), and from it a short prefix.
-pub fn derived_identity(dir: &Path) -> (String, String) {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project".into());
-    let id: String = name
+/// `raw` (a directory's or repository's name) made a valid project id: other characters
+/// become `-`, leading and trailing dashes go, and nothing left is `project`.
+pub fn project_id_from(raw: &str) -> String {
+    let id: String = raw
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -386,7 +382,22 @@ pub fn derived_identity(dir: &Path) -> (String, String) {
             }
         })
         .collect();
-    let id = if id.is_empty() { "project".into() } else { id };
+    let id = id.trim_matches('-');
+    if id.is_empty() {
+        "project".to_owned()
+    } else {
+        id.to_owned()
+    }
+}
+
+/// The id and session prefix of a repository no registry lists, as the reference
+/// derives them: the directory's name (made a valid id), and from it a short prefix.
+pub fn derived_identity(dir: &Path) -> (String, String) {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    let id = project_id_from(&name);
     (id.clone(), session_prefix(&id))
 }
 

@@ -15,7 +15,7 @@ mod show;
 mod types;
 mod validate;
 
-pub use compose::{derived_identity, is_flat, registry_path, session_prefix};
+pub use compose::{derived_identity, is_flat, project_id_from, registry_path, session_prefix};
 pub use diag::{Diagnostic, Loc, Severity, did_you_mean};
 pub use discover::{
     CONFIG_FILE_NAMES, ConfigNotFound, SESSION_MARK, SessionMark, ao_home, find_config,

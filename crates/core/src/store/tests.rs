@@ -2,8 +2,7 @@
 
 use super::{SessionFilter, Store, StoreError};
 use crate::model::{
-    Event, EventKind, Priority, Session, SessionId, SessionStatus, StatusReason, WorkspaceClaim,
-    now_ms,
+    Event, EventKind, Priority, Session, SessionId, SessionStatus, StatusReason, now_ms,
 };
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -57,31 +56,13 @@ fn ids_are_never_reused_and_sessions_round_trip() {
         "app-3"
     );
     let session = Session {
-        id: a.clone(),
-        project: "app".into(),
         issue: Some("12".into()),
         branch: "feat/issue-12".into(),
         workspace_path: Some("/tmp/w".into()),
-        runtime: None,
-        agent: "command".into(),
-        agent_session_id: None,
         agent_started_at: Some(5),
-        pr: None,
-        status: SessionStatus::Working,
-        status_reason: None,
-        activity: None,
-        created_at: 1,
-        updated_at: 1,
-        archived_at: None,
-        workspace: "worktree".into(),
-        runtime_plugin: "tmux".into(),
-        created_branch: true,
         spawn_pid: Some(42),
-        restore_pid: None,
-        cancel_requested_at: None,
-        workspace_claim: WorkspaceClaim::Made,
-        version: 0,
         prompt: Some("fix it".into()),
+        ..sample(&a)
     };
     store.insert_session(&session).unwrap();
     assert_eq!(store.session(&a).unwrap().as_ref(), Some(&session));
