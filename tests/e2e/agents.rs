@@ -100,6 +100,22 @@ fn exit_cli(f: &AgentFleet, keys: &[&str]) {
     });
 }
 
+/// Claude Code in permissionless mode writing done.txt, set up as a user running ao as
+/// root in a sandbox would: the sandbox marked (root may bypass permissions only there)
+/// and the bypass mode's one-time warning accepted.
+fn permissionless_claude() -> AgentFleet {
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
+        "      permissions: permissionless\n",
+    );
+    let settings = f.fleet.env.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    f.add_env("IS_SANDBOX", "1");
+    f
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc_geteuid() == 0 }
@@ -186,17 +202,7 @@ fn claude_code_permissionless_pretrusts_only_its_worktree() {
     if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
         return;
     }
-    // Root may bypass permissions only where the user marks a sandbox.
-    let f = AgentFleet::new(
-        "claude-code",
-        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
-        "      permissions: permissionless\n",
-    );
-    // Its user accepted the bypass mode's warning once, as Claude Code asks on first use.
-    let settings = f.fleet.env.home.join(".claude/settings.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
-    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
-    f.add_env("IS_SANDBOX", "1");
+    let f = permissionless_claude();
     f.ao(&["spawn", "app", "--prompt", "Mark it done"])
         .success();
     // Until Claude Code has asked the model about its task, the session is not `ready`:
@@ -558,15 +564,7 @@ fn claude_code_trust_dropped_by_another_claude_is_answered_for_its_own_worktree(
     let Some(real) = agent_cli("claude", "@anthropic-ai/claude-code") else {
         return;
     };
-    let mut f = AgentFleet::new(
-        "claude-code",
-        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
-        "      permissions: permissionless\n",
-    );
-    let settings = f.fleet.env.home.join(".claude/settings.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
-    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
-    f.add_env("IS_SANDBOX", "1");
+    let mut f = permissionless_claude();
     // A `claude` that first does what the other process does: drops every project entry.
     let bin = f.fleet.env.root().join("racing-bin");
     std::fs::create_dir_all(&bin).unwrap();
