@@ -751,32 +751,86 @@ fn inside_a_sessions_workspace_ao_finds_its_config_and_store() {
         .stdout_has("project `app` is not in this config");
 }
 
-/// An agent that sets its terminal to raw mode after it starts (Python's `tty.setraw`
-/// flushes what was typed so far): with `readyPattern`, ao types only once it is ready.
-#[test]
-fn ready_pattern_waits_for_an_agent_that_sets_up_its_terminal_late() {
+/// A `command` agent, the Python program `body`, in a fleet; `got` is where the program
+/// writes what it read.
+fn python_agent(body: &str, agent_config: &str) -> (Fleet, std::path::PathBuf) {
     let f = Fleet::new("");
     let got = f.env.root().join("got.txt");
-    let agent = f.env.root().join("late-raw.py");
+    let agent = f.env.root().join("agent.py");
     std::fs::write(
         &agent,
-        format!(
-            "import os, sys, time, tty\nprint('booting...', flush=True)\ntime.sleep(0.5)\ntty.setraw(0)\nsys.stdout.write('ready> ')\nsys.stdout.flush()\nbuf = b''\nwhile not buf.endswith(b'\\r'):\n    buf += os.read(0, 1024)\nopen({:?}, 'wb').write(buf)\ntime.sleep(600)\n",
-            got.display().to_string()
-        ),
+        body.replace("GOT", &format!("{:?}", got.display().to_string())),
     )
     .unwrap();
     let config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    tracker: prompt\n    agent: command\n    agentConfig:\n      command: [python3, {}]\n      readyPattern: 'ready> '\n",
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    tracker: prompt\n    agent: command\n    agentConfig:\n      command: [python3, {}]\n{agent_config}",
         f.socket.display(),
         f.repo.display(),
         agent.display()
     );
     std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    (f, got)
+}
+
+/// Prints, pauses, then sets its terminal to raw mode (Python's `tty.setraw` flushes
+/// what was typed and not yet read), prompts, and keeps the line it reads.
+const LATE_RAW_AGENT: &str = "import os, sys, time, tty\nprint('booting...', flush=True)\ntime.sleep(0.5)\ntty.setraw(0)\nsys.stdout.write('ready> ')\nsys.stdout.flush()\nbuf = b''\nwhile not buf.endswith(b'\\r'):\n    buf += os.read(0, 1024)\nopen(GOT, 'wb').write(buf)\ntime.sleep(600)\n";
+
+/// With `readyPattern`, ao types only once the agent shows it is ready.
+#[test]
+fn ready_pattern_waits_for_an_agent_that_sets_up_its_terminal_late() {
+    let (f, got) = python_agent(LATE_RAW_AGENT, "      readyPattern: 'ready> '\n");
     f.ao(&["spawn", "app", "--prompt", "the task, intact"])
         .success();
     let text = wait_until("the task at the agent", || {
         std::fs::read_to_string(&got).ok()
     });
     assert!(text.contains("the task, intact"), "{text:?}");
+}
+
+/// Without `readyPattern` too: the task typed while the agent still sets up its
+/// terminal is discarded by it, ao sees it leave the terminal unread, and types it again
+/// once the terminal settles. Before, 5 of 5 such tasks were lost with spawn reporting
+/// success.
+#[test]
+fn a_task_an_agent_discards_unread_is_typed_again() {
+    let (f, got) = python_agent(LATE_RAW_AGENT, "");
+    f.ao(&["spawn", "app", "--prompt", "the task, intact"])
+        .success();
+    let text = wait_until("the task at the agent", || {
+        std::fs::read_to_string(&got).ok()
+    });
+    assert_eq!(text, "the task, intact\r");
+    f.ao(&["session", "kill", "app-1"]).success();
+}
+
+/// Spawn reports success only once the agent has read its task: an agent that never
+/// reads its terminal fails the spawn with its screen, and nothing is left behind.
+#[test]
+fn a_task_the_agent_never_reads_fails_the_spawn() {
+    let (f, _got) = python_agent(
+        "import time\nprint('busy with something else', flush=True)\ntime.sleep(600)\n",
+        "",
+    );
+    f.ao(&["spawn", "app", "--prompt", "the task"])
+        .code(1)
+        .stderr_has("the task was typed in but the agent has not read it within 15 s (it waits, unread, at its terminal)")
+        .stderr_has("busy with something else");
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
+    assert!(f.worktrees().len() == 1, "{:?}", f.worktrees());
+}
+
+/// An agent that discards every input unread: ao types the task three times, then says
+/// what happened and how to make typing wait, instead of reporting success.
+#[test]
+fn an_agent_that_keeps_discarding_its_input_fails_the_spawn() {
+    let (f, _got) = python_agent(
+        "import sys, termios, time\nprint('flushing', flush=True)\nwhile True:\n    time.sleep(0.2)\n    termios.tcflush(0, termios.TCIFLUSH)\n",
+        "",
+    );
+    f.ao(&["spawn", "app", "--prompt", "the task"])
+        .code(1)
+        .stderr_has("the agent discarded its task unread 3 times")
+        .stderr_has("set agentConfig.readyPattern");
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
 }

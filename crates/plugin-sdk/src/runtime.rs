@@ -71,6 +71,10 @@ pub struct Probe {
     /// When the agent's screen last changed, when the runtime knows it.
     #[serde(default)]
     pub last_output_at: Option<crate::Timestamp>,
+    /// The agent's terminal device (`/dev/pts/3`), when it has one: ao reads its mode
+    /// and unread input to know when typing is safe and when the agent has read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<PathBuf>,
 }
 
 impl Probe {
@@ -82,6 +86,7 @@ impl Probe {
             pid: None,
             exit_code: None,
             last_output_at: None,
+            terminal: None,
         }
     }
 }

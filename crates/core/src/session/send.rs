@@ -4,7 +4,8 @@
 use super::wait::indent;
 use super::{Manager, ManagerError};
 use crate::model::{Activity, RuntimeHandle, Session, Timestamp, now_ms};
-use crate::plugin::Runtime;
+use crate::plugin::{Liveness, Probe, Runtime};
+use crate::tty;
 use std::time::{Duration, Instant};
 
 /// How long typed input may go untaken before Enter is pressed again.
@@ -13,6 +14,23 @@ const RESUBMIT_AFTER: Duration = Duration::from_secs(2);
 const RESUBMITS: u32 = 2;
 /// How long before input still not taken is reported.
 const TAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an agent's terminal mode and screen stay unchanged before it counts as
+/// settled, ready to be typed into.
+const SETTLED_FOR: Duration = Duration::from_millis(300);
+/// The longest ao waits for that: a screen that never rests (a spinner) is typed into
+/// after it, and what happens to the text is still checked.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(5);
+/// How many times a task the agent discarded unread is typed again.
+const RETYPES: u32 = 2;
+
+/// What became of text typed into an agent's terminal.
+#[derive(Debug, PartialEq, Eq)]
+enum Typed {
+    /// The agent read it.
+    Read,
+    /// It left the terminal unread: the agent flushed its input (switching its mode).
+    Discarded,
+}
 
 impl Manager {
     /// Types text into a session once its agent runs. When the agent was waiting for
@@ -57,6 +75,164 @@ impl Manager {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Types a task into an agent that gives no readings of its own (the `command`
+    /// agent) and makes sure it read it. Unless `ready` (its readyPattern showed), first
+    /// waits for the terminal to settle: its mode and screen unchanged for a moment, so
+    /// an agent still setting up its terminal is not typed into. Then waits until the
+    /// text has left the terminal's input, read by the agent; text the agent discarded
+    /// unread (switching its terminal's mode flushes it) is typed again once the
+    /// terminal settles. Text still unread after 15 s is an error with its screen.
+    pub(crate) async fn type_task(
+        &self,
+        s: &Session,
+        runtime: &dyn Runtime,
+        handle: &RuntimeHandle,
+        text: &str,
+        ready: bool,
+    ) -> Result<(), ManagerError> {
+        let mut settle = !ready;
+        for attempt in 0..=RETYPES {
+            let probe = if settle {
+                self.settle(s, runtime, handle).await?
+            } else {
+                self.probe(s).await?
+            };
+            settle = true;
+            let Some(path) = probe.terminal.clone() else {
+                // No terminal to read (a runtime without one): typed is all ao can say.
+                runtime.send(handle, text).await?;
+                return Ok(());
+            };
+            let before = tty::look(&path);
+            let read_before = probe.pid.and_then(tty::bytes_read);
+            runtime.send(handle, text).await?;
+            let typed = self
+                .await_read(s, runtime, handle, &path, before, probe.pid, read_before)
+                .await?;
+            if typed == Typed::Read {
+                return Ok(());
+            }
+            tracing::warn!(
+                "{}: the agent discarded its task unread (attempt {}); typing it again once its terminal settles",
+                s.id,
+                attempt + 1
+            );
+        }
+        let screen = runtime.output(handle, 40).await.unwrap_or_default();
+        Err(ManagerError::refused(
+            format!(
+                "{}: the agent discarded its task unread {} times (it changed its terminal's mode as the text arrived); its screen:\n{}",
+                s.id,
+                RETYPES + 1,
+                indent(&screen)
+            ),
+            "set agentConfig.readyPattern to text the agent shows once it reads input, so ao types only then",
+        ))
+    }
+
+    /// Waits until the agent's terminal mode and screen have not changed for a moment
+    /// (at most 5 s), and returns the last probe. Fails if the agent exits.
+    async fn settle(
+        &self,
+        s: &Session,
+        runtime: &dyn Runtime,
+        handle: &RuntimeHandle,
+    ) -> Result<Probe, ManagerError> {
+        let start = Instant::now();
+        let mut last = None;
+        let mut since = Instant::now();
+        loop {
+            let probe = self.probe(s).await?;
+            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+                self.fail_if_exited(runtime, s, handle, "before it was ready for its task")
+                    .await?;
+            }
+            let mode = probe
+                .terminal
+                .as_deref()
+                .and_then(tty::look)
+                .map(|t| t.mode);
+            let screen = runtime.output(handle, 60).await.unwrap_or_default();
+            let now = Some((mode, screen));
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= SETTLED_FOR {
+                return Ok(probe);
+            }
+            if start.elapsed() >= SETTLE_AT_MOST {
+                return Ok(probe);
+            }
+            tokio::time::sleep(Duration::from_millis(75)).await;
+        }
+    }
+
+    /// After text is typed into the terminal at `path`: waits until it has left the
+    /// terminal's input, and tells whether the agent read it or it was discarded. The
+    /// processes on the terminal reading at least what was seen waiting says "read"
+    /// (where the system counts reads: Linux); without counts, input that is gone with
+    /// the mode unchanged is taken as read, and gone with the mode changed as discarded.
+    #[allow(clippy::too_many_arguments)]
+    async fn await_read(
+        &self,
+        s: &Session,
+        runtime: &dyn Runtime,
+        handle: &RuntimeHandle,
+        path: &std::path::Path,
+        before: Option<tty::TtyState>,
+        leader: Option<u32>,
+        read_before: Option<u64>,
+    ) -> Result<Typed, ManagerError> {
+        let start = Instant::now();
+        let mut most_unread = 0usize;
+        loop {
+            self.fail_if_exited(runtime, s, handle, "as its task arrived")
+                .await?;
+            let Some(now) = tty::look(path) else {
+                // The terminal cannot be read any more: nothing more can be known.
+                return Ok(Typed::Read);
+            };
+            if now.unread > 0 {
+                most_unread = most_unread.max(now.unread);
+            } else {
+                let mode_changed = before.as_ref().is_some_and(|b| b.mode != now.mode);
+                let read = read_before
+                    .zip(leader.and_then(tty::bytes_read))
+                    .map(|(b, a)| a.saturating_sub(b));
+                match read {
+                    Some(n) if n > 0 && n >= most_unread as u64 => return Ok(Typed::Read),
+                    // Seen waiting, or (tmux delivers within moments) gone unread.
+                    Some(_)
+                        if most_unread > 0
+                            || mode_changed
+                            || start.elapsed() >= Duration::from_secs(1) =>
+                    {
+                        return Ok(Typed::Discarded);
+                    }
+                    Some(_) => {} // not arrived yet
+                    None if mode_changed => return Ok(Typed::Discarded),
+                    None if most_unread > 0 || start.elapsed() >= Duration::from_secs(1) => {
+                        return Ok(Typed::Read);
+                    }
+                    None => {}
+                }
+            }
+            if start.elapsed() >= TAKE_TIMEOUT {
+                let screen = runtime.output(handle, 40).await.unwrap_or_default();
+                return Err(ManagerError::refused(
+                    format!(
+                        "{}: the task was typed in but the agent has not read it within {} s (it waits, unread, at its terminal); its screen:\n{}",
+                        s.id,
+                        TAKE_TIMEOUT.as_secs(),
+                        indent(&screen)
+                    ),
+                    "check that the agent reads typed input once it starts (an interactive prompt)",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// After input is typed at the agent's prompt: waits until a reading shows the agent

@@ -184,16 +184,23 @@ impl Manager {
             self.confirm_taken(s, plugins.runtime.as_ref(), &handle, typed_at, "task")
                 .await?;
         } else if post_launch && deliver {
-            if let Some(pattern) = ctx
+            let pattern = ctx
                 .config
                 .ready_pattern
                 .as_deref()
-                .filter(|p| !p.is_empty())
-            {
+                .filter(|p| !p.is_empty());
+            if let Some(pattern) = pattern {
                 self.await_screen(plugins.runtime.as_ref(), s, &handle, pattern)
                     .await?;
             }
-            plugins.runtime.send(&handle, &ctx.prompt).await?;
+            self.type_task(
+                s,
+                plugins.runtime.as_ref(),
+                &handle,
+                &ctx.prompt,
+                pattern.is_some(),
+            )
+            .await?;
             // Delivered into a process that is still the agent, not a shell left behind.
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {

@@ -210,6 +210,8 @@ impl Runtime for ProcessRuntime {
                         .and_then(|m| m.modified().ok())
                         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                         .map(|d| d.as_millis() as i64),
+                    // Its input is a file or nothing, never a terminal.
+                    terminal: None,
                 }
             })
             .collect())

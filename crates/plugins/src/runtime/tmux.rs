@@ -156,6 +156,8 @@ struct PaneRow {
     pid: Option<u32>,
     /// When the window last had output, in seconds since 1970.
     activity_at: Option<i64>,
+    /// The pane's terminal device.
+    tty: String,
     command: String,
 }
 
@@ -228,7 +230,7 @@ impl TmuxRuntime {
             .args(scope)
             .args([
                 "-F",
-                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t#{pane_current_command}",
+                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t#{pane_tty}\t#{pane_current_command}",
             ])
             .timeout(PROBE_TIMEOUT)
             .run()
@@ -251,7 +253,7 @@ impl TmuxRuntime {
             out.stdout
                 .lines()
                 .filter_map(|line| {
-                    let mut f = line.splitn(7, '\t');
+                    let mut f = line.splitn(8, '\t');
                     Some(PaneRow {
                         session: f.next()?.to_owned(),
                         mark: f.next()?.to_owned(),
@@ -259,6 +261,7 @@ impl TmuxRuntime {
                         exit_code: f.next()?.parse().ok(),
                         pid: f.next()?.parse().ok(),
                         activity_at: f.next()?.parse().ok(),
+                        tty: f.next()?.to_owned(),
                         command: f.next().unwrap_or("").to_owned(),
                     })
                 })
@@ -566,6 +569,8 @@ impl Runtime for TmuxRuntime {
                         pid: row.pid,
                         exit_code: if row.dead { row.exit_code } else { None },
                         last_output_at: row.activity_at.map(|s| s * 1000),
+                        terminal: (!row.dead && !row.tty.is_empty())
+                            .then(|| PathBuf::from(&row.tty)),
                     },
                 }
             })

@@ -1,0 +1,127 @@
+//! What an agent's terminal says about it, read from outside: the mode its program has
+//! set, how much typed input waits unread, and how much the processes on it have read.
+//! ao types a task only once the mode has stopped changing, and reports it taken only
+//! once the agent has read it (an agent that switches its terminal to raw mode with
+//! `TCSAFLUSH`, as Python's `tty.setraw` does, discards what it had not read yet).
+
+use std::path::Path;
+
+/// One look at a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TtyState {
+    /// The terminal's mode flags (input, output, control, local), compared as a whole.
+    pub mode: [u64; 4],
+    /// Bytes typed but not yet read by the program (for a line-mode terminal: complete
+    /// lines only).
+    pub unread: usize,
+}
+
+/// Looks at the terminal device `path` (a pty's `/dev/pts/N`) without becoming its
+/// controlling terminal and without reading from it. None where it cannot be opened.
+#[cfg(unix)]
+pub fn look(path: &Path) -> Option<TtyState> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for the whole block; both calls write only into the local
+    // values passed to them.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) != 0 {
+            return None;
+        }
+        let mut unread: libc::c_int = 0;
+        if libc::ioctl(fd, libc::FIONREAD, &mut unread) != 0 {
+            return None;
+        }
+        Some(TtyState {
+            mode: [
+                t.c_iflag as u64,
+                t.c_oflag as u64,
+                t.c_cflag as u64,
+                t.c_lflag as u64,
+            ],
+            unread: usize::try_from(unread).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(not(unix))]
+pub fn look(_path: &Path) -> Option<TtyState> {
+    None
+}
+
+/// How many bytes every process in the session of `leader` (a terminal's first process,
+/// which leads its session) has read so far, from the terminal or anywhere else. None
+/// where the system does not tell (it does on Linux).
+pub fn bytes_read(leader: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let sid = proc_stat_field(leader, 3)?;
+        let mut total = 0u64;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if proc_stat_field(pid, 3) != Some(sid) {
+                continue;
+            }
+            if let Some(rchar) = std::fs::read_to_string(format!("/proc/{pid}/io"))
+                .ok()
+                .and_then(|io| {
+                    io.lines()
+                        .find_map(|l| l.strip_prefix("rchar:"))
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                })
+            {
+                total += rchar;
+            }
+        }
+        Some(total)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = leader;
+        None
+    }
+}
+
+/// Field `n` (0-based) after the command name of `/proc/PID/stat`: 0 is the state, 3 the
+/// session id.
+#[cfg(target_os = "linux")]
+fn proc_stat_field(pid: u32, n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_reads_count_toward_its_session() {
+        // This test process reads a file: its session's total grows by at least that.
+        let me = std::process::id();
+        let before = bytes_read(me).expect("Linux tells");
+        let text = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let after = bytes_read(me).unwrap();
+        assert!(after - before >= text.len() as u64, "{before} → {after}");
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_terminal_tells_nothing() {
+        assert_eq!(look(Path::new("/dev/null")), None);
+        assert_eq!(look(Path::new("/nonexistent/tty")), None);
+    }
+}
