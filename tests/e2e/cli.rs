@@ -1,6 +1,6 @@
 //! The command surface: usage errors, completions, plugin listing.
 
-use ao_tests::TestEnv;
+use ao_tests::{Fleet, TestEnv};
 
 #[test]
 fn bad_usage_exits_2() {
@@ -9,13 +9,54 @@ fn bad_usage_exits_2() {
     run.code(2).stderr_has("no-such-command");
 }
 
+/// What bash offers when Tab is pressed after `words` (the last one is being typed),
+/// with the script `ao completions bash` prints sourced, as a user's shell would.
+fn bash_offers(f: &Fleet, words: &[&str]) -> Vec<String> {
+    let script = f.env.root().join("ao.bash");
+    let run = f.ao(&["completions", "bash"]);
+    run.success();
+    std::fs::write(&script, &run.stdout).unwrap();
+    let mut cmd = f.env.command("bash");
+    cmd.current_dir(&f.repo).arg("-c")
+        .arg(r#"source "$1" && shift && COMP_WORDS=("$@") && COMP_CWORD=$(($# - 1)) && COMP_TYPE=9 && _clap_complete_ao ao "${COMP_WORDS[COMP_CWORD]}" "" ; printf '%s\n' "${COMPREPLY[@]}""#)
+        .arg("bash")
+        .arg(&script)
+        .arg("ao")
+        .args(words);
+    let run = ao_tests::Run::of(cmd, &f.repo);
+    run.success();
+    run.stdout
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 #[test]
-fn completions_name_the_commands() {
-    let env = TestEnv::new();
-    for shell in ["bash", "zsh", "fish"] {
-        let run = env.ao(&env.root(), &["completions", shell]);
-        run.success().stdout_has("doctor");
+fn completion_offers_commands_and_the_fleets_own_ids() {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    assert!(bash_offers(&f, &["sess"]).contains(&"session".to_owned()));
+    assert_eq!(bash_offers(&f, &["spawn", "a"]), ["app"]);
+    assert_eq!(bash_offers(&f, &["spawn", ""])[0], "app");
+    assert_eq!(bash_offers(&f, &["status", "--project", "a"]), ["app"]);
+    // No session yet: nothing to offer, and no store made by asking.
+    let offers = bash_offers(&f, &["session", "kill", ""]);
+    assert!(offers.iter().all(|o| o.starts_with("--")), "{offers:?}");
+    assert!(!f.env.ao_home.join("ao.db").exists());
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    f.ao(&["spawn", "app", "--prompt", "two"]).success();
+    assert_eq!(
+        bash_offers(&f, &["session", "kill", "a"]),
+        ["app-1", "app-2"]
+    );
+    assert_eq!(bash_offers(&f, &["send", "app-2"]), ["app-2"]);
+    assert_eq!(bash_offers(&f, &["attach", "app-"]), ["app-1", "app-2"]);
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let run = f.ao(&["completions", shell]);
+        run.success().stdout_has("AO_COMPLETE");
     }
+    f.ao(&["session", "kill", "app-1"]).success();
+    f.ao(&["session", "kill", "app-2"]).success();
 }
 
 #[test]

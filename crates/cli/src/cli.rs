@@ -1,6 +1,7 @@
 //! The command line, defined once: help, parsing and completions all come from here.
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCompleter;
 use std::path::PathBuf;
 
 /// Run a fleet of AI coding agents, each on one issue in its own git worktree and tmux session.
@@ -37,12 +38,13 @@ pub enum Command {
     /// Attach this terminal to a session.
     Attach {
         /// The session id, e.g. app-3.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
     },
     /// Manage sessions.
     #[command(subcommand)]
     Session(SessionCommand),
-    /// Print a shell completion script.
+    /// Print a shell completion script (commands, options, project and session ids).
     Completions(CompletionsArgs),
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
     #[command(hide = true)]
@@ -86,6 +88,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
     /// The project id from the config.
+    #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
     pub project: String,
     /// Issues to work on (tracker id, #N or URL), one session each.
     pub issues: Vec<String>,
@@ -110,7 +113,7 @@ pub struct SpawnArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only this project's sessions.
-    #[arg(short, long)]
+    #[arg(short, long, add = ArgValueCompleter::new(crate::complete::projects))]
     pub project: Option<String>,
     /// Print JSON.
     #[arg(long)]
@@ -124,6 +127,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The session id.
+    #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
     pub session: String,
     /// The message (words are joined by spaces); `-` reads standard input.
     pub text: Vec<String>,
@@ -138,7 +142,7 @@ pub enum SessionCommand {
     /// List sessions.
     Ls {
         /// Only this project's sessions.
-        #[arg(short, long)]
+        #[arg(short, long, add = ArgValueCompleter::new(crate::complete::projects))]
         project: Option<String>,
         /// Archived sessions too.
         #[arg(long)]
@@ -151,6 +155,7 @@ pub enum SessionCommand {
     /// own session (id, summary, tokens, cost).
     Info {
         /// The session id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
         /// Print JSON.
         #[arg(long)]
@@ -159,6 +164,7 @@ pub enum SessionCommand {
     /// Print a session's recent output without attaching.
     Output {
         /// The session id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 50)]
@@ -167,6 +173,7 @@ pub enum SessionCommand {
     /// End a session's agent and remove its workspace.
     Kill {
         /// The session id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
         /// Leave the workspace in place.
         #[arg(long)]
@@ -178,7 +185,7 @@ pub enum SessionCommand {
     /// Archive finished sessions and remove their workspaces.
     Cleanup {
         /// Only this project's sessions.
-        #[arg(short, long)]
+        #[arg(short, long, add = ArgValueCompleter::new(crate::complete::projects))]
         project: Option<String>,
         /// Say what would be done, and do nothing.
         #[arg(long)]
@@ -190,6 +197,7 @@ pub enum SessionCommand {
     /// Start an ended or archived session again.
     Restore {
         /// The session id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
     },
 }
@@ -252,6 +260,7 @@ pub enum ProjectCommand {
     /// Remove a project from the registry (its repository and sessions stay).
     Rm {
         /// The project id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
         id: String,
     },
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod complete;
 mod detect;
 mod error;
 mod signals;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    commands::completions::answer_if_asked();
     let args = cli::Cli::parse();
     init_tracing();
     match commands::run(args) {

@@ -1,6 +1,6 @@
 //! One module per command.
 
-mod completions;
+pub mod completions;
 mod config;
 mod doctor;
 mod hook;
@@ -77,7 +77,7 @@ fn cwd() -> anyhow::Result<PathBuf> {
 }
 
 /// Finds the config the way every command does.
-fn locate_config() -> anyhow::Result<PathBuf> {
+pub fn locate_config() -> anyhow::Result<PathBuf> {
     let cwd = cwd()?;
     // Inside a session's workspace, the config it was spawned with comes before any file
     // found walking up (a committed one would point `path: .` at the worktree itself).
