@@ -527,25 +527,60 @@ fn a_spawn_in_progress_is_never_taken_for_an_orphan() {
 
 #[test]
 fn spawn_wait_starts_when_a_slot_frees() {
+    use std::io::BufRead;
     let f = Fleet::new(&format!("{CAT}    maxSessions: 1\n"));
     f.ao(&["spawn", "app", "--prompt", "one"]).success();
     let mut cmd = f.env.command(ao_tests::ao_bin());
     cmd.args(["spawn", "app", "--wait", "--prompt", "two"])
+        .env("AO_LOG", "debug")
         .current_dir(&f.repo)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    // It waits: no second session while the first lives.
-    f.ao(&["status"]).success();
-    assert_eq!(f.tmux_sessions(), ["app-1"]);
+    let mut child = cmd.spawn().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
+    let count = |text: &str| {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    };
+    // It says it waits, then finds the slot still taken again and again; meanwhile no
+    // second session starts, in tmux or in the store.
+    wait_until("the spawn to say it waits", || {
+        (count("already has 1 live or starting session (maxSessions 1): app-1; waiting for a slot to free") == 1).then_some(())
+    });
+    wait_until("the waiting spawn to look for a slot three times", || {
+        assert_eq!(f.tmux_sessions(), ["app-1"]);
+        let ids: Vec<String> = f
+            .sessions()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, ["app-1"]);
+        (count("app: no slot free yet (app-1)") >= 3).then_some(())
+    });
     f.tmux(&["kill-session", "-t", "=app-1"]).success();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app-2");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{}", lines.lock().unwrap().join("\n"));
+    assert_eq!(out.trim(), "app-2");
+    assert_eq!(f.tmux_sessions(), ["app-2"]);
 }
 
 #[test]
@@ -561,6 +596,9 @@ fn attach_and_status_watch_work_in_a_real_terminal() {
         &[ao.to_str().unwrap(), "status", "--watch"],
     );
     term.wait_for("watch", "feat/visible-task-app-1");
+    // It refreshes: a session spawned after the first screen shows up on it.
+    f.ao(&["spawn", "app", "--prompt", "later task"]).success();
+    term.wait_for("watch", "feat/later-task-app-2");
     term.start(
         "attach",
         &f.repo,

@@ -91,6 +91,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         agent: args.agent,
         branch: args.branch,
         wait: args.wait,
+        on_wait: Some(|why| eprintln!("{why}")),
     };
     // A signal stops the spawn where it is; it undoes what it made before ao exits.
     let (outcome, signal) = block_on(async {

@@ -39,6 +39,8 @@ pub struct SpawnRequest {
     pub branch: Option<String>,
     /// Wait for a free slot under `maxSessions` instead of refusing.
     pub wait: bool,
+    /// Told, once per task, that it waits for a slot (with `wait`), and why.
+    pub on_wait: Option<fn(&str)>,
 }
 
 /// What one `ao spawn` call did: one result per task, in the order given, and the
@@ -160,6 +162,7 @@ impl Manager {
 
         let mut set = tokio::task::JoinSet::new();
         for (i, r) in resolved {
+            let mut told_wait = false;
             let id = loop {
                 if self.is_interrupted() {
                     results[i] = Some(Err(ManagerError::Interrupted));
@@ -175,7 +178,19 @@ impl Manager {
                         results[i] = Some(Err(ManagerError::Interrupted));
                         break None;
                     }
-                    Ok(Reserved::Full(_)) if req.wait => tokio::time::sleep(WAIT_POLL).await,
+                    Ok(Reserved::Full(taken)) if req.wait => {
+                        if !told_wait {
+                            told_wait = true;
+                            if let Some(tell) = req.on_wait {
+                                tell(&format!(
+                                    "{}; waiting for a slot to free",
+                                    full_message(&project, &taken)
+                                ));
+                            }
+                        }
+                        tracing::debug!("{}: no slot free yet ({})", project.id, taken.join(", "));
+                        tokio::time::sleep(WAIT_POLL).await;
+                    }
                     Ok(Reserved::Full(taken)) => {
                         results[i] = Some(Err(full(&project, &taken)));
                         break None;
@@ -431,14 +446,19 @@ pub(crate) fn make_workspace_dir(s: &Session, path: &std::path::Path) -> Result<
 /// The refusal for a project at its `maxSessions`.
 fn full(project: &ResolvedProject, taken: &[String]) -> ManagerError {
     ManagerError::refused(
-        format!(
-            "project `{}` already has {} live or starting session{} (maxSessions {}): {}",
-            project.id,
-            taken.len(),
-            if taken.len() == 1 { "" } else { "s" },
-            project.max_sessions.unwrap_or(0),
-            taken.join(", ")
-        ),
+        full_message(project, taken),
         "kill or clean up one of them, or pass --wait to start when a slot frees",
+    )
+}
+
+/// What a project at its `maxSessions` has.
+fn full_message(project: &ResolvedProject, taken: &[String]) -> String {
+    format!(
+        "project `{}` already has {} live or starting session{} (maxSessions {}): {}",
+        project.id,
+        taken.len(),
+        if taken.len() == 1 { "" } else { "s" },
+        project.max_sessions.unwrap_or(0),
+        taken.join(", ")
     )
 }
