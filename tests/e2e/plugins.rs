@@ -228,18 +228,27 @@ notifiers:
 /// notifiers of the same run are delivered.
 #[test]
 fn a_panicking_plugin_is_disabled_and_the_rest_go_on() {
+    // The same library twice, as two plugins: `steady` must not share `misbehaving`'s fate.
     let f = fleet(
         None,
         &format!(
-            "plugins:\n  - name: misbehaving\n    path: {}\nnotifiers:\n  loud:\n    plugin: misbehaving\n    mode: panic\n  fine:\n    plugin: misbehaving\n    mode: ok\n    record: fine.txt\n",
+            "plugins:\n  - name: misbehaving\n    path: {0}\n  - name: steady\n    path: {0}\nnotifiers:\n  loud:\n    plugin: misbehaving\n    mode: panic\n  steady:\n    plugin: steady\n    mode: ok\n    record: steady.txt\n",
             lib("ao-test-plugin-misbehaving")
         ),
     );
     let run = f.ao(&["doctor", "--test-notify"]);
     run.code(1)
-        .stdout_has("notify loud")
+        .stdout_has("FAIL  notify loud")
         .stdout_has("misbehaving is disabled: panicked: told to panic on test at ")
-        .stdout_has("notify fine");
+        .stdout_has("ok    notify steady");
+    // Delivered for real: the notification is in the file its section names.
+    let record = f.repo.join("steady.txt");
+    let got = std::fs::read_to_string(&record)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", record.display(), run.explain()));
+    assert_eq!(
+        got,
+        "A test notification from `ao doctor --test-notify`: this notifier works."
+    );
     // The panic's message went into the report, not onto ao's standard error.
     assert!(!run.stderr.contains("panicked at"), "{}", run.explain());
     assert_disabled_event(
@@ -536,10 +545,19 @@ fn an_external_agent_that_misses_an_enter_still_gets_its_task_once() {
 #[test]
 fn a_task_never_taken_fails_the_spawn_and_is_undone() {
     let f = line_agent_fleet(99);
-    f.ao(&["spawn", "app", "--prompt", "lost task"])
-        .code(1)
-        .stderr_has("the task was typed in but the agent did not take it within 15 s")
-        .stderr_has("(missed an Enter)");
+    let run = f.ao(&["spawn", "app", "--prompt", "lost task"]);
+    run.code(1)
+        .stderr_has("the task was typed in but the agent did not take it within 15 s, even with Enter pressed again");
+    // The agent's screen in the message shows each Enter it got: the first and two more.
+    assert_eq!(
+        run.stderr.matches("(missed an Enter)").count(),
+        3,
+        "{}",
+        run.explain()
+    );
+    // Undone: no tmux session, worktree, branch or record.
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1);
+    assert_eq!(f.branches(), ["main"]);
+    assert!(f.sessions().is_empty(), "{:?}", f.sessions());
 }

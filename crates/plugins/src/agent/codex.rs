@@ -104,7 +104,12 @@ fn dirs_desc(dir: &Path) -> Vec<PathBuf> {
 /// The rollout file of a session: by its id when known, else the newest whose first line
 /// says it ran in `workspace`. Only the three newest day directories are searched.
 fn find_rollout(workspace: &Path, id: Option<&str>) -> Option<PathBuf> {
-    let root = codex_home()?.join("sessions");
+    find_rollout_in(&codex_home()?, workspace, id)
+}
+
+/// [`find_rollout`] under the Codex home `home`.
+fn find_rollout_in(home: &Path, workspace: &Path, id: Option<&str>) -> Option<PathBuf> {
+    let root = home.join("sessions");
     let mut days = Vec::new();
     'outer: for year in dirs_desc(&root) {
         for month in dirs_desc(&year) {
@@ -352,27 +357,33 @@ impl Agent for Codex {
     }
 
     fn hook_report(&self, args: &[String], _stdin: &str, now: Timestamp) -> Option<AgentReport> {
-        // notify passes one JSON argument.
-        let payload: Value = args
-            .iter()
-            .rev()
-            .find_map(|a| serde_json::from_str(a).ok())?;
-        if payload["type"] != "agent-turn-complete" {
-            return None;
-        }
-        // Codex also runs side threads (a title for the task) that notify too; only the
-        // session's own thread keeps a rollout.
-        let thread = payload["thread-id"].as_str()?;
-        let cwd = payload["cwd"].as_str()?;
-        find_rollout(Path::new(cwd), Some(thread))?;
-        Some(AgentReport {
-            activity: Activity::Ready,
-            detail: None,
-            at: now,
-            agent_session_id: payload["thread-id"].as_str().map(str::to_owned),
-            log_path: None,
-        })
+        turn_report(args, &codex_home()?, now)
     }
+}
+
+/// What Codex's `notify` program call (`args`) reports, with the Codex home `home`: the
+/// end of a turn of the session's own thread is `ready`.
+fn turn_report(args: &[String], home: &Path, now: Timestamp) -> Option<AgentReport> {
+    // notify passes one JSON argument.
+    let payload: Value = args
+        .iter()
+        .rev()
+        .find_map(|a| serde_json::from_str(a).ok())?;
+    if payload["type"] != "agent-turn-complete" {
+        return None;
+    }
+    // Codex also runs side threads (a title for the task) that notify too; only the
+    // session's own thread keeps a rollout.
+    let thread = payload["thread-id"].as_str()?;
+    let cwd = payload["cwd"].as_str()?;
+    find_rollout_in(home, Path::new(cwd), Some(thread))?;
+    Some(AgentReport {
+        activity: Activity::Ready,
+        detail: None,
+        at: now,
+        agent_session_id: Some(thread.to_owned()),
+        log_path: None,
+    })
 }
 
 fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
@@ -396,14 +407,24 @@ mod tests {
 
     #[test]
     fn notify_becomes_ready() {
-        let arg = r#"{"type":"agent-turn-complete","thread-id":"t-1","turn-id":"u","cwd":"/w"}"#;
-        // No rollout for the thread (a side thread, or none at all): not the session's.
-        assert!(Codex.hook_report(&[arg.into()], "", 5).is_none());
-        assert!(
-            Codex
-                .hook_report(&[r#"{"type":"other"}"#.into()], "", 5)
-                .is_none()
-        );
+        let home = tempfile::tempdir().unwrap();
+        let day = home.path().join("sessions/2026/12/01");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("rollout-2026-12-01T10-00-00-t-1.jsonl"), "{}\n").unwrap();
+        let turn = |thread: &str| {
+            format!(
+                r#"{{"type":"agent-turn-complete","thread-id":"{thread}","turn-id":"u","cwd":"/w"}}"#
+            )
+        };
+        // The end of a turn of the thread with the rollout: ready, with the thread's id.
+        let report = turn_report(&[turn("t-1")], home.path(), 5).expect("a report");
+        assert_eq!(report.activity, Activity::Ready);
+        assert_eq!(report.at, 5);
+        assert_eq!(report.agent_session_id.as_deref(), Some("t-1"));
+        // A thread without a rollout (a side thread): not the session's.
+        assert!(turn_report(&[turn("t-2")], home.path(), 5).is_none());
+        // Another notification: nothing.
+        assert!(turn_report(&[r#"{"type":"other"}"#.into()], home.path(), 5).is_none());
     }
 
     #[test]
