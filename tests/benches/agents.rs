@@ -5,12 +5,26 @@
 //!   for Claude Code (hooks) and Codex (notify program): median of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
 //!   `waiting_input` (Claude Code through its hooks, Codex through its screen): median of 5.
+//!
+//! `cargo test` runs it as a quick check: one turn and one prompt each. Every wait has a
+//! deadline of 60 s, so a broken reading fails instead of hanging.
 
 use ao_tests::model::{Scenario, Step};
 use ao_tests::{AgentFleet, agent_cli};
 use std::time::{Duration, Instant, SystemTime};
 
-const TURNS: usize = 10;
+/// Turns measured (after the first, which includes the CLI's start).
+fn turns() -> usize {
+    if ao_tests::bench_quick() { 1 } else { 10 }
+}
+
+/// Permission prompts measured.
+fn asks() -> usize {
+    if ao_tests::bench_quick() { 1 } else { 5 }
+}
+
+/// The longest any one wait of the benchmark may take.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -29,19 +43,22 @@ fn held(i: usize) -> Step {
     }
 }
 
-/// Polls `ao status` until the session shows `activity`; returns when it did.
+/// Polls `ao status` until the session shows `activity`; returns when it did. Fails
+/// after [`DEADLINE`] with what it showed last.
 fn seen(f: &AgentFleet, activity: &str) -> SystemTime {
+    let start = Instant::now();
     loop {
         let s = f.status("app-1");
         if s["activity"] == activity {
             return SystemTime::now();
         }
+        assert!(start.elapsed() < DEADLINE, "never {activity}: {s:#}");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 fn ready_latency(agent: &str, config: &str) {
-    let steps = (0..=TURNS).map(held).collect();
+    let steps = (0..=turns()).map(held).collect();
     let f = AgentFleet::new(
         agent,
         Scenario {
@@ -59,7 +76,7 @@ fn ready_latency(agent: &str, config: &str) {
     }
     f.ao(&["spawn", "app", "--prompt", "Turn 0"]).success();
     let mut took = Vec::new();
-    for i in 0..=TURNS {
+    for i in 0..=turns() {
         if i > 0 {
             f.ao(&["send", "app-1", &format!("Turn {i}")]).success();
         }
@@ -67,10 +84,15 @@ fn ready_latency(agent: &str, config: &str) {
         f.wait_activity("app-1", "active");
         f.model.release();
         let at = seen(&f, "ready");
+        let waited = Instant::now();
         let last = loop {
             if let Some(t) = f.model.finished_at(i) {
                 break t;
             }
+            assert!(
+                waited.elapsed() < DEADLINE,
+                "turn {i} never finished at the model"
+            );
             std::thread::sleep(Duration::from_millis(1));
         };
         // Turn 0 includes the CLI's start; it is not counted.
@@ -113,7 +135,7 @@ const CODEX: Dialogs = Dialogs {
 
 fn permission_latency(d: &Dialogs) {
     let mut steps = Vec::new();
-    for i in 0..5 {
+    for i in 0..asks() {
         steps.push(Step {
             shell: Some(format!("echo {i} >> log.txt")),
             // Codex asks only for a command that would leave its sandbox.
@@ -138,7 +160,7 @@ fn permission_latency(d: &Dialogs) {
     // The first question is the folder-trust dialog.
     (d.trust)(&f);
     let mut took = Vec::new();
-    for i in 0..5 {
+    for i in 0..asks() {
         if i > 0 {
             f.ao(&["send", "app-1", &format!("Run step {i}")]).success();
         }
@@ -152,7 +174,7 @@ fn permission_latency(d: &Dialogs) {
             {
                 break SystemTime::now();
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "{s:#}");
+            assert!(start.elapsed() < DEADLINE, "{s:#}");
             std::thread::sleep(Duration::from_millis(5));
         };
         let asked = f.model.finished_at(2 * i).expect("the tool call was sent");

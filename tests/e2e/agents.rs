@@ -251,7 +251,9 @@ fn claude_code_refusing_root_bypass_is_explained() {
         return;
     }
     if !is_root() {
-        eprintln!("!!!! SKIPPED: this test needs root (Claude Code only refuses as root)");
+        ao_tests::skip(
+            "claude_code_refusing_root_bypass_is_explained needs root (Claude Code refuses only root)",
+        );
         return;
     }
     let f = AgentFleet::new(

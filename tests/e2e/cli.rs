@@ -119,4 +119,24 @@ fn a_config_named_by_a_bare_file_name_resolves_paths_beside_it() {
     env.ao(&repo, &["config", "validate", "agent-orchestrator.yaml"])
         .success()
         .stdout_has("is valid");
+    // The same by AO_CONFIG_PATH from a sub-directory: `.` is the config's directory,
+    // not the working directory (which is no repository).
+    let sub = repo.join("docs");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mut env = env;
+    env.set("AO_CONFIG_PATH", "../agent-orchestrator.yaml");
+    env.ao(&sub, &["config", "validate"])
+        .success()
+        .stdout_has("is valid");
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "projects:\n  app:\n    path: ./gone\n",
+    )
+    .unwrap();
+    env.ao(&sub, &["config", "validate"])
+        .code(2)
+        .stderr_has(&format!(
+            "path {} does not exist",
+            repo.join("gone").display()
+        ));
 }

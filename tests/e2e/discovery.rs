@@ -88,4 +88,29 @@ fn home_and_relative_paths_expand() {
     env.ao(&dir, &["config", "validate"])
         .success()
         .stdout_has("2 projects");
+    // From elsewhere, named relative to the working directory: `../sibling` is still
+    // beside the config (from `home/src`, relative to the working directory, it would be
+    // `home/sibling`, which does not exist).
+    let elsewhere = env.home.join("src");
+    env.ao(
+        &elsewhere,
+        &["config", "validate", "../../cfg/agent-orchestrator.yaml"],
+    )
+    .success()
+    .stdout_has("2 projects");
+    // And a missing one is named where it was looked for: beside the config.
+    std::fs::write(
+        dir.join("agent-orchestrator.yaml"),
+        "projects:\n  b:\n    path: ../nowhere\n",
+    )
+    .unwrap();
+    env.ao(
+        &elsewhere,
+        &["config", "validate", "../../cfg/agent-orchestrator.yaml"],
+    )
+    .code(2)
+    .stderr_has(&format!(
+        "path {} does not exist",
+        env.root().join("cfg/../nowhere").display()
+    ));
 }

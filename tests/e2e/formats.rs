@@ -142,6 +142,7 @@ fn the_one_file_format_merges_the_flat_file_at_a_projects_path() {
         .success()
         .stdout_has("api-1");
     let list = ao(&env, &env.root(), &["session", "ls", "--json"]);
+    list.success();
     let sessions: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(sessions[0]["agent"], "command");
     kill_tmux(&socket);

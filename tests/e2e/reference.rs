@@ -97,6 +97,15 @@ fn every_key_of_the_reference_schema_is_known_to_ao() {
     };
     check(properties(&reference), &ours, "Config");
     for (def, owner) in DEF_TO_STRUCT {
+        // A definition renamed on either side would otherwise compare nothing with nothing.
+        assert!(
+            !properties(&reference["$defs"][def]).is_empty(),
+            "the reference schema has no definition `{def}` with properties"
+        );
+        assert!(
+            !properties(&ours["$defs"][owner]).is_empty(),
+            "ao's schema has no definition `{owner}` with properties"
+        );
         check(
             properties(&reference["$defs"][def]),
             &ours["$defs"][owner],
@@ -105,6 +114,10 @@ fn every_key_of_the_reference_schema_is_known_to_ao() {
     }
     // Plugin sections: `plugin` is ao's; npm `package` and JavaScript `path` are warned about.
     for def in ["trackerConfig", "scmConfig", "notifierConfig"] {
+        assert!(
+            !properties(&reference["$defs"][def]).is_empty(),
+            "the reference schema has no definition `{def}` with properties"
+        );
         for key in properties(&reference["$defs"][def]) {
             let known =
                 key == "plugin" || PLUGIN_SECTION_KEYS.contains(&key.as_str()) || key == "webhook";

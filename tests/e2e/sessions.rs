@@ -1,7 +1,6 @@
 //! Sessions end to end: the real `ao`, real git worktrees, a real tmux server.
 
 use ao_tests::{Fleet, wait_until};
-use std::path::Path;
 
 const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
 
@@ -92,8 +91,12 @@ fn spawn_status_send_kill_cleanup_and_restore() {
     f.ao(&["session", "cleanup"])
         .success()
         .stdout_has("cleaned app-1");
-    assert!(!f.ao(&["session", "ls"]).stdout.contains("app-1"));
-    assert!(f.ao(&["session", "ls", "--all"]).stdout.contains("app-1"));
+    let ls = f.ao(&["session", "ls"]);
+    ls.success();
+    assert!(!ls.stdout.contains("app-1"), "{}", ls.explain());
+    f.ao(&["session", "ls", "--all"])
+        .success()
+        .stdout_has("app-1");
 
     // Restore brings back the worktree on the same branch and the agent with its task.
     f.ao(&["session", "restore", "app-1"]).success();
@@ -410,10 +413,14 @@ fn the_process_runtime_outlives_ao_and_takes_input() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(Path::new(&format!("/proc/{pid}")).exists() || cfg!(not(target_os = "linux")));
+    let pid = u32::try_from(pid).unwrap();
+    assert!(
+        ao_core::exec::pid_alive(pid),
+        "the agent's process {pid} runs"
+    );
     f.ao(&["session", "kill", "app-1"]).success();
     wait_until("the process to end", || {
-        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        (!ao_core::exec::pid_alive(pid)).then_some(())
     });
 }
 

@@ -437,6 +437,13 @@ impl Drop for Tmux<'_> {
     }
 }
 
+/// Whether a benchmark binary runs as a quick check rather than for its figures: `cargo
+/// bench` passes `--bench`; `cargo test` (which runs the benchmarks too) does not, and
+/// gets one short iteration of each, so a broken benchmark fails the tests.
+pub fn bench_quick() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 /// Waits until `check` returns something, for at most 20 s, then fails saying `what`.
 pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -566,37 +573,55 @@ impl Drop for Fleet {
 /// skip them; `.ci/run` sets it.
 pub const REQUIRE_AGENTS_ENV: &str = "AO_REQUIRE_AGENTS";
 
-/// The agent tests skipped in this run, printed when the test process ends.
+/// Why tests were skipped in this run, printed when the test process ends.
 static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 extern "C" fn print_skipped() {
     let all = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
-    let mut skipped: Vec<String> = Vec::new();
-    for cli in &all {
-        let n = all.iter().filter(|c| *c == cli).count();
+    let mut reasons: Vec<String> = Vec::new();
+    for why in &all {
+        let n = all.iter().filter(|c| *c == why).count();
         let line = if n == 1 {
-            cli.clone()
+            why.clone()
         } else {
-            format!("{cli} x{n}")
+            format!("{why} (x{n})")
         };
-        if !skipped.contains(&line) {
-            skipped.push(line);
+        if !reasons.contains(&line) {
+            reasons.push(line);
         }
     }
     if !all.is_empty() {
         // After the harness's own summary, where a person reading the run sees it.
         eprintln!(
-            "\n!!!! {} agent test{} SKIPPED, their CLI not installed: {}\n!!!! .ci/run installs them; set {REQUIRE_AGENTS_ENV}=1 to make a missing CLI fail instead.\n",
+            "\n!!!! {} test{} SKIPPED: {}\n!!!! .ci/run installs every agent CLI and runs as root; set {REQUIRE_AGENTS_ENV}=1 to make a skip fail instead.\n",
             all.len(),
             if all.len() == 1 { " was" } else { "s were" },
-            skipped.join(", ")
+            reasons.join("; ")
         );
     }
 }
 
-/// An agent CLI on PATH, or `None` when it is missing: then the test is counted as
-/// skipped and the skips are printed when the run ends, or, with `AO_REQUIRE_AGENTS`
-/// set, the test fails.
+/// Records that a test does not run here, and why: counted and printed when the run
+/// ends, where a person sees it (libtest hides a passing test's output). With
+/// `AO_REQUIRE_AGENTS` set, the test fails instead.
+pub fn skip(why: &str) {
+    let required = std::env::var(REQUIRE_AGENTS_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{why}, and {REQUIRE_AGENTS_ENV} says every test must run"
+    );
+    let mut skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    if skipped.is_empty() {
+        // SAFETY: registers a plain function to run at exit; it only prints.
+        unsafe {
+            libc::atexit(print_skipped);
+        }
+    }
+    skipped.push(why.to_owned());
+}
+
+/// An agent CLI on PATH, or `None` when it is missing: then the test is skipped (see
+/// [`skip`]), or, with `AO_REQUIRE_AGENTS` set, fails.
 pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -604,19 +629,7 @@ pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        let required = std::env::var(REQUIRE_AGENTS_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-        assert!(
-            !required,
-            "`{program}` (package {package}) is not on PATH, and {REQUIRE_AGENTS_ENV} says the agent tests must run"
-        );
-        let mut skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
-        if skipped.is_empty() {
-            // SAFETY: registers a plain function to run at exit; it only prints.
-            unsafe {
-                libc::atexit(print_skipped);
-            }
-        }
-        skipped.push(format!("{program} ({package})"));
+        skip(&format!("`{program}` (package {package}) is not on PATH"));
     }
     found
 }

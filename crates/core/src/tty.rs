@@ -95,8 +95,54 @@ pub fn bytes_read(leader: u32) -> Option<u64> {
     }
 }
 
-/// Field `n` (0-based) after the command name of `/proc/PID/stat`: 0 is the state, 3 the
-/// session id.
+/// Whether a program on the terminal led by `leader` waits for input: a process of the
+/// terminal's foreground process group asleep in a terminal read or in a wait for events
+/// (poll, select, epoll), rather than running, sleeping on a timer or waiting for a child.
+/// Typing into such a program is safe: it takes the input as it comes. None where the
+/// system does not tell (it does on Linux).
+pub fn waits_for_input(leader: u32) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let group = proc_stat_field(leader, 5)?;
+        let mut any = false;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if proc_stat_field(pid, 2) != Some(group) {
+                continue;
+            }
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+            if matches!(
+                wchan.trim(),
+                "wait_woken"
+                    | "n_tty_read"
+                    | "do_select"
+                    | "do_sys_poll"
+                    | "ep_poll"
+                    | "do_epoll_wait"
+            ) {
+                any = true;
+            } else {
+                // One process of the group still busy (starting, sleeping): not yet.
+                return Some(false);
+            }
+        }
+        Some(any)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = leader;
+        None
+    }
+}
+
+/// Field `n` (0-based) after the command name of `/proc/PID/stat`: 0 is the state, 2 the
+/// process group, 3 the session id, 5 the terminal's foreground process group.
 #[cfg(target_os = "linux")]
 fn proc_stat_field(pid: u32, n: usize) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -142,7 +142,16 @@ pub fn load_file(
     })?;
     // Relative paths inside the file are relative to its directory, so that directory
     // must be known even for `ao config validate agent-orchestrator.yaml`.
+    // Its directory is resolved (`docs/../x.yaml` is `x.yaml`), so messages name real
+    // places; the file itself is not, so a linked config still resolves paths beside the link.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let absolute = match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir
+            .canonicalize()
+            .map(|d| d.join(name))
+            .unwrap_or(absolute.clone()),
+        _ => absolute,
+    };
     load_str(&text, &absolute, registry, env)
 }
 

@@ -133,7 +133,8 @@ impl Manager {
     }
 
     /// Waits until the agent's terminal mode and screen have not changed for a moment
-    /// (at most 5 s), and returns the last probe. Fails if the agent exits.
+    /// (at most 5 s), and returns the last probe. Fails if the agent exits. Where the
+    /// system tells that the agent waits for input (Linux), two equal looks suffice.
     async fn settle(
         &self,
         s: &Session,
@@ -143,6 +144,7 @@ impl Manager {
         let start = Instant::now();
         let mut last = None;
         let mut since = Instant::now();
+        let mut backoff = super::wait::Backoff::new();
         loop {
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
@@ -159,13 +161,15 @@ impl Manager {
             if now != last {
                 last = now;
                 since = Instant::now();
-            } else if since.elapsed() >= SETTLED_FOR {
+            } else if since.elapsed() >= SETTLED_FOR
+                || probe.pid.and_then(tty::waits_for_input) == Some(true)
+            {
                 return Ok(probe);
             }
             if start.elapsed() >= SETTLE_AT_MOST {
                 return Ok(probe);
             }
-            tokio::time::sleep(Duration::from_millis(75)).await;
+            backoff.pause().await;
         }
     }
 
@@ -187,6 +191,7 @@ impl Manager {
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
         let mut most_unread = 0usize;
+        let mut backoff = super::wait::Backoff::new();
         loop {
             self.fail_if_exited(runtime, s, handle, "as its task arrived")
                 .await?;
@@ -231,7 +236,7 @@ impl Manager {
                     "check that the agent reads typed input once it starts (an interactive prompt)",
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            backoff.pause().await;
         }
     }
 
