@@ -82,6 +82,7 @@ fn main() {
         file: &loaded.file,
         node,
         loc: node.unwrap().loc,
+        repo: None,
     })
     .unwrap();
     let n = Notification {

@@ -314,6 +314,7 @@ fn a_disabled_plugin_stays_disabled_for_the_rest_of_the_process() {
                 file: &loaded.file,
                 node,
                 loc: node.unwrap().loc,
+                repo: None,
             })
             .unwrap()
         };

@@ -21,6 +21,9 @@ pub struct SectionRef<'a> {
     pub node: Option<&'a Node>,
     /// Where the plugin was named, for messages about the section as a whole.
     pub loc: Loc,
+    /// The project's repository (`owner/name`) when the section is one project's and the
+    /// project names one: trackers and scms work on it.
+    pub repo: Option<&'a str>,
 }
 
 impl SectionRef<'_> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An issue from a tracker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
     /// The tracker's id (`12` for GitHub issue #12).
     pub id: String,
@@ -21,6 +21,15 @@ pub struct Issue {
     /// Its labels.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// `open` or `closed`, when the tracker says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The logins (or names) of the people it is assigned to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignees: Vec<String>,
+    /// Its milestone's title, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
 }
 
 /// Which issues `list` returns.
@@ -29,6 +38,12 @@ pub struct IssueFilter {
     /// Only issues with all of these labels.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Only issues assigned to this login (`none`: to nobody; `*`: to anybody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Only issues of this milestone, by title or number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
     /// At most this many.
     #[serde(default)]
     pub limit: Option<usize>,
@@ -147,8 +162,7 @@ mod tests {
             id: id.into(),
             title: "t".into(),
             body: String::new(),
-            url: None,
-            labels: vec![],
+            ..Issue::default()
         };
         assert_eq!(default_branch_name(&issue("12")), "feat/issue-12");
         assert_eq!(default_branch_name(&issue("#12")), "feat/issue-12");

@@ -80,9 +80,8 @@ fn parse(text: &str) -> Vec<Entry> {
             issue: Issue {
                 id: id.trim_start_matches('#').to_owned(),
                 title: title.to_owned(),
-                body: String::new(),
-                url: None,
-                labels: Vec::new(),
+                state: Some(if done { "closed" } else { "open" }.to_owned()),
+                ..Issue::default()
             },
             done,
         });

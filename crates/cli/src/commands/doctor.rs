@@ -394,6 +394,7 @@ fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
             file: &loaded.file,
             node,
             loc: node.map(|n| n.loc).unwrap_or_default(),
+            repo: None,
         };
         match build(&section) {
             Ok(n) => ready.push((key.clone(), n)),

@@ -43,6 +43,7 @@ fn record(agent: &str, args: &[String]) -> Result<(), String> {
         file: std::path::Path::new(""),
         node: None,
         loc: Default::default(),
+        repo: None,
     })
     .map_err(|e| e.to_string())?;
     let input = read_stdin();

@@ -171,6 +171,7 @@ impl<'a> Checker<'a> {
                 file: self.file,
                 node: own.as_ref(),
                 loc,
+                repo: None,
             };
             let found = self.registry.validate_section(slot, &name, &section_ref);
             self.diags.extend(found);

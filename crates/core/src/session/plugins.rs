@@ -19,6 +19,7 @@ impl Manager {
         slot: Slot,
         name: &str,
         section: &[&str],
+        repo: Option<&str>,
         pick: impl Fn(&Factory) -> Option<&crate::registry::Build<T>>,
     ) -> Result<Arc<T>, ManagerError> {
         if let Some(why) = self.registry.refusal(name) {
@@ -50,6 +51,7 @@ impl Manager {
             file: &self.config.file,
             node,
             loc: node.map(|n| n.loc).unwrap_or_default(),
+            repo,
         };
         Ok(build(&section_ref)?)
     }
@@ -64,21 +66,21 @@ impl Manager {
     }
 
     pub(crate) fn runtime(&self, name: &str) -> Result<Arc<dyn Runtime>, ManagerError> {
-        self.build(Slot::Runtime, name, &["runtimes", name], |f| match f {
+        self.build(Slot::Runtime, name, &["runtimes", name], None, |f| match f {
             Factory::Runtime(b) => Some(b),
             _ => None,
         })
     }
 
     pub(crate) fn agent(&self, name: &str) -> Result<Arc<dyn Agent>, ManagerError> {
-        self.build(Slot::Agent, name, &[], |f| match f {
+        self.build(Slot::Agent, name, &[], None, |f| match f {
             Factory::Agent(b) => Some(b),
             _ => None,
         })
     }
 
     pub(crate) fn workspace(&self, name: &str) -> Result<Arc<dyn Workspace>, ManagerError> {
-        self.build(Slot::Workspace, name, &[], |f| match f {
+        self.build(Slot::Workspace, name, &[], None, |f| match f {
             Factory::Workspace(b) => Some(b),
             _ => None,
         })
@@ -92,6 +94,7 @@ impl Manager {
             Slot::Tracker,
             &project.tracker,
             &["projects", &project.id, "tracker"],
+            project.repo.as_deref(),
             |f| match f {
                 Factory::Tracker(b) => Some(b),
                 _ => None,
