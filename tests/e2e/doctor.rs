@@ -66,12 +66,15 @@ fn passes_when_everything_required_is_there() {
     )
     .unwrap();
     let bin = path_with(&env, &["git", "tmux"], true);
-    env.set("GH_TOKEN", "x");
+    let gh = ao_tests::github::FakeGitHub::start();
+    env.set("GH_TOKEN", ao_tests::github::TOKEN);
+    env.set("GITHUB_API_URL", &gh.url);
     let run = run_with_path(&mut env, &repo, &bin);
     run.success()
         .stdout_has("ok    config")
         .stdout_has("claude: 9.9.9 (Claude Code)")
         .stdout_has("token from $GH_TOKEN")
+        .stdout_has("ok    github api")
         .stdout_has("ok    store");
     assert!(!run.stdout.contains("FAIL"), "{}", run.explain());
 }

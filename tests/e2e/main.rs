@@ -7,6 +7,7 @@ mod config_errors;
 mod discovery;
 mod doctor;
 mod formats;
+mod github;
 mod hardening;
 mod init;
 mod integrity;

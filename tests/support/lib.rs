@@ -2,6 +2,7 @@
 //! private AO_HOME, no user git config), real git repositories with a local bare origin,
 //! and a runner for the real `ao` binary that shows everything when a test fails.
 
+pub mod github;
 pub mod model;
 
 use std::ffi::OsString;
@@ -49,6 +50,26 @@ pub fn cargo_build(args: &[&str], manifest: Option<&Path>) {
     let target_dir = dir.parent().expect("target/<profile> has a parent");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // What cargo set for this test crate is not this build's: a build script that
+    // watches such a variable (ring watches CARGO_MANIFEST_DIR) would rebuild everything
+    // above it on every run.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if matches!(
+            key.as_ref(),
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_BIN_NAME"
+                | "CARGO_MANIFEST_LINKS"
+        ) || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     cmd.args(["build", "--quiet", "--locked"]).args(args);
     if let Some(m) = manifest {
         cmd.arg("--manifest-path").arg(m);

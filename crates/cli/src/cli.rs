@@ -44,6 +44,9 @@ pub enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// A project's issues, from its tracker.
+    #[command(subcommand)]
+    Issue(IssueCommand),
     /// Print a shell completion script (commands, options, project and session ids).
     Completions(CompletionsArgs),
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
@@ -92,6 +95,16 @@ pub struct SpawnArgs {
     pub project: String,
     /// Issues to work on (tracker id, #N or URL), one session each.
     pub issues: Vec<String>,
+    /// One session per open issue with this label (repeat for all of several) that no
+    /// live session works on yet.
+    #[arg(long = "label", value_name = "LABEL", conflicts_with_all = ["issues", "prompt"])]
+    pub labels: Vec<String>,
+    /// With --label: at most this many sessions.
+    #[arg(long, requires = "labels")]
+    pub limit: Option<usize>,
+    /// With --label: say which issues would get a session, and start nothing.
+    #[arg(long, requires = "labels")]
+    pub dry_run: bool,
     /// The task as text (`-` reads it from standard input), instead of issues.
     #[arg(long)]
     pub prompt: Option<String>,
@@ -134,6 +147,29 @@ pub struct SendArgs {
     /// Send the contents of this file.
     #[arg(long, conflicts_with = "text")]
     pub file: Option<PathBuf>,
+}
+
+/// `ao issue ...`.
+#[derive(Debug, Subcommand)]
+pub enum IssueCommand {
+    /// List the project's open issues, marking those a live session works on.
+    Ls {
+        /// The project id from the config.
+        #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
+        project: String,
+        /// Only issues with this label (repeat for all of several).
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        /// Only issues assigned to this login (`none`: to nobody, `*`: to anybody).
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Only issues of this milestone (its title or number).
+        #[arg(long)]
+        milestone: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `ao session ...`.

@@ -4,6 +4,7 @@ use ao_core::plugin::Slot;
 use ao_core::registry::{Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator};
 
 pub mod agent;
+pub mod github;
 pub mod launch;
 pub mod notifier;
 pub mod runtime;

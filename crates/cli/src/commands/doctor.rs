@@ -2,7 +2,7 @@
 //! required is missing.
 
 use crate::cli::DoctorArgs;
-use crate::detect::{self, GithubAuth};
+use crate::detect;
 use crate::ui::Paint;
 use ao_core::config::{ConfigError, LoadedConfig, find_config, load_file, process_env};
 use ao_core::model::{Event, EventKind, Priority, now_ms};
@@ -40,6 +40,89 @@ fn check(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str
         detail: detail.into(),
         fix: fix.map(str::to_owned),
     }
+}
+
+/// The GitHub hosts the projects use (their `github` tracker's or scm's section), each
+/// with the repositories read on it, checked one host at a time.
+fn github_checks(
+    loaded: &LoadedConfig,
+    projects: &[ao_core::config::ResolvedProject],
+) -> Vec<Check> {
+    let mut hosts: Vec<(
+        ao_plugins::github::endpoint::Endpoints,
+        Vec<(String, String)>,
+    )> = Vec::new();
+    let mut checks = Vec::new();
+    for p in projects {
+        let slot = if p.tracker == "github" {
+            "tracker"
+        } else if p.scm == "github" {
+            "scm"
+        } else {
+            continue;
+        };
+        let node = loaded.tree.at(&["projects", &p.id, slot]);
+        let section = SectionRef {
+            file: &loaded.file,
+            node,
+            loc: node.map(|n| n.loc).unwrap_or_default(),
+            repo: p.repo.as_deref(),
+        };
+        let endpoints = match ao_plugins::tracker::github::section_endpoints(&section) {
+            Ok(e) => e,
+            Err(e) => {
+                checks.push(check(
+                    "github",
+                    Status::Fail,
+                    format!("project `{}`: {e}", p.id),
+                    None,
+                ));
+                continue;
+            }
+        };
+        let repos = match hosts.iter_mut().find(|(e, _)| *e == endpoints) {
+            Some((_, repos)) => repos,
+            None => {
+                hosts.push((endpoints, Vec::new()));
+                &mut hosts.last_mut().expect("pushed").1
+            }
+        };
+        if let Some(repo) = &p.repo {
+            repos.push((p.id.clone(), repo.clone()));
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            checks.push(check(
+                "github",
+                Status::Fail,
+                format!("cannot start ao's async runtime: {e}"),
+                None,
+            ));
+            return checks;
+        }
+    };
+    for (endpoints, repos) in hosts {
+        let gh = ao_plugins::github::GitHub::new(endpoints);
+        for f in rt.block_on(ao_plugins::github::doctor::check(&gh, &repos)) {
+            use ao_plugins::github::doctor::Level;
+            checks.push(Check {
+                check: f.name,
+                status: match f.level {
+                    Level::Ok => Status::Ok,
+                    Level::Warn => Status::Warn,
+                    Level::Fail => Status::Fail,
+                },
+                detail: f.detail,
+                fix: f.fix,
+            });
+        }
+    }
+    checks
 }
 
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
@@ -250,19 +333,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let uses_github = projects
-        .iter()
-        .any(|p| p.tracker == "github" || p.scm == "github");
-    if uses_github {
-        match detect::github_auth() {
-            GithubAuth::Missing => checks.push(check(
-                "github",
-                Status::Warn,
-                "no token: issues and pull requests cannot be read",
-                Some("set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login`"),
-            )),
-            found => checks.push(check("github", Status::Ok, found.describe(), None)),
-        }
+    if let Some(loaded) = &config {
+        checks.extend(github_checks(loaded, &projects));
     }
 
     let home = super::home();

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => session::send(args),
         Command::Attach { session } => session::attach(&session),
         Command::Session(cmd) => session::run(cmd),
+        Command::Issue(cmd) => session::issue(cmd),
         Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
         Command::Start { .. } => not_yet(
             "`ao start` runs the supervising host: it watches every session and its pull request, sends CI failures and review comments to the agent, merges when allowed, and notifies you",

@@ -1,6 +1,6 @@
 //! The session commands: spawn, status, send, attach, and `ao session ...`.
 
-use crate::cli::{SendArgs, SessionCommand, SpawnArgs, StatusArgs};
+use crate::cli::{IssueCommand, SendArgs, SessionCommand, SpawnArgs, StatusArgs};
 use crate::error::UserError;
 use crate::ui::Paint;
 use ao_core::config::process_env;
@@ -66,11 +66,142 @@ fn warn(notes: &[String]) {
     }
 }
 
+/// `ao issue ...`.
+pub fn issue(cmd: IssueCommand) -> anyhow::Result<ExitCode> {
+    let IssueCommand::Ls {
+        project,
+        labels,
+        assignee,
+        milestone,
+        json,
+    } = cmd;
+    let m = manager()?;
+    let filter = ao_core::plugin::IssueFilter {
+        labels,
+        assignee,
+        milestone,
+        limit: None,
+    };
+    let rows = block_on(m.issues(&project, &filter))?.map_err(user)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no open issues of project `{project}` match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paint = Paint::stdout();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!("#{}", r.issue.id),
+                r.issue.title.clone(),
+                r.issue.labels.join(", "),
+                r.issue.assignees.join(", "),
+                r.session
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        columns(
+            &["ISSUE", "TITLE", "LABELS", "ASSIGNEES", "SESSION"],
+            table,
+            &paint
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ao spawn P --label L`: one session per open issue with every label given that no
+/// live session works on, at most `--limit`; `--dry-run` only says which.
+fn spawn_labelled(args: SpawnArgs) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let filter = ao_core::plugin::IssueFilter {
+        labels: args.labels.clone(),
+        ..Default::default()
+    };
+    let rows = block_on(m.issues(&args.project, &filter))?.map_err(user)?;
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| format!("`{l}`"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let (busy, free): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.session.is_some());
+    let mut chosen: Vec<_> = free;
+    if let Some(n) = args.limit {
+        chosen.truncate(n);
+    }
+    if chosen.is_empty() {
+        let why = if busy.is_empty() {
+            format!(
+                "no open issue of project `{}` has the label {labels}",
+                args.project
+            )
+        } else {
+            format!(
+                "every open issue of project `{}` with the label {labels} has a live session already: {}",
+                args.project,
+                busy.iter()
+                    .map(|r| format!(
+                        "#{} ({})",
+                        r.issue.id,
+                        r.session
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(UserError::failed(why)
+            .hint(format!(
+                "`ao issue ls {}` lists the open issues and their sessions",
+                args.project
+            ))
+            .into());
+    }
+    if args.dry_run {
+        for r in &chosen {
+            println!("would spawn #{}: {}", r.issue.id, r.issue.title);
+        }
+        for r in &busy {
+            println!(
+                "would skip #{}: {} works on it",
+                r.issue.id,
+                r.session
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let issues = chosen.into_iter().map(|r| r.issue.id).collect();
+    spawn(SpawnArgs {
+        issues,
+        labels: Vec::new(),
+        limit: None,
+        dry_run: false,
+        ..args
+    })
+}
+
 pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
     let prompt = match args.prompt.as_deref() {
         Some("-") => Some(read_stdin()?),
         other => other.map(str::to_owned),
     };
+    if !args.labels.is_empty() {
+        return spawn_labelled(args);
+    }
     let tasks = match (&prompt, args.issues.is_empty()) {
         (Some(_), false) => {
             return Err(UserError::usage("give issues or --prompt, not both")
@@ -175,6 +306,33 @@ fn age(ms: i64) -> String {
     }
 }
 
+/// Rows under a dimmed header, each column as wide as its widest cell.
+fn columns(header: &[&str], rows: Vec<Vec<String>>, paint: &Paint) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = *w))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = paint.dim(&line(header.iter().map(|h| h.to_string()).collect()));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
+
 fn table(views: &[SessionView], paint: &Paint) -> String {
     let header = [
         "SESSION", "STATUS", "BRANCH", "PR", "CI", "REVIEW", "ACTIVITY", "AGE",
@@ -210,28 +368,7 @@ fn table(views: &[SessionView], paint: &Paint) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    let mut out = paint.dim(&line(header.iter().map(|h| h.to_string()).collect()));
-    out.push('\n');
-    for r in rows {
-        out.push_str(&line(r.to_vec()));
-        out.push('\n');
-    }
+    let mut out = columns(&header, rows.iter().map(|r| r.to_vec()).collect(), paint);
     for v in views {
         for p in &v.problems {
             out.push_str(&format!("{}: {p}\n", v.session.id));

@@ -11,6 +11,7 @@
 mod cleanup;
 mod error;
 mod failpoint;
+mod issues;
 mod kill;
 mod manager;
 mod plugins;
@@ -26,6 +27,7 @@ mod wait;
 pub use cleanup::{CleanupItem, CleanupReport};
 pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};
+pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
 pub use spawn::{SpawnOutcome, SpawnRequest, Task};

@@ -66,10 +66,16 @@ impl Manager {
     }
 
     pub(crate) fn runtime(&self, name: &str) -> Result<Arc<dyn Runtime>, ManagerError> {
-        self.build(Slot::Runtime, name, &["runtimes", name], None, |f| match f {
-            Factory::Runtime(b) => Some(b),
-            _ => None,
-        })
+        self.build(
+            Slot::Runtime,
+            name,
+            &["runtimes", name],
+            None,
+            |f| match f {
+                Factory::Runtime(b) => Some(b),
+                _ => None,
+            },
+        )
     }
 
     pub(crate) fn agent(&self, name: &str) -> Result<Arc<dyn Agent>, ManagerError> {

@@ -1,0 +1,26 @@
+//! GitHub access shared by the `github` tracker and scm: the token, the host's API
+//! addresses, and requests through octocrab with ao's own handling of what octocrab
+//! leaves to its caller (see ARCHITECTURE.md, "GitHub"):
+//!
+//! - GraphQL goes to the host's absolute GraphQL address through a client whose base is
+//!   that address's origin (octocrab's `graphql()` posts to `<base>/graphql`, wrong for an
+//!   Enterprise host's `/api/v3` base, and octocrab sends the token only on requests
+//!   without an authority of their own, so an absolute URL would go out unauthenticated);
+//! - a GraphQL reply's `data` and `errors` are both read, so one missing item does not
+//!   sink a batch (octocrab's `graphql()` drops `data` when `errors` is present);
+//! - conditional requests send `If-None-Match` and read the status themselves (octocrab's
+//!   cache keys on the URI alone and hides the 304);
+//! - one rustls crypto provider (ring) is installed before the first client is built;
+//! - failures become one sentence saying what happened and what to do, with bounded
+//!   retries for 5xx answers, time-outs and GitHub's secondary rate limit.
+
+#[cfg(feature = "github")]
+pub mod auth;
+#[cfg(feature = "github")]
+mod client;
+#[cfg(feature = "github")]
+pub mod doctor;
+pub mod endpoint;
+
+#[cfg(feature = "github")]
+pub use client::*;

@@ -1,0 +1,400 @@
+//! GitHub, part 1: the token, the host's addresses, the `github` tracker, `ao issue ls`,
+//! `ao spawn --label` and `ao doctor`'s GitHub lines, against the fake GitHub, with every
+//! GraphQL query checked against GitHub's schema.
+
+use ao_tests::github::{FakeGitHub, Fault, TOKEN};
+use ao_tests::Fleet;
+
+/// A fleet whose project `app` reads issues of `acme/app` on the fake GitHub (through
+/// `GITHUB_API_URL`, as GitHub Actions sets it), with `cat` as its agent.
+fn github_fleet(gh: &FakeGitHub, extra_tracker: &str) -> Fleet {
+    gh.repo("acme/app");
+    let mut f = Fleet::new("");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: github\n{extra_tracker}    agent: command\n    agentConfig:\n      command: [cat]\n",
+        f.socket.display(),
+        f.repo.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.env.set("GH_TOKEN", TOKEN);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    f
+}
+
+/// After each test: ao sent only queries that GitHub's schema accepts.
+fn assert_queries_valid(gh: &FakeGitHub) {
+    assert!(
+        gh.invalid_queries().is_empty(),
+        "queries GitHub would refuse: {:?}",
+        gh.invalid_queries()
+    );
+}
+
+#[test]
+fn every_query_ao_sends_is_valid_against_githubs_schema() {
+    let queries = ao_plugins::tracker::github::queries();
+    assert!(queries.len() >= 3);
+    for q in queries {
+        if let Err(errors) = ao_tests::github::validate(&q) {
+            panic!("invalid against GitHub's schema: {errors:?}\n{q}");
+        }
+    }
+    // And the check can fail: a misspelt field is refused with GitHub's kind of message.
+    let errors = ao_tests::github::validate(
+        "query { repository(owner: \"a\", name: \"b\") { isssue(number: 1) { title } } }",
+    )
+    .unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("type `Repository` does not have a field `isssue`")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn an_issue_by_number_hash_or_address_becomes_a_session_with_its_task() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    let n = gh.issue(
+        "acme/app",
+        "Fix the login",
+        "The login form drops the password.",
+        &["bug"],
+    );
+    assert_eq!(n, 1);
+    f.ao(&["spawn", "app", "#1"]).success().stdout_has("app-1");
+    let s = &f.sessions()[0];
+    assert_eq!(s["branch"], "feat/issue-1");
+    assert_eq!(s["issue"], "1");
+    let prompt = s["prompt"].as_str().unwrap();
+    for part in [
+        "Work on GitHub issue #1 of acme/app: Fix the login",
+        "https://github.com/acme/app/issues/1",
+        "Labels: bug",
+        "The login form drops the password.",
+        "push the branch to origin, and open a pull request for it with `gh pr create`",
+        "Closes #1",
+    ] {
+        assert!(prompt.contains(part), "{part:?} missing from {prompt}");
+    }
+    // The address form, and a number that is a pull request, refused as such.
+    gh.issue("acme/app", "Second", "", &[]);
+    f.ao(&["spawn", "app", "https://github.com/acme/app/issues/2"])
+        .success()
+        .stdout_has("app-2");
+    let pr = gh.pull("acme/app", "A pull request");
+    f.ao(&["spawn", "app", &pr.to_string()])
+        .code(1)
+        .stderr_has(&format!(
+            "#{pr} of acme/app is a pull request, not an issue"
+        ));
+    f.ao(&["spawn", "app", "https://github.com/acme/other/issues/1"])
+        .code(1)
+        .stderr_has("is an issue of acme/other, not of the project's repository acme/app");
+    f.ao(&["spawn", "app", "99"])
+        .code(1)
+        .stderr_has("acme/app has no issue #99");
+    assert_eq!(f.tmux_sessions(), ["app-1", "app-2"]);
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn issue_ls_filters_pages_and_marks_issues_being_worked_on() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    let v1 = gh.milestone("acme/app", "v1.0");
+    // 130 open issues: more than one page of 100.
+    for i in 1..=130 {
+        let labels: &[&str] = if i % 2 == 0 {
+            &["agent", "bug"]
+        } else {
+            &["agent"]
+        };
+        gh.issue("acme/app", &format!("Issue {i}"), "", labels);
+    }
+    gh.edit_issue("acme/app", 4, |i| {
+        i.assignees = vec!["octo".into()];
+        i.milestone = Some(v1);
+    });
+    gh.edit_issue("acme/app", 6, |i| i.open = false);
+    let all = f.ao(&["issue", "ls", "app", "--json"]);
+    all.success();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(list.len(), 129, "every page, closed #6 left out");
+    // Labels: all of them.
+    let bugs = f.ao(&[
+        "issue", "ls", "app", "--label", "agent", "--label", "bug", "--json",
+    ]);
+    let bugs: Vec<serde_json::Value> = serde_json::from_str(&bugs.stdout).unwrap();
+    assert_eq!(bugs.len(), 64);
+    assert!(
+        bugs.iter()
+            .all(|i| i["labels"] == serde_json::json!(["agent", "bug"]))
+    );
+    // Assignee and milestone (by title and by number).
+    for args in [
+        &["--assignee", "octo"][..],
+        &["--milestone", "v1.0"],
+        &["--milestone", "1"],
+    ] {
+        let run = f.ao(&[&["issue", "ls", "app", "--json"][..], args].concat());
+        run.success();
+        let got: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(got.len(), 1, "{args:?}: {}", run.stdout);
+        assert_eq!(got[0]["id"], "4");
+    }
+    f.ao(&["issue", "ls", "app", "--milestone", "v9"])
+        .code(1)
+        .stderr_has("acme/app has no milestone titled `v9`");
+    // A live session is marked on its issue.
+    f.ao(&["spawn", "app", "4"]).success();
+    f.ao(&["issue", "ls", "app", "--assignee", "octo"])
+        .success()
+        .stdout_has("ISSUE")
+        .stdout_has("#4")
+        .stdout_has("app-1");
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn spawn_by_label_starts_one_session_per_free_issue_within_the_limit() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    for i in 1..=4 {
+        gh.issue("acme/app", &format!("Task {i}"), "", &["agent"]);
+    }
+    gh.issue("acme/app", "Not for agents", "", &["human"]);
+    f.ao(&["spawn", "app", "1"]).success();
+    f.ao(&[
+        "spawn",
+        "app",
+        "--label",
+        "agent",
+        "--limit",
+        "2",
+        "--dry-run",
+    ])
+    .success()
+    .stdout_has("would spawn #2: Task 2")
+    .stdout_has("would spawn #3: Task 3")
+    .stdout_has("would skip #1: app-1 works on it");
+    assert_eq!(f.tmux_sessions(), ["app-1"], "a dry run starts nothing");
+    f.ao(&["spawn", "app", "--label", "agent", "--limit", "2"])
+        .success()
+        .stdout_has("app-2")
+        .stdout_has("app-3");
+    let issues: Vec<String> = f
+        .sessions()
+        .iter()
+        .map(|s| s["issue"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(issues, ["1", "2", "3"]);
+    f.ao(&["spawn", "app", "--label", "agent"])
+        .success()
+        .stdout_has("app-4");
+    f.ao(&["spawn", "app", "--label", "agent"])
+        .code(1)
+        .stderr_has(
+            "every open issue of project `app` with the label `agent` has a live session already",
+        );
+    f.ao(&["spawn", "app", "--label", "nobody-uses-this"])
+        .code(1)
+        .stderr_has("no open issue of project `app` has the label `nobody-uses-this`");
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn spawn_by_label_keeps_to_max_sessions() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        std::fs::read_to_string(f.repo.join("agent-orchestrator.yaml")).unwrap()
+            + "    maxSessions: 2\n",
+    )
+    .unwrap();
+    for i in 1..=3 {
+        gh.issue("acme/app", &format!("Task {i}"), "", &["agent"]);
+    }
+    let run = f.ao(&["spawn", "app", "--label", "agent"]);
+    run.code(1)
+        .stdout_has("app-1")
+        .stdout_has("app-2")
+        .stderr_has("maxSessions 2");
+    assert_eq!(f.tmux_sessions(), ["app-1", "app-2"]);
+}
+
+#[test]
+fn bad_repositories_tokens_and_answers_are_explained_and_change_nothing() {
+    let gh = FakeGitHub::start();
+    let mut f = github_fleet(&gh, "");
+    gh.issue("acme/app", "One", "", &[]);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    // A repository that does not exist.
+    std::fs::write(
+        &config,
+        original.replace("repo: acme/app", "repo: acme/gone"),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "1"])
+        .code(1)
+        .stderr_has("there is no repository acme/gone on github.com, or the token cannot see it")
+        .stderr_has("Could not resolve to a Repository with the name 'acme/gone'");
+    std::fs::write(&config, &original).unwrap();
+    // A 5xx storm: retried, then explained.
+    gh.fail_next(3, Fault::Status(502));
+    f.ao(&["issue", "ls", "app"])
+        .code(1)
+        .stderr_has("github.com did not answer a GraphQL query after 3 attempts (502 Bad Gateway)");
+    // One 5xx is retried away.
+    gh.fail_next(1, Fault::Status(503));
+    f.ao(&["issue", "ls", "app"]).success().stdout_has("#1");
+    // Something that is not JSON.
+    gh.fail_next(1, Fault::NotJson);
+    f.ao(&["issue", "ls", "app"])
+        .code(1)
+        .stderr_has("answered a GraphQL query with something that is not JSON (status 200)")
+        .stderr_has("Unicorn!");
+    // A token GitHub rejects: named by where it came from, never shown.
+    f.env.set("GH_TOKEN", "ghp_wrongTokenNeverToBeShown");
+    let run = f.ao(&["spawn", "app", "1"]);
+    run.code(1)
+        .stderr_has("github.com rejected the token from $GH_TOKEN (Bad credentials)");
+    assert!(!run.stderr.contains("ghp_wrong") && !run.stdout.contains("ghp_wrong"));
+    f.env.set("GH_TOKEN", TOKEN);
+    // A repository the token cannot see (GitHub answers as if it did not exist).
+    gh.hide("acme/app");
+    f.ao(&["issue", "ls", "app"])
+        .code(1)
+        .stderr_has("there is no repository acme/app on github.com, or the token cannot see it");
+    assert!(f.tmux_sessions().is_empty());
+    assert!(f.sessions().is_empty());
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn without_a_token_ao_says_where_it_looked() {
+    let gh = FakeGitHub::start();
+    let mut f = github_fleet(&gh, "");
+    f.env.set("GH_TOKEN", "");
+    // No `gh` to ask either.
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.args(["issue", "ls", "app"])
+        .env("PATH", "/nonexistent")
+        .current_dir(&f.repo);
+    ao_tests::Run::of(cmd, &f.repo).code(1).stderr_has(
+        "no GitHub token for github.com: set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login`",
+    );
+    assert!(gh.requests().is_empty(), "nothing was sent without a token");
+}
+
+#[test]
+fn a_short_secondary_rate_limit_is_waited_out() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    gh.issue("acme/app", "One", "", &[]);
+    gh.fail_next(1, Fault::SecondaryLimit(1));
+    f.ao(&["issue", "ls", "app"]).success().stdout_has("#1");
+    gh.fail_next(1, Fault::SecondaryLimit(120));
+    f.ao(&["issue", "ls", "app"])
+        .code(1)
+        .stderr_has("is limiting ao's requests (its secondary rate limit")
+        .stderr_has("try again in 120 s");
+    let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [403, 200, 403]);
+}
+
+#[test]
+fn enterprise_hosts_use_their_own_rest_and_graphql_addresses() {
+    let gh = FakeGitHub::start();
+    // An Enterprise-style base: GraphQL must go to /api/graphql beside /api/v3, with the
+    // token (octocrab would post to /api/v3/graphql, and unauthenticated to an absolute URL).
+    let f = github_fleet(
+        &gh,
+        &format!(
+            "      host: github.example.com\n      apiUrl: {}/api/v3\n",
+            gh.url
+        ),
+    );
+    gh.issue("acme/app", "On Enterprise", "", &[]);
+    f.ao(&["issue", "ls", "app"])
+        .success()
+        .stdout_has("On Enterprise");
+    let paths: Vec<String> = gh.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/api/graphql"]);
+    // An issue's address names the Enterprise host.
+    f.ao(&[
+        "spawn",
+        "app",
+        "https://github.example.com/acme/app/issues/1",
+    ])
+    .success();
+    f.ao(&["spawn", "app", "https://github.com/acme/app/issues/1"])
+        .code(1)
+        .stderr_has("is on github.com, but the project's tracker reads github.example.com");
+}
+
+#[test]
+fn doctor_reports_the_token_api_rate_limit_scopes_and_each_repository() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    let run = f.ao(&["doctor"]);
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name) || l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("no `{name}` line in\n{}", run.stdout))
+            .to_owned()
+    };
+    assert!(line("github").starts_with("ok"), "{}", line("github"));
+    assert!(line("github").contains("token from $GH_TOKEN"));
+    let api = line("api");
+    assert!(
+        api.contains(&format!(
+            "{} answers; rate limit left: 5000/5000 REST, 5000/5000 GraphQL",
+            gh.url
+        )),
+        "{api}"
+    );
+    assert!(line("scopes").contains("repo, read:org"));
+    assert!(line("acme/app").contains("project `app`: readable"));
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
+    // A token without `repo`, a repository it cannot see.
+    gh.scopes(Some("read:org"));
+    gh.hide("acme/app");
+    let run = f.ao(&["doctor", "--json"]);
+    run.code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap().clone();
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
+            .clone()
+    };
+    assert_eq!(find("github scopes")["status"], "warn");
+    assert_eq!(find("repo acme/app")["status"], "fail");
+    assert!(
+        find("repo acme/app")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("there is no repository acme/app on github.com, or the token cannot see it")
+    );
+    // GitHub down: said once, not once per repository.
+    gh.fail_next(3, Fault::Status(500));
+    let run = f.ao(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap().clone();
+    let api = checks.iter().find(|c| c["check"] == "github api").unwrap();
+    assert_eq!(api["status"], "fail");
+    assert!(
+        api["detail"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempts (500 Internal Server Error)")
+    );
+    assert!(!checks.iter().any(|c| c["check"] == "repo acme/app"));
+}
