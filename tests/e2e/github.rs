@@ -2,8 +2,8 @@
 //! `ao spawn --label` and `ao doctor`'s GitHub lines, against the fake GitHub, with every
 //! GraphQL query checked against GitHub's schema.
 
-use ao_tests::github::{FakeGitHub, Fault, TOKEN};
 use ao_tests::Fleet;
+use ao_tests::github::{FakeGitHub, Fault, TOKEN};
 
 /// A fleet whose project `app` reads issues of `acme/app` on the fake GitHub (through
 /// `GITHUB_API_URL`, as GitHub Actions sets it), with `cat` as its agent.
@@ -397,4 +397,126 @@ fn doctor_reports_the_token_api_rate_limit_scopes_and_each_repository() {
             .contains("after 3 attempts (500 Internal Server Error)")
     );
     assert!(!checks.iter().any(|c| c["check"] == "repo acme/app"));
+}
+
+/// The client, driven directly: what ao's GitHub requests do at the HTTP level.
+mod client {
+    use super::*;
+    use ao_plugins::github::{GitHub, endpoint};
+    use std::time::Duration;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn host(gh: &FakeGitHub, timeout: Duration) -> std::sync::Arc<GitHub> {
+        // The token comes from the test process's environment, as ao's does from its own.
+        // SAFETY: set once, to the same value, before any client reads it.
+        unsafe { std::env::set_var("GH_TOKEN", TOKEN) };
+        GitHub::with_timeout(
+            endpoint::endpoints(None, Some(&gh.url), None, None).unwrap(),
+            timeout,
+        )
+    }
+
+    #[test]
+    fn a_conditional_request_gets_a_304_that_costs_nothing() {
+        let gh = FakeGitHub::start();
+        gh.repo("acme/app");
+        let client = host(&gh, Duration::from_secs(5));
+        let rt = runtime();
+        let first = rt.block_on(client.get("/repos/acme/app", None)).unwrap();
+        assert_eq!(first.status, 200);
+        assert_eq!(first.body["full_name"], "acme/app");
+        let etag = first.etag.clone().expect("an ETag");
+        let left = client.rate_limit().unwrap().remaining;
+        let again = rt
+            .block_on(client.get("/repos/acme/app", Some(&etag)))
+            .unwrap();
+        assert_eq!(again.status, 304);
+        assert!(again.body.is_null());
+        assert_eq!(
+            client.rate_limit().unwrap().remaining,
+            left,
+            "a 304 is free"
+        );
+        assert_eq!(first.scopes.as_deref(), Some("repo, read:org"));
+    }
+
+    #[test]
+    fn one_missing_item_does_not_sink_a_batch() {
+        let gh = FakeGitHub::start();
+        gh.repo("acme/app");
+        gh.issue("acme/app", "Present", "", &[]);
+        let client = host(&gh, Duration::from_secs(5));
+        let reply = runtime()
+            .block_on(client.graphql(
+                "query Batch { repository(owner: \"acme\", name: \"app\") { a: issue(number: 1) { title } b: issue(number: 99) { title } } rateLimit { cost remaining } }",
+                serde_json::json!({}),
+            ))
+            .unwrap();
+        assert_eq!(reply.data["repository"]["a"]["title"], "Present");
+        assert!(reply.data["repository"]["b"].is_null());
+        assert_eq!(reply.errors.len(), 1, "{:?}", reply.errors);
+        assert_eq!(
+            reply.errors[0].message,
+            "Could not resolve to an Issue with the number of 99."
+        );
+        assert_eq!(
+            reply.errors[0].path,
+            [serde_json::json!("repository"), serde_json::json!("b")]
+        );
+        assert_eq!(reply.errors[0].kind.as_deref(), Some("NOT_FOUND"));
+        // GitHub's documented cost: no connection at all is still 1 point.
+        assert_eq!(reply.data["rateLimit"]["cost"], 1);
+        assert_eq!(client.rate_limit().unwrap().remaining, 4999);
+    }
+
+    #[test]
+    fn a_hanging_github_is_cut_off_and_said_so() {
+        let gh = FakeGitHub::start();
+        let client = host(&gh, Duration::from_millis(300));
+        gh.fail_next(3, Fault::Hang(Duration::from_secs(3)));
+        let e = runtime().block_on(client.get("/user", None)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "github.com did not answer GET /user after 3 attempts (no answer within 300 ms); it may be down or unreachable from here, try again later"
+        );
+    }
+
+    #[test]
+    fn the_cost_of_a_query_is_what_github_documents() {
+        let gh = FakeGitHub::start();
+        gh.repo("acme/app");
+        let client = host(&gh, Duration::from_secs(5));
+        // 100 issues, and 100 labels of each: 1 + 100 requests, 1 point; with a third
+        // level of 10 under each label, 1 + 100 + 10000: 101 points.
+        let reply = runtime()
+            .block_on(client.graphql(
+                "query Cost { repository(owner: \"acme\", name: \"app\") { issues(first: 100) { nodes { labels(first: 100) { nodes { name issues(first: 10) { totalCount } } } } } } rateLimit { cost } }",
+                serde_json::json!({}),
+            ))
+            .unwrap();
+        assert_eq!(reply.data["rateLimit"]["cost"], 101);
+        assert!(gh.invalid_queries().is_empty());
+    }
+}
+
+#[test]
+fn a_closed_issue_is_refused_and_the_token_never_shows() {
+    let gh = FakeGitHub::start();
+    let mut f = github_fleet(&gh, "");
+    let n = gh.issue("acme/app", "Old work", "", &[]);
+    gh.edit_issue("acme/app", n, |i| i.open = false);
+    f.env.set("AO_LOG", "trace");
+    let run = f.ao(&["spawn", "app", &n.to_string()]);
+    run.code(1)
+        .stderr_has("issue #1 (Old work) is closed: there is nothing left to work on")
+        .stderr_has("reopen it first, or give the task as text with --prompt");
+    assert!(!run.stderr.contains(TOKEN), "the token in ao's trace log");
+    assert!(f.tmux_sessions().is_empty());
+    assert!(f.sessions().is_empty());
 }

@@ -614,7 +614,22 @@ fn graphql_answer(body: &str, s: &mut State) -> Answer {
         .raw_variable_values(&variables)
         .execute_sync(&root);
     match response {
-        Ok(r) => Answer::json(200, serde_json::to_value(&r).unwrap_or(Value::Null)),
+        Ok(r) => {
+            let mut body = serde_json::to_value(&r).unwrap_or(Value::Null);
+            // In GitHub's words: its message as it is, and its `type`.
+            for e in body["errors"].as_array_mut().into_iter().flatten() {
+                let message = e["message"].as_str().unwrap_or("");
+                let message = message
+                    .strip_prefix("resolver error: ")
+                    .unwrap_or(message)
+                    .to_owned();
+                if message.starts_with("Could not resolve") {
+                    e["type"] = json!("NOT_FOUND");
+                }
+                e["message"] = json!(message);
+            }
+            Answer::json(200, body)
+        }
         Err(e) => Answer::json(
             200,
             json!({ "errors": [{ "message": e.message().to_string() }] }),
@@ -793,9 +808,16 @@ impl ObjectValue for RepoObject<'_> {
         match info.field_name() {
             "nameWithOwner" => Ok(leaf(json!(r.full_name))),
             "url" => Ok(leaf(json!(format!("https://github.com/{}", r.full_name)))),
-            "issue" => Ok(ResolvedValue::nullable_object(
-                self.issue_by(number()).map(|i| IssueObject(r, i)),
-            )),
+            "issue" => match self.issue_by(number()) {
+                Some(i) => Ok(ResolvedValue::object(IssueObject(r, i))),
+                // GitHub: null, and an error for it.
+                None => Err(FieldError {
+                    message: format!(
+                        "Could not resolve to an Issue with the number of {}.",
+                        number()
+                    ),
+                }),
+            },
             "issueOrPullRequest" => {
                 let n = number();
                 if let Some(i) = self.issue_by(n) {

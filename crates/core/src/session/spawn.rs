@@ -121,6 +121,15 @@ impl Manager {
                 Task::Issue(id) => {
                     let t = tracker.as_ref().expect("built above");
                     match t.issue(id).await {
+                        Ok(issue) if issue.state.as_deref() == Some("closed") => {
+                            Err(ManagerError::refused(
+                                format!(
+                                    "issue #{} ({}) is closed: there is nothing left to work on",
+                                    issue.id, issue.title
+                                ),
+                                "reopen it first, or give the task as text with --prompt",
+                            ))
+                        }
                         Ok(issue) => Ok(Resolved {
                             prompt: t.prompt(&issue),
                             branch: Some(

@@ -120,6 +120,7 @@ struct Clients {
 /// One GitHub host: its addresses, and its clients once first used.
 pub struct GitHub {
     endpoints: Endpoints,
+    timeout: Duration,
     clients: tokio::sync::OnceCell<Result<Clients, GitHubError>>,
     rate: Mutex<Option<RateLimit>>,
 }
@@ -133,7 +134,7 @@ fn install_crypto() {
     });
 }
 
-fn client(base: &str, token: &auth::Token) -> Result<Octocrab, GitHubError> {
+fn client(base: &str, token: &auth::Token, timeout: Duration) -> Result<Octocrab, GitHubError> {
     install_crypto();
     use octocrab::secrecy::ExposeSecret;
     Octocrab::builder()
@@ -146,7 +147,7 @@ fn client(base: &str, token: &auth::Token) -> Result<Octocrab, GitHubError> {
         })?
         .personal_token(token.secret.expose_secret().to_owned())
         .set_connect_timeout(Some(Duration::from_secs(10)))
-        .set_read_timeout(Some(REQUEST_TIMEOUT))
+        .set_read_timeout(Some(timeout))
         .build()
         .map_err(|e| GitHubError::new(None, format!("cannot set up the GitHub client: {e}")))
 }
@@ -154,8 +155,14 @@ fn client(base: &str, token: &auth::Token) -> Result<Octocrab, GitHubError> {
 impl GitHub {
     /// The host at `endpoints`; nothing is sent until the first request.
     pub fn new(endpoints: Endpoints) -> Arc<GitHub> {
+        GitHub::with_timeout(endpoints, REQUEST_TIMEOUT)
+    }
+
+    /// The same, with another limit on how long one request may take.
+    pub fn with_timeout(endpoints: Endpoints, timeout: Duration) -> Arc<GitHub> {
         Arc::new(GitHub {
             endpoints,
+            timeout,
             clients: tokio::sync::OnceCell::new(),
             rate: Mutex::new(None),
         })
@@ -191,8 +198,8 @@ impl GitHub {
                 };
                 let (origin, path) = split_origin(&self.endpoints.graphql);
                 Ok(Clients {
-                    rest: client(&self.endpoints.rest, &token)?,
-                    graphql: client(origin, &token)?,
+                    rest: client(&self.endpoints.rest, &token, self.timeout)?,
+                    graphql: client(origin, &token, self.timeout)?,
                     graphql_path: path.to_owned(),
                     source: token.source,
                 })
@@ -328,18 +335,18 @@ impl GitHub {
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_millis(250 << (attempt - 2))).await;
             }
-            let (status, headers, text) =
-                match tokio::time::timeout(REQUEST_TIMEOUT, request()).await {
-                    Err(_) => {
-                        last = format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
-                        continue;
-                    }
-                    Ok(Err(e)) => {
-                        last = transport_error(&e);
-                        continue;
-                    }
-                    Ok(Ok(r)) => r,
-                };
+            let (status, headers, text) = match tokio::time::timeout(self.timeout, request()).await
+            {
+                Err(_) => {
+                    last = format!("no answer within {} ms", self.timeout.as_millis());
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    last = transport_error(&e);
+                    continue;
+                }
+                Ok(Ok(r)) => r,
+            };
             let header = |name: &str| {
                 headers
                     .get(name)
