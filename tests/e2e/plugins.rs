@@ -163,6 +163,8 @@ fn refused_plugins_say_why_and_ao_keeps_running() {
   - name: later
     path: not/built/yet.so
     enabled: false
+  - name: old-scm
+    path: {}
 notifiers:
   wrong-slot:
     plugin: tracker-as-notifier
@@ -171,6 +173,7 @@ notifiers:
             lib("ao-test-plugin-abi-mismatch"),
             lib("ao-example-file-tracker"),
             lib("ao-test-plugin-misbehaving"),
+            lib("ao-test-plugin-old-scm"),
         ),
     );
     std::fs::write(f.repo.join("ISSUES.md"), "## 1 Not a library\n").unwrap();
@@ -190,6 +193,11 @@ notifiers:
     );
     assert!(
         status("wrong-abi").contains("was built for plugin ABI 99, but this ao speaks ABI 1"),
+        "{rows:#?}"
+    );
+    assert!(
+        status("old-scm").contains("is an scm plugin built with ao-plugin-sdk 0.1.0, whose scm messages this ao no longer reads")
+            && status("old-scm").contains("rebuild it against ao-plugin-sdk 0.2.0"),
         "{rows:#?}"
     );
     assert!(

@@ -126,6 +126,7 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "ao-test-plugin-no-entry",
     "ao-test-plugin-tmux-runtime",
     "ao-test-plugin-line-agent",
+    "ao-test-plugin-old-scm",
 ];
 
 /// The repository's root.

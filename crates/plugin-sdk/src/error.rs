@@ -10,6 +10,8 @@ pub enum ErrorKind {
     Failed,
     /// It refused work that would lose the user's data (a workspace with unsaved work).
     Refused,
+    /// It failed for now (a service down or limiting requests); trying later may work.
+    Transient,
 }
 
 /// A plugin's failure, in one sentence for the user.
@@ -20,6 +22,9 @@ pub struct Error {
     pub kind: ErrorKind,
     /// What went wrong.
     pub message: String,
+    /// For a transient failure: how long to wait before trying again, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Error {
@@ -28,6 +33,16 @@ impl Error {
         Error {
             kind: ErrorKind::Failed,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A failure for now; `retry_after_ms` when the service said how long to wait.
+    pub fn transient(message: impl Into<String>, retry_after_ms: Option<u64>) -> Error {
+        Error {
+            kind: ErrorKind::Transient,
+            message: message.into(),
+            retry_after_ms,
         }
     }
 
@@ -36,6 +51,7 @@ impl Error {
         Error {
             kind: ErrorKind::Refused,
             message: message.into(),
+            retry_after_ms: None,
         }
     }
 }

@@ -5,9 +5,21 @@ use crate::{Context, Error, Plugin, Slot};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The first ao-plugin-sdk whose scm messages this ao reads: 0.2.0 added the repository
+/// to [`PrRef`], many branches to `detect_prs`, a result per PR to `enrich`, and the head
+/// SHA to `merge`. ao refuses an scm plugin built with an older SDK (plugins of the other
+/// slots still load).
+pub const SCM_SDK_SINCE: (u32, u32) = (0, 2);
+
 /// A pull request a session opened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PrRef {
+    /// The repository's owner.
+    #[serde(default)]
+    pub owner: String,
+    /// The repository's name.
+    #[serde(default)]
+    pub repo: String,
     /// Its number in the repository.
     pub number: u64,
     /// Its web address.
@@ -41,8 +53,14 @@ pub enum CheckState {
 /// One CI check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRun {
+    /// The scm's id for it (a check run's or a status context's), stable per head SHA.
+    #[serde(default)]
+    pub id: String,
     /// Its name, as the reviewer sees it.
     pub name: String,
+    /// Whether branch protection requires it.
+    #[serde(default)]
+    pub required: bool,
     /// Its outcome.
     pub state: CheckState,
     /// Where its log is.
@@ -68,6 +86,12 @@ pub enum ReviewDecision {
 /// An unresolved review thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewThread {
+    /// The scm's id for it, so it is never sent to the agent twice.
+    #[serde(default)]
+    pub id: String,
+    /// Whether a bot wrote it.
+    #[serde(default)]
+    pub is_bot: bool,
     /// The file it is on.
     #[serde(default)]
     pub path: Option<String>,
@@ -88,6 +112,18 @@ pub struct PrStatus {
     pub pr: PrRef,
     /// Open, merged or closed.
     pub state: PrState,
+    /// The commit its head branch points at, which a merge must still find there.
+    #[serde(default)]
+    pub head_sha: String,
+    /// Its title.
+    #[serde(default)]
+    pub title: String,
+    /// Whether it is a draft.
+    #[serde(default)]
+    pub draft: bool,
+    /// When it last changed (milliseconds since 1970).
+    #[serde(default)]
+    pub updated_at: i64,
     /// Its checks.
     #[serde(default)]
     pub checks: Vec<CheckRun>,
@@ -121,21 +157,29 @@ pub enum MergeMethod {
 
 /// An scm plugin.
 pub trait Scm: Plugin {
-    /// The pull request whose head is `branch`, if any.
-    fn detect_pr(&self, cx: &Context, branch: &str) -> Result<Option<PrRef>, Error>;
-    /// The state of many pull requests in as few requests as possible, one per PR, in order.
-    fn enrich(&self, cx: &Context, prs: &[PrRef]) -> Result<Vec<PrStatus>, Error>;
-    /// Merges a pull request.
-    fn merge(&self, cx: &Context, pr: &PrRef, method: MergeMethod) -> Result<(), Error>;
+    /// For each branch of `owner/repo`, the pull request whose head it is, if any, in order.
+    fn detect_prs(
+        &self,
+        cx: &Context,
+        owner: &str,
+        repo: &str,
+        branches: &[String],
+    ) -> Result<Vec<Option<PrRef>>, Error>;
+    /// The state of many pull requests in as few requests as possible: a result per PR,
+    /// in order, so one that fails spoils nothing else.
+    fn enrich(&self, cx: &Context, prs: &[PrRef]) -> Vec<Result<PrStatus, Error>>;
+    /// Merges a pull request if its head is still `head_sha`, optionally deleting its
+    /// branch.
+    fn merge(&self, cx: &Context, merge: &MergeParams) -> Result<(), Error>;
     /// Closes a pull request without merging.
     fn close(&self, cx: &Context, pr: &PrRef) -> Result<(), Error>;
 }
 
 /// The method names.
 pub mod method {
-    /// `detect_pr`: [`super::BranchParams`] → a [`super::PrRef`] or `null`.
-    pub const DETECT_PR: &str = "detect_pr";
-    /// `enrich`: [`super::PrsParams`] → a list of [`super::PrStatus`].
+    /// `detect_prs`: [`super::BranchesParams`] → a list of [`super::PrRef`] or `null`.
+    pub const DETECT_PRS: &str = "detect_prs";
+    /// `enrich`: [`super::PrsParams`] → a list of [`super::Enriched`].
     pub const ENRICH: &str = "enrich";
     /// `merge`: [`super::MergeParams`] → `null`.
     pub const MERGE: &str = "merge";
@@ -143,11 +187,15 @@ pub mod method {
     pub const CLOSE: &str = "close";
 }
 
-/// Parameters naming a branch.
+/// Parameters naming branches of one repository.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BranchParams {
-    /// The branch.
-    pub branch: String,
+pub struct BranchesParams {
+    /// The repository's owner.
+    pub owner: String,
+    /// The repository's name.
+    pub repo: String,
+    /// The branches.
+    pub branches: Vec<String>,
 }
 
 /// Parameters naming pull requests.
@@ -155,6 +203,16 @@ pub struct BranchParams {
 pub struct PrsParams {
     /// The pull requests.
     pub prs: Vec<PrRef>,
+}
+
+/// One PR's result of `enrich`: its status, or why it could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enriched {
+    /// Read.
+    Ok(PrStatus),
+    /// Not read.
+    Err(Error),
 }
 
 /// Parameters naming one pull request.
@@ -165,12 +223,18 @@ pub struct PrParams {
 }
 
 /// Parameters of `merge`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeParams {
     /// The pull request.
     pub pr: PrRef,
     /// How.
     pub method: MergeMethod,
+    /// The head commit the decision to merge was made on: a PR whose head moved since is
+    /// not merged.
+    pub head_sha: String,
+    /// Whether to delete the head branch after merging.
+    #[serde(default)]
+    pub delete_branch: bool,
 }
 
 /// The dispatcher [`crate::export_plugin!`] uses for an scm.
@@ -187,12 +251,23 @@ impl<T: Scm> Dispatch for AsScm<T> {
     fn dispatch(&self, m: &str, cx: &Context, p: Value) -> Result<Value, Error> {
         let s = &self.0;
         match m {
-            method::DETECT_PR => result(s.detect_pr(cx, &params::<BranchParams>(m, p)?.branch)?),
-            method::ENRICH => result(s.enrich(cx, &params::<PrsParams>(m, p)?.prs)?),
-            method::MERGE => {
-                let q: MergeParams = params(m, p)?;
-                result(s.merge(cx, &q.pr, q.method)?)
+            method::DETECT_PRS => {
+                let q: BranchesParams = params(m, p)?;
+                result(s.detect_prs(cx, &q.owner, &q.repo, &q.branches)?)
             }
+            method::ENRICH => {
+                let prs = params::<PrsParams>(m, p)?.prs;
+                result(
+                    s.enrich(cx, &prs)
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(status) => Enriched::Ok(status),
+                            Err(e) => Enriched::Err(e),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            method::MERGE => result(s.merge(cx, &params::<MergeParams>(m, p)?)?),
             method::CLOSE => result(s.close(cx, &params::<PrParams>(m, p)?.pr)?),
             _ => Err(unknown_method(Self::SLOT, m)),
         }

@@ -17,7 +17,8 @@ pub use ao_plugin_sdk::Slot;
 pub use notifier::{Notification, Notifier};
 pub use runtime::{AttachInfo, Liveness, Probe, Runtime, RuntimeSpec};
 pub use scm::{
-    CheckRun, CheckState, MergeMethod, PrState, PrStatus, ReviewDecision, ReviewThread, Scm,
+    CheckRun, CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision,
+    ReviewThread, Scm,
 };
 pub use tracker::{Issue, IssueFilter, Tracker};
 pub use workspace::{CommandOutput, Workspace, WorkspaceInfo, WorkspaceSpec};
@@ -48,6 +49,17 @@ pub enum PluginError {
         plugin: String,
         /// What it refused and why, naming what would be lost.
         message: String,
+    },
+    /// The plugin failed for now (its service is down or limiting requests); trying later
+    /// may work.
+    #[error("{plugin}: {message}")]
+    Transient {
+        /// The plugin's name.
+        plugin: String,
+        /// What went wrong, in one sentence.
+        message: String,
+        /// How long to wait before trying again, when the service said.
+        retry_after_ms: Option<u64>,
     },
     /// The plugin was disabled earlier (it panicked, or timed out).
     #[error("{plugin} is disabled: {why}")]

@@ -3,18 +3,26 @@ use crate::model::PrRef;
 use async_trait::async_trait;
 
 pub use ao_plugin_sdk::scm::{
-    CheckRun, CheckState, MergeMethod, PrState, PrStatus, ReviewDecision, ReviewThread,
+    CheckRun, CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision, ReviewThread,
 };
 
-/// Where pull requests live.
+/// Where pull requests live. One instance may serve every project on its host: each call
+/// names the repository.
 #[async_trait]
 pub trait Scm: Send + Sync {
-    /// The pull request whose head is `branch`, if any.
-    async fn detect_pr(&self, branch: &str) -> Result<Option<PrRef>, PluginError>;
-    /// The state of many pull requests in as few requests as possible.
-    async fn enrich(&self, prs: &[PrRef]) -> Result<Vec<PrStatus>, PluginError>;
-    /// Merges a pull request.
-    async fn merge(&self, pr: &PrRef, method: MergeMethod) -> Result<(), PluginError>;
+    /// For each branch of `owner/repo`, the pull request whose head it is, if any, in
+    /// order, in as few requests as possible.
+    async fn detect_prs(
+        &self,
+        owner: &str,
+        repo: &str,
+        branches: &[String],
+    ) -> Result<Vec<Option<PrRef>>, PluginError>;
+    /// The state of many pull requests in as few requests as possible: a result per PR,
+    /// in order, so one that fails spoils nothing else.
+    async fn enrich(&self, prs: &[PrRef]) -> Vec<Result<PrStatus, PluginError>>;
+    /// Merges a pull request if its head is still `merge.head_sha`.
+    async fn merge(&self, merge: &MergeParams) -> Result<(), PluginError>;
     /// Closes a pull request without merging.
     async fn close(&self, pr: &PrRef) -> Result<(), PluginError>;
 }

@@ -207,6 +207,11 @@ impl Instance {
                         message: e.message,
                     },
                     ErrorKind::Failed => PluginError::failed(&self.name, e.message),
+                    ErrorKind::Transient => PluginError::Transient {
+                        plugin: self.name.clone(),
+                        message: e.message,
+                        retry_after_ms: e.retry_after_ms,
+                    },
                 })
             }
             STATUS_PANIC => Err(self.disable(

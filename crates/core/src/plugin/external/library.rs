@@ -112,5 +112,17 @@ pub(crate) fn open(path: &Path) -> Result<Library, String> {
             path.display()
         )
     })?;
+    if slot == Slot::Scm {
+        let built = text(table.sdk_version);
+        let mut parts = built.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        let (since_major, since_minor) = ao_plugin_sdk::scm::SCM_SDK_SINCE;
+        if (major, minor) < (since_major, since_minor) {
+            return Err(format!(
+                "{} is an scm plugin built with ao-plugin-sdk {built}, whose scm messages this ao no longer reads (it needs {since_major}.{since_minor} or later: pull requests name their repository, enrich answers per PR, merge names the head SHA); rebuild it against ao-plugin-sdk {SDK_VERSION}",
+                path.display()
+            ));
+        }
+    }
     Ok(Library { table, slot })
 }

@@ -5,7 +5,7 @@ use super::instance::Instance;
 use crate::model::PrRef;
 use crate::model::{RuntimeHandle, SessionId};
 use crate::plugin::{
-    AttachInfo, CommandOutput, Issue, IssueFilter, MergeMethod, Notification, Notifier,
+    AttachInfo, CommandOutput, Issue, IssueFilter, MergeParams, Notification, Notifier,
     PluginError, PrStatus, Probe, Runtime, RuntimeSpec, Scm, Tracker, Workspace, WorkspaceInfo,
     WorkspaceSpec,
 };
@@ -305,30 +305,59 @@ impl Workspace for External {
 
 #[async_trait]
 impl Scm for External {
-    async fn detect_pr(&self, branch: &str) -> Result<Option<PrRef>, PluginError> {
+    async fn detect_prs(
+        &self,
+        owner: &str,
+        repo: &str,
+        branches: &[String],
+    ) -> Result<Vec<Option<PrRef>>, PluginError> {
         self.call(
-            s::method::DETECT_PR,
-            &s::BranchParams {
-                branch: branch.into(),
+            s::method::DETECT_PRS,
+            &s::BranchesParams {
+                owner: owner.into(),
+                repo: repo.into(),
+                branches: branches.to_vec(),
             },
         )
         .await
     }
 
-    async fn enrich(&self, prs: &[PrRef]) -> Result<Vec<PrStatus>, PluginError> {
-        self.call(s::method::ENRICH, &s::PrsParams { prs: prs.to_vec() })
+    async fn enrich(&self, prs: &[PrRef]) -> Vec<Result<PrStatus, PluginError>> {
+        match self
+            .call::<_, Vec<s::Enriched>>(s::method::ENRICH, &s::PrsParams { prs: prs.to_vec() })
             .await
+        {
+            Ok(all) if all.len() == prs.len() => all
+                .into_iter()
+                .map(|e| match e {
+                    s::Enriched::Ok(status) => Ok(status),
+                    s::Enriched::Err(e) => Err(PluginError::failed(&self.inst.name, e.message)),
+                })
+                .collect(),
+            Ok(all) => prs
+                .iter()
+                .map(|_| {
+                    Err(PluginError::failed(
+                        &self.inst.name,
+                        format!(
+                            "answered enrich with {} results for {} pull requests",
+                            all.len(),
+                            prs.len()
+                        ),
+                    ))
+                })
+                .collect(),
+            Err(e) => {
+                let message = e.to_string();
+                prs.iter()
+                    .map(|_| Err(PluginError::failed(&self.inst.name, message.clone())))
+                    .collect()
+            }
+        }
     }
 
-    async fn merge(&self, pr: &PrRef, method: MergeMethod) -> Result<(), PluginError> {
-        self.call(
-            s::method::MERGE,
-            &s::MergeParams {
-                pr: pr.clone(),
-                method,
-            },
-        )
-        .await
+    async fn merge(&self, merge: &MergeParams) -> Result<(), PluginError> {
+        self.call(s::method::MERGE, merge).await
     }
 
     async fn close(&self, pr: &PrRef) -> Result<(), PluginError> {
