@@ -32,8 +32,9 @@ fn assert_queries_valid(gh: &FakeGitHub) {
 
 #[test]
 fn every_query_ao_sends_is_valid_against_githubs_schema() {
-    let queries = ao_plugins::tracker::github::queries();
-    assert!(queries.len() >= 3);
+    let mut queries = ao_plugins::tracker::github::queries();
+    queries.extend(ao_plugins::scm::github::queries());
+    assert!(queries.len() >= 6);
     for q in queries {
         if let Err(errors) = ao_tests::github::validate(&q) {
             panic!("invalid against GitHub's schema: {errors:?}\n{q}");
@@ -519,4 +520,271 @@ fn a_closed_issue_is_refused_and_the_token_never_shows() {
     assert!(!run.stderr.contains(TOKEN), "the token in ao's trace log");
     assert!(f.tmux_sessions().is_empty());
     assert!(f.sessions().is_empty());
+}
+
+/// A fleet on the fake GitHub whose repository's remote is the fleet's own origin, with
+/// one session whose agent "pushed" a commit and "opened" its PR.
+fn session_with_pr(gh: &FakeGitHub) -> (Fleet, String, u64) {
+    let f = github_fleet(gh, "");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    f.ao(&["spawn", "app", "--prompt", "Fix the login"])
+        .success();
+    let wt = f.worktree("app-1");
+    std::fs::write(wt.join("login.txt"), "fixed\n").unwrap();
+    f.env.git(&wt, &["add", "."]);
+    f.env.git(&wt, &["commit", "-q", "-m", "Fix the login"]);
+    f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+    let branch = f
+        .env
+        .git(&wt, &["branch", "--show-current"])
+        .trim()
+        .to_owned();
+    let pr = gh.open_pr("acme/app", &branch, "main", "Fix the login");
+    (f, branch, pr)
+}
+
+fn status_json(f: &Fleet, refresh: bool) -> serde_json::Value {
+    let mut args = vec!["status", "--json"];
+    if refresh {
+        args.push("--refresh");
+    }
+    let run = f.ao(&args);
+    run.success();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    list.into_iter().next().expect("one session")
+}
+
+#[test]
+fn a_sessions_pull_request_is_found_read_shown_without_network_and_merged() {
+    let gh = FakeGitHub::start();
+    let (f, branch, pr) = session_with_pr(&gh);
+    // Found by its branch and read in one poll.
+    let s = status_json(&f, true);
+    assert_eq!(s["pr"]["number"], pr);
+    assert_eq!(s["pr"]["state"], "open");
+    assert_eq!(s["ci"], "none");
+    assert_eq!(s["review"], "pending");
+    assert_eq!(s["stale"], false);
+    // CI fails: the failing check by name, its job's log fetched once.
+    gh.check(
+        "acme/app",
+        pr,
+        "build",
+        Some("FAILURE"),
+        true,
+        "compiling\n\u{1b}[31merror\u{1b}[0m: test login failed\n",
+    );
+    gh.check("acme/app", pr, "lint", Some("SUCCESS"), false, "");
+    let s = status_json(&f, true);
+    assert_eq!(s["ci"], "failing");
+    assert_eq!(s["failed_checks"], serde_json::json!(["build"]));
+    let logs = |gh: &FakeGitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| r.path.contains("/logs"))
+            .count()
+    };
+    assert_eq!(logs(&gh), 1);
+    // Without --refresh: the same, and not one request.
+    let before = gh.requests().len();
+    let s = status_json(&f, false);
+    assert_eq!(s["ci"], "failing");
+    assert_eq!(gh.requests().len(), before, "ao status used the network");
+    f.ao(&["status"])
+        .success()
+        .stdout_has("failing")
+        .stdout_has(&format!("#{pr}"));
+    // Nothing changed: one light query, no full read, no log again.
+    let before = gh.requests().len();
+    status_json(&f, true);
+    let new: Vec<_> = gh.requests()[before..].to_vec();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].operation.as_deref(), Some("LightPoll"));
+    // Merge refused, saying why; nothing moves.
+    let main_before = f.env.git(
+        &f.env.root().join("repo-origin.git"),
+        &["rev-parse", "main"],
+    );
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has(&format!("app-1: pull request #{pr} was not merged: checks failing: build; no approving review yet"));
+    // Fixed and approved: merged, the remote's main moves to include the branch, and the
+    // branch is deleted.
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    f.ao(&["session", "merge", "app-1", "--delete-branch"])
+        .success()
+        .stdout_has(&format!("app-1: merged pull request #{pr}"))
+        .stdout_has("its branch was deleted");
+    let origin = f.env.root().join("repo-origin.git");
+    let main_after = f.env.git(&origin, &["rev-parse", "main"]);
+    assert_ne!(main_before, main_after);
+    f.env.git(
+        &origin,
+        &[
+            "cat-file",
+            "-e",
+            &format!("{}:login.txt", main_after.trim()),
+        ],
+    );
+    let branches = f.env.git(&origin, &["branch", "--list", &branch]);
+    assert!(branches.trim().is_empty(), "{branches}");
+    let s = status_json(&f, false);
+    assert_eq!(s["status"], "merged");
+    assert_eq!(s["pr"]["state"], "merged");
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn a_github_outage_keeps_the_last_reading_marked_stale() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    let s = status_json(&f, true);
+    assert_eq!(s["ci"], "passing");
+    gh.fail_next(3, Fault::Status(502));
+    let run = f.ao(&["status", "--json", "--refresh"]);
+    run.success()
+        .stderr_has("app-1: its pull request was not read (shown as last known)");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(list[0]["ci"], "passing", "an outage is no failing CI");
+    assert_eq!(list[0]["stale"], true);
+    assert_eq!(list[0]["status"], "working");
+    f.ao(&["status"]).success().stdout_has("passing (stale)");
+    // GitHub back: fresh again.
+    let s = status_json(&f, true);
+    assert_eq!(s["stale"], false);
+}
+
+#[test]
+fn a_pr_closed_or_merged_by_hand_is_seen_and_not_merged_again() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    status_json(&f, true);
+    gh.edit_pr("acme/app", pr, |p| p.state = "CLOSED".into());
+    let s = status_json(&f, true);
+    assert_eq!(s["pr"]["state"], "closed");
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has("was not merged: it is closed");
+}
+
+#[test]
+fn many_branches_are_looked_up_in_one_query() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, _pr) = session_with_pr(&gh);
+    for task in ["Second task", "Third task"] {
+        f.ao(&["spawn", "app", "--prompt", task]).success();
+    }
+    let before = gh.requests().len();
+    f.ao(&["status", "--refresh"]).success();
+    let ops: Vec<String> = gh.requests()[before..]
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    assert_eq!(
+        ops,
+        ["DetectPrs", "LightPoll", "FullPoll"],
+        "three sessions, one lookup"
+    );
+}
+
+#[test]
+fn a_head_that_moved_since_the_check_is_not_merged() {
+    use ao_core::plugin::{MergeMethod, MergeParams, Scm};
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    let checked = gh.head_sha("acme/app", pr);
+    // The agent pushes again after the decision.
+    let wt = f.worktree("app-1");
+    std::fs::write(wt.join("more.txt"), "more\n").unwrap();
+    f.env.git(&wt, &["add", "."]);
+    f.env.git(&wt, &["commit", "-q", "-m", "More"]);
+    f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+    // SAFETY: set once, to the same value, before any client reads it.
+    unsafe { std::env::set_var("GH_TOKEN", TOKEN) };
+    let scm = ao_plugins::scm::github::GithubScm::new(ao_plugins::github::GitHub::new(
+        ao_plugins::github::endpoint::endpoints(None, Some(&gh.url), None, None).unwrap(),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(scm.merge(&MergeParams {
+            pr: ao_core::model::PrRef {
+                owner: "acme".into(),
+                repo: "app".into(),
+                number: pr,
+                url: String::new(),
+            },
+            method: MergeMethod::Squash,
+            head_sha: checked.clone(),
+            delete_branch: false,
+        }))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("was not merged: its head moved since it was checked"),
+        "{e}"
+    );
+    assert_eq!(
+        gh.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/merge"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn unresolved_current_review_threads_are_counted_with_their_authors() {
+    use ao_tests::github::FakeThread;
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    let thread = |body: &str, author: &str, bot: bool, resolved: bool, outdated: bool| FakeThread {
+        path: "src/login.rs".into(),
+        line: Some(12),
+        body: body.into(),
+        author: author.into(),
+        bot,
+        resolved,
+        outdated,
+        ..FakeThread::default()
+    };
+    gh.thread(
+        "acme/app",
+        pr,
+        thread("Check the empty password", "octo", false, false, false),
+    );
+    gh.thread(
+        "acme/app",
+        pr,
+        thread("Possible panic here", "lint-bot", true, false, false),
+    );
+    gh.thread(
+        "acme/app",
+        pr,
+        thread("Done already", "octo", false, true, false),
+    );
+    gh.thread(
+        "acme/app",
+        pr,
+        thread("On an old line", "octo", false, false, true),
+    );
+    gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("CHANGES_REQUESTED".into())
+    });
+    let s = status_json(&f, true);
+    assert_eq!(
+        s["unresolved_threads"], 2,
+        "resolved and outdated ones do not count"
+    );
+    assert_eq!(s["review"], "changes_requested");
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has("a reviewer asked for changes");
+    assert_queries_valid(&gh);
 }

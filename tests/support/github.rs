@@ -82,12 +82,68 @@ pub struct FakeIssue {
 }
 
 /// One pull request (part of the numbers issues share).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakePull {
     /// Its number.
     pub number: u64,
     /// Its title.
     pub title: String,
+    /// Its head branch (in the repository's remote).
+    pub head: String,
+    /// Its base branch.
+    pub base: String,
+    /// `OPEN`, `CLOSED` or `MERGED`.
+    pub state: String,
+    /// Whether it is a draft.
+    pub draft: bool,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `REVIEW_REQUIRED`, or none.
+    pub review: Option<String>,
+    /// Its review threads.
+    pub threads: Vec<FakeThread>,
+    /// When it last changed, seconds since 1970.
+    pub updated_at: i64,
+}
+
+/// One review thread.
+#[derive(Debug, Clone, Default)]
+pub struct FakeThread {
+    /// Its node id.
+    pub id: String,
+    /// The file.
+    pub path: String,
+    /// The line.
+    pub line: Option<u32>,
+    /// The first comment.
+    pub body: String,
+    /// Its author's login.
+    pub author: String,
+    /// Whether a bot wrote it.
+    pub bot: bool,
+    /// Resolved.
+    pub resolved: bool,
+    /// Outdated by newer commits.
+    pub outdated: bool,
+}
+
+/// One CI check on a commit: a check run (GitHub Actions) or a commit status.
+#[derive(Debug, Clone)]
+pub struct FakeCheck {
+    /// The check run's id (its job's, for Actions).
+    pub id: u64,
+    /// The commit.
+    pub sha: String,
+    /// Its name.
+    pub name: String,
+    /// `QUEUED`, `IN_PROGRESS` or `COMPLETED`.
+    pub status: String,
+    /// For a completed one: `SUCCESS`, `FAILURE`, `CANCELLED`, `TIMED_OUT`, `SKIPPED`, `NEUTRAL`.
+    pub conclusion: Option<String>,
+    /// Required by branch protection.
+    pub required: bool,
+    /// A commit status (a StatusContext) rather than a check run.
+    pub status_context: bool,
+    /// Its job's log.
+    pub log: String,
 }
 
 /// One repository.
@@ -103,6 +159,12 @@ pub struct FakeRepo {
     pub milestones: Vec<(u64, String)>,
     /// Whether the token may see it (false: GitHub answers as if it did not exist).
     pub hidden: bool,
+    /// The bare git repository that is its remote (branches, merges).
+    pub remote: Option<std::path::PathBuf>,
+    /// CI checks by commit.
+    pub checks: Vec<FakeCheck>,
+    /// Where a rename sends its old name (`owner/old` to `owner/new`).
+    pub renamed_to: Option<String>,
 }
 
 impl FakeRepo {
@@ -255,15 +317,125 @@ impl FakeGitHub {
 
     /// Opens a pull request (sharing the issues' numbers) and returns its number.
     pub fn pull(&self, repo: &str, title: &str) -> u64 {
+        self.open_pr(repo, &format!("pr-{title}"), "main", title)
+    }
+
+    /// Makes `remote` (a bare repository) the repository's remote.
+    pub fn remote(&self, repo: &str, remote: &std::path::Path) {
+        self.with(|s| s.repos.get_mut(repo).expect("a repo").remote = Some(remote.to_owned()));
+    }
+
+    /// Opens a pull request from `head` into `base`, as `gh pr create` would after a push,
+    /// and returns its number.
+    pub fn open_pr(&self, repo: &str, head: &str, base: &str, title: &str) -> u64 {
         self.with(|s| {
             let r = s.repos.get_mut(repo).expect("a repo");
             let number = r.next_number();
             r.pulls.push(FakePull {
                 number,
                 title: title.to_owned(),
+                head: head.to_owned(),
+                base: base.to_owned(),
+                state: "OPEN".into(),
+                review: Some("REVIEW_REQUIRED".into()),
+                updated_at: now(),
+                ..FakePull::default()
             });
             number
         })
+    }
+
+    /// Changes a pull request (its `updated_at` moves).
+    pub fn edit_pr(&self, repo: &str, number: u64, f: impl FnOnce(&mut FakePull)) {
+        self.with(|s| {
+            let r = s.repos.get_mut(repo).expect("a repo");
+            let pr = r
+                .pulls
+                .iter_mut()
+                .find(|p| p.number == number)
+                .expect("a pull request");
+            f(pr);
+            pr.updated_at = now();
+        });
+    }
+
+    /// Adds a review thread (its id made here) and returns its id.
+    pub fn thread(&self, repo: &str, number: u64, thread: FakeThread) -> String {
+        let id = format!("PRRT_{number}_{}", now_nanos());
+        let thread = FakeThread {
+            id: id.clone(),
+            ..thread
+        };
+        self.edit_pr(repo, number, |p| p.threads.push(thread));
+        id
+    }
+
+    /// Sets a check on the pull request's current head: by name, replacing one of the
+    /// same name on that commit. Returns the check's id.
+    pub fn check(
+        &self,
+        repo: &str,
+        number: u64,
+        name: &str,
+        conclusion: Option<&str>,
+        required: bool,
+        log: &str,
+    ) -> u64 {
+        let sha = self.head_sha(repo, number);
+        self.with(|s| {
+            let r = s.repos.get_mut(repo).expect("a repo");
+            let id = 1000 + r.checks.len() as u64;
+            r.checks.retain(|c| !(c.sha == sha && c.name == name));
+            r.checks.push(FakeCheck {
+                id,
+                sha,
+                name: name.to_owned(),
+                status: if conclusion.is_some() {
+                    "COMPLETED"
+                } else {
+                    "IN_PROGRESS"
+                }
+                .into(),
+                conclusion: conclusion.map(str::to_owned),
+                required,
+                status_context: false,
+                log: log.to_owned(),
+            });
+            if let Some(p) = r.pulls.iter_mut().find(|p| p.number == number) {
+                p.updated_at = now();
+            }
+            id
+        })
+    }
+
+    /// The commit the pull request's head branch points at in the remote.
+    pub fn head_sha(&self, repo: &str, number: u64) -> String {
+        self.with(|s| {
+            let r = s.repos.get(repo).expect("a repo");
+            let p = r
+                .pulls
+                .iter()
+                .find(|p| p.number == number)
+                .expect("a pull request");
+            branch_sha(r, &p.head).unwrap_or_default()
+        })
+    }
+
+    /// Renames a repository; the old name still answers, as GitHub's redirect does.
+    pub fn rename(&self, from: &str, to: &str) {
+        self.with(|s| {
+            let mut r = s.repos.remove(from).expect("a repo");
+            r.full_name = to.to_owned();
+            s.repos.insert(to.to_owned(), r);
+            s.repos.insert(
+                from.to_owned(),
+                FakeRepo {
+                    full_name: from.to_owned(),
+                    renamed_to: Some(to.to_owned()),
+                    ..FakeRepo::default()
+                },
+            );
+        });
     }
 
     /// Answers the next `n` requests with `fault`.
@@ -295,6 +467,88 @@ impl FakeGitHub {
     pub fn graphql_remaining(&self) -> u64 {
         self.with(|s| s.graphql_remaining)
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn iso(t: i64) -> String {
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    // Civil date from days since 1970 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// `git --git-dir REMOTE args`, its output when it succeeds.
+fn git(remote: &std::path::Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(remote)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "GitHub")
+        .env("GIT_AUTHOR_EMAIL", "noreply@github.com")
+        .env("GIT_COMMITTER_NAME", "GitHub")
+        .env("GIT_COMMITTER_EMAIL", "noreply@github.com")
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn branch_sha(r: &FakeRepo, branch: &str) -> Option<String> {
+    git(
+        r.remote.as_deref()?,
+        &[
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+}
+
+/// Whether the head can merge into the base without conflicts, and whether the base has
+/// moved on since the head branched.
+fn merge_state(r: &FakeRepo, p: &FakePull) -> (bool, bool) {
+    let (Some(remote), Some(head), Some(base)) = (
+        r.remote.as_deref(),
+        branch_sha(r, &p.head),
+        branch_sha(r, &p.base),
+    ) else {
+        return (false, false);
+    };
+    let conflicts = git(remote, &["merge-tree", "--write-tree", &base, &head]).is_none();
+    let behind = git(remote, &["merge-base", "--is-ancestor", &base, &head]).is_none();
+    (conflicts, behind)
 }
 
 /// Validates `query` against GitHub's schema; the messages when it is not valid.
@@ -373,7 +627,12 @@ impl Answer {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
+        302 => "Found",
         304 => "Not Modified",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
@@ -504,6 +763,9 @@ fn route(req: &Request, state: &Mutex<State>) -> Answer {
     if graphql && req.method == "POST" {
         return graphql_answer(&req.body, &mut s);
     }
+    if let Some(answer) = rest_pulls(req, &mut s, path) {
+        return answer;
+    }
     let answer = match (req.method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/rate_limit") => {
             let bucket = |remaining: u64| json!({ "limit": 5000, "remaining": remaining, "used": 5000 - remaining, "reset": s.reset });
@@ -556,6 +818,134 @@ fn route(req: &Request, state: &Mutex<State>) -> Answer {
         return answer;
     }
     answer
+}
+
+/// Merging, closing, deleting a branch, and job logs behind GitHub's redirect.
+fn rest_pulls(req: &Request, s: &mut State, path: &str) -> Option<Answer> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let body: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+    match (req.method.as_str(), parts.as_slice()) {
+        ("PUT", ["repos", owner, name, "pulls", n, "merge"]) => {
+            let r = s.repos.get_mut(&format!("{owner}/{name}"))?;
+            let n: u64 = n.parse().ok()?;
+            let remote = r.remote.clone();
+            let pr = r.pulls.iter().find(|p| p.number == n)?.clone();
+            if pr.state != "OPEN" {
+                return Some(Answer::json(
+                    405,
+                    json!({ "message": "Pull Request is not mergeable" }),
+                ));
+            }
+            let head = branch_sha(r, &pr.head).unwrap_or_default();
+            if body["sha"].as_str().is_some_and(|sha| sha != head) {
+                return Some(Answer::json(
+                    409,
+                    json!({ "message": "Head branch was modified. Review and try the merge again." }),
+                ));
+            }
+            let (conflicts, _) = merge_state(r, &pr);
+            let base = branch_sha(r, &pr.base).unwrap_or_default();
+            let (Some(remote), false) = (remote, conflicts) else {
+                return Some(Answer::json(
+                    405,
+                    json!({ "message": "Pull Request is not mergeable" }),
+                ));
+            };
+            let tree = git(&remote, &["merge-tree", "--write-tree", &base, &head])?;
+            let tree = tree.lines().next()?.to_owned();
+            let message = format!("{} (#{n})", pr.title);
+            let commit = match body["merge_method"].as_str().unwrap_or("merge") {
+                "merge" => git(
+                    &remote,
+                    &[
+                        "commit-tree",
+                        &tree,
+                        "-p",
+                        &base,
+                        "-p",
+                        &head,
+                        "-m",
+                        &format!("Merge pull request #{n} from {}", pr.head),
+                    ],
+                )?,
+                // Squash and rebase both leave the base one commit further here.
+                _ => git(
+                    &remote,
+                    &["commit-tree", &tree, "-p", &base, "-m", &message],
+                )?,
+            };
+            git(
+                &remote,
+                &[
+                    "update-ref",
+                    &format!("refs/heads/{}", pr.base),
+                    &commit,
+                    &base,
+                ],
+            )?;
+            let p = r.pulls.iter_mut().find(|p| p.number == n)?;
+            p.state = "MERGED".into();
+            p.updated_at = now();
+            Some(Answer::json(
+                200,
+                json!({ "sha": commit, "merged": true, "message": "Pull Request successfully merged" }),
+            ))
+        }
+        ("PATCH", ["repos", owner, name, "pulls", n]) => {
+            let r = s.repos.get_mut(&format!("{owner}/{name}"))?;
+            let n: u64 = n.parse().ok()?;
+            let p = r.pulls.iter_mut().find(|p| p.number == n)?;
+            if body["state"] == "closed" && p.state == "OPEN" {
+                p.state = "CLOSED".into();
+                p.updated_at = now();
+            }
+            Some(Answer::json(
+                200,
+                json!({ "number": n, "state": p.state.to_ascii_lowercase() }),
+            ))
+        }
+        ("DELETE", ["repos", owner, name, "git", "refs", "heads", branch @ ..]) => {
+            let r = s.repos.get(&format!("{owner}/{name}"))?;
+            let branch = branch.join("/");
+            let remote = r.remote.clone()?;
+            match git(
+                &remote,
+                &["update-ref", "-d", &format!("refs/heads/{branch}")],
+            ) {
+                Some(_) => Some(Answer {
+                    status: 204,
+                    headers: Vec::new(),
+                    body: String::new(),
+                }),
+                None => Some(Answer::json(
+                    422,
+                    json!({ "message": "Reference does not exist" }),
+                )),
+            }
+        }
+        ("GET", ["repos", owner, name, "actions", "jobs", id, "logs"]) => {
+            let host = req.header("host").unwrap_or("127.0.0.1");
+            Some(Answer {
+                status: 302,
+                headers: vec![(
+                    "location".into(),
+                    format!("http://{host}/_logs/{owner}/{name}/{id}"),
+                )],
+                body: String::new(),
+            })
+        }
+        ("GET", ["_logs", owner, name, id]) => {
+            let r = s.repos.get(&format!("{owner}/{name}"))?;
+            let id: u64 = id.parse().ok()?;
+            let c = r.checks.iter().find(|c| c.id == id)?;
+            Some(Answer {
+                status: 200,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: c.log.clone(),
+            })
+        }
+        _ => None,
+    }
 }
 
 fn not_found() -> Answer {
@@ -737,7 +1127,11 @@ impl ObjectValue for QueryRoot<'_> {
                     arg(info, "owner").as_str().unwrap_or(""),
                     arg(info, "name").as_str().unwrap_or("")
                 );
-                match self.s.repos.get(&full).filter(|r| !r.hidden) {
+                let repo = self.s.repos.get(&full).and_then(|r| match &r.renamed_to {
+                    Some(to) => self.s.repos.get(to),
+                    None => Some(r),
+                });
+                match repo.filter(|r| !r.hidden) {
                     Some(r) => Ok(ResolvedValue::object(RepoObject(r))),
                     // GitHub answers a repository it cannot show with null and an error.
                     None => Err(FieldError {
@@ -823,14 +1217,7 @@ impl ObjectValue for RepoObject<'_> {
                 if let Some(i) = self.issue_by(n) {
                     Ok(ResolvedValue::object(IssueObject(r, i)))
                 } else if let Some(p) = r.pulls.iter().find(|p| p.number == n) {
-                    Ok(ResolvedValue::object(Fields(
-                        "PullRequest",
-                        json!({
-                            "number": p.number,
-                            "title": p.title,
-                            "url": format!("https://github.com/{}/pull/{}", r.full_name, p.number),
-                        }),
-                    )))
+                    Ok(ResolvedValue::object(PullObject(r, p)))
                 } else {
                     Err(FieldError {
                         message: format!(
@@ -883,6 +1270,45 @@ impl ObjectValue for RepoObject<'_> {
                 Ok(ResolvedValue::object(Connection::page(
                     "IssueConnection",
                     page,
+                    info,
+                )))
+            }
+            "pullRequest" => match r.pulls.iter().find(|p| p.number == number()) {
+                Some(p) => Ok(ResolvedValue::object(PullObject(r, p))),
+                None => Err(FieldError {
+                    message: format!(
+                        "Could not resolve to a PullRequest with the number of {}.",
+                        number()
+                    ),
+                }),
+            },
+            "pullRequests" => {
+                let head = arg(info, "headRefName");
+                let states = arg(info, "states");
+                let mut all: Vec<&FakePull> = r
+                    .pulls
+                    .iter()
+                    .filter(|p| head.as_str().is_none_or(|h| p.head == h))
+                    .filter(|p| {
+                        states.as_array().is_none_or(|st| {
+                            st.iter().any(|s| s.as_str() == Some(p.state.as_str()))
+                        })
+                    })
+                    .collect();
+                // Newest first, as ordered by creation descending.
+                all.sort_by_key(|p| std::cmp::Reverse(p.number));
+                let items = all
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            format!("cursor:{}", p.number),
+                            Box::new(PullObject(r, p)) as Box<dyn ObjectValue + 'a>,
+                        )
+                    })
+                    .collect();
+                Ok(ResolvedValue::object(Connection::page(
+                    "PullRequestConnection",
+                    items,
                     info,
                 )))
             }
@@ -974,6 +1400,271 @@ impl ObjectValue for IssueObject<'_> {
                     .and_then(|n| r.milestones.iter().find(|(m, _)| *m == n))
                     .map(|(n, t)| Fields("Milestone", json!({ "number": n, "title": t }))),
             )),
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+fn failing(conclusion: Option<&str>) -> bool {
+    matches!(
+        conclusion,
+        Some("FAILURE" | "TIMED_OUT" | "CANCELLED" | "ACTION_REQUIRED" | "STARTUP_FAILURE")
+    )
+}
+
+struct PullObject<'s>(&'s FakeRepo, &'s FakePull);
+
+impl PullObject<'_> {
+    fn checks(&self) -> Vec<&FakeCheck> {
+        let sha = branch_sha(self.0, &self.1.head).unwrap_or_default();
+        self.0.checks.iter().filter(|c| c.sha == sha).collect()
+    }
+
+    fn merge_state_status(&self) -> &'static str {
+        let p = self.1;
+        let (conflicts, behind) = merge_state(self.0, p);
+        let checks = self.checks();
+        let required_bad = checks
+            .iter()
+            .any(|c| c.required && (c.status != "COMPLETED" || failing(c.conclusion.as_deref())));
+        let other_bad = checks.iter().any(|c| failing(c.conclusion.as_deref()));
+        if p.draft {
+            "DRAFT"
+        } else if conflicts {
+            "DIRTY"
+        } else if behind {
+            "BEHIND"
+        } else if required_bad || p.review.as_deref() != Some("APPROVED") {
+            "BLOCKED"
+        } else if other_bad {
+            "UNSTABLE"
+        } else {
+            "CLEAN"
+        }
+    }
+}
+
+impl ObjectValue for PullObject<'_> {
+    fn type_name(&self) -> &str {
+        "PullRequest"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        let (r, p) = (self.0, self.1);
+        match info.field_name() {
+            "number" => Ok(leaf(json!(p.number))),
+            "title" => Ok(leaf(json!(p.title))),
+            "url" => Ok(leaf(json!(format!(
+                "https://github.com/{}/pull/{}",
+                r.full_name, p.number
+            )))),
+            "state" => Ok(leaf(json!(p.state))),
+            "closed" => Ok(leaf(json!(p.state != "OPEN"))),
+            "merged" => Ok(leaf(json!(p.state == "MERGED"))),
+            "isDraft" => Ok(leaf(json!(p.draft))),
+            "headRefName" => Ok(leaf(json!(p.head))),
+            "baseRefName" => Ok(leaf(json!(p.base))),
+            "headRefOid" => Ok(leaf(json!(branch_sha(r, &p.head).unwrap_or_default()))),
+            "updatedAt" => Ok(leaf(json!(iso(p.updated_at)))),
+            "reviewDecision" => Ok(leaf(json!(p.review))),
+            "mergeable" => Ok(leaf(json!(if merge_state(r, p).0 {
+                "CONFLICTING"
+            } else {
+                "MERGEABLE"
+            }))),
+            "mergeStateStatus" => Ok(leaf(json!(self.merge_state_status()))),
+            "reviewThreads" => {
+                let items = p
+                    .threads
+                    .iter()
+                    .map(|t| {
+                        (
+                            format!("cursor:{}", t.id),
+                            Box::new(ThreadObject(t)) as Box<dyn ObjectValue + 'a>,
+                        )
+                    })
+                    .collect();
+                Ok(ResolvedValue::object(Connection::page(
+                    "PullRequestReviewThreadConnection",
+                    items,
+                    info,
+                )))
+            }
+            "commits" => {
+                let sha = branch_sha(r, &p.head).unwrap_or_default();
+                let commit = Box::new(PrCommit(sha, self.checks())) as Box<dyn ObjectValue + 'a>;
+                Ok(ResolvedValue::object(Connection::page(
+                    "PullRequestCommitConnection",
+                    vec![("cursor:head".into(), commit)],
+                    info,
+                )))
+            }
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+/// A pull request's head commit (`commits(last: 1)`), with its checks.
+struct PrCommit<'s>(String, Vec<&'s FakeCheck>);
+
+impl ObjectValue for PrCommit<'_> {
+    fn type_name(&self) -> &str {
+        "PullRequestCommit"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "commit" => Ok(ResolvedValue::object(CommitObject(&self.0, &self.1))),
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+struct CommitObject<'s>(&'s str, &'s [&'s FakeCheck]);
+
+impl ObjectValue for CommitObject<'_> {
+    fn type_name(&self) -> &str {
+        "Commit"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "oid" => Ok(leaf(json!(self.0))),
+            "statusCheckRollup" => {
+                if self.1.is_empty() {
+                    return Ok(ResolvedValue::null());
+                }
+                Ok(ResolvedValue::object(Rollup(self.1)))
+            }
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+struct Rollup<'s>(&'s [&'s FakeCheck]);
+
+impl ObjectValue for Rollup<'_> {
+    fn type_name(&self) -> &str {
+        "StatusCheckRollup"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "state" => {
+                let state = if self.0.iter().any(|c| failing(c.conclusion.as_deref())) {
+                    "FAILURE"
+                } else if self.0.iter().any(|c| c.status != "COMPLETED") {
+                    "PENDING"
+                } else {
+                    "SUCCESS"
+                };
+                Ok(leaf(json!(state)))
+            }
+            "contexts" => {
+                let items = self
+                    .0
+                    .iter()
+                    .map(|c| {
+                        let o: Box<dyn ObjectValue + 'a> = if c.status_context {
+                            Box::new(Fields(
+                                "StatusContext",
+                                json!({
+                                    "context": c.name,
+                                    "state": if failing(c.conclusion.as_deref()) { "FAILURE" } else if c.status == "COMPLETED" { "SUCCESS" } else { "PENDING" },
+                                    "targetUrl": format!("https://ci.example.com/{}", c.id),
+                                    "isRequired": c.required,
+                                }),
+                            ))
+                        } else {
+                            Box::new(Fields(
+                                "CheckRun",
+                                json!({
+                                    "databaseId": c.id,
+                                    "name": c.name,
+                                    "status": c.status,
+                                    "conclusion": c.conclusion,
+                                    "detailsUrl": format!("https://github.com/actions/runs/1/job/{}", c.id),
+                                    "isRequired": c.required,
+                                }),
+                            ))
+                        };
+                        (format!("cursor:{}", c.id), o)
+                    })
+                    .collect();
+                Ok(ResolvedValue::object(Connection::page(
+                    "StatusCheckRollupContextConnection",
+                    items,
+                    info,
+                )))
+            }
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+struct ThreadObject<'s>(&'s FakeThread);
+
+impl ObjectValue for ThreadObject<'_> {
+    fn type_name(&self) -> &str {
+        "PullRequestReviewThread"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        let t = self.0;
+        match info.field_name() {
+            "id" => Ok(leaf(json!(t.id))),
+            "isResolved" => Ok(leaf(json!(t.resolved))),
+            "isOutdated" => Ok(leaf(json!(t.outdated))),
+            "path" => Ok(leaf(json!(t.path))),
+            "line" => Ok(leaf(json!(t.line))),
+            "comments" => {
+                let author = Fields(
+                    if t.bot { "Bot" } else { "User" },
+                    json!({ "login": t.author }),
+                );
+                let comment = Box::new(Comment(t, author)) as Box<dyn ObjectValue + 'a>;
+                Ok(ResolvedValue::object(Connection::page(
+                    "PullRequestReviewCommentConnection",
+                    vec![("cursor:1".into(), comment)],
+                    info,
+                )))
+            }
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+struct Comment<'s>(&'s FakeThread, Fields);
+
+impl ObjectValue for Comment<'_> {
+    fn type_name(&self) -> &str {
+        "PullRequestReviewComment"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "body" => Ok(leaf(json!(self.0.body))),
+            "path" => Ok(leaf(json!(self.0.path))),
+            "line" => Ok(leaf(json!(self.0.line))),
+            "author" => Ok(ResolvedValue::object(Borrowed(&self.1))),
             _ => Err(self.unknown_field_error(info)),
         }
     }

@@ -134,6 +134,10 @@ pub struct StatusArgs {
     /// Refresh in place every two seconds until interrupted.
     #[arg(long)]
     pub watch: bool,
+    /// Read the sessions' pull requests from the scm once (one batched poll) first;
+    /// without it, `ao status` shows the last reading and uses no network.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 /// `ao send`.
@@ -230,12 +234,35 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merge a session's pull request, if nothing blocks it; only the head ao checked.
+    Merge {
+        /// The session id.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
+        session: String,
+        /// How to merge.
+        #[arg(long, value_enum, default_value_t = MergeMethodArg::Merge)]
+        method: MergeMethodArg,
+        /// Delete the head branch after merging.
+        #[arg(long)]
+        delete_branch: bool,
+    },
     /// Start an ended or archived session again.
     Restore {
         /// The session id.
         #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
     },
+}
+
+/// `--method` of `ao session merge`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MergeMethodArg {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base.
+    Rebase,
 }
 
 /// `ao init`.

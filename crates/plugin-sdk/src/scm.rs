@@ -124,6 +124,10 @@ pub struct PrStatus {
     /// When it last changed (milliseconds since 1970).
     #[serde(default)]
     pub updated_at: i64,
+    /// A digest of what a cheap look at the PR shows; the same digest next time means
+    /// nothing changed, and the scm may answer "unchanged" without the full read.
+    #[serde(default)]
+    pub fingerprint: String,
     /// Its checks.
     #[serde(default)]
     pub checks: Vec<CheckRun>,
@@ -166,8 +170,15 @@ pub trait Scm: Plugin {
         branches: &[String],
     ) -> Result<Vec<Option<PrRef>>, Error>;
     /// The state of many pull requests in as few requests as possible: a result per PR,
-    /// in order, so one that fails spoils nothing else.
-    fn enrich(&self, cx: &Context, prs: &[PrRef]) -> Vec<Result<PrStatus, Error>>;
+    /// in order, so one that fails spoils nothing else. `known` holds the fingerprint of
+    /// each PR's last status, where there is one: a PR whose fingerprint is unchanged may
+    /// be answered `None` (unchanged).
+    fn enrich(
+        &self,
+        cx: &Context,
+        prs: &[PrRef],
+        known: &[Option<String>],
+    ) -> Vec<Result<Option<PrStatus>, Error>>;
     /// Merges a pull request if its head is still `head_sha`, optionally deleting its
     /// branch.
     fn merge(&self, cx: &Context, merge: &MergeParams) -> Result<(), Error>;
@@ -203,6 +214,9 @@ pub struct BranchesParams {
 pub struct PrsParams {
     /// The pull requests.
     pub prs: Vec<PrRef>,
+    /// Each one's last fingerprint, where known (same order; may be shorter).
+    #[serde(default)]
+    pub known: Vec<Option<String>>,
 }
 
 /// One PR's result of `enrich`: its status, or why it could not be read.
@@ -211,6 +225,8 @@ pub struct PrsParams {
 pub enum Enriched {
     /// Read.
     Ok(PrStatus),
+    /// Its fingerprint is the one known: nothing changed.
+    Unchanged,
     /// Not read.
     Err(Error),
 }
@@ -256,12 +272,13 @@ impl<T: Scm> Dispatch for AsScm<T> {
                 result(s.detect_prs(cx, &q.owner, &q.repo, &q.branches)?)
             }
             method::ENRICH => {
-                let prs = params::<PrsParams>(m, p)?.prs;
+                let q = params::<PrsParams>(m, p)?;
                 result(
-                    s.enrich(cx, &prs)
+                    s.enrich(cx, &q.prs, &q.known)
                         .into_iter()
                         .map(|r| match r {
-                            Ok(status) => Enriched::Ok(status),
+                            Ok(Some(status)) => Enriched::Ok(status),
+                            Ok(None) => Enriched::Unchanged,
                             Err(e) => Enriched::Err(e),
                         })
                         .collect::<Vec<_>>(),

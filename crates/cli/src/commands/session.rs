@@ -334,6 +334,14 @@ fn columns(header: &[&str], rows: Vec<Vec<String>>, paint: &Paint) -> String {
 }
 
 fn table(views: &[SessionView], paint: &Paint) -> String {
+    table_with(views, &Default::default(), paint)
+}
+
+fn table_with(
+    views: &[SessionView],
+    snapshots: &std::collections::HashMap<ao_core::model::SessionId, ao_core::store::PrSnapshot>,
+    paint: &Paint,
+) -> String {
     let header = [
         "SESSION", "STATUS", "BRANCH", "PR", "CI", "REVIEW", "ACTIVITY", "AGE",
     ];
@@ -361,8 +369,21 @@ fn table(views: &[SessionView], paint: &Paint) -> String {
                 s.pr.as_ref()
                     .map(|p| format!("#{}", p.number))
                     .unwrap_or_else(|| "-".into()),
-                "-".into(),
-                "-".into(),
+                snapshots
+                    .get(&s.id)
+                    .map(|snap| {
+                        let ci = ao_core::session::ci_rollup(&snap.status);
+                        if snap.stale {
+                            format!("{ci} (stale)")
+                        } else {
+                            ci.to_owned()
+                        }
+                    })
+                    .unwrap_or_else(|| "-".into()),
+                snapshots
+                    .get(&s.id)
+                    .map(|snap| ao_core::session::review_word(&snap.status).to_owned())
+                    .unwrap_or_else(|| "-".into()),
                 activity,
                 age(s.created_at),
             ]
@@ -444,28 +465,65 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn list(project: Option<&str>, all: bool, json: bool, recover: bool) -> anyhow::Result<ExitCode> {
+    list_refreshed(project, all, json, recover, false)
+}
+
+fn list_refreshed(
+    project: Option<&str>,
+    all: bool,
+    json: bool,
+    recover: bool,
+    refresh: bool,
+) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     let views = block_on(async {
-        let notes = if recover {
+        let mut notes = if recover {
             m.recover().await?
         } else {
             Vec::new()
         };
-        Ok::<_, ManagerError>((notes, m.status(project, all).await?))
+        if refresh {
+            let report = m.refresh_prs(project).await?;
+            for (id, why) in &report.failed {
+                notes.push(format!(
+                    "{id}: its pull request was not read (shown as last known): {why}"
+                ));
+            }
+        }
+        Ok::<_, ManagerError>((notes, m.status(project, all).await?, m.pr_snapshots()?))
     })?;
-    let (notes, views) = views.map_err(user)?;
+    let (notes, views, snapshots) = views.map_err(user)?;
     warn(&notes);
     if json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        let list: Vec<serde_json::Value> = views
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(v).unwrap_or_default();
+                if let (Some(obj), Some(snap)) =
+                    (value.as_object_mut(), snapshots.get(&v.session.id))
+                    && let Some(fields) = ao_core::session::snapshot_fields(snap).as_object()
+                {
+                    obj.extend(fields.clone());
+                }
+                value
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
-        print!("{}", table(&views, &Paint::stdout()));
+        print!("{}", table_with(&views, &snapshots, &Paint::stdout()));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if !args.watch {
-        return list(args.project.as_deref(), false, args.json, true);
+        return list_refreshed(
+            args.project.as_deref(),
+            false,
+            args.json,
+            true,
+            args.refresh,
+        );
     }
     let m = manager()?;
     let paint = Paint::stdout();
@@ -624,6 +682,32 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             let m = manager()?;
             let s = block_on(m.restore(&session))?.map_err(user)?;
             println!("{} restored on {}", s.id, s.branch);
+            Ok(ExitCode::SUCCESS)
+        }
+        SessionCommand::Merge {
+            session,
+            method,
+            delete_branch,
+        } => {
+            use ao_core::plugin::MergeMethod;
+            let method = match method {
+                crate::cli::MergeMethodArg::Merge => MergeMethod::Merge,
+                crate::cli::MergeMethodArg::Squash => MergeMethod::Squash,
+                crate::cli::MergeMethodArg::Rebase => MergeMethod::Rebase,
+            };
+            let m = manager()?;
+            let merged = block_on(m.merge(&session, method, delete_branch))?.map_err(user)?;
+            println!(
+                "{session}: merged pull request #{} ({}) at {}{}",
+                merged.pr.number,
+                merged.pr.url,
+                &merged.head_sha[..merged.head_sha.len().min(12)],
+                if delete_branch {
+                    "; its branch was deleted"
+                } else {
+                    ""
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -91,6 +91,18 @@ pub enum EventKind {
         /// The plugin's name.
         plugin: String,
     },
+    /// A session's pull request was found by its branch.
+    PrDetected {
+        /// Its number.
+        number: u64,
+    },
+    /// A session's pull request was merged.
+    PrMerged {
+        /// Its number.
+        number: u64,
+        /// The head commit that was merged.
+        sha: String,
+    },
     /// A test notification from `ao doctor --test-notify`.
     Test,
 }
@@ -105,6 +117,8 @@ impl EventKind {
             EventKind::ReactionRan { .. } => "reaction_ran",
             EventKind::Escalated { .. } => "escalated",
             EventKind::PluginDisabled { .. } => "plugin_disabled",
+            EventKind::PrDetected { .. } => "pr_detected",
+            EventKind::PrMerged { .. } => "pr_merged",
             EventKind::Test => "test",
         }
     }

@@ -19,8 +19,14 @@ pub trait Scm: Send + Sync {
         branches: &[String],
     ) -> Result<Vec<Option<PrRef>>, PluginError>;
     /// The state of many pull requests in as few requests as possible: a result per PR,
-    /// in order, so one that fails spoils nothing else.
-    async fn enrich(&self, prs: &[PrRef]) -> Vec<Result<PrStatus, PluginError>>;
+    /// in order, so one that fails spoils nothing else. `known` holds each PR's last
+    /// fingerprint where there is one; a PR still at it may be answered `None`
+    /// (unchanged) without its full read.
+    async fn enrich(
+        &self,
+        prs: &[PrRef],
+        known: &[Option<String>],
+    ) -> Vec<Result<Option<PrStatus>, PluginError>>;
     /// Merges a pull request if its head is still `merge.head_sha`.
     async fn merge(&self, merge: &MergeParams) -> Result<(), PluginError>;
     /// Closes a pull request without merging.

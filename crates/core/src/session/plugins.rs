@@ -14,7 +14,7 @@ pub(crate) struct Plugins {
 }
 
 impl Manager {
-    fn build<T: ?Sized>(
+    pub(crate) fn build<T: ?Sized>(
         &self,
         slot: Slot,
         name: &str,

@@ -99,6 +99,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN restore_pid INTEGER;
     ALTER TABLE sessions ADD COLUMN cancel_requested_at INTEGER;
     "#,
+    // 6: the last reading of each session's pull request, and what an scm keeps between
+    // processes (its rate-limit reading), so every process starts warm and shares one
+    // budget.
+    r#"
+    CREATE TABLE pr_snapshots (
+        session    TEXT PRIMARY KEY,
+        status     TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        stale      INTEGER NOT NULL DEFAULT 0,
+        error      TEXT
+    );
+    CREATE TABLE scm_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        at    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

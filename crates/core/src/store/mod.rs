@@ -5,6 +5,7 @@
 mod agent_reports;
 mod events;
 mod migrations;
+mod pr_snapshots;
 mod reactions;
 mod reservations;
 mod sessions;
@@ -13,6 +14,7 @@ mod tests;
 
 pub use agent_reports::AgentReport;
 pub use migrations::SCHEMA_VERSION;
+pub use pr_snapshots::PrSnapshot;
 pub use reactions::ReactionState;
 pub use reservations::{Reservation, Reserved};
 pub use sessions::{Change, SessionFilter};

@@ -256,6 +256,30 @@ impl GitHub {
         .await
     }
 
+    /// `PUT`, `PATCH` or `DELETE` `path` (relative to the REST base) with a JSON body. A
+    /// write is sent once: it is not retried after a failure, since it may have taken.
+    pub async fn write(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Reply, GitHubError> {
+        let clients = self.clients().await?;
+        let client = &clients.rest;
+        let what = format!("{method} {path}");
+        self.send_once(&what, || {
+            let path = path.to_owned();
+            async move {
+                match method {
+                    "PUT" => read!(client, client._put(path.as_str(), Some(body))).await,
+                    "PATCH" => read!(client, client._patch(path.as_str(), Some(body))).await,
+                    _ => read!(client, client._delete(path.as_str(), Some(body))).await,
+                }
+            }
+        })
+        .await
+    }
+
     /// Sends a GraphQL query to the host's GraphQL address and returns its data and its
     /// errors. A reply with errors and no data at all is an error.
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Graphql, GitHubError> {
@@ -326,11 +350,32 @@ impl GitHub {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = octocrab::Result<Answer>>,
     {
+        self.send_up_to(ATTEMPTS, what, request).await
+    }
+
+    async fn send_once<F, Fut>(&self, what: &str, request: F) -> Result<Reply, GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<Answer>>,
+    {
+        self.send_up_to(1, what, request).await
+    }
+
+    async fn send_up_to<F, Fut>(
+        &self,
+        attempts: u32,
+        what: &str,
+        request: F,
+    ) -> Result<Reply, GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<Answer>>,
+    {
         let host = &self.endpoints.host;
         let mut last = String::new();
         let mut waited_out = false;
         let mut attempt = 0;
-        while attempt < ATTEMPTS {
+        while attempt < attempts {
             attempt += 1;
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_millis(250 << (attempt - 2))).await;
@@ -370,8 +415,12 @@ impl GitHub {
                 last = format!("{status} {}", reason(status));
                 continue;
             }
+            let plain = header("content-type").is_some_and(|t| t.starts_with("text/plain"));
             let body: Value = if status == 304 || text.trim().is_empty() {
                 Value::Null
+            } else if plain {
+                // A job's log, say: text, kept as it is.
+                Value::String(text)
             } else {
                 match serde_json::from_str(&text) {
                     Ok(v) => v,
@@ -469,7 +518,12 @@ impl GitHub {
         Err(GitHubError::new(
             None,
             format!(
-                "{host} did not answer {what} after {ATTEMPTS} attempts ({last}); it may be down or unreachable from here, try again later",
+                "{host} did not answer {what}{} ({last}); it may be down or unreachable from here, try again later",
+                if attempts > 1 {
+                    format!(" after {attempts} attempts")
+                } else {
+                    String::new()
+                }
             ),
         ))
     }
@@ -517,7 +571,7 @@ fn next_link(link: &str) -> Option<String> {
 }
 
 /// `2026-12-01T10:00:00Z` as seconds since 1970.
-fn parse_rfc3339(text: &str) -> Option<i64> {
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let (date, time) = text.trim_end_matches('Z').split_once('T')?;
     let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);

@@ -12,6 +12,12 @@ pub struct GithubScmOptions {
     /// A GitHub Enterprise host, e.g. `github.example.com` (default github.com).
     #[serde(default)]
     pub host: Option<String>,
+    /// The REST API's address, instead of the host's own.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// The GraphQL API's address, instead of the one beside `apiUrl`.
+    #[serde(default)]
+    pub graphql_url: Option<String>,
     /// The reference format's webhook receiver (read, not used by ao yet: ao polls).
     #[serde(default)]
     pub webhook: Option<WebhookOptions>,
@@ -82,12 +88,519 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
     diags
 }
 
+#[cfg(feature = "github")]
+mod imp {
+    use crate::github::{GitHub, GitHubError, RepoName};
+    use ao_core::model::PrRef;
+    use ao_core::plugin::{
+        CheckRun, CheckState, MergeMethod, MergeParams, PluginError, PrState, PrStatus,
+        ReviewDecision, ReviewThread, Scm,
+    };
+    use ao_core::registry::SectionRef;
+    use async_trait::async_trait;
+    use serde_json::{Value, json};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    pub(super) const NAME: &str = "github";
+    /// PRs per GraphQL query (aliases).
+    const BATCH: usize = 50;
+    /// The most of a failing job's log kept for the agent.
+    const LOG_TAIL: usize = 4000;
+
+    /// What a cheap look at a PR reads: enough to tell whether anything changed.
+    const LIGHT_FIELDS: &str = "number state isDraft headRefOid updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { statusCheckRollup { state } } } } reviewThreads(first: 100) { nodes { isResolved isOutdated } }";
+
+    /// Everything the host needs of a PR whose fingerprint changed.
+    const FULL_FIELDS: &str = "number title url state isDraft headRefName headRefOid baseRefName updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { oid statusCheckRollup { state contexts(first: 100) { nodes { __typename ... on CheckRun { databaseId name status conclusion detailsUrl isRequired(pullRequestNumber: NUMBER) } ... on StatusContext { context state targetUrl isRequired(pullRequestNumber: NUMBER) } } } } } } } reviewThreads(first: 100) { nodes { id isResolved isOutdated path line comments(first: 1) { nodes { body author { __typename login } } } } }";
+
+    /// One query per batch of PRs: each PR an aliased `repository { pullRequest }`.
+    fn batch_query(name: &str, prs: &[PrRef], fields: &str) -> (String, Value) {
+        let mut decls = Vec::new();
+        let mut body = String::new();
+        let mut vars = serde_json::Map::new();
+        for (i, pr) in prs.iter().enumerate() {
+            decls.push(format!("$o{i}: String!, $r{i}: String!, $n{i}: Int!"));
+            body.push_str(&format!(
+                "  p{i}: repository(owner: $o{i}, name: $r{i}) {{ pullRequest(number: $n{i}) {{ {} }} }}\n",
+                fields.replace("NUMBER", &format!("$n{i}"))
+            ));
+            vars.insert(format!("o{i}"), json!(pr.owner));
+            vars.insert(format!("r{i}"), json!(pr.repo));
+            vars.insert(format!("n{i}"), json!(pr.number));
+        }
+        (
+            format!(
+                "query {name}({}) {{\n{body}  rateLimit {{ cost remaining limit resetAt }}\n}}",
+                decls.join(", ")
+            ),
+            Value::Object(vars),
+        )
+    }
+
+    /// The branches' PR lookup: each branch an aliased `pullRequests(headRefName:)`.
+    fn detect_query(branches: &[String]) -> String {
+        let decls: Vec<String> = (0..branches.len())
+            .map(|i| format!("$b{i}: String!"))
+            .collect();
+        let mut body = String::new();
+        for i in 0..branches.len() {
+            body.push_str(&format!(
+                "    b{i}: pullRequests(headRefName: $b{i}, first: 1, states: [OPEN, MERGED, CLOSED], orderBy: {{ field: CREATED_AT, direction: DESC }}) {{ nodes {{ number url }} }}\n"
+            ));
+        }
+        format!(
+            "query DetectPrs($owner: String!, $name: String!, {}) {{\n  repository(owner: $owner, name: $name) {{\n{body}  }}\n  rateLimit {{ cost remaining limit resetAt }}\n}}",
+            decls.join(", ")
+        )
+    }
+
+    /// Every query this scm sends (for two PRs or branches), for the schema tests.
+    pub fn queries() -> Vec<String> {
+        let prs = [
+            PrRef {
+                owner: "o".into(),
+                repo: "r".into(),
+                number: 1,
+                url: String::new(),
+            },
+            PrRef {
+                owner: "o".into(),
+                repo: "s".into(),
+                number: 2,
+                url: String::new(),
+            },
+        ];
+        vec![
+            batch_query("LightPoll", &prs, LIGHT_FIELDS).0,
+            batch_query("FullPoll", &prs, FULL_FIELDS).0,
+            detect_query(&["a".into(), "b".into()]),
+        ]
+    }
+
+    /// GitHub pull requests on one host.
+    pub struct GithubScm {
+        gh: Arc<GitHub>,
+        /// Log tails already fetched, by (repository, check id, head SHA).
+        logs: Mutex<HashMap<(String, String, String), Option<String>>>,
+    }
+
+    impl GithubScm {
+        /// The scm of the host `gh`.
+        pub fn new(gh: Arc<GitHub>) -> GithubScm {
+            GithubScm {
+                gh,
+                logs: Mutex::new(HashMap::new()),
+            }
+        }
+    }
+
+    fn fail(e: GitHubError) -> PluginError {
+        if e.status.is_none_or(|s| s >= 500 || s == 403 || s == 429) {
+            PluginError::Transient {
+                plugin: NAME.into(),
+                message: e.message,
+                retry_after_ms: None,
+            }
+        } else {
+            e.plugin(NAME)
+        }
+    }
+
+    fn fingerprint(light: &Value) -> String {
+        // FNV-1a of the light fields as GitHub gave them.
+        let text = light.to_string();
+        let h = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        format!("{h:016x}")
+    }
+
+    fn millis(text: &str) -> i64 {
+        crate::github::parse_rfc3339(text)
+            .map(|s| s * 1000)
+            .unwrap_or(0)
+    }
+
+    fn status_of(pr: &PrRef, v: &Value, fingerprint: String) -> PrStatus {
+        let rollup = &v["commits"]["nodes"][0]["commit"]["statusCheckRollup"];
+        let checks = rollup["contexts"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let check_run = c["__typename"] == "CheckRun";
+                let state = if check_run {
+                    match (c["status"].as_str(), c["conclusion"].as_str()) {
+                        (Some("COMPLETED"), Some("SUCCESS" | "NEUTRAL" | "SKIPPED")) => {
+                            CheckState::Passed
+                        }
+                        (Some("COMPLETED"), _) => CheckState::Failed,
+                        _ => CheckState::Pending,
+                    }
+                } else {
+                    match c["state"].as_str() {
+                        Some("SUCCESS") => CheckState::Passed,
+                        Some("FAILURE" | "ERROR") => CheckState::Failed,
+                        _ => CheckState::Pending,
+                    }
+                };
+                CheckRun {
+                    id: if check_run {
+                        c["databaseId"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    } else {
+                        format!("status:{}", c["context"].as_str().unwrap_or(""))
+                    },
+                    name: c[if check_run { "name" } else { "context" }]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                    required: c["isRequired"].as_bool().unwrap_or(false),
+                    state,
+                    url: c[if check_run { "detailsUrl" } else { "targetUrl" }]
+                        .as_str()
+                        .map(str::to_owned),
+                    log_excerpt: None,
+                }
+            })
+            .collect();
+        let threads = v["reviewThreads"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["isResolved"] != true && t["isOutdated"] != true)
+            .map(|t| {
+                let comment = &t["comments"]["nodes"][0];
+                ReviewThread {
+                    id: t["id"].as_str().unwrap_or("").to_owned(),
+                    is_bot: comment["author"]["__typename"] == "Bot",
+                    path: t["path"].as_str().map(str::to_owned),
+                    line: t["line"].as_u64().map(|l| l as u32),
+                    body: comment["body"].as_str().unwrap_or("").to_owned(),
+                    author: comment["author"]["login"].as_str().map(str::to_owned),
+                }
+            })
+            .collect();
+        let merge_state = v["mergeStateStatus"].as_str().unwrap_or("");
+        PrStatus {
+            pr: PrRef {
+                url: v["url"].as_str().unwrap_or(&pr.url).to_owned(),
+                ..pr.clone()
+            },
+            state: match v["state"].as_str() {
+                Some("MERGED") => PrState::Merged,
+                Some("CLOSED") => PrState::Closed,
+                _ => PrState::Open,
+            },
+            head_sha: v["headRefOid"].as_str().unwrap_or("").to_owned(),
+            title: v["title"].as_str().unwrap_or("").to_owned(),
+            draft: v["isDraft"].as_bool().unwrap_or(false),
+            updated_at: v["updatedAt"].as_str().map(millis).unwrap_or(0),
+            fingerprint,
+            checks,
+            review: match v["reviewDecision"].as_str() {
+                Some("APPROVED") => ReviewDecision::Approved,
+                Some("CHANGES_REQUESTED") => ReviewDecision::ChangesRequested,
+                _ => ReviewDecision::Pending,
+            },
+            unresolved_threads: threads,
+            mergeable: v["state"] == "OPEN" && merge_state == "CLEAN",
+            conflicts: v["mergeable"] == "CONFLICTING" || merge_state == "DIRTY",
+            behind_base: merge_state == "BEHIND",
+        }
+    }
+
+    /// At most the last `LOG_TAIL` characters of a log, without control sequences.
+    fn tail(log: &str) -> String {
+        let clean = ao_core::text::sanitize_for_terminal(log);
+        let chars: Vec<char> = clean.chars().collect();
+        let start = chars.len().saturating_sub(LOG_TAIL);
+        chars[start..].iter().collect()
+    }
+
+    impl GithubScm {
+        /// Runs one query per batch and returns each PR's `pullRequest` object (or why
+        /// not), in order.
+        async fn batched(
+            &self,
+            name: &str,
+            prs: &[&PrRef],
+            fields: &str,
+        ) -> Vec<Result<Value, PluginError>> {
+            let mut out = Vec::new();
+            for chunk in prs.chunks(BATCH) {
+                let owned: Vec<PrRef> = chunk.iter().map(|p| (*p).clone()).collect();
+                let (query, vars) = batch_query(name, &owned, fields);
+                match self.gh.graphql(&query, vars).await {
+                    Ok(reply) => {
+                        for (i, pr) in owned.iter().enumerate() {
+                            let v = &reply.data[format!("p{i}")]["pullRequest"];
+                            if v.is_object() {
+                                out.push(Ok(v.clone()));
+                            } else {
+                                let why = reply
+                                    .errors
+                                    .iter()
+                                    .find(|e| {
+                                        e.path.first().and_then(Value::as_str)
+                                            == Some(&format!("p{i}"))
+                                    })
+                                    .map(|e| e.message.clone())
+                                    .unwrap_or_else(|| "GitHub returned nothing for it".into());
+                                out.push(Err(PluginError::failed(
+                                    NAME,
+                                    format!("{}/{}#{}: {why}", pr.owner, pr.repo, pr.number),
+                                )));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let e = fail(e);
+                        for _ in chunk {
+                            out.push(Err(match &e {
+                                PluginError::Transient {
+                                    plugin,
+                                    message,
+                                    retry_after_ms,
+                                } => PluginError::Transient {
+                                    plugin: plugin.clone(),
+                                    message: message.clone(),
+                                    retry_after_ms: *retry_after_ms,
+                                },
+                                other => PluginError::failed(NAME, other.to_string()),
+                            }));
+                        }
+                    }
+                }
+            }
+            out
+        }
+
+        /// Adds the tail of each failed GitHub Actions job's log, fetched once per check
+        /// and head SHA.
+        async fn add_logs(&self, status: &mut PrStatus) {
+            let repo = format!("{}/{}", status.pr.owner, status.pr.repo);
+            for check in &mut status.checks {
+                let is_actions = check
+                    .url
+                    .as_deref()
+                    .is_some_and(|u| u.contains("/actions/runs/"));
+                if check.state != CheckState::Failed || !is_actions || check.id.is_empty() {
+                    continue;
+                }
+                let key = (repo.clone(), check.id.clone(), status.head_sha.clone());
+                let known = self.logs.lock().ok().and_then(|l| l.get(&key).cloned());
+                let excerpt = match known {
+                    Some(e) => e,
+                    None => {
+                        let got = self
+                            .gh
+                            .get(
+                                &format!("/repos/{repo}/actions/jobs/{}/logs", check.id),
+                                None,
+                            )
+                            .await
+                            .ok()
+                            .and_then(|r| r.body.as_str().map(tail));
+                        if let Ok(mut l) = self.logs.lock() {
+                            l.insert(key, got.clone());
+                        }
+                        got
+                    }
+                };
+                check.log_excerpt = excerpt;
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Scm for GithubScm {
+        async fn detect_prs(
+            &self,
+            owner: &str,
+            repo: &str,
+            branches: &[String],
+        ) -> Result<Vec<Option<PrRef>>, PluginError> {
+            let mut out = Vec::new();
+            for chunk in branches.chunks(BATCH) {
+                let mut vars = serde_json::Map::new();
+                vars.insert("owner".into(), json!(owner));
+                vars.insert("name".into(), json!(repo));
+                for (i, b) in chunk.iter().enumerate() {
+                    vars.insert(format!("b{i}"), json!(b));
+                }
+                let reply = self
+                    .gh
+                    .graphql(&detect_query(chunk), Value::Object(vars))
+                    .await
+                    .map_err(fail)?;
+                let repository = &reply.data["repository"];
+                if repository.is_null() {
+                    return Err(PluginError::failed(
+                        NAME,
+                        format!(
+                            "there is no repository {owner}/{repo} on {}, or the token cannot see it (renamed or deleted?); check the project's `repo`",
+                            self.gh.endpoints().host
+                        ),
+                    ));
+                }
+                for i in 0..chunk.len() {
+                    let node = &repository[format!("b{i}")]["nodes"][0];
+                    out.push(node["number"].as_u64().map(|number| PrRef {
+                        owner: owner.to_owned(),
+                        repo: repo.to_owned(),
+                        number,
+                        url: node["url"].as_str().unwrap_or("").to_owned(),
+                    }));
+                }
+            }
+            Ok(out)
+        }
+
+        async fn enrich(
+            &self,
+            prs: &[PrRef],
+            known: &[Option<String>],
+        ) -> Vec<Result<Option<PrStatus>, PluginError>> {
+            let refs: Vec<&PrRef> = prs.iter().collect();
+            let light = self.batched("LightPoll", &refs, LIGHT_FIELDS).await;
+            let mut out: Vec<Option<Result<Option<PrStatus>, PluginError>>> =
+                Vec::with_capacity(prs.len());
+            let mut changed = Vec::new();
+            for (i, l) in light.into_iter().enumerate() {
+                match l {
+                    Ok(v) => {
+                        let f = fingerprint(&v);
+                        if known.get(i).and_then(|k| k.as_deref()) == Some(f.as_str()) {
+                            out.push(Some(Ok(None)));
+                        } else {
+                            out.push(None);
+                            changed.push((i, f));
+                        }
+                    }
+                    Err(e) => out.push(Some(Err(e))),
+                }
+            }
+            let changed_refs: Vec<&PrRef> = changed.iter().map(|(i, _)| &prs[*i]).collect();
+            let full = self.batched("FullPoll", &changed_refs, FULL_FIELDS).await;
+            for ((i, f), r) in changed.into_iter().zip(full) {
+                out[i] = Some(match r {
+                    Ok(v) => {
+                        let mut status = status_of(&prs[i], &v, f);
+                        self.add_logs(&mut status).await;
+                        Ok(Some(status))
+                    }
+                    Err(e) => Err(e),
+                });
+            }
+            out.into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(PluginError::failed(NAME, "not read"))))
+                .collect()
+        }
+
+        async fn merge(&self, m: &MergeParams) -> Result<(), PluginError> {
+            let repo = RepoName {
+                owner: m.pr.owner.clone(),
+                name: m.pr.repo.clone(),
+            };
+            let method = match m.method {
+                MergeMethod::Merge => "merge",
+                MergeMethod::Squash => "squash",
+                MergeMethod::Rebase => "rebase",
+            };
+            let reply = self
+                .gh
+                .write(
+                    "PUT",
+                    &format!("/repos/{repo}/pulls/{}/merge", m.pr.number),
+                    &json!({ "sha": m.head_sha, "merge_method": method }),
+                )
+                .await;
+            match reply {
+                Ok(_) => {}
+                Err(e) if e.status == Some(409) => {
+                    return Err(PluginError::Refused {
+                        plugin: NAME.into(),
+                        message: format!(
+                            "{repo}#{} was not merged: its head moved since it was checked (it is no longer {}); look at the new commits first",
+                            m.pr.number,
+                            &m.head_sha[..m.head_sha.len().min(12)]
+                        ),
+                    });
+                }
+                Err(e) => return Err(e.plugin(NAME)),
+            }
+            if m.delete_branch {
+                let detail = self
+                    .gh
+                    .graphql(
+                        "query Head($owner: String!, $name: String!, $number: Int!) { repository(owner: $owner, name: $name) { pullRequest(number: $number) { headRefName } } }",
+                        json!({ "owner": repo.owner, "name": repo.name, "number": m.pr.number }),
+                    )
+                    .await
+                    .map_err(|e| e.plugin(NAME))?;
+                if let Some(branch) =
+                    detail.data["repository"]["pullRequest"]["headRefName"].as_str()
+                {
+                    self.gh
+                        .write("DELETE", &format!("/repos/{repo}/git/refs/heads/{branch}"), &json!({}))
+                        .await
+                        .map_err(|e| {
+                            PluginError::failed(
+                                NAME,
+                                format!("{repo}#{} was merged, but its branch {branch} was not deleted: {e}", m.pr.number),
+                            )
+                        })?;
+                }
+            }
+            Ok(())
+        }
+
+        async fn close(&self, pr: &PrRef) -> Result<(), PluginError> {
+            self.gh
+                .write(
+                    "PATCH",
+                    &format!("/repos/{}/{}/pulls/{}", pr.owner, pr.repo, pr.number),
+                    &json!({ "state": "closed" }),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.plugin(NAME))
+        }
+    }
+
+    pub(super) fn build(section: &SectionRef<'_>) -> Result<Arc<dyn Scm>, PluginError> {
+        let endpoints = crate::tracker::github::section_endpoints(section)
+            .map_err(|e| PluginError::failed(NAME, e))?;
+        Ok(Arc::new(GithubScm::new(GitHub::new(endpoints))))
+    }
+}
+
+#[cfg(feature = "github")]
+pub use imp::{GithubScm, queries};
+
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(
-        Slot::Scm,
-        "github",
-        "GitHub pull requests, checks and reviews (default)",
-        Some(validate),
-    )
+    #[cfg(feature = "github")]
+    {
+        crate::available(
+            Slot::Scm,
+            "github",
+            "GitHub pull requests, checks and reviews (default)",
+            Some(validate),
+            ao_core::registry::Factory::Scm(std::sync::Arc::new(imp::build)),
+        )
+    }
+    #[cfg(not(feature = "github"))]
+    {
+        crate::planned(
+            Slot::Scm,
+            "github",
+            "GitHub pull requests, checks and reviews (default)",
+            Some(validate),
+        )
+    }
 }

@@ -322,15 +322,24 @@ impl Scm for External {
         .await
     }
 
-    async fn enrich(&self, prs: &[PrRef]) -> Vec<Result<PrStatus, PluginError>> {
+    async fn enrich(
+        &self,
+        prs: &[PrRef],
+        known: &[Option<String>],
+    ) -> Vec<Result<Option<PrStatus>, PluginError>> {
+        let params = s::PrsParams {
+            prs: prs.to_vec(),
+            known: known.to_vec(),
+        };
         match self
-            .call::<_, Vec<s::Enriched>>(s::method::ENRICH, &s::PrsParams { prs: prs.to_vec() })
+            .call::<_, Vec<s::Enriched>>(s::method::ENRICH, &params)
             .await
         {
             Ok(all) if all.len() == prs.len() => all
                 .into_iter()
                 .map(|e| match e {
-                    s::Enriched::Ok(status) => Ok(status),
+                    s::Enriched::Ok(status) => Ok(Some(status)),
+                    s::Enriched::Unchanged => Ok(None),
                     s::Enriched::Err(e) => Err(PluginError::failed(&self.inst.name, e.message)),
                 })
                 .collect(),

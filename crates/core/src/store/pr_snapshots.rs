@@ -1,0 +1,125 @@
+//! The last reading of each session's pull request (what `ao status` shows without
+//! network), and what scms keep between processes.
+
+use super::{Store, StoreError};
+use crate::model::{SessionId, Timestamp, now_ms};
+use crate::plugin::PrStatus;
+use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+/// A session's pull request as last read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PrSnapshot {
+    /// What the scm said.
+    pub status: PrStatus,
+    /// When it was read.
+    pub fetched_at: Timestamp,
+    /// Whether a later reading failed (the status is the last one known).
+    pub stale: bool,
+    /// Why the later reading failed.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Records a fresh reading.
+    pub fn record_pr_snapshot(
+        &mut self,
+        session: &SessionId,
+        status: &PrStatus,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(status).map_err(|e| StoreError::Corrupt {
+            what: "pull request snapshot",
+            detail: e.to_string(),
+        })?;
+        self.execute(
+            "INSERT INTO pr_snapshots (session, status, fetched_at, stale, error)
+             VALUES (?1, ?2, ?3, 0, NULL)
+             ON CONFLICT(session) DO UPDATE SET
+                status = excluded.status, fetched_at = excluded.fetched_at,
+                stale = 0, error = NULL",
+            params![session.to_string(), json, at],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the last reading as still current: it was checked and nothing changed.
+    pub fn confirm_pr_snapshot(
+        &mut self,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE pr_snapshots SET fetched_at = ?2, stale = 0, error = NULL WHERE session = ?1",
+            params![session.to_string(), at],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the last reading stale: a new one failed, and it is all that is known.
+    pub fn mark_pr_stale(&mut self, session: &SessionId, error: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE pr_snapshots SET stale = 1, error = ?2 WHERE session = ?1",
+            params![session.to_string(), error],
+        )?;
+        Ok(())
+    }
+
+    /// Every session's last reading.
+    pub fn pr_snapshots(&self) -> Result<HashMap<SessionId, PrSnapshot>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT session, status, fetched_at, stale, error FROM pr_snapshots")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (session, status, fetched_at, stale, error) = row?;
+            let (Ok(id), Ok(status)) = (
+                session.parse::<SessionId>(),
+                serde_json::from_str::<PrStatus>(&status),
+            ) else {
+                continue;
+            };
+            out.insert(
+                id,
+                PrSnapshot {
+                    status,
+                    fetched_at,
+                    stale,
+                    error,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// A value an scm keeps between processes (its rate-limit reading, a breaker).
+    pub fn scm_state(&self, key: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value, at FROM scm_state WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Keeps `value` under `key`.
+    pub fn set_scm_state(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO scm_state (key, value, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
+            params![key, value, now_ms()],
+        )?;
+        Ok(())
+    }
+}
