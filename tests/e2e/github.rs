@@ -788,3 +788,54 @@ fn unresolved_current_review_threads_are_counted_with_their_authors() {
         .stderr_has("a reviewer asked for changes");
     assert_queries_valid(&gh);
 }
+
+#[test]
+fn repeated_failed_polls_open_a_breaker_every_process_honours() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, _pr) = session_with_pr(&gh);
+    status_json(&f, true);
+    // Three polls that fail, each after its three attempts.
+    gh.fail_next(9, Fault::Status(503));
+    for _ in 0..2 {
+        f.ao(&["status", "--refresh"])
+            .success()
+            .stderr_has("was not read");
+    }
+    f.ao(&["status", "--refresh"])
+        .success()
+        .stderr_has("3 polls in a row failed: GitHub is not asked again until");
+    // A new process asks nothing while the breaker is open, and says why.
+    let before = gh.requests().len();
+    let run = f.ao(&["status", "--refresh", "--json"]);
+    run.success()
+        .stderr_has("GitHub is not asked until")
+        .stderr_has("after 3 failed polls in a row");
+    assert_eq!(
+        gh.requests().len(),
+        before,
+        "asked while the breaker was open"
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(list[0]["stale"], true);
+    assert!(
+        list[0]["stale_reason"]
+            .as_str()
+            .unwrap()
+            .contains("GitHub is not asked until")
+    );
+}
+
+#[test]
+fn a_renamed_repository_is_followed_and_said_so() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    status_json(&f, true);
+    gh.rename("acme/app", "acme/app2");
+    gh.check("acme/app2", pr, "build", Some("SUCCESS"), false, "");
+    let run = f.ao(&["status", "--refresh", "--json"]);
+    run.success()
+        .stderr_has("acme/app is now acme/app2 (renamed): app-1's pull request #")
+        .stderr_has("set the project's `repo` to acme/app2");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(list[0]["ci"], "passing");
+}

@@ -484,6 +484,7 @@ fn list_refreshed(
         };
         if refresh {
             let report = m.refresh_prs(project).await?;
+            notes.extend(report.notes.iter().cloned());
             for (id, why) in &report.failed {
                 notes.push(format!(
                     "{id}: its pull request was not read (shown as last known): {why}"

@@ -17,7 +17,7 @@ pub use ao_plugin_sdk::Slot;
 pub use notifier::{Notification, Notifier};
 pub use runtime::{AttachInfo, Liveness, Probe, Runtime, RuntimeSpec};
 pub use scm::{
-    CheckRun, CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision,
+    Budget, CheckRun, CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision,
     ReviewThread, Scm,
 };
 pub use tracker::{Issue, IssueFilter, Tracker};

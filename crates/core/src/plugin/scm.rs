@@ -31,4 +31,20 @@ pub trait Scm: Send + Sync {
     async fn merge(&self, merge: &MergeParams) -> Result<(), PluginError>;
     /// Closes a pull request without merging.
     async fn close(&self, pr: &PrRef) -> Result<(), PluginError>;
+    /// What is left of the scm's request budget, as it last said; None when it does not
+    /// say (external plugins).
+    fn budget(&self) -> Option<Budget> {
+        None
+    }
+}
+
+/// An scm's request budget as it last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Budget {
+    /// Points or requests left in this window.
+    pub remaining: u64,
+    /// The window's size.
+    pub limit: u64,
+    /// When the window resets, in seconds since 1970.
+    pub reset: i64,
 }

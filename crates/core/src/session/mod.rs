@@ -31,6 +31,6 @@ pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
-pub use prs::{RefreshReport, blockers, ci_rollup, review_word, snapshot_fields};
+pub use prs::{RefreshReport, blockers, ci_rollup, poll_interval, review_word, snapshot_fields};
 pub use spawn::{SpawnOutcome, SpawnRequest, Task};
 pub use status::{SessionView, apply_probe};

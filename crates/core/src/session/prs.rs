@@ -12,6 +12,42 @@ use crate::store::{Change, PrSnapshot, SessionFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Polls in a row that failed for the scm as a whole before ao stops asking for a while.
+const BREAKER_FAILURES: u32 = 3;
+/// How long ao stops asking then.
+const BREAKER_OPEN_MS: i64 = 5 * 60 * 1000;
+
+/// An scm's failure count and pause, kept in the store so every process honours it.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Breaker {
+    failures: u32,
+    open_until: i64,
+}
+
+/// How long to wait between polls, from `base`: longer as the budget runs low, so a
+/// fleet never spends its last requests (a quarter left: twice as long; a tenth: four
+/// times; none: until the window resets).
+pub fn poll_interval(base_ms: i64, budget: Option<&crate::plugin::Budget>, now_ms: i64) -> i64 {
+    let Some(b) = budget.filter(|b| b.limit > 0) else {
+        return base_ms;
+    };
+    let left = b.remaining as f64 / b.limit as f64;
+    if b.remaining == 0 {
+        (b.reset * 1000 - now_ms).max(base_ms)
+    } else if left < 0.1 {
+        base_ms * 4
+    } else if left < 0.25 {
+        base_ms * 2
+    } else {
+        base_ms
+    }
+}
+
+fn clock(ms: i64) -> String {
+    let s = (ms / 1000).rem_euclid(86400);
+    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
+}
+
 /// What one poll did.
 #[derive(Debug, Default)]
 pub struct RefreshReport {
@@ -23,6 +59,8 @@ pub struct RefreshReport {
     pub failed: Vec<(SessionId, String)>,
     /// Sessions whose PR was found by its branch in this poll.
     pub detected: Vec<SessionId>,
+    /// What the user should know (a repository renamed on the scm).
+    pub notes: Vec<String>,
 }
 
 /// A PR's CI as a whole: `passing`, `failing`, `pending` or `none` (no checks).
@@ -151,7 +189,28 @@ impl Manager {
             }
         }
         let snapshots = self.store().pr_snapshots()?;
-        for (_, scm, list) in groups {
+        for (key, scm, list) in groups {
+            let breaker_key = format!("breaker:{:016x}", fnv(&key));
+            let mut breaker: Breaker = self
+                .store()
+                .scm_state(&breaker_key)?
+                .and_then(|(v, _)| serde_json::from_str(&v).ok())
+                .unwrap_or_default();
+            let now = now_ms();
+            if breaker.open_until > now {
+                let why = format!(
+                    "GitHub is not asked until {} after {} failed polls in a row (the last reading is shown)",
+                    clock(breaker.open_until),
+                    breaker.failures
+                );
+                report.notes.push(why.clone());
+                for s in list.iter().filter(|s| s.pr.is_some()) {
+                    self.store().mark_pr_stale(&s.id, &why)?;
+                }
+                continue;
+            }
+            let (failures_before, read_before) =
+                (report.failed.len(), report.read + report.unchanged);
             // Branches without a known PR, by repository.
             let mut by_repo: HashMap<(String, String), Vec<usize>> = HashMap::new();
             for (i, s) in list.iter().enumerate() {
@@ -219,6 +278,21 @@ impl Manager {
                     Ok(Some(status)) => {
                         store.record_pr_snapshot(&s.id, &status, at)?;
                         report.read += 1;
+                        let old = s.pr.clone().unwrap_or_else(|| status.pr.clone());
+                        if (old.owner.as_str(), old.repo.as_str())
+                            != (status.pr.owner.as_str(), status.pr.repo.as_str())
+                        {
+                            drop(store);
+                            report.notes.push(format!(
+                                "{}/{} is now {}/{} (renamed): {}'s pull request #{} is followed there; set the project's `repo` to {}/{}",
+                                old.owner, old.repo, status.pr.owner, status.pr.repo, s.id, old.number, status.pr.owner, status.pr.repo
+                            ));
+                            let moved = status.pr.clone();
+                            self.update(&s.id, |row| {
+                                row.pr = Some(moved);
+                                Vec::new()
+                            })?;
+                        }
                     }
                     Ok(None) => {
                         store.confirm_pr_snapshot(&s.id, at)?;
@@ -230,8 +304,48 @@ impl Manager {
                     }
                 }
             }
+            // The whole poll failed (nothing read, something failed): count it; enough
+            // in a row open the breaker. Anything read closes it.
+            let failed_now = report.failed.len() > failures_before;
+            let read_now = report.read + report.unchanged > read_before;
+            if failed_now && !read_now {
+                breaker.failures += 1;
+                if breaker.failures >= BREAKER_FAILURES {
+                    breaker.open_until = now_ms() + BREAKER_OPEN_MS;
+                    let note = format!(
+                        "{} polls in a row failed: GitHub is not asked again until {}",
+                        breaker.failures,
+                        clock(breaker.open_until)
+                    );
+                    tracing::warn!("{note}");
+                    report.notes.push(note);
+                }
+            } else if read_now {
+                breaker = Breaker::default();
+            }
+            let mut store = self.store();
+            store.set_scm_state(
+                &breaker_key,
+                &serde_json::to_string(&breaker).unwrap_or_default(),
+            )?;
+            if let Some(budget) = scm.budget() {
+                store.set_scm_state(
+                    &format!("budget:{:016x}", fnv(&key)),
+                    &serde_json::to_string(&budget).unwrap_or_default(),
+                )?;
+            }
         }
         Ok(report)
+    }
+
+    /// The last request budget each scm reported, from any process.
+    pub fn scm_budgets(&self) -> Result<Vec<crate::plugin::Budget>, ManagerError> {
+        Ok(self
+            .store()
+            .scm_states("budget:")?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .collect())
     }
 
     /// Merges a session's PR: reads it now, refuses with its blockers unless it can be
@@ -323,6 +437,12 @@ impl Manager {
     }
 }
 
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
 /// `SessionView`'s fields from a PR snapshot.
 pub fn snapshot_fields(snap: &PrSnapshot) -> serde_json::Value {
     let st = &snap.status;
@@ -334,6 +454,29 @@ pub fn snapshot_fields(snap: &PrSnapshot) -> serde_json::Value {
         "unresolved_threads": st.unresolved_threads.len(),
         "mergeable": st.mergeable,
         "stale": snap.stale,
+        "stale_reason": snap.error,
         "fetched_at": snap.fetched_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Budget;
+
+    #[test]
+    fn the_poll_stretches_as_the_budget_runs_low() {
+        let b = |remaining| Budget {
+            remaining,
+            limit: 5000,
+            reset: 2_000,
+        };
+        assert_eq!(poll_interval(30_000, None, 0), 30_000);
+        assert_eq!(poll_interval(30_000, Some(&b(4000)), 0), 30_000);
+        assert_eq!(poll_interval(30_000, Some(&b(1000)), 0), 60_000);
+        assert_eq!(poll_interval(30_000, Some(&b(100)), 0), 120_000);
+        // None left: until the window resets (2000 s), never sooner than the base.
+        assert_eq!(poll_interval(30_000, Some(&b(0)), 1_000_000), 1_000_000);
+        assert_eq!(poll_interval(30_000, Some(&b(0)), 1_990_000), 30_000);
+    }
 }

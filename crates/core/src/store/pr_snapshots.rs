@@ -113,6 +113,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Every value whose key starts with `prefix`.
+    pub fn scm_states(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM scm_state WHERE substr(key, 1, length(?1)) = ?1")?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Keeps `value` under `key`.
     pub fn set_scm_state(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         self.execute(

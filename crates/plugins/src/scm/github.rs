@@ -122,7 +122,7 @@ mod imp {
         for (i, pr) in prs.iter().enumerate() {
             decls.push(format!("$o{i}: String!, $r{i}: String!, $n{i}: Int!"));
             body.push_str(&format!(
-                "  p{i}: repository(owner: $o{i}, name: $r{i}) {{ pullRequest(number: $n{i}) {{ {} }} }}\n",
+                "  p{i}: repository(owner: $o{i}, name: $r{i}) {{ nameWithOwner pullRequest(number: $n{i}) {{ {} }} }}\n",
                 fields.replace("NUMBER", &format!("$n{i}"))
             ));
             vars.insert(format!("o{i}"), json!(pr.owner));
@@ -223,6 +223,11 @@ mod imp {
     }
 
     fn status_of(pr: &PrRef, v: &Value, fingerprint: String) -> PrStatus {
+        let (owner, repo) = v["__repository"]
+            .as_str()
+            .and_then(|n| n.split_once('/'))
+            .map(|(o, r)| (o.to_owned(), r.to_owned()))
+            .unwrap_or_else(|| (pr.owner.clone(), pr.repo.clone()));
         let rollup = &v["commits"]["nodes"][0]["commit"]["statusCheckRollup"];
         let checks = rollup["contexts"]["nodes"]
             .as_array()
@@ -287,8 +292,10 @@ mod imp {
         let merge_state = v["mergeStateStatus"].as_str().unwrap_or("");
         PrStatus {
             pr: PrRef {
+                owner,
+                repo,
+                number: pr.number,
                 url: v["url"].as_str().unwrap_or(&pr.url).to_owned(),
-                ..pr.clone()
             },
             state: match v["state"].as_str() {
                 Some("MERGED") => PrState::Merged,
@@ -339,7 +346,11 @@ mod imp {
                         for (i, pr) in owned.iter().enumerate() {
                             let v = &reply.data[format!("p{i}")]["pullRequest"];
                             if v.is_object() {
-                                out.push(Ok(v.clone()));
+                                let mut v = v.clone();
+                                // Where GitHub says the repository is now (it follows a rename).
+                                v["__repository"] =
+                                    reply.data[format!("p{i}")]["nameWithOwner"].clone();
+                                out.push(Ok(v));
                             } else {
                                 let why = reply
                                     .errors
@@ -557,6 +568,14 @@ mod imp {
                 }
             }
             Ok(())
+        }
+
+        fn budget(&self) -> Option<ao_core::plugin::Budget> {
+            self.gh.rate_limit().map(|r| ao_core::plugin::Budget {
+                remaining: r.remaining,
+                limit: r.limit,
+                reset: r.reset,
+            })
         }
 
         async fn close(&self, pr: &PrRef) -> Result<(), PluginError> {
