@@ -199,6 +199,8 @@ pub struct Logged {
     pub operation: Option<String>,
     /// The status answered.
     pub status: u16,
+    /// For GraphQL: the query's cost in rate-limit points, as GitHub computes it.
+    pub cost: u64,
 }
 
 #[derive(Debug)]
@@ -212,6 +214,7 @@ struct State {
     core_remaining: u64,
     graphql_remaining: u64,
     reset: i64,
+    last_cost: u64,
 }
 
 /// The fake GitHub server; it stops with the test process.
@@ -243,6 +246,7 @@ impl FakeGitHub {
             core_remaining: 5000,
             graphql_remaining: 5000,
             reset: 4_102_444_800,
+            last_cost: 0,
         }));
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -680,11 +684,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         None => route(&req, state),
     };
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let cost = std::mem::take(&mut s.last_cost);
     s.log.push(Logged {
         method: req.method.clone(),
         path: req.path.clone(),
         operation,
         status: answer.status,
+        cost,
     });
     let mut head = format!(
         "HTTP/1.1 {} {}\r\ncontent-length: {}\r\nconnection: close\r\n",
@@ -999,6 +1005,7 @@ fn graphql_answer(body: &str, s: &mut State) -> Answer {
         serde_json::from_value(request["variables"].clone()).unwrap_or_default();
     let cost = query_cost(&document, &request["variables"]);
     s.graphql_remaining = s.graphql_remaining.saturating_sub(cost);
+    s.last_cost = cost;
     let root = QueryRoot { s, cost };
     let response = Execution::new(schema(), &document)
         .raw_variable_values(&variables)
