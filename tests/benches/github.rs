@@ -43,7 +43,10 @@ fn main() {
     let per_repo = if ao_tests::bench_quick() { 2 } else { 20 };
     let gh = FakeGitHub::start();
     let mut f = Fleet::new("");
-    let mut config = format!("runtimes:\n  tmux:\n    socket: {}\nprojects:\n", f.socket.display());
+    let mut config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n",
+        f.socket.display()
+    );
     for r in 0..5 {
         let repo = f.env.repo_with_origin(&format!("r{r}"), "main");
         gh.repo(&format!("acme/r{r}"));
@@ -88,7 +91,11 @@ fn main() {
         Run::of(cmd, &f.repo).success();
         plain.push(start.elapsed());
     }
-    assert!(gh.invalid_queries().is_empty(), "{:?}", gh.invalid_queries());
+    assert!(
+        gh.invalid_queries().is_empty(),
+        "{:?}",
+        gh.invalid_queries()
+    );
     println!("github: {n} sessions with open PRs in 5 repositories");
     println!(
         "github: first poll (finds and reads every PR): {g0} GraphQL + {r0} REST requests, {c0} points, {}",

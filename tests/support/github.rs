@@ -1,11 +1,15 @@
 //! A stateful fake GitHub on loopback, for the tests of ao's GitHub plugins: the real
 //! octocrab client in ao talks to it over HTTP as it would to api.github.com.
 //!
-//! - It holds repositories (with issues, labels, assignees, milestones, pull requests by
-//!   number) that a test creates and changes while ao runs.
-//! - REST: `GET /rate_limit`, `/user`, `/repos/{owner}/{name}`, with GitHub's headers
-//!   (`x-ratelimit-*`, `x-oauth-scopes`, `etag`; `If-None-Match` gets a 304 that costs
-//!   nothing).
+//! - It holds repositories (with issues, labels, assignees, milestones) that a test
+//!   creates and changes while ao runs, and pull requests on the test's real bare git
+//!   remote: head SHAs are read from it, conflicts and "behind base" computed by git, and a
+//!   merge really moves the remote's base branch. Checks and commit statuses (with job
+//!   logs behind GitHub's redirect), reviews and review threads (resolved, outdated) are
+//!   set by the test. A rename leaves the old name answering, as GitHub's does.
+//! - REST: `GET /rate_limit`, `/user`, `/repos/{owner}/{name}`, merge, close, branch
+//!   deletion and job logs, with GitHub's headers (`x-ratelimit-*`, `x-oauth-scopes`,
+//!   `etag`; `If-None-Match` gets a 304 that costs nothing).
 //! - GraphQL: every query is parsed and validated against GitHub's published schema
 //!   (`shared/github/schema.graphql`) by a real GraphQL implementation (apollo-compiler)
 //!   and executed by it against the fake's state, so a reply has exactly the shape the
