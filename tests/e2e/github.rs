@@ -575,9 +575,14 @@ fn a_sessions_pull_request_is_found_read_shown_without_network_and_merged() {
         "compiling\n\u{1b}[31merror\u{1b}[0m: test login failed\n",
     );
     gh.check("acme/app", pr, "lint", Some("SUCCESS"), false, "");
+    gh.status("acme/app", pr, "ci/external", Some("FAILURE"), false);
     let s = status_json(&f, true);
     assert_eq!(s["ci"], "failing");
-    assert_eq!(s["failed_checks"], serde_json::json!(["build"]));
+    assert_eq!(
+        s["failed_checks"],
+        serde_json::json!(["build", "ci/external"])
+    );
+    gh.status("acme/app", pr, "ci/external", Some("SUCCESS"), false);
     let logs = |gh: &FakeGitHub| {
         gh.requests()
             .iter()

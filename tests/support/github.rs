@@ -416,6 +416,25 @@ impl FakeGitHub {
         })
     }
 
+    /// Sets a commit status (a `StatusContext`, as an outside CI posts it) on the pull
+    /// request's current head.
+    pub fn status(
+        &self,
+        repo: &str,
+        number: u64,
+        context: &str,
+        state: Option<&str>,
+        required: bool,
+    ) {
+        let id = self.check(repo, number, context, state, required, "");
+        self.with(|s| {
+            let r = s.repos.get_mut(repo).expect("a repo");
+            if let Some(c) = r.checks.iter_mut().find(|c| c.id == id) {
+                c.status_context = true;
+            }
+        });
+    }
+
     /// The commit the pull request's head branch points at in the remote.
     pub fn head_sha(&self, repo: &str, number: u64) -> String {
         self.with(|s| {

@@ -38,6 +38,8 @@ pub struct GitHubError {
     pub status: Option<u16>,
     /// The sentence.
     pub message: String,
+    /// How long GitHub asked ao to wait (its secondary rate limit's `retry-after`).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl std::fmt::Display for GitHubError {
@@ -51,6 +53,7 @@ impl GitHubError {
         GitHubError {
             status,
             message: message.into(),
+            retry_after_ms: None,
         }
     }
 
@@ -454,13 +457,16 @@ impl GitHub {
                     attempt -= 1;
                     continue;
                 }
-                return Err(GitHubError::new(
-                    Some(status),
-                    format!(
-                        "{host} is limiting ao's requests (its secondary rate limit, for too many requests at once); try again in {} s",
-                        after.as_secs()
-                    ),
-                ));
+                return Err(GitHubError {
+                    retry_after_ms: Some(after.as_millis() as u64),
+                    ..GitHubError::new(
+                        Some(status),
+                        format!(
+                            "{host} is limiting ao's requests (its secondary rate limit, for too many requests at once); try again in {} s",
+                            after.as_secs()
+                        ),
+                    )
+                });
             }
             match status {
                 200..=299 | 304 => {

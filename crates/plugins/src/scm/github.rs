@@ -114,6 +114,9 @@ mod imp {
     /// Everything the host needs of a PR whose fingerprint changed.
     const FULL_FIELDS: &str = "number title url state isDraft headRefName headRefOid baseRefName updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { oid statusCheckRollup { state contexts(first: 100) { nodes { __typename ... on CheckRun { databaseId name status conclusion detailsUrl isRequired(pullRequestNumber: NUMBER) } ... on StatusContext { context state targetUrl isRequired(pullRequestNumber: NUMBER) } } } } } } } reviewThreads(first: 100) { nodes { id isResolved isOutdated path line comments(first: 1) { nodes { body author { __typename login } } } } }";
 
+    /// A merged PR's head branch, to delete it.
+    const HEAD_QUERY: &str = "query Head($owner: String!, $name: String!, $number: Int!) { repository(owner: $owner, name: $name) { pullRequest(number: $number) { headRefName } } rateLimit { cost remaining limit resetAt } }";
+
     /// One query per batch of PRs: each PR an aliased `repository { pullRequest }`.
     fn batch_query(name: &str, prs: &[PrRef], fields: &str) -> (String, Value) {
         let mut decls = Vec::new();
@@ -175,6 +178,7 @@ mod imp {
             batch_query("LightPoll", &prs, LIGHT_FIELDS).0,
             batch_query("FullPoll", &prs, FULL_FIELDS).0,
             detect_query(&["a".into(), "b".into()]),
+            HEAD_QUERY.to_owned(),
         ]
     }
 
@@ -200,7 +204,7 @@ mod imp {
             PluginError::Transient {
                 plugin: NAME.into(),
                 message: e.message,
-                retry_after_ms: None,
+                retry_after_ms: e.retry_after_ms,
             }
         } else {
             e.plugin(NAME)
@@ -548,7 +552,7 @@ mod imp {
                 let detail = self
                     .gh
                     .graphql(
-                        "query Head($owner: String!, $name: String!, $number: Int!) { repository(owner: $owner, name: $name) { pullRequest(number: $number) { headRefName } } }",
+                        HEAD_QUERY,
                         json!({ "owner": repo.owner, "name": repo.name, "number": m.pr.number }),
                     )
                     .await

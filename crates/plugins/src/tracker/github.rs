@@ -88,6 +88,7 @@ mod imp {
   repository(owner: $owner, name: $name) {
     milestones(first: 100, query: $query) { nodes { title number } }
   }
+  rateLimit { cost remaining limit resetAt }
 }";
 
     /// Every query this tracker sends, for the tests that check them against GitHub's
