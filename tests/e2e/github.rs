@@ -590,6 +590,25 @@ fn a_sessions_pull_request_is_found_read_shown_without_network_and_merged() {
             .count()
     };
     assert_eq!(logs(&gh), 1);
+    // The log's tail, control sequences stripped, is kept with the reading.
+    let info = f.ao(&["session", "info", "app-1", "--json"]);
+    info.success();
+    let info: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    let build = info["pull_request"]["status"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "build")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        build["log_excerpt"],
+        "compiling\nerror: test login failed\n"
+    );
+    assert_eq!(build["required"], true);
+    f.ao(&["session", "info", "app-1"])
+        .success()
+        .stdout_has("    failed       build: error: test login failed");
     // Without --refresh: the same, and not one request.
     let before = gh.requests().len();
     let s = status_json(&f, false);

@@ -404,9 +404,12 @@ fn table_with(
 fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     let (view, agent) = block_on(m.info(id))?.map_err(user)?;
+    let snapshot = m.pr_snapshots().map_err(user)?.remove(&view.session.id);
     if json {
         let mut value = serde_json::to_value(&view)?;
         value["agent_info"] = serde_json::to_value(&agent)?;
+        // The whole last reading of its PR: checks with log tails, threads.
+        value["pull_request"] = serde_json::to_value(&snapshot)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -455,6 +458,50 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
     }
     if let Some(task) = &s.prompt {
         rows.push(("task", task.lines().next().unwrap_or_default().to_owned()));
+    }
+    if let Some(snap) = &snapshot {
+        let st = &snap.status;
+        rows.push((
+            "pull request",
+            format!(
+                "#{} {} ({}){}",
+                st.pr.number,
+                st.pr.url,
+                match st.state {
+                    ao_core::plugin::PrState::Open => "open",
+                    ao_core::plugin::PrState::Merged => "merged",
+                    ao_core::plugin::PrState::Closed => "closed",
+                },
+                if snap.stale { ", stale" } else { "" }
+            ),
+        ));
+        rows.push(("ci", ao_core::session::ci_rollup(st).to_owned()));
+        for c in st
+            .checks
+            .iter()
+            .filter(|c| c.state == ao_core::plugin::CheckState::Failed)
+        {
+            let tail = c
+                .log_excerpt
+                .as_deref()
+                .and_then(|l| l.lines().rev().find(|l| !l.trim().is_empty()))
+                .map(|l| format!(": {}", l.trim()))
+                .unwrap_or_default();
+            rows.push(("  failed", format!("{}{tail}", c.name)));
+        }
+        rows.push(("review", ao_core::session::review_word(st).to_owned()));
+        for t in &st.unresolved_threads {
+            rows.push((
+                "  thread",
+                format!(
+                    "{}:{} {}: {}",
+                    t.path.as_deref().unwrap_or("?"),
+                    t.line.map(|l| l.to_string()).unwrap_or_default(),
+                    t.author.as_deref().unwrap_or("?"),
+                    t.body.lines().next().unwrap_or("")
+                ),
+            ));
+        }
     }
     rows.push(("age", age(s.created_at)));
     println!("{}", s.id);
