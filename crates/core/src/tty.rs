@@ -64,17 +64,7 @@ pub fn bytes_read(leader: u32) -> Option<u64> {
     {
         let sid = proc_stat_field(leader, 3)?;
         let mut total = 0u64;
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if proc_stat_field(pid, 3) != Some(sid) {
-                continue;
-            }
+        for pid in processes_where(3, sid)? {
             if let Some(rchar) = std::fs::read_to_string(format!("/proc/{pid}/io"))
                 .ok()
                 .and_then(|io| {
@@ -105,17 +95,7 @@ pub fn waits_for_input(leader: u32) -> Option<bool> {
     {
         let group = proc_stat_field(leader, 5)?;
         let mut any = false;
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if proc_stat_field(pid, 2) != Some(group) {
-                continue;
-            }
+        for pid in processes_where(2, group)? {
             let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
             if matches!(
                 wchan.trim(),
@@ -139,6 +119,20 @@ pub fn waits_for_input(leader: u32) -> Option<bool> {
         let _ = leader;
         None
     }
+}
+
+/// The processes whose `/proc/PID/stat` field `n` is `value` (field 2: in that process
+/// group; 3: in that session).
+#[cfg(target_os = "linux")]
+fn processes_where(n: usize, value: u64) -> Option<Vec<u32>> {
+    Some(
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+            .filter(|&pid| proc_stat_field(pid, n) == Some(value))
+            .collect(),
+    )
 }
 
 /// Field `n` (0-based) after the command name of `/proc/PID/stat`: 0 is the state, 2 the

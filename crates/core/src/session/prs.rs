@@ -96,23 +96,23 @@ pub fn blockers(status: &PrStatus) -> Vec<String> {
     if status.draft {
         out.push("it is a draft".into());
     }
-    let failing: Vec<&str> = status
-        .checks
-        .iter()
-        .filter(|c| c.state == CheckState::Failed)
-        .map(|c| c.name.as_str())
-        .collect();
-    if !failing.is_empty() {
-        out.push(format!("checks failing: {}", failing.join(", ")));
-    }
-    let pending: Vec<&str> = status
-        .checks
-        .iter()
-        .filter(|c| c.state == CheckState::Pending)
-        .map(|c| c.name.as_str())
-        .collect();
-    if !pending.is_empty() {
-        out.push(format!("checks pending: {}", pending.join(", ")));
+    let named = |state: CheckState| {
+        status
+            .checks
+            .iter()
+            .filter(|c| c.state == state)
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (state, what) in [
+        (CheckState::Failed, "failing"),
+        (CheckState::Pending, "pending"),
+    ] {
+        let names = named(state);
+        if !names.is_empty() {
+            out.push(format!("checks {what}: {names}"));
+        }
     }
     match status.review {
         ReviewDecision::Approved => {}
