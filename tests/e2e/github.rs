@@ -609,6 +609,24 @@ fn a_sessions_pull_request_is_found_read_shown_without_network_and_merged() {
     f.ao(&["session", "info", "app-1"])
         .success()
         .stdout_has("    failed       build: error: test login failed");
+    // Another check changes the PR; the next process reads it in full, and the failed
+    // job's log (same check, same head) is not fetched again.
+    gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("CHANGES_REQUESTED".into())
+    });
+    let before = gh.requests().len();
+    let s = status_json(&f, true);
+    assert_eq!(s["review"], "changes_requested");
+    let ops: Vec<_> = gh.requests()[before..]
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    assert_eq!(ops, ["LightPoll", "FullPoll"]);
+    assert_eq!(logs(&gh), 1, "a log fetched twice for one check and head");
+    gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("REVIEW_REQUIRED".into())
+    });
+    status_json(&f, true);
     // Without --refresh: the same, and not one request.
     let before = gh.requests().len();
     let s = status_json(&f, false);

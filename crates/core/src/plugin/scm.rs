@@ -31,6 +31,11 @@ pub trait Scm: Send + Sync {
     async fn merge(&self, merge: &MergeParams) -> Result<(), PluginError>;
     /// Closes a pull request without merging.
     async fn close(&self, pr: &PrRef) -> Result<(), PluginError>;
+    /// Hands the scm what an earlier process read of a PR (its last snapshot), so what it
+    /// fetches once per check and head (a failed job's log) is not fetched again.
+    fn remember(&self, status: &PrStatus) {
+        let _ = status;
+    }
     /// What is left of the scm's request budget, as it last said; None when it does not
     /// say (external plugins).
     fn budget(&self) -> Option<Budget> {

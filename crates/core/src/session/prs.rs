@@ -270,6 +270,11 @@ impl Manager {
                         .map(|snap| snap.status.fingerprint.clone())
                 })
                 .collect();
+            for s in &with_pr {
+                if let Some(snap) = snapshots.get(&s.id) {
+                    scm.remember(&snap.status);
+                }
+            }
             let results = scm.enrich(&prs, &known).await;
             let at = now_ms();
             for (s, r) in with_pr.iter().zip(results) {

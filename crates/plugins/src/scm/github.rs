@@ -574,6 +574,18 @@ mod imp {
             Ok(())
         }
 
+        fn remember(&self, status: &PrStatus) {
+            let repo = format!("{}/{}", status.pr.owner, status.pr.repo);
+            if let Ok(mut logs) = self.logs.lock() {
+                for c in &status.checks {
+                    if c.state == CheckState::Failed && c.log_excerpt.is_some() {
+                        logs.entry((repo.clone(), c.id.clone(), status.head_sha.clone()))
+                            .or_insert_with(|| c.log_excerpt.clone());
+                    }
+                }
+            }
+        }
+
         fn budget(&self) -> Option<ao_core::plugin::Budget> {
             self.gh.rate_limit().map(|r| ao_core::plugin::Budget {
                 remaining: r.remaining,
