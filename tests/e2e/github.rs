@@ -881,3 +881,14 @@ fn a_renamed_repository_is_followed_and_said_so() {
     let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(list[0]["ci"], "passing");
 }
+
+#[test]
+fn a_project_without_an_issue_tracker_says_so() {
+    let f = Fleet::new("");
+    f.ao(&["issue", "ls", "app"]).code(1).stderr_has(
+        "the prompt tracker holds no issues to list; set the project's `tracker: github`",
+    );
+    f.ao(&["spawn", "app", "--label", "agent"])
+        .code(1)
+        .stderr_has("the prompt tracker holds no issues to list");
+}

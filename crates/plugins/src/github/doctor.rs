@@ -47,12 +47,18 @@ pub async fn check(gh: &GitHub, repos: &[(String, String)]) -> Vec<Finding> {
     let mut out = Vec::new();
     let source = match gh.token_source().await {
         Ok(s) => s,
-        Err(e) => {
+        Err(_) => {
             out.push(finding(
                 &name,
                 Level::Warn,
-                format!("{e}; issues and pull requests cannot be read"),
-                Some("set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login`"),
+                format!("no token for {host}: issues and pull requests cannot be read"),
+                Some(&if host == "github.com" {
+                    "set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login`".to_owned()
+                } else {
+                    format!(
+                        "set GH_TOKEN (or GITHUB_TOKEN), or run `gh auth login --hostname {host}`"
+                    )
+                }),
             ));
             return out;
         }

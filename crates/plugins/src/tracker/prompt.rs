@@ -44,7 +44,10 @@ impl Tracker for PromptTracker {
     }
 
     async fn list(&self, _filter: &IssueFilter) -> Result<Vec<Issue>, PluginError> {
-        Ok(Vec::new())
+        Err(PluginError::failed(
+            NAME,
+            "the prompt tracker holds no issues to list; set the project's `tracker: github` (and `repo`) to work on GitHub issues",
+        ))
     }
 }
 
