@@ -11,6 +11,7 @@ mod github;
 mod hardening;
 mod init;
 mod integrity;
+mod notify;
 mod plugins;
 mod reference;
 mod schema;

@@ -47,6 +47,8 @@ pub enum Command {
     /// A project's issues, from its tracker.
     #[command(subcommand)]
     Issue(IssueCommand),
+    /// Send a notification through the configured notifiers, routed by its priority.
+    Notify(NotifyArgs),
     /// Print a shell completion script (commands, options, project and session ids).
     Completions(CompletionsArgs),
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
@@ -348,6 +350,37 @@ pub struct DoctorArgs {
     /// Send a test notification through every configured notifier and report each result.
     #[arg(long)]
     pub test_notify: bool,
+}
+
+/// `ao notify`.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// How urgent: urgent, action, warning or info; `notificationRouting` decides who hears it.
+    #[arg(long, short, value_enum, default_value_t = PriorityArg::Action)]
+    pub priority: PriorityArg,
+    /// The session it is about.
+    #[arg(long, short, add = ArgValueCompleter::new(crate::complete::sessions))]
+    pub session: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub body: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A notification's priority.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PriorityArg {
+    /// The human must act now.
+    Urgent,
+    /// The human should act.
+    Action,
+    /// Something went wrong, nothing waits.
+    Warning,
+    /// For the record.
+    Info,
 }
 
 /// `ao completions`.

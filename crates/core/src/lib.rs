@@ -7,6 +7,7 @@ pub mod config;
 pub mod exec;
 pub mod git;
 pub mod model;
+pub mod notify;
 pub mod plugin;
 pub mod registry;
 pub mod repo;

@@ -7,14 +7,12 @@ use crate::ui::Paint;
 use ao_core::config::{ConfigError, LoadedConfig, find_config, load_file, process_env};
 use ao_core::model::{Event, EventKind, Priority, now_ms};
 use ao_core::plugin::external::ExternalState;
-use ao_core::plugin::{Notification, Notifier, Slot};
-use ao_core::registry::{Factory, PluginRegistry, SectionRef};
+use ao_core::plugin::{Notification, Slot};
+use ao_core::registry::{PluginRegistry, SectionRef};
 use ao_core::store::{SCHEMA_VERSION, Store};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -417,61 +415,31 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// How long `--test-notify` waits for all notifiers together.
-const TEST_NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Sends one test event through every configured notifier, all at once, and reports
-/// each one's result.
+/// Sends one test event through every configured notifier, all at once (each bounded by
+/// its own time-out), and reports each one's result.
 fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
     let mut checks = Vec::new();
-    let mut ready: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
-    for (key, section) in &loaded.config.notifiers {
-        let name = format!("notify {key}");
-        let plugin = section.plugin.clone().unwrap_or_else(|| key.clone());
-        if let Some(why) = registry.refusal(&plugin) {
-            checks.push(check(
-                &name,
-                Status::Fail,
-                format!("plugin `{plugin}` was not loaded: {why}"),
-                Some("fix the plugin or its entry under `plugins:`"),
-            ));
+    let dispatcher = ao_core::notify::Dispatcher::new(loaded, registry);
+    for u in dispatcher.unready() {
+        // The desktop ao adds when nothing is routed is reported only when it is usable.
+        if !loaded.config.notifiers.contains_key(&u.name) {
             continue;
         }
-        let build = match registry
-            .get(Slot::Notifier, &plugin)
-            .map(|e| e.factory.clone())
-        {
-            Some(Some(Factory::Notifier(build))) => build,
-            Some(_) => {
-                checks.push(check(
-                    &name,
-                    Status::Warn,
-                    format!("the {plugin} notifier is not in this build of ao yet; nothing sent"),
-                    None,
-                ));
-                continue;
-            }
-            None => {
-                checks.push(check(
-                    &name,
-                    Status::Fail,
-                    format!("there is no notifier plugin `{plugin}`"),
-                    Some("name a built-in notifier, or one declared under `plugins:`"),
-                ));
-                continue;
-            }
-        };
-        let node = loaded.tree.at(&["notifiers", key]);
-        let section = SectionRef {
-            file: &loaded.file,
-            node,
-            loc: node.map(|n| n.loc).unwrap_or_default(),
-            repo: None,
-        };
-        match build(&section) {
-            Ok(n) => ready.push((key.clone(), n)),
-            Err(e) => checks.push(check(&name, Status::Fail, e.to_string(), None)),
-        }
+        checks.push(if u.planned {
+            check(
+                &format!("notify {}", u.name),
+                Status::Warn,
+                format!("{}; nothing sent", u.why),
+                None,
+            )
+        } else {
+            check(
+                &format!("notify {}", u.name),
+                Status::Fail,
+                u.why.clone(),
+                Some("fix the notifier's section, or its plugin's entry under `plugins:`"),
+            )
+        });
     }
     if loaded.config.notifiers.is_empty() {
         checks.push(check(
@@ -481,6 +449,11 @@ fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
             Some("add one under `notifiers:`"),
         ));
     }
+    let names: Vec<String> = dispatcher
+        .names()
+        .into_iter()
+        .filter(|n| loaded.config.notifiers.contains_key(n))
+        .collect();
     let notification = Notification {
         title: "ao test notification".to_owned(),
         event: Event {
@@ -509,42 +482,14 @@ fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
             return checks;
         }
     };
-    let results = runtime.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (_, notifier)) in ready.iter().enumerate() {
-            let (notifier, notification) = (notifier.clone(), notification.clone());
-            set.spawn(async move {
-                let start = Instant::now();
-                let r =
-                    tokio::time::timeout(TEST_NOTIFY_TIMEOUT, notifier.notify(&notification)).await;
-                (i, start.elapsed(), r)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(Ok(r)) = set.join_next().await {
-            results.push(r);
-        }
-        results.sort_by_key(|(i, ..)| *i);
-        results
-    });
-    for (i, took, r) in results {
-        let name = format!("notify {}", ready[i].0);
-        let ms = took.as_millis();
-        checks.push(match r {
-            Ok(Ok(())) => check(&name, Status::Ok, format!("delivered in {ms} ms"), None),
-            Ok(Err(e)) => check(
-                &name,
-                Status::Fail,
-                format!("failed after {ms} ms: {e}"),
-                None,
-            ),
-            Err(_) => check(
-                &name,
-                Status::Fail,
-                format!("no answer within {} s", TEST_NOTIFY_TIMEOUT.as_secs()),
-                None,
-            ),
-        });
+    for (name, outcome) in runtime.block_on(dispatcher.send(&notification, &names)) {
+        let (ok, line) = super::notify::describe(&outcome);
+        checks.push(check(
+            &format!("notify {name}"),
+            if ok { Status::Ok } else { Status::Fail },
+            line,
+            None,
+        ));
     }
     checks
 }

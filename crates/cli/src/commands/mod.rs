@@ -5,6 +5,7 @@ mod config;
 mod doctor;
 mod hook;
 mod init;
+mod notify;
 mod plugin;
 mod project;
 mod session;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(cmd) => project::run(cmd),
         Command::Doctor(args) => doctor::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Notify(args) => notify::run(args),
         Command::Spawn(args) => session::spawn(args),
         Command::Status(args) => session::status(args),
         Command::Send(args) => session::send(args),
@@ -105,7 +107,7 @@ fn print_warnings(loaded: &LoadedConfig) {
 /// A config with its external plugins loaded into the registry beside the built-ins, as
 /// every command that runs plugins needs it. Config warnings and plugins that were not
 /// loaded are reported on standard error.
-fn load_with_plugins(
+pub(crate) fn load_with_plugins(
     path: &Path,
 ) -> anyhow::Result<(LoadedConfig, PluginRegistry, Vec<ExternalStatus>)> {
     let mut registry = ao_plugins::builtin_registry();

@@ -26,6 +26,10 @@ pub struct Config {
     /// Which notifiers hear events of each priority (urgent, action, warning, info).
     #[serde(default)]
     pub notification_routing: BTreeMap<String, Vec<String>>,
+    /// How long the same notification (one session, one event or reaction) is not sent
+    /// again: `5m` (the default), `30s`, `1h`; `0` sends every one.
+    #[serde(default)]
+    pub notification_dedup_window: Option<String>,
     /// Automatic responses to session events, for every project (projects may override).
     #[serde(default)]
     pub reactions: BTreeMap<String, ReactionConfig>,

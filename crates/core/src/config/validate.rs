@@ -111,6 +111,20 @@ impl<'a> Checker<'a> {
         default: Option<&str>,
     ) {
         let node = self.tree.at(path);
+        // A notifier's `timeoutMs`, whatever its plugin, is the dispatcher's.
+        if slot == Slot::Notifier
+            && let Some(t) = node.and_then(|n| n.get("timeoutMs"))
+            && !matches!(t.value, Value::Int(ms) if ms > 0)
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    self.file,
+                    t.loc,
+                    "`timeoutMs` must be a whole number of milliseconds above 0",
+                )
+                .with_hint("e.g. `timeoutMs: 5000` (the default is 10000)"),
+            );
+        }
         // An external plugin's section is all its own: `path` there is its setting, not
         // the reference format's JavaScript plugin path.
         let external = section
@@ -166,6 +180,10 @@ impl<'a> Checker<'a> {
             }) = &mut own
             {
                 entries.retain(|e| !reference::PLUGIN_SECTION_KEYS.contains(&e.key.as_str()));
+                // A notifier's `timeoutMs` is the dispatcher's (checked above), not its own.
+                if slot == Slot::Notifier {
+                    entries.retain(|e| e.key != "timeoutMs");
+                }
             }
             let section_ref = SectionRef {
                 file: self.file,
@@ -650,6 +668,16 @@ impl Checker<'_> {
         }
         if config.power.is_some() {
             self.not_used_yet(&["power"], "ao does not manage the machine's sleep");
+        }
+        if let Some(w) = &config.notification_dedup_window
+            && crate::notify::parse_duration(w).is_none()
+        {
+            let loc = self.loc(&["notificationDedupWindow"]);
+            self.error(
+                loc,
+                format!("notificationDedupWindow `{w}` is not a duration"),
+                "write it as 30s, 5m or 1h (0 sends every notification)".into(),
+            );
         }
         if !config.project_order.is_empty() {
             self.not_used_yet(&["projectOrder"], "ao lists projects by id");

@@ -103,6 +103,19 @@ pub enum EventKind {
         /// The head commit that was merged.
         sha: String,
     },
+    /// One notifier's delivery of a notification: delivered, failed or timed out.
+    Notified {
+        /// The notifier's key under `notifiers:`.
+        notifier: String,
+        /// `delivered`, `failed` or `timed_out`.
+        outcome: String,
+        /// What the notification was about (an event name or a reaction key), by which
+        /// repeats are recognised; none for `ao notify`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// A notification sent by hand (`ao notify`).
+    Manual,
     /// A test notification from `ao doctor --test-notify`.
     Test,
 }
@@ -119,6 +132,8 @@ impl EventKind {
             EventKind::PluginDisabled { .. } => "plugin_disabled",
             EventKind::PrDetected { .. } => "pr_detected",
             EventKind::PrMerged { .. } => "pr_merged",
+            EventKind::Notified { .. } => "notified",
+            EventKind::Manual => "manual",
             EventKind::Test => "test",
         }
     }

@@ -24,6 +24,22 @@ pub(super) fn insert_event(tx: &rusqlite::Transaction<'_>, e: &Event) -> Result<
 }
 
 impl Store {
+    /// When a notification about `key` for `session` was last delivered by any notifier.
+    pub fn last_delivered(
+        &self,
+        session: Option<&SessionId>,
+        key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(at) FROM events
+             WHERE kind = 'notified' AND session IS ?1
+               AND json_extract(payload, '$.key') = ?2
+               AND json_extract(payload, '$.outcome') = 'delivered'",
+            params![session.map(|s| s.to_string()), key],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Appends an event and returns its id.
     pub fn append_event(&mut self, e: &Event) -> Result<i64, StoreError> {
         self.write(|tx| insert_event(tx, e))
