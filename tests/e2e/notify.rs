@@ -141,3 +141,209 @@ fn notify_names_its_session_and_refuses_an_unknown_one() {
         .stderr_has("there is no session app-9");
     f.ao(&["session", "kill", "app-1"]).success();
 }
+
+mod http {
+    use super::*;
+    use ao_tests::receiver::{Receiver, Reply};
+    use std::time::Duration;
+
+    /// A fleet whose notifiers are `sections` (YAML under `notifiers:`, indented two
+    /// spaces), all of them hearing urgent events.
+    fn http_fleet(sections: &str, urgent: &[&str]) -> Fleet {
+        let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+        let file = f.repo.join("agent-orchestrator.yaml");
+        let config = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "{config}notifiers:\n{sections}notificationRouting:\n  urgent: [{}]\n",
+                urgent.join(", ")
+            ),
+        )
+        .unwrap();
+        f
+    }
+
+    #[test]
+    fn a_webhook_posts_the_documented_payload_signed_with_its_secret() {
+        let r = Receiver::start();
+        let mut f = http_fleet(
+            &format!(
+                "  hook:\n    plugin: webhook\n    url: {}/hooks/ao\n    headers:\n      X-Team: agents\n    secret: ${{HOOK_SECRET}}\n",
+                r.url
+            ),
+            &["hook"],
+        );
+        f.env.set("HOOK_SECRET", "s3cret-value");
+        f.ao(&["spawn", "app", "--prompt", "work"]).success();
+        f.ao(&[
+            "notify",
+            "-p",
+            "urgent",
+            "-s",
+            "app-1",
+            "app-1 needs input",
+            "It asks to run npm test",
+        ])
+        .success()
+        .stdout_has("ok    hook  delivered in");
+        let got = r.received();
+        assert_eq!(got.len(), 1);
+        let req = &got[0];
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("POST", "/hooks/ao")
+        );
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("x-team"), Some("agents"));
+        let body = req.json();
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["title"], "app-1 needs input");
+        assert_eq!(body["text"], "It asks to run npm test");
+        assert_eq!(body["attach"], "ao attach app-1");
+        assert_eq!(body["event"]["session"], "app-1");
+        assert_eq!(body["event"]["project"], "app");
+        assert_eq!(body["event"]["priority"], "urgent");
+        assert_eq!(body["event"]["kind"], "manual");
+        // The signature is HMAC-SHA256 of the exact body, keyed by the secret.
+        let expected = {
+            let key = ring_hmac(b"s3cret-value", req.body.as_bytes());
+            format!("sha256={key}")
+        };
+        assert_eq!(req.header("x-ao-signature-256"), Some(expected.as_str()));
+        f.ao(&["session", "kill", "app-1"]).success();
+    }
+
+    /// HMAC-SHA256, computed here without ao's code (RFC 2104 over SHA-256 from the
+    /// system's `openssl`), so the test checks ao rather than repeating it.
+    fn ring_hmac(key: &[u8], body: &[u8]) -> String {
+        let mut child = std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt"])
+            .arg(format!("key:{}", String::from_utf8_lossy(key)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_webhook_retries_429_and_5xx_honouring_retry_after_and_then_says_what_happened() {
+        let r = Receiver::start();
+        let f = http_fleet(
+            &format!(
+                "  hook:\n    plugin: webhook\n    url: {}/hooks/token-ABC123\n    retries: 2\n    retryDelayMs: 50\n",
+                r.url
+            ),
+            &["hook"],
+        );
+        r.reply([
+            Reply::Status(
+                429,
+                vec![("retry-after".into(), "1".into())],
+                "slow down".into(),
+            ),
+            Reply::Status(500, Vec::new(), "oops".into()),
+        ]);
+        f.ao(&["notify", "-p", "urgent", "Retry me"]).success();
+        assert_eq!(r.received().len(), 3, "429, 500, then 200");
+        // Three failures: said, without the URL and its token.
+        r.reply([
+            Reply::Status(503, Vec::new(), "down".into()),
+            Reply::Status(503, Vec::new(), "down".into()),
+            Reply::Status(503, Vec::new(), "down for maintenance".into()),
+        ]);
+        let run = f.ao(&["notify", "-p", "urgent", "Fail me"]);
+        run.code(1)
+            .stdout_has("webhook: answered 503: down for maintenance");
+        assert!(!run.stdout.contains("ABC123") && !run.stderr.contains("ABC123"));
+        // A 4xx is not retried.
+        let before = r.received().len();
+        r.reply([Reply::Status(404, Vec::new(), "no such hook".into())]);
+        f.ao(&["notify", "-p", "urgent", "Gone"])
+            .code(1)
+            .stdout_has("answered 404: no such hook");
+        assert_eq!(r.received().len(), before + 1);
+    }
+
+    #[test]
+    fn slack_discord_and_ntfy_get_their_own_formats() {
+        let r = Receiver::start();
+        let f = http_fleet(
+            &format!(
+                "  slack:\n    plugin: slack\n    webhook: {0}/slack\n    channel: \"#agents\"\n  discord:\n    plugin: discord\n    webhook: {0}/discord\n    username: ao\n  phone:\n    plugin: ntfy\n    server: {0}\n    topic: ao-test-topic\n    token: tk_secret\n",
+                r.url
+            ),
+            &["slack", "discord", "phone"],
+        );
+        f.ao(&[
+            "notify",
+            "-p",
+            "urgent",
+            "CI failed on app-1",
+            "build: 3 tests failed",
+        ])
+        .success();
+        let got = r.received();
+        let by = |path: &str| {
+            got.iter()
+                .find(|g| g.path == path)
+                .unwrap_or_else(|| panic!("{path}: {got:?}"))
+                .clone()
+        };
+        let slack = by("/slack").json();
+        assert_eq!(slack["text"], "CI failed on app-1: build: 3 tests failed");
+        assert_eq!(slack["channel"], "#agents");
+        assert_eq!(slack["blocks"][0]["text"]["text"], "CI failed on app-1");
+        assert_eq!(slack["blocks"][1]["text"]["text"], "build: 3 tests failed");
+        let discord = by("/discord").json();
+        assert_eq!(discord["username"], "ao");
+        assert_eq!(discord["embeds"][0]["title"], "CI failed on app-1");
+        assert_eq!(discord["embeds"][0]["description"], "build: 3 tests failed");
+        assert_eq!(discord["embeds"][0]["color"], 0xd73a49);
+        let phone = by("/ao-test-topic");
+        assert_eq!(phone.header("title"), Some("CI failed on app-1"));
+        assert_eq!(phone.header("priority"), Some("5"));
+        assert_eq!(phone.header("tags"), Some("rotating_light,ao"));
+        assert_eq!(phone.header("authorization"), Some("Bearer tk_secret"));
+        assert_eq!(phone.body, "build: 3 tests failed");
+    }
+
+    #[test]
+    fn a_slack_that_never_answers_delays_no_other_notifier() {
+        let r = Receiver::start();
+        let healthy = Receiver::start();
+        let f = http_fleet(
+            &format!(
+                "  slack:\n    plugin: slack\n    webhook: {}/slack\n    timeoutMs: 500\n  hook:\n    plugin: webhook\n    url: {}/hook\n",
+                r.url, healthy.url
+            ),
+            &["slack", "hook"],
+        );
+        r.reply([Reply::Never(Duration::from_secs(30))]);
+        let run = f.ao(&["notify", "-p", "urgent", "Both at once"]);
+        run.success()
+            .stdout_has("FAIL  slack  failed after 500 ms: no answer within 500 ms")
+            .stdout_has("ok    hook   delivered in");
+        assert_eq!(healthy.received().len(), 1);
+    }
+
+    #[test]
+    fn notifier_sections_are_checked_where_they_are_written() {
+        let f = http_fleet(
+            "  phone:\n    plugin: ntfy\n    server: https://ntfy.example.com\n",
+            &["phone"],
+        );
+        f.ao(&["config", "validate"])
+            .code(2)
+            .stderr_has("the ntfy notifier needs `topic`");
+    }
+}

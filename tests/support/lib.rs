@@ -4,6 +4,7 @@
 
 pub mod github;
 pub mod model;
+pub mod receiver;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

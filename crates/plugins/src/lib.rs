@@ -35,6 +35,7 @@ pub fn builtin_registry() -> PluginRegistry {
         notifier::webhook::entry(),
         notifier::slack::entry(),
         notifier::discord::entry(),
+        notifier::ntfy::entry(),
     ] {
         registry.register(entry);
     }

@@ -27,12 +27,70 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
     )
 }
 
+#[cfg(feature = "http-notifiers")]
+mod imp {
+    use super::DiscordOptions;
+    use crate::notifier::http::{Poster, Retry};
+    use ao_core::plugin::{Notification, Notifier, PluginError};
+    use ao_core::registry::SectionRef;
+    use async_trait::async_trait;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Discord {
+        poster: Poster,
+        options: DiscordOptions,
+    }
+
+    #[async_trait]
+    impl Notifier for Discord {
+        async fn notify(&self, n: &Notification) -> Result<(), PluginError> {
+            let body = crate::notifier::payload::discord(n, self.options.username.as_deref());
+            // Discord answers its rate limit with 429 and Retry-After: waited out, twice.
+            self.poster
+                .post(
+                    self.options.webhook.as_deref().unwrap_or(""),
+                    &[("content-type".into(), "application/json".into())],
+                    body.to_string().into_bytes(),
+                    Retry {
+                        retries: 2,
+                        delay: Duration::from_secs(1),
+                    },
+                )
+                .await
+        }
+    }
+
+    pub(super) fn build(section: &SectionRef<'_>) -> Result<Arc<dyn Notifier>, PluginError> {
+        let (options, _) = section.deserialize::<DiscordOptions>(&[]);
+        let options = options
+            .ok_or_else(|| PluginError::failed("discord", "its section could not be read"))?;
+        Ok(Arc::new(Discord {
+            poster: Poster::new("discord")?,
+            options,
+        }))
+    }
+}
+
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::planned(
-        Slot::Notifier,
-        "discord",
-        "Discord messages through a webhook",
-        Some(validate),
-    )
+    #[cfg(feature = "http-notifiers")]
+    {
+        crate::available(
+            Slot::Notifier,
+            "discord",
+            "Discord messages through a webhook",
+            Some(validate),
+            ao_core::registry::Factory::Notifier(std::sync::Arc::new(imp::build)),
+        )
+    }
+    #[cfg(not(feature = "http-notifiers"))]
+    {
+        crate::planned(
+            Slot::Notifier,
+            "discord",
+            "Discord messages through a webhook",
+            Some(validate),
+        )
+    }
 }

@@ -2,6 +2,11 @@
 
 pub mod desktop;
 pub mod discord;
+#[cfg(feature = "http-notifiers")]
+pub mod http;
+pub mod ntfy;
+#[cfg(feature = "http-notifiers")]
+pub mod payload;
 pub mod slack;
 pub mod webhook;
 

@@ -1,0 +1,156 @@
+//! Posting a notification over HTTP(S), for the webhook, Slack, Discord and ntfy
+//! notifiers: one client per notifier, retries on 429 and 5xx that honour `Retry-After`,
+//! and messages that never show the URL (webhook URLs carry their tokens).
+
+use ao_core::plugin::PluginError;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// An HTTP client for one notifier.
+pub struct Poster {
+    plugin: &'static str,
+    client: Client<Https, Full<Bytes>>,
+}
+
+/// How a notifier retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts after the first.
+    pub retries: u32,
+    /// The pause before a retry when the answer names none.
+    pub delay: Duration,
+}
+
+/// The longest `Retry-After` honoured; a longer one fails the delivery, saying so.
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+impl Poster {
+    /// A client for `plugin`'s posts.
+    pub fn new(plugin: &'static str) -> Result<Poster, PluginError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| {
+                PluginError::failed(plugin, format!("cannot load the system's TLS roots: {e}"))
+            })?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Poster {
+            plugin,
+            client: Client::builder(TokioExecutor::new()).build(https),
+        })
+    }
+
+    /// POSTs `body` to `url` with `headers`, retrying a 429 or 5xx answer (waiting what
+    /// its `Retry-After` says, else `retry.delay`, doubling) up to `retry.retries` times.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        retry: Retry,
+    ) -> Result<(), PluginError> {
+        let fail = |m: String| PluginError::failed(self.plugin, m);
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| fail("its URL is not a valid address".into()))?;
+        let mut delay = retry.delay;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = http::Request::post(uri.clone());
+            for (k, v) in headers {
+                request = request.header(k.as_str(), v.as_str());
+            }
+            let request = request
+                .body(Full::new(Bytes::from(body.clone())))
+                .map_err(|e| fail(format!("cannot build the request: {e}")))?;
+            let (status, wait, said) = match self.client.request(request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let wait = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .map(|s| Duration::from_millis((s * 1000.0) as u64));
+                    let text = response
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                        .unwrap_or_default();
+                    (Some(status), wait, text)
+                }
+                Err(e) => {
+                    let mut why = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        why = s.to_string();
+                        source = s.source();
+                    }
+                    (None, None, why)
+                }
+            };
+            match status {
+                Some(200..=299) => return Ok(()),
+                Some(s) if (s == 429 || s >= 500) && attempt <= retry.retries => {
+                    let pause = wait.unwrap_or(delay);
+                    if pause > LONGEST_WAIT {
+                        return Err(fail(format!(
+                            "answered {s} and asks to wait {} s, longer than ao waits",
+                            pause.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(pause).await;
+                    delay *= 2;
+                }
+                None if attempt <= retry.retries => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Some(s) => {
+                    let said = said.trim();
+                    let said: String = said.chars().take(200).collect();
+                    return Err(fail(format!(
+                        "answered {s}{}{}",
+                        if said.is_empty() { "" } else { ": " },
+                        said
+                    )));
+                }
+                None => return Err(fail(format!("could not be reached: {said}"))),
+            }
+        }
+    }
+}
+
+/// HMAC-SHA256 of `body` keyed by `secret`, as lowercase hex.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, body)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_in_hex() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
