@@ -43,6 +43,8 @@ pub enum Reply {
     Status(u16, Vec<(String, String)>, String),
     /// No answer at all (the connection stays open, silent, this long).
     Never(Duration),
+    /// 200, after this long.
+    Slow(Duration),
 }
 
 /// The receiver; it stops with the test process.
@@ -115,6 +117,10 @@ impl Receiver {
                             return;
                         }
                         Some(Reply::Status(s, h, b)) => (s, h, b),
+                        Some(Reply::Slow(d)) => {
+                            std::thread::sleep(d);
+                            (200, Vec::new(), "ok".to_owned())
+                        }
                         None => (200, Vec::new(), "ok".to_owned()),
                     };
                     let mut head = format!(
