@@ -347,3 +347,53 @@ mod http {
             .stderr_has("the ntfy notifier needs `topic`");
     }
 }
+
+mod desktop {
+    use super::*;
+    use ao_tests::dbus::DesktopBus;
+
+    #[test]
+    fn the_desktop_shows_title_message_attach_command_and_urgency_on_a_real_bus() {
+        let bus = DesktopBus::start();
+        let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+        f.env.set("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+        // No routing at all: urgent and action go to the desktop.
+        f.ao(&["spawn", "app", "--prompt", "work"]).success();
+        f.ao(&[
+            "notify",
+            "-p",
+            "urgent",
+            "-s",
+            "app-1",
+            "app-1 needs input",
+            "It asks to run npm test",
+        ])
+        .success()
+        .stdout_has("ok    desktop  delivered in");
+        f.ao(&["notify", "-p", "action", "Ready to merge"])
+            .success();
+        f.ao(&["notify", "-p", "info", "Nobody hears this"]).code(1);
+        let shown = bus.shown();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].app, "ao");
+        assert_eq!(shown[0].summary, "app-1 needs input");
+        assert_eq!(
+            shown[0].body,
+            "app-1: It asks to run npm test\nao attach app-1"
+        );
+        assert_eq!(shown[0].urgency, Some(2), "urgent is critical");
+        assert_eq!(shown[1].urgency, Some(1));
+        f.ao(&["session", "kill", "app-1"]).success();
+    }
+
+    #[test]
+    fn without_a_notification_service_the_desktop_fails_with_why() {
+        let mut f = Fleet::new("");
+        f.env
+            .set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+        f.ao(&["notify", "-p", "urgent", "Anyone?"])
+            .code(1)
+            .stdout_has("FAIL  desktop  failed after")
+            .stdout_has("the desktop's notification service did not take it");
+    }
+}

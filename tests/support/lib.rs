@@ -2,6 +2,7 @@
 //! private AO_HOME, no user git config), real git repositories with a local bare origin,
 //! and a runner for the real `ao` binary that shows everything when a test fails.
 
+pub mod dbus;
 pub mod github;
 pub mod model;
 pub mod receiver;
