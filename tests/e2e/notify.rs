@@ -197,6 +197,12 @@ mod http {
         assert_eq!(req.header("content-type"), Some("application/json"));
         assert_eq!(req.header("x-team"), Some("agents"));
         let body = req.json();
+        let mut pinned = body.clone();
+        pinned["event"]["at"] = serde_json::json!("[at]");
+        insta::assert_snapshot!(
+            "webhook_payload_v1",
+            serde_json::to_string_pretty(&pinned).unwrap()
+        );
         assert_eq!(body["version"], 1);
         assert_eq!(body["title"], "app-1 needs input");
         assert_eq!(body["text"], "It asks to run npm test");
@@ -321,19 +327,23 @@ mod http {
     fn a_slack_that_never_answers_delays_no_other_notifier() {
         let r = Receiver::start();
         let healthy = Receiver::start();
-        let f = http_fleet(
+        let bus = ao_tests::dbus::DesktopBus::start();
+        let mut f = http_fleet(
             &format!(
-                "  slack:\n    plugin: slack\n    webhook: {}/slack\n    timeoutMs: 500\n  hook:\n    plugin: webhook\n    url: {}/hook\n",
+                "  slack:\n    plugin: slack\n    webhook: {}/slack\n    timeoutMs: 500\n  hook:\n    plugin: webhook\n    url: {}/hook\n  desktop:\n    plugin: desktop\n",
                 r.url, healthy.url
             ),
-            &["slack", "hook"],
+            &["slack", "hook", "desktop"],
         );
+        f.env.set("DBUS_SESSION_BUS_ADDRESS", &bus.address);
         r.reply([Reply::Never(Duration::from_secs(30))]);
         let run = f.ao(&["notify", "-p", "urgent", "Both at once"]);
         run.success()
-            .stdout_has("FAIL  slack  failed after 500 ms: no answer within 500 ms")
-            .stdout_has("ok    hook   delivered in");
+            .stdout_has("FAIL  slack    failed after 500 ms: no answer within 500 ms")
+            .stdout_has("ok    hook     delivered in")
+            .stdout_has("ok    desktop  delivered in");
         assert_eq!(healthy.received().len(), 1);
+        assert_eq!(bus.shown().len(), 1);
     }
 
     #[test]
