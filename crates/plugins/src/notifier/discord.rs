@@ -30,12 +30,11 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
 #[cfg(feature = "http-notifiers")]
 mod imp {
     use super::DiscordOptions;
-    use crate::notifier::http::{Poster, Retry};
+    use crate::notifier::http::Poster;
     use ao_core::plugin::{Notification, Notifier, PluginError};
     use ao_core::registry::SectionRef;
     use async_trait::async_trait;
     use std::sync::Arc;
-    use std::time::Duration;
 
     struct Discord {
         poster: Poster,
@@ -46,17 +45,8 @@ mod imp {
     impl Notifier for Discord {
         async fn notify(&self, n: &Notification) -> Result<(), PluginError> {
             let body = crate::notifier::payload::discord(n, self.options.username.as_deref());
-            // Discord answers its rate limit with 429 and Retry-After: waited out, twice.
             self.poster
-                .post(
-                    self.options.webhook.as_deref().unwrap_or(""),
-                    &[("content-type".into(), "application/json".into())],
-                    body.to_string().into_bytes(),
-                    Retry {
-                        retries: 2,
-                        delay: Duration::from_secs(1),
-                    },
-                )
+                .post_chat(self.options.webhook.as_deref().unwrap_or(""), &body)
                 .await
         }
     }

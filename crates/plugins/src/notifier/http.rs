@@ -131,6 +131,23 @@ impl Poster {
     }
 }
 
+impl Poster {
+    /// POSTs JSON to a chat service's incoming webhook (Slack, Discord): a rate-limit
+    /// answer (429 with `Retry-After`) or a 5xx is waited out, twice.
+    pub async fn post_chat(&self, url: &str, body: &serde_json::Value) -> Result<(), PluginError> {
+        self.post(
+            url,
+            &[("content-type".into(), "application/json".into())],
+            body.to_string().into_bytes(),
+            Retry {
+                retries: 2,
+                delay: Duration::from_secs(1),
+            },
+        )
+        .await
+    }
+}
+
 /// HMAC-SHA256 of `body` keyed by `secret`, as lowercase hex.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());

@@ -33,12 +33,11 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
 #[cfg(feature = "http-notifiers")]
 mod imp {
     use super::SlackOptions;
-    use crate::notifier::http::{Poster, Retry};
+    use crate::notifier::http::Poster;
     use ao_core::plugin::{Notification, Notifier, PluginError};
     use ao_core::registry::SectionRef;
     use async_trait::async_trait;
     use std::sync::Arc;
-    use std::time::Duration;
 
     struct Slack {
         poster: Poster,
@@ -53,17 +52,8 @@ mod imp {
                 self.options.channel.as_deref(),
                 self.options.username.as_deref(),
             );
-            // Slack answers its rate limit with 429 and Retry-After: waited out, twice.
             self.poster
-                .post(
-                    self.options.webhook.as_deref().unwrap_or(""),
-                    &[("content-type".into(), "application/json".into())],
-                    body.to_string().into_bytes(),
-                    Retry {
-                        retries: 2,
-                        delay: Duration::from_secs(1),
-                    },
-                )
+                .post_chat(self.options.webhook.as_deref().unwrap_or(""), &body)
                 .await
         }
     }
