@@ -407,3 +407,55 @@ mod desktop {
             .stdout_has("the desktop's notification service did not take it");
     }
 }
+
+#[test]
+fn events_show_what_happened_filtered_and_followed() {
+    use std::io::BufRead;
+    let f = notify_fleet("defaults:\n  notifiers: [loud]\n");
+    f.ao(&["events"]).success().stdout_has("no events yet");
+    f.ao(&["spawn", "app", "--prompt", "work"]).success();
+    f.ao(&["notify", "-s", "app-1", "About app-1"]).success();
+    let run = f.ao(&["events", "--json"]);
+    run.success();
+    let all: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let kinds: Vec<&str> = all.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"session_spawned"), "{kinds:?}");
+    assert!(kinds.contains(&"notified"), "{kinds:?}");
+    f.ao(&["events", "--kind", "notified"])
+        .success()
+        .stdout_has("app-1")
+        .stdout_has("notified")
+        .stdout_has("loud delivered \"About app-1\"");
+    let only = f.ao(&["events", "--kind", "notified", "--json"]);
+    let only: Vec<serde_json::Value> = serde_json::from_str(&only.stdout).unwrap();
+    assert!(only.iter().all(|e| e["kind"] == "notified"));
+    // Following: a new event is printed as it happens.
+    let mut child = f.ao_child(&["events", "--follow", "--json", "--kind", "notified"]);
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        })
+    };
+    // The one already there, then the new one.
+    ao_tests::wait_until("the follower's first line", || {
+        (lines.lock().unwrap().len() == 1).then_some(())
+    });
+    f.ao(&["notify", "-s", "app-1", "Later news"]).success();
+    ao_tests::wait_until("the new event followed", || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("Later news"))
+            .then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    f.ao(&["session", "kill", "app-1"]).success();
+}

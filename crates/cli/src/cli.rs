@@ -49,6 +49,8 @@ pub enum Command {
     Issue(IssueCommand),
     /// Send a notification through the configured notifiers, routed by its priority.
     Notify(NotifyArgs),
+    /// The event log: what happened to sessions, and every notification's outcome.
+    Events(EventsArgs),
     /// Print a shell completion script (commands, options, project and session ids).
     Completions(CompletionsArgs),
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
@@ -350,6 +352,26 @@ pub struct DoctorArgs {
     /// Send a test notification through every configured notifier and report each result.
     #[arg(long)]
     pub test_notify: bool,
+}
+
+/// `ao events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this session's events.
+    #[arg(long, short, add = ArgValueCompleter::new(crate::complete::sessions))]
+    pub session: Option<String>,
+    /// Only events of this kind (`status_changed`, `notified`, `pr_detected`, ...).
+    #[arg(long, short)]
+    pub kind: Option<String>,
+    /// The last N events (default 50).
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub last: usize,
+    /// Keep printing new events as they come, until interrupted.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Print JSON (one object per line with --follow).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ao notify`.

@@ -3,6 +3,7 @@
 pub mod completions;
 mod config;
 mod doctor;
+mod events;
 mod hook;
 mod init;
 mod notify;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Notify(args) => notify::run(args),
+        Command::Events(args) => events::run(args),
         Command::Spawn(args) => session::spawn(args),
         Command::Status(args) => session::status(args),
         Command::Send(args) => session::send(args),

@@ -40,6 +40,13 @@ impl Store {
         )?)
     }
 
+    /// The id of the newest event, 0 when there is none.
+    pub fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
     /// Appends an event and returns its id.
     pub fn append_event(&mut self, e: &Event) -> Result<i64, StoreError> {
         self.write(|tx| insert_event(tx, e))
