@@ -6,6 +6,7 @@
 pub mod config;
 pub mod exec;
 pub mod git;
+pub mod lifecycle;
 pub mod model;
 pub mod notify;
 pub mod plugin;
