@@ -34,7 +34,7 @@ pub enum PrFact {
     /// It has none.
     None,
     /// Its latest reading, fresh.
-    Read(PrStatus),
+    Read(Box<PrStatus>),
     /// No fresh reading (an API error, the breaker open): nothing may be concluded.
     Unknown,
 }
@@ -279,13 +279,17 @@ mod tests {
             ),
         ];
         for (p, want) in cases {
-            assert_eq!(at(agent, PrFact::Read(p.clone())).status, want, "{p:?}");
+            assert_eq!(
+                at(agent, PrFact::Read(Box::new(p.clone()))).status,
+                want,
+                "{p:?}"
+            );
         }
         assert_eq!(at(agent, PrFact::None).status, SessionStatus::Working);
         assert_eq!(
             at(
                 agent,
-                PrFact::Read(pr(PrState::Closed, &[], Pending, false))
+                PrFact::Read(Box::new(pr(PrState::Closed, &[], Pending, false)))
             )
             .reason,
             Some(StatusReason::PrClosed)
@@ -294,12 +298,12 @@ mod tests {
 
     #[test]
     fn the_agents_facts_come_first_then_merged_and_closed_win() {
-        let failing = PrFact::Read(pr(
+        let failing = PrFact::Read(Box::new(pr(
             PrState::Open,
             &[CheckState::Failed],
             ReviewDecision::Pending,
             false,
-        ));
+        )));
         let exited = at(AgentFact::Exited, failing.clone());
         assert_eq!(
             (exited.status, exited.reason),
@@ -310,7 +314,12 @@ mod tests {
             SessionStatus::NeedsInput
         );
         // A merged PR ends the session even if its agent exited or asks something.
-        let merged = PrFact::Read(pr(PrState::Merged, &[], ReviewDecision::Approved, false));
+        let merged = PrFact::Read(Box::new(pr(
+            PrState::Merged,
+            &[],
+            ReviewDecision::Approved,
+            false,
+        )));
         assert_eq!(
             at(AgentFact::Exited, merged.clone()).status,
             SessionStatus::Merged
@@ -332,19 +341,19 @@ mod tests {
         };
         assert_eq!(decide(PrFact::None, 59_999), SessionStatus::Working);
         assert_eq!(decide(PrFact::None, 60_000), SessionStatus::Stuck);
-        let review = PrFact::Read(pr(
+        let review = PrFact::Read(Box::new(pr(
             PrState::Open,
             &[CheckState::Passed],
             ReviewDecision::Pending,
             false,
-        ));
+        )));
         assert_eq!(decide(review, 600_000), SessionStatus::Stuck);
-        let failing = PrFact::Read(pr(
+        let failing = PrFact::Read(Box::new(pr(
             PrState::Open,
             &[CheckState::Failed],
             ReviewDecision::Pending,
             false,
-        ));
+        )));
         assert_eq!(decide(failing, 600_000), SessionStatus::CiFailed);
         // An active agent is never stuck.
         let busy = Observation {
@@ -399,12 +408,12 @@ mod tests {
         let pr = match g.next(4) {
             0 => PrFact::None,
             1 => PrFact::Unknown,
-            _ => PrFact::Read(pr(
+            _ => PrFact::Read(Box::new(pr(
                 states[g.next(states.len())],
                 checks[g.next(checks.len())],
                 reviews[g.next(reviews.len())],
                 g.next(2) == 0,
-            )),
+            ))),
         };
         Observation { agent, pr }
     }
