@@ -582,6 +582,11 @@ fn a_sessions_pull_request_is_found_read_shown_without_network_and_merged() {
         s["failed_checks"],
         serde_json::json!(["build", "ci/external"])
     );
+    // The lifecycle moved the session, through the single write path, with its event.
+    assert_eq!(s["status"], "ci_failed");
+    f.ao(&["events", "--kind", "status_changed"])
+        .success()
+        .stdout_has(&format!("pr_open → ci_failed (pull request #{pr})"));
     gh.status("acme/app", pr, "ci/external", Some("SUCCESS"), false);
     let logs = |gh: &FakeGitHub| {
         gh.requests()
@@ -684,6 +689,7 @@ fn a_github_outage_keeps_the_last_reading_marked_stale() {
     gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
     let s = status_json(&f, true);
     assert_eq!(s["ci"], "passing");
+    assert_eq!(s["status"], "review_pending");
     gh.fail_next(3, Fault::Status(502));
     let run = f.ao(&["status", "--json", "--refresh"]);
     run.success()
@@ -691,7 +697,10 @@ fn a_github_outage_keeps_the_last_reading_marked_stale() {
     let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(list[0]["ci"], "passing", "an outage is no failing CI");
     assert_eq!(list[0]["stale"], true);
-    assert_eq!(list[0]["status"], "working");
+    assert_eq!(
+        list[0]["status"], "review_pending",
+        "an outage changes no status"
+    );
     f.ao(&["status"]).success().stdout_has("passing (stale)");
     // GitHub back: fresh again.
     let s = status_json(&f, true);
@@ -706,6 +715,8 @@ fn a_pr_closed_or_merged_by_hand_is_seen_and_not_merged_again() {
     gh.edit_pr("acme/app", pr, |p| p.state = "CLOSED".into());
     let s = status_json(&f, true);
     assert_eq!(s["pr"]["state"], "closed");
+    assert_eq!(s["status"], "done");
+    assert_eq!(s["status_reason"], "pr_closed");
     f.ao(&["session", "merge", "app-1"])
         .code(1)
         .stderr_has("was not merged: it is closed");

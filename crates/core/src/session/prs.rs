@@ -283,11 +283,12 @@ impl Manager {
                     Ok(Some(status)) => {
                         store.record_pr_snapshot(&s.id, &status, at)?;
                         report.read += 1;
+                        drop(store);
+                        self.apply_pr(s, &status)?;
                         let old = s.pr.clone().unwrap_or_else(|| status.pr.clone());
                         if (old.owner.as_str(), old.repo.as_str())
                             != (status.pr.owner.as_str(), status.pr.repo.as_str())
                         {
-                            drop(store);
                             report.notes.push(format!(
                                 "{}/{} is now {}/{} (renamed): {}'s pull request #{} is followed there; set the project's `repo` to {}/{}",
                                 old.owner, old.repo, status.pr.owner, status.pr.repo, s.id, old.number, status.pr.owner, status.pr.repo
@@ -341,6 +342,57 @@ impl Manager {
             }
         }
         Ok(report)
+    }
+
+    /// Moves a session to the status its fresh PR reading decides (the lifecycle's one
+    /// transition function), through the single write path with a `status_changed` event.
+    fn apply_pr(&self, s: &Session, status: &PrStatus) -> Result<(), ManagerError> {
+        use crate::lifecycle::{AgentFact, Decision, Observation, Policy, PrFact, transition};
+        let now = now_ms();
+        let decide = |row: &Session| {
+            transition(
+                Decision {
+                    status: row.status,
+                    reason: row.status_reason,
+                },
+                &Observation {
+                    agent: AgentFact::Running {
+                        activity: row.activity,
+                        last_active_at: None,
+                    },
+                    pr: PrFact::Read(Box::new(status.clone())),
+                },
+                &Policy::default(),
+                now,
+            )
+        };
+        let d = decide(s);
+        if d.status == s.status && d.reason == s.status_reason {
+            return Ok(());
+        }
+        let number = status.pr.number;
+        self.update(&s.id, |row| {
+            // Decided again on the latest row: another process may have moved it.
+            let d = decide(row);
+            if d.status == row.status && d.reason == row.status_reason {
+                return Vec::new();
+            }
+            let from = row.status;
+            row.status = d.status;
+            row.status_reason = d.reason;
+            vec![Change::new(
+                crate::model::EventKind::StatusChanged { from, to: d.status },
+                match d.status {
+                    SessionStatus::CiFailed | SessionStatus::ChangesRequested => {
+                        crate::model::Priority::Warning
+                    }
+                    SessionStatus::Mergeable => crate::model::Priority::Action,
+                    _ => crate::model::Priority::Info,
+                },
+                format!("{from} → {} (pull request #{number})", d.status),
+            )]
+        })?;
+        Ok(())
     }
 
     /// The last request budget each scm reported, from any process.
