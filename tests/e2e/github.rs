@@ -903,3 +903,40 @@ fn a_project_without_an_issue_tracker_says_so() {
         .code(1)
         .stderr_has("the prompt tracker holds no issues to list");
 }
+
+#[test]
+fn the_host_keeps_status_current_and_ao_stop_ends_it() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
+    )
+    .unwrap();
+    let host = f.ao_child(&["start"]);
+    // The host polls by itself: a failing check shows in `ao status` without --refresh.
+    gh.check("acme/app", pr, "build", Some("FAILURE"), true, "boom\n");
+    ao_tests::wait_until("the host to see the failing check", || {
+        (status_json(&f, false)["status"] == "ci_failed").then_some(())
+    });
+    f.ao(&["status"]).success().stdout_has("host: running (pid");
+    // One host per AO_HOME.
+    f.ao(&["start"])
+        .code(1)
+        .stderr_has("a host already runs for")
+        .stderr_has("`ao stop` ends it");
+    f.ao(&["stop"])
+        .success()
+        .stdout_has("stopped the host (pid");
+    let out = host.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ao host stopped (SIGTERM)"));
+    f.ao(&["stop"]).success().stdout_has("no host runs for");
+    assert_queries_valid(&gh);
+}

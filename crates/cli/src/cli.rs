@@ -62,18 +62,18 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// The supervising host (not in this build yet).
-    #[command(hide = true)]
+    /// Run the supervising host in the foreground: it probes every session and polls
+    /// their pull requests, so `ao status` stays current (reactions are not in this build
+    /// yet). Ctrl-C or `ao stop` ends it.
     Start {
-        /// Whatever was given.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        /// Not in this build yet: the host watches every project of the config.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
-    /// Stops the supervising host (not in this build yet).
-    #[command(hide = true)]
+    /// End the supervising host that `ao start` runs.
     Stop {
         /// Whatever was given.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
     /// The reference's web dashboard (ao has none).

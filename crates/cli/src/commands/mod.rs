@@ -37,10 +37,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(cmd) => session::run(cmd),
         Command::Issue(cmd) => session::issue(cmd),
         Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
-        Command::Start { .. } => not_yet(
-            "`ao start` runs the supervising host: it watches every session and its pull request, sends CI failures and review comments to the agent, merges when allowed, and notifies you",
-        ),
-        Command::Stop { .. } => not_yet("`ao stop` ends the supervising host that `ao start` runs"),
+        Command::Start { args } => session::start(&args),
+        Command::Stop { .. } => session::stop(),
         Command::Dashboard { .. } => Err(UserError::usage(
             "ao has no web dashboard: the fleet lives in the terminal",
         )
@@ -54,13 +52,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(127))
         }
     }
-}
-
-/// A command of the reference that this build does not have yet.
-fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    Err(UserError::usage(format!("{what}; it is not in this build of ao yet"))
-        .hint("until then, `ao status --watch` shows the fleet, `ao send` talks to an agent, and `ao session cleanup` tidies up")
-        .into())
 }
 
 /// ao's home: `$AO_HOME`; inside a session's workspace, the home it was spawned with;

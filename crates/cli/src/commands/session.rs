@@ -66,6 +66,68 @@ fn warn(notes: &[String]) {
     }
 }
 
+/// `ao start`: the host in the foreground until a signal or `ao stop`.
+pub fn start(args: &[String]) -> anyhow::Result<ExitCode> {
+    if !args.is_empty() {
+        return Err(UserError::usage(format!(
+            "`ao start {}`: choosing projects and --detach are not in this build yet",
+            args.join(" ")
+        ))
+        .hint("`ao start` alone watches every project of the config; run it in its own terminal (or tmux window)")
+        .into());
+    }
+    let m = manager()?;
+    let _lock = m.lock_host().map_err(user)?;
+    eprintln!(
+        "ao host watching {} (pid {}); Ctrl-C or `ao stop` ends it",
+        super::home().display(),
+        std::process::id()
+    );
+    let signal = block_on(async {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let host = m.run_host(async {
+            let s = crate::signals::first().await;
+            let _ = tx.send(s);
+        });
+        host.await;
+        rx.await.ok()
+    })?;
+    eprintln!(
+        "ao host stopped{}",
+        signal.map(|s| format!(" ({})", s.name)).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ao stop`: ends the running host and waits until it has.
+pub fn stop() -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let Some(pid) = m.running_host() else {
+        println!("no host runs for {}", super::home().display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    #[cfg(unix)]
+    // SAFETY: kill with a pid read from the host's own lock, and a plain signal.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while m.running_host().is_some() {
+        if std::time::Instant::now() >= deadline {
+            return Err(UserError::failed(format!(
+                "the host (pid {pid}) did not end within 15 s of SIGTERM"
+            ))
+            .hint(format!(
+                "`kill -9 {pid}` ends it; the next `ao start` takes over its lock"
+            ))
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    println!("stopped the host (pid {pid})");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `ao issue ...`.
 pub fn issue(cmd: IssueCommand) -> anyhow::Result<ExitCode> {
     let IssueCommand::Ls {
@@ -542,6 +604,7 @@ fn list_refreshed(
     })?;
     let (notes, views, snapshots) = views.map_err(user)?;
     warn(&notes);
+    let host = m.host_state();
     if json {
         let list: Vec<serde_json::Value> = views
             .iter()
@@ -558,7 +621,23 @@ fn list_refreshed(
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
-        print!("{}", table_with(&views, &snapshots, &Paint::stdout()));
+        let paint = Paint::stdout();
+        print!("{}", table_with(&views, &snapshots, &paint));
+        if let Some(h) = &host {
+            let ago = |t: Option<i64>| {
+                t.map(|t| format!("{} ago", age(t)))
+                    .unwrap_or_else(|| "not yet".into())
+            };
+            println!(
+                "{}",
+                paint.dim(&format!(
+                    "host: running (pid {}), last probe {}, last poll {}",
+                    h.pid,
+                    ago(h.last_probe),
+                    ago(h.last_poll)
+                ))
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -112,6 +112,13 @@ pub struct LifecycleConfig {
     /// milliseconds: 0 (at once) or at least 10000 (default 300000).
     #[serde(default)]
     pub merge_cleanup_idle_grace_ms: Option<u64>,
+    /// ao's own: how often the host probes every session (runtime, hooks): `5s` default.
+    #[serde(default)]
+    pub probe_interval: Option<String>,
+    /// ao's own: how often the host polls the pull requests: `30s` default, longer as
+    /// the GitHub budget runs low.
+    #[serde(default)]
+    pub poll_interval: Option<String>,
 }
 
 /// Which agent plays a role (`orchestrator` or `worker`) by default.

@@ -693,10 +693,29 @@ impl Checker<'_> {
                     "write 0 to clean up at once, or at least 10000 (10 s); the default is 300000 (5 min)".into(),
                 );
             }
-            self.not_used_yet(
-                &["lifecycle"],
-                "the supervising host will clean up merged sessions; until then `ao session cleanup` does",
-            );
+            for (key, value) in [
+                ("probeInterval", &lifecycle.probe_interval),
+                ("pollInterval", &lifecycle.poll_interval),
+            ] {
+                if let Some(v) = value
+                    && crate::notify::parse_duration(v).is_none_or(|d| d.is_zero())
+                {
+                    let loc = self.loc(&["lifecycle", key]);
+                    self.error(
+                        loc,
+                        format!("lifecycle.{key} `{v}` is not a duration above 0"),
+                        "write it as 5s, 30s or 2m".into(),
+                    );
+                }
+            }
+            if lifecycle.auto_cleanup_on_merge.is_some()
+                || lifecycle.merge_cleanup_idle_grace_ms.is_some()
+            {
+                self.not_used_yet(
+                    &["lifecycle"],
+                    "the supervising host will clean up merged sessions; until then `ao session cleanup` does",
+                );
+            }
         }
         let orchestrator = "ao has no orchestrator agent yet; `agent` and `agentConfig` of the project apply to every session";
         for role in ["orchestrator", "worker"] {

@@ -11,6 +11,7 @@
 mod cleanup;
 mod error;
 mod failpoint;
+mod host;
 mod issues;
 mod kill;
 mod manager;
@@ -28,6 +29,7 @@ mod wait;
 pub use cleanup::{CleanupItem, CleanupReport};
 pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};
+pub use host::{HostLock, HostState, POLL_INTERVAL, PROBE_INTERVAL};
 pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};

@@ -1,0 +1,149 @@
+//! The supervising host's loops (`ao start`): one per `$AO_HOME`, held by a lock file
+//! that names its pid. It probes every session on one interval (the runtime, the agent's
+//! hooks) and polls their pull requests on another (the two-level poll, stretched as the
+//! budget runs low), and records when it last did each, so `ao status` can say so.
+//! Reactions are not run yet.
+
+use super::{Manager, ManagerError};
+use crate::model::now_ms;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How often the host probes, unless `lifecycle.probeInterval` says otherwise.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the host polls pull requests, unless `lifecycle.pollInterval` says otherwise.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What the host records of itself, for `ao status` and `ao stop`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct HostState {
+    /// Its process.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: i64,
+    /// When it last probed the sessions.
+    pub last_probe: Option<i64>,
+    /// When it last polled the pull requests.
+    pub last_poll: Option<i64>,
+}
+
+/// The host's lock: held while the host runs, removed when it ends.
+pub struct HostLock {
+    path: PathBuf,
+}
+
+impl Drop for HostLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Manager {
+    fn lock_path(&self) -> PathBuf {
+        self.home.join("host.lock")
+    }
+
+    /// The pid of the host that runs for this `$AO_HOME`, if one does.
+    pub fn running_host(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.lock_path()).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        crate::exec::pid_alive(pid).then_some(pid)
+    }
+
+    /// What the running host last recorded, if a host runs.
+    pub fn host_state(&self) -> Option<HostState> {
+        self.running_host()?;
+        let (v, _) = self.store().scm_state("host").ok()??;
+        serde_json::from_str(&v).ok()
+    }
+
+    /// Takes the host lock, or says which live host holds it. A lock a dead host left
+    /// behind is taken over.
+    pub fn lock_host(&self) -> Result<HostLock, ManagerError> {
+        if let Some(pid) = self.running_host() {
+            return Err(ManagerError::refused(
+                format!(
+                    "a host already runs for {} (pid {pid})",
+                    self.home.display()
+                ),
+                "`ao stop` ends it; one host watches every project of an AO_HOME",
+            ));
+        }
+        let path = self.lock_path();
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, std::process::id().to_string()).map_err(|e| {
+            ManagerError::plain(format!(
+                "cannot write the host lock {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(HostLock { path })
+    }
+
+    fn intervals(&self) -> (Duration, Duration) {
+        let lc = self.config.config.lifecycle.as_ref();
+        let pick = |v: Option<&String>, default| {
+            v.and_then(|v| crate::notify::parse_duration(v))
+                .filter(|d| !d.is_zero())
+                .unwrap_or(default)
+        };
+        (
+            pick(lc.and_then(|l| l.probe_interval.as_ref()), PROBE_INTERVAL),
+            pick(lc.and_then(|l| l.poll_interval.as_ref()), POLL_INTERVAL),
+        )
+    }
+
+    fn record_host(&self, state: &HostState) {
+        if let Ok(v) = serde_json::to_string(state) {
+            let _ = self.store().set_scm_state("host", &v);
+        }
+    }
+
+    /// Runs the host's loops until `stop` resolves. Each probe and poll that fails is
+    /// logged and tried again at its next turn; nothing ends the host but `stop`.
+    pub async fn run_host(&self, stop: impl std::future::Future<Output = ()>) {
+        let (probe_every, poll_every) = self.intervals();
+        let mut state = HostState {
+            pid: std::process::id(),
+            started_at: now_ms(),
+            ..HostState::default()
+        };
+        self.record_host(&state);
+        tracing::info!(
+            "host started: probing every {} ms, polling every {} ms",
+            probe_every.as_millis(),
+            poll_every.as_millis()
+        );
+        tokio::pin!(stop);
+        let mut next_poll = tokio::time::Instant::now();
+        loop {
+            let probe = tokio::time::sleep(probe_every);
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = async {
+                    if let Err(e) = self.status(None, false).await {
+                        tracing::warn!("probe failed: {e}");
+                    }
+                    state.last_probe = Some(now_ms());
+                    if tokio::time::Instant::now() >= next_poll {
+                        match self.refresh_prs(None).await {
+                            Ok(report) => {
+                                for n in &report.notes {
+                                    tracing::warn!("{n}");
+                                }
+                            }
+                            Err(e) => tracing::warn!("poll failed: {e}"),
+                        }
+                        state.last_poll = Some(now_ms());
+                        let budget = self.scm_budgets().ok().and_then(|b| b.into_iter().min_by_key(|b| b.remaining));
+                        let wait = super::poll_interval(poll_every.as_millis() as i64, budget.as_ref(), now_ms());
+                        next_poll = tokio::time::Instant::now() + Duration::from_millis(wait.max(0) as u64);
+                    }
+                    self.record_host(&state);
+                    probe.await;
+                } => {}
+            }
+        }
+        tracing::info!("host stopped");
+    }
+}
