@@ -269,7 +269,8 @@ mod http {
         ]);
         let run = f.ao(&["notify", "-p", "urgent", "Fail me"]);
         run.code(1)
-            .stdout_has("webhook: answered 503: down for maintenance");
+            .stdout_has("FAIL  hook  failed after")
+            .stdout_has("ms: answered 503: down for maintenance");
         assert!(!run.stdout.contains("ABC123") && !run.stderr.contains("ABC123"));
         // A 4xx is not retried.
         let before = r.received().len();

@@ -237,6 +237,10 @@ impl Dispatcher {
                     Ok(Err(PluginError::Timeout { millis, .. })) => {
                         Outcome::TimedOut { ms: millis }
                     }
+                    // The notifier's name is on the line already: its own words only.
+                    Ok(Err(PluginError::Failed { message, .. })) => {
+                        Outcome::Failed { ms, why: message }
+                    }
                     Ok(Err(e)) => Outcome::Failed {
                         ms,
                         why: e.to_string(),
