@@ -2,11 +2,8 @@
 //! every outcome recorded, through `ao notify` and `ao doctor --test-notify`, with the
 //! example file notifier and the misbehaving test notifier (real plugin libraries).
 
-use ao_tests::{Fleet, plugin_lib};
-
-fn lib(package: &str) -> String {
-    plugin_lib(package).display().to_string()
-}
+use crate::plugins::lib;
+use ao_tests::Fleet;
 
 /// A fleet with two file notifiers (`urgent.jsonl`, `info.jsonl` beside the config) and
 /// `extra` appended to the config.

@@ -41,7 +41,8 @@ fn file_tracker_fleet(issues: &str) -> Fleet {
     f
 }
 
-fn lib(package: &str) -> String {
+/// A plugin library's path, built once per run.
+pub(crate) fn lib(package: &str) -> String {
     plugin_lib(package).display().to_string()
 }
 

@@ -8,31 +8,10 @@ use ao_core::store::Store;
 use std::process::ExitCode;
 use std::time::Duration;
 
-fn when(ms: i64) -> String {
-    let s = (ms / 1000).rem_euclid(86_400);
-    let days = (ms / 1000).div_euclid(86_400);
-    // Civil date from days since 1970 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        s / 3600,
-        (s % 3600) / 60,
-        s % 60
-    )
-}
-
 fn line(e: &Event, paint: &Paint) -> String {
     format!(
         "{}  {:<10}  {:<16}  {:<7}  {}",
-        paint.dim(&when(e.at)),
+        paint.dim(&ao_core::model::time::utc_datetime(e.at)),
         e.session
             .as_ref()
             .map(ToString::to_string)

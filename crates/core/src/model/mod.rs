@@ -3,6 +3,7 @@
 mod event;
 mod session;
 mod status;
+pub mod time;
 
 pub use ao_plugin_sdk::agent::Activity;
 pub use event::{Event, EventKind, Priority};

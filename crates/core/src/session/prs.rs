@@ -5,6 +5,7 @@
 
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
+use crate::model::time::utc_clock as clock;
 use crate::model::{PrRef, Session, SessionId, SessionStatus, StatusReason, now_ms};
 use crate::plugin::{CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision, Scm};
 use crate::registry::Factory;
@@ -41,11 +42,6 @@ pub fn poll_interval(base_ms: i64, budget: Option<&crate::plugin::Budget>, now_m
     } else {
         base_ms
     }
-}
-
-fn clock(ms: i64) -> String {
-    let s = (ms / 1000).rem_euclid(86400);
-    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
 }
 
 /// What one poll did.

@@ -578,26 +578,12 @@ fn next_link(link: &str) -> Option<String> {
 
 /// `2026-12-01T10:00:00Z` as seconds since 1970.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.splitn(3, ':').map(|p| p.parse::<f64>().ok());
-    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
-    // Days from 1970-01-01 (Howard Hinnant's civil-from-days, inverted).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some(days * 86400 + h as i64 * 3600 + min as i64 * 60 + s as i64)
+    ao_core::model::time::parse_rfc3339(text).map(|ms| ms / 1000)
 }
 
 /// Seconds since 1970 as `HH:MM UTC`.
 fn clock(t: i64) -> String {
-    let s = t.rem_euclid(86400);
-    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
+    ao_core::model::time::utc_clock(t * 1000)
 }
 
 /// A repository's `owner/name`.

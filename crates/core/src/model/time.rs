@@ -1,0 +1,74 @@
+//! UTC times as people and GitHub write them, from and to milliseconds since 1970, by
+//! Howard Hinnant's civil-date algorithms (no time-zone database needed).
+
+/// `ms` as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_rfc3339(ms: i64) -> String {
+    let (y, m, d, h, min, s) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+}
+
+/// `ms` as `YYYY-MM-DD HH:MM:SS` (UTC), for tables.
+pub fn utc_datetime(ms: i64) -> String {
+    let (y, m, d, h, min, s) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}")
+}
+
+/// `ms` as `HH:MM UTC`, for "until when" in messages.
+pub fn utc_clock(ms: i64) -> String {
+    let (_, _, _, h, min, _) = civil(ms);
+    format!("{h:02}:{min:02} UTC")
+}
+
+fn civil(ms: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let s = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, s / 3600, (s % 3600) / 60, s % 60)
+}
+
+/// `2026-12-01T10:00:00Z` (fractions of a second ignored) as milliseconds since 1970.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':').map(|p| p.parse::<f64>().ok());
+    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h as i64 * 3600 + min as i64 * 60 + s as i64) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_known_dates() {
+        assert_eq!(parse_rfc3339("1970-01-02T00:00:01Z"), Some(86_401_000));
+        assert_eq!(
+            parse_rfc3339("2026-12-01T10:30:00Z"),
+            Some(1_796_121_000_000)
+        );
+        assert_eq!(utc_rfc3339(1_796_121_000_000), "2026-12-01T10:30:00Z");
+        assert_eq!(utc_datetime(1_796_121_000_000), "2026-12-01 10:30:00");
+        assert_eq!(utc_clock(1_796_121_000_000), "10:30 UTC");
+        assert_eq!(utc_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        for ms in [0, 951_782_400_000, 4_102_444_800_000] {
+            assert_eq!(parse_rfc3339(&utc_rfc3339(ms)), Some(ms));
+        }
+    }
+}
