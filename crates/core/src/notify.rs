@@ -491,6 +491,55 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 5);
     }
 
+    /// Waits until `release` is called (by another notifier's delivery).
+    struct Waits(Arc<tokio::sync::Notify>);
+
+    #[async_trait::async_trait]
+    impl Notifier for Waits {
+        async fn notify(&self, _n: &Notification) -> Result<(), PluginError> {
+            self.0.notified().await;
+            Ok(())
+        }
+    }
+
+    struct Releases(Arc<tokio::sync::Notify>);
+
+    #[async_trait::async_trait]
+    impl Notifier for Releases {
+        async fn notify(&self, _n: &Notification) -> Result<(), PluginError> {
+            self.0.notify_one();
+            Ok(())
+        }
+    }
+
+    /// Every notifier is called at once: the first one can only deliver when the second
+    /// is called while it still waits (called one after the other, it would time out).
+    #[tokio::test(flavor = "current_thread")]
+    async fn every_routed_notifier_is_called_at_once() {
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let target = |name: &str, notifier: Arc<dyn Notifier>| Target {
+            name: name.into(),
+            notifier,
+            timeout: Duration::from_secs(5),
+        };
+        let d = Dispatcher::from_parts(
+            vec![
+                target("first", Arc::new(Waits(gate.clone()))),
+                target("second", Arc::new(Releases(gate))),
+            ],
+            Default::default(),
+            Vec::new(),
+        );
+        let out = d
+            .send(&event("app-1"), &["first".into(), "second".into()])
+            .await;
+        assert!(
+            out.iter()
+                .all(|(_, o)| matches!(o, Outcome::Delivered { .. })),
+            "{out:?}"
+        );
+    }
+
     #[test]
     fn routing_falls_back_from_the_priority_to_the_defaults_to_desktop() {
         let (_d1, d, _) = setup(Some(&["tally"]));
