@@ -500,6 +500,70 @@ fn end_landed(f: &Fleet) -> usize {
     landed
 }
 
+/// A restore killed between its `tmux new-session` and the commands chained after it:
+/// tmux made the session but dropped the rest with the dead client, so the session has
+/// no mark. The next command's undo still recognises it (its pane on ao's placeholder)
+/// and ends it, so nothing runs for a session marked killed.
+#[test]
+fn a_restore_killed_right_after_tmux_made_its_session_leaves_nothing_running() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "to restore"]).success();
+    let id = f.sessions()[0]["id"].as_str().unwrap().to_owned();
+    f.ao(&["session", "kill", &id]).success();
+    // A `tmux` first on PATH that runs a `new-session` chain only up to its first `;`
+    // and then kills the `ao` that ran it: what tmux does when that client dies there.
+    let bin = f.env.root().join("cut-tmux");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v tmux"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        bin.join("tmux"),
+        format!(
+            "#!/bin/bash\nargs=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = ';' ] && [[ \" $* \" == *' new-session '* ]]; then\n    {real} \"${{args[@]:0:$i}}\"; kill -9 $PPID; exit 1\n  fi\ndone\nexec {real} \"$@\"\n",
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("tmux"))
+        .status()
+        .unwrap();
+    let mut restore = f.env.command(ao_bin());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    restore
+        .args(["session", "restore", &id])
+        .current_dir(&f.repo)
+        .env("PATH", path);
+    let run = Run::of(restore, &f.repo);
+    assert_eq!(run.code, -1, "the restore was killed: {}", run.stderr);
+    assert_eq!(f.tmux_sessions(), [id.as_str()], "tmux made the session");
+    let next = f.ao(&["status"]);
+    next.success();
+    assert!(
+        next.stderr.contains("undid an interrupted")
+            && next.stderr.contains(&format!("ended tmux session {id}")),
+        "{}",
+        next.stderr
+    );
+    assert!(
+        f.tmux_sessions().is_empty(),
+        "left running: {:?}",
+        f.tmux_sessions()
+    );
+    assert_eq!(session(&f.sessions(), &id)["status"], "killed");
+}
+
 /// SIGKILLs `ao spawn` 200 times and `ao session restore` 20 times, at random moments
 /// spread over the whole command; after each, the next command must leave nothing.
 #[test]

@@ -29,6 +29,9 @@ const PANE_DEAD: &str = "ao:pane-dead";
 
 /// The tmux user option that marks a session as made by ao, holding its data dir.
 const MARK: &str = "@ao_data_dir";
+/// The seconds the placeholder a new session starts on sleeps: never ending, and
+/// recognisable in a pane's start command.
+const PLACEHOLDER: &str = "2147483647";
 
 /// How long one probe may take before every session it covers is "unknown".
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -158,7 +161,18 @@ struct PaneRow {
     activity_at: Option<i64>,
     /// The pane's terminal device.
     tty: String,
+    /// Whether the pane still runs the placeholder `create` starts it with.
+    placeholder: bool,
     command: String,
+}
+
+impl PaneRow {
+    /// Whether this pane is the session `name` that ao made with `mark`: marked so, or
+    /// (its creating client killed between `new-session` and the mark, so tmux dropped
+    /// the rest of the command) unmarked and still on ao's placeholder.
+    fn is(&self, name: &str, mark: &str) -> bool {
+        self.session == name && (self.mark == mark || (self.mark.is_empty() && self.placeholder))
+    }
 }
 
 fn failed(message: impl Into<String>) -> PluginError {
@@ -230,7 +244,7 @@ impl TmuxRuntime {
             .args(scope)
             .args([
                 "-F",
-                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t#{pane_tty}\t#{pane_current_command}",
+                "#{session_name}\t#{@ao_data_dir}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{window_activity}\t#{pane_tty}\t#{pane_start_command}\t#{pane_current_command}",
             ])
             .timeout(PROBE_TIMEOUT)
             .run()
@@ -253,7 +267,7 @@ impl TmuxRuntime {
             out.stdout
                 .lines()
                 .filter_map(|line| {
-                    let mut f = line.splitn(8, '\t');
+                    let mut f = line.splitn(9, '\t');
                     Some(PaneRow {
                         session: f.next()?.to_owned(),
                         mark: f.next()?.to_owned(),
@@ -262,6 +276,7 @@ impl TmuxRuntime {
                         pid: f.next()?.parse().ok(),
                         activity_at: f.next()?.parse().ok(),
                         tty: f.next()?.to_owned(),
+                        placeholder: f.next()?.contains(PLACEHOLDER),
                         command: f.next().unwrap_or("").to_owned(),
                     })
                 })
@@ -324,7 +339,7 @@ impl Runtime for TmuxRuntime {
             &cwd,
             "--",
             "sleep",
-            "2147483647",
+            PLACEHOLDER,
             ";",
             "set-option",
             "-w",
@@ -590,14 +605,16 @@ impl Runtime for TmuxRuntime {
         }
         match listed {
             Listed::NoServer => Ok(None),
-            Listed::Panes(rows) => Ok(rows
-                .iter()
-                .any(|r| r.session == name && r.mark == mark)
-                .then(|| RuntimeHandle {
-                    runtime: NAME.into(),
-                    id: name.clone(),
-                    data: self.socket.to_json(),
-                })),
+            Listed::Panes(rows) => {
+                Ok(rows
+                    .iter()
+                    .any(|r| r.is(&name, &mark))
+                    .then(|| RuntimeHandle {
+                        runtime: NAME.into(),
+                        id: name.clone(),
+                        data: self.socket.to_json(),
+                    }))
+            }
         }
     }
 
