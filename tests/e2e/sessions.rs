@@ -698,15 +698,28 @@ fn a_quiet_generic_agent_reads_ready_and_one_that_exited_frees_its_slot() {
 #[test]
 fn small_rough_edges_say_what_to_do() {
     let f = Fleet::new(CAT);
-    // No dashboard: said in words, with what to use instead; the host's options that
-    // are not built yet are said too.
+    // No dashboard: said in words, with what to use instead.
     f.ao(&["dashboard"])
         .code(2)
         .stderr_has("ao has no web dashboard")
         .stderr_has("ao status --watch");
+    f.ao(&["start", "nope"]).code(1).stderr_has("nope");
+    // Detached: it says where it logs, `ao status` sees it, `ao stop` ends it.
+    let log = f.env.ao_home.join("logs").join("host.log");
     f.ao(&["start", "--detach"])
-        .code(2)
-        .stderr_has("choosing projects and --detach are not in this build yet");
+        .success()
+        .stdout_has("host started (pid")
+        .stdout_has(&log.display().to_string());
+    f.ao(&["status"]).success().stdout_has("host: running (pid");
+    f.ao(&["start", "--detach"])
+        .code(1)
+        .stderr_has("a host already runs for");
+    f.ao(&["stop"])
+        .success()
+        .stdout_has("stopped the host (pid");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("host started: probing every"), "{text}");
+    assert!(text.contains("ao host stopped (SIGTERM)"), "{text}");
     f.ao(&["stop"]).success().stdout_has("no host runs for");
     // Attaching with no terminal says how to attach by hand.
     f.ao(&["spawn", "app", "--prompt", "x"]).success();

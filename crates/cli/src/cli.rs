@@ -62,13 +62,16 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run the supervising host in the foreground: it probes every session and polls
-    /// their pull requests, so `ao status` stays current (reactions are not in this build
-    /// yet). Ctrl-C or `ao stop` ends it.
+    /// Run the supervising host: it probes every session, polls their pull requests and
+    /// reacts (the agent gets failing checks and review threads, the human the
+    /// notifications, approved and green PRs merge where allowed). In the foreground
+    /// until Ctrl-C or `ao stop`, or in the background with --detach.
     Start {
-        /// Not in this build yet: the host watches every project of the config.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
+        /// Watch only these projects (default: every project of the config).
+        projects: Vec<String>,
+        /// Run in the background; prints its pid and where it logs.
+        #[arg(long)]
+        detach: bool,
     },
     /// End the supervising host that `ao start` runs.
     Stop {

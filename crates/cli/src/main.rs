@@ -21,7 +21,10 @@ fn main() -> ExitCode {
     }
     commands::completions::answer_if_asked();
     let args = cli::Cli::parse();
-    init_tracing();
+    // The host sets up its own log.
+    if !matches!(args.command, cli::Command::Start { .. }) {
+        init_tracing();
+    }
     match commands::run(args) {
         Ok(code) => code,
         Err(err) => error::report(&err),

@@ -296,3 +296,32 @@ pub async fn delete_branch_if_merged(
     run(repo, &["branch", "-D", "--", branch]).await?;
     Ok(true)
 }
+
+/// The files that conflict when `checkout`'s HEAD is merged with `base` (a ref the
+/// checkout's repository knows), as `git merge-tree` finds them without touching the
+/// checkout; empty when it merges cleanly.
+pub async fn conflicting_files(checkout: &Path, base: &str) -> Result<Vec<String>, GitError> {
+    let args = [
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        base,
+        "HEAD",
+    ];
+    let out = output(checkout, &args).await?;
+    match out.code {
+        // The first line is the merged tree; the names of conflicting files follow.
+        Some(0) | Some(1) => Ok(out
+            .stdout
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        _ => Err(GitError::Failed {
+            args: args.join(" "),
+            message: out.message(),
+        }),
+    }
+}

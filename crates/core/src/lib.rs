@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod notify;
 pub mod plugin;
+pub mod reactions;
 pub mod registry;
 pub mod repo;
 pub mod session;

@@ -5,6 +5,7 @@ mod config;
 mod doctor;
 mod events;
 mod hook;
+mod host;
 mod init;
 mod notify;
 mod plugin;
@@ -37,8 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(cmd) => session::run(cmd),
         Command::Issue(cmd) => session::issue(cmd),
         Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
-        Command::Start { args } => session::start(&args),
-        Command::Stop { .. } => session::stop(),
+        Command::Start { projects, detach } => host::start(&projects, detach),
+        Command::Stop { .. } => host::stop(),
         Command::Dashboard { .. } => Err(UserError::usage(
             "ao has no web dashboard: the fleet lives in the terminal",
         )

@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-fn manager() -> anyhow::Result<Arc<Manager>> {
+pub(super) fn manager() -> anyhow::Result<Arc<Manager>> {
     let path = super::locate_config()?;
     let (loaded, registry, _) = super::load_with_plugins(&path)?;
     let home = super::home();
@@ -19,7 +19,7 @@ fn manager() -> anyhow::Result<Arc<Manager>> {
     ))
 }
 
-fn user(e: ManagerError) -> anyhow::Error {
+pub(super) fn user(e: ManagerError) -> anyhow::Error {
     match e {
         ManagerError::Store(s) => s.into(),
         e => {
@@ -31,7 +31,7 @@ fn user(e: ManagerError) -> anyhow::Error {
     }
 }
 
-fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+pub(super) fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -64,68 +64,6 @@ fn warn(notes: &[String]) {
     for n in notes {
         eprintln!("{} {n}", paint.yellow("warning:"));
     }
-}
-
-/// `ao start`: the host in the foreground until a signal or `ao stop`.
-pub fn start(args: &[String]) -> anyhow::Result<ExitCode> {
-    if !args.is_empty() {
-        return Err(UserError::usage(format!(
-            "`ao start {}`: choosing projects and --detach are not in this build yet",
-            args.join(" ")
-        ))
-        .hint("`ao start` alone watches every project of the config; run it in its own terminal (or tmux window)")
-        .into());
-    }
-    let m = manager()?;
-    let _lock = m.lock_host().map_err(user)?;
-    eprintln!(
-        "ao host watching {} (pid {}); Ctrl-C or `ao stop` ends it",
-        super::home().display(),
-        std::process::id()
-    );
-    let signal = block_on(async {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let host = m.run_host(async {
-            let s = crate::signals::first().await;
-            let _ = tx.send(s);
-        });
-        host.await;
-        rx.await.ok()
-    })?;
-    eprintln!(
-        "ao host stopped{}",
-        signal.map(|s| format!(" ({})", s.name)).unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `ao stop`: ends the running host and waits until it has.
-pub fn stop() -> anyhow::Result<ExitCode> {
-    let m = manager()?;
-    let Some(pid) = m.running_host() else {
-        println!("no host runs for {}", super::home().display());
-        return Ok(ExitCode::SUCCESS);
-    };
-    #[cfg(unix)]
-    // SAFETY: kill with a pid read from the host's own lock, and a plain signal.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while m.running_host().is_some() {
-        if std::time::Instant::now() >= deadline {
-            return Err(UserError::failed(format!(
-                "the host (pid {pid}) did not end within 15 s of SIGTERM"
-            ))
-            .hint(format!(
-                "`kill -9 {pid}` ends it; the next `ao start` takes over its lock"
-            ))
-            .into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    println!("stopped the host (pid {pid})");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `ao issue ...`.

@@ -128,6 +128,7 @@ fn merge_reaction(base: &ReactionConfig, over: &ReactionConfig) -> ReactionConfi
         escalate_after: over.escalate_after.or(base.escalate_after),
         threshold: over.threshold.or(base.threshold),
         include_summary: over.include_summary.or(base.include_summary),
+        merge_method: over.merge_method.or(base.merge_method),
     }
 }
 

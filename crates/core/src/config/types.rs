@@ -524,6 +524,21 @@ pub struct ReactionConfig {
     /// Whether the notification includes the agent's summary.
     #[serde(default)]
     pub include_summary: Option<bool>,
+    /// ao's own, for `action: auto-merge`: how to merge (default `squash`).
+    #[serde(default)]
+    pub merge_method: Option<MergeMethodSetting>,
+}
+
+/// How `auto-merge` merges a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethodSetting {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base.
+    Rebase,
 }
 
 /// Where an external plugin comes from.

@@ -114,6 +114,14 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },
+    /// A notification no notifier delivered, tried again from the store until this
+    /// attempt, then given up.
+    NotifyGaveUp {
+        /// What it was about (a reaction key).
+        key: String,
+        /// Deliveries tried.
+        attempts: u32,
+    },
     /// A notification sent by hand (`ao notify`).
     Manual,
     /// A test notification from `ao doctor --test-notify`.
@@ -133,6 +141,7 @@ impl EventKind {
             EventKind::PrDetected { .. } => "pr_detected",
             EventKind::PrMerged { .. } => "pr_merged",
             EventKind::Notified { .. } => "notified",
+            EventKind::NotifyGaveUp { .. } => "notify_gave_up",
             EventKind::Manual => "manual",
             EventKind::Test => "test",
         }

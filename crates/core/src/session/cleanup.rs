@@ -45,7 +45,7 @@ impl Manager {
         };
         let views = self.status(project, false).await?;
         for view in views {
-            let mut s = view.session;
+            let s = view.session;
             if in_flight(&s) {
                 continue;
             }
@@ -96,56 +96,87 @@ impl Manager {
             let Some(why) = why else {
                 continue;
             };
-            let spec = self.workspace_spec(&resolved, &s);
-            let has_workspace = spec.path.exists();
-            if has_workspace {
-                let lost = crate::git::unsaved_work(&spec.path, &resolved.default_branch)
-                    .await
-                    .unwrap_or_default();
-                if !lost.is_empty() {
-                    report.skipped.push(CleanupItem {
-                        session: s.id.clone(),
-                        detail: format!(
-                            "{why}, but {} holds work that would be lost: {}",
-                            spec.path.display(),
-                            lost.join("; ")
-                        ),
-                    });
-                    continue;
-                }
-            }
-            let mut done = vec![why];
-            if has_workspace {
-                let verb = if dry_run { "would remove" } else { "removed" };
-                done.push(format!("{verb} {}", spec.path.display()));
-            }
-            let verb = if dry_run { "would keep" } else { "kept" };
-            done.push(format!("{verb} branch {}", s.branch));
-            if !dry_run {
-                if let Some(h) = &s.runtime
-                    && let Ok(r) = self.runtime(&h.runtime)
-                {
-                    r.destroy(h).await?;
-                }
-                if has_workspace {
-                    self.workspace(&s.workspace)?.destroy(&spec, false).await?;
-                }
-                let _ = std::fs::remove_dir_all(self.data_dir(&s.id));
-                s = self.update(&s.id, |row| {
-                    if !row.status.is_terminal() {
-                        row.status = SessionStatus::Killed;
-                        row.status_reason = Some(StatusReason::Cleanup);
-                    }
-                    row.activity = Some(Activity::Exited);
-                    row.archived_at = Some(now_ms());
-                    Vec::new()
-                })?;
-            }
-            report.cleaned.push(CleanupItem {
-                session: s.id.clone(),
-                detail: done.join("; "),
-            });
+            self.clean_one(s, &resolved, why, dry_run, &mut report)
+                .await?;
         }
+        Ok(report)
+    }
+
+    /// Archives one finished session (`why` says how it finished) and removes its
+    /// workspace, unless that holds unsaved work.
+    async fn clean_one(
+        &self,
+        mut s: crate::model::Session,
+        resolved: &crate::config::ResolvedProject,
+        why: String,
+        dry_run: bool,
+        report: &mut CleanupReport,
+    ) -> Result<(), ManagerError> {
+        let spec = self.workspace_spec(resolved, &s);
+        let has_workspace = spec.path.exists();
+        if has_workspace {
+            let lost = crate::git::unsaved_work(&spec.path, &resolved.default_branch)
+                .await
+                .unwrap_or_default();
+            if !lost.is_empty() {
+                report.skipped.push(CleanupItem {
+                    session: s.id.clone(),
+                    detail: format!(
+                        "{why}, but {} holds work that would be lost: {}",
+                        spec.path.display(),
+                        lost.join("; ")
+                    ),
+                });
+                return Ok(());
+            }
+        }
+        let mut done = vec![why];
+        if has_workspace {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            done.push(format!("{verb} {}", spec.path.display()));
+        }
+        let verb = if dry_run { "would keep" } else { "kept" };
+        done.push(format!("{verb} branch {}", s.branch));
+        if !dry_run {
+            if let Some(h) = &s.runtime
+                && let Ok(r) = self.runtime(&h.runtime)
+            {
+                r.destroy(h).await?;
+            }
+            if has_workspace {
+                self.workspace(&s.workspace)?.destroy(&spec, false).await?;
+            }
+            let _ = std::fs::remove_dir_all(self.data_dir(&s.id));
+            s = self.update(&s.id, |row| {
+                if !row.status.is_terminal() {
+                    row.status = SessionStatus::Killed;
+                    row.status_reason = Some(StatusReason::Cleanup);
+                }
+                row.activity = Some(Activity::Exited);
+                row.archived_at = Some(now_ms());
+                Vec::new()
+            })?;
+        }
+        report.cleaned.push(CleanupItem {
+            session: s.id.clone(),
+            detail: done.join("; "),
+        });
+        Ok(())
+    }
+
+    /// Archives one merged or ended session now (the host's cleanup after a merge).
+    pub(crate) async fn cleanup_session(
+        &self,
+        s: &crate::model::Session,
+    ) -> Result<CleanupReport, ManagerError> {
+        let resolved = self.project(&s.project)?;
+        let why = match s.status_reason {
+            Some(r) => format!("{} ({r})", s.status),
+            None => s.status.to_string(),
+        };
+        let mut report = CleanupReport::default();
+        self.clean_one(s.clone(), &resolved, why, false, &mut report)
+            .await?;
         Ok(report)
     }
 }

@@ -2,7 +2,7 @@
 //! that names its pid. It probes every session on one interval (the runtime, the agent's
 //! hooks) and polls their pull requests on another (the two-level poll, stretched as the
 //! budget runs low), and records when it last did each, so `ao status` can say so.
-//! Reactions are not run yet.
+//! After each probe it runs the reactions ([`Manager::react`]).
 
 use super::{Manager, ManagerError};
 use crate::model::now_ms;
@@ -99,49 +99,103 @@ impl Manager {
         }
     }
 
-    /// Runs the host's loops until `stop` resolves. Each probe and poll that fails is
-    /// logged and tried again at its next turn; nothing ends the host but `stop`.
-    pub async fn run_host(&self, stop: impl std::future::Future<Output = ()>) {
+    /// Runs the host's loops until `stop` resolves, over `projects` (every project when
+    /// empty). Each probe and poll that fails is logged and tried again at its next turn;
+    /// nothing ends the host but `stop`. A pass under way when `stop` comes is finished
+    /// (for at most 10 s), so a reaction it claimed is done, not cut off.
+    pub async fn run_host(&self, projects: &[String], stop: impl std::future::Future<Output = ()>) {
         let (probe_every, poll_every) = self.intervals();
+        // Sessions that ended since the last host looked are still reacted to; those
+        // that ended before any host ran are not.
+        let since = self
+            .store()
+            .scm_state("host")
+            .ok()
+            .flatten()
+            .and_then(|(v, _)| serde_json::from_str::<HostState>(&v).ok())
+            .and_then(|h| h.last_probe)
+            .unwrap_or_else(now_ms);
         let mut state = HostState {
             pid: std::process::id(),
             started_at: now_ms(),
             ..HostState::default()
         };
         self.record_host(&state);
+        let dispatcher = self.dispatcher();
+        for u in dispatcher.unready() {
+            tracing::warn!("notifier {u:?} is not ready; it delivers nothing");
+        }
         tracing::info!(
             "host started: probing every {} ms, polling every {} ms",
             probe_every.as_millis(),
             poll_every.as_millis()
         );
+        let scopes: Vec<Option<&str>> = if projects.is_empty() {
+            vec![None]
+        } else {
+            projects.iter().map(|p| Some(p.as_str())).collect()
+        };
         tokio::pin!(stop);
         let mut next_poll = tokio::time::Instant::now();
         loop {
             let probe = tokio::time::sleep(probe_every);
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = async {
-                    if let Err(e) = self.status(None, false).await {
+            let pass = async {
+                for scope in &scopes {
+                    if let Err(e) = self.status(*scope, false).await {
                         tracing::warn!("probe failed: {e}");
                     }
-                    state.last_probe = Some(now_ms());
-                    if tokio::time::Instant::now() >= next_poll {
-                        match self.refresh_prs(None).await {
+                }
+                state.last_probe = Some(now_ms());
+                if tokio::time::Instant::now() >= next_poll {
+                    for scope in &scopes {
+                        match self.refresh_prs(*scope).await {
                             Ok(report) => {
                                 for n in &report.notes {
                                     tracing::warn!("{n}");
                                 }
+                                for (id, why) in &report.failed {
+                                    tracing::warn!("{id}: its pull request was not read: {why}");
+                                }
                             }
                             Err(e) => tracing::warn!("poll failed: {e}"),
                         }
-                        state.last_poll = Some(now_ms());
-                        let budget = self.scm_budgets().ok().and_then(|b| b.into_iter().min_by_key(|b| b.remaining));
-                        let wait = super::poll_interval(poll_every.as_millis() as i64, budget.as_ref(), now_ms());
-                        next_poll = tokio::time::Instant::now() + Duration::from_millis(wait.max(0) as u64);
                     }
-                    self.record_host(&state);
-                    probe.await;
-                } => {}
+                    state.last_poll = Some(now_ms());
+                    let budget = self
+                        .scm_budgets()
+                        .ok()
+                        .and_then(|b| b.into_iter().min_by_key(|b| b.remaining));
+                    let wait = super::poll_interval(
+                        poll_every.as_millis() as i64,
+                        budget.as_ref(),
+                        now_ms(),
+                    );
+                    next_poll =
+                        tokio::time::Instant::now() + Duration::from_millis(wait.max(0) as u64);
+                }
+                match self.react(&dispatcher, since, projects).await {
+                    Ok(lines) => {
+                        for l in lines {
+                            tracing::info!("{l}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("reactions failed: {e}"),
+                }
+                self.record_host(&state);
+            };
+            tokio::pin!(pass);
+            tokio::select! {
+                _ = &mut stop => {
+                    if tokio::time::timeout(Duration::from_secs(10), &mut pass).await.is_err() {
+                        tracing::warn!("the pass under way did not finish within 10 s; stopped anyway");
+                    }
+                    break;
+                }
+                _ = &mut pass => {}
+            }
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = probe => {}
             }
         }
         tracing::info!("host stopped");

@@ -343,7 +343,30 @@ impl Manager {
     /// Moves a session to the status its fresh PR reading decides (the lifecycle's one
     /// transition function), through the single write path with a `status_changed` event.
     fn apply_pr(&self, s: &Session, status: &PrStatus) -> Result<(), ManagerError> {
-        use crate::lifecycle::{AgentFact, Decision, Observation, Policy, PrFact, transition};
+        use crate::lifecycle::{AgentFact, Observation, Policy, PrFact};
+        let obs = Observation {
+            agent: AgentFact::Running {
+                activity: s.activity,
+                last_active_at: None,
+            },
+            pr: PrFact::Read(Box::new(status.clone())),
+        };
+        let why = format!(" (pull request #{})", status.pr.number);
+        self.move_by(s, &obs, &Policy::default(), &why)?;
+        Ok(())
+    }
+
+    /// Moves a session to the status [`crate::lifecycle::transition`] decides from `obs`,
+    /// decided again on the latest row, with a `status_changed` event whose message ends
+    /// with `why`. Returns the row as it is now.
+    pub(crate) fn move_by(
+        &self,
+        s: &Session,
+        obs: &crate::lifecycle::Observation,
+        policy: &crate::lifecycle::Policy,
+        why: &str,
+    ) -> Result<Session, ManagerError> {
+        use crate::lifecycle::{Decision, transition};
         let now = now_ms();
         let decide = |row: &Session| {
             transition(
@@ -351,22 +374,15 @@ impl Manager {
                     status: row.status,
                     reason: row.status_reason,
                 },
-                &Observation {
-                    agent: AgentFact::Running {
-                        activity: row.activity,
-                        last_active_at: None,
-                    },
-                    pr: PrFact::Read(Box::new(status.clone())),
-                },
-                &Policy::default(),
+                obs,
+                policy,
                 now,
             )
         };
         let d = decide(s);
         if d.status == s.status && d.reason == s.status_reason {
-            return Ok(());
+            return Ok(s.clone());
         }
-        let number = status.pr.number;
         self.update(&s.id, |row| {
             // Decided again on the latest row: another process may have moved it.
             let d = decide(row);
@@ -383,12 +399,14 @@ impl Manager {
                         crate::model::Priority::Warning
                     }
                     SessionStatus::Mergeable => crate::model::Priority::Action,
+                    SessionStatus::NeedsInput | SessionStatus::Stuck => {
+                        crate::model::Priority::Urgent
+                    }
                     _ => crate::model::Priority::Info,
                 },
-                format!("{from} → {} (pull request #{number})", d.status),
+                format!("{from} → {}{why}", d.status),
             )]
-        })?;
-        Ok(())
+        })
     }
 
     /// The last request budget each scm reported, from any process.

@@ -148,10 +148,23 @@ impl Manager {
             }
         }
         let mut views = Vec::with_capacity(sessions.len());
+        let snapshots = if probes.iter().any(|p| p.is_some()) {
+            self.store().pr_snapshots()?
+        } else {
+            Default::default()
+        };
         for (mut s, probe) in sessions.into_iter().zip(probes) {
             let mut reading = None;
             if let Some(p) = &probe {
                 reading = self.observe(&mut s, p).await?;
+                if p.liveness == Liveness::Alive {
+                    let last = reading
+                        .as_ref()
+                        .and_then(|r| r.last_at)
+                        .or(p.last_output_at);
+                    let snapshot = snapshots.get(&s.id);
+                    s = self.decide_live(&s, last, snapshot)?;
+                }
             }
             let mut problems = Vec::new();
             if let Some(path) = &s.workspace_path
@@ -175,6 +188,39 @@ impl Manager {
             });
         }
         Ok(views)
+    }
+
+    /// Moves a live session to the status the lifecycle's transition decides from its
+    /// agent's activity (needs input, stuck) and its pull request's last fresh reading.
+    fn decide_live(
+        &self,
+        s: &Session,
+        last_active_at: Option<crate::model::Timestamp>,
+        snapshot: Option<&crate::store::PrSnapshot>,
+    ) -> Result<Session, ManagerError> {
+        use crate::lifecycle::{AgentFact, Observation, PrFact};
+        let pr = match (&s.pr, snapshot) {
+            (None, _) => PrFact::None,
+            (Some(p), Some(snap)) if !snap.stale && snap.status.pr.number == p.number => {
+                PrFact::Read(Box::new(snap.status.clone()))
+            }
+            _ => PrFact::Unknown,
+        };
+        let stuck_after_ms = self.project(&s.project).ok().and_then(|p| {
+            p.reactions
+                .get("agent-stuck")
+                .and_then(|r| r.threshold)
+                .map(|d| d.0.as_millis() as i64)
+        });
+        let obs = Observation {
+            agent: AgentFact::Running {
+                activity: s.activity,
+                last_active_at,
+            },
+            pr,
+        };
+        let policy = crate::lifecycle::Policy { stuck_after_ms };
+        self.move_by(s, &obs, &policy, "")
     }
 
     /// Applies one probe to a session, asks its agent what it is doing while it runs, and

@@ -116,6 +116,25 @@ const MIGRATIONS: &[&str] = &[
         at    INTEGER NOT NULL
     );
     "#,
+    // 7: the host's reactions: what each has handed over (a review thread, a failing
+    // check at a head), so nothing goes to an agent twice, and the jobs due later.
+    r#"
+    CREATE TABLE reaction_sent (
+        session  TEXT NOT NULL,
+        item     TEXT NOT NULL,
+        reaction TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (session, item)
+    );
+    CREATE TABLE jobs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        due_at     INTEGER NOT NULL,
+        last_error TEXT
+    );
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

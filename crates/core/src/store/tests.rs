@@ -14,7 +14,7 @@ fn store() -> (tempfile::TempDir, Store) {
 #[test]
 fn reaction_attempts_count_up_and_survive_reopening() {
     let (dir, mut store) = store();
-    let id = SessionId::new("app", 1);
+    let id = SessionId::new("app", 1).to_string();
     assert_eq!(
         store
             .record_reaction_attempt(&id, "ci-failed")
@@ -29,13 +29,23 @@ fn reaction_attempts_count_up_and_survive_reopening() {
             .attempts,
         2
     );
-    store.mark_reaction_escalated(&id, "ci-failed").unwrap();
+    store
+        .mark_reaction_escalated(&id, "ci-failed", None)
+        .unwrap();
+    store
+        .claim_reaction(&id, "changes-requested", &["thread:T1".into()], None, false)
+        .unwrap();
     drop(store);
     let mut store = Store::open(dir.path()).unwrap();
     let state = store.reaction_state(&id, "ci-failed").unwrap().unwrap();
     assert_eq!((state.attempts, state.escalated), (2, true));
     store.reset_reaction(&id, "ci-failed").unwrap();
     assert_eq!(store.reaction_state(&id, "ci-failed").unwrap(), None);
+    // What was handed over stays so, across a reset and a reopening.
+    store.reset_reaction(&id, "changes-requested").unwrap();
+    assert!(store.sent_items(&id).unwrap().contains("thread:T1"));
+    store.unclaim_items(&id, &["thread:T1".into()]).unwrap();
+    assert!(store.sent_items(&id).unwrap().is_empty());
 }
 
 #[test]

@@ -1,0 +1,280 @@
+//! `ao start` and `ao stop`: the supervising host, in the foreground or detached, with
+//! its log in `$AO_HOME/logs/host.log` (rotated at 10 MiB, three kept).
+
+use super::session::{block_on, manager, user};
+use crate::error::UserError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+/// The log grows to this before it is rotated.
+const LOG_LIMIT: u64 = 10 * 1024 * 1024;
+/// Rotated logs kept (`host.log.1` newest).
+const LOG_KEEP: u32 = 3;
+/// Set in a detached host's environment: it logs to its file only.
+const DETACHED_ENV: &str = "AO_HOST_DETACHED";
+
+/// Where the host logs.
+pub fn log_path(home: &Path) -> PathBuf {
+    home.join("logs").join("host.log")
+}
+
+/// The host's log file, rotated when it passes [`LOG_LIMIT`], and a copy of every line
+/// to stderr when the host runs in the foreground.
+#[derive(Clone)]
+struct HostLog {
+    inner: Arc<Mutex<LogFile>>,
+    echo: bool,
+}
+
+struct LogFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    size: u64,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> std::io::Result<LogFile> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut log = LogFile {
+            path: path.to_owned(),
+            file: Some(file),
+            size,
+        };
+        if log.size >= LOG_LIMIT {
+            log.rotate();
+        }
+        Ok(log)
+    }
+
+    /// host.log.2 → .3, .1 → .2, host.log → .1, and a new host.log.
+    fn rotate(&mut self) {
+        self.file = None;
+        let name = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        for n in (1..LOG_KEEP).rev() {
+            let _ = std::fs::rename(name(n), name(n + 1));
+        }
+        let _ = std::fs::rename(&self.path, name(1));
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .ok();
+        self.size = 0;
+    }
+}
+
+impl Write for HostLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut log = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if log.size + buf.len() as u64 > LOG_LIMIT {
+            log.rotate();
+        }
+        if let Some(f) = log.file.as_mut() {
+            f.write_all(buf)?;
+        }
+        log.size += buf.len() as u64;
+        if self.echo {
+            let _ = std::io::stderr().write_all(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for HostLog {
+    type Writer = HostLog;
+    fn make_writer(&'a self) -> HostLog {
+        self.clone()
+    }
+}
+
+/// The host's level: `RUST_LOG` or `AO_LOG` (a level: error, warn, info, debug, trace;
+/// in `RUST_LOG`'s `target=level` form, the last level given), info by default.
+fn host_level() -> tracing::Level {
+    ["RUST_LOG", "AO_LOG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find_map(|v| {
+            v.split(',')
+                .rev()
+                .find_map(|d| d.rsplit('=').next()?.trim().parse::<tracing::Level>().ok())
+        })
+        .unwrap_or(tracing::Level::INFO)
+}
+
+/// `ao start [PROJECT...] [--detach]`.
+pub fn start(projects: &[String], detach: bool) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    for p in projects {
+        m.project(p).map_err(user)?;
+    }
+    let home = super::home();
+    if detach {
+        return start_detached(&m, projects, &home);
+    }
+    let _lock = m.lock_host().map_err(user)?;
+    let log = log_path(&home);
+    let detached = std::env::var_os(DETACHED_ENV).is_some();
+    match LogFile::open(&log) {
+        Ok(file) => {
+            let writer = HostLog {
+                inner: Arc::new(Mutex::new(file)),
+                echo: !detached,
+            };
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(host_level())
+                .with_writer(writer)
+                .with_ansi(false)
+                .try_init();
+        }
+        Err(e) => eprintln!(
+            "warning: cannot write the host's log {}: {e}",
+            log.display()
+        ),
+    }
+    if !detached {
+        eprintln!(
+            "ao host watching {} (pid {}); log: {}; Ctrl-C or `ao stop` ends it",
+            if projects.is_empty() {
+                home.display().to_string()
+            } else {
+                projects.join(", ")
+            },
+            std::process::id(),
+            log.display()
+        );
+    }
+    let signal = block_on(async {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let host = m.run_host(projects, async {
+            let s = crate::signals::first().await;
+            let _ = tx.send(s);
+        });
+        host.await;
+        rx.await.ok()
+    })?;
+    let how = signal.map(|s| format!(" ({})", s.name)).unwrap_or_default();
+    tracing::info!("ao host stopped{how}");
+    if !detached {
+        eprintln!("ao host stopped{how}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the host in the background, in a session of its own, and waits until it holds
+/// its lock (or says why it could not).
+fn start_detached(
+    m: &ao_core::session::Manager,
+    projects: &[String],
+    home: &Path,
+) -> anyhow::Result<ExitCode> {
+    if let Some(pid) = m.running_host() {
+        return Err(UserError::failed(format!(
+            "a host already runs for {} (pid {pid})",
+            home.display()
+        ))
+        .hint("`ao stop` ends it; one host watches every project of an AO_HOME")
+        .into());
+    }
+    let log = log_path(home);
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UserError::failed(format!("cannot make {}: {e}", dir.display())))?;
+    }
+    // What the host cannot log itself (a panic, an error before its log opens).
+    let early = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| UserError::failed(format!("cannot write {}: {e}", log.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| UserError::failed(format!("cannot find ao's own binary: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("start")
+        .args(projects)
+        .env(DETACHED_ENV, "1")
+        .env("AO_HOME", home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(early);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own session: the terminal closing does not end it.
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| UserError::failed(format!("cannot start the host: {e}")))?;
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if m.running_host() == Some(pid) {
+            println!("host started (pid {pid}); log: {}", log.display());
+            println!("`ao status` shows it; `ao stop` ends it");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(
+                UserError::failed(format!("the host exited at once ({status})"))
+                    .hint(format!("its log says why: {}", log.display()))
+                    .into(),
+            );
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(UserError::failed(format!(
+                "the host (pid {pid}) did not take its lock within 10 s"
+            ))
+            .hint(format!("its log may say why: {}", log.display()))
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `ao stop`: ends the running host and waits until it has.
+pub fn stop() -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let Some(pid) = m.running_host() else {
+        println!("no host runs for {}", super::home().display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    #[cfg(unix)]
+    // SAFETY: kill with a pid read from the host's own lock, and a plain signal.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while m.running_host().is_some() {
+        if std::time::Instant::now() >= deadline {
+            return Err(UserError::failed(format!(
+                "the host (pid {pid}) did not end within 15 s of SIGTERM"
+            ))
+            .hint(format!(
+                "`kill -9 {pid}` ends it; the next `ao start` takes over its lock"
+            ))
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    println!("stopped the host (pid {pid})");
+    Ok(ExitCode::SUCCESS)
+}

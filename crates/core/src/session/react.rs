@@ -1,0 +1,511 @@
+//! The host's reactions, done: each firing the planner decides ([`crate::reactions`]) is
+//! claimed in the store (its attempt counted, what it hands over recorded, its event
+//! stored) before it acts, so a host killed mid-way and started again never does it
+//! twice. Then: the agent gets the text (`send`), the human the notification (through
+//! the dispatcher; an urgent or action one no notifier delivered is tried again from the
+//! store), or the pull request is merged (one per repository per pass, so the next is
+//! read again against the new base). Merged sessions are cleaned up; a project whose
+//! sessions are all complete says so once.
+
+use super::status::in_flight;
+use super::{Manager, ManagerError};
+use crate::model::{Event, EventKind, Priority, Session, SessionStatus, Timestamp, now_ms};
+use crate::notify::Dispatcher;
+use crate::plugin::Notification;
+use crate::reactions::{Act, Plan, Subject, all_complete, decide};
+use crate::store::SessionFilter;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+/// Deliveries of an urgent or action notification before ao gives up on it.
+pub const NOTIFY_ATTEMPTS: u32 = 4;
+/// The wait before the first retry of such a notification; each next one waits four
+/// times longer (30 s, 2 min, 8 min).
+pub const NOTIFY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A notification due again, as its job carries it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DueNotification {
+    title: String,
+    event: Event,
+    key: String,
+}
+
+/// How long after merging the agent may still be active before its session is cleaned
+/// up anyway, unless `lifecycle.mergeCleanupIdleGraceMs` says otherwise.
+const MERGE_CLEANUP_GRACE: Duration = Duration::from_secs(300);
+
+impl Manager {
+    /// A dispatcher over this config's notifiers.
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(&self.config, &self.registry)
+    }
+
+    fn dedup_window(&self) -> Duration {
+        self.config
+            .config
+            .notification_dedup_window
+            .as_deref()
+            .and_then(crate::notify::parse_duration)
+            .unwrap_or(crate::notify::DEFAULT_DEDUP_WINDOW)
+    }
+
+    /// One pass of every session's reactions, then the notifications due again, the
+    /// cleanup of merged sessions and the projects all complete. `since`: sessions that
+    /// ended before it are not reacted to. Returns one line per thing done, for the log.
+    pub async fn react(
+        &self,
+        notify: &Dispatcher,
+        since: Timestamp,
+        projects: &[String],
+    ) -> Result<Vec<String>, ManagerError> {
+        let mut done = Vec::new();
+        let sessions: Vec<Session> = self
+            .store()
+            .sessions(&SessionFilter {
+                project: None,
+                include_archived: false,
+            })?
+            .into_iter()
+            .filter(|s| projects.is_empty() || projects.contains(&s.project))
+            .collect();
+        let snapshots = self.store().pr_snapshots()?;
+        let mut merged_in: HashSet<(String, String)> = HashSet::new();
+        for s in &sessions {
+            if in_flight(s) {
+                continue;
+            }
+            let Ok(project) = self.project(&s.project) else {
+                continue;
+            };
+            let owner = s.id.to_string();
+            let states = self.store().reaction_states(&owner)?;
+            let sent = self.store().sent_items(&owner)?;
+            let pr = snapshots
+                .get(&s.id)
+                .filter(|snap| !snap.stale)
+                .map(|snap| &snap.status)
+                .filter(|st| s.pr.as_ref().is_some_and(|p| p.number == st.pr.number));
+            let subject = Subject {
+                session: s,
+                pr,
+                states: &states,
+                sent: &sent,
+                ended_recently: s.updated_at >= since,
+            };
+            let decided = decide(&subject, &project.reactions, now_ms());
+            for key in &decided.resets {
+                self.store().reset_reaction(&owner, key)?;
+            }
+            for plan in decided.plans {
+                if let Act::Merge { .. } = plan.act
+                    && let Some(p) = &s.pr
+                    && !merged_in.insert((p.owner.clone(), p.repo.clone()))
+                {
+                    // One merge per repository per pass: the next is read again
+                    // against the base this one moved.
+                    continue;
+                }
+                if let Some(line) = self.run_plan(notify, s, &project, plan).await? {
+                    done.push(line);
+                }
+            }
+        }
+        done.extend(self.retry_notifications(notify).await?);
+        done.extend(self.clean_merged(projects).await?);
+        done.extend(self.complete_projects(notify, &sessions, since).await?);
+        Ok(done)
+    }
+
+    /// Claims one firing, then does it.
+    async fn run_plan(
+        &self,
+        notify: &Dispatcher,
+        s: &Session,
+        project: &crate::config::ResolvedProject,
+        plan: Plan,
+    ) -> Result<Option<String>, ManagerError> {
+        let owner = s.id.to_string();
+        let (kind, priority) = if plan.escalation {
+            (
+                EventKind::Escalated {
+                    reaction: plan.reaction.clone(),
+                },
+                Priority::Urgent,
+            )
+        } else {
+            (
+                EventKind::ReactionRan {
+                    reaction: plan.reaction.clone(),
+                    attempt: plan.attempt,
+                },
+                Priority::Info,
+            )
+        };
+        let summary = match &plan.act {
+            Act::Send { .. } => format!(
+                "{}: `{}` sent the agent {} (attempt {})",
+                s.id,
+                plan.reaction,
+                if plan.items.is_empty() {
+                    "its message".to_owned()
+                } else {
+                    format!(
+                        "{} item{}",
+                        plan.items.len(),
+                        if plan.items.len() == 1 { "" } else { "s" }
+                    )
+                },
+                plan.attempt
+            ),
+            Act::Notify { title, .. } if plan.escalation => format!("{title}: handed to the human"),
+            Act::Notify { title, .. } => format!("{title}: notified"),
+            Act::Merge { head_sha, .. } => format!(
+                "{}: `{}` merges its pull request at {head_sha}",
+                s.id, plan.reaction
+            ),
+        };
+        let event = Event {
+            id: 0,
+            at: now_ms(),
+            project: s.project.clone(),
+            session: Some(s.id.clone()),
+            priority,
+            kind,
+            message: summary.clone(),
+        };
+        self.store().claim_reaction(
+            &owner,
+            &plan.reaction,
+            &plan.items,
+            Some(&event),
+            plan.escalation,
+        )?;
+        match plan.act {
+            Act::Send {
+                mut text,
+                conflicts,
+            } => {
+                if conflicts && let Some(path) = &s.workspace_path {
+                    let base = crate::git::fetch_base(&project.path, &project.default_branch).await;
+                    if let Ok(files) = crate::git::conflicting_files(path, &base.reference).await
+                        && !files.is_empty()
+                    {
+                        text.push_str(&format!(
+                            "\n\nConflicting with {}:\n{}",
+                            base.reference,
+                            files
+                                .iter()
+                                .map(|f| format!("- {f}"))
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        ));
+                    }
+                }
+                if let Err(e) = self.send(&s.id.to_string(), &text).await {
+                    // Not handed over: it goes again next time.
+                    self.store().unclaim_items(&owner, &plan.items)?;
+                    let line = format!(
+                        "{}: `{}` could not reach the agent: {e}",
+                        s.id, plan.reaction
+                    );
+                    self.note(s, Priority::Warning, &line)?;
+                    return Ok(Some(line));
+                }
+            }
+            Act::Notify {
+                priority,
+                title,
+                body,
+            } => {
+                let key = if plan.escalation {
+                    format!("escalated:{}", plan.reaction)
+                } else {
+                    plan.reaction.clone()
+                };
+                let event = Event {
+                    priority,
+                    message: body,
+                    ..event
+                };
+                self.deliver(notify, title, event, key).await?;
+            }
+            Act::Merge { method, head_sha } => {
+                let id = s.id.to_string();
+                match self.merge(&id, method, false).await {
+                    Ok(merged) => {
+                        let number = merged.pr.number;
+                        let title = format!("{}: pull request #{number} merged", s.id);
+                        let body = format!(
+                            "ao merged {} at {} (approved, checks passing)",
+                            merged.pr.url, merged.head_sha
+                        );
+                        let event = Event {
+                            priority: Priority::Action,
+                            message: body,
+                            ..event
+                        };
+                        self.deliver(notify, title, event, "merged".into()).await?;
+                        return Ok(Some(format!(
+                            "{}: merged pull request #{number} at {}",
+                            s.id, merged.head_sha
+                        )));
+                    }
+                    Err(e) => {
+                        // Read again next pass: the merge is guarded by its head, so
+                        // trying again is safe.
+                        self.store().reset_reaction(&owner, &plan.reaction)?;
+                        let line = format!("{}: not merged (checked at {head_sha}): {e}", s.id);
+                        self.note(s, Priority::Warning, &line)?;
+                        return Ok(Some(line));
+                    }
+                }
+            }
+        }
+        Ok(Some(summary))
+    }
+
+    /// Stores an event of the session's, for `ao events` and the log.
+    fn note(&self, s: &Session, priority: Priority, message: &str) -> Result<(), ManagerError> {
+        self.store().append_event(&Event {
+            id: 0,
+            at: now_ms(),
+            project: s.project.clone(),
+            session: Some(s.id.clone()),
+            priority,
+            kind: EventKind::Manual,
+            message: message.to_owned(),
+        })?;
+        Ok(())
+    }
+
+    /// Sends one notification; an urgent or action one that no notifier delivered is
+    /// kept as a job, to be tried again.
+    async fn deliver(
+        &self,
+        notify: &Dispatcher,
+        title: String,
+        event: Event,
+        key: String,
+    ) -> Result<(), ManagerError> {
+        let n = Notification { title, event };
+        let report = notify
+            .notify(&self.store, &n, Some(&key), self.dedup_window())
+            .await?;
+        if !report.delivered()
+            && report.skipped.is_none()
+            && matches!(n.event.priority, Priority::Urgent | Priority::Action)
+        {
+            let job = DueNotification {
+                title: n.title,
+                event: n.event,
+                key,
+            };
+            self.store().add_job(
+                "notify",
+                &serde_json::to_string(&job).unwrap_or_default(),
+                now_ms() + backoff(0),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Delivers the notifications due again; each that fails again waits longer, and
+    /// after [`NOTIFY_ATTEMPTS`] deliveries ao gives up on it, saying so in an event.
+    async fn retry_notifications(&self, notify: &Dispatcher) -> Result<Vec<String>, ManagerError> {
+        let mut done = Vec::new();
+        let due = self.store().due_jobs(now_ms())?;
+        for job in due.into_iter().filter(|j| j.kind == "notify") {
+            let Ok(due) = serde_json::from_str::<DueNotification>(&job.payload) else {
+                self.store().finish_job(job.id, None)?;
+                continue;
+            };
+            let n = Notification {
+                title: due.title,
+                event: due.event,
+            };
+            let report = notify
+                .notify(&self.store, &n, Some(&due.key), self.dedup_window())
+                .await?;
+            // Tried: the first delivery, and one per retry.
+            let tried = job.attempts + 2;
+            if report.delivered() || report.skipped.is_some() {
+                self.store().finish_job(job.id, None)?;
+                done.push(format!("\"{}\" delivered on attempt {tried}", n.title));
+            } else if tried >= NOTIFY_ATTEMPTS {
+                let message = format!(
+                    "gave up on \"{}\" after {tried} deliveries no notifier took",
+                    n.title
+                );
+                self.store().finish_job(
+                    job.id,
+                    Some(&Event {
+                        id: 0,
+                        at: now_ms(),
+                        kind: EventKind::NotifyGaveUp {
+                            key: due.key,
+                            attempts: tried,
+                        },
+                        priority: Priority::Warning,
+                        message: message.clone(),
+                        ..n.event
+                    }),
+                )?;
+                done.push(message);
+            } else {
+                let why = report
+                    .outcomes
+                    .iter()
+                    .map(|(name, o)| format!("{name}: {o:?}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.store()
+                    .reschedule_job(job.id, now_ms() + backoff(job.attempts + 1), &why)?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Cleans up merged sessions (`lifecycle.autoCleanupOnMerge`, default on) once their
+    /// agent is no longer active, or `lifecycle.mergeCleanupIdleGraceMs` after the merge.
+    async fn clean_merged(&self, projects: &[String]) -> Result<Vec<String>, ManagerError> {
+        let lc = self.config.config.lifecycle.as_ref();
+        if lc.and_then(|l| l.auto_cleanup_on_merge) == Some(false) {
+            return Ok(Vec::new());
+        }
+        let grace = lc
+            .and_then(|l| l.merge_cleanup_idle_grace_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(MERGE_CLEANUP_GRACE);
+        let merged: Vec<Session> = self
+            .store()
+            .sessions(&SessionFilter {
+                project: None,
+                include_archived: false,
+            })?
+            .into_iter()
+            .filter(|s| s.status == SessionStatus::Merged && !in_flight(s))
+            .filter(|s| projects.is_empty() || projects.contains(&s.project))
+            .collect();
+        let mut done = Vec::new();
+        for s in merged {
+            let active = s.activity == Some(crate::model::Activity::Active);
+            if active && now_ms() - s.updated_at < grace.as_millis() as i64 {
+                continue;
+            }
+            let owner = s.id.to_string();
+            // A workspace holding unsaved work is left, and said so once.
+            let noted = "cleanup:held".to_owned();
+            if self.store().sent_items(&owner)?.contains(&noted) {
+                continue;
+            }
+            let report = self.cleanup_session(&s).await?;
+            for item in &report.cleaned {
+                done.push(format!(
+                    "{}: cleaned up after its merge: {}",
+                    item.session, item.detail
+                ));
+            }
+            for item in &report.skipped {
+                let line = format!(
+                    "{}: not cleaned up after its merge: {}",
+                    item.session, item.detail
+                );
+                self.store().claim_reaction(
+                    &owner,
+                    "cleanup",
+                    std::slice::from_ref(&noted),
+                    None,
+                    false,
+                )?;
+                self.note(&s, Priority::Warning, &line)?;
+                done.push(line);
+            }
+        }
+        Ok(done)
+    }
+
+    /// `all-complete`, once per project while all its sessions are complete.
+    async fn complete_projects(
+        &self,
+        notify: &Dispatcher,
+        sessions: &[Session],
+        since: Timestamp,
+    ) -> Result<Vec<String>, ManagerError> {
+        let mut by_project: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
+        for s in sessions {
+            by_project.entry(&s.project).or_default().push(s);
+        }
+        let mut done = Vec::new();
+        for (id, list) in by_project {
+            let owner = format!("@{id}");
+            let Ok(project) = self.project(id) else {
+                continue;
+            };
+            let Some(r) = project.reactions.get("all-complete") else {
+                continue;
+            };
+            let state = self.store().reaction_state(&owner, "all-complete")?;
+            let recent = list.iter().any(|s| s.updated_at >= since);
+            if !all_complete(&list) {
+                if state.is_some() {
+                    self.store().reset_reaction(&owner, "all-complete")?;
+                }
+                continue;
+            }
+            if state.is_some()
+                || !recent
+                || r.auto == Some(false)
+                    && r.action
+                        .is_some_and(|a| a != crate::config::ReactionAction::Notify)
+            {
+                continue;
+            }
+            let merged = list
+                .iter()
+                .filter(|s| s.status == SessionStatus::Merged)
+                .count();
+            let mut body = format!(
+                "every session of {id} is complete: {merged} merged, {} ended otherwise",
+                list.len() - merged
+            );
+            if r.include_summary == Some(true) {
+                for s in &list {
+                    body.push_str(&format!("\n- {}: {}", s.id, s.status));
+                }
+            }
+            let event = Event {
+                id: 0,
+                at: now_ms(),
+                project: id.to_owned(),
+                session: None,
+                priority: r.priority.unwrap_or(Priority::Info),
+                kind: EventKind::ReactionRan {
+                    reaction: "all-complete".into(),
+                    attempt: 1,
+                },
+                message: body,
+            };
+            self.store()
+                .claim_reaction(&owner, "all-complete", &[], Some(&event), false)?;
+            let title = format!("{id}: all sessions complete");
+            self.deliver(notify, title.clone(), event, "all-complete".into())
+                .await?;
+            done.push(title);
+        }
+        Ok(done)
+    }
+}
+
+/// The wait before retry `n` (from 0) of an undelivered notification, in milliseconds.
+fn backoff(n: u32) -> i64 {
+    NOTIFY_BACKOFF.as_millis() as i64 * 4_i64.pow(n.min(8))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_wait_longer_each_time() {
+        assert_eq!([0, 1, 2].map(super::backoff), [30_000, 120_000, 480_000]);
+    }
+}
