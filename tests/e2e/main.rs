@@ -13,6 +13,7 @@ mod init;
 mod integrity;
 mod notify;
 mod plugins;
+mod reactions;
 mod reference;
 mod schema;
 mod sessions;

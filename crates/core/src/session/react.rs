@@ -389,8 +389,7 @@ impl Manager {
             .collect();
         let mut done = Vec::new();
         for s in merged {
-            let active = s.activity == Some(crate::model::Activity::Active);
-            if active && now_ms() - s.updated_at < grace.as_millis() as i64 {
+            if now_ms() - s.updated_at < grace.as_millis() as i64 && self.agent_busy(&s).await {
                 continue;
             }
             let owner = s.id.to_string();

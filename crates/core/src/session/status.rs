@@ -256,6 +256,21 @@ impl Manager {
         self.agent_activity_at(s, None).await
     }
 
+    /// Whether the session's agent is busy right now (probed afresh): its process runs
+    /// and reads as active.
+    pub(crate) async fn agent_busy(&self, s: &Session) -> bool {
+        let Ok(probe) = self.probe(s).await else {
+            return false;
+        };
+        if probe.liveness != Liveness::Alive {
+            return false;
+        }
+        let mut copy = s.clone();
+        self.agent_activity_at(&mut copy, probe.last_output_at)
+            .await
+            .is_some_and(|r| r.activity == Activity::Active)
+    }
+
     /// [`Manager::agent_activity`], knowing when the screen last changed.
     async fn agent_activity_at(
         &self,

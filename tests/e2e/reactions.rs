@@ -1,0 +1,323 @@
+//! The host's loop around a pull request, end to end: real tmux, a real git remote, the
+//! fake GitHub, a real D-Bus session bus with a recording notification server, and an
+//! agent (a scripted program) that really commits and pushes.
+
+use ao_tests::dbus::DesktopBus;
+use ao_tests::github::{FakeGitHub, FakeThread, TOKEN};
+use ao_tests::{Fleet, wait_until};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The agent: logs every line it is given to `received`; on its first (the task) it
+/// commits and pushes its branch; on a CI failure it commits a fix and pushes again.
+const AGENT: &str = r#"#!/bin/bash
+received="$1"
+first=1
+commit() { git -c user.name=agent -c user.email=agent@ao.invalid commit -q -am "$1" || git -c user.name=agent -c user.email=agent@ao.invalid commit -q -m "$1"; }
+while IFS= read -r line; do
+  printf '%s\n' "$line" >> "$received"
+  if [ "$first" = 1 ]; then
+    first=0
+    echo "login works" > login.txt
+    git add login.txt
+    commit "Fix the login"
+    git push -q origin HEAD 2>> "$received.err"
+  fi
+  case "$line" in
+    *"CI fails on your pull request"*)
+      echo "and builds" >> login.txt
+      commit "Fix the build"
+      git push -q origin HEAD 2>> "$received.err"
+      ;;
+  esac
+done
+"#;
+
+struct Loop {
+    f: Fleet,
+    gh: FakeGitHub,
+    bus: DesktopBus,
+    received: PathBuf,
+    remote: PathBuf,
+}
+
+impl Loop {
+    fn new(reactions: &str) -> Loop {
+        let gh = FakeGitHub::start();
+        gh.repo("acme/app");
+        let bus = DesktopBus::start();
+        let mut f = Fleet::new("");
+        let agent = f.env.root().join("agent.sh");
+        std::fs::write(&agent, AGENT).unwrap();
+        let received = f.env.root().join("received.log");
+        let config = format!(
+            "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: github\n    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\nreactions:\n{reactions}",
+            f.socket.display(),
+            f.repo.display(),
+            agent.display(),
+            received.display(),
+        );
+        std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+        f.env.set("GH_TOKEN", TOKEN);
+        f.env.set("GITHUB_API_URL", &gh.url);
+        f.env.set("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+        let remote = f.env.root().join("repo-origin.git");
+        gh.remote("acme/app", &remote);
+        Loop {
+            f,
+            gh,
+            bus,
+            received,
+            remote,
+        }
+    }
+
+    fn received(&self) -> String {
+        std::fs::read_to_string(&self.received).unwrap_or_default()
+    }
+
+    /// Waits until the agent has received `text`.
+    fn wait_received(&self, text: &str) {
+        wait_until(&format!("the agent to receive {text:?}"), || {
+            self.received().contains(text).then_some(())
+        });
+    }
+
+    /// The commit `branch` points at in the remote, once it is there.
+    fn remote_head(&self, branch: &str) -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.remote)
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("refs/heads/{branch}"),
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Spawns the session; once its agent pushed, opens its pull request as `gh pr
+    /// create` would. Returns the branch and the PR's number.
+    fn spawn_with_pr(&self) -> (String, u64) {
+        self.f
+            .ao(&["spawn", "app", "--prompt", "Fix the login"])
+            .success();
+        let branch = self.f.sessions()[0]["branch"].as_str().unwrap().to_owned();
+        wait_until("the agent to push its branch", || self.remote_head(&branch));
+        let pr = self
+            .gh
+            .open_pr("acme/app", &branch, "main", "Fix the login");
+        (branch, pr)
+    }
+
+    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        let run = self.f.ao(&["events", "--kind", kind, "--json"]);
+        run.success();
+        serde_json::from_str(&run.stdout).unwrap()
+    }
+}
+
+fn thread(path: &str, line: u32, body: &str) -> FakeThread {
+    FakeThread {
+        path: path.into(),
+        line: Some(line),
+        body: body.into(),
+        author: "rev".into(),
+        ..FakeThread::default()
+    }
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+fn stop_host(f: &Fleet, host: std::process::Child) {
+    f.ao(&["stop"]).success();
+    let out = host.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_gone(path: &Path) {
+    wait_until(&format!("{} to be removed", path.display()), || {
+        (!path.exists()).then_some(())
+    });
+}
+
+#[test]
+fn the_host_carries_a_pull_request_from_a_failing_check_to_its_merge() {
+    let l = Loop::new("  approved-and-green:\n    auto: true\n    action: auto-merge\n");
+    let host = l.f.ao_child(&["start"]);
+    let (branch, pr) = l.spawn_with_pr();
+    wait_until("the host to find the pull request", || {
+        l.f.ao(&["status", "--json"])
+            .stdout
+            .contains(&format!("\"number\": {pr}"))
+            .then_some(())
+    });
+
+    // A check fails: the agent gets its name, its address and its log's tail.
+    let first_head = l.remote_head(&branch).unwrap();
+    let failed_at = Instant::now();
+    l.gh.check(
+        "acme/app",
+        pr,
+        "build",
+        Some("FAILURE"),
+        true,
+        "compiling login\nerror[E0308]: mismatched types in login.rs:3\n",
+    );
+    l.wait_received("error[E0308]: mismatched types in login.rs:3");
+    eprintln!(
+        "a failing check reached the agent {} ms after it failed (poll interval 1000 ms)",
+        failed_at.elapsed().as_millis()
+    );
+    let text = l.received();
+    assert!(text.contains("CI fails on your pull request."), "{text}");
+    assert!(text.contains("- build ("), "{text}");
+
+    // The agent pushes a fix; the check passes on the new head.
+    let fixed = wait_until("the agent to push a fix", || {
+        l.remote_head(&branch).filter(|h| *h != first_head)
+    });
+    l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+
+    // A reviewer asks for changes with two threads: the agent gets both, once.
+    let t1 =
+        l.gh.thread("acme/app", pr, thread("login.rs", 3, "Name this variable"));
+    l.gh.thread(
+        "acme/app",
+        pr,
+        thread("login.rs", 9, "Handle the empty password"),
+    );
+    l.gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("CHANGES_REQUESTED".into())
+    });
+    l.wait_received("login.rs:9 rev: Handle the empty password");
+    l.wait_received("login.rs:3 rev: Name this variable");
+
+    // One resolved, one new: only the new one goes.
+    l.gh.edit_pr("acme/app", pr, |p| {
+        p.threads.iter_mut().find(|t| t.id == t1).unwrap().resolved = true
+    });
+    l.gh.thread("acme/app", pr, thread("auth.rs", 1, "Add a test"));
+    l.wait_received("auth.rs:1 rev: Add a test");
+    let text = l.received();
+    assert_eq!(count(&text, "Name this variable"), 1, "{text}");
+    assert_eq!(count(&text, "Handle the empty password"), 1, "{text}");
+    assert_eq!(count(&text, "error[E0308]"), 1, "{text}");
+
+    // Approved: auto-merge merges the head it checked, and says so on the desktop.
+    l.gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("APPROVED".into());
+        for t in &mut p.threads {
+            t.resolved = true;
+        }
+    });
+    let merged = wait_until("the host to merge", || {
+        l.events("pr_merged").into_iter().next()
+    });
+    assert_eq!(merged["sha"], fixed.as_str(), "{merged}");
+    let mut state = String::new();
+    l.gh.edit_pr("acme/app", pr, |p| state = p.state.clone());
+    assert_eq!(state, "MERGED");
+    // Squashed: main is one commit further, holding the agent's work.
+    let main = l.remote_head("main").unwrap();
+    let log = l.f.env.git(&l.remote, &["log", "--format=%s", "-1", &main]);
+    assert_eq!(log.trim(), format!("Fix the login (#{pr})"));
+    wait_until("the merge on the desktop", || {
+        l.bus
+            .shown()
+            .into_iter()
+            .find(|n| n.summary.contains(&format!("pull request #{pr} merged")))
+    });
+
+    // Cleaned up after the merge, once its agent went quiet (its screen still for 10 s):
+    // its worktree removed, its session archived.
+    wait_gone(&l.f.worktree("app-1"));
+    let s = &l.f.sessions()[0];
+    assert_eq!(s["status"], "merged");
+    assert!(!s["archived_at"].is_null(), "{s}");
+    assert!(l.f.tmux_sessions().is_empty(), "{:?}", l.f.tmux_sessions());
+    // The project is complete: said once, on the desktop (routed info → none here), in
+    // the events.
+    wait_until("all-complete", || {
+        let e = l.events("reaction_ran");
+        e.iter()
+            .any(|e| e["reaction"] == "all-complete")
+            .then_some(())
+    });
+    stop_host(&l.f, host);
+}
+
+#[test]
+fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothing() {
+    let l = Loop::new("  changes-requested:\n    retries: 2\n");
+    let mut host = l.f.ao_child(&["start"]);
+    let (_branch, pr) = l.spawn_with_pr();
+    wait_until("the host to find the pull request", || {
+        l.f.ao(&["status", "--json"])
+            .stdout
+            .contains(&format!("\"number\": {pr}"))
+            .then_some(())
+    });
+    l.gh.thread("acme/app", pr, thread("a.rs", 1, "First thread"));
+    l.gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("CHANGES_REQUESTED".into())
+    });
+    l.wait_received("a.rs:1 rev: First thread");
+    // SIGKILL: no clean stop.
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let mut host = l.f.ao_child(&["start"]);
+    // The new host has run passes over the same PR: nothing sent again.
+    let probes = |f: &Fleet| f.ao(&["status"]).stdout.contains("host: running");
+    wait_until("the new host", || probes(&l.f).then_some(()));
+    let before = l.events("reaction_ran").len();
+    l.gh.thread("acme/app", pr, thread("b.rs", 2, "Second thread"));
+    l.wait_received("b.rs:2 rev: Second thread");
+    assert_eq!(count(&l.received(), "First thread"), 1, "{}", l.received());
+    let ran: Vec<_> = l
+        .events("reaction_ran")
+        .into_iter()
+        .filter(|e| e["reaction"] == "changes-requested")
+        .collect();
+    assert_eq!(
+        ran.iter()
+            .map(|e| e["attempt"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2],
+        "the count carried over the kill: {ran:?}"
+    );
+    assert_eq!(l.events("reaction_ran").len(), before + 1);
+    // A third thread is past the two retries: the human gets the escalation, the agent
+    // nothing more.
+    l.gh.thread("acme/app", pr, thread("c.rs", 3, "Third thread"));
+    let shown = wait_until("the escalation on the desktop", || {
+        l.bus
+            .shown()
+            .into_iter()
+            .find(|n| n.summary.contains("(escalated)"))
+    });
+    assert_eq!(shown.summary, "app-1: changes were requested (escalated)");
+    assert!(shown.body.contains("ran 2 times"), "{}", shown.body);
+    let escalated = l.events("escalated");
+    assert_eq!(escalated.len(), 1, "{escalated:?}");
+    assert!(!l.received().contains("Third thread"));
+    host.kill().unwrap();
+    host.wait().unwrap();
+    // Started again, it does not escalate twice.
+    host = l.f.ao_child(&["start"]);
+    wait_until("the new host", || probes(&l.f).then_some(()));
+    l.f.ao(&["status", "--refresh"]).success();
+    assert_eq!(l.events("escalated").len(), 1);
+    stop_host(&l.f, host);
+}
