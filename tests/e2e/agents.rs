@@ -598,3 +598,102 @@ fn claude_code_trust_dropped_by_another_claude_is_answered_for_its_own_worktree(
     let done = f.fleet.worktree("app-1").join("done.txt");
     ao_tests::wait_until("done.txt", || done.exists().then_some(()));
 }
+
+/// The host's loop with Claude Code: the agent pushes its branch, a check fails on the
+/// fake GitHub, the host types the failing check's name and log into Claude Code, and
+/// the model (scripted) sees them and has it push a fix.
+#[test]
+fn claude_code_gets_a_failing_check_from_the_host_and_pushes_a_fix() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let commit = "git -c user.name=agent -c user.email=agent@ao.invalid commit -q";
+    let fix = Step {
+        when: Some("CI fails on your pull request".into()),
+        shell: Some(format!(
+            "echo builds >> login.txt && {commit} -am 'Fix the build' && git push -q origin HEAD"
+        )),
+        ..Step::default()
+    };
+    let mut f = {
+        let f = AgentFleet::new(
+            "claude-code",
+            scenario(vec![
+                shell(&format!(
+                    "echo works > login.txt && git add login.txt && {commit} -m 'Fix the login' && git push -q origin HEAD"
+                )),
+                text("Pushed."),
+                fix,
+                text("Fixed the build."),
+            ]),
+            "      permissions: permissionless\n",
+        );
+        let settings = f.fleet.env.home.join(".claude/settings.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+        f.add_env("IS_SANDBOX", "1");
+        f
+    };
+    let gh = ao_tests::github::FakeGitHub::start();
+    gh.repo("acme/app");
+    let remote = f.fleet.env.root().join("repo-origin.git");
+    gh.remote("acme/app", &remote);
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  app:\n", "  app:\n    repo: acme/app\n")
+        + "lifecycle:\n  probeInterval: 300ms\n  pollInterval: 1s\n";
+    std::fs::write(&file, config).unwrap();
+    f.fleet.env.set("GH_TOKEN", ao_tests::github::TOKEN);
+    f.fleet.env.set("GITHUB_API_URL", &gh.url);
+    let head = |branch: &str| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&remote)
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("refs/heads/{branch}"),
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let host = f.fleet.ao_child(&["start"]);
+    f.ao(&["spawn", "app", "--prompt", "Fix the login"])
+        .success();
+    let branch = f.status("app-1")["branch"].as_str().unwrap().to_owned();
+    let first = wait_until("Claude Code to push its branch", || head(&branch));
+    let pr = gh.open_pr("acme/app", &branch, "main", "Fix the login");
+    f.wait_turn_ended("app-1");
+    gh.check(
+        "acme/app",
+        pr,
+        "unit-tests",
+        Some("FAILURE"),
+        true,
+        "running 12 tests\ntest login::rejects_empty ... FAILED\n",
+    );
+    let asked = wait_until("the failing check to reach the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(2))
+    });
+    let body = asked.body.to_string();
+    assert!(body.contains("unit-tests"), "{body}");
+    assert!(
+        body.contains("test login::rejects_empty ... FAILED"),
+        "{body}"
+    );
+    wait_until("Claude Code to push the fix", || {
+        head(&branch).filter(|h| *h != first)
+    });
+    f.ao(&["stop"]).success();
+    let out = host.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
