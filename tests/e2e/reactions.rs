@@ -321,3 +321,94 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
     assert_eq!(l.events("escalated").len(), 1);
     stop_host(&l.f, host);
 }
+
+#[test]
+fn a_branch_that_conflicts_with_main_gets_its_conflicting_files() {
+    let l = Loop::new("");
+    let host = l.f.ao_child(&["start"]);
+    let (_branch, pr) = l.spawn_with_pr();
+    // main moves on with another login.txt.
+    let other = l.f.env.root().join("other");
+    l.f.env.git(
+        l.f.env.root().as_path(),
+        &[
+            "clone",
+            "-q",
+            &l.remote.display().to_string(),
+            &other.display().to_string(),
+        ],
+    );
+    std::fs::write(other.join("login.txt"), "login is different on main\n").unwrap();
+    l.f.env.git(&other, &["add", "login.txt"]);
+    l.f.env
+        .git(&other, &["commit", "-q", "-m", "Change login on main"]);
+    l.f.env.git(&other, &["push", "-q", "origin", "HEAD:main"]);
+    l.gh.edit_pr("acme/app", pr, |_| {});
+    l.wait_received("Conflicting with origin/main:");
+    l.wait_received("- login.txt");
+    assert!(
+        l.received()
+            .contains("Your branch conflicts with the default branch."),
+        "{}",
+        l.received()
+    );
+    stop_host(&l.f, host);
+}
+
+#[test]
+fn an_urgent_notification_no_notifier_took_is_tried_again_then_given_up() {
+    use ao_tests::receiver::{Receiver, Reply};
+    let r = Receiver::start();
+    let down = || Reply::Status(503, Vec::new(), "down".into());
+    // The first exit: refused once, then taken. The second: refused every time.
+    r.reply([down(), Reply::Status(200, Vec::new(), String::new())]);
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'read task; sleep 1; exit 3']\n",
+    );
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{config}lifecycle:\n  probeInterval: 200ms\n  notifyRetryDelay: 300ms\nnotifiers:\n  hook:\n    plugin: webhook\n    url: {}/hook\n    retries: 0\nnotificationRouting:\n  urgent: [hook]\n",
+            r.url
+        ),
+    )
+    .unwrap();
+    let host = f.ao_child(&["start"]);
+    f.ao(&["spawn", "app", "--prompt", "exit soon"]).success();
+    wait_until("the exit notified on the second delivery", || {
+        (r.received().len() == 2).then_some(())
+    });
+    let body = r.received()[1].json();
+    assert_eq!(body["title"], "app-1: its agent exited", "{body}");
+    let outcomes = |f: &Fleet| -> Vec<String> {
+        let run = f.ao(&["events", "--kind", "notified", "--json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        list.iter()
+            .map(|e| e["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(outcomes(&f), ["failed", "delivered"]);
+    r.reply((0..4).map(|_| down()));
+    f.ao(&["spawn", "app", "--prompt", "exit soon"]).success();
+    let gave_up = wait_until("ao to give up on the second", || {
+        let run = f.ao(&["events", "--kind", "notify_gave_up", "--json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        list.into_iter().next()
+    });
+    assert_eq!(gave_up["attempts"], 4, "{gave_up}");
+    assert!(
+        gave_up["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up on \"app-2: its agent exited\" after 4 deliveries"),
+        "{gave_up}"
+    );
+    assert_eq!(
+        r.received().len(),
+        6,
+        "two for the first, four for the second"
+    );
+    stop_host(&f, host);
+}

@@ -149,9 +149,12 @@ fn trigger(key: &str, s: &Subject<'_>) -> Option<Trigger> {
         }
         "approved-and-green" => (st == SessionStatus::Mergeable && open_pr(s).is_some())
             .then_some(Trigger { items: Vec::new() }),
+        // Each idle spell (the row moves when the activity does) is nudged once.
         "agent-idle" => (st == SessionStatus::Working
             && s.session.activity == Some(Activity::Idle))
-        .then_some(Trigger { items: Vec::new() }),
+        .then(|| Trigger {
+            items: vec![(format!("idle:{}", s.session.updated_at), String::new())],
+        }),
         "agent-stuck" => (st == SessionStatus::Stuck).then_some(Trigger { items: Vec::new() }),
         "agent-needs-input" => {
             (st == SessionStatus::NeedsInput).then_some(Trigger { items: Vec::new() })
@@ -166,6 +169,13 @@ fn trigger(key: &str, s: &Subject<'_>) -> Option<Trigger> {
             .then_some(Trigger { items: Vec::new() }),
         _ => None,
     }
+}
+
+/// Whether a reaction whose condition does not hold now keeps its count: `agent-idle`
+/// counts its nudges for as long as the session is working, through the agent's busy
+/// spells between them.
+fn still_on(key: &str, s: &Subject<'_>) -> bool {
+    key == "agent-idle" && s.session.status == SessionStatus::Working
 }
 
 /// The unresolved threads a human (or, with `bots`, a bot) wrote, as items.
@@ -240,7 +250,7 @@ pub fn decide(
         }
         let state = s.states.get(key);
         let Some(t) = trigger(key, s) else {
-            if state.is_some() {
+            if state.is_some() && !still_on(key, s) {
                 out.resets.push(key.clone());
             }
             continue;
@@ -594,6 +604,32 @@ mod tests {
         assert_eq!(d.plans[0].reaction, "agent-exited");
         subject.ended_recently = false;
         assert!(decide(&subject, &default_reactions(), 0).plans.is_empty());
+    }
+
+    #[test]
+    fn an_idle_agent_is_nudged_once_per_idle_spell_and_escalated_past_its_retries() {
+        let mut s = session(SessionStatus::Working);
+        s.activity = Some(Activity::Idle);
+        s.updated_at = 100;
+        let d = run(&s, None, &HashMap::new(), &HashSet::new(), 0);
+        assert_eq!(d.plans[0].reaction, "agent-idle");
+        assert_eq!(d.plans[0].items, ["idle:100"]);
+        // Busy again: the count stays.
+        let states = HashMap::from([("agent-idle".to_owned(), state(1, 0))]);
+        s.activity = Some(Activity::Active);
+        assert!(run(&s, None, &states, &HashSet::new(), 1).resets.is_empty());
+        // Idle again, later: a second nudge; after two, the human.
+        s.activity = Some(Activity::Idle);
+        s.updated_at = 200;
+        let sent = HashSet::from(["idle:100".to_owned()]);
+        let d = run(&s, None, &states, &sent, 2);
+        assert_eq!((d.plans[0].attempt, d.plans[0].escalation), (2, false));
+        let states = HashMap::from([("agent-idle".to_owned(), state(2, 0))]);
+        s.updated_at = 300;
+        assert!(run(&s, None, &states, &sent, 3).plans[0].escalation);
+        // Once a PR is open the count is gone.
+        s.status = SessionStatus::PrOpen;
+        assert_eq!(run(&s, None, &states, &sent, 4).resets, ["agent-idle"]);
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub enum AttentionZones {
     Detailed,
 }
 
-/// `lifecycle:`: cleanup after a merge.
+/// `lifecycle:`: the host's intervals and its cleanup after a merge.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LifecycleConfig {
@@ -119,6 +119,11 @@ pub struct LifecycleConfig {
     /// the GitHub budget runs low.
     #[serde(default)]
     pub poll_interval: Option<String>,
+    /// ao's own: how long the host waits before it tries an urgent or action
+    /// notification that no notifier delivered again: `30s` default, four times longer
+    /// each next time, four deliveries in all.
+    #[serde(default)]
+    pub notify_retry_delay: Option<String>,
 }
 
 /// Which agent plays a role (`orchestrator` or `worker`) by default.

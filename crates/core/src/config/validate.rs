@@ -197,6 +197,16 @@ impl<'a> Checker<'a> {
     }
 
     fn reactions(&mut self, reactions: &BTreeMap<String, super::ReactionConfig>, path: &[&str]) {
+        for (key, r) in reactions {
+            if r.action == Some(super::ReactionAction::AutoMerge) && key != "approved-and-green" {
+                let loc = self.loc(&[path, &[key.as_str(), "action"]].concat());
+                self.warning(
+                    loc,
+                    format!("`{key}` never merges: only an approved pull request with passing checks is merged"),
+                    Some("put `action: auto-merge` on `approved-and-green`".into()),
+                );
+            }
+        }
         for key in reactions.keys() {
             if !REACTION_KEYS.contains(&key.as_str()) {
                 let loc = self.key_loc(path, key);
@@ -696,6 +706,7 @@ impl Checker<'_> {
             for (key, value) in [
                 ("probeInterval", &lifecycle.probe_interval),
                 ("pollInterval", &lifecycle.poll_interval),
+                ("notifyRetryDelay", &lifecycle.notify_retry_delay),
             ] {
                 if let Some(v) = value
                     && crate::notify::parse_duration(v).is_none_or(|d| d.is_zero())
@@ -707,14 +718,6 @@ impl Checker<'_> {
                         "write it as 5s, 30s or 2m".into(),
                     );
                 }
-            }
-            if lifecycle.auto_cleanup_on_merge.is_some()
-                || lifecycle.merge_cleanup_idle_grace_ms.is_some()
-            {
-                self.not_used_yet(
-                    &["lifecycle"],
-                    "the supervising host will clean up merged sessions; until then `ao session cleanup` does",
-                );
             }
         }
         let orchestrator = "ao has no orchestrator agent yet; `agent` and `agentConfig` of the project apply to every session";

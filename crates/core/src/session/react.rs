@@ -19,8 +19,9 @@ use std::time::Duration;
 
 /// Deliveries of an urgent or action notification before ao gives up on it.
 pub const NOTIFY_ATTEMPTS: u32 = 4;
-/// The wait before the first retry of such a notification; each next one waits four
-/// times longer (30 s, 2 min, 8 min).
+/// The wait before the first retry of such a notification, unless
+/// `lifecycle.notifyRetryDelay` says otherwise; each next one waits four times longer
+/// (30 s, 2 min, 8 min).
 pub const NOTIFY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A notification due again, as its job carries it.
@@ -39,6 +40,18 @@ impl Manager {
     /// A dispatcher over this config's notifiers.
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher::new(&self.config, &self.registry)
+    }
+
+    /// The first wait before an undelivered notification is tried again.
+    fn retry_delay(&self) -> Duration {
+        self.config
+            .config
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.notify_retry_delay.as_deref())
+            .and_then(crate::notify::parse_duration)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(NOTIFY_BACKOFF)
     }
 
     fn dedup_window(&self) -> Duration {
@@ -304,7 +317,7 @@ impl Manager {
             self.store().add_job(
                 "notify",
                 &serde_json::to_string(&job).unwrap_or_default(),
-                now_ms() + backoff(0),
+                now_ms() + backoff(self.retry_delay(), 0),
             )?;
         }
         Ok(())
@@ -359,8 +372,11 @@ impl Manager {
                     .map(|(name, o)| format!("{name}: {o:?}"))
                     .collect::<Vec<_>>()
                     .join("; ");
-                self.store()
-                    .reschedule_job(job.id, now_ms() + backoff(job.attempts + 1), &why)?;
+                self.store().reschedule_job(
+                    job.id,
+                    now_ms() + backoff(self.retry_delay(), job.attempts + 1),
+                    &why,
+                )?;
             }
         }
         Ok(done)
@@ -496,15 +512,19 @@ impl Manager {
     }
 }
 
-/// The wait before retry `n` (from 0) of an undelivered notification, in milliseconds.
-fn backoff(n: u32) -> i64 {
-    NOTIFY_BACKOFF.as_millis() as i64 * 4_i64.pow(n.min(8))
+/// The wait before retry `n` (from 0) of an undelivered notification, in milliseconds,
+/// from the first wait `first`.
+fn backoff(first: Duration, n: u32) -> i64 {
+    first.as_millis() as i64 * 4_i64.pow(n.min(8))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn retries_wait_longer_each_time() {
-        assert_eq!([0, 1, 2].map(super::backoff), [30_000, 120_000, 480_000]);
+        assert_eq!(
+            [0, 1, 2].map(|n| super::backoff(super::NOTIFY_BACKOFF, n)),
+            [30_000, 120_000, 480_000]
+        );
     }
 }
