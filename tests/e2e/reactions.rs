@@ -412,3 +412,64 @@ fn an_urgent_notification_no_notifier_took_is_tried_again_then_given_up() {
     );
     stop_host(&f, host);
 }
+
+#[test]
+fn two_hosts_started_at_once_leave_one_running_and_a_left_lock_is_taken_over() {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    // A lock left behind that names a live process which is not a host (this test).
+    let lock = f.env.ao_home.join("host.lock");
+    std::fs::create_dir_all(&f.env.ao_home).unwrap();
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    assert!(!f.ao(&["status"]).stdout.contains("host: running"));
+    f.ao(&["stop"]).success().stdout_has("no host runs for");
+    let mut children = vec![f.ao_child(&["start"]), f.ao_child(&["start"])];
+    let refused = wait_until("one of the two hosts to refuse", || {
+        children
+            .iter_mut()
+            .position(|c| matches!(c.try_wait(), Ok(Some(_))))
+    });
+    let out = children.remove(refused).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a host already runs for"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let winner = children.pop().unwrap();
+    let pid = winner.id();
+    wait_until("the winner in ao status", || {
+        f.ao(&["status"])
+            .stdout
+            .contains(&format!("host: running (pid {pid})"))
+            .then_some(())
+    });
+    stop_host(&f, winner);
+}
+
+#[test]
+fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
+    let l = Loop::new(
+        "  approved-and-green:\n    auto: true\n    action: auto-merge\n    mergeMethod: merge\n",
+    );
+    let file = l.f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("lifecycle:\n", "lifecycle:\n  mergeCleanupIdleGraceMs: 0\n");
+    std::fs::write(&file, config).unwrap();
+    let (_branch, pr) = l.spawn_with_pr();
+    l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    l.gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    let host = l.f.ao_child(&["start"]);
+    wait_until("all-complete", || {
+        l.events("reaction_ran")
+            .iter()
+            .any(|e| e["reaction"] == "all-complete")
+            .then_some(())
+    });
+    // Merged with a merge commit, as `mergeMethod: merge` asks.
+    let main = l.remote_head("main").unwrap();
+    let subject = l.f.env.git(&l.remote, &["log", "--format=%s", "-1", &main]);
+    assert!(subject.starts_with("Merge pull request #"), "{subject}");
+    assert!(!l.f.worktree("app-1").exists());
+    stop_host(&l.f, host);
+}

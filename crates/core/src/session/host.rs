@@ -27,15 +27,50 @@ pub struct HostState {
     pub last_poll: Option<i64>,
 }
 
-/// The host's lock: held while the host runs, removed when it ends.
+/// The host's lock: the file names the host's pid, and (on unix) the host holds an
+/// exclusive `flock` on it while it runs, so two `ao start` at once cannot both win and
+/// a host that died (even by SIGKILL) holds nothing. Removed when the host ends.
 pub struct HostLock {
     path: PathBuf,
+    _file: std::fs::File,
 }
 
 impl Drop for HostLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Takes the exclusive lock on `file` without waiting; false when another holds it.
+#[cfg(unix)]
+fn try_lock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &std::fs::File) -> bool {
+    true
+}
+
+/// Whether nobody holds `file`'s exclusive lock (taking and dropping a shared one).
+#[cfg(unix)]
+fn try_lock_shared(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows.
+    unsafe {
+        let free = libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0;
+        if free {
+            libc::flock(file.as_raw_fd(), libc::LOCK_UN);
+        }
+        free
+    }
+}
+
+#[cfg(not(unix))]
+fn try_lock_shared(_file: &std::fs::File) -> bool {
+    false
 }
 
 impl Manager {
@@ -45,8 +80,15 @@ impl Manager {
 
     /// The pid of the host that runs for this `$AO_HOME`, if one does.
     pub fn running_host(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.lock_path()).ok()?;
+        let path = self.lock_path();
+        let text = std::fs::read_to_string(&path).ok()?;
         let pid: u32 = text.trim().parse().ok()?;
+        // Nobody holds the lock: whatever runs under that pid now is not a host.
+        if let Ok(file) = std::fs::File::open(&path)
+            && try_lock_shared(&file)
+        {
+            return None;
+        }
         crate::exec::pid_alive(pid).then_some(pid)
     }
 
@@ -60,24 +102,41 @@ impl Manager {
     /// Takes the host lock, or says which live host holds it. A lock a dead host left
     /// behind is taken over.
     pub fn lock_host(&self) -> Result<HostLock, ManagerError> {
-        if let Some(pid) = self.running_host() {
-            return Err(ManagerError::refused(
+        let held = |pid: Option<u32>| {
+            ManagerError::refused(
                 format!(
-                    "a host already runs for {} (pid {pid})",
-                    self.home.display()
+                    "a host already runs for {}{}",
+                    self.home.display(),
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
                 ),
                 "`ao stop` ends it; one host watches every project of an AO_HOME",
-            ));
+            )
+        };
+        if let Some(pid) = self.running_host() {
+            return Err(held(Some(pid)));
         }
         let path = self.lock_path();
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, std::process::id().to_string()).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             ManagerError::plain(format!(
                 "cannot write the host lock {}: {e}",
                 path.display()
             ))
-        })?;
-        Ok(HostLock { path })
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(cannot)?;
+        if !try_lock(&file) {
+            return Err(held(self.running_host()));
+        }
+        use std::io::Write;
+        file.set_len(0).map_err(cannot)?;
+        file.write_all(std::process::id().to_string().as_bytes())
+            .map_err(cannot)?;
+        Ok(HostLock { path, _file: file })
     }
 
     fn intervals(&self) -> (Duration, Duration) {

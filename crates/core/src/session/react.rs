@@ -126,7 +126,19 @@ impl Manager {
         }
         done.extend(self.retry_notifications(notify).await?);
         done.extend(self.clean_merged(projects).await?);
-        done.extend(self.complete_projects(notify, &sessions, since).await?);
+        // Read again: this pass may have merged and archived some. Sessions archived since
+        // the host looked still count, so a fleet cleaned up at once is complete too.
+        let now_sessions: Vec<Session> = self
+            .store()
+            .sessions(&SessionFilter {
+                project: None,
+                include_archived: true,
+            })?
+            .into_iter()
+            .filter(|s| s.archived_at.is_none_or(|at| at >= since))
+            .filter(|s| projects.is_empty() || projects.contains(&s.project))
+            .collect();
+        done.extend(self.complete_projects(notify, &now_sessions, since).await?);
         Ok(done)
     }
 
