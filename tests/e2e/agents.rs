@@ -697,3 +697,51 @@ fn claude_code_gets_a_failing_check_from_the_host_and_pushes_a_fix() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The host with Claude Code stopped at a question (its folder-trust dialog): the session
+/// reads `needs_input` and the desktop hears it as urgent, once; answered, it works again.
+#[test]
+fn claude_code_waiting_for_an_answer_brings_the_human_back_through_the_host() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let bus = ao_tests::dbus::DesktopBus::start();
+    let mut f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![text("Nothing to do.")]),
+        "      permissions: default\n",
+    );
+    f.fleet.env.set("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap() + "lifecycle:\n  probeInterval: 300ms\n";
+    std::fs::write(&file, config).unwrap();
+    let host = f.fleet.ao_child(&["start"]);
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success();
+    let shown = wait_until("the question on the desktop", || {
+        bus.shown()
+            .into_iter()
+            .find(|n| n.summary == "app-1: its agent needs input")
+    });
+    assert_eq!(shown.urgency, Some(2), "urgent is critical");
+    assert!(shown.body.contains("ao attach app-1"), "{}", shown.body);
+    assert_eq!(f.status("app-1")["status"], "needs_input");
+    f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+    f.keys("app-1", &["Enter"]);
+    wait_until("the session to work again", || {
+        (f.status("app-1")["status"] == "working").then_some(())
+    });
+    let asked = bus
+        .shown()
+        .iter()
+        .filter(|n| n.summary.contains("needs input"))
+        .count();
+    assert_eq!(asked, 1);
+    f.ao(&["stop"]).success();
+    let out = host.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
