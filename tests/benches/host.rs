@@ -116,30 +116,13 @@ fn main() {
 
     // A `tmux` first on the host's PATH that counts its calls.
     let shim = root.join("shim");
-    std::fs::create_dir_all(&shim).unwrap();
     let calls = root.join("tmux-calls");
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v tmux"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    std::fs::write(
-        shim.join("tmux"),
+    ao_tests::wrap_program(&shim, "tmux", |real| {
         format!(
-            "#!/bin/sh\necho \"$1 $2 $3\" >> '{}'\nexec {} \"$@\"\n",
-            calls.display(),
-            real.trim()
-        ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(shim.join("tmux"))
-        .status()
-        .unwrap();
+            "#!/bin/sh\necho \"$1 $2 $3\" >> '{}'\nexec {real} \"$@\"\n",
+            calls.display()
+        )
+    });
     let mut host = f.env.command(ao_tests::ao_bin());
     host.arg("start")
         .current_dir(&f.repo)

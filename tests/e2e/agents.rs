@@ -646,22 +646,7 @@ fn claude_code_gets_a_failing_check_from_the_host_and_pushes_a_fix() {
     std::fs::write(&file, config).unwrap();
     f.fleet.env.set("GH_TOKEN", ao_tests::github::TOKEN);
     f.fleet.env.set("GITHUB_API_URL", &gh.url);
-    let head = |branch: &str| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&remote)
-            .args([
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("refs/heads/{branch}"),
-            ])
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
+    let head = |branch: &str| ao_tests::branch_head(&remote, branch);
     let host = f.fleet.ao_child(&["start"]);
     f.ao(&["spawn", "app", "--prompt", "Fix the login"])
         .success();
@@ -689,13 +674,7 @@ fn claude_code_gets_a_failing_check_from_the_host_and_pushes_a_fix() {
     wait_until("Claude Code to push the fix", || {
         head(&branch).filter(|h| *h != first)
     });
-    f.ao(&["stop"]).success();
-    let out = host.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.fleet.stop_host(host);
 }
 
 /// The host with Claude Code stopped at a question (its folder-trust dialog): the session
@@ -737,11 +716,5 @@ fn claude_code_waiting_for_an_answer_brings_the_human_back_through_the_host() {
         .filter(|n| n.summary.contains("needs input"))
         .count();
     assert_eq!(asked, 1);
-    f.ao(&["stop"]).success();
-    let out = host.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.fleet.stop_host(host);
 }

@@ -513,38 +513,16 @@ fn a_restore_killed_right_after_tmux_made_its_session_leaves_nothing_running() {
     // A `tmux` first on PATH that runs a `new-session` chain only up to its first `;`
     // and then kills the `ao` that ran it: what tmux does when that client dies there.
     let bin = f.env.root().join("cut-tmux");
-    std::fs::create_dir_all(&bin).unwrap();
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v tmux"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    std::fs::write(
-        bin.join("tmux"),
+    ao_tests::wrap_program(&bin, "tmux", |real| {
         format!(
-            "#!/bin/bash\nargs=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = ';' ] && [[ \" $* \" == *' new-session '* ]]; then\n    {real} \"${{args[@]:0:$i}}\"; kill -9 $PPID; exit 1\n  fi\ndone\nexec {real} \"$@\"\n",
-            real = real.trim()
-        ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(bin.join("tmux"))
-        .status()
-        .unwrap();
+            "#!/bin/bash\nargs=(\"$@\")\nfor i in \"${{!args[@]}}\"; do\n  if [ \"${{args[$i]}}\" = ';' ] && [[ \" $* \" == *' new-session '* ]]; then\n    {real} \"${{args[@]:0:$i}}\"; kill -9 $PPID; exit 1\n  fi\ndone\nexec {real} \"$@\"\n"
+        )
+    });
     let mut restore = f.env.command(ao_bin());
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     restore
         .args(["session", "restore", &id])
         .current_dir(&f.repo)
-        .env("PATH", path);
+        .env("PATH", ao_tests::path_with(&bin));
     let run = Run::of(restore, &f.repo);
     assert_eq!(run.code, -1, "the restore was killed: {}", run.stderr);
     assert_eq!(f.tmux_sessions(), [id.as_str()], "tmux made the session");

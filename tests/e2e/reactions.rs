@@ -85,20 +85,7 @@ impl Loop {
 
     /// The commit `branch` points at in the remote, once it is there.
     fn remote_head(&self, branch: &str) -> Option<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&self.remote)
-            .args([
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("refs/heads/{branch}"),
-            ])
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        ao_tests::branch_head(&self.remote, branch)
     }
 
     /// Spawns the session; once its agent pushed, opens its pull request as `gh pr
@@ -134,16 +121,6 @@ fn thread(path: &str, line: u32, body: &str) -> FakeThread {
 
 fn count(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
-}
-
-fn stop_host(f: &Fleet, host: std::process::Child) {
-    f.ao(&["stop"]).success();
-    let out = host.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn wait_gone(path: &Path) {
@@ -255,7 +232,7 @@ fn the_host_carries_a_pull_request_from_a_failing_check_to_its_merge() {
             .any(|e| e["reaction"] == "all-complete")
             .then_some(())
     });
-    stop_host(&l.f, host);
+    l.f.stop_host(host);
 }
 
 #[test]
@@ -319,7 +296,7 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
     wait_until("the new host", || probes(&l.f).then_some(()));
     l.f.ao(&["status", "--refresh"]).success();
     assert_eq!(l.events("escalated").len(), 1);
-    stop_host(&l.f, host);
+    l.f.stop_host(host);
 }
 
 #[test]
@@ -352,7 +329,7 @@ fn a_branch_that_conflicts_with_main_gets_its_conflicting_files() {
         "{}",
         l.received()
     );
-    stop_host(&l.f, host);
+    l.f.stop_host(host);
 }
 
 #[test]
@@ -410,7 +387,7 @@ fn an_urgent_notification_no_notifier_took_is_tried_again_then_given_up() {
         6,
         "two for the first, four for the second"
     );
-    stop_host(&f, host);
+    f.stop_host(host);
 }
 
 #[test]
@@ -443,7 +420,7 @@ fn two_hosts_started_at_once_leave_one_running_and_a_left_lock_is_taken_over() {
             .contains(&format!("host: running (pid {pid})"))
             .then_some(())
     });
-    stop_host(&f, winner);
+    f.stop_host(winner);
 }
 
 #[test]
@@ -471,5 +448,5 @@ fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
     let subject = l.f.env.git(&l.remote, &["log", "--format=%s", "-1", &main]);
     assert!(subject.starts_with("Merge pull request #"), "{subject}");
     assert!(!l.f.worktree("app-1").exists());
-    stop_host(&l.f, host);
+    l.f.stop_host(host);
 }

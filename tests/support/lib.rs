@@ -550,6 +550,17 @@ impl Fleet {
         Run::of(cmd, &self.env.root())
     }
 
+    /// `ao stop`s the host `host` runs and checks it ended cleanly.
+    pub fn stop_host(&self, host: std::process::Child) {
+        self.ao(&["stop"]).success();
+        let out = host.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The tmux sessions on the fleet's server.
     pub fn tmux_sessions(&self) -> Vec<String> {
         let run = self.tmux(&["list-sessions", "-F", "#{session_name}"]);
@@ -642,6 +653,52 @@ pub fn skip(why: &str) {
         }
     }
     skipped.push(why.to_owned());
+}
+
+/// The commit `branch` points at in the (bare) repository `repo`, once it is there.
+pub fn branch_head(repo: &Path, branch: &str) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("refs/heads/{branch}"),
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Writes an executable `dir/name` that stands in for the program `name` first on PATH:
+/// `script` is given the real program's path and returns the script's text.
+pub fn wrap_program(dir: &Path, name: &str, script: impl FnOnce(&str) -> String) {
+    let real = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .expect("sh runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    assert!(!real.is_empty(), "{name} is not on PATH");
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, script(&real)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// `PATH` with `dir` first.
+pub fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 /// An agent CLI on PATH, or `None` when it is missing: then the test is skipped (see

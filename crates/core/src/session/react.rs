@@ -37,6 +37,28 @@ struct DueNotification {
 const MERGE_CLEANUP_GRACE: Duration = Duration::from_secs(300);
 
 impl Manager {
+    /// The sessions of `projects` (every project when empty) that are not archived, or
+    /// were archived at `archived_since` or later.
+    fn watched(
+        &self,
+        projects: &[String],
+        archived_since: Option<Timestamp>,
+    ) -> Result<Vec<Session>, ManagerError> {
+        Ok(self
+            .store()
+            .sessions(&SessionFilter {
+                project: None,
+                include_archived: archived_since.is_some(),
+            })?
+            .into_iter()
+            .filter(|s| {
+                s.archived_at
+                    .is_none_or(|at| archived_since.is_some_and(|since| at >= since))
+            })
+            .filter(|s| projects.is_empty() || projects.contains(&s.project))
+            .collect())
+    }
+
     /// A dispatcher over this config's notifiers.
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher::new(&self.config, &self.registry)
@@ -73,15 +95,7 @@ impl Manager {
         projects: &[String],
     ) -> Result<Vec<String>, ManagerError> {
         let mut done = Vec::new();
-        let sessions: Vec<Session> = self
-            .store()
-            .sessions(&SessionFilter {
-                project: None,
-                include_archived: false,
-            })?
-            .into_iter()
-            .filter(|s| projects.is_empty() || projects.contains(&s.project))
-            .collect();
+        let sessions = self.watched(projects, None)?;
         let snapshots = self.store().pr_snapshots()?;
         let mut merged_in: HashSet<(String, String)> = HashSet::new();
         for s in &sessions {
@@ -128,16 +142,7 @@ impl Manager {
         done.extend(self.clean_merged(projects).await?);
         // Read again: this pass may have merged and archived some. Sessions archived since
         // the host looked still count, so a fleet cleaned up at once is complete too.
-        let now_sessions: Vec<Session> = self
-            .store()
-            .sessions(&SessionFilter {
-                project: None,
-                include_archived: true,
-            })?
-            .into_iter()
-            .filter(|s| s.archived_at.is_none_or(|at| at >= since))
-            .filter(|s| projects.is_empty() || projects.contains(&s.project))
-            .collect();
+        let now_sessions = self.watched(projects, Some(since))?;
         done.extend(self.complete_projects(notify, &now_sessions, since).await?);
         Ok(done)
     }
@@ -406,14 +411,9 @@ impl Manager {
             .map(Duration::from_millis)
             .unwrap_or(MERGE_CLEANUP_GRACE);
         let merged: Vec<Session> = self
-            .store()
-            .sessions(&SessionFilter {
-                project: None,
-                include_archived: false,
-            })?
+            .watched(projects, None)?
             .into_iter()
             .filter(|s| s.status == SessionStatus::Merged && !in_flight(s))
-            .filter(|s| projects.is_empty() || projects.contains(&s.project))
             .collect();
         let mut done = Vec::new();
         for s in merged {
