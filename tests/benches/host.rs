@@ -124,7 +124,7 @@ fn main() {
         )
     });
     let mut host = f.env.command(ao_tests::ao_bin());
-    host.arg("start")
+    host.args(["start", "--no-orchestrator"])
         .current_dir(&f.repo)
         .env(
             "PATH",

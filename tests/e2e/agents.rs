@@ -647,7 +647,7 @@ fn claude_code_gets_a_failing_check_from_the_host_and_pushes_a_fix() {
     f.fleet.env.set("GH_TOKEN", ao_tests::github::TOKEN);
     f.fleet.env.set("GITHUB_API_URL", &gh.url);
     let head = |branch: &str| ao_tests::branch_head(&remote, branch);
-    let host = f.fleet.ao_child(&["start"]);
+    let host = f.fleet.ao_child(&["start", "--no-orchestrator"]);
     f.ao(&["spawn", "app", "--prompt", "Fix the login"])
         .success();
     let branch = f.status("app-1")["branch"].as_str().unwrap().to_owned();
@@ -694,7 +694,7 @@ fn claude_code_waiting_for_an_answer_brings_the_human_back_through_the_host() {
     let file = f.fleet.repo.join("agent-orchestrator.yaml");
     let config = std::fs::read_to_string(&file).unwrap() + "lifecycle:\n  probeInterval: 300ms\n";
     std::fs::write(&file, config).unwrap();
-    let host = f.fleet.ao_child(&["start"]);
+    let host = f.fleet.ao_child(&["start", "--no-orchestrator"]);
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success();
     let shown = wait_until("the question on the desktop", || {

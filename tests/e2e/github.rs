@@ -915,7 +915,7 @@ fn the_host_keeps_status_current_and_ao_stop_ends_it() {
             + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
     )
     .unwrap();
-    let host = f.ao_child(&["start"]);
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
     // The host polls by itself: a failing check shows in `ao status` without --refresh.
     gh.check("acme/app", pr, "build", Some("FAILURE"), true, "boom\n");
     ao_tests::wait_until("the host to see the failing check", || {
@@ -923,7 +923,7 @@ fn the_host_keeps_status_current_and_ao_stop_ends_it() {
     });
     f.ao(&["status"]).success().stdout_has("host: running (pid");
     // One host per AO_HOME.
-    f.ao(&["start"])
+    f.ao(&["start", "--no-orchestrator"])
         .code(1)
         .stderr_has("a host already runs for")
         .stderr_has("`ao stop` ends it");

@@ -12,6 +12,7 @@ mod hardening;
 mod init;
 mod integrity;
 mod notify;
+mod orchestrator;
 mod plugins;
 mod reactions;
 mod reference;

@@ -132,7 +132,7 @@ fn wait_gone(path: &Path) {
 #[test]
 fn the_host_carries_a_pull_request_from_a_failing_check_to_its_merge() {
     let l = Loop::new("  approved-and-green:\n    auto: true\n    action: auto-merge\n");
-    let host = l.f.ao_child(&["start"]);
+    let host = l.f.ao_child(&["start", "--no-orchestrator"]);
     let (branch, pr) = l.spawn_with_pr();
     wait_until("the host to find the pull request", || {
         l.f.ao(&["status", "--json"])
@@ -238,7 +238,7 @@ fn the_host_carries_a_pull_request_from_a_failing_check_to_its_merge() {
 #[test]
 fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothing() {
     let l = Loop::new("  changes-requested:\n    retries: 2\n");
-    let mut host = l.f.ao_child(&["start"]);
+    let mut host = l.f.ao_child(&["start", "--no-orchestrator"]);
     let (_branch, pr) = l.spawn_with_pr();
     wait_until("the host to find the pull request", || {
         l.f.ao(&["status", "--json"])
@@ -254,7 +254,7 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
     // SIGKILL: no clean stop.
     host.kill().unwrap();
     host.wait().unwrap();
-    let mut host = l.f.ao_child(&["start"]);
+    let mut host = l.f.ao_child(&["start", "--no-orchestrator"]);
     // The new host has run passes over the same PR: nothing sent again.
     let probes = |f: &Fleet| f.ao(&["status"]).stdout.contains("host: running");
     wait_until("the new host", || probes(&l.f).then_some(()));
@@ -292,7 +292,7 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
     host.kill().unwrap();
     host.wait().unwrap();
     // Started again, it does not escalate twice.
-    host = l.f.ao_child(&["start"]);
+    host = l.f.ao_child(&["start", "--no-orchestrator"]);
     wait_until("the new host", || probes(&l.f).then_some(()));
     l.f.ao(&["status", "--refresh"]).success();
     assert_eq!(l.events("escalated").len(), 1);
@@ -302,7 +302,7 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
 #[test]
 fn a_branch_that_conflicts_with_main_gets_its_conflicting_files() {
     let l = Loop::new("");
-    let host = l.f.ao_child(&["start"]);
+    let host = l.f.ao_child(&["start", "--no-orchestrator"]);
     let (_branch, pr) = l.spawn_with_pr();
     // main moves on with another login.txt.
     let other = l.f.env.root().join("other");
@@ -352,7 +352,7 @@ fn an_urgent_notification_no_notifier_took_is_tried_again_then_given_up() {
         ),
     )
     .unwrap();
-    let host = f.ao_child(&["start"]);
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
     f.ao(&["spawn", "app", "--prompt", "exit soon"]).success();
     wait_until("the exit notified on the second delivery", || {
         (r.received().len() == 2).then_some(())
@@ -399,7 +399,10 @@ fn two_hosts_started_at_once_leave_one_running_and_a_left_lock_is_taken_over() {
     std::fs::write(&lock, std::process::id().to_string()).unwrap();
     assert!(!f.ao(&["status"]).stdout.contains("host: running"));
     f.ao(&["stop"]).success().stdout_has("no host runs for");
-    let mut children = vec![f.ao_child(&["start"]), f.ao_child(&["start"])];
+    let mut children = vec![
+        f.ao_child(&["start", "--no-orchestrator"]),
+        f.ao_child(&["start", "--no-orchestrator"]),
+    ];
     let refused = wait_until("one of the two hosts to refuse", || {
         children
             .iter_mut()
@@ -436,7 +439,7 @@ fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
     let (_branch, pr) = l.spawn_with_pr();
     l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
     l.gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
-    let host = l.f.ao_child(&["start"]);
+    let host = l.f.ao_child(&["start", "--no-orchestrator"]);
     wait_until("all-complete", || {
         l.events("reaction_ran")
             .iter()

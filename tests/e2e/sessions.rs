@@ -706,12 +706,12 @@ fn small_rough_edges_say_what_to_do() {
     f.ao(&["start", "nope"]).code(1).stderr_has("nope");
     // Detached: it says where it logs, `ao status` sees it, `ao stop` ends it.
     let log = f.env.ao_home.join("logs").join("host.log");
-    f.ao(&["start", "--detach"])
+    f.ao(&["start", "--detach", "--no-orchestrator"])
         .success()
         .stdout_has("host started (pid")
         .stdout_has(&log.display().to_string());
     f.ao(&["status"]).success().stdout_has("host: running (pid");
-    f.ao(&["start", "--detach"])
+    f.ao(&["start", "--detach", "--no-orchestrator"])
         .code(1)
         .stderr_has("a host already runs for");
     f.ao(&["stop"])

@@ -72,6 +72,16 @@ pub enum Command {
         /// Run in the background; prints its pid and where it logs.
         #[arg(long)]
         detach: bool,
+        /// Do not start the projects' orchestrator sessions.
+        #[arg(long)]
+        no_orchestrator: bool,
+    },
+    /// Attach to a project's orchestrator session (`<prefix>-orchestrator`), the agent
+    /// that runs the fleet; `ao start` starts it.
+    Orchestrator {
+        /// The project (default: the config's only project).
+        #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
+        project: Option<String>,
     },
     /// End the supervising host that `ao start` runs.
     Stop {

@@ -30,6 +30,35 @@ pub async fn first() -> Signal {
     }
 }
 
+/// [`first`], its handlers installed now rather than when it is first awaited, so a
+/// signal that comes before then is not lost (nor ends the process). Call it inside the
+/// async runtime.
+#[cfg(unix)]
+pub fn watch() -> impl std::future::Future<Output = Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => Signal { name: "SIGINT", exit_code: 130 },
+            _ = term.recv() => Signal { name: "SIGTERM", exit_code: 143 },
+            _ = hup.recv() => Signal { name: "SIGHUP", exit_code: 129 },
+        }
+    }
+}
+
+/// [`first`] where signals are not unix's.
+#[cfg(not(unix))]
+pub fn watch() -> impl std::future::Future<Output = Signal> {
+    first()
+}
+
 /// Waits for Ctrl-C.
 #[cfg(not(unix))]
 pub async fn first() -> Signal {

@@ -245,7 +245,12 @@ pub fn decide(
     let mut out = Decided::default();
     let id = &s.session.id;
     for (key, r) in reactions {
-        if key == "all-complete" {
+        // The orchestrator has no pull request and waits for the human by design: only
+        // its questions and its exit are the human's business.
+        if key == "all-complete"
+            || (id.is_orchestrator()
+                && !matches!(key.as_str(), "agent-needs-input" | "agent-exited"))
+        {
             continue;
         }
         let state = s.states.get(key);

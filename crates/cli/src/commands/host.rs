@@ -115,14 +115,14 @@ fn host_level() -> tracing::Level {
 }
 
 /// `ao start [PROJECT...] [--detach]`.
-pub fn start(projects: &[String], detach: bool) -> anyhow::Result<ExitCode> {
+pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     for p in projects {
         m.project(p).map_err(user)?;
     }
     let home = super::home();
     if detach {
-        return start_detached(&m, projects, &home);
+        return start_detached(&m, projects, &home, orchestrators);
     }
     let _lock = m.lock_host().map_err(user)?;
     let log = log_path(&home);
@@ -157,9 +157,30 @@ pub fn start(projects: &[String], detach: bool) -> anyhow::Result<ExitCode> {
         );
     }
     let signal = block_on(async {
+        // Handlers first: `ao stop` while the orchestrators start ends the host cleanly.
+        let signal = crate::signals::watch();
+        if orchestrators {
+            let ids: Vec<String> = if projects.is_empty() {
+                m.config().config.projects.keys().cloned().collect()
+            } else {
+                projects.to_vec()
+            };
+            for id in ids {
+                let line = match m.ensure_orchestrator(&id).await {
+                    Ok((action, s)) => {
+                        format!("{}: {action}; `ao orchestrator {id}` attaches to it", s.id)
+                    }
+                    Err(e) => format!("project `{id}`: its orchestrator did not start: {e}"),
+                };
+                tracing::info!("{line}");
+                if !detached {
+                    eprintln!("{line}");
+                }
+            }
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let host = m.run_host(projects, async {
-            let s = crate::signals::first().await;
+            let s = signal.await;
             let _ = tx.send(s);
         });
         host.await;
@@ -179,6 +200,7 @@ fn start_detached(
     m: &ao_core::session::Manager,
     projects: &[String],
     home: &Path,
+    orchestrators: bool,
 ) -> anyhow::Result<ExitCode> {
     if let Some(pid) = m.running_host() {
         return Err(UserError::failed(format!(
@@ -202,9 +224,11 @@ fn start_detached(
     let exe = std::env::current_exe()
         .map_err(|e| UserError::failed(format!("cannot find ao's own binary: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("start")
-        .args(projects)
-        .env(DETACHED_ENV, "1")
+    cmd.arg("start").args(projects);
+    if !orchestrators {
+        cmd.arg("--no-orchestrator");
+    }
+    cmd.env(DETACHED_ENV, "1")
         .env("AO_HOME", home)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -277,4 +301,33 @@ pub fn stop() -> anyhow::Result<ExitCode> {
     }
     println!("stopped the host (pid {pid})");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ao orchestrator [PROJECT]`: attaches to the project's orchestrator session.
+pub fn orchestrator(project: Option<&str>) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let ids: Vec<String> = m.config().config.projects.keys().cloned().collect();
+    let id = match (project, ids.as_slice()) {
+        (Some(p), _) => p.to_owned(),
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(UserError::usage(format!(
+                "the config has {} projects; say whose orchestrator: {}",
+                ids.len(),
+                ids.join(", ")
+            ))
+            .hint("`ao orchestrator PROJECT`")
+            .into());
+        }
+    };
+    let p = m.project(&id).map_err(user)?;
+    let session = ao_core::model::SessionId::orchestrator(&p.session_prefix).to_string();
+    if m.session(&session).is_err() {
+        return Err(
+            UserError::failed(format!("project `{id}` has no orchestrator session"))
+                .hint("`ao start` starts it (unless --no-orchestrator)")
+                .into(),
+        );
+    }
+    super::session::attach(&session)
 }

@@ -38,7 +38,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(cmd) => session::run(cmd),
         Command::Issue(cmd) => session::issue(cmd),
         Command::Hook { agent, args } => Ok(hook::run(&agent, &args)),
-        Command::Start { projects, detach } => host::start(&projects, detach),
+        Command::Start {
+            projects,
+            detach,
+            no_orchestrator,
+        } => host::start(&projects, detach, !no_orchestrator),
+        Command::Orchestrator { project } => host::orchestrator(project.as_deref()),
         Command::Stop { .. } => host::stop(),
         Command::Dashboard { .. } => Err(UserError::usage(
             "ao has no web dashboard: the fleet lives in the terminal",

@@ -27,8 +27,9 @@ pub use node::{Entry, Node, ParseError, Value};
 pub use resolve::{REACTION_KEYS, ResolvedProject, default_reactions};
 pub use show::{Origin, Shown};
 pub use types::{
-    AgentConfig, Config, Defaults, ExternalPlugin, MergeMethodSetting, Permission, PluginSection,
-    PluginSource, ProjectConfig, PromptMode, ReactionAction, ReactionConfig,
+    AgentConfig, Config, Defaults, ExternalPlugin, MergeMethodSetting, OrchestratorSessionStrategy,
+    Permission, PluginSection, PluginSource, ProjectConfig, PromptMode, ReactionAction,
+    ReactionConfig,
 };
 
 use crate::registry::PluginRegistry;

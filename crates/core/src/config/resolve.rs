@@ -1,7 +1,9 @@
 //! A project with every default filled in: what the rest of ao works with.
 
 use super::duration::{ConfigDuration, EscalateAfter};
-use super::types::{AgentConfig, Config, ReactionAction, ReactionConfig};
+use super::types::{
+    AgentConfig, Config, OrchestratorSessionStrategy, ReactionAction, ReactionConfig,
+};
 use super::{EnvLookup, LoadedConfig, expand_path};
 use crate::model::Priority;
 use std::collections::BTreeMap;
@@ -176,6 +178,60 @@ pub struct ResolvedProject {
     /// The directory holding this project's workspaces, one per session, when the
     /// config names one (otherwise `$AO_HOME/worktrees/<project>`).
     pub worktree_dir: Option<PathBuf>,
+    /// The orchestrator session's agent: `orchestrator.agent`, else
+    /// `defaults.orchestrator.agent`, else the project's agent.
+    pub orchestrator_agent: String,
+    /// Its settings: the project's `agentConfig` under `orchestrator.agentConfig`, with
+    /// `orchestratorModel` as its model where set.
+    pub orchestrator_agent_config: AgentConfig,
+    /// The project's `orchestratorRules`.
+    pub orchestrator_rules: Option<String>,
+    /// What `ao start` does with an earlier orchestrator session (default reuse).
+    pub orchestrator_strategy: OrchestratorSessionStrategy,
+}
+
+impl ResolvedProject {
+    /// The project as session `id` runs it: the orchestrator's agent and settings for
+    /// the orchestrator session, the workers' for the others.
+    pub fn for_session(&self, id: &crate::model::SessionId) -> ResolvedProject {
+        if !id.is_orchestrator() {
+            return self.clone();
+        }
+        ResolvedProject {
+            agent: self.orchestrator_agent.clone(),
+            agent_config: self.orchestrator_agent_config.clone(),
+            ..self.clone()
+        }
+    }
+}
+
+/// `base` with the keys `over` sets laid on top (maps merged key by key).
+fn layered(base: &AgentConfig, over: Option<&AgentConfig>) -> AgentConfig {
+    fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+        match (base, over) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+                for (k, v) in o {
+                    if v.is_null() {
+                        continue;
+                    }
+                    match b.get_mut(&k) {
+                        Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                        _ => {
+                            b.insert(k, v);
+                        }
+                    }
+                }
+            }
+            (b, o) if !o.is_null() => *b = o,
+            _ => {}
+        }
+    }
+    let Some(over) = over else {
+        return base.clone();
+    };
+    let mut value = serde_json::to_value(base).unwrap_or_default();
+    merge(&mut value, serde_json::to_value(over).unwrap_or_default());
+    serde_json::from_value(value).unwrap_or_else(|_| base.clone())
 }
 
 impl LoadedConfig {
@@ -232,10 +288,42 @@ impl LoadedConfig {
                 .runtime
                 .clone()
                 .unwrap_or_else(|| cfg.defaults.runtime.clone()),
+            // Workers: `worker.agent`, `defaults.worker.agent`, then the project's.
             agent: p
-                .agent
-                .clone()
+                .worker
+                .as_ref()
+                .and_then(|w| w.agent.clone())
+                .or_else(|| cfg.defaults.worker.as_ref().and_then(|w| w.agent.clone()))
+                .or_else(|| p.agent.clone())
                 .unwrap_or_else(|| cfg.defaults.agent.clone()),
+            orchestrator_agent: p
+                .orchestrator
+                .as_ref()
+                .and_then(|o| o.agent.clone())
+                .or_else(|| {
+                    cfg.defaults
+                        .orchestrator
+                        .as_ref()
+                        .and_then(|o| o.agent.clone())
+                })
+                .or_else(|| p.agent.clone())
+                .unwrap_or_else(|| cfg.defaults.agent.clone()),
+            orchestrator_agent_config: {
+                let mut c = layered(
+                    &p.agent_config,
+                    p.orchestrator
+                        .as_ref()
+                        .and_then(|o| o.agent_config.as_ref()),
+                );
+                if let Some(m) = c.orchestrator_model.clone() {
+                    c.model = Some(m);
+                }
+                c
+            },
+            orchestrator_rules: p.orchestrator_rules.clone(),
+            orchestrator_strategy: p
+                .orchestrator_session_strategy
+                .unwrap_or(OrchestratorSessionStrategy::Reuse),
             workspace: p
                 .workspace
                 .clone()
@@ -245,7 +333,10 @@ impl LoadedConfig {
             symlinks: p.symlinks.clone(),
             copy: p.copy.clone(),
             post_create: p.post_create.clone(),
-            agent_config: p.agent_config.clone(),
+            agent_config: layered(
+                &p.agent_config,
+                p.worker.as_ref().and_then(|w| w.agent_config.as_ref()),
+            ),
             agent_rules: p.agent_rules.clone(),
             agent_rules_file: p
                 .agent_rules_file

@@ -203,10 +203,10 @@ pub struct Defaults {
     /// `$AO_HOME/worktrees`. `~` expands.
     #[serde(default)]
     pub worktree_dir: Option<String>,
-    /// The orchestrator role's agent (read, not used by ao yet).
+    /// The orchestrator role's agent, for projects that name none.
     #[serde(default)]
     pub orchestrator: Option<RoleDefaults>,
-    /// The worker role's agent (read, not used by ao yet).
+    /// The worker role's agent, for projects that name none.
     #[serde(default)]
     pub worker: Option<RoleDefaults>,
 }
@@ -309,16 +309,16 @@ pub struct ProjectConfig {
     /// `~` expands; a relative path is relative to this file.
     #[serde(default)]
     pub worktree_dir: Option<String>,
-    /// The orchestrator agent of this project (read, not used by ao yet).
+    /// The orchestrator agent of this project (`ao start` runs it as `<prefix>-orchestrator`).
     #[serde(default)]
     pub orchestrator: Option<RoleAgentConfig>,
-    /// The worker agents of this project (read, not used by ao yet).
+    /// The worker agents of this project (every spawned session).
     #[serde(default)]
     pub worker: Option<RoleAgentConfig>,
-    /// Rules for the orchestrator agent (read, not used by ao yet).
+    /// Rules for the orchestrator agent, after ao's own account of its commands.
     #[serde(default)]
     pub orchestrator_rules: Option<String>,
-    /// What `ao start` does with an earlier orchestrator session (read, not used by ao yet).
+    /// What `ao start` does with an earlier orchestrator session (default reuse).
     #[serde(default)]
     pub orchestrator_session_strategy: Option<OrchestratorSessionStrategy>,
     /// Whether opencode continues an issue's earlier session (read, not used by ao yet).
@@ -440,7 +440,7 @@ pub struct AgentConfig {
     /// otherwise lose what is typed before.
     #[serde(default)]
     pub ready_pattern: Option<String>,
-    /// The orchestrator agent's model (read, not used by ao yet; `model` applies).
+    /// The orchestrator agent's model (the workers use `model`).
     #[serde(default)]
     pub orchestrator_model: Option<String>,
     /// The reference format's opencode session id (ao records each session's own).

@@ -720,25 +720,14 @@ impl Checker<'_> {
                 }
             }
         }
-        let orchestrator = "ao has no orchestrator agent yet; `agent` and `agentConfig` of the project apply to every session";
-        for role in ["orchestrator", "worker"] {
-            if self.tree.at(&["defaults", role]).is_some() {
-                self.not_used_yet(&["defaults", role], orchestrator);
-            }
-        }
         for (id, p) in &config.projects {
-            for (key, set) in [
-                ("orchestrator", p.orchestrator.is_some()),
-                ("worker", p.worker.is_some()),
-                ("orchestratorRules", p.orchestrator_rules.is_some()),
-                (
-                    "orchestratorSessionStrategy",
-                    p.orchestrator_session_strategy.is_some(),
-                ),
-            ] {
-                if set {
-                    self.not_used_yet(&["projects", id, key], orchestrator);
-                }
+            if p.workspace.as_deref() == Some(crate::session::CHECKOUT) {
+                let loc = self.loc(&["projects", id, "workspace"]);
+                self.error(
+                    loc,
+                    "`workspace: checkout` is the orchestrator's own (the project's checkout); workers each need a workspace of their own".into(),
+                    "use `worktree` (the default) or `clone`".into(),
+                );
             }
             if p.opencode_issue_session_strategy.is_some() {
                 self.not_used_yet(
@@ -750,12 +739,6 @@ impl Checker<'_> {
                 self.not_used_yet(
                     &["projects", id, "decomposer"],
                     "ao spawns one session per issue",
-                );
-            }
-            if p.agent_config.orchestrator_model.is_some() {
-                self.not_used_yet(
-                    &["projects", id, "agentConfig", "orchestratorModel"],
-                    "ao has no orchestrator agent yet; `model` applies",
                 );
             }
         }

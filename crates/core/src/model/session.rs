@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// A session's id: `<sessionPrefix>-<n>`, unique in the store.
+/// A session's id: `<sessionPrefix>-<n>`, unique in the store; the project's one
+/// orchestrator session is `<sessionPrefix>-orchestrator` (number 0, which no worker
+/// gets).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SessionId {
@@ -15,7 +17,7 @@ pub struct SessionId {
 /// Why a string is not a session id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not a session id; ids look like `app-3` (the project's sessionPrefix, a dash, a number)"
+    "`{0}` is not a session id; ids look like `app-3` (the project's sessionPrefix, a dash, a number from 1) or `app-orchestrator`"
 )]
 pub struct SessionIdError(pub String);
 
@@ -26,6 +28,16 @@ impl SessionId {
             prefix: prefix.to_owned(),
             n,
         }
+    }
+
+    /// The id of the orchestrator session of the project with this prefix.
+    pub fn orchestrator(prefix: &str) -> SessionId {
+        SessionId::new(prefix, 0)
+    }
+
+    /// Whether this is a project's orchestrator session.
+    pub fn is_orchestrator(&self) -> bool {
+        self.n == 0
     }
 
     /// The project's session prefix.
@@ -41,7 +53,11 @@ impl SessionId {
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.prefix, self.n)
+        if self.is_orchestrator() {
+            write!(f, "{}-orchestrator", self.prefix)
+        } else {
+            write!(f, "{}-{}", self.prefix, self.n)
+        }
     }
 }
 
@@ -53,7 +69,11 @@ impl FromStr for SessionId {
         if !crate::config::is_valid_prefix(prefix) || n.is_empty() || n.starts_with('+') {
             return Err(bad());
         }
-        let n = n.parse::<u64>().map_err(|_| bad())?;
+        if n == "orchestrator" {
+            return Ok(SessionId::orchestrator(prefix));
+        }
+        // Worker numbers start at 1: 0 is the orchestrator's, spelled by name.
+        let n = n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(bad)?;
         Ok(SessionId::new(prefix, n))
     }
 }

@@ -113,7 +113,8 @@ impl Manager {
         report: &mut CleanupReport,
     ) -> Result<(), ManagerError> {
         let spec = self.workspace_spec(resolved, &s);
-        let has_workspace = spec.path.exists();
+        // The orchestrator's is the project's own checkout: left as it is.
+        let has_workspace = spec.path.exists() && s.workspace != super::orchestrator::CHECKOUT;
         if has_workspace {
             let lost = crate::git::unsaved_work(&spec.path, &resolved.default_branch)
                 .await

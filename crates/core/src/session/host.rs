@@ -94,9 +94,12 @@ impl Manager {
 
     /// What the running host last recorded, if a host runs.
     pub fn host_state(&self) -> Option<HostState> {
-        self.running_host()?;
+        let pid = self.running_host()?;
         let (v, _) = self.store().scm_state("host").ok()??;
-        serde_json::from_str(&v).ok()
+        // An earlier host's record is not this one's.
+        serde_json::from_str::<HostState>(&v)
+            .ok()
+            .filter(|h| h.pid == pid)
     }
 
     /// Takes the host lock, or says which live host holds it. A lock a dead host left

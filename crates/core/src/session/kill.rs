@@ -38,6 +38,14 @@ impl Manager {
     /// session still spawning is cancelled: its spawn is told to stop, undoes what it
     /// made, and the kill reports that.
     pub async fn kill(&self, id: &str, opts: KillOptions) -> Result<KillReport, ManagerError> {
+        // The orchestrator's workspace is the project's own checkout: never removed.
+        let opts = match self.session(id) {
+            Ok(s) if s.workspace == super::orchestrator::CHECKOUT => KillOptions {
+                keep_workspace: true,
+                ..opts
+            },
+            _ => opts,
+        };
         let s = self.session(id)?;
         if let Some(pid) = s.spawn_pid {
             if let Some(report) = self.cancel_spawn(&s, pid).await? {

@@ -184,6 +184,10 @@ impl Manager {
     /// Marks a session's workspace as this config's and store's, so `ao` run from a shell
     /// in it finds them without `AO_HOME`.
     pub(crate) fn mark_workspace(&self, s: &Session, workspace: &Path) {
+        // The project's own checkout is nobody's session.
+        if s.workspace == super::orchestrator::CHECKOUT {
+            return;
+        }
         let mark = crate::config::SessionMark {
             config: self.config.file.clone(),
             home: self.home.clone(),

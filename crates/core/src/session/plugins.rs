@@ -86,6 +86,9 @@ impl Manager {
     }
 
     pub(crate) fn workspace(&self, name: &str) -> Result<Arc<dyn Workspace>, ManagerError> {
+        if name == super::orchestrator::CHECKOUT {
+            return Ok(Arc::new(super::orchestrator::InPlace));
+        }
         self.build(Slot::Workspace, name, &[], None, |f| match f {
             Factory::Workspace(b) => Some(b),
             _ => None,

@@ -159,7 +159,8 @@ impl Manager {
                 include_archived: false,
             })?
             .into_iter()
-            .filter(|s| !s.branch.is_empty())
+            // The orchestrator's branch is the checkout's: no pull request of its own.
+            .filter(|s| !s.branch.is_empty() && !s.id.is_orchestrator())
             .collect();
         let mut report = RefreshReport::default();
         // Projects that name the same scm section share one instance and one batch.

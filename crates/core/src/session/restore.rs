@@ -30,7 +30,7 @@ impl Manager {
             self.undo_restore(&s).await?;
             s = self.session(id)?;
         }
-        let project = self.project(&s.project)?;
+        let project = self.project(&s.project)?.for_session(&s.id);
         let probe = self.probe(&s).await?;
         if probe.liveness == Liveness::Alive && !s.status.is_terminal() && s.archived_at.is_none() {
             return Err(ManagerError::refused(
@@ -38,7 +38,7 @@ impl Manager {
                 format!("`ao attach {}` opens it", s.id),
             ));
         }
-        if let Some(max) = project.max_sessions {
+        if let Some(max) = project.max_sessions.filter(|_| !s.id.is_orchestrator()) {
             let live: Vec<String> = self
                 .store()
                 .sessions(&crate::store::SessionFilter {
@@ -46,7 +46,7 @@ impl Manager {
                     include_archived: false,
                 })?
                 .into_iter()
-                .filter(|o| o.id != s.id && !o.status.is_terminal())
+                .filter(|o| o.id != s.id && !o.status.is_terminal() && !o.id.is_orchestrator())
                 .map(|o| o.id.to_string())
                 .collect();
             if live.len() >= max as usize {
@@ -81,9 +81,12 @@ impl Manager {
                 ),
             ));
         }
-        // From here on the row says this process is restoring it.
-        s.restore_pid = Some(std::process::id());
-        self.commit(&mut s, Vec::new())?;
+        // From here on the row says this process is restoring it (claimed on the latest
+        // row: an `ao status` elsewhere may just have marked it killed).
+        s = self.update(&s.id, |row| {
+            row.restore_pid = Some(std::process::id());
+            Vec::new()
+        })?;
         step("restore-claimed")?;
         match self
             .restore_steps(&project, &plugins, &mut s, existed)

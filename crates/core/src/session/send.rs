@@ -50,7 +50,7 @@ impl Manager {
         }
         let runtime = self.runtime(&handle.runtime)?;
         let agent = self.agent(&s.agent)?;
-        let project = self.project(&s.project)?;
+        let project = self.project(&s.project)?.for_session(&s.id);
         let names = agent.process_names(&project.agent_config);
         self.wait_ready(runtime.as_ref(), &handle, &names, false)
             .await

@@ -39,7 +39,9 @@ impl Manager {
         prompt: &str,
     ) -> Result<LaunchContext, ManagerError> {
         let mut rules = project.agent_rules.clone().unwrap_or_default();
-        if let Some(file) = &project.agent_rules_file
+        if s.id.is_orchestrator() {
+            rules = super::orchestrator::orchestrator_rules(project);
+        } else if let Some(file) = &project.agent_rules_file
             && let Ok(text) = std::fs::read_to_string(file)
         {
             if !rules.is_empty() {
@@ -71,6 +73,13 @@ impl Manager {
         s: &Session,
         cwd: &std::path::Path,
     ) -> Result<(), ManagerError> {
+        // The orchestrator works in the project's checkout, which is not its to remove.
+        if s.id.is_orchestrator()
+            && s.workspace == super::orchestrator::CHECKOUT
+            && cwd.canonicalize().ok() == project.path.canonicalize().ok()
+        {
+            return Ok(());
+        }
         let own = s.workspace_path.as_deref() == Some(cwd)
             && matches!(
                 s.workspace_claim,

@@ -206,12 +206,17 @@ impl Manager {
             }
             _ => PrFact::Unknown,
         };
-        let stuck_after_ms = self.project(&s.project).ok().and_then(|p| {
-            p.reactions
-                .get("agent-stuck")
-                .and_then(|r| r.threshold)
-                .map(|d| d.0.as_millis() as i64)
-        });
+        // The orchestrator waits for the human as a matter of course: never stuck.
+        let stuck_after_ms = self
+            .project(&s.project)
+            .ok()
+            .filter(|_| !s.id.is_orchestrator())
+            .and_then(|p| {
+                p.reactions
+                    .get("agent-stuck")
+                    .and_then(|r| r.threshold)
+                    .map(|d| d.0.as_millis() as i64)
+            });
         let obs = Observation {
             agent: AgentFact::Running {
                 activity: s.activity,

@@ -207,11 +207,15 @@ impl Store {
         &self.path
     }
 
-    /// Whether the store has never handed out a session id: it is new, or was emptied.
+    /// Whether the store has never held a session: it is new, or was emptied.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM id_counters", [], |r| r.get(0))?;
+            .query_row(
+                "SELECT (SELECT count(*) FROM id_counters) + (SELECT count(*) FROM sessions)",
+                [],
+                |r| r.get(0),
+            )?;
         Ok(n == 0)
     }
 

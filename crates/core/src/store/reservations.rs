@@ -56,7 +56,7 @@ impl Store {
             if let Some(max) = max {
                 let mut stmt = tx.prepare(
                     "SELECT id FROM sessions WHERE project = ?1 AND archived_at IS NULL
-                       AND status NOT IN ('killed', 'merged', 'done')
+                       AND status NOT IN ('killed', 'merged', 'done') AND n > 0
                      UNION ALL SELECT id FROM reservations WHERE project = ?1",
                 )?;
                 let taken: Vec<String> = stmt
@@ -85,6 +85,16 @@ impl Store {
             )?;
             Ok(Reserved::Id(id))
         })
+    }
+
+    /// Records that sessions of `prefix` exist (the orchestrator's, which takes no
+    /// number), so the store never reads as one that held none.
+    pub fn note_prefix(&mut self, prefix: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO id_counters (prefix, next) VALUES (?1, 1) ON CONFLICT (prefix) DO NOTHING",
+            params![prefix],
+        )?;
+        Ok(())
     }
 
     /// Drops a reservation (the spawn failed or was rolled back).
