@@ -718,3 +718,70 @@ fn claude_code_waiting_for_an_answer_brings_the_human_back_through_the_host() {
     assert_eq!(asked, 1);
     f.fleet.stop_host(host);
 }
+
+/// Claude Code as the orchestrator: started by `ao start` in the project's checkout with
+/// ao's account of its commands and the project's rules in its system prompt; told by
+/// the human to start a worker, it runs `ao spawn` and `ao status --json` from its pane,
+/// and the worker appears.
+#[test]
+fn claude_code_as_the_orchestrator_spawns_a_worker_from_its_pane() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let ao = ao_tests::ao_bin();
+    let run = Step {
+        when: Some("Start a worker for the login fix".into()),
+        shell: Some(format!(
+            "{ao} spawn app --prompt 'Fix the login' && {ao} status --json",
+            ao = ao.display()
+        )),
+        ..Step::default()
+    };
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![run, text("Started app-1 on the login fix.")]),
+        "      permissions: permissionless\n",
+    );
+    let settings = f.fleet.env.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    f.add_env("IS_SANDBOX", "1");
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap()
+        + "    orchestratorRules: Give every worker one issue only.\n    worker:\n      agent: command\n      agentConfig:\n        command: [cat]\n";
+    std::fs::write(&file, config).unwrap();
+    let host = f.fleet.ao_child(&["start"]);
+    f.wait_turn_ended("app-orchestrator");
+    f.ao(&[
+        "send",
+        "app-orchestrator",
+        "Start a worker for the login fix",
+    ])
+    .success();
+    let worker = wait_until("the worker the orchestrator spawned", || {
+        f.fleet
+            .sessions()
+            .into_iter()
+            .find(|s| s["id"] == "app-1" && s["status"] == "working")
+    });
+    assert_eq!(worker["agent"], "command", "the workers' agent: {worker}");
+    assert_eq!(worker["prompt"], "Fix the login");
+    let asked = wait_until("the orchestrator's turn to reach the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(0))
+    });
+    let body = asked.body.to_string();
+    assert!(
+        body.contains("You are the orchestrator of project `app`"),
+        "{body}"
+    );
+    assert!(body.contains("ao spawn app --prompt"), "{body}");
+    assert!(body.contains("Give every worker one issue only."), "{body}");
+    // The `ao status --json` it ran came back to the model with the worker in it.
+    let after = wait_until("the command's output to reach the model", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(1))
+    });
+    assert!(after.body.to_string().contains("app-1"), "{}", after.body);
+    let o = f.status("app-orchestrator");
+    assert_eq!(o["agent"], "claude-code");
+    f.fleet.stop_host(host);
+}

@@ -209,13 +209,11 @@ impl Store {
 
     /// Whether the store has never held a session: it is new, or was emptied.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM id_counters) + (SELECT count(*) FROM sessions)",
-                [],
-                |r| r.get(0),
-            )?;
+        let n: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM id_counters) + (SELECT count(*) FROM sessions)",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n == 0)
     }
 
