@@ -153,17 +153,25 @@ fn the_reference_init_template_and_its_keys_load_and_say_what_they_do() {
         "power",
         "dashboard",
         "projectOrder",
-        "orchestrator",
-        "orchestratorRules",
-        "orchestratorSessionStrategy",
         "opencodeIssueSessionStrategy",
-        "orchestratorModel",
     ] {
         run.stderr_has(&format!("warning: `{key}` is read, not used by ao yet"));
     }
     run.stderr_has("`dataDir` is read, not used: ao keeps its state in $AO_HOME");
-    // The host cleans merged sessions up: its lifecycle keys are used.
-    assert!(!run.stderr.contains("`lifecycle`"), "{}", run.explain());
+    // The host cleans merged sessions up and runs the orchestrator: those keys are used.
+    for key in [
+        "lifecycle",
+        "orchestrator",
+        "orchestratorRules",
+        "orchestratorSessionStrategy",
+        "orchestratorModel",
+    ] {
+        assert!(
+            !run.stderr.contains(&format!("`{key}`")),
+            "{}",
+            run.explain()
+        );
+    }
     // The top-level worktreeDir is used: no warning, and ordinary commands stay quiet
     // about dataDir.
     assert!(!run.stderr.contains("`worktreeDir`"), "{}", run.explain());

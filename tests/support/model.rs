@@ -39,6 +39,11 @@ pub struct Step {
     /// Fail with this HTTP status and message.
     #[serde(default)]
     pub error: Option<(u16, String)>,
+    /// Refuse as the provider does when the account's usage limit is reached: HTTP 429
+    /// with the provider's error body and its reset headers, the limit lifting this
+    /// many seconds from now.
+    #[serde(default)]
+    pub limit: Option<u64>,
     /// Keep the stream open, sending a token every 100 ms, until `release()`.
     #[serde(default)]
     pub hold: bool,
@@ -331,6 +336,55 @@ fn respond(
             )
         })
     };
+    if let Some(secs) = step.limit {
+        let reset = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + secs;
+        let (body, headers) = match api {
+            Api::Anthropic => (
+                json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
+                vec![
+                    ("retry-after".to_owned(), secs.to_string()),
+                    (
+                        "anthropic-ratelimit-unified-status".to_owned(),
+                        "rejected".to_owned(),
+                    ),
+                    (
+                        "anthropic-ratelimit-unified-reset".to_owned(),
+                        reset.to_string(),
+                    ),
+                    (
+                        "anthropic-ratelimit-unified-representative-claim".to_owned(),
+                        "five_hour".to_owned(),
+                    ),
+                    (
+                        "anthropic-ratelimit-unified-5h-status".to_owned(),
+                        "rejected".to_owned(),
+                    ),
+                    (
+                        "anthropic-ratelimit-unified-5h-reset".to_owned(),
+                        reset.to_string(),
+                    ),
+                ],
+            ),
+            _ => (
+                json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_at": reset, "resets_in_seconds": secs}}),
+                vec![
+                    ("retry-after".to_owned(), secs.to_string()),
+                    ("x-codex-primary-used-percent".to_owned(), "100".to_owned()),
+                    (
+                        "x-codex-primary-reset-after-seconds".to_owned(),
+                        secs.to_string(),
+                    ),
+                ],
+            ),
+        };
+        write_json_with(out, 429, &body, &headers)?;
+        finish(shared, step_index);
+        return Ok(false);
+    }
     if let Some((status, message)) = &step.error {
         let body = match api {
             Api::Anthropic => {
@@ -602,10 +656,23 @@ fn answer_other(out: &mut TcpStream, method: &str, path: &str) -> std::io::Resul
 }
 
 fn write_json(out: &mut TcpStream, status: u16, value: &Value) -> std::io::Result<()> {
+    write_json_with(out, status, value, &[])
+}
+
+fn write_json_with(
+    out: &mut TcpStream,
+    status: u16,
+    value: &Value,
+    headers: &[(String, String)],
+) -> std::io::Result<()> {
     let body = value.to_string();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         out,
-        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{body}",
         if status < 300 { "OK" } else { "Error" },
         body.len()
     )?;

@@ -62,10 +62,11 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run the supervising host: it probes every session, polls their pull requests and
-    /// reacts (the agent gets failing checks and review threads, the human the
-    /// notifications, approved and green PRs merge where allowed). In the foreground
-    /// until Ctrl-C or `ao stop`, or in the background with --detach.
+    /// Run the supervising host: it starts each project's orchestrator session, probes
+    /// every session, polls their pull requests and reacts (the agent gets failing
+    /// checks and review threads, the human the notifications, approved and green PRs
+    /// merge where allowed). In the foreground until Ctrl-C or `ao stop`, or in the
+    /// background with --detach.
     Start {
         /// Watch only these projects (default: every project of the config).
         projects: Vec<String>,
