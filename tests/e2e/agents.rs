@@ -785,3 +785,111 @@ fn claude_code_as_the_orchestrator_spawns_a_worker_from_its_pane() {
     assert_eq!(o["agent"], "claude-code");
     f.fleet.stop_host(host);
 }
+
+/// An agent at its provider's usage limit, under the host: `ao status` shows it limited
+/// with the reset time (not stuck, ready or idle), the human is told once, new sessions
+/// for that agent wait, and after the reset the agent goes on: Claude Code retries by
+/// itself; Codex, whose turn ended on the limit, is told to continue by ao.
+fn limited_then_resumed(agent: &str, program: &str, package: &str) {
+    if agent_cli(program, package).is_none() {
+        return;
+    }
+    let r = ao_tests::receiver::Receiver::start();
+    let f = AgentFleet::new(
+        agent,
+        scenario(vec![
+            Step {
+                limit: Some(20),
+                ..Step::default()
+            },
+            text("Back at work."),
+        ]),
+        "      permissions: permissionless\n",
+    );
+    let settings = f.fleet.env.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
+    f.add_env("IS_SANDBOX", "1");
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "lifecycle:\n  probeInterval: 300ms\nnotifiers:\n  hook:\n    plugin: webhook\n    url: {}/hook\nnotificationRouting:\n  action: [hook]\n  urgent: [hook]\n",
+            r.url
+        );
+    std::fs::write(&file, config).unwrap();
+    let host = f.fleet.ao_child(&["start", "--no-orchestrator"]);
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    let resets = s["limit"]["resets_at"].as_i64().expect("a reset time");
+    let now = ao_core::model::now_ms();
+    assert!(resets > now && resets < now + 90_000, "{s:#}");
+    assert_eq!(s["status"], "working", "not stuck: {s:#}");
+    f.ao(&["status"]).success().stdout_has("limited until");
+    // Told once, for the agent, not per session.
+    let told = wait_until("the limit notified", || {
+        r.received()
+            .into_iter()
+            .find(|m| m.body.contains("hit its usage limit"))
+    });
+    assert!(
+        told.body.contains(&format!("{agent} hit its usage limit")),
+        "{}",
+        told.body
+    );
+    // New sessions for it wait.
+    f.ao(&["spawn", "app", "--prompt", "Another"])
+        .code(1)
+        .stderr_has(&format!("{agent} is at its usage limit (app-1 reported it"));
+    // After the reset it works again.
+    let back = wait_until_long("the agent past its limit", || {
+        let s = f.status("app-1");
+        (s["activity"] != "limited" && s.get("limit").is_none()).then_some(s)
+    });
+    assert_ne!(back["status"], "stuck");
+    let answered = wait_until_long("the model asked again", || {
+        f.model.requests().into_iter().find(|r| r.step == Some(1))
+    });
+    if agent == "codex" {
+        assert!(
+            answered
+                .body
+                .to_string()
+                .contains("Your usage limit has reset"),
+            "ao told Codex to continue: {}",
+            answered.body
+        );
+    }
+    let notices = r
+        .received()
+        .iter()
+        .filter(|m| m.body.contains("hit its usage limit"))
+        .count();
+    assert_eq!(notices, 1);
+    f.fleet.stop_host(host);
+}
+
+/// [`wait_until`] for two and a half minutes: a usage limit takes its time to lift, and
+/// Codex names its reset only to the minute (ao waits for the minute's end).
+fn wait_until_long<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn claude_code_at_its_usage_limit_reads_limited_and_goes_on_after_the_reset() {
+    limited_then_resumed("claude-code", "claude", "@anthropic-ai/claude-code");
+}
+
+#[test]
+fn codex_at_its_usage_limit_reads_limited_and_is_told_to_continue_after_the_reset() {
+    limited_then_resumed("codex", "codex", "@openai/codex");
+}

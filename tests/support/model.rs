@@ -371,14 +371,7 @@ fn respond(
             ),
             _ => (
                 json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_at": reset, "resets_in_seconds": secs}}),
-                vec![
-                    ("retry-after".to_owned(), secs.to_string()),
-                    ("x-codex-primary-used-percent".to_owned(), "100".to_owned()),
-                    (
-                        "x-codex-primary-reset-after-seconds".to_owned(),
-                        secs.to_string(),
-                    ),
-                ],
+                vec![("retry-after".to_owned(), secs.to_string())],
             ),
         };
         write_json_with(out, 429, &body, &headers)?;

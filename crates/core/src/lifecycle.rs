@@ -148,7 +148,7 @@ pub fn transition(prev: Decision, obs: &Observation, policy: &Policy, now: Times
         AgentFact::Running {
             last_active_at: Some(t),
             activity,
-        } if activity != Some(Activity::Active) => Some(t),
+        } if !matches!(activity, Some(Activity::Active | Activity::Limited)) => Some(t),
         _ => None,
     };
     let stuck = matches!(

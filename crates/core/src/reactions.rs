@@ -244,6 +244,11 @@ pub fn decide(
 ) -> Decided {
     let mut out = Decided::default();
     let id = &s.session.id;
+    // Held by its provider's usage limit: nothing is sent and no nudge goes; the host
+    // tells it to continue once the limit lifts.
+    if s.session.activity == Some(Activity::Limited) {
+        return out;
+    }
     for (key, r) in reactions {
         // The orchestrator has no pull request and waits for the human by design: only
         // its questions and its exit are the human's business.

@@ -21,20 +21,24 @@ pub enum Activity {
     Idle,
     /// The agent asks the human something (a permission prompt, a first-run dialog).
     WaitingInput,
-    /// The agent cannot go on by itself (an error it reported, a rate limit).
+    /// The agent cannot go on by itself (an error it reported).
     Blocked,
+    /// The agent's provider refuses it for a usage or rate limit: it waits for the limit
+    /// to lift (the report's `resets_at`, when the CLI says).
+    Limited,
     /// The agent's process has ended.
     Exited,
 }
 
 impl Activity {
     /// Every activity, for listings and round-trip tests.
-    pub const ALL: [Activity; 6] = [
+    pub const ALL: [Activity; 7] = [
         Activity::Active,
         Activity::Ready,
         Activity::Idle,
         Activity::WaitingInput,
         Activity::Blocked,
+        Activity::Limited,
         Activity::Exited,
     ];
 
@@ -46,6 +50,7 @@ impl Activity {
             Activity::Idle => "idle",
             Activity::WaitingInput => "waiting_input",
             Activity::Blocked => "blocked",
+            Activity::Limited => "limited",
             Activity::Exited => "exited",
         }
     }
@@ -200,9 +205,12 @@ pub struct ActivityReport {
     /// When the agent last did something, if known.
     #[serde(default)]
     pub last_at: Option<Timestamp>,
-    /// The question it asks, for `waiting_input`.
+    /// The question it asks, for `waiting_input`; what the limit is, for `limited`.
     #[serde(default)]
     pub detail: Option<String>,
+    /// For `limited`: when the limit lifts (milliseconds since 1970), if the CLI says.
+    #[serde(default)]
+    pub resets_at: Option<Timestamp>,
 }
 
 /// What the agent CLI records about its own session.

@@ -355,8 +355,12 @@ fn table_with(
                 Some(r) => format!("{} ({r})", s.status),
                 None => s.status.to_string(),
             };
-            let activity = match v.runtime_state {
-                Some("unknown") => "unknown".to_owned(),
+            let activity = match (v.runtime_state, &v.limit) {
+                (Some("unknown"), _) => "unknown".to_owned(),
+                (_, Some(l)) => match l.resets_at {
+                    Some(at) => format!("limited until {}", ao_core::model::time::utc_clock(at)),
+                    None => "limited".to_owned(),
+                },
                 _ => s
                     .activity
                     .map(|a| a.to_string())
@@ -431,7 +435,19 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
             },
         ),
     ];
-    if let Some(d) = &view.activity_detail {
+    if let Some(l) = &view.limit {
+        rows.push((
+            "limit",
+            match l.resets_at {
+                Some(at) => format!(
+                    "{} (lifts at {})",
+                    l.detail,
+                    ao_core::model::time::utc_clock(at)
+                ),
+                None => l.detail.clone(),
+            },
+        ));
+    } else if let Some(d) = &view.activity_detail {
         rows.push(("asks", d.clone()));
     }
     rows.push(("project", s.project.clone()));

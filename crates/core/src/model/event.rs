@@ -122,6 +122,14 @@ pub enum EventKind {
         /// Deliveries tried.
         attempts: u32,
     },
+    /// An agent CLI hit its provider's usage limit (told once for all its sessions).
+    Limited {
+        /// The agent plugin.
+        agent: String,
+        /// When the limit lifts, if the CLI said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resets_at: Option<i64>,
+    },
     /// A notification sent by hand (`ao notify`).
     Manual,
     /// A test notification from `ao doctor --test-notify`.
@@ -142,6 +150,7 @@ impl EventKind {
             EventKind::PrMerged { .. } => "pr_merged",
             EventKind::Notified { .. } => "notified",
             EventKind::NotifyGaveUp { .. } => "notify_gave_up",
+            EventKind::Limited { .. } => "limited",
             EventKind::Manual => "manual",
             EventKind::Test => "test",
         }

@@ -138,6 +138,7 @@ impl Manager {
                 }
             }
         }
+        done.extend(self.handle_limits(notify).await?);
         done.extend(self.retry_notifications(notify).await?);
         done.extend(self.clean_merged(projects).await?);
         // Read again: this pass may have merged and archived some. Sessions archived since
@@ -521,6 +522,118 @@ impl Manager {
             done.push(title);
         }
         Ok(done)
+    }
+}
+
+/// What an agent held by a usage limit is told once the limit has lifted.
+pub const CONTINUE_AFTER_LIMIT: &str =
+    "Your usage limit has reset. Continue the task from where you left off.";
+
+/// How long after the stated reset ao tells a limited agent to continue.
+const CONTINUE_GRACE_MS: i64 = 5_000;
+
+impl Manager {
+    /// Agents held by their provider's usage limit: the human is told once per limit
+    /// (per agent and reset time, however many sessions wait on it), and each waiting
+    /// agent is told to continue once the limit has lifted.
+    async fn handle_limits(&self, notify: &Dispatcher) -> Result<Vec<String>, ManagerError> {
+        let limits = self.store().limits()?;
+        let mut done = Vec::new();
+        let mut groups: BTreeMap<(String, Option<i64>), Vec<&crate::store::AgentLimit>> =
+            BTreeMap::new();
+        for l in limits.values() {
+            groups
+                .entry((l.agent.clone(), l.resets_at.map(|t| t / 60_000)))
+                .or_default()
+                .push(l);
+        }
+        for ((agent, _), group) in &groups {
+            if group.iter().all(|l| l.notified) {
+                continue;
+            }
+            let told_before = group.iter().any(|l| l.notified);
+            for l in group {
+                self.store().mark_limit(&l.session, true, false)?;
+            }
+            if told_before {
+                continue;
+            }
+            let mut ids: Vec<&str> = group.iter().map(|l| l.session.as_str()).collect();
+            ids.sort();
+            let resets_at = group.iter().filter_map(|l| l.resets_at).max();
+            let when = match resets_at {
+                Some(at) => format!(
+                    "it lifts at {}, and ao tells {} to continue then",
+                    crate::model::time::utc_clock(at),
+                    if ids.len() == 1 { "it" } else { "them" }
+                ),
+                None => "the CLI did not say when it lifts; `ao send SESSION continue` once it has"
+                    .into(),
+            };
+            let project = self
+                .store()
+                .session(&ids[0].parse().map_err(|e: crate::model::SessionIdError| {
+                    ManagerError::plain(e.to_string())
+                })?)?
+                .map(|s| s.project)
+                .unwrap_or_default();
+            let title = format!("{agent} hit its usage limit");
+            let body = format!(
+                "{} wait{} on it ({}); {when}. New sessions for {agent} wait too.",
+                ids.len(),
+                if ids.len() == 1 { "s" } else { "" },
+                ids.join(", ")
+            );
+            let event = Event {
+                id: 0,
+                at: now_ms(),
+                project,
+                session: None,
+                priority: Priority::Action,
+                kind: EventKind::Limited {
+                    agent: agent.clone(),
+                    resets_at,
+                },
+                message: body,
+            };
+            self.store().append_event(&event)?;
+            let key = format!("limit:{agent}:{}", resets_at.unwrap_or(0) / 60_000);
+            self.deliver(notify, title.clone(), event, key).await?;
+            done.push(title);
+        }
+        let now = now_ms();
+        for l in limits.values() {
+            let Some(at) = l.resets_at else { continue };
+            if l.continued || now < at + CONTINUE_GRACE_MS {
+                continue;
+            }
+            match self.send(&l.session, CONTINUE_AFTER_LIMIT).await {
+                Ok(()) => {
+                    self.store().mark_limit(&l.session, false, true)?;
+                    done.push(format!(
+                        "{}: its usage limit lifted; told it to continue",
+                        l.session
+                    ));
+                }
+                Err(e) => done.push(format!("{}: could not tell it to continue: {e}", l.session)),
+            }
+        }
+        Ok(done)
+    }
+
+    /// The usage limit that holds agent `agent` now, if one does: a session of it is
+    /// limited and the limit has not lifted.
+    pub fn agent_limit(
+        &self,
+        agent: &str,
+    ) -> Result<Option<crate::store::AgentLimit>, ManagerError> {
+        let now = now_ms();
+        Ok(self
+            .store()
+            .limits()?
+            .into_values()
+            .filter(|l| l.agent == agent && l.resets_at.is_none_or(|at| at > now))
+            .max_by_key(|l| l.resets_at.unwrap_or(i64::MAX)))
     }
 }
 

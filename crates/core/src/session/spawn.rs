@@ -98,6 +98,29 @@ impl Manager {
             ));
         }
         let agent_name = req.agent.clone().unwrap_or_else(|| project.agent.clone());
+        // New sessions for an agent held by its usage limit wait for it to lift.
+        while let Some(l) = self.agent_limit(&agent_name)? {
+            let until = l.resets_at.map(crate::model::time::utc_clock);
+            let why = format!(
+                "{agent_name} is at its usage limit ({} reported it{}), so new sessions for it wait",
+                l.session,
+                until
+                    .as_ref()
+                    .map(|u| format!("; it lifts at {u}"))
+                    .unwrap_or_default()
+            );
+            let Some(at) = l.resets_at.filter(|_| req.wait) else {
+                return Err(ManagerError::refused(
+                    why,
+                    "--wait waits for the limit to lift; --agent picks another agent",
+                ));
+            };
+            if let Some(tell) = req.on_wait {
+                tell(&format!("{why}; waiting"));
+            }
+            let wait = (at - crate::model::now_ms()).clamp(100, 60_000) as u64;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
         let plugins =
             Arc::new(self.plugins_for(&agent_name, &project.workspace, &project.runtime)?);
         let mut resolved = Vec::new();

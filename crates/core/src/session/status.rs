@@ -28,6 +28,9 @@ pub struct SessionView {
     /// What is wrong with the session that ao did not do: its workspace deleted by hand.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The usage limit its agent waits on, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<crate::store::AgentLimit>,
 }
 
 fn liveness_name(l: Liveness) -> &'static str {
@@ -153,6 +156,7 @@ impl Manager {
         } else {
             Default::default()
         };
+        let mut limits = self.store().limits()?;
         for (mut s, probe) in sessions.into_iter().zip(probes) {
             let mut reading = None;
             if let Some(p) = &probe {
@@ -165,6 +169,39 @@ impl Manager {
                     let snapshot = snapshots.get(&s.id);
                     s = self.decide_live(&s, last, snapshot)?;
                 }
+                // The limit table follows the readings, written only when they change.
+                let key = s.id.to_string();
+                match reading.as_ref().filter(|r| r.activity == Activity::Limited) {
+                    Some(r) => {
+                        let detail = r.detail.clone().unwrap_or_default();
+                        let known = limits.get(&key);
+                        // A countdown re-read each probe is the same limit.
+                        // So is a clock time re-read after it passed (it names tomorrow now).
+                        let now = now_ms();
+                        let moved = |l: &crate::store::AgentLimit| match (l.resets_at, r.resets_at)
+                        {
+                            (Some(a), Some(b)) => {
+                                (a - b).abs() > 60_000 && !(a < now && b - a >= 23 * 3_600_000)
+                            }
+                            (a, b) => a != b,
+                        };
+                        if known.is_none_or(moved) {
+                            self.store()
+                                .set_limit(&key, &s.agent, &detail, r.resets_at)?;
+                            limits = self.store().limits()?;
+                        }
+                    }
+                    None if reading.is_some() && limits.contains_key(&key) => {
+                        self.store().clear_limit(&key)?;
+                        limits.remove(&key);
+                    }
+                    None => {}
+                }
+            }
+            // An ended session waits on nothing.
+            if s.status.is_terminal() && limits.contains_key(&s.id.to_string()) {
+                self.store().clear_limit(&s.id.to_string())?;
+                limits.remove(&s.id.to_string());
             }
             let mut problems = Vec::new();
             if let Some(path) = &s.workspace_path
@@ -184,6 +221,7 @@ impl Manager {
                     ActivitySource::Terminal => "terminal",
                 }),
                 problems,
+                limit: limits.get(&s.id.to_string()).cloned(),
                 session: s,
             });
         }

@@ -135,6 +135,19 @@ const MIGRATIONS: &[&str] = &[
         last_error TEXT
     );
     "#,
+    // 8: agents held by their provider's usage limit: what the CLI said, when the limit
+    // lifts, whether the human was told and the agent told to continue.
+    r#"
+    CREATE TABLE agent_limits (
+        session   TEXT PRIMARY KEY,
+        agent     TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        resets_at INTEGER,
+        since     INTEGER NOT NULL,
+        notified  INTEGER NOT NULL DEFAULT 0,
+        continued INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

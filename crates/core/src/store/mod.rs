@@ -15,7 +15,7 @@ mod tests;
 pub use agent_reports::AgentReport;
 pub use migrations::SCHEMA_VERSION;
 pub use pr_snapshots::PrSnapshot;
-pub use reactions::{Job, ReactionState};
+pub use reactions::{AgentLimit, Job, ReactionState};
 pub use reservations::{Reservation, Reserved};
 pub use sessions::{Change, SessionFilter};
 

@@ -247,3 +247,88 @@ impl Store {
         })
     }
 }
+
+/// An agent held by its provider's usage limit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentLimit {
+    /// The session.
+    pub session: String,
+    /// Its agent plugin.
+    pub agent: String,
+    /// What the CLI said.
+    pub detail: String,
+    /// When the limit lifts, if the CLI said.
+    pub resets_at: Option<Timestamp>,
+    /// Since when ao has seen it.
+    pub since: Timestamp,
+    /// Whether the human was told of this limit.
+    pub notified: bool,
+    /// Whether the agent was told to continue after the reset.
+    pub continued: bool,
+}
+
+impl Store {
+    /// Records that `session`'s agent is held by a usage limit (a new reset time is a
+    /// new limit: told and continued again).
+    pub fn set_limit(
+        &mut self,
+        session: &str,
+        agent: &str,
+        detail: &str,
+        resets_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO agent_limits (session, agent, detail, resets_at, since) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (session) DO UPDATE SET agent = ?2, detail = ?3,
+               notified = CASE WHEN abs(coalesce(resets_at, 0) - coalesce(?4, 0)) <= 60000 THEN notified ELSE 0 END,
+               continued = CASE WHEN abs(coalesce(resets_at, 0) - coalesce(?4, 0)) <= 60000 THEN continued ELSE 0 END,
+               resets_at = ?4",
+            params![session, agent, detail, resets_at, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets `session`'s limit (its agent works again).
+    pub fn clear_limit(&mut self, session: &str) -> Result<(), StoreError> {
+        self.execute("DELETE FROM agent_limits WHERE session = ?1", [session])?;
+        Ok(())
+    }
+
+    /// Marks `session`'s limit as told to the human, or its agent as told to continue.
+    pub fn mark_limit(
+        &mut self,
+        session: &str,
+        notified: bool,
+        continued: bool,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE agent_limits SET notified = notified OR ?2, continued = continued OR ?3 WHERE session = ?1",
+            params![session, notified, continued],
+        )?;
+        Ok(())
+    }
+
+    /// Every agent held by a limit, by session.
+    pub fn limits(&self) -> Result<HashMap<String, AgentLimit>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT session, agent, detail, resets_at, since, notified, continued FROM agent_limits",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AgentLimit {
+                session: r.get(0)?,
+                agent: r.get(1)?,
+                detail: r.get(2)?,
+                resets_at: r.get(3)?,
+                since: r.get(4)?,
+                notified: r.get(5)?,
+                continued: r.get(6)?,
+            })
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let row = row?;
+            out.insert(row.session.clone(), row);
+        }
+        Ok(out)
+    }
+}

@@ -289,6 +289,7 @@ impl Agent for Aider {
             source,
             last_at,
             detail: None,
+            resets_at: None,
         })
     }
 

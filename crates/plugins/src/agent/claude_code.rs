@@ -232,6 +232,11 @@ impl Agent for ClaudeCode {
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
+        // Held by the usage limit: Claude Code waits (and retries) with its turn open,
+        // so its hooks still say active.
+        if let Some((line, resets)) = usage_limit(screen, ctx.now) {
+            return Ok(super::limited(ActivitySource::Terminal, line, resets));
+        }
         if let Some(r) = &ctx.report {
             // A permission question answered without a later hook: the screen tells.
             if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
@@ -271,6 +276,7 @@ impl Agent for ClaudeCode {
                 source: ActivitySource::SessionLog,
                 last_at: None,
                 detail: None,
+                resets_at: None,
             });
         }
         Ok(from_terminal(Activity::Active, None))
@@ -285,9 +291,10 @@ impl Agent for ClaudeCode {
     }
 
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
+        // A turn in progress may be one the usage limit holds: only the screen says so.
         ctx.report
             .as_ref()
-            .is_none_or(|r| r.activity == Activity::WaitingInput)
+            .is_none_or(|r| matches!(r.activity, Activity::WaitingInput | Activity::Active))
     }
 
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
@@ -529,5 +536,59 @@ mod own_dialog_tests {
             ..AgentConfig::default()
         };
         assert_eq!(a.own_dialog(SCREEN, Path::new("/w/app-1"), &asking), None);
+    }
+}
+
+/// The usage limit Claude Code shows, if it shows one ("5-hour limit reached · retrying
+/// in 25s (3:03pm)", "You've hit your limit · resets 3pm", "Claude usage limit reached.
+/// Your limit will reset at 3pm"): the line, and when the limit lifts.
+fn usage_limit(screen: &str, now: Timestamp) -> Option<(String, Option<Timestamp>)> {
+    let line = screen.lines().rev().find(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains("limit reached") || l.contains("hit your limit")
+    })?;
+    let line = line
+        .trim()
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim()
+        .to_owned();
+    let lower = line.to_ascii_lowercase();
+    let resets = if let Some(rest) = lower.split("retrying in ").nth(1) {
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            .map(|secs| now + secs * 1000)
+    } else {
+        ["resets ", "reset at "].iter().find_map(|key| {
+            let rest = lower.split(key).nth(1)?;
+            let clock: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+                .collect();
+            super::next_clock_time(&clock, now)
+        })
+    };
+    Some((line, resets))
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn the_usage_limit_on_screen_is_read_with_its_reset() {
+        let now = 1_000_000;
+        let (line, at) = usage_limit(
+            "❯ Say hello\n\n✻ 5-hour limit reached · retrying in 25s (3:03pm) · attempt 1/10\n",
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            line,
+            "5-hour limit reached · retrying in 25s (3:03pm) · attempt 1/10"
+        );
+        assert_eq!(at, Some(now + 25_000));
+        assert!(usage_limit("You've hit your limit · resets 3pm (Asia/Dhaka)", now).is_some());
+        assert!(usage_limit("❯ Say hello\n\nHello!", now).is_none());
     }
 }

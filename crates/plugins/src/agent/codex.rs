@@ -151,6 +151,8 @@ fn find_rollout_in(home: &Path, workspace: &Path, id: Option<&str>) -> Option<Pa
 struct Rollout {
     id: Option<String>,
     in_turn: Option<bool>,
+    /// The last turn ended on the usage limit: what Codex said, and when it lifts.
+    limit: Option<(String, Option<Timestamp>)>,
     tokens: Option<u64>,
     first_prompt: Option<String>,
     modified: Option<Timestamp>,
@@ -161,10 +163,12 @@ fn read_rollout(path: &Path) -> Rollout {
     let mut r = Rollout {
         id: None,
         in_turn: None,
+        limit: None,
         tokens: None,
         first_prompt: None,
         modified: super::modified_ms(path),
     };
+    let mut reset_hint: Option<Timestamp> = None;
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -172,9 +176,27 @@ fn read_rollout(path: &Path) -> Rollout {
         let p = &v["payload"];
         match (v["type"].as_str(), p["type"].as_str()) {
             (Some("session_meta"), _) => r.id = p["id"].as_str().map(str::to_owned),
-            (Some("event_msg"), Some("task_started")) => r.in_turn = Some(true),
+            (Some("event_msg"), Some("task_started")) => {
+                r.in_turn = Some(true);
+                r.limit = None;
+            }
             (Some("event_msg"), Some("task_complete" | "turn_aborted")) => {
                 r.in_turn = Some(false);
+                // The reset is named relative to when the turn ended.
+                let at = v["timestamp"]
+                    .as_str()
+                    .and_then(ao_core::model::time::parse_rfc3339)
+                    .unwrap_or_else(ao_core::model::now_ms);
+                r.limit = usage_limit(&p["error"], &reset_hint, at);
+            }
+            (Some("event_msg"), Some("token_count")) if !p["rate_limits"].is_null() => {
+                r.tokens = p["info"]["total_token_usage"]["total_tokens"]
+                    .as_u64()
+                    .or(r.tokens);
+                // Where Codex knows when its window resets (seconds since 1970).
+                reset_hint = p["rate_limits"]["primary"]["resets_at"]
+                    .as_i64()
+                    .map(|s| s * 1000);
             }
             (Some("event_msg"), Some("token_count")) => {
                 r.tokens = p["info"]["total_token_usage"]["total_tokens"].as_u64();
@@ -186,6 +208,31 @@ fn read_rollout(path: &Path) -> Rollout {
         }
     }
     r
+}
+
+/// The usage limit a turn's `error` reports, if it does: its message, and when the
+/// limit lifts (from `hint`, else the message's "try again at 3:04 PM", the next such
+/// time after the turn ended at `written_at`).
+fn usage_limit(
+    error: &Value,
+    hint: &Option<Timestamp>,
+    written_at: Timestamp,
+) -> Option<(String, Option<Timestamp>)> {
+    let message = error["message"].as_str()?;
+    let info = error["codex_error_info"].as_str().unwrap_or_default();
+    if info != "usage_limit_exceeded" && !message.contains("usage limit") {
+        return None;
+    }
+    let resets = hint.or_else(|| {
+        let at = message.split("try again at ").nth(1)?;
+        let clock: String = at
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == ' ')
+            .collect();
+        // Codex names the minute; the limit lifts within it, so its end is the safe time.
+        super::next_clock_time(&clock, written_at).map(|t| t + 59_999)
+    });
+    Some((message.to_owned(), resets))
 }
 
 /// What a dialog on the screen asks, if one is showing.
@@ -245,6 +292,17 @@ impl Agent for Codex {
                 .and_then(|r| r.agent_session_id.as_deref())
         });
         let rollout = find_rollout(&ctx.workspace, id).map(|p| read_rollout(&p));
+        // The last turn ended on the usage limit, and none has started since.
+        if let Some(log) = &rollout
+            && log.in_turn == Some(false)
+            && let Some((message, resets)) = &log.limit
+        {
+            return Ok(super::limited(
+                ActivitySource::SessionLog,
+                message.clone(),
+                *resets,
+            ));
+        }
         match (&ctx.report, rollout) {
             // The notify program spoke after the rollout's last write: the turn ended.
             (Some(r), Some(log)) if log.in_turn == Some(true) => {
@@ -256,6 +314,7 @@ impl Agent for Codex {
                         source: ActivitySource::SessionLog,
                         last_at: log.modified,
                         detail: None,
+                        resets_at: None,
                     })
                 }
             }
@@ -275,6 +334,7 @@ impl Agent for Codex {
                     source: ActivitySource::SessionLog,
                     last_at,
                     detail: None,
+                    resets_at: None,
                 })
             }
             (None, None) => Ok(from_terminal(

@@ -83,6 +83,7 @@ impl Agent for CommandAgent {
             source: ActivitySource::Terminal,
             last_at: ctx.last_output_at,
             detail: None,
+            resets_at: None,
         })
     }
 

@@ -71,6 +71,7 @@ pub(crate) fn from_report(r: &AgentReport, idle_after_ms: u64, now: Timestamp) -
         source: ActivitySource::Hook,
         last_at: Some(r.at),
         detail: r.detail.clone(),
+        resets_at: None,
     }
 }
 
@@ -81,6 +82,7 @@ pub(crate) fn from_terminal(activity: Activity, detail: Option<String>) -> Activ
         source: ActivitySource::Terminal,
         last_at: None,
         detail,
+        resets_at: None,
     }
 }
 
@@ -124,5 +126,109 @@ pub(crate) fn inline_launch(
         env: ctx.config.env.clone().into_iter().collect(),
         prompt: ao_core::plugin::PromptDelivery::Inline,
         agent_session_id,
+    }
+}
+
+/// A reading of an agent held by its provider's usage limit: `detail` says what the CLI
+/// said, `resets_at` when the limit lifts where it said so.
+pub(crate) fn limited(
+    source: ActivitySource,
+    detail: String,
+    resets_at: Option<Timestamp>,
+) -> ActivityReport {
+    ActivityReport {
+        activity: Activity::Limited,
+        source,
+        last_at: None,
+        detail: Some(detail),
+        resets_at,
+    }
+}
+
+/// The next moment, after `now` (ms), that a wall-clock time in the user's time zone
+/// names: `3:04 PM`, `3pm`, `15:04`, `3:04pm`. None when `text` holds no such time.
+pub(crate) fn next_clock_time(text: &str, now: Timestamp) -> Option<Timestamp> {
+    let t = text.trim().to_ascii_lowercase();
+    let (clock, pm, am) = if let Some(c) = t.strip_suffix("pm") {
+        (c.trim(), true, false)
+    } else if let Some(c) = t.strip_suffix("am") {
+        (c.trim(), false, true)
+    } else {
+        (t.as_str(), false, false)
+    };
+    let (h, m) = match clock.split_once(':') {
+        Some((h, m)) => (h.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?),
+        None => (clock.parse::<u32>().ok()?, 0),
+    };
+    if m > 59 || h > 23 || ((am || pm) && !(1..=12).contains(&h)) {
+        return None;
+    }
+    let hour = match (am, pm) {
+        (true, _) if h == 12 => 0,
+        (_, true) if h != 12 => h + 12,
+        _ => h,
+    };
+    local_next(hour, m, now)
+}
+
+/// The next `hour:minute` in local time after `now`.
+#[cfg(unix)]
+fn local_next(hour: u32, minute: u32, now: Timestamp) -> Option<Timestamp> {
+    let secs = (now / 1000) as libc::time_t;
+    // SAFETY: localtime_r and mktime on a tm this function owns.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return None;
+        }
+        tm.tm_hour = hour as i32;
+        tm.tm_min = minute as i32;
+        tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        let mut at = libc::mktime(&mut tm) as i64 * 1000;
+        if at <= now - 60_000 {
+            at += 24 * 3600 * 1000;
+        }
+        Some(at)
+    }
+}
+
+#[cfg(not(unix))]
+fn local_next(_hour: u32, _minute: u32, _now: Timestamp) -> Option<Timestamp> {
+    None
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn clock_times_read_as_the_next_such_moment() {
+        // SAFETY: setting TZ before any thread reads it.
+        let now = 1_796_137_400_000; // 2026-12-01 15:03:20 UTC
+        let tz = std::env::var("TZ").ok();
+        if tz
+            .as_deref()
+            .is_some_and(|z| !z.is_empty() && z != "UTC" && z != "UTC0")
+        {
+            return;
+        }
+        let day = 24 * 3600 * 1000;
+        let midnight = now - now % day;
+        assert_eq!(
+            next_clock_time("3:04 PM", now),
+            Some(midnight + (15 * 60 + 4) * 60_000)
+        );
+        assert_eq!(
+            next_clock_time("3pm", now),
+            Some(midnight + 15 * 3600 * 1000)
+        );
+        assert_eq!(
+            next_clock_time("9am", now),
+            Some(midnight + day + 9 * 3600 * 1000)
+        );
+        assert_eq!(next_clock_time("12am", now), Some(midnight + day));
+        assert_eq!(next_clock_time("noon", now), None);
+        assert_eq!(next_clock_time("13pm", now), None);
     }
 }

@@ -82,6 +82,7 @@ impl Agent for LineAgent {
             source: ActivitySource::SessionLog,
             last_at: modified_ms(&taken_log(&ctx.scratch_dir)),
             detail: None,
+            resets_at: None,
         })
     }
 
