@@ -204,31 +204,23 @@ mod limit_tests {
 
     #[test]
     fn clock_times_read_as_the_next_such_moment() {
-        // SAFETY: setting TZ before any thread reads it.
         let now = 1_796_137_400_000; // 2026-12-01 15:03:20 UTC
-        let tz = std::env::var("TZ").ok();
-        if tz
-            .as_deref()
-            .is_some_and(|z| !z.is_empty() && z != "UTC" && z != "UTC0")
-        {
-            return;
-        }
         let day = 24 * 3600 * 1000;
-        let midnight = now - now % day;
+        let next = |t: &str| next_clock_time(t, now).unwrap();
+        // In any time zone: within the coming day (a minute ago still counts), a minute
+        // apart where a minute apart, and 12 hours between 12am and 12pm.
+        for t in ["3:04 PM", "3pm", "9am", "12am", "12pm", "15:04", "23:59"] {
+            let at = next(t);
+            assert!(at > now - 60_000 && at <= now + day, "{t}: {at}");
+        }
+        assert_eq!((next("3:05 PM") - next("3:04 PM")).rem_euclid(day), 60_000);
         assert_eq!(
-            next_clock_time("3:04 PM", now),
-            Some(midnight + (15 * 60 + 4) * 60_000)
+            (next("12pm") - next("12am")).rem_euclid(day),
+            12 * 3600 * 1000
         );
-        assert_eq!(
-            next_clock_time("3pm", now),
-            Some(midnight + 15 * 3600 * 1000)
-        );
-        assert_eq!(
-            next_clock_time("9am", now),
-            Some(midnight + day + 9 * 3600 * 1000)
-        );
-        assert_eq!(next_clock_time("12am", now), Some(midnight + day));
+        assert_eq!(next("15:04"), next("3:04pm"));
         assert_eq!(next_clock_time("noon", now), None);
         assert_eq!(next_clock_time("13pm", now), None);
+        assert_eq!(next_clock_time("3:60 PM", now), None);
     }
 }
