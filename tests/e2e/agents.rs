@@ -751,6 +751,13 @@ fn claude_code_as_the_orchestrator_spawns_a_worker_from_its_pane() {
         + "    orchestratorRules: Give every worker one issue only.\n    worker:\n      agent: command\n      agentConfig:\n        command: [cat]\n";
     std::fs::write(&file, config).unwrap();
     let host = f.fleet.ao_child(&["start"]);
+    wait_until("the host to start the orchestrator", || {
+        f.fleet
+            .sessions()
+            .iter()
+            .any(|s| s["id"] == "app-orchestrator")
+            .then_some(())
+    });
     f.wait_turn_ended("app-orchestrator");
     f.ao(&[
         "send",

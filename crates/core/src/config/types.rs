@@ -151,11 +151,13 @@ pub struct RoleAgentConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrchestratorSessionStrategy {
-    /// Keep using the one there is.
+    /// Keep the one that runs, or start the one that ended again (resuming its
+    /// conversation where the agent can).
     Reuse,
     /// End it and start a new one.
     Delete,
-    /// Leave it running and start a new one.
+    /// Start a new one without resuming the old; the old one is ended too, since a
+    /// project has one orchestrator.
     Ignore,
     /// An older name of `delete`.
     DeleteNew,
