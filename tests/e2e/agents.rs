@@ -104,11 +104,16 @@ fn exit_cli(f: &AgentFleet, keys: &[&str]) {
 /// root in a sandbox would: the sandbox marked (root may bypass permissions only there)
 /// and the bypass mode's one-time warning accepted.
 fn permissionless_claude() -> AgentFleet {
-    let f = AgentFleet::new(
+    permissionless(
         "claude-code",
         scenario(vec![shell("echo done > done.txt"), text("Done.")]),
-        "      permissions: permissionless\n",
-    );
+    )
+}
+
+/// `agent` in permissionless mode on `scenario`, set up as a user running ao as root
+/// in a sandbox would (Claude Code's bypass warning accepted, the sandbox marked).
+fn permissionless(agent: &str, scenario: Scenario) -> AgentFleet {
+    let f = AgentFleet::new(agent, scenario, "      permissions: permissionless\n");
     let settings = f.fleet.env.home.join(".claude/settings.json");
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
@@ -737,15 +742,10 @@ fn claude_code_as_the_orchestrator_spawns_a_worker_from_its_pane() {
         )),
         ..Step::default()
     };
-    let f = AgentFleet::new(
+    let f = permissionless(
         "claude-code",
         scenario(vec![run, text("Started app-1 on the login fix.")]),
-        "      permissions: permissionless\n",
     );
-    let settings = f.fleet.env.home.join(".claude/settings.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
-    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
-    f.add_env("IS_SANDBOX", "1");
     let file = f.fleet.repo.join("agent-orchestrator.yaml");
     let config = std::fs::read_to_string(&file).unwrap()
         + "    orchestratorRules: Give every worker one issue only.\n    worker:\n      agent: command\n      agentConfig:\n        command: [cat]\n";
@@ -802,7 +802,7 @@ fn limited_then_resumed(agent: &str, program: &str, package: &str) {
         return;
     }
     let r = ao_tests::receiver::Receiver::start();
-    let f = AgentFleet::new(
+    let f = permissionless(
         agent,
         scenario(vec![
             Step {
@@ -811,12 +811,7 @@ fn limited_then_resumed(agent: &str, program: &str, package: &str) {
             },
             text("Back at work."),
         ]),
-        "      permissions: permissionless\n",
     );
-    let settings = f.fleet.env.home.join(".claude/settings.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
-    std::fs::write(&settings, r#"{"skipDangerousModePermissionPrompt": true}"#).unwrap();
-    f.add_env("IS_SANDBOX", "1");
     let file = f.fleet.repo.join("agent-orchestrator.yaml");
     let config = std::fs::read_to_string(&file).unwrap()
         + &format!(
@@ -877,18 +872,8 @@ fn limited_then_resumed(agent: &str, program: &str, package: &str) {
 
 /// [`wait_until`] for two and a half minutes: a usage limit takes its time to lift, and
 /// Codex names its reset only to the minute (ao waits for the minute's end).
-fn wait_until_long<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+fn wait_until_long<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    ao_tests::wait_for(what, std::time::Duration::from_secs(150), check)
 }
 
 #[test]

@@ -469,8 +469,17 @@ pub fn bench_quick() -> bool {
 }
 
 /// Waits until `check` returns something, for at most 20 s, then fails saying `what`.
-pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+pub fn wait_until<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_for(what, std::time::Duration::from_secs(20), check)
+}
+
+/// [`wait_until`] with a deadline of `within`.
+pub fn wait_for<T>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
     loop {
         if let Some(v) = check() {
             return v;
