@@ -245,6 +245,7 @@ fn start_detached(
             });
         }
     }
+    let logged_before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let mut child = cmd
         .spawn()
         .map_err(|e| UserError::failed(format!("cannot start the host: {e}")))?;
@@ -253,6 +254,30 @@ fn start_detached(
     loop {
         if m.running_host() == Some(pid) {
             println!("host started (pid {pid}); log: {}", log.display());
+            // What became of the orchestrators: the host records itself once they are
+            // started (an agent CLI may take a while).
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while m.host_state().is_none() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let text = std::fs::read(&log).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text[(logged_before as usize).min(text.len())..])
+                .into_owned();
+            // Log entries start with their time; a message's further lines do not.
+            let mut entries: Vec<String> = Vec::new();
+            for line in text.lines() {
+                match entries.last_mut() {
+                    Some(e) if !line.starts_with(|c: char| c.is_ascii_digit()) => {
+                        e.push('\n');
+                        e.push_str(line);
+                    }
+                    _ => entries.push(line.to_owned()),
+                }
+            }
+            for e in entries.iter().filter(|e| e.contains("orchestrator")) {
+                // Without the log's time and target.
+                println!("{}", e.split_once(": ").map(|(_, s)| s).unwrap_or(e));
+            }
             println!("`ao status` shows it; `ao stop` ends it");
             return Ok(ExitCode::SUCCESS);
         }
