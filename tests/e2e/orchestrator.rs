@@ -167,3 +167,17 @@ fn no_orchestrator_starts_none_and_ao_orchestrator_says_how_to_get_one() {
         .code(2)
         .stderr_has("`workspace: checkout` is the orchestrator's own");
 }
+
+#[test]
+fn a_detached_host_says_what_became_of_the_orchestrator() {
+    let f = fleet("");
+    f.ao(&["start", "--detach"])
+        .success()
+        .stdout_has("host started (pid")
+        .stdout_has("app-orchestrator: started; `ao orchestrator app` attaches to it");
+    f.ao(&["stop"]).success();
+    f.ao(&["start", "--detach"])
+        .success()
+        .stdout_has("app-orchestrator: already running, kept");
+    f.ao(&["stop"]).success();
+}
