@@ -885,3 +885,48 @@ fn claude_code_at_its_usage_limit_reads_limited_and_goes_on_after_the_reset() {
 fn codex_at_its_usage_limit_reads_limited_and_is_told_to_continue_after_the_reset() {
     limited_then_resumed("codex", "codex", "@openai/codex");
 }
+
+/// Codex near its plan's limit offers a cheaper model in a menu: ao reads that as a
+/// question for the human (anything typed would pick an option), never types into it.
+#[test]
+fn codex_offering_a_cheaper_model_at_its_limit_waits_for_the_human() {
+    if agent_cli("codex", "@openai/codex").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "codex",
+        scenario(vec![
+            Step {
+                limit: Some(5),
+                limit_usage_headers: true,
+                ..Step::default()
+            },
+            text("Back at work."),
+        ]),
+    );
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap() + "lifecycle:\n  probeInterval: 300ms\n";
+    std::fs::write(&file, config).unwrap();
+    let host = f.fleet.ao_child(&["start", "--no-orchestrator"]);
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert!(
+        s["activity_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("for lower credit usage?")),
+        "{s:#}"
+    );
+    assert_eq!(s["status"], "needs_input", "{s:#}");
+    // Until well past the reset (5 s, and ao's 5 s grace), nothing is typed into the
+    // menu: the model is not asked again. Watched throughout, failing at once if it is.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < until {
+        assert!(
+            f.model.requests().iter().all(|r| r.step != Some(1)),
+            "ao typed into Codex's menu"
+        );
+        assert_eq!(f.status("app-1")["activity"], "waiting_input");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    f.fleet.stop_host(host);
+}

@@ -44,6 +44,10 @@ pub struct Step {
     /// many seconds from now.
     #[serde(default)]
     pub limit: Option<u64>,
+    /// With `limit`, for the OpenAI APIs: also the usage headers a ChatGPT plan sends
+    /// (`x-codex-primary-*`), on which Codex offers a cheaper model.
+    #[serde(default)]
+    pub limit_usage_headers: bool,
     /// Keep the stream open, sending a token every 100 ms, until `release()`.
     #[serde(default)]
     pub hold: bool,
@@ -371,7 +375,17 @@ fn respond(
             ),
             _ => (
                 json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_at": reset, "resets_in_seconds": secs}}),
-                vec![("retry-after".to_owned(), secs.to_string())],
+                {
+                    let mut h = vec![("retry-after".to_owned(), secs.to_string())];
+                    if step.limit_usage_headers {
+                        h.push(("x-codex-primary-used-percent".to_owned(), "100".to_owned()));
+                        h.push((
+                            "x-codex-primary-reset-after-seconds".to_owned(),
+                            secs.to_string(),
+                        ));
+                    }
+                    h
+                },
             ),
         };
         write_json_with(out, 429, &body, &headers)?;

@@ -240,6 +240,13 @@ fn dialog(screen: &str) -> Option<String> {
     if let Some(command) = approval_command(screen) {
         return Some(format!("asks permission to run: {command}"));
     }
+    // Near its usage limit Codex offers a cheaper model in a menu: what is typed then
+    // would pick an option, so it is a question for the human.
+    if screen.contains("enter select")
+        && let Some(q) = screen_line(screen, &["for lower credit usage?"])
+    {
+        return Some(q);
+    }
     const QUESTIONS: &[&[&str]] = &[
         &["Trust this folder?", "Do you trust the contents"],
         &["Sign in with ChatGPT", "Choose how you want to use Codex"],
