@@ -930,3 +930,41 @@ fn codex_offering_a_cheaper_model_at_its_limit_waits_for_the_human() {
     }
     f.fleet.stop_host(host);
 }
+
+/// Aider refused for its usage limit retries by itself and says so, without a reset
+/// time: it reads `limited`, and the human is told once.
+#[test]
+fn aider_at_its_usage_limit_reads_limited_while_it_retries() {
+    if agent_cli("aider", "aider-chat").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "aider",
+        Scenario {
+            steps: (0..30)
+                .map(|_| Step {
+                    limit: Some(90),
+                    ..Step::default()
+                })
+                .collect(),
+            tools_optional: true,
+            ..Scenario::default()
+        },
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    assert!(
+        s["activity_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("The usage limit has been reached")),
+        "{s:#}"
+    );
+    assert!(
+        s["limit"]["resets_at"].is_null(),
+        "aider names no reset: {s:#}"
+    );
+    f.ao(&["status"]).success().stdout_has("limited");
+    f.ao(&["spawn", "app", "--prompt", "Another"])
+        .code(1)
+        .stderr_has("aider is at its usage limit (app-1 reported it)");
+}

@@ -256,6 +256,11 @@ impl Agent for Aider {
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
+        // Refused for a rate or usage limit, aider retries by itself and says so; it
+        // does not say when the limit lifts.
+        if let Some(line) = ctx.recent_output.as_deref().and_then(rate_limited) {
+            return Ok(super::limited(ActivitySource::Terminal, line, None));
+        }
         let screen = ctx.recent_output.as_deref().map(read_screen);
         if let Some(Screen::Question(q)) = &screen {
             return Ok(from_terminal(Activity::WaitingInput, Some(q.clone())));
@@ -406,5 +411,44 @@ mod tests {
         assert_eq!(usage(history), (Some(2345 + 774), Some(0.0032)));
         assert_eq!(usage("> Tokens: 1 sent  \n"), (Some(1), None));
         assert_eq!(usage("#### hi\n"), (None, None));
+    }
+}
+
+/// The rate-limit error aider shows while it retries ("litellm.RateLimitError: …",
+/// "The API provider has rate limited you …", "Retrying in 4.0 seconds..."), when that is
+/// the last thing on its screen.
+fn rate_limited(screen: &str) -> Option<String> {
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if !tail.iter().any(|l| l.contains("rate limited you")) {
+        return None;
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("RateLimitError"))
+        .map(|l| l.trim_start_matches("litellm.").to_string())
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_aider_retries_reads_as_limited_until_an_answer_follows() {
+        let retrying = "> Say hello\n\nlitellm.RateLimitError: RateLimitError: OpenAIException - The usage limit has been reached\nThe API provider has rate limited you. Try again later or check your quotas.\nRetrying in 4.0 seconds...\n";
+        assert_eq!(
+            rate_limited(retrying).as_deref(),
+            Some(
+                "RateLimitError: RateLimitError: OpenAIException - The usage limit has been reached"
+            )
+        );
+        let answered = format!("{retrying}Hello!\nTokens: 2.6k sent, 2 received.\n\n>\n");
+        assert_eq!(rate_limited(&answered), None);
+        assert_eq!(rate_limited("> Say hello\n\nHello!\n"), None);
     }
 }
