@@ -968,3 +968,33 @@ fn aider_at_its_usage_limit_reads_limited_while_it_retries() {
         .code(1)
         .stderr_has("aider is at its usage limit (app-1 reported it)");
 }
+
+/// opencode refused for its usage limit waits out the provider's retry-after with its
+/// turn open and says so: it reads `limited` until then, with that time as the reset.
+#[test]
+fn opencode_at_its_usage_limit_reads_limited_until_its_retry() {
+    if agent_cli("opencode", "opencode-ai").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "opencode",
+        scenario(vec![
+            Step {
+                limit: Some(90),
+                ..Step::default()
+            },
+            text("Back."),
+        ]),
+        "      permissions: permissionless\n      model: scripted/test-model\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    assert_eq!(
+        s["activity_detail"], "The usage limit has been reached",
+        "{s:#}"
+    );
+    let resets = s["limit"]["resets_at"].as_i64().expect("a reset time");
+    let now = ao_core::model::now_ms();
+    assert!(resets > now + 30_000 && resets < now + 95_000, "{s:#}");
+    f.ao(&["status"]).success().stdout_has("limited until");
+}

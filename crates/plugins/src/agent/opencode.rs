@@ -144,6 +144,15 @@ impl Agent for OpenCode {
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
+        // Refused for a usage or rate limit, opencode waits out the provider's
+        // retry-after with its turn open: "… usage limit … [retrying in 1m 8s attempt #1]".
+        if let Some((line, wait_ms)) = usage_limit(screen) {
+            return Ok(super::limited(
+                ao_core::plugin::ActivitySource::Terminal,
+                line,
+                Some(ctx.now + wait_ms),
+            ));
+        }
         match &ctx.report {
             // The reporter loads before the TUI takes input: until its input box is up
             // the agent is still starting.
@@ -169,7 +178,10 @@ impl Agent for OpenCode {
     }
 
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
-        ctx.report.as_ref().is_none_or(is_start)
+        // A turn in progress may be one a usage limit holds: only the screen says so.
+        ctx.report
+            .as_ref()
+            .is_none_or(|r| is_start(r) || r.activity == Activity::Active)
     }
 
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
@@ -279,5 +291,55 @@ mod tests {
         push(&mut config, "plugin", json!("ours"));
         assert_eq!(config["plugin"], json!(["theirs", "ours"]));
         assert_eq!(config["model"], "x/y");
+    }
+}
+
+/// The usage or rate limit opencode is waiting out, if its status line shows one: the
+/// provider's message, and how long until its retry ("[retrying in 1m 8s attempt #1]").
+fn usage_limit(screen: &str) -> Option<(String, i64)> {
+    let line = screen.lines().rev().find(|l| l.contains("[retrying in "))?;
+    let (before, after) = line.split_once("[retrying in ")?;
+    let message = before
+        .trim()
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim()
+        .to_owned();
+    let lower = message.to_ascii_lowercase();
+    if !(lower.contains("usage limit") || lower.contains("rate limit")) {
+        return None;
+    }
+    let wait = after.split(" attempt").next()?.trim();
+    let mut ms = 0i64;
+    for part in wait.split_whitespace() {
+        let (n, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
+        let n: i64 = n.parse().ok()?;
+        ms += n * match unit {
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1000,
+            _ => return None,
+        };
+    }
+    Some((message, ms))
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_opencode_waits_out_is_read_with_its_wait() {
+        let screen = "  ┃  Build · Test model Scripted\n   ⬝⬝⬝⬝⬝⬝⬝⬝ The usage limit has been reached [retrying in 1m 8s attempt #1]     esc interrupt\n";
+        assert_eq!(
+            usage_limit(screen),
+            Some(("The usage limit has been reached".to_owned(), 68_000))
+        );
+        // Other errors it retries are not limits.
+        assert_eq!(
+            usage_limit(
+                "⬝⬝ Cannot connect to API: Unable to connect. [retrying in 12s attempt #4]"
+            ),
+            None
+        );
     }
 }
