@@ -998,3 +998,35 @@ fn opencode_at_its_usage_limit_reads_limited_until_its_retry() {
     assert!(resets > now + 30_000 && resets < now + 95_000, "{s:#}");
     f.ao(&["status"]).success().stdout_has("limited until");
 }
+
+/// Claude Code that gave up its retries (here after one, `CLAUDE_CODE_MAX_RETRIES=1`)
+/// ends its turn on the limit: its transcript's last turn is a rate-limit API error, and
+/// the session reads `limited` (with no reset, which it does not name).
+#[test]
+fn claude_code_that_gave_up_on_its_limit_reads_limited_from_its_transcript() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "claude-code",
+        scenario(
+            (0..4)
+                .map(|_| Step {
+                    limit: Some(600),
+                    ..Step::default()
+                })
+                .collect(),
+        ),
+    );
+    f.add_env("CLAUDE_CODE_MAX_RETRIES", "1");
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    assert!(
+        s["activity_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("exceed your account's rate limit")),
+        "{s:#}"
+    );
+    assert_eq!(s["status"], "working");
+}

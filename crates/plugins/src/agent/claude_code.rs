@@ -176,6 +176,36 @@ fn transcript(path: &Path) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The text of the transcript's last turn when it ended on a rate-limit API error
+/// (`isApiErrorMessage`, `error: "rate_limit"`), read from the file's tail only.
+fn rate_limit_turn(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let tail = String::from_utf8_lossy(&tail);
+    let last = tail
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["type"] == "assistant" || e["type"] == "user")?;
+    if last["type"] != "assistant"
+        || last["isApiErrorMessage"] != true
+        || last["error"] != "rate_limit"
+    {
+        return None;
+    }
+    Some(
+        last["message"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("API Error: rate limit")
+            .to_owned(),
+    )
+}
+
 /// What a dialog on the screen asks, if one is showing.
 fn dialog(screen: &str) -> Option<String> {
     const QUESTIONS: &[&[&str]] = &[
@@ -236,6 +266,27 @@ impl Agent for ClaudeCode {
         // so its hooks still say active.
         if let Some((line, resets)) = usage_limit(screen, ctx.now) {
             return Ok(super::limited(ActivitySource::Terminal, line, resets));
+        }
+        // Its retries given up, the turn ended on the limit: the transcript's last
+        // entry is an API error whose error is a rate limit (it names no reset). No
+        // hook follows such a turn, so the hooks' last word (active) does not count.
+        let asking = ctx
+            .report
+            .as_ref()
+            .is_some_and(|r| r.activity == Activity::WaitingInput);
+        if !asking
+            && let Some(path) = ctx
+                .agent_session_id
+                .as_deref()
+                .or_else(|| {
+                    ctx.report
+                        .as_ref()
+                        .and_then(|r| r.agent_session_id.as_deref())
+                })
+                .and_then(|id| transcript_path(&ctx.workspace, id))
+            && let Some(text) = rate_limit_turn(&path)
+        {
+            return Ok(super::limited(ActivitySource::SessionLog, text, None));
         }
         if let Some(r) = &ctx.report {
             // A permission question answered without a later hook: the screen tells.
