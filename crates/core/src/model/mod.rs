@@ -9,7 +9,9 @@ pub use ao_plugin_sdk::agent::Activity;
 pub use event::{Event, EventKind, Priority};
 #[cfg(test)]
 pub(crate) use session::sample_session as session_sample;
-pub use session::{PrRef, RuntimeHandle, Session, SessionId, SessionIdError, WorkspaceClaim};
+pub use session::{
+    Origin, PrRef, RuntimeHandle, Session, SessionId, SessionIdError, WorkspaceClaim,
+};
 pub use status::{SessionStatus, StatusReason};
 
 /// Milliseconds since the Unix epoch; ao stores every time this way.

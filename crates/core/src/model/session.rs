@@ -195,6 +195,57 @@ pub struct Session {
     pub archived_at: Option<Timestamp>,
 }
 
+/// Where a new session's agent and checkout come from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The project.
+    pub project: String,
+    /// Its branch.
+    pub branch: String,
+    /// Its agent plugin.
+    pub agent: String,
+    /// Its workspace plugin (or the orchestrator's `checkout`).
+    pub workspace: String,
+    /// Its runtime plugin.
+    pub runtime: String,
+    /// Where its checkout is (or will be).
+    pub workspace_path: std::path::PathBuf,
+}
+
+impl Session {
+    /// A session this process is starting now (`spawning`, `spawn_pid` this process),
+    /// with nothing made for it yet.
+    pub fn starting(id: SessionId, origin: Origin, now: Timestamp) -> Session {
+        Session {
+            id,
+            project: origin.project,
+            issue: None,
+            branch: origin.branch,
+            workspace_path: Some(origin.workspace_path),
+            runtime: None,
+            agent: origin.agent,
+            agent_session_id: None,
+            agent_started_at: None,
+            pr: None,
+            status: SessionStatus::Spawning,
+            status_reason: None,
+            activity: None,
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+            workspace: origin.workspace,
+            runtime_plugin: origin.runtime,
+            created_branch: false,
+            spawn_pid: Some(std::process::id()),
+            restore_pid: None,
+            cancel_requested_at: None,
+            workspace_claim: WorkspaceClaim::None,
+            version: 0,
+            prompt: None,
+        }
+    }
+}
+
 /// A working session with plain values, for unit tests.
 #[cfg(test)]
 pub(crate) fn sample_session(id: &SessionId) -> Session {

@@ -6,9 +6,7 @@
 
 use super::{Manager, ManagerError};
 use crate::config::{OrchestratorSessionStrategy, ResolvedProject};
-use crate::model::{
-    Activity, EventKind, Priority, Session, SessionId, SessionStatus, WorkspaceClaim, now_ms,
-};
+use crate::model::{Activity, EventKind, Priority, Session, SessionId, SessionStatus, now_ms};
 use crate::plugin::{CommandOutput, PluginError, Workspace, WorkspaceInfo, WorkspaceSpec};
 use crate::store::Change;
 use async_trait::async_trait;
@@ -203,35 +201,19 @@ impl Manager {
         let id = SessionId::orchestrator(&p.session_prefix);
         let role = p.for_session(&id);
         let plugins = self.plugins_for(&role.agent, CHECKOUT, &role.runtime)?;
-        let now = now_ms();
-        let mut s = Session {
-            id: id.clone(),
-            project: p.id.clone(),
-            issue: None,
-            workspace_path: Some(p.path.clone()),
-            created_branch: false,
-            branch: current_branch(&p.path),
-            runtime: None,
-            agent: role.agent.clone(),
-            workspace: CHECKOUT.into(),
-            runtime_plugin: role.runtime.clone(),
-            agent_session_id: None,
-            agent_started_at: None,
-            pr: None,
-            status: SessionStatus::Spawning,
-            status_reason: None,
-            activity: None,
-            created_at: now,
-            updated_at: now,
-            archived_at: None,
-            spawn_pid: Some(std::process::id()),
-            restore_pid: None,
-            cancel_requested_at: None,
-            // Never the session's: nothing ever removes the checkout.
-            workspace_claim: WorkspaceClaim::None,
-            version: 0,
-            prompt: None,
-        };
+        // Never the session's checkout (its claim stays none): nothing ever removes it.
+        let mut s = Session::starting(
+            id.clone(),
+            crate::model::Origin {
+                project: p.id.clone(),
+                branch: current_branch(&p.path),
+                agent: role.agent.clone(),
+                workspace: CHECKOUT.into(),
+                runtime: role.runtime.clone(),
+                workspace_path: p.path.clone(),
+            },
+            now_ms(),
+        );
         self.store().note_prefix(&p.session_prefix)?;
         self.store().insert_session(&s)?;
         let started = async {

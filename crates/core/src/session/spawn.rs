@@ -325,33 +325,23 @@ impl Manager {
             }
             None => format!("session/{id}"),
         };
-        let now = now_ms();
+        let created_branch = !crate::git::local_branch_exists(&project.path, &branch);
         let mut s = Session {
-            id: id.clone(),
-            project: project.id.clone(),
             issue: task.issue.as_ref().map(|i| i.id.clone()),
-            workspace_path: Some(self.workspace_root(project).join(id.to_string())),
-            created_branch: !crate::git::local_branch_exists(&project.path, &branch),
-            branch,
-            runtime: None,
-            agent: agent.to_owned(),
-            workspace: project.workspace.clone(),
-            runtime_plugin: project.runtime.clone(),
-            agent_session_id: None,
-            agent_started_at: None,
-            pr: None,
-            status: SessionStatus::Spawning,
-            status_reason: None,
-            activity: None,
-            created_at: now,
-            updated_at: now,
-            archived_at: None,
-            spawn_pid: Some(std::process::id()),
-            restore_pid: None,
-            cancel_requested_at: None,
-            workspace_claim: WorkspaceClaim::None,
-            version: 0,
+            created_branch,
             prompt: (!task.prompt.is_empty()).then(|| task.prompt.clone()),
+            ..Session::starting(
+                id.clone(),
+                crate::model::Origin {
+                    project: project.id.clone(),
+                    branch,
+                    agent: agent.to_owned(),
+                    workspace: project.workspace.clone(),
+                    runtime: project.runtime.clone(),
+                    workspace_path: self.workspace_root(project).join(id.to_string()),
+                },
+                now_ms(),
+            )
         };
         if let Err(e) = self.store().insert_session(&s) {
             self.store().release_reservation(&id)?;
