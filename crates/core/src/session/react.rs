@@ -534,24 +534,29 @@ const CONTINUE_GRACE_MS: i64 = 5_000;
 
 impl Manager {
     /// Agents held by their provider's usage limit: the human is told once per limit
-    /// (per agent and reset time, however many sessions wait on it), and each waiting
-    /// agent is told to continue once the limit has lifted.
+    /// (per agent, however many sessions wait on it, and not again within
+    /// `notificationDedupWindow`), and each waiting agent is told to continue once the
+    /// limit has lifted.
     async fn handle_limits(&self, notify: &Dispatcher) -> Result<Vec<String>, ManagerError> {
         let limits = self.store().limits()?;
         let mut done = Vec::new();
-        let mut groups: BTreeMap<(String, Option<i64>), Vec<&crate::store::AgentLimit>> =
-            BTreeMap::new();
+        // One notice per agent: its sessions wait on the same account's limit.
+        let mut groups: BTreeMap<String, Vec<&crate::store::AgentLimit>> = BTreeMap::new();
         for l in limits.values() {
-            groups
-                .entry((l.agent.clone(), l.resets_at.map(|t| t / 60_000)))
-                .or_default()
-                .push(l);
+            groups.entry(l.agent.clone()).or_default().push(l);
         }
-        for ((agent, _), group) in &groups {
+        for (agent, group) in &groups {
             if group.iter().all(|l| l.notified) {
                 continue;
             }
-            let told_before = group.iter().any(|l| l.notified);
+            // A limit read again (a redrawn screen, a reset a second off) within the
+            // dedup window is the same limit.
+            let key = format!("limit:{agent}");
+            let told_lately = self
+                .store()
+                .last_delivered(None, &key)?
+                .is_some_and(|at| now_ms() - at < self.dedup_window().as_millis() as i64);
+            let told_before = told_lately || group.iter().any(|l| l.notified);
             for l in group {
                 self.store().mark_limit(&l.session, true, false)?;
             }
@@ -597,7 +602,6 @@ impl Manager {
                 message: body,
             };
             self.store().append_event(&event)?;
-            let key = format!("limit:{agent}:{}", resets_at.unwrap_or(0) / 60_000);
             self.deliver(notify, title.clone(), event, key).await?;
             done.push(title);
         }
