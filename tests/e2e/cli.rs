@@ -140,3 +140,25 @@ fn a_config_named_by_a_bare_file_name_resolves_paths_beside_it() {
             repo.join("gone").display()
         ));
 }
+
+/// The names and options the reference's users type, where ao has the behaviour.
+#[test]
+fn the_reference_command_names_work() {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    f.ao(&["completion", "bash"])
+        .success()
+        .stdout_has("_clap_complete_ao");
+    f.ao(&["spawn", "app", "--prompt", "x"]).success();
+    f.ao(&["session", "kill", "app-1"]).success();
+    f.ao(&["session", "cleanup"]).success();
+    f.ao(&["session", "ls", "-a"]).success().stdout_has("app-1");
+    f.ao(&["session", "attach", "app-1"]).code(1);
+    f.ao(&["status", "--watch", "--interval", "0"])
+        .code(2)
+        .stderr_has("--interval");
+    f.ao(&["update"])
+        .success()
+        .stdout_has(&format!("ao {}", env!("CARGO_PKG_VERSION")))
+        .stdout_has("to update: ")
+        .stdout_has("cargo install --locked --path");
+}

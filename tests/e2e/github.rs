@@ -940,3 +940,23 @@ fn the_host_keeps_status_current_and_ao_stop_ends_it() {
     f.ao(&["stop"]).success().stdout_has("no host runs for");
     assert_queries_valid(&gh);
 }
+
+#[test]
+fn batch_spawn_skips_the_issues_a_live_session_works_on() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    let one = gh.issue("acme/app", "Fix the login", "It fails.", &[]);
+    let two = gh.issue("acme/app", "Add a logout", "Needed.", &[]);
+    f.ao(&["spawn", "app", &one.to_string()]).success();
+    let run = f.ao(&["batch-spawn", "app", &format!("#{one}"), &two.to_string()]);
+    run.success()
+        .stderr_has(&format!("issue #{one}: skipped, app-1 already works on it"))
+        .stdout_has("app-2");
+    let sessions = f.sessions();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    assert_eq!(sessions[1]["issue"], two.to_string());
+    f.ao(&["batch-spawn", "app", &one.to_string(), &two.to_string()])
+        .success()
+        .stdout_has("nothing to spawn: every issue given has a live session");
+    assert_queries_valid(&gh);
+}

@@ -52,7 +52,19 @@ pub enum Command {
     /// The event log: what happened to sessions, and every notification's outcome.
     Events(EventsArgs),
     /// Print a shell completion script (commands, options, project and session ids).
+    #[command(alias = "completion")]
     Completions(CompletionsArgs),
+    /// Spawn one session per issue, skipping issues a live session already works on.
+    BatchSpawn {
+        /// The project id from the config.
+        #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
+        project: String,
+        /// The issues (tracker id, #N or URL).
+        #[arg(required = true)]
+        issues: Vec<String>,
+    },
+    /// Say which ao this is and how this install updates itself.
+    Update,
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
     #[command(hide = true)]
     Hook {
@@ -149,9 +161,12 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-    /// Refresh in place every two seconds until interrupted.
+    /// Refresh in place until interrupted (every --interval seconds).
     #[arg(long)]
     pub watch: bool,
+    /// With --watch: seconds between refreshes.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
     /// Read the sessions' pull requests from the scm once (one batched poll) first;
     /// without it, `ao status` shows the last reading and uses no network.
     #[arg(long)]
@@ -169,6 +184,9 @@ pub struct SendArgs {
     /// Send the contents of this file.
     #[arg(long, conflicts_with = "text")]
     pub file: Option<PathBuf>,
+    /// How long to wait for the agent to be ready, in seconds (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 /// `ao issue ...`.
@@ -203,11 +221,17 @@ pub enum SessionCommand {
         #[arg(short, long, add = ArgValueCompleter::new(crate::complete::projects))]
         project: Option<String>,
         /// Archived sessions too.
-        #[arg(long)]
+        #[arg(short, long)]
         all: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Attach this terminal to a session (as `ao attach`).
+    Attach {
+        /// The session id, e.g. app-3.
+        #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
+        session: String,
     },
     /// Show one session: its record, activity, and what its agent CLI records about its
     /// own session (id, summary, tokens, cost).

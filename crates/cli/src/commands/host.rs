@@ -356,3 +356,45 @@ pub fn orchestrator(project: Option<&str>) -> anyhow::Result<ExitCode> {
     }
     super::session::attach(&session)
 }
+
+/// `ao update`: which ao this is, and how this install updates itself. It changes
+/// nothing: an install from a clone updates from that clone.
+pub fn update() -> anyhow::Result<ExitCode> {
+    let version = env!("CARGO_PKG_VERSION");
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "ao".into());
+    println!("ao {version} ({exe})");
+    // The checkout this binary was built from, when it is still there.
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = cli
+        .parent()
+        .and_then(Path::parent)
+        .filter(|r| r.join(".git").exists());
+    match root {
+        Some(root) => {
+            let there = std::fs::read_to_string(root.join("Cargo.toml"))
+                .ok()
+                .and_then(|t| {
+                    t.lines().find_map(|l| {
+                        l.strip_prefix("version = ")
+                            .map(|v| v.trim_matches('"').to_owned())
+                    })
+                });
+            if let Some(v) = there.filter(|v| v != version && !v.is_empty()) {
+                println!(
+                    "the checkout it was built from, {}, is at {v} now",
+                    root.display()
+                );
+            }
+            println!(
+                "to update: git -C {root} pull && cargo install --locked --path {root}/crates/cli",
+                root = root.display()
+            );
+        }
+        None => println!(
+            "to update: in a clone of ao's repository, git pull && cargo install --locked --path crates/cli"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

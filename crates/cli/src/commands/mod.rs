@@ -32,6 +32,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify(args) => notify::run(args),
         Command::Events(args) => events::run(args),
         Command::Spawn(args) => session::spawn(args),
+        Command::BatchSpawn { project, issues } => session::batch_spawn(project, issues),
+        Command::Update => host::update(),
         Command::Status(args) => session::status(args),
         Command::Send(args) => session::send(args),
         Command::Attach { session } => session::attach(&session),

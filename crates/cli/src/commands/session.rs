@@ -626,7 +626,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             write!(out, "{}", table(&views, &paint))?;
         }
         out.flush()?;
-        std::thread::sleep(std::time::Duration::from_secs(2));
+        std::thread::sleep(std::time::Duration::from_secs(args.interval));
     }
 }
 
@@ -648,7 +648,10 @@ pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
             .hint("give the message as words, --file FILE, or - to read standard input")
             .into());
     }
-    let m = manager()?;
+    let mut m = manager()?;
+    if let (Some(secs), Some(only)) = (args.timeout, Arc::get_mut(&mut m)) {
+        only.ready_timeout = std::time::Duration::from_secs(secs);
+    }
     block_on(m.send(&args.session, &text))?.map_err(user)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -696,6 +699,7 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
 pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
+        SessionCommand::Attach { session } => attach(&session),
         SessionCommand::Info { session, json } => info(&session, json),
         SessionCommand::Output { session, lines } => {
             let m = manager()?;
@@ -792,4 +796,43 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `ao batch-spawn PROJECT ISSUE...`: `ao spawn` with several issues, leaving out those a
+/// live session already works on (and saying so).
+pub fn batch_spawn(project: String, issues: Vec<String>) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    m.project(&project).map_err(user)?;
+    let views = block_on(m.status(Some(&project), false))?.map_err(user)?;
+    let norm = |i: &str| i.trim_start_matches('#').to_owned();
+    let mut todo = Vec::new();
+    for issue in issues {
+        let working = views.iter().find(|v| {
+            !v.session.status.is_terminal()
+                && v.session.issue.as_deref().map(norm) == Some(norm(&issue))
+        });
+        match working {
+            Some(v) => eprintln!(
+                "issue {issue}: skipped, {} already works on it",
+                v.session.id
+            ),
+            None => todo.push(issue),
+        }
+    }
+    if todo.is_empty() {
+        println!("nothing to spawn: every issue given has a live session");
+        return Ok(ExitCode::SUCCESS);
+    }
+    spawn(SpawnArgs {
+        project,
+        issues: todo,
+        labels: Vec::new(),
+        limit: None,
+        dry_run: false,
+        prompt: None,
+        agent: None,
+        branch: None,
+        wait: false,
+        json: false,
+    })
 }
