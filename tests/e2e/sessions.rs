@@ -891,3 +891,69 @@ fn an_agent_that_keeps_discarding_its_input_fails_the_spawn() {
         .stderr_has("set agentConfig.readyPattern");
     assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
 }
+
+/// An agent reporting on itself from inside its session (`ao acknowledge`, `ao report`):
+/// `ao status` shows what it said over what its screen suggests, and a `pr-created`
+/// report with an address attaches the pull request at once.
+#[test]
+fn an_agent_reports_on_itself_and_ao_status_shows_it() {
+    let ao = ao_tests::ao_bin();
+    let f = Fleet::new("");
+    let script = f.env.root().join("reporter.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/bash\nread task\n'{ao}' acknowledge --note 'got it'\n'{ao}' report working --note 'reading the code'\nwhile IFS= read -r line; do\n  case \"$line\" in\n    pr) '{ao}' report pr-created --pr-url https://github.com/acme/app/pull/7 ;;\n    done) '{ao}' report completed --note 'all done' ;;\n  esac\ndone\n",
+            ao = ao.display()
+        ),
+    )
+    .unwrap();
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "    agent: command\n    agentConfig:\n      command: [bash, {}]\n",
+            script.display()
+        );
+    std::fs::write(&file, config).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Fix the login"])
+        .success();
+    let status = |f: &Fleet| -> serde_json::Value {
+        let run = f.ao(&["status", "--json"]);
+        run.success();
+        serde_json::from_str::<Vec<serde_json::Value>>(&run.stdout).unwrap()[0].clone()
+    };
+    let s = ao_tests::wait_until("the agent's report", || {
+        let s = status(&f);
+        (s["report"]["state"] == "working").then_some(s)
+    });
+    assert_eq!(s["report"]["note"], "reading the code");
+    assert_eq!(s["activity_source"], "report", "{s:#}");
+    assert_eq!(s["activity"], "active");
+    f.ao(&["send", "app-1", "pr"]).success();
+    let s = ao_tests::wait_until("the reported pull request", || {
+        let s = status(&f);
+        (s["report"]["state"] == "pr_created").then_some(s)
+    });
+    assert_eq!(s["pr"]["number"], 7, "{s:#}");
+    f.ao(&["send", "app-1", "done"]).success();
+    let s = ao_tests::wait_until("completed", || {
+        let s = status(&f);
+        (s["report"]["state"] == "completed").then_some(s)
+    });
+    assert_eq!(s["activity"], "ready", "{s:#}");
+    let run = f.ao(&["events", "--kind", "reported", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let states: Vec<&str> = events
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["started", "working", "pr_created", "completed"]);
+    // Outside a session, and with a state ao does not know, it says what to do.
+    f.ao(&["report", "working"])
+        .code(2)
+        .stderr_has("AO_SESSION_ID is not set");
+    f.ao(&["report", "bogus", "-s", "app-1"])
+        .code(2)
+        .stderr_has("`bogus` is not a state ao knows")
+        .stderr_has("fixing-ci");
+}

@@ -65,6 +65,33 @@ pub enum Command {
     },
     /// Say which ao this is and how this install updates itself.
     Update,
+    /// An agent says it has read its task (run inside its session).
+    Acknowledge {
+        /// The session (default: $AO_SESSION_ID, set inside a session).
+        session: Option<String>,
+        /// A note for the human.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// An agent says what it is doing (run inside its session): started, working,
+    /// waiting, needs-input, fixing-ci, addressing-reviews, pr-created,
+    /// draft-pr-created, ready-for-review, completed.
+    Report {
+        /// The state.
+        state: String,
+        /// The session (default: $AO_SESSION_ID, set inside a session).
+        #[arg(short, long)]
+        session: Option<String>,
+        /// A note for the human.
+        #[arg(long)]
+        note: Option<String>,
+        /// With pr-created: the pull request's address.
+        #[arg(long)]
+        pr_url: Option<String>,
+        /// With pr-created: its number in the project's repository.
+        #[arg(long)]
+        pr_number: Option<u64>,
+    },
     /// Records what an agent's own hook reports (called by the agent CLI, not by you).
     #[command(hide = true)]
     Hook {

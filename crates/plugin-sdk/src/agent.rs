@@ -182,6 +182,8 @@ pub enum ActivitySource {
     SessionLog,
     /// Guessed from the terminal.
     Terminal,
+    /// Said by the agent itself (`ao report`), where only the terminal said otherwise.
+    Report,
 }
 
 impl ActivitySource {
@@ -190,6 +192,7 @@ impl ActivitySource {
         match self {
             ActivitySource::Hook => "hook",
             ActivitySource::SessionLog => "session-log",
+            ActivitySource::Report => "report",
             ActivitySource::Terminal => "terminal",
         }
     }

@@ -34,6 +34,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spawn(args) => session::spawn(args),
         Command::BatchSpawn { project, issues } => session::batch_spawn(project, issues),
         Command::Update => host::update(),
+        Command::Acknowledge { session, note } => {
+            session::report(session, "started", note, None, None)
+        }
+        Command::Report {
+            state,
+            session,
+            note,
+            pr_url,
+            pr_number,
+        } => {
+            let Some(known) = ao_core::session::report_state(&state) else {
+                return Err(
+                    UserError::usage(format!("`{state}` is not a state ao knows"))
+                        .hint(format!(
+                            "states: {}",
+                            ao_core::session::REPORT_STATES
+                                .iter()
+                                .map(|s| s.replace('_', "-"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                        .into(),
+                );
+            };
+            session::report(session, known, note, pr_url, pr_number)
+        }
         Command::Status(args) => session::status(args),
         Command::Send(args) => session::send(args),
         Command::Attach { session } => session::attach(&session),

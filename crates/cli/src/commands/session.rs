@@ -836,3 +836,30 @@ pub fn batch_spawn(project: String, issues: Vec<String>) -> anyhow::Result<ExitC
         json: false,
     })
 }
+
+/// `ao report` and `ao acknowledge`: what the agent of SESSION (default
+/// `$AO_SESSION_ID`) says of itself.
+pub fn report(
+    session: Option<String>,
+    state: &str,
+    note: Option<String>,
+    pr_url: Option<String>,
+    pr_number: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let Some(id) = session.or_else(|| {
+        std::env::var("AO_SESSION_ID")
+            .ok()
+            .filter(|s| !s.is_empty())
+    }) else {
+        return Err(
+            UserError::usage("which session? none was given and AO_SESSION_ID is not set")
+                .hint("run it inside the session's terminal, or give the session id")
+                .into(),
+        );
+    };
+    let m = manager()?;
+    m.report(&id, state, note, pr_url.as_deref(), pr_number)
+        .map_err(user)?;
+    println!("{id}: {}", state.replace('_', "-"));
+    Ok(ExitCode::SUCCESS)
+}

@@ -130,6 +130,11 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resets_at: Option<i64>,
     },
+    /// An agent said what it is doing (`ao report`, `ao acknowledge`).
+    Reported {
+        /// The state it reported.
+        state: String,
+    },
     /// A notification sent by hand (`ao notify`).
     Manual,
     /// A test notification from `ao doctor --test-notify`.
@@ -151,6 +156,7 @@ impl EventKind {
             EventKind::Notified { .. } => "notified",
             EventKind::NotifyGaveUp { .. } => "notify_gave_up",
             EventKind::Limited { .. } => "limited",
+            EventKind::Reported { .. } => "reported",
             EventKind::Manual => "manual",
             EventKind::Test => "test",
         }

@@ -12,6 +12,12 @@ use crate::plugin::{
 };
 use std::collections::BTreeMap;
 
+/// What every worker is told of ao's report commands, after the project's rules.
+pub const WORKER_RULES: &str = "You run in an ao session. Tell ao how you are doing with \
+`ao report STATE [--note TEXT]` (STATE: working, fixing-ci, addressing-reviews, waiting, \
+needs-input, completed; after opening a pull request, `ao report pr-created --pr-url URL`), \
+and run `ao acknowledge` once you have read your task.";
+
 impl Manager {
     pub(crate) async fn run_post_create(
         &self,
@@ -48,6 +54,12 @@ impl Manager {
                 rules.push_str("\n\n");
             }
             rules.push_str(&text);
+        }
+        if !s.id.is_orchestrator() {
+            if !rules.is_empty() {
+                rules.push_str("\n\n");
+            }
+            rules.push_str(WORKER_RULES);
         }
         Ok(LaunchContext {
             session: s.id.clone(),

@@ -31,6 +31,9 @@ pub struct SessionView {
     /// The usage limit its agent waits on, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<crate::store::AgentLimit>,
+    /// What its agent last said of itself (`ao report`), when it said anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::store::SelfReport>,
 }
 
 fn liveness_name(l: Liveness) -> &'static str {
@@ -119,6 +122,9 @@ impl Manager {
         if let Some(p) = project {
             self.project(p)?;
         }
+        // Read before the sessions: a report is recorded after the pull request it
+        // names is attached, so no report shown is newer than the row beside it.
+        let reports = self.store().self_reports()?;
         let sessions = self.store().sessions(&SessionFilter {
             project: project.map(str::to_owned),
             include_archived: all,
@@ -218,10 +224,12 @@ impl Manager {
                 activity_source: reading.map(|r| match r.source {
                     ActivitySource::Hook => "hook",
                     ActivitySource::SessionLog => "session-log",
+                    ActivitySource::Report => "report",
                     ActivitySource::Terminal => "terminal",
                 }),
                 problems,
                 limit: limits.get(&s.id.to_string()).cloned(),
+                report: reports.get(&s.id.to_string()).cloned(),
                 session: s,
             });
         }
@@ -336,7 +344,24 @@ impl Manager {
             s.agent_session_id = info.agent_session_id;
             ctx.agent_session_id = s.agent_session_id.clone();
         }
-        agent.activity(&ctx).await.ok()
+        let reading = agent.activity(&ctx).await.ok()?;
+        // What the agent said of itself outweighs what its screen suggests, until the
+        // screen changes after it.
+        if reading.source == ActivitySource::Terminal
+            && let Ok(reports) = self.store().self_reports()
+            && let Some(r) = reports.get(&s.id.to_string())
+            && r.at >= s.agent_started_at.unwrap_or(0)
+            && last_output_at.is_none_or(|out| r.at >= out - 1_000)
+        {
+            return Some(ActivityReport {
+                activity: super::report_activity(&r.state),
+                source: ActivitySource::Report,
+                last_at: Some(r.at),
+                detail: r.note.clone(),
+                resets_at: None,
+            });
+        }
+        Some(reading)
     }
 
     /// What an agent plugin is given to read a session's activity and session info.

@@ -81,3 +81,50 @@ impl Store {
         Ok(())
     }
 }
+
+/// What an agent last said of itself with `ao report` or `ao acknowledge`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SelfReport {
+    /// The state it reported, in its snake_case form (`working`, `pr_created`, ...).
+    pub state: String,
+    /// Its note.
+    pub note: Option<String>,
+    /// When.
+    pub at: crate::model::Timestamp,
+}
+
+impl Store {
+    /// Records what an agent said of itself.
+    pub fn record_self_report(
+        &mut self,
+        session: &SessionId,
+        report: &SelfReport,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO self_reports (session, state, note, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(session) DO UPDATE SET state = ?2, note = ?3, at = ?4",
+            params![session.to_string(), report.state, report.note, report.at],
+        )?;
+        Ok(())
+    }
+
+    /// Every session's last self-report.
+    pub fn self_reports(
+        &self,
+    ) -> Result<std::collections::HashMap<String, SelfReport>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT session, state, note, at FROM self_reports")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SelfReport {
+                    state: r.get(1)?,
+                    note: r.get(2)?,
+                    at: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

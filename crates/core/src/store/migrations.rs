@@ -148,6 +148,15 @@ const MIGRATIONS: &[&str] = &[
         continued INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 9: what an agent said of itself (`ao acknowledge`, `ao report`).
+    r#"
+    CREATE TABLE self_reports (
+        session TEXT PRIMARY KEY,
+        state   TEXT NOT NULL,
+        note    TEXT,
+        at      INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

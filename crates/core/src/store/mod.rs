@@ -12,7 +12,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
-pub use agent_reports::AgentReport;
+pub use agent_reports::{AgentReport, SelfReport};
 pub use migrations::SCHEMA_VERSION;
 pub use pr_snapshots::PrSnapshot;
 pub use reactions::{AgentLimit, Job, ReactionState};
