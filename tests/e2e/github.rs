@@ -960,3 +960,40 @@ fn batch_spawn_skips_the_issues_a_live_session_works_on() {
         .stdout_has("nothing to spawn: every issue given has a live session");
     assert_queries_valid(&gh);
 }
+
+#[test]
+fn review_check_sends_the_unresolved_threads_now_and_never_twice() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.thread(
+        "acme/app",
+        pr,
+        ao_tests::github::FakeThread {
+            path: "login.txt".into(),
+            line: Some(1),
+            body: "Say why it was broken".into(),
+            author: "rev".into(),
+            ..Default::default()
+        },
+    );
+    gh.edit_pr("acme/app", pr, |p| {
+        p.review = Some("CHANGES_REQUESTED".into())
+    });
+    f.ao(&["review-check", "app", "--dry-run"])
+        .success()
+        .stdout_has("app-1: `changes-requested` would send 1 thread");
+    f.ao(&["review-check", "app"])
+        .success()
+        .stdout_has("app-1: `changes-requested` sent the agent 1 item (attempt 1)");
+    ao_tests::wait_until("the thread on the agent's screen", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("login.txt:1 rev: Say why it was broken")
+            .then_some(())
+    });
+    f.ao(&["review-check"])
+        .success()
+        .stdout_has("no session has review threads it has not had");
+    f.ao(&["review-check", "nope"]).code(1).stderr_has("nope");
+    assert_queries_valid(&gh);
+}

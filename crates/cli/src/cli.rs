@@ -65,6 +65,16 @@ pub enum Command {
     },
     /// Say which ao this is and how this install updates itself.
     Update,
+    /// Send each session the unresolved review threads it has not had yet, now, as the
+    /// host does.
+    ReviewCheck {
+        /// Only this project (default: every project).
+        #[arg(add = ArgValueCompleter::new(crate::complete::projects))]
+        project: Option<String>,
+        /// Say what would be sent, and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// An agent says it has read its task (run inside its session).
     Acknowledge {
         /// The session (default: $AO_SESSION_ID, set inside a session).

@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spawn(args) => session::spawn(args),
         Command::BatchSpawn { project, issues } => session::batch_spawn(project, issues),
         Command::Update => host::update(),
+        Command::ReviewCheck { project, dry_run } => session::review_check(project, dry_run),
         Command::Acknowledge { session, note } => {
             session::report(session, "started", note, None, None)
         }

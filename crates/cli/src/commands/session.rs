@@ -863,3 +863,16 @@ pub fn report(
     println!("{id}: {}", state.replace('_', "-"));
     Ok(ExitCode::SUCCESS)
 }
+
+/// `ao review-check [PROJECT] [--dry-run]`.
+pub fn review_check(project: Option<String>, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let m = manager()?;
+    let lines = block_on(m.review_check(project.as_deref(), dry_run))?.map_err(user)?;
+    if lines.is_empty() {
+        println!("no session has review threads it has not had");
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -657,3 +657,67 @@ mod tests {
         );
     }
 }
+
+/// The reactions `ao review-check` runs: the review threads', not the rest.
+const REVIEW_REACTIONS: &[&str] = &["changes-requested", "bugbot-comments"];
+
+impl Manager {
+    /// `ao review-check`: reads the project's (or every project's) pull requests now and
+    /// sends each session the unresolved review threads it has not had, as the host's
+    /// `changes-requested` and `bugbot-comments` reactions would (claimed the same way,
+    /// so the host never sends them again). With `dry_run`, says what would go.
+    pub async fn review_check(
+        &self,
+        project: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<String>, ManagerError> {
+        if let Some(p) = project {
+            self.project(p)?;
+        }
+        let mut done = self.refresh_prs(project).await?.notes;
+        let projects: Vec<String> = project.map(|p| vec![p.to_owned()]).unwrap_or_default();
+        let sessions = self.watched(&projects, None)?;
+        let snapshots = self.store().pr_snapshots()?;
+        let notify = self.dispatcher();
+        for s in &sessions {
+            let Ok(p) = self.project(&s.project) else {
+                continue;
+            };
+            let owner = s.id.to_string();
+            let states = self.store().reaction_states(&owner)?;
+            let sent = self.store().sent_items(&owner)?;
+            let pr = snapshots
+                .get(&s.id)
+                .filter(|snap| !snap.stale)
+                .map(|snap| &snap.status)
+                .filter(|st| s.pr.as_ref().is_some_and(|p| p.number == st.pr.number));
+            let subject = Subject {
+                session: s,
+                pr,
+                states: &states,
+                sent: &sent,
+                ended_recently: false,
+            };
+            let reactions: BTreeMap<String, crate::config::ReactionConfig> = p
+                .reactions
+                .iter()
+                .filter(|(k, _)| REVIEW_REACTIONS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for plan in decide(&subject, &reactions, now_ms()).plans {
+                if dry_run {
+                    done.push(format!(
+                        "{}: `{}` would send {} thread{}",
+                        s.id,
+                        plan.reaction,
+                        plan.items.len(),
+                        if plan.items.len() == 1 { "" } else { "s" }
+                    ));
+                } else if let Some(line) = self.run_plan(&notify, s, &p, plan).await? {
+                    done.push(line);
+                }
+            }
+        }
+        Ok(done)
+    }
+}
