@@ -647,17 +647,6 @@ fn backoff(first: Duration, n: u32) -> i64 {
     first.as_millis() as i64 * 4_i64.pow(n.min(8))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn retries_wait_longer_each_time() {
-        assert_eq!(
-            [0, 1, 2].map(|n| super::backoff(super::NOTIFY_BACKOFF, n)),
-            [30_000, 120_000, 480_000]
-        );
-    }
-}
-
 /// The reactions `ao review-check` runs: the review threads', not the rest.
 const REVIEW_REACTIONS: &[&str] = &["changes-requested", "bugbot-comments"];
 
@@ -719,5 +708,16 @@ impl Manager {
             }
         }
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_wait_longer_each_time() {
+        assert_eq!(
+            [0, 1, 2].map(|n| super::backoff(super::NOTIFY_BACKOFF, n)),
+            [30_000, 120_000, 480_000]
+        );
     }
 }
