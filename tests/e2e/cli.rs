@@ -162,3 +162,39 @@ fn the_reference_command_names_work() {
         .stdout_has("to update: ")
         .stdout_has("cargo install --locked --path");
 }
+
+/// `ao open`: outside tmux one session at a time; inside tmux a window per session, in
+/// the user's own tmux, attached to ao's.
+#[test]
+fn open_attaches_one_or_opens_a_tmux_window_per_session() {
+    let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    f.ao(&["spawn", "app", "--prompt", "two"]).success();
+    f.ao(&["open", "app-1", "app-2"])
+        .code(2)
+        .stderr_has("outside tmux, ao opens one session at a time (2 were given)");
+    // The user's own tmux, on a server of its own.
+    let user = f.env.root().join("user-tmux.sock");
+    let mut cmd = f.env.command("tmux");
+    cmd.arg("-S")
+        .arg(&user)
+        .args(["new-session", "-d", "-s", "mine"]);
+    assert!(cmd.status().unwrap().success());
+    f.env.set("TMUX", format!("{},1,0", user.display()));
+    f.ao(&["open", "app-1", "app-2"])
+        .success()
+        .stdout_has("app-1: opened in a new tmux window")
+        .stdout_has("app-2: opened in a new tmux window");
+    let mut list = f.env.command("tmux");
+    list.arg("-S")
+        .arg(&user)
+        .args(["list-windows", "-a", "-F", "#{window_name}"]);
+    let names = String::from_utf8(list.output().unwrap().stdout).unwrap();
+    assert!(
+        names.lines().any(|n| n == "app-1") && names.lines().any(|n| n == "app-2"),
+        "{names}"
+    );
+    let mut kill = f.env.command("tmux");
+    kill.arg("-S").arg(&user).arg("kill-server");
+    let _ = kill.status();
+}

@@ -181,3 +181,24 @@ fn a_detached_host_says_what_became_of_the_orchestrator() {
         .stdout_has("app-orchestrator: already running, kept");
     f.ao(&["stop"]).success();
 }
+
+#[test]
+fn stop_all_ends_the_host_and_the_orchestrators_and_leaves_the_checkout() {
+    let f = fleet("");
+    std::fs::write(f.repo.join("notes.txt"), "mine\n").unwrap();
+    let host = f.ao_child(&["start"]);
+    wait_until("the orchestrator", || {
+        orchestrator(&f).filter(|o| o["status"] == "working")
+    });
+    f.ao(&["stop", "--all"])
+        .success()
+        .stdout_has("stopped the host (pid")
+        .stdout_has("app-orchestrator: ended tmux session app-orchestrator");
+    assert!(host.wait_with_output().unwrap().status.success());
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
+    assert_eq!(
+        std::fs::read_to_string(f.repo.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(orchestrator(&f).unwrap()["status"], "killed");
+}

@@ -135,9 +135,15 @@ pub enum Command {
     },
     /// End the supervising host that `ao start` runs.
     Stop {
-        /// Whatever was given.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
+        /// Also end every project's orchestrator session (its checkout is left as it is).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Open sessions: attach to one, or, inside tmux, a new window attached to each.
+    Open {
+        /// The session ids.
+        #[arg(required = true, add = ArgValueCompleter::new(crate::complete::sessions))]
+        sessions: Vec<String>,
     },
     /// The reference's web dashboard (ao has none).
     #[command(hide = true)]

@@ -299,9 +299,28 @@ fn start_detached(
     }
 }
 
-/// `ao stop`: ends the running host and waits until it has.
-pub fn stop() -> anyhow::Result<ExitCode> {
+/// `ao stop [--all]`: ends the running host and waits until it has; with `--all`, every
+/// project's orchestrator session too.
+pub fn stop(all: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;
+    let code = stop_host(&m)?;
+    if all {
+        for id in m.config().config.projects.keys() {
+            let Ok(p) = m.project(id) else { continue };
+            let session = ao_core::model::SessionId::orchestrator(&p.session_prefix).to_string();
+            let Ok(s) = m.session(&session) else { continue };
+            if s.status.is_terminal() {
+                continue;
+            }
+            let report = block_on(m.kill(&session, ao_core::session::KillOptions::default()))?
+                .map_err(user)?;
+            println!("{session}: {}", report.done.join("; "));
+        }
+    }
+    Ok(code)
+}
+
+fn stop_host(m: &ao_core::session::Manager) -> anyhow::Result<ExitCode> {
     let Some(pid) = m.running_host() else {
         println!("no host runs for {}", super::home().display());
         return Ok(ExitCode::SUCCESS);

@@ -73,7 +73,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_orchestrator,
         } => host::start(&projects, detach, !no_orchestrator),
         Command::Orchestrator { project } => host::orchestrator(project.as_deref()),
-        Command::Stop { .. } => host::stop(),
+        Command::Stop { all } => host::stop(all),
+        Command::Open { sessions } => session::open(&sessions),
         Command::Dashboard { .. } => Err(UserError::usage(
             "ao has no web dashboard: the fleet lives in the terminal",
         )

@@ -876,3 +876,40 @@ pub fn review_check(project: Option<String>, dry_run: bool) -> anyhow::Result<Ex
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `ao open SESSION...`: outside tmux, attaches to the one session; inside tmux, opens a
+/// window attached to each.
+pub fn open(sessions: &[String]) -> anyhow::Result<ExitCode> {
+    let inside = std::env::var_os("TMUX").is_some_and(|t| !t.is_empty());
+    if !inside {
+        return match sessions {
+            [one] => attach(one),
+            _ => Err(UserError::usage(format!(
+                "outside tmux, ao opens one session at a time ({} were given)",
+                sessions.len()
+            ))
+            .hint("run `ao open` inside tmux for a window per session, or `ao attach SESSION`")
+            .into()),
+        };
+    }
+    let m = manager()?;
+    for id in sessions {
+        let info = m.attach_info(id).map_err(user)?;
+        // A window of the user's tmux, running a client of ao's own server in it.
+        let mut cmd = std::process::Command::new("tmux");
+        cmd.args(["new-window", "-n", id.as_str(), "--", "env", "-u", "TMUX"])
+            .args(&info.argv);
+        let out = cmd
+            .output()
+            .map_err(|e| UserError::failed(format!("cannot run tmux: {e}")))?;
+        if !out.status.success() {
+            return Err(UserError::failed(format!(
+                "tmux could not open a window for {id}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .into());
+        }
+        println!("{id}: opened in a new tmux window");
+    }
+    Ok(ExitCode::SUCCESS)
+}
