@@ -106,21 +106,8 @@ impl Manager {
                 continue;
             };
             let owner = s.id.to_string();
-            let states = self.store().reaction_states(&owner)?;
-            let sent = self.store().sent_items(&owner)?;
-            let pr = snapshots
-                .get(&s.id)
-                .filter(|snap| !snap.stale)
-                .map(|snap| &snap.status)
-                .filter(|st| s.pr.as_ref().is_some_and(|p| p.number == st.pr.number));
-            let subject = Subject {
-                session: s,
-                pr,
-                states: &states,
-                sent: &sent,
-                ended_recently: s.updated_at >= since,
-            };
-            let decided = decide(&subject, &project.reactions, now_ms());
+            let decided =
+                self.decide_for(s, &snapshots, &project.reactions, s.updated_at >= since)?;
             for key in &decided.resets {
                 self.store().reset_reaction(&owner, key)?;
             }
@@ -146,6 +133,33 @@ impl Manager {
         let now_sessions = self.watched(projects, Some(since))?;
         done.extend(self.complete_projects(notify, &now_sessions, since).await?);
         Ok(done)
+    }
+
+    /// What `reactions` decide for session `s` now, from its last fresh PR reading in
+    /// `snapshots` and what the store holds of its reactions.
+    fn decide_for(
+        &self,
+        s: &Session,
+        snapshots: &std::collections::HashMap<crate::model::SessionId, crate::store::PrSnapshot>,
+        reactions: &BTreeMap<String, crate::config::ReactionConfig>,
+        ended_recently: bool,
+    ) -> Result<crate::reactions::Decided, ManagerError> {
+        let owner = s.id.to_string();
+        let states = self.store().reaction_states(&owner)?;
+        let sent = self.store().sent_items(&owner)?;
+        let pr = snapshots
+            .get(&s.id)
+            .filter(|snap| !snap.stale)
+            .map(|snap| &snap.status)
+            .filter(|st| s.pr.as_ref().is_some_and(|p| p.number == st.pr.number));
+        let subject = Subject {
+            session: s,
+            pr,
+            states: &states,
+            sent: &sent,
+            ended_recently,
+        };
+        Ok(decide(&subject, reactions, now_ms()))
     }
 
     /// Claims one firing, then does it.
@@ -668,24 +682,9 @@ impl Manager {
         let sessions = self.watched(&projects, None)?;
         let snapshots = self.store().pr_snapshots()?;
         let notify = self.dispatcher();
-        for s in &sessions {
+        for s in sessions.iter().filter(|s| !in_flight(s)) {
             let Ok(p) = self.project(&s.project) else {
                 continue;
-            };
-            let owner = s.id.to_string();
-            let states = self.store().reaction_states(&owner)?;
-            let sent = self.store().sent_items(&owner)?;
-            let pr = snapshots
-                .get(&s.id)
-                .filter(|snap| !snap.stale)
-                .map(|snap| &snap.status)
-                .filter(|st| s.pr.as_ref().is_some_and(|p| p.number == st.pr.number));
-            let subject = Subject {
-                session: s,
-                pr,
-                states: &states,
-                sent: &sent,
-                ended_recently: false,
             };
             let reactions: BTreeMap<String, crate::config::ReactionConfig> = p
                 .reactions
@@ -693,7 +692,7 @@ impl Manager {
                 .filter(|(k, _)| REVIEW_REACTIONS.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            for plan in decide(&subject, &reactions, now_ms()).plans {
+            for plan in self.decide_for(s, &snapshots, &reactions, false)?.plans {
                 if dry_run {
                     done.push(format!(
                         "{}: `{}` would send {} thread{}",
