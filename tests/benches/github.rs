@@ -9,7 +9,7 @@
 //!
 //! `cargo test` runs it as a quick check: 2 sessions in each of the 5 repositories.
 
-use ao_tests::github::{FakeGitHub, TOKEN};
+use ao_tests::github::FakeGitHub;
 use ao_tests::{Fleet, Run};
 use std::time::{Duration, Instant};
 
@@ -42,28 +42,12 @@ fn main() {
     }
     let per_repo = if ao_tests::bench_quick() { 2 } else { 20 };
     let gh = FakeGitHub::start();
-    let mut f = Fleet::new("");
-    let mut config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n",
-        f.socket.display()
+    let f = ao_tests::five_repo_fleet(
+        &gh,
+        "",
+        |_| "    agent: command\n    agentConfig:\n      command: [cat]\n".to_owned(),
+        per_repo,
     );
-    for r in 0..5 {
-        let repo = f.env.repo_with_origin(&format!("r{r}"), "main");
-        gh.repo(&format!("acme/r{r}"));
-        config.push_str(&format!(
-            "  p{r}:\n    path: {}\n    repo: acme/r{r}\n    tracker: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
-            repo.display()
-        ));
-    }
-    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
-    f.env.set("GH_TOKEN", TOKEN);
-    f.env.set("GITHUB_API_URL", &gh.url);
-    for r in 0..5 {
-        for _ in 0..per_repo {
-            f.ao(&["spawn", &format!("p{r}"), "--prompt", "benchmark task"])
-                .success();
-        }
-    }
     let sessions = f.sessions();
     let mut prs = Vec::new();
     for s in &sessions {

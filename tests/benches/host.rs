@@ -15,8 +15,7 @@
 //! `cargo test` runs it as a quick check: 1 session in each repository, a 6 s window
 //! at 1 s intervals.
 
-use ao_tests::Fleet;
-use ao_tests::github::{FakeGitHub, TOKEN};
+use ao_tests::github::FakeGitHub;
 use std::time::{Duration, Instant};
 
 /// `utime + stime` and `cutime + cstime` of `pid`, in clock ticks.
@@ -53,43 +52,29 @@ fn main() {
         (5, 30, Duration::from_secs(60))
     };
     let gh = FakeGitHub::start();
-    let mut f = Fleet::new("");
+    let f = ao_tests::five_repo_fleet(
+        &gh,
+        &format!("lifecycle:\n  probeInterval: {probe}s\n  pollInterval: {poll}s\n"),
+        |root| {
+            // An agent that logs each line it is given, to a file named after its session.
+            let received = root.join("received");
+            std::fs::create_dir_all(&received).unwrap();
+            let agent = root.join("agent.sh");
+            std::fs::write(
+                &agent,
+                "while IFS= read -r l; do printf '%s\\n' \"$l\" >> \"$1/$(basename \"$PWD\")\"; done\n",
+            )
+            .unwrap();
+            format!(
+                "    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\n",
+                agent.display(),
+                received.display()
+            )
+        },
+        per_repo,
+    );
     let root = f.env.root();
     let received = root.join("received");
-    std::fs::create_dir_all(&received).unwrap();
-    let agent = root.join("agent.sh");
-    std::fs::write(
-        &agent,
-        "while IFS= read -r l; do printf '%s\\n' \"$l\" >> \"$1/$(basename \"$PWD\")\"; done\n",
-    )
-    .unwrap();
-    let mut config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: {probe}s\n  pollInterval: {poll}s\nprojects:\n",
-        f.socket.display()
-    );
-    for r in 0..5 {
-        let repo = f.env.repo_with_origin(&format!("r{r}"), "main");
-        gh.repo(&format!("acme/r{r}"));
-        gh.remote(
-            &format!("acme/r{r}"),
-            &root.join(format!("r{r}-origin.git")),
-        );
-        config.push_str(&format!(
-            "  p{r}:\n    path: {}\n    repo: acme/r{r}\n    tracker: prompt\n    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\n",
-            repo.display(),
-            agent.display(),
-            received.display()
-        ));
-    }
-    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
-    f.env.set("GH_TOKEN", TOKEN);
-    f.env.set("GITHUB_API_URL", &gh.url);
-    for r in 0..5 {
-        for _ in 0..per_repo {
-            f.ao(&["spawn", &format!("p{r}"), "--prompt", "benchmark task"])
-                .success();
-        }
-    }
     let mut prs = Vec::new();
     for s in &f.sessions() {
         let p = s["project"].as_str().unwrap();

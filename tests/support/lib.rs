@@ -710,6 +710,46 @@ pub fn path_with(dir: &Path) -> String {
     )
 }
 
+/// The benchmarks' fleet: projects `p0`..`p4`, each its own repository `acme/rN` on the
+/// fake GitHub (the remote wired to its origin), with `top_yaml` (top-level config
+/// lines), the lines `agent_yaml` makes (under each project, indented four spaces; given
+/// the fleet's root for files of its own), and `per_repo` sessions spawned in each.
+pub fn five_repo_fleet(
+    gh: &github::FakeGitHub,
+    top_yaml: &str,
+    agent_yaml: impl FnOnce(&Path) -> String,
+    per_repo: usize,
+) -> Fleet {
+    let mut f = Fleet::new("");
+    let agent_yaml = agent_yaml(&f.env.root());
+    let mut config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\n{top_yaml}projects:\n",
+        f.socket.display()
+    );
+    for r in 0..5 {
+        let repo = f.env.repo_with_origin(&format!("r{r}"), "main");
+        gh.repo(&format!("acme/r{r}"));
+        gh.remote(
+            &format!("acme/r{r}"),
+            &f.env.root().join(format!("r{r}-origin.git")),
+        );
+        config.push_str(&format!(
+            "  p{r}:\n    path: {}\n    repo: acme/r{r}\n    tracker: prompt\n{agent_yaml}",
+            repo.display()
+        ));
+    }
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.env.set("GH_TOKEN", github::TOKEN);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    for r in 0..5 {
+        for _ in 0..per_repo {
+            f.ao(&["spawn", &format!("p{r}"), "--prompt", "benchmark task"])
+                .success();
+        }
+    }
+    f
+}
+
 /// An agent CLI on PATH, or `None` when it is missing: then the test is skipped (see
 /// [`skip`]), or, with `AO_REQUIRE_AGENTS` set, fails.
 pub fn agent_cli(program: &str, package: &str) -> Option<PathBuf> {
