@@ -1,6 +1,6 @@
 //! The command surface: usage errors, completions, plugin listing.
 
-use ao_tests::{Fleet, TestEnv};
+use ao_tests::{Fleet, TestEnv, wait_until};
 
 #[test]
 fn bad_usage_exits_2() {
@@ -161,6 +161,37 @@ fn the_reference_command_names_work() {
         .stdout_has(&format!("ao {}", env!("CARGO_PKG_VERSION")))
         .stdout_has("to update: ")
         .stdout_has("cargo install --locked --path");
+}
+
+/// `ao send` waits for the agent to be the terminal's foreground process (and fails
+/// after `--timeout`); `--no-wait` types at once.
+#[test]
+fn send_waits_for_the_agent_unless_told_not_to() {
+    // The agent reads its task, then becomes another program: never ready again.
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'read task; echo \"took $task\"; exec sleep 600']\n      processName: sh\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "first"]).success();
+    wait_until("the agent to take its task", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("took first")
+            .then_some(())
+    });
+    f.ao(&["send", "--timeout", "1", "app-1", "waited"])
+        .code(1)
+        .stderr_has("app-1: not delivered:");
+    f.ao(&["send", "--no-wait", "--timeout", "1", "app-1", "x"])
+        .code(2)
+        .stderr_has("--timeout");
+    f.ao(&["send", "--no-wait", "app-1", "typed-at-once"])
+        .success();
+    wait_until("the typed text on the agent's screen", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("typed-at-once")
+            .then_some(())
+    });
 }
 
 /// `ao open`: outside tmux one session at a time; inside tmux a window per session, in

@@ -228,8 +228,12 @@ pub struct SendArgs {
     #[arg(long, conflicts_with = "text")]
     pub file: Option<PathBuf>,
     /// How long to wait for the agent to be ready, in seconds (default 30).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "no_wait")]
     pub timeout: Option<u64>,
+    /// Type the message at once: do not wait for the agent to be ready, nor to confirm
+    /// it took the message.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// `ao issue ...`.

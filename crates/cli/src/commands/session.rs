@@ -652,7 +652,11 @@ pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     if let (Some(secs), Some(only)) = (args.timeout, Arc::get_mut(&mut m)) {
         only.ready_timeout = std::time::Duration::from_secs(secs);
     }
-    block_on(m.send(&args.session, &text))?.map_err(user)?;
+    if args.no_wait {
+        block_on(m.send_now(&args.session, &text))?.map_err(user)?;
+    } else {
+        block_on(m.send(&args.session, &text))?.map_err(user)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

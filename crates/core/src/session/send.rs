@@ -37,6 +37,17 @@ impl Manager {
     /// input and its readings show when it takes some (`Agent::confirms_delivery`), the
     /// message is confirmed taken (see [`Manager::confirm_taken`]).
     pub async fn send(&self, id: &str, text: &str) -> Result<(), ManagerError> {
+        self.send_as(id, text, true).await
+    }
+
+    /// Types text into a session at once, neither waiting for its agent to be the
+    /// terminal's foreground process nor for it to take the message (`ao send
+    /// --no-wait`). A pane that is gone or exited is still refused.
+    pub async fn send_now(&self, id: &str, text: &str) -> Result<(), ManagerError> {
+        self.send_as(id, text, false).await
+    }
+
+    async fn send_as(&self, id: &str, text: &str, wait: bool) -> Result<(), ManagerError> {
         let mut s = self.session(id)?;
         let handle = self.live_handle(&s)?;
         if let Some(path) = &s.workspace_path
@@ -51,6 +62,22 @@ impl Manager {
         let runtime = self.runtime(&handle.runtime)?;
         let agent = self.agent(&s.agent)?;
         let project = self.project(&s.project)?.for_session(&s.id);
+        if !wait {
+            let probe = runtime
+                .probe_all(std::slice::from_ref(&handle))
+                .await?
+                .into_iter()
+                .next()
+                .unwrap_or_else(Probe::unknown);
+            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+                return Err(ManagerError::refused(
+                    format!("{}: not delivered: its agent is not running", s.id),
+                    format!("`ao session restore {}` starts the agent again", s.id),
+                ));
+            }
+            runtime.send(&handle, text).await?;
+            return Ok(());
+        }
         let names = agent.process_names(&project.agent_config);
         self.wait_ready(runtime.as_ref(), &handle, &names, false)
             .await
