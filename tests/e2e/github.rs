@@ -997,3 +997,141 @@ fn review_check_sends_the_unresolved_threads_now_and_never_twice() {
     f.ao(&["review-check", "nope"]).code(1).stderr_has("nope");
     assert_queries_valid(&gh);
 }
+
+/// A human's branch, pushed to origin with one commit, and its open pull request.
+fn humans_pr(gh: &FakeGitHub, f: &Fleet, branch: &str, file: &str) -> u64 {
+    let env = &f.env;
+    env.git(&f.repo, &["switch", "-q", "-c", branch]);
+    std::fs::write(f.repo.join(file), "from a human\n").unwrap();
+    env.git(&f.repo, &["add", file]);
+    env.git(&f.repo, &["commit", "-q", "-m", &format!("Start {branch}")]);
+    env.git(&f.repo, &["push", "-q", "origin", branch]);
+    env.git(&f.repo, &["switch", "-q", "main"]);
+    env.git(&f.repo, &["branch", "-q", "-D", branch]);
+    gh.open_pr("acme/app", branch, "main", &format!("Work on {branch}"))
+}
+
+#[test]
+fn an_existing_pull_request_is_handed_to_a_new_or_a_running_session() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    let typo = humans_pr(&gh, &f, "fix-typo", "typo.txt");
+    let docs = humans_pr(&gh, &f, "docs", "docs.txt");
+
+    // A new session on the PR's branch, with the human's commit, told what to do.
+    f.ao(&["spawn", "app", "--claim-pr", &format!("#{typo}")])
+        .success()
+        .stdout_has("app-1")
+        .stderr_has(&format!(
+            "app-1 took over pull request #{typo} (https://github.com/acme/app/pull/{typo}) on its branch fix-typo"
+        ));
+    let wt = f.worktree("app-1");
+    assert_eq!(
+        f.env.git(&wt, &["branch", "--show-current"]).trim(),
+        "fix-typo"
+    );
+    assert!(wt.join("typo.txt").exists());
+    ao_tests::wait_until("the take-over task on the agent's screen", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains(&format!("Take over pull request #{typo}"))
+            .then_some(())
+    });
+    let one = status_json(&f, false);
+    assert_eq!(one["pr"]["number"], typo, "{one}");
+    // Its branch is the PR's: no second session gets it.
+    f.ao(&["spawn", "app", "--prompt", "Other work"]).success();
+    f.ao(&["session", "claim-pr", "app-2", &typo.to_string()])
+        .code(1)
+        .stderr_has(&format!(
+            "app-1 works on pull request #{typo}'s branch fix-typo already"
+        ));
+
+    // A running session, the PR given first (as agents type it): refused while its
+    // checkout holds uncommitted work, which stays.
+    let wt2 = f.worktree("app-2");
+    let old_branch = f
+        .env
+        .git(&wt2, &["branch", "--show-current"])
+        .trim()
+        .to_owned();
+    std::fs::write(wt2.join("notes.txt"), "half done\n").unwrap();
+    f.ao(&["session", "claim-pr", &docs.to_string(), "app-2"])
+        .code(1)
+        .stderr_has("app-2's checkout holds work that switching to pull request")
+        .stderr_has("1 uncommitted change: ?? notes.txt");
+    assert!(wt2.join("notes.txt").exists());
+    std::fs::remove_file(wt2.join("notes.txt")).unwrap();
+    // app-3 had the PR attached by mistake; the claim takes it from it.
+    f.ao(&["spawn", "app", "--prompt", "Third"]).success();
+    f.ao(&[
+        "report",
+        "pr-created",
+        "-s",
+        "app-3",
+        "--pr-number",
+        &docs.to_string(),
+    ])
+    .success();
+    let url = format!("https://github.com/acme/app/pull/{docs}");
+    f.ao(&["session", "claim-pr", &url, "app-2"])
+        .success()
+        .stdout_has(&format!(
+            "app-2 claimed pull request #{docs} \"Work on docs\""
+        ))
+        .stdout_has(&format!(
+            "checkout: switched to its branch docs (from {old_branch}, which is kept)"
+        ))
+        .stdout_has("taken over from: app-3");
+    assert_eq!(
+        f.env.git(&wt2, &["branch", "--show-current"]).trim(),
+        "docs"
+    );
+    assert!(wt2.join("docs.txt").exists());
+    assert!(f.branches().contains(&old_branch));
+    let sessions = f.sessions();
+    let by_id = |id: &str| {
+        sessions
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {sessions:?}"))
+            .clone()
+    };
+    assert_eq!(by_id("app-2")["pr"]["number"], docs);
+    assert_eq!(by_id("app-2")["branch"], "docs");
+    assert!(by_id("app-3")["pr"].is_null(), "{:?}", by_id("app-3"));
+    // Claiming it again changes nothing.
+    f.ao(&["session", "claim-pr", "app-2", &docs.to_string()])
+        .success()
+        .stdout_has("checkout: on its branch docs already");
+
+    // What cannot be claimed, said plainly.
+    let merged = humans_pr(&gh, &f, "old", "old.txt");
+    gh.edit_pr("acme/app", merged, |p| p.state = "MERGED".into());
+    f.ao(&["spawn", "app", "--claim-pr", &merged.to_string()])
+        .code(1)
+        .stderr_has(&format!("pull request #{merged} is merged already"));
+    let fork = humans_pr(&gh, &f, "forked", "fork.txt");
+    gh.edit_pr("acme/app", fork, |p| p.from_fork = true);
+    f.ao(&["spawn", "app", "--claim-pr", &fork.to_string()])
+        .code(1)
+        .stderr_has(&format!("pull request #{fork} comes from a fork"));
+    f.ao(&[
+        "spawn",
+        "app",
+        "--claim-pr",
+        "https://github.com/other/repo/pull/3",
+    ])
+    .code(1)
+    .stderr_has("is a pull request of other/repo, but project `app` works on acme/app");
+    f.ao(&["spawn", "app", "--claim-pr", "9999"])
+        .code(1)
+        .stderr_has("pull request #9999 could not be read");
+    f.ao(&["session", "claim-pr", "12"])
+        .code(2)
+        .stderr_has("which session? none was given and AO_SESSION_ID is not set");
+    // None of those made a session.
+    assert_eq!(f.sessions().len(), 3);
+    assert_queries_valid(&gh);
+}

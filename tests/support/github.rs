@@ -106,6 +106,8 @@ pub struct FakePull {
     pub threads: Vec<FakeThread>,
     /// When it last changed, seconds since 1970.
     pub updated_at: i64,
+    /// Whether its head branch is in a fork.
+    pub from_fork: bool,
 }
 
 /// One review thread.
@@ -1479,6 +1481,7 @@ impl ObjectValue for PullObject<'_> {
             "isDraft" => Ok(leaf(json!(p.draft))),
             "headRefName" => Ok(leaf(json!(p.head))),
             "baseRefName" => Ok(leaf(json!(p.base))),
+            "isCrossRepository" => Ok(leaf(json!(p.from_fork))),
             "headRefOid" => Ok(leaf(json!(branch_sha(r, &p.head).unwrap_or_default()))),
             "updatedAt" => Ok(leaf(json!(iso(p.updated_at)))),
             "reviewDecision" => Ok(leaf(json!(p.review))),

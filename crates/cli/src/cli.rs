@@ -190,6 +190,10 @@ pub struct SpawnArgs {
     /// Wait for a free slot under maxSessions instead of refusing.
     #[arg(long)]
     pub wait: bool,
+    /// Take over this existing pull request (12, #12 or its address): the session works
+    /// on its branch, and the PR is the session's.
+    #[arg(long, value_name = "PR", conflicts_with_all = ["labels", "branch"])]
+    pub claim_pr: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -340,6 +344,18 @@ pub enum SessionCommand {
         /// The session id.
         #[arg(add = ArgValueCompleter::new(crate::complete::sessions))]
         session: String,
+    },
+    /// Hand an existing pull request to a session: its checkout moves to the PR's branch
+    /// (never with uncommitted work in it), and the PR is the session's from now on.
+    /// The two arguments come in either order; the session defaults to $AO_SESSION_ID.
+    #[command(name = "claim-pr")]
+    ClaimPr {
+        /// The session id, or the pull request (12, #12 or its address).
+        #[arg(value_name = "SESSION|PR")]
+        first: String,
+        /// The pull request, or the session id.
+        #[arg(value_name = "PR|SESSION")]
+        second: Option<String>,
     },
 }
 

@@ -189,6 +189,8 @@ mod tests {
             },
             state,
             head_sha: "abc".into(),
+            head_branch: String::new(),
+            cross_repository: false,
             title: String::new(),
             draft: false,
             updated_at: 0,

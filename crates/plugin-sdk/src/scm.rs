@@ -115,6 +115,12 @@ pub struct PrStatus {
     /// The commit its head branch points at, which a merge must still find there.
     #[serde(default)]
     pub head_sha: String,
+    /// Its head branch's name (empty from an scm that does not say).
+    #[serde(default)]
+    pub head_branch: String,
+    /// Whether its head branch lives in another repository (a fork).
+    #[serde(default)]
+    pub cross_repository: bool,
     /// Its title.
     #[serde(default)]
     pub title: String,

@@ -222,6 +222,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         agent: args.agent,
         branch: args.branch,
         wait: args.wait,
+        claim_pr: args.claim_pr.clone(),
         on_wait: Some(|why| eprintln!("{why}")),
     };
     // A signal stops the spawn where it is; it undoes what it made before ao exits.
@@ -270,7 +271,15 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                         s.id
                     );
                 }
-                Ok(s) => println!("{}", s.id),
+                Ok(s) => {
+                    println!("{}", s.id);
+                    if let Some(pr) = s.pr.as_ref().filter(|_| args.claim_pr.is_some()) {
+                        eprintln!(
+                            "{} took over pull request #{} ({}) on its branch {}",
+                            s.id, pr.number, pr.url, s.branch
+                        );
+                    }
+                }
                 Err(e) => {
                     eprintln!("{} {e}", paint.red("error:"));
                     if let Some(h) = e.hint() {
@@ -773,6 +782,7 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
             println!("{} restored on {}", s.id, s.branch);
             Ok(ExitCode::SUCCESS)
         }
+        SessionCommand::ClaimPr { first, second } => claim_pr(first, second),
         SessionCommand::Merge {
             session,
             method,
@@ -837,8 +847,50 @@ pub fn batch_spawn(project: String, issues: Vec<String>) -> anyhow::Result<ExitC
         agent: None,
         branch: None,
         wait: false,
+        claim_pr: None,
         json: false,
     })
+}
+
+/// `ao session claim-pr`: either order of session and PR; the session defaults to
+/// `$AO_SESSION_ID` (an agent claiming a PR from inside its own session).
+fn claim_pr(first: String, second: Option<String>) -> anyhow::Result<ExitCode> {
+    let (session, pr) = match second {
+        Some(second) if ao_core::session::looks_like_pr(&first) => (Some(second), first),
+        Some(second) => (Some(first), second),
+        None => (None, first),
+    };
+    let Some(id) = session.or_else(session_from_env) else {
+        return Err(
+            UserError::usage("which session? none was given and AO_SESSION_ID is not set")
+                .hint("give the session id: `ao session claim-pr app-3 12`")
+                .into(),
+        );
+    };
+    let m = manager()?;
+    let c = block_on(m.claim_pr(&id, &pr))?.map_err(user)?;
+    println!(
+        "{id} claimed pull request #{} \"{}\" ({})",
+        c.status.pr.number, c.status.title, c.status.pr.url
+    );
+    match &c.switched_from {
+        Some(old) => println!(
+            "  checkout: switched to its branch {} (from {old}, which is kept)",
+            c.session.branch
+        ),
+        None => println!("  checkout: on its branch {} already", c.session.branch),
+    }
+    if !c.taken_from.is_empty() {
+        let from: Vec<String> = c.taken_from.iter().map(|s| s.to_string()).collect();
+        println!("  taken over from: {}", from.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn session_from_env() -> Option<String> {
+    std::env::var("AO_SESSION_ID")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// `ao report` and `ao acknowledge`: what the agent of SESSION (default
@@ -850,11 +902,7 @@ pub fn report(
     pr_url: Option<String>,
     pr_number: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let Some(id) = session.or_else(|| {
-        std::env::var("AO_SESSION_ID")
-            .ok()
-            .filter(|s| !s.is_empty())
-    }) else {
+    let Some(id) = session.or_else(session_from_env) else {
         return Err(
             UserError::usage("which session? none was given and AO_SESSION_ID is not set")
                 .hint("run it inside the session's terminal, or give the session id")

@@ -96,6 +96,18 @@ pub enum EventKind {
         /// Its number.
         number: u64,
     },
+    /// A session took over an existing pull request (`claim-pr`).
+    PrClaimed {
+        /// Its number.
+        number: u64,
+    },
+    /// A session's pull request was taken over by another session.
+    PrTakenOver {
+        /// Its number.
+        number: u64,
+        /// The session that has it now.
+        by: String,
+    },
     /// A session's pull request was merged.
     PrMerged {
         /// Its number.
@@ -152,6 +164,8 @@ impl EventKind {
             EventKind::Escalated { .. } => "escalated",
             EventKind::PluginDisabled { .. } => "plugin_disabled",
             EventKind::PrDetected { .. } => "pr_detected",
+            EventKind::PrClaimed { .. } => "pr_claimed",
+            EventKind::PrTakenOver { .. } => "pr_taken_over",
             EventKind::PrMerged { .. } => "pr_merged",
             EventKind::Notified { .. } => "notified",
             EventKind::NotifyGaveUp { .. } => "notify_gave_up",

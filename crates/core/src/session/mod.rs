@@ -8,6 +8,7 @@
 //! over `Store::modify_session`): checked against the row's version, with its events in
 //! the same transaction.
 
+mod claim;
 mod cleanup;
 mod error;
 mod failpoint;
@@ -29,6 +30,7 @@ mod status;
 mod terminal;
 mod wait;
 
+pub use claim::{Claimed, looks_like_pr};
 pub use cleanup::{CleanupItem, CleanupReport};
 pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};

@@ -110,6 +110,8 @@ ao's commands (run them in your shell; `--json` gives output to read):
 - `ao spawn {id} ISSUE...` or `ao spawn {id} --prompt \"TASK\"`: starts a worker per issue \
 or task and prints the new session ids; `ao spawn {id} --label L` starts one per open issue \
 with that label; `--dry-run` says which without starting any.
+- `ao spawn {id} --claim-pr N` starts a worker on an existing pull request's branch (a \
+human's PR handed over); `ao session claim-pr SESSION N` gives one to a running worker.
 - `ao status --json`: every session with its status, branch, pull request, CI, review and \
 activity.
 - `ao send SESSION \"TEXT\"`: types a message to a worker (answer its question, redirect it).

@@ -343,7 +343,7 @@ impl Manager {
 
     /// Moves a session to the status its fresh PR reading decides (the lifecycle's one
     /// transition function), through the single write path with a `status_changed` event.
-    fn apply_pr(&self, s: &Session, status: &PrStatus) -> Result<(), ManagerError> {
+    pub(crate) fn apply_pr(&self, s: &Session, status: &PrStatus) -> Result<(), ManagerError> {
         use crate::lifecycle::{AgentFact, Observation, Policy, PrFact};
         let obs = Observation {
             agent: AgentFact::Running {

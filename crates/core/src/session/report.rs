@@ -37,7 +37,7 @@ pub fn report_activity(state: &str) -> Activity {
 }
 
 /// `owner`, `repo` and number of a GitHub pull request's address.
-fn parse_pr_url(url: &str) -> Option<(String, String, u64)> {
+pub(crate) fn parse_pr_url(url: &str) -> Option<(String, String, u64)> {
     let rest = url.split("://").nth(1)?;
     let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {

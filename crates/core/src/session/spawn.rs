@@ -39,6 +39,9 @@ pub struct SpawnRequest {
     pub branch: Option<String>,
     /// Wait for a free slot under `maxSessions` instead of refusing.
     pub wait: bool,
+    /// An existing pull request (number, `#N` or address) the one new session takes
+    /// over, working on its branch.
+    pub claim_pr: Option<String>,
     /// Told, once per task, that it waits for a slot (with `wait`), and why.
     pub on_wait: Option<fn(&str)>,
 }
@@ -85,6 +88,30 @@ impl Manager {
                 ));
             }
         }
+        let claim = match &req.claim_pr {
+            None => None,
+            Some(_) if req.tasks.len() > 1 => {
+                return Err(ManagerError::refused(
+                    "--claim-pr hands one pull request to one session, but several were asked for",
+                    "spawn one session with --claim-pr, and the others without it",
+                ));
+            }
+            Some(_) if req.branch.is_some() => {
+                return Err(ManagerError::refused(
+                    "--claim-pr works on the pull request's own branch, so --branch cannot name another",
+                    "leave out --branch",
+                ));
+            }
+            Some(text) => {
+                let (status, holders) = self.claimable_pr(&project, text, None).await?;
+                self.fetch_pr_branch(&project, &status).await?;
+                Some((status, holders))
+            }
+        };
+        let branch = claim
+            .as_ref()
+            .map(|(status, _)| status.head_branch.clone())
+            .or_else(|| req.branch.clone());
         let unborn = git2::Repository::open(&project.path)
             .is_ok_and(|r| matches!(r.head(), Err(e) if e.code() == git2::ErrorCode::UnbornBranch));
         if unborn {
@@ -155,9 +182,7 @@ impl Manager {
                         }
                         Ok(issue) => Ok(Resolved {
                             prompt: t.prompt(&issue),
-                            branch: Some(
-                                req.branch.clone().unwrap_or_else(|| t.branch_name(&issue)),
-                            ),
+                            branch: Some(branch.clone().unwrap_or_else(|| t.branch_name(&issue))),
                             issue: Some(issue),
                         }),
                         Err(e) => Err(ManagerError::from(e)),
@@ -166,12 +191,15 @@ impl Manager {
                 Task::Prompt(text) => Ok(Resolved {
                     issue: None,
                     prompt: text.clone(),
-                    branch: req.branch.clone(),
+                    branch: branch.clone(),
                 }),
                 Task::Nothing => Ok(Resolved {
                     issue: None,
-                    prompt: String::new(),
-                    branch: req.branch.clone(),
+                    prompt: claim
+                        .as_ref()
+                        .map(|(status, _)| super::claim::claim_task(status))
+                        .unwrap_or_default(),
+                    branch: branch.clone(),
                 }),
             };
             match r {
@@ -249,7 +277,10 @@ impl Manager {
         while let Some(joined) = set.join_next().await {
             let (i, r) =
                 joined.map_err(|e| ManagerError::plain(format!("a spawn task failed: {e}")))?;
-            results[i] = Some(r);
+            results[i] = Some(match (r, &claim) {
+                (Ok(s), Some((status, holders))) => self.attach_claimed(&s, status, holders, true),
+                (r, _) => r,
+            });
         }
         if let Ok(fetched) = base.clone().wait_for(Option::is_some).await {
             warnings.extend(fetched.as_ref().and_then(|b| b.warning.clone()));

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 pub const WORKER_RULES: &str = "You run in an ao session. Tell ao how you are doing with \
 `ao report STATE [--note TEXT]` (STATE: working, fixing-ci, addressing-reviews, waiting, \
 needs-input, completed; after opening a pull request, `ao report pr-created --pr-url URL`), \
-and run `ao acknowledge` once you have read your task.";
+and run `ao acknowledge` once you have read your task. Told to take over an existing \
+pull request, run `ao session claim-pr N` before changing anything: your checkout moves to \
+its branch.";
 
 impl Manager {
     pub(crate) async fn run_post_create(

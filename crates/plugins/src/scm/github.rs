@@ -112,7 +112,7 @@ mod imp {
     const LIGHT_FIELDS: &str = "number state isDraft headRefOid updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { statusCheckRollup { state } } } } reviewThreads(first: 100) { nodes { isResolved isOutdated } }";
 
     /// Everything the host needs of a PR whose fingerprint changed.
-    const FULL_FIELDS: &str = "number title url state isDraft headRefName headRefOid baseRefName updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { oid statusCheckRollup { state contexts(first: 100) { nodes { __typename ... on CheckRun { databaseId name status conclusion detailsUrl isRequired(pullRequestNumber: NUMBER) } ... on StatusContext { context state targetUrl isRequired(pullRequestNumber: NUMBER) } } } } } } } reviewThreads(first: 100) { nodes { id isResolved isOutdated path line comments(first: 1) { nodes { body author { __typename login } } } } }";
+    const FULL_FIELDS: &str = "number title url state isDraft headRefName headRefOid baseRefName isCrossRepository updatedAt mergeable mergeStateStatus reviewDecision commits(last: 1) { nodes { commit { oid statusCheckRollup { state contexts(first: 100) { nodes { __typename ... on CheckRun { databaseId name status conclusion detailsUrl isRequired(pullRequestNumber: NUMBER) } ... on StatusContext { context state targetUrl isRequired(pullRequestNumber: NUMBER) } } } } } } } reviewThreads(first: 100) { nodes { id isResolved isOutdated path line comments(first: 1) { nodes { body author { __typename login } } } } }";
 
     /// A merged PR's head branch, to delete it.
     const HEAD_QUERY: &str = "query Head($owner: String!, $name: String!, $number: Int!) { repository(owner: $owner, name: $name) { pullRequest(number: $number) { headRefName } } rateLimit { cost remaining limit resetAt } }";
@@ -307,6 +307,8 @@ mod imp {
                 _ => PrState::Open,
             },
             head_sha: v["headRefOid"].as_str().unwrap_or("").to_owned(),
+            head_branch: v["headRefName"].as_str().unwrap_or("").to_owned(),
+            cross_repository: v["isCrossRepository"].as_bool().unwrap_or(false),
             title: v["title"].as_str().unwrap_or("").to_owned(),
             draft: v["isDraft"].as_bool().unwrap_or(false),
             updated_at: v["updatedAt"].as_str().map(millis).unwrap_or(0),
