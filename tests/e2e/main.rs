@@ -9,6 +9,7 @@ mod doctor;
 mod formats;
 mod github;
 mod hardening;
+mod import;
 mod init;
 mod integrity;
 mod notify;

@@ -75,6 +75,20 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Adopt the sessions the reference system runs on this machine: its records, live
+    /// tmux sessions and worktrees become ao's, with no agent restarted and nothing of
+    /// the reference's changed.
+    Import {
+        /// Say what would be adopted, and adopt nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The reference's data directory (default: ~/.agent-orchestrator).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// An agent says it has read its task (run inside its session).
     Acknowledge {
         /// The session (default: $AO_SESSION_ID, set inside a session).

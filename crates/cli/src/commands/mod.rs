@@ -35,6 +35,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BatchSpawn { project, issues } => session::batch_spawn(project, issues),
         Command::Update => host::update(),
         Command::ReviewCheck { project, dry_run } => session::review_check(project, dry_run),
+        Command::Import {
+            dry_run,
+            from,
+            json,
+        } => session::import(from, dry_run, json),
         Command::Acknowledge { session, note } => {
             session::report(session, "started", note, None, None)
         }

@@ -916,6 +916,72 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ao import [--dry-run] [--from DIR]`.
+pub fn import(
+    from: Option<std::path::PathBuf>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let from = match from {
+        Some(dir) => dir,
+        None => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| std::path::PathBuf::from(h).join(".agent-orchestrator"))
+            .ok_or_else(|| {
+                UserError::usage("HOME is not set, so the reference's data directory is unknown")
+                    .hint("give it with --from DIR")
+            })?,
+    };
+    let m = manager()?;
+    let report = block_on(m.import_reference(&from, dry_run))?.map_err(user)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if dry_run { "would adopt" } else { "adopted" };
+    for a in &report.adopted {
+        println!(
+            "{verb} {} (project {}, {} on {}, tmux session {}{})",
+            a.session,
+            a.project,
+            a.agent,
+            a.branch,
+            a.tmux,
+            a.pr.map(|n| format!(", pull request #{n}"))
+                .unwrap_or_default()
+        );
+    }
+    for s in report.skipped.iter().filter(|s| s.adopted_before) {
+        println!("{}: adopted by an earlier import", s.session);
+    }
+    let paint = Paint::stdout();
+    for s in report.skipped.iter().filter(|s| !s.adopted_before) {
+        println!(
+            "{} {}: {} ({})",
+            paint.yellow("not adopted:"),
+            s.session,
+            s.reason,
+            s.file.display()
+        );
+    }
+    for n in &report.notes {
+        println!("{} {n}", paint.cyan("note:"));
+    }
+    let before = report.skipped.iter().filter(|s| s.adopted_before).count();
+    let (n, left) = (report.adopted.len(), report.skipped.len() - before);
+    let from = report.from.display();
+    if dry_run {
+        println!(
+            "{n} would be adopted, {left} would not, {before} were adopted before (from {from}; nothing was changed)"
+        );
+    } else {
+        println!(
+            "{n} adopted, {left} not adopted, {before} adopted before (from {from}; its files are left as they were)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `ao review-check [PROJECT] [--dry-run]`.
 pub fn review_check(project: Option<String>, dry_run: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;

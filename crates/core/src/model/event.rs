@@ -108,6 +108,11 @@ pub enum EventKind {
         /// The session that has it now.
         by: String,
     },
+    /// A session the reference system ran was adopted by `ao import`.
+    Adopted {
+        /// The reference's record of it.
+        from: String,
+    },
     /// A session's pull request was merged.
     PrMerged {
         /// Its number.
@@ -166,6 +171,7 @@ impl EventKind {
             EventKind::PrDetected { .. } => "pr_detected",
             EventKind::PrClaimed { .. } => "pr_claimed",
             EventKind::PrTakenOver { .. } => "pr_taken_over",
+            EventKind::Adopted { .. } => "adopted",
             EventKind::PrMerged { .. } => "pr_merged",
             EventKind::Notified { .. } => "notified",
             EventKind::NotifyGaveUp { .. } => "notify_gave_up",

@@ -97,6 +97,17 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the ids `<prefix>-1` to `<prefix>-<n>` count as handed out, so no later
+    /// spawn takes one (ids another system gave its sessions, which may still run).
+    pub fn skip_ids_through(&mut self, prefix: &str, n: u64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO id_counters (prefix, next) VALUES (?1, ?2)
+             ON CONFLICT (prefix) DO UPDATE SET next = max(next, excluded.next)",
+            params![prefix, n as i64 + 1],
+        )?;
+        Ok(())
+    }
+
     /// Drops a reservation (the spawn failed or was rolled back).
     pub fn release_reservation(&mut self, id: &SessionId) -> Result<bool, StoreError> {
         Ok(self.execute(

@@ -1,0 +1,340 @@
+//! `ao import`: the reference system's running sessions, as it records and runs them
+//! (JSON records under `~/.agent-orchestrator/projects/<id>/sessions/`, a tmux session
+//! on the default server with the agent typed into its shell, a git worktree), adopted
+//! with their agents still running.
+
+use ao_tests::{Fleet, Run, wait_until};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The tmux server the reference uses (the default one, private to this test through
+/// `TMUX_TMPDIR`), killed at the end.
+struct DefaultTmux<'a>(&'a Fleet);
+
+impl DefaultTmux<'_> {
+    fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = self.0.env.command("tmux");
+        cmd.args(args);
+        Run::of(cmd, &self.0.repo)
+    }
+
+    /// A session made as the reference makes one: a shell in the worktree, with the
+    /// agent's command typed into it.
+    fn reference_session(&self, name: &str, cwd: &Path, typed: Option<&str>) {
+        let env = format!("AO_SESSION_ID={name}");
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-c",
+            cwd.to_str().unwrap(),
+            "-e",
+            &env,
+        ])
+        .success();
+        if let Some(command) = typed {
+            self.run(&["send-keys", "-t", name, command, "Enter"])
+                .success();
+            wait_until("the typed agent to run", || {
+                (self.foreground(name) == command.split(' ').next().unwrap()).then_some(())
+            });
+        }
+    }
+
+    fn format(&self, name: &str, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", &format!("={name}:"), format])
+            .stdout
+            .trim()
+            .to_owned()
+    }
+
+    fn foreground(&self, name: &str) -> String {
+        self.format(name, "#{pane_current_command}")
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.run(&["has-session", "-t", &format!("={name}")]).code == 0
+    }
+}
+
+impl Drop for DefaultTmux<'_> {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// A worktree of the project's repository on a new branch, where the reference puts them.
+fn worktree(f: &Fleet, base: &Path, id: &str, branch: &str) -> PathBuf {
+    let path = base.join("worktrees").join(id);
+    f.env.git(
+        &f.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            branch,
+            path.to_str().unwrap(),
+            "main",
+        ],
+    );
+    path
+}
+
+/// A record as the reference writes it: the fields it keeps, and a lifecycle.
+fn record(id: &str, worktree: &Path, branch: &str, agent: &str, state: &str) -> Value {
+    json!({
+        "worktree": worktree,
+        "branch": branch,
+        "tmuxName": id,
+        "project": "app",
+        "agent": agent,
+        "createdAt": "2026-11-30T09:15:00.000Z",
+        "runtimeHandle": { "id": id, "runtimeName": "tmux", "data": { "createdAt": 1796030100000u64, "workspacePath": worktree } },
+        "lifecycle": {
+            "version": 2,
+            "session": { "kind": "worker", "state": state, "reason": "task_in_progress", "startedAt": "2026-11-30T09:15:02.000Z", "completedAt": null, "terminatedAt": null, "lastTransitionAt": "2026-11-30T09:20:00.000Z" },
+            "pr": { "state": "none", "reason": "not_created", "number": null, "url": null, "lastObservedAt": null },
+            "runtime": { "state": "alive", "reason": "process_running", "lastObservedAt": "2026-11-30T09:20:00.000Z", "handle": null, "tmuxName": id }
+        }
+    })
+}
+
+fn write(dir: &Path, name: &str, value: &Value) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(name),
+        serde_json::to_string_pretty(value).unwrap() + "\n",
+    )
+    .unwrap();
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                // The worktrees are git's; the records are what the reference owns here.
+                if p.file_name().is_some_and(|n| n != "worktrees") {
+                    todo.push(p);
+                }
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_references_live_sessions_are_adopted_with_their_agents_running() {
+    let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let tmpdir = f.env.root().join("rt");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    f.env.set("TMUX_TMPDIR", &tmpdir);
+    f.env.set("SHELL", "/bin/sh");
+    let tmux = DefaultTmux(&f);
+    let base = f.env.home.join(".agent-orchestrator/projects/app");
+    let sessions = base.join("sessions");
+
+    // Two live workers: one with a pull request (lifecycle form), one asking a question
+    // (the older flat form: a stored status, the handle as a JSON string).
+    let wt1 = worktree(&f, &base, "app-1", "feat/one");
+    let mut r1 = record("app-1", &wt1, "feat/one", "claude-code", "working");
+    r1["pr"] = json!("https://github.com/acme/app/pull/5");
+    r1["lifecycle"]["pr"] = json!({ "state": "open", "reason": "review_pending", "number": 5, "url": "https://github.com/acme/app/pull/5", "lastObservedAt": null });
+    r1["issue"] = json!("12");
+    write(&sessions, "app-1.json", &r1);
+    tmux.reference_session("app-1", &wt1, Some("cat"));
+    let wt2 = worktree(&f, &base, "app-2", "feat/two");
+    let r2 = json!({
+        "worktree": wt2, "branch": "feat/two", "status": "needs_input", "tmuxName": "app-2",
+        "project": "app", "agent": "codex", "userPrompt": "Tidy the docs",
+        "runtimeHandle": serde_json::to_string(&json!({ "id": "app-2", "runtimeName": "tmux", "data": {} })).unwrap(),
+    });
+    write(&sessions, "app-2.json", &r2);
+    tmux.reference_session("app-2", &wt2, Some("cat"));
+    // The orchestrator, in the project's own checkout.
+    let mut orch = record(
+        "app-orchestrator",
+        &f.repo,
+        "main",
+        "claude-code",
+        "working",
+    );
+    orch["role"] = json!("orchestrator");
+    orch["lifecycle"]["session"]["kind"] = json!("orchestrator");
+    write(&sessions, "app-orchestrator.json", &orch);
+    tmux.reference_session("app-orchestrator", &f.repo, Some("cat"));
+
+    // What cannot be adopted, each for its own reason.
+    let wt3 = worktree(&f, &base, "app-3", "feat/three");
+    write(
+        &sessions,
+        "app-3.json",
+        &record("app-3", &wt3, "feat/three", "aider", "working"),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "app-3",
+        "-c",
+        wt3.to_str().unwrap(),
+        "sleep 600",
+    ])
+    .success();
+    tmux.run(&["set-option", "-t", "app-3", "remain-on-exit", "on"])
+        .success();
+    let sleeper = tmux.format("app-3", "#{pane_pid}");
+    std::process::Command::new("kill")
+        .arg(&sleeper)
+        .status()
+        .unwrap();
+    wait_until("app-3's pane to die", || {
+        (tmux.format("app-3", "#{pane_dead}") == "1").then_some(())
+    });
+    let gone = base.join("worktrees/app-4");
+    write(
+        &sessions,
+        "app-4.json",
+        &record("app-4", &gone, "feat/four", "claude-code", "working"),
+    );
+    tmux.reference_session("app-4", &f.repo, Some("cat"));
+    let wt5 = worktree(&f, &base, "app-5", "feat/five");
+    write(
+        &sessions,
+        "app-5.json",
+        &record("app-5", &wt5, "feat/five", "cursor", "working"),
+    );
+    tmux.reference_session("app-5", &wt5, Some("cat"));
+    let wt6 = worktree(&f, &base, "app-6", "feat/six");
+    let mut r6 = record("app-6", &wt6, "feat/six", "claude-code", "terminated");
+    r6["lifecycle"]["session"]["reason"] = json!("manually_killed");
+    write(&sessions, "app-6.json", &r6);
+    let wt7 = worktree(&f, &base, "app-7", "feat/seven");
+    write(
+        &sessions,
+        "app-7.json",
+        &record("app-7", &wt7, "feat/seven", "claude-code", "working"),
+    );
+    tmux.reference_session("app-7", &wt7, None);
+    std::fs::write(sessions.join("app-8.json"), "").unwrap();
+    std::fs::write(sessions.join("app-9.json"), "{\"worktree\": ").unwrap();
+
+    let files_before = tree(&f.env.home.join(".agent-orchestrator"));
+    let pid = |name: &str| tmux.format(name, "#{pane_pid}");
+    let pids_before = (pid("app-1"), pid("app-2"));
+
+    // A dry run says all of it and adopts nothing.
+    let dry = f.ao(&["import", "--dry-run"]);
+    insta::assert_snapshot!("import_dry_run", f.env.normalize(&dry.stdout));
+    dry.success()
+        .stdout_has("would adopt app-1 (project app, claude-code on feat/one, tmux session app-1, pull request #5)")
+        .stdout_has("would adopt app-2 (project app, codex on feat/two, tmux session app-2)")
+        .stdout_has("would adopt app-orchestrator (project app, claude-code on main, tmux session app-orchestrator)")
+        .stdout_has("3 would be adopted, 7 would not, 0 were adopted before");
+    assert!(f.sessions().is_empty(), "a dry run adopted something");
+    // Each comes in with the status the reference gave it (ao's readings take over).
+    let planned = f.ao(&["import", "--dry-run", "--json"]);
+    planned.success();
+    let planned: Value = serde_json::from_str(&planned.stdout).unwrap();
+    let statuses: Vec<(String, String)> = planned["adopted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["session"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("app-1".to_owned(), "review_pending".to_owned()),
+            ("app-2".to_owned(), "needs_input".to_owned()),
+            ("app-orchestrator".to_owned(), "working".to_owned()),
+        ]
+    );
+
+    let run = f.ao(&["import"]);
+    insta::assert_snapshot!("import", f.env.normalize(&run.stdout));
+    run.success()
+        .stdout_has("adopted app-1 (project app, claude-code on feat/one, tmux session app-1, pull request #5)")
+        .stdout_has("not adopted: app-3: its tmux pane `app-3` is dead")
+        .stdout_has(&format!(
+            "not adopted: app-4: its worktree {} is gone",
+            gone.display()
+        ))
+        .stdout_has("not adopted: app-5: its agent `cursor` has no ao plugin")
+        .stdout_has("not adopted: app-6: the reference ended it (killed); nothing runs to adopt")
+        .stdout_has("not adopted: app-7: its agent has exited: only its shell")
+        .stdout_has("not adopted: app-8: is empty (a spawn the reference had not finished)")
+        .stdout_has("not adopted: app-9: is not JSON")
+        .stdout_has("3 adopted, 7 not adopted, 0 adopted before");
+
+    // ao has them now, as they were, with nothing restarted.
+    let list = f.sessions();
+    let by_id = |id: &str| -> Value {
+        list.iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {list:?}"))
+    };
+    let one = by_id("app-1");
+    assert_eq!(one["branch"], "feat/one");
+    assert_eq!(one["agent"], "claude-code");
+    assert_eq!(one["issue"], "12");
+    assert_eq!(one["pr"]["number"], 5);
+    assert_eq!(one["workspace_path"], json!(wt1));
+    assert_eq!(by_id("app-2")["prompt"], "Tidy the docs");
+    assert_eq!(by_id("app-orchestrator")["workspace"], "checkout");
+    let status = f.ao(&["status", "--json"]);
+    status.success();
+    let views: Vec<Value> = serde_json::from_str(&status.stdout).unwrap();
+    for id in ["app-1", "app-2"] {
+        let v = views
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {views:?}"));
+        assert!(
+            !["killed", "errored", "done"].contains(&v["status"].as_str().unwrap()),
+            "{v}"
+        );
+    }
+    assert_eq!((pid("app-1"), pid("app-2")), pids_before);
+    assert_eq!(tmux.foreground("app-1"), "cat");
+    f.ao(&["send", "--no-wait", "app-2", "hello from ao"])
+        .success();
+    wait_until("the message in app-2", || {
+        f.ao(&["session", "output", "app-2"])
+            .stdout
+            .contains("hello from ao")
+            .then_some(())
+    });
+    // The reference's files are as they were; its tmux sessions all still run.
+    assert_eq!(tree(&f.env.home.join(".agent-orchestrator")), files_before);
+    for name in ["app-3", "app-4", "app-5", "app-7"] {
+        assert!(tmux.has(name), "{name} was stopped");
+    }
+
+    // Twice adopts nothing twice; ao's own next session takes a new id.
+    f.ao(&["import"])
+        .success()
+        .stdout_has("app-1: adopted by an earlier import")
+        .stdout_has("0 adopted, 7 not adopted, 3 adopted before");
+    f.ao(&["spawn", "app", "--prompt", "new work"])
+        .success()
+        .stdout_has("app-10");
+    // And an adopted session is ao's to end like its own.
+    f.ao(&["session", "kill", "app-1"]).success();
+    assert!(!tmux.has("app-1"));
+    assert!(!wt1.exists());
+}
