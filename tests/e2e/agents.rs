@@ -1030,3 +1030,157 @@ fn claude_code_that_gave_up_on_its_limit_reads_limited_from_its_transcript() {
     );
     assert_eq!(s["status"], "working");
 }
+
+/// A Claude Code the reference started (a shell in tmux on the default server, the
+/// command typed into it, a record under `~/.agent-orchestrator`) is adopted by `ao
+/// import` while it runs: ao finds its transcript, reads its turns from it, and its next
+/// message is delivered and answered, the same process throughout.
+#[test]
+fn claude_code_started_by_the_reference_is_adopted_and_driven_without_a_restart() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let mut f = permissionless(
+        "claude-code",
+        scenario(vec![
+            Step {
+                when: Some("Say what you see".into()),
+                ..text("I see a README.")
+            },
+            Step {
+                when: Some("Now say goodbye".into()),
+                ..text("Goodbye from the adopted session.")
+            },
+        ]),
+    );
+    let tmpdir = f.fleet.env.root().join("rt");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    f.fleet.env.set("TMUX_TMPDIR", &tmpdir);
+    f.fleet.env.set("SHELL", "/bin/sh");
+    let env = &f.fleet.env;
+    let tmux = |args: &[&str]| {
+        let mut cmd = env.command("tmux");
+        cmd.args(args);
+        ao_tests::Run::of(cmd, &f.fleet.repo)
+    };
+    struct KillServer<'a>(&'a dyn Fn(&[&str]) -> ao_tests::Run);
+    impl Drop for KillServer<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["kill-server"]);
+        }
+    }
+    let _server = KillServer(&tmux);
+
+    // The reference's worktree, record and tmux session.
+    let base = env.home.join(".agent-orchestrator/projects/app");
+    let wt = base.join("worktrees/app-1");
+    env.git(
+        &f.fleet.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feat/readme",
+            wt.to_str().unwrap(),
+            "main",
+        ],
+    );
+    let claude_json = env.home.join(".claude.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&claude_json).unwrap()).unwrap();
+    state["projects"][wt.to_str().unwrap()] = serde_json::json!({"hasTrustDialogAccepted": true});
+    std::fs::write(&claude_json, state.to_string()).unwrap();
+    let sessions = base.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let record = serde_json::json!({
+        "worktree": wt, "branch": "feat/readme", "status": "working", "tmuxName": "app-1",
+        "project": "app", "agent": "claude-code",
+        "runtimeHandle": { "id": "app-1", "runtimeName": "tmux", "data": {} },
+    });
+    std::fs::write(sessions.join("app-1.json"), record.to_string()).unwrap();
+    let mut args: Vec<String> = [
+        "new-session",
+        "-d",
+        "-s",
+        "app-1",
+        "-c",
+        wt.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    for (k, v) in [
+        ("AO_SESSION_ID", "app-1".to_owned()),
+        ("ANTHROPIC_BASE_URL", f.model.url.clone()),
+        ("ANTHROPIC_API_KEY", ao_tests::TEST_KEY.to_owned()),
+        ("DISABLE_AUTOUPDATER", "1".to_owned()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".to_owned()),
+        ("IS_SANDBOX", "1".to_owned()),
+    ] {
+        args.push("-e".into());
+        args.push(format!("{k}={v}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tmux(&args).success();
+    // As the reference launches it: PATH exported again (a login shell resets it), then
+    // the agent's command line.
+    let launch = format!(
+        "export PATH='{}'; claude --dangerously-skip-permissions 'Say what you see'",
+        std::env::var("PATH").unwrap()
+    );
+    tmux(&["send-keys", "-t", "app-1", &launch, "Enter"]).success();
+    let screen = || tmux(&["capture-pane", "-p", "-t", "app-1"]).stdout;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !screen().contains("I see a README.") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reference's Claude Code never answered:\n{}",
+            screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let foreground = |what: &str| {
+        tmux(&["display-message", "-p", "-t", "=app-1:", what])
+            .stdout
+            .trim()
+            .to_owned()
+    };
+    let pane_pid = foreground("#{pane_pid}");
+    assert_eq!(foreground("#{pane_current_command}"), "claude");
+
+    f.ao(&["import"])
+        .success()
+        .stdout_has("adopted app-1 (project app, claude-code on feat/readme, tmux session app-1)");
+    // ao reads its turns from the transcript it found for the worktree.
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    let transcript = std::fs::read_dir(
+        env.home.join(".claude/projects").join(
+            wt.to_str()
+                .unwrap()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+        ),
+    )
+    .unwrap()
+    .flatten()
+    .find(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+    .expect("a transcript");
+    let id = transcript
+        .path()
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], id.as_str(), "{info:#}");
+    // A message through ao is delivered (confirmed taken) and answered.
+    f.ao(&["send", "app-1", "Now say goodbye"]).success();
+    wait_until("the answer on the adopted session's screen", || {
+        screen()
+            .contains("Goodbye from the adopted session.")
+            .then_some(())
+    });
+    f.wait_turn_ended("app-1");
+    assert_eq!(foreground("#{pane_pid}"), pane_pid);
+    assert_eq!(foreground("#{pane_current_command}"), "claude");
+}

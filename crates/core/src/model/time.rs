@@ -35,7 +35,8 @@ fn civil(ms: i64) -> (i64, i64, i64, i64, i64, i64) {
     (y, m, d, s / 3600, (s % 3600) / 60, s % 60)
 }
 
-/// `2026-12-01T10:00:00Z` (fractions of a second ignored) as milliseconds since 1970.
+/// `2026-12-01T10:00:00Z` (or `...:00.250Z`, to the millisecond) as milliseconds since
+/// 1970.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let (date, time) = text.trim_end_matches('Z').split_once('T')?;
     let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
@@ -49,7 +50,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h as i64 * 3600 + min as i64 * 60 + s as i64) * 1000)
+    Some((days * 86_400 + h as i64 * 3600 + min as i64 * 60) * 1000 + (s * 1000.0).round() as i64)
 }
 
 #[cfg(test)]
@@ -59,6 +60,7 @@ mod tests {
     #[test]
     fn round_trips_and_known_dates() {
         assert_eq!(parse_rfc3339("1970-01-02T00:00:01Z"), Some(86_401_000));
+        assert_eq!(parse_rfc3339("1970-01-02T00:00:01.250Z"), Some(86_401_250));
         assert_eq!(
             parse_rfc3339("2026-12-01T10:30:00Z"),
             Some(1_796_121_000_000)

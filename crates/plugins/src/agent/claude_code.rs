@@ -164,6 +164,32 @@ fn transcript_path(workspace: &Path, session_id: &str) -> Option<PathBuf> {
     )
 }
 
+/// The id of the newest transcript Claude Code keeps for `workspace` (written since
+/// `since`, when known): the session of an agent ao did not start itself (adopted by
+/// `ao import`), whose id ao did not choose.
+fn newest_transcript(workspace: &Path, since: Option<Timestamp>) -> Option<String> {
+    let dir = transcript_path(workspace, "x")?.parent()?.to_owned();
+    let mut newest: Option<(std::time::SystemTime, String)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        let at = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if since.is_some_and(|s| at < s) || newest.as_ref().is_some_and(|(t, _)| *t >= modified) {
+            continue;
+        }
+        let stem = path.file_stem()?.to_string_lossy().into_owned();
+        newest = Some((modified, stem));
+    }
+    newest.map(|(_, id)| id)
+}
+
 /// The transcript's entries (a bounded tail is enough for the last state; the whole file
 /// for totals).
 fn transcript(path: &Path) -> Vec<Value> {
@@ -325,7 +351,11 @@ impl Agent for ClaudeCode {
                     Activity::Active
                 },
                 source: ActivitySource::SessionLog,
-                last_at: None,
+                // When the turn's last entry was written: a message typed later is
+                // taken once an entry newer than the typing shows.
+                last_at: last["timestamp"]
+                    .as_str()
+                    .and_then(ao_core::model::time::parse_rfc3339),
                 detail: None,
                 resets_at: None,
             });
@@ -352,7 +382,8 @@ impl Agent for ClaudeCode {
         let id = ctx
             .agent_session_id
             .clone()
-            .or_else(|| ctx.report.as_ref().and_then(|r| r.agent_session_id.clone()));
+            .or_else(|| ctx.report.as_ref().and_then(|r| r.agent_session_id.clone()))
+            .or_else(|| newest_transcript(&ctx.workspace, ctx.started_at));
         let path = ctx
             .report
             .as_ref()
