@@ -172,6 +172,15 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
     write(&sessions, "app-orchestrator.json", &orch);
     tmux.reference_session("app-orchestrator", &f.repo, Some("cat"));
 
+    // One the reference named after the project's directory, not its id.
+    let wt11 = worktree(&f, &base, "rep-11", "feat/eleven");
+    write(
+        &sessions,
+        "rep-11.json",
+        &record("rep-11", &wt11, "feat/eleven", "aider", "working"),
+    );
+    tmux.reference_session("rep-11", &wt11, Some("cat"));
+
     // What cannot be adopted, each for its own reason.
     let wt3 = worktree(&f, &base, "app-3", "feat/three");
     write(
@@ -238,7 +247,7 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
         .stdout_has("would adopt app-1 (project app, claude-code on feat/one, tmux session app-1, pull request #5)")
         .stdout_has("would adopt app-2 (project app, codex on feat/two, tmux session app-2)")
         .stdout_has("would adopt app-orchestrator (project app, claude-code on main, tmux session app-orchestrator)")
-        .stdout_has("3 would be adopted, 7 would not, 0 were adopted before");
+        .stdout_has("4 would be adopted, 7 would not, 0 were adopted before");
     assert!(f.sessions().is_empty(), "a dry run adopted something");
     // Each comes in with the status the reference gave it (ao's readings take over).
     let planned = f.ao(&["import", "--dry-run", "--json"]);
@@ -261,6 +270,7 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
             ("app-1".to_owned(), "review_pending".to_owned()),
             ("app-2".to_owned(), "needs_input".to_owned()),
             ("app-orchestrator".to_owned(), "working".to_owned()),
+            ("rep-11".to_owned(), "working".to_owned()),
         ]
     );
 
@@ -278,7 +288,8 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
         .stdout_has("not adopted: app-7: its agent has exited: only its shell")
         .stdout_has("not adopted: app-8: is empty (a spawn the reference had not finished)")
         .stdout_has("not adopted: app-9: is not JSON")
-        .stdout_has("3 adopted, 7 not adopted, 0 adopted before");
+        .stdout_has("4 adopted, 7 not adopted, 0 adopted before")
+        .stdout_has("note: project `app` names its new sessions app-N, and the reference named them rep-N: set `sessionPrefix: rep` under projects.app to keep one naming");
 
     // ao has them now, as they were, with nothing restarted.
     let list = f.sessions();
@@ -329,7 +340,7 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
     f.ao(&["import"])
         .success()
         .stdout_has("app-1: adopted by an earlier import")
-        .stdout_has("0 adopted, 7 not adopted, 3 adopted before");
+        .stdout_has("0 adopted, 7 not adopted, 4 adopted before");
     f.ao(&["spawn", "app", "--prompt", "new work"])
         .success()
         .stdout_has("app-10");
