@@ -178,9 +178,9 @@ fn send_waits_for_the_agent_unless_told_not_to() {
             .contains("took first")
             .then_some(())
     });
-    f.ao(&["send", "--timeout", "1", "app-1", "waited"])
-        .code(1)
-        .stderr_has("app-1: not delivered:");
+    let waited = f.ao(&["send", "--timeout", "1", "app-1", "waited"]);
+    waited.code(1).stderr_has("app-1: not delivered:");
+    insta::assert_snapshot!(waited.seen("send --timeout 1 app-1 waited", &f.env.root()));
     f.ao(&["send", "--no-wait", "--timeout", "1", "app-1", "x"])
         .code(2)
         .stderr_has("--timeout");

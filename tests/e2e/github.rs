@@ -949,6 +949,7 @@ fn batch_spawn_skips_the_issues_a_live_session_works_on() {
     let two = gh.issue("acme/app", "Add a logout", "Needed.", &[]);
     f.ao(&["spawn", "app", &one.to_string()]).success();
     let run = f.ao(&["batch-spawn", "app", &format!("#{one}"), &two.to_string()]);
+    insta::assert_snapshot!(run.seen(&format!("batch-spawn app #{one} {two}"), &f.env.root()));
     run.success()
         .stderr_has(&format!("issue #{one}: skipped, app-1 already works on it"))
         .stdout_has("app-2");
@@ -979,12 +980,16 @@ fn review_check_sends_the_unresolved_threads_now_and_never_twice() {
     gh.edit_pr("acme/app", pr, |p| {
         p.review = Some("CHANGES_REQUESTED".into())
     });
-    f.ao(&["review-check", "app", "--dry-run"])
-        .success()
+    let dry = f.ao(&["review-check", "app", "--dry-run"]);
+    dry.success()
         .stdout_has("app-1: `changes-requested` would send 1 thread");
-    f.ao(&["review-check", "app"])
-        .success()
+    let sent = f.ao(&["review-check", "app"]);
+    sent.success()
         .stdout_has("app-1: `changes-requested` sent the agent 1 item (attempt 1)");
+    let root = f.env.root();
+    insta::assert_snapshot!(
+        dry.seen("review-check app --dry-run", &root) + &sent.seen("review-check app", &root)
+    );
     ao_tests::wait_until("the thread on the agent's screen", || {
         f.ao(&["session", "output", "app-1"])
             .stdout
@@ -1020,7 +1025,12 @@ fn an_existing_pull_request_is_handed_to_a_new_or_a_running_session() {
     let docs = humans_pr(&gh, &f, "docs", "docs.txt");
 
     // A new session on the PR's branch, with the human's commit, told what to do.
-    f.ao(&["spawn", "app", "--claim-pr", &format!("#{typo}")])
+    let spawned = f.ao(&["spawn", "app", "--claim-pr", &format!("#{typo}")]);
+    insta::assert_snapshot!(
+        "spawn_claim_pr",
+        spawned.seen(&format!("spawn app --claim-pr #{typo}"), &f.env.root())
+    );
+    spawned
         .success()
         .stdout_has("app-1")
         .stderr_has(&format!(
@@ -1075,7 +1085,12 @@ fn an_existing_pull_request_is_handed_to_a_new_or_a_running_session() {
     ])
     .success();
     let url = format!("https://github.com/acme/app/pull/{docs}");
-    f.ao(&["session", "claim-pr", &url, "app-2"])
+    let claimed = f.ao(&["session", "claim-pr", &url, "app-2"]);
+    insta::assert_snapshot!(
+        "claim_pr",
+        claimed.seen(&format!("session claim-pr {url} app-2"), &f.env.root())
+    );
+    claimed
         .success()
         .stdout_has(&format!(
             "app-2 claimed pull request #{docs} \"Work on docs\""
@@ -1109,28 +1124,46 @@ fn an_existing_pull_request_is_handed_to_a_new_or_a_running_session() {
     // What cannot be claimed, said plainly.
     let merged = humans_pr(&gh, &f, "old", "old.txt");
     gh.edit_pr("acme/app", merged, |p| p.state = "MERGED".into());
-    f.ao(&["spawn", "app", "--claim-pr", &merged.to_string()])
-        .code(1)
-        .stderr_has(&format!("pull request #{merged} is merged already"));
+    let root = f.env.root();
+    let mut refusals = String::new();
+    let mut refused = |args: &[&str], code: i32, text: &str| {
+        let run = f.ao(args);
+        run.code(code).stderr_has(text);
+        refusals += &run.seen(&args.join(" "), &root);
+    };
+    refused(
+        &["spawn", "app", "--claim-pr", &merged.to_string()],
+        1,
+        &format!("pull request #{merged} is merged already"),
+    );
     let fork = humans_pr(&gh, &f, "forked", "fork.txt");
     gh.edit_pr("acme/app", fork, |p| p.from_fork = true);
-    f.ao(&["spawn", "app", "--claim-pr", &fork.to_string()])
-        .code(1)
-        .stderr_has(&format!("pull request #{fork} comes from a fork"));
-    f.ao(&[
-        "spawn",
-        "app",
-        "--claim-pr",
-        "https://github.com/other/repo/pull/3",
-    ])
-    .code(1)
-    .stderr_has("is a pull request of other/repo, but project `app` works on acme/app");
-    f.ao(&["spawn", "app", "--claim-pr", "9999"])
-        .code(1)
-        .stderr_has("pull request #9999 could not be read");
-    f.ao(&["session", "claim-pr", "12"])
-        .code(2)
-        .stderr_has("which session? none was given and AO_SESSION_ID is not set");
+    refused(
+        &["spawn", "app", "--claim-pr", &fork.to_string()],
+        1,
+        &format!("pull request #{fork} comes from a fork"),
+    );
+    refused(
+        &[
+            "spawn",
+            "app",
+            "--claim-pr",
+            "https://github.com/other/repo/pull/3",
+        ],
+        1,
+        "is a pull request of other/repo, but project `app` works on acme/app",
+    );
+    refused(
+        &["spawn", "app", "--claim-pr", "9999"],
+        1,
+        "pull request #9999 could not be read",
+    );
+    refused(
+        &["session", "claim-pr", "12"],
+        2,
+        "which session? none was given and AO_SESSION_ID is not set",
+    );
+    insta::assert_snapshot!("claim_pr_refused", refusals);
     // None of those made a session.
     assert_eq!(f.sessions().len(), 3);
     assert_queries_valid(&gh);

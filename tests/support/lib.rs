@@ -329,6 +329,16 @@ impl Run {
         }
     }
 
+    /// What the user saw of `ao <shown>`, for a snapshot: the command line, its output,
+    /// then its errors and exit code, with `root` (a test's temporary root) as `[ROOT]`.
+    pub fn seen(&self, shown: &str, root: &Path) -> String {
+        let text = format!(
+            "$ ao {shown}\n{}{}[exit {}]\n",
+            self.stdout, self.stderr, self.code
+        );
+        text.replace(root.to_str().unwrap(), "[ROOT]")
+    }
+
     /// Everything about the run, for a failing assertion.
     pub fn explain(&self) -> String {
         let listing = std::fs::read_dir(&self.cwd)

@@ -79,15 +79,29 @@ impl Manager {
             return Ok(());
         }
         let names = agent.process_names(&project.agent_config);
-        self.wait_ready(runtime.as_ref(), &handle, &names, false)
+        if let Err(e) = self
+            .wait_ready(runtime.as_ref(), &handle, &names, false)
             .await
-            .map_err(|e| match e {
-                ManagerError::Refused { message, .. } => ManagerError::refused(
-                    format!("{}: not delivered: {message}", s.id),
-                    format!("`ao session restore {}` starts the agent again", s.id),
-                ),
-                e => e,
-            })?;
+        {
+            let ManagerError::Refused { message, .. } = e else {
+                return Err(e);
+            };
+            // Its terminal still runs something else (a program the agent started, a
+            // shell it left): look first. Or it has ended: start it again.
+            let alive = runtime.is_alive(&handle).await.unwrap_or(false);
+            let hint = if alive {
+                format!(
+                    "`ao attach {}` shows what runs there; `ao send --no-wait` types it anyway",
+                    s.id
+                )
+            } else {
+                format!("`ao session restore {}` starts the agent again", s.id)
+            };
+            return Err(ManagerError::refused(
+                format!("{}: not delivered: {message}", s.id),
+                hint,
+            ));
+        }
         // Only a message typed at the agent's own prompt is confirmed: one typed while it
         // works is queued, and pressing Enter again in a question would answer it.
         let confirm = agent.confirms_delivery()
