@@ -201,7 +201,8 @@ fn open_attaches_one_or_opens_a_tmux_window_per_session() {
     let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
     f.ao(&["spawn", "app", "--prompt", "one"]).success();
     f.ao(&["spawn", "app", "--prompt", "two"]).success();
-    f.ao(&["open", "app-1", "app-2"])
+    let outside = f.ao(&["open", "app-1", "app-2"]);
+    outside
         .code(2)
         .stderr_has("outside tmux, ao opens one session at a time (2 were given)");
     // The user's own tmux, on a server of its own.
@@ -212,10 +213,16 @@ fn open_attaches_one_or_opens_a_tmux_window_per_session() {
         .args(["new-session", "-d", "-s", "mine"]);
     assert!(cmd.status().unwrap().success());
     f.env.set("TMUX", format!("{},1,0", user.display()));
-    f.ao(&["open", "app-1", "app-2"])
+    let inside = f.ao(&["open", "app-1", "app-2"]);
+    inside
         .success()
         .stdout_has("app-1: opened in a new tmux window")
         .stdout_has("app-2: opened in a new tmux window");
+    let root = f.env.root();
+    insta::assert_snapshot!(
+        outside.seen("open app-1 app-2", &root)
+            + &inside.seen("open app-1 app-2  # inside tmux", &root)
+    );
     let mut list = f.env.command("tmux");
     list.arg("-S")
         .arg(&user)

@@ -949,11 +949,19 @@ fn an_agent_reports_on_itself_and_ao_status_shows_it() {
         .collect();
     assert_eq!(states, ["started", "working", "pr_created", "completed"]);
     // Outside a session, and with a state ao does not know, it says what to do.
-    f.ao(&["report", "working"])
-        .code(2)
-        .stderr_has("AO_SESSION_ID is not set");
-    f.ao(&["report", "bogus", "-s", "app-1"])
+    let outside = f.ao(&["report", "working"]);
+    outside.code(2).stderr_has("AO_SESSION_ID is not set");
+    let bogus = f.ao(&["report", "bogus", "-s", "app-1"]);
+    bogus
         .code(2)
         .stderr_has("`bogus` is not a state ao knows")
         .stderr_has("fixing-ci");
+    let by_hand = f.ao(&["report", "fixing-ci", "-s", "app-1", "--note", "one test"]);
+    by_hand.success();
+    let root = f.env.root();
+    insta::assert_snapshot!(
+        outside.seen("report working", &root)
+            + &bogus.seen("report bogus -s app-1", &root)
+            + &by_hand.seen("report fixing-ci -s app-1 --note \"one test\"", &root)
+    );
 }
