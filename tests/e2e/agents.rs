@@ -1184,3 +1184,106 @@ fn claude_code_started_by_the_reference_is_adopted_and_driven_without_a_restart(
     assert_eq!(foreground("#{pane_pid}"), pane_pid);
     assert_eq!(foreground("#{pane_current_command}"), "claude");
 }
+
+/// Gemini CLI in its asking mode: the project's rules reaching the model, a streaming
+/// turn, a finished turn, a permission question, idle, exit and
+/// resume, each as `ao status` shows it.
+#[test]
+fn gemini_states_through_hooks() {
+    if agent_cli("gemini", "@google/gemini-cli").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "gemini",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+    );
+    f.set_ready_threshold_ms(4000);
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        config.replace(
+            "    agent: gemini\n",
+            "    agent: gemini\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
+        ),
+    )
+    .unwrap();
+    // The session's worktree is trusted for the session: no trust dialog.
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success()
+        .stdout_has("app-1");
+    // The model streams: active, told by the hooks; the rules came with the task.
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let task = f
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| r.step == Some(0))
+        .unwrap();
+    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    f.model.release();
+    let s = f.wait_activity("app-1", "ready");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], s["agent_session_id"], "{info:#}");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
+    // A command needs permission: waiting_input with the question.
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission (Confirm Shell Command): echo hello > out.txt",
+        "{s:#}"
+    );
+    f.press_until_gone("app-1", &["Enter"], "Allow execution of");
+    f.wait_turn_ended("app-1");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    // Ready past the threshold is idle.
+    f.wait_activity("app-1", "idle");
+    let id = f.status("app-1")["agent_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The CLI ends: exited.
+    exit_cli(&f, &["C-d", "C-d"]);
+    // Restore resumes the same conversation.
+    f.ao(&["session", "restore", "app-1"]).success();
+    wait_until("the resumed agent to run", || {
+        let argv = f.agent_argv("app-1");
+        argv.windows(2)
+            .any(|w| w[0] == "--resume" && w[1] == id)
+            .then_some(argv)
+    });
+    f.wait_turn_ended("app-1");
+}
+
+/// A Gemini CLI that was never told how to authenticate asks at its first start: the
+/// session waits for the human, with the question.
+#[test]
+fn gemini_asking_how_to_authenticate_waits_for_the_human() {
+    if agent_cli("gemini", "@google/gemini-cli").is_none() {
+        return;
+    }
+    let f = AgentFleet::new("gemini", scenario(vec![text("Hello.")]), "");
+    std::fs::remove_file(f.fleet.env.home.join(".gemini/settings.json")).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say hello"])
+        .success()
+        .stderr_has("app-1 started, but waits for an answer before it can work");
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "How would you like to authenticate for this project?",
+        "{s:#}"
+    );
+    assert_eq!(s["status"], "needs_input", "{s:#}");
+    assert!(
+        f.model.requests().iter().all(|r| r.step.is_none()),
+        "the task went out before the question was answered"
+    );
+}

@@ -160,6 +160,8 @@ pub struct TestEnv {
     pub ao_home: PathBuf,
     /// Extra environment for every command.
     pub env: Vec<(String, OsString)>,
+    /// A private `$AO_HOME`, when the test moved it out of the shared temporary directory.
+    pub private: Option<tempfile::TempDir>,
 }
 
 impl Default for TestEnv {
@@ -184,7 +186,31 @@ impl TestEnv {
             home,
             ao_home,
             env: Vec::new(),
+            private: None,
         }
+    }
+
+    /// Moves `$AO_HOME` to a directory no other user can write to, nor any directory
+    /// above it (the system's temporary directory can be written by all): some CLIs
+    /// (Gemini CLI) refuse settings files kept anywhere else. It lives under the user's
+    /// cache, `~/.cache/ao-tests`, and is removed with the test.
+    pub fn private_ao_home(&mut self) {
+        let base = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".cache/ao-tests");
+        std::fs::create_dir_all(&base).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("ao-home-")
+            .tempdir_in(&base)
+            .unwrap();
+        self.ao_home = dir.path().canonicalize().unwrap().join("ao-home");
+        self.private = Some(dir);
     }
 
     /// The temporary root.
@@ -788,7 +814,7 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code`, `codex`, `aider` or `opencode`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex`, `aider`, `opencode` or `gemini`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
@@ -802,13 +828,28 @@ impl AgentFleet {
                 model.url
             ),
             "opencode" => "        OPENCODE_DISABLE_MODELS_FETCH: \"1\"\n".to_owned(),
+            "gemini" => format!(
+                "        GEMINI_API_KEY: {TEST_KEY}\n        GOOGLE_GEMINI_BASE_URL: {}\n",
+                model.url
+            ),
             _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
         };
-        let fleet = Fleet::new(&format!(
+        let mut fleet = Fleet::new(&format!(
             "    agent: {agent}\n    agentConfig:\n{agent_config}      env:\n{env_lines}"
         ));
+        if agent == "gemini" {
+            fleet.env.private_ao_home();
+        }
         let home = &fleet.env.home;
         match agent {
+            "gemini" => {
+                // The user chose the API key at the CLI's first run.
+                let dir = home.join(".gemini");
+                std::fs::create_dir_all(&dir).unwrap();
+                let settings =
+                    serde_json::json!({"security": {"auth": {"selectedType": "gemini-api-key"}}});
+                std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+            }
             "claude-code" => {
                 let config = serde_json::json!({
                     "hasCompletedOnboarding": true,

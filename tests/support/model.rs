@@ -1,5 +1,6 @@
 //! A scripted model server on loopback. It speaks enough of the Anthropic Messages API
-//! (streaming and not), the OpenAI Responses API and the OpenAI Chat Completions API for
+//! (streaming and not), the OpenAI Responses API, the OpenAI Chat Completions API and the
+//! Gemini API (`generateContent` and `streamGenerateContent`) for
 //! the real agent CLIs to run against it through their base-URL settings, and replays a
 //! scenario: text answers, tool calls (run a shell command, write a file), long streaming
 //! turns held open until the test releases them, and errors.
@@ -203,6 +204,7 @@ enum Api {
     Anthropic,
     Responses,
     Chat,
+    Gemini,
 }
 
 fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
@@ -293,7 +295,15 @@ fn respond(
     if method != "POST" {
         return answer_other(out, method, path_only);
     }
-    let api = if path_only.ends_with("/messages") {
+    if path_only.ends_with(":countTokens") {
+        write_json(out, 200, &json!({"totalTokens": 42}))?;
+        return Ok(false);
+    }
+    let api = if path_only.ends_with(":streamGenerateContent")
+        || path_only.ends_with(":generateContent")
+    {
+        Api::Gemini
+    } else if path_only.ends_with("/messages") {
         Api::Anthropic
     } else if path_only.ends_with("/responses") {
         Api::Responses
@@ -303,10 +313,22 @@ fn respond(
         return answer_other(out, method, path_only);
     };
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let stream = request["stream"].as_bool().unwrap_or(false);
+    let stream = match api {
+        Api::Gemini => path_only.ends_with(":streamGenerateContent"),
+        _ => request["stream"].as_bool().unwrap_or(false),
+    };
     let scenario = shared.scenario.lock().unwrap().clone();
-    // A request for structured output (a title, a summary) is a side request.
-    let schema = &request["text"]["format"]["schema"];
+    // A request for structured output (a title, a summary, a check of who speaks next)
+    // is a side request.
+    let generation = &request["generationConfig"];
+    let schema = [
+        &request["text"]["format"]["schema"],
+        &generation["responseJsonSchema"],
+        &generation["responseSchema"],
+    ]
+    .into_iter()
+    .find(|s| s.is_object())
+    .unwrap_or(&Value::Null);
     let has_tools = !all_tools(&request).is_empty() && !schema.is_object();
     let text = String::from_utf8_lossy(body);
     let (step_index, step) = {
@@ -373,6 +395,11 @@ fn respond(
                     ),
                 ],
             ),
+            Api::Gemini => (
+                json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Resource has been exhausted (e.g. check quota).",
+                    "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{secs}s")}]}}),
+                vec![("retry-after".to_owned(), secs.to_string())],
+            ),
             _ => (
                 json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_at": reset, "resets_in_seconds": secs}}),
                 {
@@ -397,6 +424,9 @@ fn respond(
             Api::Anthropic => {
                 json!({"type": "error", "error": {"type": "api_error", "message": message}})
             }
+            Api::Gemini => {
+                json!({"error": {"code": status, "message": message, "status": "INTERNAL"}})
+            }
             _ => json!({"error": {"message": message, "type": "server_error", "code": null}}),
         };
         write_json(out, *status, &body)?;
@@ -408,7 +438,16 @@ fn respond(
         .as_ref()
         .map(|c| shell_call(&request, c, step.escalate.as_deref()))
         .or_else(|| step.write.as_ref().map(|(p, c)| write_call(&request, p, c)));
-    let model = request["model"].as_str().unwrap_or("scripted").to_owned();
+    let model = match api {
+        // `/v1beta/models/MODEL:streamGenerateContent`
+        Api::Gemini => path_only
+            .rsplit('/')
+            .next()
+            .and_then(|m| m.split(':').next())
+            .unwrap_or("scripted")
+            .to_owned(),
+        _ => request["model"].as_str().unwrap_or("scripted").to_owned(),
+    };
     let text = step.text.clone().unwrap_or_default();
     let mut sink = Sink::new(out, api, stream, model);
     sink.begin()?;
@@ -504,6 +543,11 @@ fn all_tools(request: &Value) -> Vec<&Value> {
     }
     let mut out = Vec::new();
     walk(&request["tools"], &mut out);
+    // The Gemini API's: `tools: [{functionDeclarations: [...]}]`.
+    for t in request["tools"].as_array().into_iter().flatten() {
+        out.extend(t["functionDeclarations"].as_array().into_iter().flatten());
+    }
+    out.retain(|t| !t["functionDeclarations"].is_array());
     for item in request["input"].as_array().into_iter().flatten() {
         if item["type"] == "additional_tools" {
             walk(&item["tools"], &mut out);
@@ -537,6 +581,7 @@ fn tool_params(t: &Value) -> &Value {
     for v in [
         &t["input_schema"],
         &t["parameters"],
+        &t["parametersJsonSchema"],
         &t["function"]["parameters"],
     ] {
         if v.is_object() {
@@ -567,6 +612,7 @@ fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String
         "exec_command",
         "shell_command",
         "local_shell",
+        "run_shell_command",
     ];
     let Some(tool) = offered(request, &names) else {
         return (
@@ -610,7 +656,7 @@ fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String
 
 /// A call of the CLI's file-writing tool.
 fn write_call(request: &Value, path: &str, content: &str) -> (String, Value) {
-    if let Some(tool) = offered(request, &["Write", "write"]) {
+    if let Some(tool) = offered(request, &["Write", "write", "write_file"]) {
         let props = &tool_params(tool)["properties"];
         let key = if props["filePath"].is_object() {
             "filePath"
@@ -740,7 +786,21 @@ impl<'a> Sink<'a> {
             Api::Chat => {
                 json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
             }
+            Api::Gemini => {
+                json!({"promptTokenCount": 120, "candidatesTokenCount": 30, "totalTokenCount": 150})
+            }
         }
+    }
+
+    /// One `GenerateContentResponse` of the Gemini API: these parts, and the finish
+    /// reason on the last one.
+    fn gemini_chunk(&self, parts: Vec<Value>, finish: bool) -> Value {
+        let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+        if finish {
+            candidate["finishReason"] = json!("STOP");
+        }
+        json!({"candidates": [candidate], "usageMetadata": self.usage(),
+            "modelVersion": self.model, "responseId": self.id})
     }
 
     fn begin(&mut self) -> std::io::Result<()> {
@@ -771,7 +831,7 @@ impl<'a> Sink<'a> {
                     &json!({"type": "response.in_progress", "sequence_number": 1, "response": r}),
                 )
             }
-            Api::Chat => Ok(()),
+            Api::Chat | Api::Gemini => Ok(()),
         }
     }
 
@@ -822,6 +882,7 @@ impl<'a> Sink<'a> {
                 )
             }
             Api::Chat => self.chat_chunk(json!({"role": "assistant", "content": ""}), None),
+            Api::Gemini => Ok(()),
         }
     }
 
@@ -849,6 +910,10 @@ impl<'a> Sink<'a> {
                 )
             }
             Api::Chat => self.chat_chunk(json!({"content": t}), None),
+            Api::Gemini => {
+                let chunk = self.gemini_chunk(vec![json!({"text": t})], false);
+                self.event(None, &chunk)
+            }
         }
     }
 
@@ -887,6 +952,7 @@ impl<'a> Sink<'a> {
                 }
             }
             Api::Chat => self.text = text,
+            Api::Gemini => self.blocks.push(json!({"text": text})),
         }
         Ok(())
     }
@@ -940,6 +1006,15 @@ impl<'a> Sink<'a> {
                         &json!({"type": "response.output_item.done", "output_index": index,
                             "item": item}),
                     )?;
+                }
+            }
+            Api::Gemini => {
+                let part = json!({"functionCall": {"name": name, "args": args}});
+                self.blocks.push(part.clone());
+                self.tool_calls.push(part.clone());
+                if self.stream {
+                    let chunk = self.gemini_chunk(vec![part], false);
+                    self.event(None, &chunk)?;
                 }
             }
             Api::Chat => {
@@ -996,6 +1071,14 @@ impl<'a> Sink<'a> {
                 self.event(None, &usage)?;
                 self.out.write_all(b"data: [DONE]\n\n")?;
                 self.out.flush()
+            }
+            (Api::Gemini, true) => {
+                let chunk = self.gemini_chunk(vec![json!({"text": ""})], true);
+                self.event(None, &chunk)
+            }
+            (Api::Gemini, false) => {
+                let body = self.gemini_chunk(self.blocks.clone(), true);
+                write_json(self.out, 200, &body)
             }
             (Api::Chat, false) => {
                 let finish = if tool_used { "tool_calls" } else { "stop" };

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 4] = [
+pub const AGENT_CLIS: [(&str, &str); 5] = [
     ("claude-code", "claude"),
     ("codex", "codex"),
     ("aider", "aider"),
     ("opencode", "opencode"),
+    ("gemini", "gemini"),
 ];
 
 /// The program an agent plugin runs, if it has a fixed one.

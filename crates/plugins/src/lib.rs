@@ -25,6 +25,7 @@ pub fn builtin_registry() -> PluginRegistry {
         agent::codex::entry(),
         agent::aider::entry(),
         agent::opencode::entry(),
+        agent::gemini::entry(),
         agent::command::entry(),
         workspace::worktree::entry(),
         workspace::clone::entry(),

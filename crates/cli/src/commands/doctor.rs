@@ -325,6 +325,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "claude-code" => "npm install -g @anthropic-ai/claude-code",
                     "codex" => "npm install -g @openai/codex",
                     "aider" => "pip install aider-chat",
+                    "gemini" => "npm install -g @google/gemini-cli",
                     _ => "npm install -g opencode-ai",
                 }),
             )),
