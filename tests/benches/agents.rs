@@ -1,10 +1,11 @@
 //! Agent benchmarks against the real CLIs and the scripted model, printed as figures
-//! (run: `cargo bench -p ao-tests --bench agents`; the CLIs must be on PATH):
+//! (run: `cargo bench -p ao-tests --bench agents [-- AGENT...]`; the CLIs must be on PATH):
 //!
 //! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
-//!   for Claude Code (hooks) and Codex (notify program): median of 10 turns.
+//!   for Claude Code and Gemini CLI (hooks) and Codex (notify program): median of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
-//!   `waiting_input` (Claude Code through its hooks, Codex through its screen): median of 5.
+//!   `waiting_input` (Claude Code and Gemini CLI through their hooks, Codex through its
+//!   screen): median of 5.
 //!
 //! `cargo test` runs it as a quick check: one turn and one prompt each. Every wait has a
 //! deadline of 60 s, so a broken reading fails instead of hanging.
@@ -112,25 +113,32 @@ fn ready_latency(agent: &str, config: &str) {
 /// How a permission benchmark drives one CLI's dialogs.
 struct Dialogs {
     agent: &'static str,
-    /// Answers the folder-trust dialog of the first run.
-    trust: fn(&AgentFleet),
+    /// Answers the folder-trust dialog of the first run, for a CLI that shows one.
+    trust: Option<fn(&AgentFleet)>,
     /// Approves the command asked about and waits until the question is gone.
     approve: fn(&AgentFleet),
 }
 
 const CLAUDE: Dialogs = Dialogs {
     agent: "claude-code",
-    trust: |f| {
+    trust: Some(|f| {
         f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
         f.keys("app-1", &["Enter"]);
-    },
+    }),
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?"),
 };
 
 const CODEX: Dialogs = Dialogs {
     agent: "codex",
-    trust: |f| f.keys("app-1", &["Enter"]),
+    trust: Some(|f| f.keys("app-1", &["Enter"])),
     approve: |f| f.press_until_gone("app-1", &["y"], "Would you like to run"),
+};
+
+const GEMINI: Dialogs = Dialogs {
+    agent: "gemini",
+    // ao trusts the session's worktree for the session.
+    trust: None,
+    approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
 };
 
 fn permission_latency(d: &Dialogs) {
@@ -156,9 +164,11 @@ fn permission_latency(d: &Dialogs) {
         "      permissions: default\n",
     );
     f.ao(&["spawn", "app", "--prompt", "Run step 0"]).success();
-    f.wait_activity("app-1", "waiting_input");
-    // The first question is the folder-trust dialog.
-    (d.trust)(&f);
+    if let Some(trust) = d.trust {
+        f.wait_activity("app-1", "waiting_input");
+        // The first question is the folder-trust dialog.
+        trust(&f);
+    }
     let mut took = Vec::new();
     for i in 0..asks() {
         if i > 0 {
@@ -192,12 +202,22 @@ fn permission_latency(d: &Dialogs) {
 }
 
 fn main() {
-    if agent_cli("claude", "@anthropic-ai/claude-code").is_some() {
+    // `cargo bench -p ao-tests --bench agents -- gemini` measures that agent only.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |agent: &str| only.is_empty() || only.iter().any(|o| o == agent);
+    if wanted("claude-code") && agent_cli("claude", "@anthropic-ai/claude-code").is_some() {
         ready_latency("claude-code", "      permissions: permissionless\n");
         permission_latency(&CLAUDE);
     }
-    if agent_cli("codex", "@openai/codex").is_some() {
+    if wanted("codex") && agent_cli("codex", "@openai/codex").is_some() {
         ready_latency("codex", "      permissions: permissionless\n");
         permission_latency(&CODEX);
+    }
+    if wanted("gemini") && agent_cli("gemini", "@google/gemini-cli").is_some() {
+        ready_latency("gemini", "      permissions: permissionless\n");
+        permission_latency(&GEMINI);
     }
 }

@@ -1287,3 +1287,37 @@ fn gemini_asking_how_to_authenticate_waits_for_the_human() {
         "the task went out before the question was answered"
     );
 }
+
+/// With `permissions: permissionless` (its yolo mode) Gemini CLI runs the task's
+/// command with no question, and `ao status` sees the turn end.
+#[test]
+fn gemini_permissionless_runs_the_task_without_asking() {
+    if agent_cli("gemini", "@google/gemini-cli").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "gemini",
+        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
+    );
+    f.ao(&["spawn", "app", "--prompt", "Mark it done"])
+        .success();
+    let done = f.fleet.worktree("app-1").join("done.txt");
+    wait_until("done.txt", || done.exists().then_some(()));
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    assert!(
+        f.agent_argv("app-1")
+            .iter()
+            .any(|a| a == "--approval-mode=yolo"),
+        "{:?}",
+        f.agent_argv("app-1")
+    );
+    // Nothing of ao's is left in the user's repository.
+    assert_eq!(
+        f.fleet
+            .env
+            .git(&f.fleet.worktree("app-1"), &["status", "--porcelain"])
+            .trim(),
+        "?? done.txt"
+    );
+}

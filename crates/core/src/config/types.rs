@@ -186,7 +186,7 @@ pub struct Defaults {
     /// Where sessions run: `tmux` or `process`.
     #[serde(default = "default_runtime")]
     pub runtime: String,
-    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode` or `command`.
+    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini` or `command`.
     #[serde(default = "default_agent")]
     pub agent: String,
     /// How sessions are isolated: `worktree` or `clone`.
