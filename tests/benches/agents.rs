@@ -2,9 +2,10 @@
 //! (run: `cargo bench -p ao-tests --bench agents [-- AGENT...]`; the CLIs must be on PATH):
 //!
 //! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
-//!   for Claude Code and Gemini CLI (hooks) and Codex (notify program): median of 10 turns.
+//!   for Claude Code, Gemini CLI and Qwen Code (hooks) and Codex (notify program): median
+//!   of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
-//!   `waiting_input` (Claude Code and Gemini CLI through their hooks, Codex through its
+//!   `waiting_input` (Claude Code, Gemini CLI and Qwen Code through their hooks, Codex through its
 //!   screen): median of 5.
 //!
 //! `cargo test` runs it as a quick check: one turn and one prompt each. Every wait has a
@@ -141,6 +142,13 @@ const GEMINI: Dialogs = Dialogs {
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
 };
 
+const QWEN: Dialogs = Dialogs {
+    agent: "qwen-code",
+    // Its folder trust is off unless the user turns it on.
+    trust: None,
+    approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
+};
+
 fn permission_latency(d: &Dialogs) {
     let mut steps = Vec::new();
     for i in 0..asks() {
@@ -219,5 +227,9 @@ fn main() {
     if wanted("gemini") && agent_cli("gemini", "@google/gemini-cli").is_some() {
         ready_latency("gemini", "      permissions: permissionless\n");
         permission_latency(&GEMINI);
+    }
+    if wanted("qwen-code") && agent_cli("qwen", "@qwen-code/qwen-code").is_some() {
+        ready_latency("qwen-code", "      permissions: permissionless\n");
+        permission_latency(&QWEN);
     }
 }

@@ -1321,3 +1321,104 @@ fn gemini_permissionless_runs_the_task_without_asking() {
         "?? done.txt"
     );
 }
+
+/// Qwen Code in its asking mode: the project's rules reaching the model, a streaming
+/// turn, a finished turn, a permission question, exit and resume, each as `ao status`
+/// shows it.
+#[test]
+fn qwen_code_states_through_hooks() {
+    if agent_cli("qwen", "@qwen-code/qwen-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "qwen-code",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+    );
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        config.replace(
+            "    agent: qwen-code\n",
+            "    agent: qwen-code\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
+        ),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success()
+        .stdout_has("app-1");
+    f.wait_hold("app-1");
+    let s = f.wait_activity("app-1", "active");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let task = f
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| r.step == Some(0))
+        .unwrap();
+    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    f.model.release();
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "hook", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], s["agent_session_id"], "{info:#}");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission to use run_shell_command: echo hello > out.txt",
+        "{s:#}"
+    );
+    f.press_until_gone("app-1", &["Enter"], "Allow execution of");
+    f.wait_turn_ended("app-1");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    let id = f.status("app-1")["agent_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its second Ctrl+D counts only once the first one's hint is up.
+    f.press_until("app-1", &["C-d"], "Press Ctrl+D again to exit");
+    exit_cli(&f, &["C-d"]);
+    f.ao(&["session", "restore", "app-1"]).success();
+    wait_until("the resumed agent to run", || {
+        let argv = f.agent_argv("app-1");
+        argv.windows(2)
+            .any(|w| w[0] == "--resume" && w[1] == id)
+            .then_some(argv)
+    });
+    f.wait_turn_ended("app-1");
+}
+
+/// A Qwen Code with no provider set up asks for one at its first start: the session
+/// waits for the human, with the question, and the task waits with it.
+#[test]
+fn qwen_code_asking_for_a_provider_waits_for_the_human() {
+    if agent_cli("qwen", "@qwen-code/qwen-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new("qwen-code", scenario(vec![text("Hello.")]), "");
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config: String = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("OPENAI_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, config).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say hello"])
+        .success()
+        .stderr_has("app-1 started, but waits for an answer before it can work");
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(s["activity_detail"], "Connect a Provider", "{s:#}");
+    assert_eq!(s["status"], "needs_input", "{s:#}");
+    assert!(
+        f.model.requests().iter().all(|r| r.step.is_none()),
+        "the task went out before the question was answered"
+    );
+}

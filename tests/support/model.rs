@@ -7,8 +7,8 @@
 //!
 //! A request *takes a step* when it is a main request (it offers tools, or the scenario
 //! says tools are not required) and the step's `when` text, if any, appears in its body.
-//! Steps are taken in order; any other request (titles, quota checks, commit messages)
-//! gets the scenario's `side_text`.
+//! Steps are taken in order; any other request (titles, quota checks, commit messages,
+//! a CLI's background agents) gets the scenario's `side_text`.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -329,8 +329,9 @@ fn respond(
     .into_iter()
     .find(|s| s.is_object())
     .unwrap_or(&Value::Null);
-    let has_tools = !all_tools(&request).is_empty() && !schema.is_object();
     let text = String::from_utf8_lossy(body);
+    let has_tools =
+        !all_tools(&request).is_empty() && !schema.is_object() && !background_agent(&text);
     let (step_index, step) = {
         let mut st = shared.state.lock().unwrap();
         let taken = scenario.steps.get(st.next).filter(|s| {
@@ -527,6 +528,13 @@ fn finish(shared: &Shared, step: Option<usize>) {
             .finished
             .push((i, SystemTime::now()));
     }
+}
+
+/// Whether the request comes from one of a CLI's own background agents, which offer
+/// tools but do no part of the task (Qwen Code's memory extraction after each turn).
+fn background_agent(body: &str) -> bool {
+    const MARKERS: &[&str] = &["You are now acting as the managed memory extraction subagent"];
+    MARKERS.iter().any(|m| body.contains(m))
 }
 
 /// Every tool the request offers: its `tools`, tools announced in `additional_tools` input

@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 5] = [
+pub const AGENT_CLIS: [(&str, &str); 6] = [
     ("claude-code", "claude"),
     ("codex", "codex"),
     ("aider", "aider"),
     ("opencode", "opencode"),
     ("gemini", "gemini"),
+    ("qwen-code", "qwen"),
 ];
 
 /// The program an agent plugin runs, if it has a fixed one.

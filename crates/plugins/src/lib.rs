@@ -26,6 +26,7 @@ pub fn builtin_registry() -> PluginRegistry {
         agent::aider::entry(),
         agent::opencode::entry(),
         agent::gemini::entry(),
+        agent::qwen_code::entry(),
         agent::command::entry(),
         workspace::worktree::entry(),
         workspace::clone::entry(),

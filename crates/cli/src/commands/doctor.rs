@@ -326,6 +326,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "codex" => "npm install -g @openai/codex",
                     "aider" => "pip install aider-chat",
                     "gemini" => "npm install -g @google/gemini-cli",
+                    "qwen-code" => "npm install -g @qwen-code/qwen-code",
                     _ => "npm install -g opencode-ai",
                 }),
             )),

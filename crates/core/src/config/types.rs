@@ -186,7 +186,8 @@ pub struct Defaults {
     /// Where sessions run: `tmux` or `process`.
     #[serde(default = "default_runtime")]
     pub runtime: String,
-    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini` or `command`.
+    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`
+    /// or `command`.
     #[serde(default = "default_agent")]
     pub agent: String,
     /// How sessions are isolated: `worktree` or `clone`.

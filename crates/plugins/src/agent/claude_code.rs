@@ -9,7 +9,7 @@
 //!   terminal, tell.
 //! - Restore: `claude --resume ID`.
 
-use super::{from_report, from_terminal, model_args, screen_line, shell_word, write_file};
+use super::{from_report, from_terminal, hook_settings, model_args, screen_line, write_file};
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
@@ -56,7 +56,7 @@ impl ClaudeCode {
         write_file(
             NAME,
             &settings,
-            &hook_settings(&ctx.hook_command).to_string(),
+            &hook_settings(&ctx.hook_command, EVENTS, 10, None).to_string(),
         )?;
         let mut args = vec!["--settings".into(), path_arg(&settings)];
         match ctx.permissions() {
@@ -83,20 +83,6 @@ impl ClaudeCode {
 
 fn path_arg(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// The settings file that installs ao's hooks: each event runs `ao hook claude-code EVENT`.
-fn hook_settings(hook_command: &[String]) -> Value {
-    let base: Vec<String> = hook_command.iter().map(|w| shell_word(w)).collect();
-    let mut hooks = serde_json::Map::new();
-    for event in EVENTS {
-        let command = format!("{} {event}", base.join(" "));
-        hooks.insert(
-            (*event).to_owned(),
-            json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]),
-        );
-    }
-    json!({ "hooks": hooks })
 }
 
 /// Marks the session's own worktree as trusted in `~/.claude.json`, where Claude Code
@@ -230,6 +216,59 @@ fn rate_limit_turn(path: &Path) -> Option<String> {
             .unwrap_or("API Error: rate limit")
             .to_owned(),
     )
+}
+
+/// One call of a hook in Claude Code's shape (its events and their input, which Qwen Code
+/// shares) as a report.
+pub(crate) fn hook_report(args: &[String], stdin: &str, now: Timestamp) -> Option<AgentReport> {
+    let payload: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
+    let event = args
+        .first()
+        .map(String::as_str)
+        .or_else(|| payload["hook_event_name"].as_str())?;
+    let (activity, detail) = match event {
+        // A session that starts on a task given on the command line has not done it
+        // yet: it is about to work, not waiting. Resumed or taskless, it waits.
+        "SessionStart"
+            if std::env::var_os(TASK_PENDING_ENV).is_some()
+                && payload["source"].as_str() != Some("resume") =>
+        {
+            (Activity::Active, None)
+        }
+        "SessionStart" | "Stop" => (Activity::Ready, None),
+        "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => (Activity::Active, None),
+        "PermissionRequest" => {
+            let tool = payload["tool_name"].as_str().unwrap_or("a tool");
+            let what = payload["tool_input"]["command"]
+                .as_str()
+                .or_else(|| payload["tool_input"]["file_path"].as_str())
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            (
+                Activity::WaitingInput,
+                Some(format!("asks permission to use {tool}{what}")),
+            )
+        }
+        "Notification" => match payload["notification_type"].as_str() {
+            // A permission prompt is reported by PermissionRequest already; this
+            // notification may come after the user answered.
+            Some("elicitation_dialog") => (
+                Activity::WaitingInput,
+                payload["message"].as_str().map(str::to_owned),
+            ),
+            Some("idle_prompt") => (Activity::Ready, None),
+            _ => return None,
+        },
+        "SessionEnd" => (Activity::Exited, None),
+        _ => return None,
+    };
+    Some(AgentReport {
+        activity,
+        detail,
+        at: now,
+        agent_session_id: payload["session_id"].as_str().map(str::to_owned),
+        log_path: payload["transcript_path"].as_str().map(str::to_owned),
+    })
 }
 
 /// What a dialog on the screen asks, if one is showing.
@@ -446,54 +485,7 @@ impl Agent for ClaudeCode {
     }
 
     fn hook_report(&self, args: &[String], stdin: &str, now: Timestamp) -> Option<AgentReport> {
-        let payload: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
-        let event = args
-            .first()
-            .map(String::as_str)
-            .or_else(|| payload["hook_event_name"].as_str())?;
-        let (activity, detail) = match event {
-            // A session that starts on a task given on the command line has not done it
-            // yet: it is about to work, not waiting. Resumed or taskless, it waits.
-            "SessionStart"
-                if std::env::var_os(TASK_PENDING_ENV).is_some()
-                    && payload["source"].as_str() != Some("resume") =>
-            {
-                (Activity::Active, None)
-            }
-            "SessionStart" | "Stop" => (Activity::Ready, None),
-            "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => (Activity::Active, None),
-            "PermissionRequest" => {
-                let tool = payload["tool_name"].as_str().unwrap_or("a tool");
-                let what = payload["tool_input"]["command"]
-                    .as_str()
-                    .or_else(|| payload["tool_input"]["file_path"].as_str())
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default();
-                (
-                    Activity::WaitingInput,
-                    Some(format!("asks permission to use {tool}{what}")),
-                )
-            }
-            "Notification" => match payload["notification_type"].as_str() {
-                // A permission prompt is reported by PermissionRequest already; this
-                // notification may come after the user answered.
-                Some("elicitation_dialog") => (
-                    Activity::WaitingInput,
-                    payload["message"].as_str().map(str::to_owned),
-                ),
-                Some("idle_prompt") => (Activity::Ready, None),
-                _ => return None,
-            },
-            "SessionEnd" => (Activity::Exited, None),
-            _ => return None,
-        };
-        Some(AgentReport {
-            activity,
-            detail,
-            at: now,
-            agent_session_id: payload["session_id"].as_str().map(str::to_owned),
-            log_path: payload["transcript_path"].as_str().map(str::to_owned),
-        })
+        hook_report(args, stdin, now)
     }
 
     fn own_dialog(
@@ -587,7 +579,12 @@ mod tests {
 
     #[test]
     fn hook_commands_quote_ao_path() {
-        let v = hook_settings(&["/opt/my ao/ao".into(), "hook".into(), NAME.into()]);
+        let v = hook_settings(
+            &["/opt/my ao/ao".into(), "hook".into(), NAME.into()],
+            EVENTS,
+            10,
+            None,
+        );
         assert_eq!(
             v["hooks"]["Stop"][0]["hooks"][0]["command"],
             "'/opt/my ao/ao' hook claude-code Stop"

@@ -14,7 +14,10 @@
 //!   (`~/.gemini/tmp/<project>/chats/session-*.jsonl`), then the terminal, tell.
 //! - Restore: `gemini --resume ID`.
 
-use super::{from_report, from_terminal, model_args, screen_line, shell_word, write_file};
+use super::{
+    from_report, from_terminal, hook_settings, model_args, rules_hook_output, screen_line,
+    write_file,
+};
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
@@ -24,7 +27,7 @@ use ao_core::plugin::{
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -76,15 +79,16 @@ impl Gemini {
         let rules_file = ctx.scratch_dir.join("gemini-rules.json");
         let rules = ctx.rules.as_deref().filter(|r| !r.trim().is_empty());
         if let Some(rules) = rules {
-            let output = json!({"hookSpecificOutput": {
-                "hookEventName": "SessionStart", "additionalContext": rules}});
-            write_file(NAME, &rules_file, &output.to_string())?;
+            write_file(NAME, &rules_file, &rules_hook_output(rules))?;
         }
-        write_file(
-            NAME,
-            &settings,
-            &hook_settings(&ctx.hook_command, rules.map(|_| rules_file.as_path())).to_string(),
-        )?;
+        // Its hook timeouts are in milliseconds.
+        let hooks = hook_settings(
+            &ctx.hook_command,
+            EVENTS,
+            10_000,
+            rules.map(|_| rules_file.as_path()),
+        );
+        write_file(NAME, &settings, &hooks.to_string())?;
         // The session's own worktree is trusted for this session only (nothing is
         // written to the user's list of trusted folders). Answering the CLI's trust
         // dialog instead restarts it with the same arguments: the task runs again, and
@@ -146,26 +150,6 @@ fn open_to_others(file: &Path) -> Option<PathBuf> {
         let _ = file;
         None
     }
-}
-
-/// The settings that install ao's hooks: each event runs `ao hook gemini EVENT`, and with
-/// rules, a second `SessionStart` hook prints them (from `rules`) as context for the model.
-fn hook_settings(hook_command: &[String], rules: Option<&Path>) -> Value {
-    let base: Vec<String> = hook_command.iter().map(|w| shell_word(w)).collect();
-    let mut hooks = serde_json::Map::new();
-    for event in EVENTS {
-        let command = format!("{} {event}", base.join(" "));
-        let mut list =
-            vec![json!({"hooks": [{"type": "command", "command": command, "timeout": 10000}]})];
-        if *event == "SessionStart"
-            && let Some(file) = rules
-        {
-            let cat = format!("cat {}", shell_word(&file.to_string_lossy()));
-            list.push(json!({"hooks": [{"type": "command", "command": cat, "timeout": 10000}]}));
-        }
-        hooks.insert((*event).to_owned(), Value::Array(list));
-    }
-    json!({ "hooks": hooks })
 }
 
 /// The session file of session `id`: the newest `session-*-<first 8 of id>.jsonl` under
@@ -514,6 +498,8 @@ mod tests {
     fn hooks_quote_ao_path_and_print_the_rules() {
         let v = hook_settings(
             &["/opt/my ao/ao".into(), "hook".into(), NAME.into()],
+            EVENTS,
+            10_000,
             Some(Path::new("/h/s/gemini rules.json")),
         );
         assert_eq!(

@@ -6,6 +6,7 @@ pub mod codex;
 pub mod command;
 pub mod gemini;
 pub mod opencode;
+pub mod qwen_code;
 
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{ActivityReport, ActivitySource, PluginError};
@@ -50,6 +51,42 @@ pub(crate) fn shell_word(word: &str) -> String {
         return word.to_owned();
     }
     format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// The hook settings Claude Code, Gemini CLI and Qwen Code read alike: each event runs
+/// `ao hook AGENT EVENT` (`hook_command` quoted word by word: ao's own path and fixed
+/// words), cut off after `timeout` in the CLI's unit. With `rules`, a second
+/// `SessionStart` hook prints that file: a hook output whose `additionalContext` the CLI
+/// gives the model (see [`rules_hook_output`]).
+pub(crate) fn hook_settings(
+    hook_command: &[String],
+    events: &[&str],
+    timeout: u64,
+    rules: Option<&Path>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let base: Vec<String> = hook_command.iter().map(|w| shell_word(w)).collect();
+    let mut hooks = serde_json::Map::new();
+    for event in events {
+        let command = format!("{} {event}", base.join(" "));
+        let mut list =
+            vec![json!({"hooks": [{"type": "command", "command": command, "timeout": timeout}]})];
+        if *event == "SessionStart"
+            && let Some(file) = rules
+        {
+            let cat = format!("cat {}", shell_word(&file.to_string_lossy()));
+            list.push(json!({"hooks": [{"type": "command", "command": cat, "timeout": timeout}]}));
+        }
+        hooks.insert((*event).to_owned(), serde_json::Value::Array(list));
+    }
+    json!({ "hooks": hooks })
+}
+
+/// What a `SessionStart` hook prints to give the model `rules` as context.
+pub(crate) fn rules_hook_output(rules: &str) -> String {
+    serde_json::json!({"hookSpecificOutput": {
+        "hookEventName": "SessionStart", "additionalContext": rules}})
+    .to_string()
 }
 
 /// Writes a file the agent reads (settings, rules), creating its directory.
