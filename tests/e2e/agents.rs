@@ -1422,3 +1422,45 @@ fn qwen_code_asking_for_a_provider_waits_for_the_human() {
         "the task went out before the question was answered"
     );
 }
+
+/// `agent: cursor`, a preset of the command agent for a CLI no test here can install:
+/// ao starts the preset's program with the permission mode's flags, the model and the
+/// task as one argument, and `ao doctor` names what is missing and how to install it.
+/// (The program here is a stand-in that records its arguments.)
+#[test]
+fn a_preset_starts_its_cli_with_the_task_and_doctor_names_it() {
+    let bin = tempfile::tempdir().unwrap();
+    let args = bin.path().join("args");
+    let agent = bin.path().join("agent");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGS_FILE\"\nexec cat\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut f = ao_tests::Fleet::new(&format!(
+        "    agent: cursor\n    agentConfig:\n      model: m-1\n      env:\n        ARGS_FILE: {}\n",
+        args.display()
+    ));
+    f.ao(&["doctor"])
+        .stdout_has("`agent` is not on PATH")
+        .stdout_has("the installer on cursor.com");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.env.set("PATH", path);
+    f.ao(&["spawn", "app", "--prompt=--fix the 'bug'; now"])
+        .success();
+    let got = wait_until("the CLI's arguments", || {
+        std::fs::read_to_string(&args).ok()
+    });
+    assert_eq!(
+        got,
+        "--force\n--sandbox\ndisabled\n--model\nm-1\n--\n--fix the 'bug'; now\n"
+    );
+    f.ao(&["plugin", "ls"])
+        .success()
+        .stdout_has("available, untested");
+}

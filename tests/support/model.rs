@@ -621,6 +621,7 @@ fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String
         "shell_command",
         "local_shell",
         "run_shell_command",
+        "run_commands",
     ];
     let Some(tool) = offered(request, &names) else {
         return (
@@ -634,6 +635,7 @@ fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String
     for (key, value) in [
         ("command", "command"),
         ("cmd", "cmd"),
+        ("commands", "commands"),
         ("description", "description"),
         ("workdir", "workdir"),
         ("sandbox_permissions", "sandbox_permissions"),
@@ -650,6 +652,8 @@ fn shell_call(request: &Value, command: &str, escalate: Option<&str>) -> (String
             "command" | "cmd" if schema["type"] == "array" => {
                 json!(["bash", "-lc", command])
             }
+            // A list of commands, each run through the shell.
+            "commands" => json!([command]),
             "command" | "cmd" => json!(command),
             "description" => json!("Run a command"),
             _ => continue,

@@ -13,12 +13,14 @@ pub const AGENT_CLIS: [(&str, &str); 6] = [
     ("qwen-code", "qwen"),
 ];
 
-/// The program an agent plugin runs, if it has a fixed one.
+/// The program an agent plugin (or a preset of the command agent) runs, if it has a
+/// fixed one.
 pub fn agent_program(agent: &str) -> Option<&'static str> {
     AGENT_CLIS
         .iter()
         .find(|(a, _)| *a == agent)
         .map(|(_, p)| *p)
+        .or_else(|| ao_plugins::agent::preset::preset(agent).map(|p| p.program))
 }
 
 /// The first executable called `program` on `PATH`.

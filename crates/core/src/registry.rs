@@ -113,6 +113,9 @@ pub struct PluginEntry {
     /// Builds instances; `None` while this build of ao does not include the plugin's
     /// implementation yet (its name and settings are still known and checked).
     pub factory: Option<Factory>,
+    /// Why no test of ao's runs what this plugin drives, when none does (a preset for a
+    /// CLI that cannot be installed or used where ao is tested).
+    pub untested: Option<String>,
 }
 
 impl PluginEntry {

@@ -38,7 +38,10 @@ pub fn builtin_registry() -> PluginRegistry {
         notifier::slack::entry(),
         notifier::discord::entry(),
         notifier::ntfy::entry(),
-    ] {
+    ]
+    .into_iter()
+    .chain(agent::preset::entries())
+    {
         registry.register(entry);
     }
     registry
@@ -63,6 +66,7 @@ fn planned(
         origin: Origin::BuiltIn,
         validate,
         factory: None,
+        untested: None,
     }
 }
 

@@ -327,7 +327,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "aider" => "pip install aider-chat",
                     "gemini" => "npm install -g @google/gemini-cli",
                     "qwen-code" => "npm install -g @qwen-code/qwen-code",
-                    _ => "npm install -g opencode-ai",
+                    "opencode" => "npm install -g opencode-ai",
+                    other => ao_plugins::agent::preset::preset(other)
+                        .map(|p| p.install)
+                        .unwrap_or("install it and put it on PATH"),
                 }),
             )),
         }

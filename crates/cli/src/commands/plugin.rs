@@ -27,13 +27,16 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             name: e.manifest.name.clone(),
             version: e.manifest.version.clone(),
             origin: "built-in".to_owned(),
-            status: if e.is_available() {
-                "available"
-            } else {
-                "not in this build yet"
+            status: match (&e.untested, e.is_available()) {
+                (_, false) => "not in this build yet",
+                (Some(_), true) => "available, untested",
+                (None, true) => "available",
             }
             .to_owned(),
-            description: e.manifest.description.clone(),
+            description: match &e.untested {
+                Some(why) => format!("{}; untested: {why}", e.manifest.description),
+                None => e.manifest.description.clone(),
+            },
         })
         .collect();
     // External plugins of the config in reach: each one loaded and checked, or refused

@@ -6,6 +6,7 @@ pub mod codex;
 pub mod command;
 pub mod gemini;
 pub mod opencode;
+pub mod preset;
 pub mod qwen_code;
 
 use ao_core::model::{Activity, Timestamp};

@@ -159,6 +159,7 @@ pub fn load(
                             origin: Origin::External(path.clone().unwrap_or_default()),
                             validate: None,
                             factory: Some(factory(*slot, inst)),
+                            untested: None,
                         });
                     }
                     state
