@@ -2,10 +2,11 @@
 //! (run: `cargo bench -p ao-tests --bench agents [-- AGENT...]`; the CLIs must be on PATH):
 //!
 //! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
-//!   for Claude Code, Gemini CLI and Qwen Code (hooks) and Codex (notify program): median
-//!   of 10 turns.
+//!   for Claude Code, Gemini CLI and Qwen Code (hooks), Codex (notify program) and GitHub
+//!   Copilot CLI (its event log): median of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
-//!   `waiting_input` (Claude Code, Gemini CLI and Qwen Code through their hooks, Codex through its
+//!   `waiting_input` (Claude Code, Gemini CLI and Qwen Code through their hooks, Copilot
+//!   through its event log, Codex through its
 //!   screen): median of 5.
 //!
 //! `cargo test` runs it as a quick check: one turn and one prompt each. Every wait has a
@@ -142,6 +143,12 @@ const GEMINI: Dialogs = Dialogs {
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
 };
 
+const COPILOT: Dialogs = Dialogs {
+    agent: "copilot",
+    trust: Some(|f| f.press_until_gone("app-1", &["Enter"], "Do you trust the files")),
+    approve: |f| f.press_until_gone("app-1", &["Enter"], "Do you want to run this command?"),
+};
+
 const QWEN: Dialogs = Dialogs {
     agent: "qwen-code",
     // Its folder trust is off unless the user turns it on.
@@ -231,5 +238,9 @@ fn main() {
     if wanted("qwen-code") && agent_cli("qwen", "@qwen-code/qwen-code").is_some() {
         ready_latency("qwen-code", "      permissions: permissionless\n");
         permission_latency(&QWEN);
+    }
+    if wanted("copilot") && agent_cli("copilot", "@github/copilot").is_some() {
+        ready_latency("copilot", "      permissions: permissionless\n");
+        permission_latency(&COPILOT);
     }
 }

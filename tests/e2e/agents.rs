@@ -1464,3 +1464,109 @@ fn a_preset_starts_its_cli_with_the_task_and_doctor_names_it() {
         .success()
         .stdout_has("available, untested");
 }
+
+/// GitHub Copilot CLI in its asking mode, on a model provider of the user's own: its
+/// folder-trust question, the project's rules reaching the model, a streaming turn, a
+/// finished turn, a permission question, exit and resume, each as `ao status` shows it.
+#[test]
+fn copilot_states_through_its_event_log() {
+    if agent_cli("copilot", "@github/copilot").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "copilot",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+    );
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        config.replace(
+            "    agent: copilot\n",
+            "    agent: copilot\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
+        ),
+    )
+    .unwrap();
+    // Asking mode: the CLI asks whether to trust the folder first, and the human answers.
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success()
+        .stderr_has("app-1 started, but waits for an answer before it can work");
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "Do you trust the files in this folder?",
+        "{s:#}"
+    );
+    f.press_until_gone(
+        "app-1",
+        &["Enter"],
+        "Do you trust the files in this folder?",
+    );
+    f.wait_hold("app-1");
+    // The screen says active until its event log has the task; then the log tells.
+    wait_until("the event log to say active", || {
+        let s = f.status("app-1");
+        (s["activity"] == "active" && s["activity_source"] == "session-log").then_some(())
+    });
+    let task = f
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| r.step == Some(0))
+        .unwrap();
+    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    f.model.release();
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["agent_session_id"], s["agent_session_id"], "{info:#}");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "asks permission to run: echo hello > out.txt",
+        "{s:#}"
+    );
+    f.press_until_gone("app-1", &["Enter"], "Do you want to run this command?");
+    f.wait_turn_ended("app-1");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    let id = f.status("app-1")["agent_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    exit_cli(&f, &["C-d"]);
+    f.ao(&["session", "restore", "app-1"]).success();
+    wait_until("the resumed agent to run", || {
+        let argv = f.agent_argv("app-1");
+        argv.contains(&format!("--resume={id}")).then_some(argv)
+    });
+}
+
+/// With `permissions: permissionless` GitHub Copilot CLI trusts the session's worktree
+/// for that run and runs the task's command with no question.
+#[test]
+fn copilot_permissionless_runs_the_task_without_asking() {
+    if agent_cli("copilot", "@github/copilot").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "copilot",
+        scenario(vec![shell("echo done > done.txt"), text("Done.")]),
+    );
+    f.ao(&["spawn", "app", "--prompt", "Mark it done"])
+        .success();
+    let done = f.fleet.worktree("app-1").join("done.txt");
+    wait_until("done.txt", || done.exists().then_some(()));
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    assert!(
+        f.agent_argv("app-1").iter().any(|a| a == "--allow-all"),
+        "{:?}",
+        f.agent_argv("app-1")
+    );
+}

@@ -814,7 +814,7 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini` or `qwen-code`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code` or `copilot`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
@@ -828,6 +828,10 @@ impl AgentFleet {
                 model.url
             ),
             "opencode" => "        OPENCODE_DISABLE_MODELS_FETCH: \"1\"\n".to_owned(),
+            "copilot" => format!(
+                "        COPILOT_OFFLINE: \"true\"\n        COPILOT_PROVIDER_BASE_URL: {}/v1\n        COPILOT_PROVIDER_API_KEY: {TEST_KEY}\n        COPILOT_MODEL: test-model\n",
+                model.url
+            ),
             "qwen-code" => format!(
                 "        OPENAI_API_KEY: {TEST_KEY}\n        OPENAI_BASE_URL: {}/v1\n        OPENAI_MODEL: test-model\n",
                 model.url
@@ -847,7 +851,7 @@ impl AgentFleet {
         let home = &fleet.env.home;
         match agent {
             // Its endpoint, key and model come from the environment: nothing to set up.
-            "qwen-code" => {}
+            "qwen-code" | "copilot" => {}
             "gemini" => {
                 // The user chose the API key at the CLI's first run.
                 let dir = home.join(".gemini");

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 6] = [
+pub const AGENT_CLIS: [(&str, &str); 7] = [
     ("claude-code", "claude"),
     ("codex", "codex"),
     ("aider", "aider"),
     ("opencode", "opencode"),
     ("gemini", "gemini"),
     ("qwen-code", "qwen"),
+    ("copilot", "copilot"),
 ];
 
 /// The program an agent plugin (or a preset of the command agent) runs, if it has a

@@ -27,6 +27,7 @@ pub fn builtin_registry() -> PluginRegistry {
         agent::opencode::entry(),
         agent::gemini::entry(),
         agent::qwen_code::entry(),
+        agent::copilot::entry(),
         agent::command::entry(),
         workspace::worktree::entry(),
         workspace::clone::entry(),

@@ -186,8 +186,8 @@ pub struct Defaults {
     /// Where sessions run: `tmux` or `process`.
     #[serde(default = "default_runtime")]
     pub runtime: String,
-    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`
-    /// or `command`, or a preset of `command`: `crush`, `amp`, `auggie`, `cursor`.
+    /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`,
+    /// `copilot` or `command`, or a preset of `command`: `crush`, `amp`, `auggie`, `cursor`.
     #[serde(default = "default_agent")]
     pub agent: String,
     /// How sessions are isolated: `worktree` or `clone`.

@@ -4,6 +4,7 @@ pub mod aider;
 pub mod claude_code;
 pub mod codex;
 pub mod command;
+pub mod copilot;
 pub mod gemini;
 pub mod opencode;
 pub mod preset;
