@@ -2,11 +2,12 @@
 //! (run: `cargo bench -p ao-tests --bench agents [-- AGENT...]`; the CLIs must be on PATH):
 //!
 //! - From the model's last streamed token of a turn to `ao status` reporting `ready`,
-//!   for Claude Code, Gemini CLI and Qwen Code (hooks), Codex (notify program) and GitHub
-//!   Copilot CLI (its event log): median of 10 turns.
+//!   for Claude Code, Gemini CLI and Qwen Code (hooks), Codex (notify program), opencode
+//!   and Kilo Code (ao's reporter plugin) and GitHub Copilot CLI (its event log): median
+//!   of 10 turns.
 //! - From the model's permission-needing tool call to `ao status` reporting
-//!   `waiting_input` (Claude Code, Gemini CLI and Qwen Code through their hooks, Copilot
-//!   through its event log, Codex through its
+//!   `waiting_input` (Claude Code, Gemini CLI and Qwen Code through their hooks, opencode
+//!   and Kilo Code through the reporter, Copilot through its event log, Codex through its
 //!   screen): median of 5.
 //!
 //! `cargo test` runs it as a quick check: one turn and one prompt each. Every wait has a
@@ -115,6 +116,8 @@ fn ready_latency(agent: &str, config: &str) {
 /// How a permission benchmark drives one CLI's dialogs.
 struct Dialogs {
     agent: &'static str,
+    /// More `agentConfig` lines the CLI needs (six spaces in).
+    config: &'static str,
     /// Answers the folder-trust dialog of the first run, for a CLI that shows one.
     trust: Option<fn(&AgentFleet)>,
     /// Approves the command asked about and waits until the question is gone.
@@ -123,6 +126,7 @@ struct Dialogs {
 
 const CLAUDE: Dialogs = Dialogs {
     agent: "claude-code",
+    config: "",
     trust: Some(|f| {
         f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
         f.keys("app-1", &["Enter"]);
@@ -132,12 +136,14 @@ const CLAUDE: Dialogs = Dialogs {
 
 const CODEX: Dialogs = Dialogs {
     agent: "codex",
+    config: "",
     trust: Some(|f| f.keys("app-1", &["Enter"])),
     approve: |f| f.press_until_gone("app-1", &["y"], "Would you like to run"),
 };
 
 const GEMINI: Dialogs = Dialogs {
     agent: "gemini",
+    config: "",
     // ao trusts the session's worktree for the session.
     trust: None,
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
@@ -145,12 +151,34 @@ const GEMINI: Dialogs = Dialogs {
 
 const COPILOT: Dialogs = Dialogs {
     agent: "copilot",
+    config: "",
     trust: Some(|f| f.press_until_gone("app-1", &["Enter"], "Do you trust the files")),
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Do you want to run this command?"),
 };
 
+const OPENCODE: Dialogs = Dialogs {
+    agent: "opencode",
+    config: "      model: scripted/test-model\n",
+    trust: None,
+    // Its reporter tells before the dialog is drawn.
+    approve: |f| {
+        ao_tests::wait_until("the question on the screen", || {
+            f.screen("app-1")
+                .contains("Permission required")
+                .then_some(())
+        });
+        f.press_until_gone("app-1", &["Enter"], "Permission required")
+    },
+};
+
+const KILO: Dialogs = Dialogs {
+    agent: "kilo",
+    ..OPENCODE
+};
+
 const QWEN: Dialogs = Dialogs {
     agent: "qwen-code",
+    config: "",
     // Its folder trust is off unless the user turns it on.
     trust: None,
     approve: |f| f.press_until_gone("app-1", &["Enter"], "Allow execution of"),
@@ -176,7 +204,7 @@ fn permission_latency(d: &Dialogs) {
             steps,
             ..Scenario::default()
         },
-        "      permissions: default\n",
+        &format!("      permissions: default\n{}", d.config),
     );
     f.ao(&["spawn", "app", "--prompt", "Run step 0"]).success();
     if let Some(trust) = d.trust {
@@ -238,6 +266,18 @@ fn main() {
     if wanted("qwen-code") && agent_cli("qwen", "@qwen-code/qwen-code").is_some() {
         ready_latency("qwen-code", "      permissions: permissionless\n");
         permission_latency(&QWEN);
+    }
+    for (d, program, package) in [
+        (&OPENCODE, "opencode", "opencode-ai"),
+        (&KILO, "kilo", "@kilocode/cli"),
+    ] {
+        if wanted(d.agent) && agent_cli(program, package).is_some() {
+            ready_latency(
+                d.agent,
+                &format!("      permissions: permissionless\n{}", d.config),
+            );
+            permission_latency(d);
+        }
     }
     if wanted("copilot") && agent_cli("copilot", "@github/copilot").is_some() {
         ready_latency("copilot", "      permissions: permissionless\n");

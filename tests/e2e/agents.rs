@@ -493,8 +493,22 @@ fn opencode_states_through_its_reporter() {
     if agent_cli("opencode", "opencode-ai").is_none() {
         return;
     }
+    reporter_states("opencode");
+}
+
+/// Kilo Code's CLI, built from opencode, read the same way.
+#[test]
+fn kilo_states_through_its_reporter() {
+    if agent_cli("kilo", "@kilocode/cli").is_none() {
+        return;
+    }
+    reporter_states("kilo");
+}
+
+/// An opencode-built CLI (`agent`) through ao's reporter plugin.
+fn reporter_states(agent: &str) {
     let f = AgentFleet::new(
-        "opencode",
+        agent,
         scenario(conversation(
             shell("echo hello > out.txt"),
             Some(text("I wrote out.txt.")),

@@ -814,7 +814,7 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code` or `copilot`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`, `copilot` or `kilo`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
@@ -828,6 +828,7 @@ impl AgentFleet {
                 model.url
             ),
             "opencode" => "        OPENCODE_DISABLE_MODELS_FETCH: \"1\"\n".to_owned(),
+            "kilo" => "        KILO_DISABLE_MODELS_FETCH: \"1\"\n".to_owned(),
             "copilot" => format!(
                 "        COPILOT_OFFLINE: \"true\"\n        COPILOT_PROVIDER_BASE_URL: {}/v1\n        COPILOT_PROVIDER_API_KEY: {TEST_KEY}\n        COPILOT_MODEL: test-model\n",
                 model.url
@@ -882,9 +883,9 @@ impl AgentFleet {
                 )
                 .unwrap();
             }
-            "opencode" => {
+            "opencode" | "kilo" => {
                 // The scripted model as an OpenAI-compatible provider in the user's config.
-                let dir = home.join(".config").join("opencode");
+                let dir = home.join(".config").join(agent);
                 std::fs::create_dir_all(&dir).unwrap();
                 let config = serde_json::json!({
                     "provider": {"scripted": {
@@ -894,7 +895,7 @@ impl AgentFleet {
                         "models": {"test-model": {"name": "Test model"}}}},
                     "share": "disabled",
                 });
-                std::fs::write(dir.join("opencode.json"), config.to_string()).unwrap();
+                std::fs::write(dir.join(format!("{agent}.json")), config.to_string()).unwrap();
             }
             _ => {
                 let dir = home.join(".codex");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 7] = [
+pub const AGENT_CLIS: [(&str, &str); 8] = [
     ("claude-code", "claude"),
     ("codex", "codex"),
     ("aider", "aider"),
@@ -12,6 +12,7 @@ pub const AGENT_CLIS: [(&str, &str); 7] = [
     ("gemini", "gemini"),
     ("qwen-code", "qwen"),
     ("copilot", "copilot"),
+    ("kilo", "kilo"),
 ];
 
 /// The program an agent plugin (or a preset of the command agent) runs, if it has a

@@ -328,6 +328,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "gemini" => "npm install -g @google/gemini-cli",
                     "qwen-code" => "npm install -g @qwen-code/qwen-code",
                     "copilot" => "npm install -g @github/copilot",
+                    "kilo" => "npm install -g @kilocode/cli",
                     "opencode" => "npm install -g opencode-ai",
                     other => ao_plugins::agent::preset::preset(other)
                         .map(|p| p.install)

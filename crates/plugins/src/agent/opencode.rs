@@ -1,4 +1,6 @@
-//! The `opencode` agent: opencode (`opencode`).
+//! The `opencode` agent: opencode (`opencode`), and the `kilo` agent: Kilo Code's CLI
+//! (`kilo`, npm `@kilocode/cli`), a CLI built from opencode that takes the same config,
+//! plugins and flags under its own names (`KILO_CONFIG_CONTENT`, `~/.config/kilo`).
 //!
 //! - Launch: the interactive TUI in the worktree with the task as `--prompt`. ao's
 //!   settings go in through `OPENCODE_CONFIG_CONTENT`, merged over the user's own config
@@ -25,26 +27,67 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const NAME: &str = "opencode";
-
 /// The reporter plugin, with `__AO_HOOK__` and `__AO_SUMMARY__` to fill in.
 const REPORTER: &str = include_str!("assets/opencode-reporter.js");
 
-/// The variable opencode reads inline config from, merged over the user's files.
-const CONFIG_VAR: &str = "OPENCODE_CONFIG_CONTENT";
+/// What differs between opencode and the CLIs built from it.
+#[derive(Debug)]
+pub struct Flavor {
+    /// The agent's name.
+    name: &'static str,
+    /// The CLI as `ao plugin ls` shows it.
+    description: &'static str,
+    /// The program on PATH.
+    program: &'static str,
+    /// The names its process may have once it runs (its launcher may be a Node.js
+    /// script that keeps node's name, and its binary have a name of its own).
+    process_names: &'static [&'static str],
+    /// The variable it reads inline config from, merged over the user's files.
+    config_var: &'static str,
+    /// The variable that turns off its self-update.
+    no_update_var: &'static str,
+}
 
 /// opencode.
-#[derive(Debug, Default)]
-pub struct OpenCode;
+pub const OPENCODE: Flavor = Flavor {
+    name: "opencode",
+    description: "opencode (opencode)",
+    program: "opencode",
+    process_names: &["opencode"],
+    config_var: "OPENCODE_CONFIG_CONTENT",
+    no_update_var: "OPENCODE_DISABLE_AUTOUPDATE",
+};
+
+/// Kilo Code's CLI.
+pub const KILO: Flavor = Flavor {
+    name: "kilo",
+    description: "Kilo Code CLI (kilo)",
+    program: "kilo",
+    process_names: &["kilo", "node", ".kilo"],
+    config_var: "KILO_CONFIG_CONTENT",
+    no_update_var: "KILO_DISABLE_AUTOUPDATE",
+};
+
+/// opencode, or a CLI built from it.
+#[derive(Debug)]
+pub struct OpenCode(pub &'static Flavor);
+
+impl Default for OpenCode {
+    fn default() -> Self {
+        OpenCode(&OPENCODE)
+    }
+}
 
 impl OpenCode {
     /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
-    fn program(_config: &AgentConfig) -> String {
-        "opencode".into()
+    fn program(&self) -> String {
+        self.0.program.into()
     }
 
     /// The environment every start and resume share: the reporter, permissions, rules.
-    fn env(ctx: &LaunchContext) -> Result<BTreeMap<String, String>, PluginError> {
+    fn env(&self, ctx: &LaunchContext) -> Result<BTreeMap<String, String>, PluginError> {
+        let name = self.0.name;
+        let config_var = self.0.config_var;
         let reporter = ctx.scratch_dir.join("ao-opencode-reporter.js");
         let script = REPORTER
             .replace("__AO_HOOK__", &json!(ctx.hook_command).to_string())
@@ -52,11 +95,11 @@ impl OpenCode {
                 "__AO_SUMMARY__",
                 &json!(summary_path(&ctx.scratch_dir)).to_string(),
             );
-        write_file(NAME, &reporter, &script)?;
+        write_file(name, &reporter, &script)?;
         let mut env: BTreeMap<String, String> = ctx.config.env.clone().into_iter().collect();
         // The user's own inline config, if any, is kept; ao's settings go over it.
         let mut config = env
-            .get(CONFIG_VAR)
+            .get(config_var)
             .and_then(|t| serde_json::from_str::<Value>(t).ok())
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
@@ -68,12 +111,12 @@ impl OpenCode {
         config["permission"] = permission(ctx.permissions());
         if let Some(rules) = &ctx.rules {
             let file = ctx.scratch_dir.join("rules.md");
-            write_file(NAME, &file, rules)?;
+            write_file(name, &file, rules)?;
             push(&mut config, "instructions", json!(file.to_string_lossy()));
         }
-        env.insert(CONFIG_VAR.into(), config.to_string());
+        env.insert(config_var.into(), config.to_string());
         // A session's binary is not replaced under it.
-        env.entry("OPENCODE_DISABLE_AUTOUPDATE".into())
+        env.entry(self.0.no_update_var.into())
             .or_insert_with(|| "1".into());
         Ok(env)
     }
@@ -120,7 +163,7 @@ fn dialog(screen: &str) -> Option<String> {
 #[async_trait]
 impl Agent for OpenCode {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
-        let mut argv = vec![Self::program(&ctx.config)];
+        let mut argv = vec![self.program()];
         argv.extend(model_args("--model", ctx.config.model.as_ref()));
         if !ctx.prompt.is_empty() {
             // One argv element: the task is never parsed by a shell or as an option.
@@ -128,14 +171,19 @@ impl Agent for OpenCode {
         }
         Ok(LaunchSpec {
             argv,
-            env: Self::env(ctx)?,
+            env: self.env(ctx)?,
             prompt: PromptDelivery::Inline,
             agent_session_id: None,
         })
     }
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
-        let mut names = vec!["opencode".to_owned()];
+        let mut names: Vec<String> = self
+            .0
+            .process_names
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
         if let Some(n) = &config.process_name {
             names.insert(0, n.clone());
         }
@@ -200,12 +248,12 @@ impl Agent for OpenCode {
 
     fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec> {
         let id = agent_session_id?;
-        let mut argv = vec![Self::program(&ctx.config)];
+        let mut argv = vec![self.program()];
         argv.extend(model_args("--model", ctx.config.model.as_ref()));
         argv.push(format!("--session={id}"));
         Some(LaunchSpec {
             argv,
-            env: Self::env(ctx).ok()?,
+            env: self.env(ctx).ok()?,
             prompt: PromptDelivery::Inline,
             agent_session_id: Some(id.to_owned()),
         })
@@ -243,16 +291,15 @@ impl Agent for OpenCode {
     }
 }
 
-fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
-    Ok(Arc::new(OpenCode))
-}
-
-/// The registry entry.
-pub fn entry() -> PluginEntry {
+/// The registry entry of `flavor`.
+pub fn entry(flavor: &'static Flavor) -> PluginEntry {
+    let build = move |_: &SectionRef<'_>| -> Result<Arc<dyn Agent>, PluginError> {
+        Ok(Arc::new(OpenCode(flavor)))
+    };
     crate::available(
         Slot::Agent,
-        NAME,
-        "opencode (opencode)",
+        flavor.name,
+        flavor.description,
         None,
         Factory::Agent(Arc::new(build)),
     )
@@ -265,12 +312,12 @@ mod tests {
     #[test]
     fn reports_become_states() {
         let at = 7;
-        let busy = OpenCode
+        let busy = OpenCode::default()
             .hook_report(&["busy".into()], r#"{"sessionID":"ses_1"}"#, at)
             .unwrap();
         assert_eq!(busy.activity, Activity::Active);
         assert_eq!(busy.agent_session_id.as_deref(), Some("ses_1"));
-        let asked = OpenCode
+        let asked = OpenCode::default()
             .hook_report(
                 &["permission".into()],
                 r#"{"sessionID":"ses_1","permission":"bash","patterns":["echo hi > out.txt"]}"#,
@@ -282,7 +329,11 @@ mod tests {
             asked.detail.as_deref(),
             Some("asks permission to use bash: echo hi > out.txt")
         );
-        assert!(OpenCode.hook_report(&["other".into()], "", at).is_none());
+        assert!(
+            OpenCode::default()
+                .hook_report(&["other".into()], "", at)
+                .is_none()
+        );
     }
 
     #[test]
