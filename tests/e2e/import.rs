@@ -219,7 +219,7 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
     write(
         &sessions,
         "app-5.json",
-        &record("app-5", &wt5, "feat/five", "cursor", "working"),
+        &record("app-5", &wt5, "feat/five", "in-house-agent", "working"),
     );
     tmux.reference_session("app-5", &wt5, Some("cat"));
     let wt6 = worktree(&f, &base, "app-6", "feat/six");
@@ -283,7 +283,7 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
             "not adopted: app-4: its worktree {} is gone",
             gone.display()
         ))
-        .stdout_has("not adopted: app-5: its agent `cursor` has no ao plugin")
+        .stdout_has("not adopted: app-5: its agent `in-house-agent` has no ao plugin")
         .stdout_has("not adopted: app-6: the reference ended it (killed); nothing runs to adopt")
         .stdout_has("not adopted: app-7: its agent has exited: only its shell")
         .stdout_has("not adopted: app-8: is empty (a spawn the reference had not finished)")
