@@ -281,11 +281,7 @@ impl Agent for Codex {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // The npm package's `codex` is a node script that runs the native binary.
-        let mut names = vec!["codex".to_owned(), "node".to_owned()];
-        if let Some(n) = &config.process_name {
-            names.insert(0, n.clone());
-        }
-        names
+        super::process_names(config, &["codex", "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {

@@ -267,12 +267,7 @@ impl Agent for Copilot {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // Its launcher is a Node.js script that keeps node's process name.
-        let mut names = vec!["copilot".to_owned(), "node".to_owned()];
-        if let Some(n) = &config.process_name {
-            names.insert(0, n.clone());
-        }
-        names.dedup();
-        names
+        super::process_names(config, &["copilot", "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {

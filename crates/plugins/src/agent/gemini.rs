@@ -14,10 +14,7 @@
 //!   (`~/.gemini/tmp/<project>/chats/session-*.jsonl`), then the terminal, tell.
 //! - Restore: `gemini --resume ID`.
 
-use super::{
-    from_report, from_terminal, hook_settings, model_args, rules_hook_output, screen_line,
-    write_file,
-};
+use super::{from_terminal, hook_settings, model_args, rules_hook_output, screen_line, write_file};
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
@@ -276,30 +273,13 @@ impl Agent for Gemini {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // The CLI is a Node.js program that keeps node's process name.
-        let mut names = vec!["gemini".to_owned(), "node".to_owned()];
-        if let Some(n) = &config.process_name {
-            names.insert(0, n.clone());
-        }
-        names.dedup();
-        names
+        super::process_names(config, &["gemini", "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
         if let Some(r) = &ctx.report {
-            // A question answered without a later hook: the screen tells.
-            if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
-                if dialog(screen).is_some() {
-                    return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
-                }
-                let activity = if working(screen) {
-                    Activity::Active
-                } else {
-                    Activity::Ready
-                };
-                return Ok(from_terminal(activity, None));
-            }
-            return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
+            return Ok(super::after_hook(r, ctx, dialog, working));
         }
         // No hook yet: a first-run dialog, or hooks that did not load.
         if let Some(question) = dialog(screen) {

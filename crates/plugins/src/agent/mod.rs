@@ -91,6 +91,41 @@ pub(crate) fn rules_hook_output(rules: &str) -> String {
     .to_string()
 }
 
+/// The names the agent's process may have: the project's `processName` first, then
+/// `names` (its program, its interpreter or launcher).
+pub(crate) fn process_names(config: &ao_core::config::AgentConfig, names: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = config.process_name.iter().cloned().collect();
+    for n in names {
+        if !all.iter().any(|a| a == n) {
+            all.push((*n).to_owned());
+        }
+    }
+    all
+}
+
+/// The activity of a CLI whose hooks reported `r`, `screen` being its terminal when the
+/// plugin asked for it: a question its hooks reported is over once the screen no longer
+/// shows a `dialog` (answered, with no hook after it), and then the screen tells whether
+/// the CLI is `working`.
+pub(crate) fn after_hook(
+    r: &AgentReport,
+    ctx: &ao_core::plugin::ActivityContext,
+    dialog: fn(&str) -> Option<String>,
+    working: fn(&str) -> bool,
+) -> ActivityReport {
+    match ctx.recent_output.as_deref() {
+        Some(screen) if r.activity == Activity::WaitingInput && dialog(screen).is_none() => {
+            let activity = if working(screen) {
+                Activity::Active
+            } else {
+                Activity::Ready
+            };
+            from_terminal(activity, None)
+        }
+        _ => from_report(r, ctx.idle_after_ms, ctx.now),
+    }
+}
+
 /// Writes a file the agent reads (settings, rules), creating its directory.
 pub(crate) fn write_file(plugin: &str, path: &Path, text: &str) -> Result<(), PluginError> {
     path.parent()

@@ -178,16 +178,7 @@ impl Agent for OpenCode {
     }
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .0
-            .process_names
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect();
-        if let Some(n) = &config.process_name {
-            names.insert(0, n.clone());
-        }
-        names
+        super::process_names(config, self.0.process_names)
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {

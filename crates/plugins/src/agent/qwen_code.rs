@@ -16,10 +16,7 @@
 //!   (`~/.qwen/projects/<cwd>/chats/<id>.jsonl`), then the terminal, tell.
 //! - Restore: `qwen --resume ID`.
 
-use super::{
-    from_report, from_terminal, hook_settings, model_args, rules_hook_output, screen_line,
-    write_file,
-};
+use super::{from_terminal, hook_settings, model_args, rules_hook_output, screen_line, write_file};
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
@@ -172,30 +169,13 @@ impl Agent for QwenCode {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // A Node.js program that keeps node's process name.
-        let mut names = vec!["qwen".to_owned(), "node".to_owned()];
-        if let Some(n) = &config.process_name {
-            names.insert(0, n.clone());
-        }
-        names.dedup();
-        names
+        super::process_names(config, &["qwen", "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
         if let Some(r) = &ctx.report {
-            // A question answered without a later hook: the screen tells.
-            if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
-                if dialog(screen).is_some() {
-                    return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
-                }
-                let activity = if working(screen) {
-                    Activity::Active
-                } else {
-                    Activity::Ready
-                };
-                return Ok(from_terminal(activity, None));
-            }
-            return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
+            return Ok(super::after_hook(r, ctx, dialog, working));
         }
         if let Some(question) = dialog(screen) {
             return Ok(from_terminal(Activity::WaitingInput, Some(question)));
