@@ -279,6 +279,10 @@ fn main() {
             permission_latency(d);
         }
     }
+    // Cline runs only permissionless (ao refuses its asking modes): no question to time.
+    if wanted("cline") && agent_cli("cline", "cline").is_some() {
+        ready_latency("cline", "      permissions: permissionless\n");
+    }
     if wanted("copilot") && agent_cli("copilot", "@github/copilot").is_some() {
         ready_latency("copilot", "      permissions: permissionless\n");
         permission_latency(&COPILOT);

@@ -1584,3 +1584,98 @@ fn copilot_permissionless_runs_the_task_without_asking() {
         f.agent_argv("app-1")
     );
 }
+
+/// Cline in its only mode ao takes, permissionless (`--yolo`): the project's rules reach
+/// the model, a streaming turn reads active and its end ready from the session's record,
+/// a second task typed with `ao send` runs its command, and exit and restore resume the
+/// session. The session runs in its terminal's own process: no background hub is left.
+#[test]
+fn cline_states_through_its_session_record() {
+    if agent_cli("cline", "cline").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "cline",
+        scenario(vec![
+            held("Looking at the code"),
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: permissionless\n",
+    );
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        config.replace(
+            "    agent: cline\n",
+            "    agent: cline\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
+        ),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say what you see"])
+        .success()
+        .stdout_has("app-1");
+    f.wait_hold("app-1");
+    wait_until("the session record to say active", || {
+        let s = f.status("app-1");
+        (s["activity"] == "active" && s["activity_source"] == "session-log").then_some(())
+    });
+    let task = f
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| r.step == Some(0))
+        .unwrap();
+    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    f.model.release();
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    let info = f.agent_info("app-1");
+    assert_eq!(info["summary"], "Say what you see", "{info:#}");
+    let id = info["agent_session_id"].as_str().unwrap().to_owned();
+    // The rules file stays out of the session's work.
+    let worktree = f.fleet.worktree("app-1");
+    let status = std::process::Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(&worktree)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "");
+    f.ao(&["send", "app-1", "Now write the file"]).success();
+    let out = worktree.join("out.txt");
+    wait_until("out.txt", || out.exists().then_some(()));
+    f.wait_turn_ended("app-1");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    exit_cli(&f, &["C-c", "C-c"]);
+    f.ao(&["session", "restore", "app-1"]).success();
+    wait_until("the resumed agent to run", || {
+        let argv = f.agent_argv("app-1");
+        argv.contains(&format!("--id={id}")).then_some(argv)
+    });
+    let hubs = std::process::Command::new("pgrep")
+        .args(["-f", "cline-hub-daemon"])
+        .output()
+        .unwrap();
+    assert!(hubs.stdout.is_empty(), "a Cline hub was started");
+}
+
+/// Cline asked for any mode but permissionless is refused before anything starts, with
+/// the reason and the way out.
+#[test]
+fn cline_in_an_asking_mode_is_refused_with_the_way_out() {
+    if agent_cli("cline", "cline").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "cline",
+        scenario(vec![text("Hello.")]),
+        "      permissions: default\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say hello"])
+        .code(1)
+        .stderr_has(
+            "only permissions: permissionless (its --yolo mode) runs in the terminal's own process",
+        );
+    assert!(f.fleet.tmux_sessions().is_empty());
+}

@@ -814,7 +814,7 @@ pub struct AgentFleet {
 pub const TEST_KEY: &str = "sk-ao-test-key";
 
 impl AgentFleet {
-    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`, `copilot` or `kilo`; `agent_config` holds extra `agentConfig` lines
+    /// `agent` is `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`, `copilot`, `kilo` or `cline`; `agent_config` holds extra `agentConfig` lines
     /// (indented by six spaces).
     pub fn new(agent: &str, scenario: model::Scenario, agent_config: &str) -> AgentFleet {
         let model = model::ModelServer::start(scenario);
@@ -853,6 +853,24 @@ impl AgentFleet {
         match agent {
             // Its endpoint, key and model come from the environment: nothing to set up.
             "qwen-code" | "copilot" => {}
+            "cline" => {
+                // The scripted model as an OpenAI-compatible provider, set up as its
+                // user would: `cline auth`.
+                let url = format!("{}/v1", model.url);
+                let mut auth = fleet.env.command("cline");
+                auth.args([
+                    "auth",
+                    "-p",
+                    "openai",
+                    "-k",
+                    TEST_KEY,
+                    "-m",
+                    "test-model",
+                    "-b",
+                    &url,
+                ]);
+                Run::of(auth, &fleet.env.root()).success();
+            }
             "gemini" => {
                 // The user chose the API key at the CLI's first run.
                 let dir = home.join(".gemini");

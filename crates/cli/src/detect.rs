@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 8] = [
+pub const AGENT_CLIS: [(&str, &str); 9] = [
     ("claude-code", "claude"),
     ("codex", "codex"),
     ("aider", "aider"),
@@ -13,6 +13,7 @@ pub const AGENT_CLIS: [(&str, &str); 8] = [
     ("qwen-code", "qwen"),
     ("copilot", "copilot"),
     ("kilo", "kilo"),
+    ("cline", "cline"),
 ];
 
 /// The program an agent plugin (or a preset of the command agent) runs, if it has a

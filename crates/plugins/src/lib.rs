@@ -29,6 +29,7 @@ pub fn builtin_registry() -> PluginRegistry {
         agent::gemini::entry(),
         agent::qwen_code::entry(),
         agent::copilot::entry(),
+        agent::cline::entry(),
         agent::command::entry(),
         workspace::worktree::entry(),
         workspace::clone::entry(),

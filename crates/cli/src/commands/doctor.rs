@@ -329,6 +329,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     "qwen-code" => "npm install -g @qwen-code/qwen-code",
                     "copilot" => "npm install -g @github/copilot",
                     "kilo" => "npm install -g @kilocode/cli",
+                    "cline" => "npm install -g cline",
                     "opencode" => "npm install -g opencode-ai",
                     other => ao_plugins::agent::preset::preset(other)
                         .map(|p| p.install)

@@ -265,7 +265,7 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
     line("defaults:");
     line("  runtime: tmux          # tmux | process");
     line(&format!(
-        "  agent: {}{}# claude-code | codex | aider | opencode | gemini | qwen-code | copilot | kilo | command (presets: crush, amp, auggie, cursor)",
+        "  agent: {}{}# claude-code | codex | aider | opencode | gemini | qwen-code | copilot | kilo | cline | command (presets: crush, amp, auggie, cursor)",
         c.agent,
         " ".repeat(16usize.saturating_sub(c.agent.len()))
     ));

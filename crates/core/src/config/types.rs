@@ -187,7 +187,7 @@ pub struct Defaults {
     #[serde(default = "default_runtime")]
     pub runtime: String,
     /// The AI coding CLI: `claude-code`, `codex`, `aider`, `opencode`, `gemini`, `qwen-code`,
-    /// `copilot`, `kilo` or `command`, or a preset of `command`: `crush`, `amp`, `auggie`, `cursor`.
+    /// `copilot`, `kilo`, `cline` or `command`, or a preset of `command`: `crush`, `amp`, `auggie`, `cursor`.
     #[serde(default = "default_agent")]
     pub agent: String,
     /// How sessions are isolated: `worktree` or `clone`.

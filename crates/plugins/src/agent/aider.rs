@@ -90,30 +90,10 @@ impl Aider {
     }
 }
 
-/// Adds aider's own files to the repository's `info/exclude` (shared by its worktrees,
-/// never committed), so its caches are not untracked work in the session's worktree.
+/// Adds aider's own files to the repository's `info/exclude`, so its caches are not
+/// untracked work in the session's worktree.
 fn exclude_aider_files(workspace: &Path) {
-    let Ok(repo) = git2::Repository::open(workspace) else {
-        return;
-    };
-    let file = repo.commondir().join("info").join("exclude");
-    let text = std::fs::read_to_string(&file).unwrap_or_default();
-    if text.lines().any(|l| l.trim() == ".aider*") {
-        return;
-    }
-    let mut out = text;
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str(".aider*\n");
-    if let Err(e) = file
-        .parent()
-        .map(std::fs::create_dir_all)
-        .transpose()
-        .and_then(|_| std::fs::write(&file, out))
-    {
-        tracing::warn!("cannot add .aider* to {}: {e}", file.display());
-    }
+    super::exclude_from_git(workspace, ".aider*");
 }
 
 /// What the screen shows at its last line.

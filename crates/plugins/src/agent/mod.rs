@@ -2,6 +2,7 @@
 
 pub mod aider;
 pub mod claude_code;
+pub mod cline;
 pub mod codex;
 pub mod command;
 pub mod copilot;
@@ -123,6 +124,33 @@ pub(crate) fn after_hook(
             from_terminal(activity, None)
         }
         _ => from_report(r, ctx.idle_after_ms, ctx.now),
+    }
+}
+
+/// Adds `pattern` to the repository's `info/exclude` (shared by its worktrees, never
+/// committed), so files an agent keeps in the session's worktree are not untracked work.
+pub(crate) fn exclude_from_git(workspace: &Path, pattern: &str) {
+    let Ok(repo) = git2::Repository::open(workspace) else {
+        return;
+    };
+    let file = repo.commondir().join("info").join("exclude");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    if text.lines().any(|l| l.trim() == pattern) {
+        return;
+    }
+    let mut out = text;
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(pattern);
+    out.push('\n');
+    if let Err(e) = file
+        .parent()
+        .map(std::fs::create_dir_all)
+        .transpose()
+        .and_then(|_| std::fs::write(&file, out))
+    {
+        tracing::warn!("cannot add {pattern} to {}: {e}", file.display());
     }
 }
 
