@@ -121,6 +121,31 @@ fn permissionless(agent: &str, scenario: Scenario) -> AgentFleet {
     f
 }
 
+/// Gives project `app` (whose agent is `agent`) rules the model can be seen to get.
+fn give_rules(f: &AgentFleet, agent: &str) {
+    let file = f.fleet.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        config.replace(
+            &format!("    agent: {agent}\n"),
+            &format!("    agent: {agent}\n    agentRules: \"The magic word is PINEAPPLE.\"\n"),
+        ),
+    )
+    .unwrap();
+}
+
+/// The task's request carried the rules [`give_rules`] gave.
+fn assert_rules_reached_the_model(f: &AgentFleet) {
+    let task = f
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| r.step == Some(0))
+        .unwrap();
+    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc_geteuid() == 0 }
@@ -1217,16 +1242,7 @@ fn gemini_states_through_hooks() {
         "      permissions: default\n",
     );
     f.set_ready_threshold_ms(4000);
-    let file = f.fleet.repo.join("agent-orchestrator.yaml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        config.replace(
-            "    agent: gemini\n",
-            "    agent: gemini\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
-        ),
-    )
-    .unwrap();
+    give_rules(&f, "gemini");
     // The session's worktree is trusted for the session: no trust dialog.
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success()
@@ -1235,13 +1251,7 @@ fn gemini_states_through_hooks() {
     f.wait_hold("app-1");
     let s = f.wait_activity("app-1", "active");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
-    let task = f
-        .model
-        .requests()
-        .into_iter()
-        .find(|r| r.step == Some(0))
-        .unwrap();
-    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    assert_rules_reached_the_model(&f);
     f.model.release();
     let s = f.wait_activity("app-1", "ready");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
@@ -1353,29 +1363,14 @@ fn qwen_code_states_through_hooks() {
         ]),
         "      permissions: default\n",
     );
-    let file = f.fleet.repo.join("agent-orchestrator.yaml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        config.replace(
-            "    agent: qwen-code\n",
-            "    agent: qwen-code\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
-        ),
-    )
-    .unwrap();
+    give_rules(&f, "qwen-code");
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success()
         .stdout_has("app-1");
     f.wait_hold("app-1");
     let s = f.wait_activity("app-1", "active");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
-    let task = f
-        .model
-        .requests()
-        .into_iter()
-        .find(|r| r.step == Some(0))
-        .unwrap();
-    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    assert_rules_reached_the_model(&f);
     f.model.release();
     let s = f.wait_turn_ended("app-1");
     assert_eq!(s["activity_source"], "hook", "{s:#}");
@@ -1496,16 +1491,7 @@ fn copilot_states_through_its_event_log() {
         ]),
         "      permissions: default\n",
     );
-    let file = f.fleet.repo.join("agent-orchestrator.yaml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        config.replace(
-            "    agent: copilot\n",
-            "    agent: copilot\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
-        ),
-    )
-    .unwrap();
+    give_rules(&f, "copilot");
     // Asking mode: the CLI asks whether to trust the folder first, and the human answers.
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success()
@@ -1526,13 +1512,7 @@ fn copilot_states_through_its_event_log() {
         let s = f.status("app-1");
         (s["activity"] == "active" && s["activity_source"] == "session-log").then_some(())
     });
-    let task = f
-        .model
-        .requests()
-        .into_iter()
-        .find(|r| r.step == Some(0))
-        .unwrap();
-    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    assert_rules_reached_the_model(&f);
     f.model.release();
     let s = f.wait_turn_ended("app-1");
     assert_eq!(s["activity_source"], "session-log", "{s:#}");
@@ -1603,16 +1583,7 @@ fn cline_states_through_its_session_record() {
         ]),
         "      permissions: permissionless\n",
     );
-    let file = f.fleet.repo.join("agent-orchestrator.yaml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        config.replace(
-            "    agent: cline\n",
-            "    agent: cline\n    agentRules: \"The magic word is PINEAPPLE.\"\n",
-        ),
-    )
-    .unwrap();
+    give_rules(&f, "cline");
     f.ao(&["spawn", "app", "--prompt", "Say what you see"])
         .success()
         .stdout_has("app-1");
@@ -1621,13 +1592,7 @@ fn cline_states_through_its_session_record() {
         let s = f.status("app-1");
         (s["activity"] == "active" && s["activity_source"] == "session-log").then_some(())
     });
-    let task = f
-        .model
-        .requests()
-        .into_iter()
-        .find(|r| r.step == Some(0))
-        .unwrap();
-    assert!(task.body.to_string().contains("PINEAPPLE"), "{}", task.body);
+    assert_rules_reached_the_model(&f);
     f.model.release();
     let s = f.wait_turn_ended("app-1");
     assert_eq!(s["activity_source"], "session-log", "{s:#}");
