@@ -160,15 +160,7 @@ const OPENCODE: Dialogs = Dialogs {
     agent: "opencode",
     config: "      model: scripted/test-model\n",
     trust: None,
-    // Its reporter tells before the dialog is drawn.
-    approve: |f| {
-        ao_tests::wait_until("the question on the screen", || {
-            f.screen("app-1")
-                .contains("Permission required")
-                .then_some(())
-        });
-        f.press_until_gone("app-1", &["Enter"], "Permission required")
-    },
+    approve: |f| f.press_until_gone("app-1", &["Enter"], "Permission required"),
 };
 
 const KILO: Dialogs = Dialogs {

@@ -1061,9 +1061,19 @@ impl AgentFleet {
         }
     }
 
-    /// Presses `keys` until the screen no longer shows `text`.
+    /// Answers the question on the screen that shows `text`: waits for it to be drawn
+    /// (an agent's hooks or logs can report it a moment before its screen does), then
+    /// presses `keys` until it is gone.
     pub fn press_until_gone(&self, id: &str, keys: &[&str], text: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.screen(id).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the question {text:?} was never drawn:\n{}",
+                self.screen(id)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         while self.screen(id).contains(text) {
             assert!(
                 std::time::Instant::now() < deadline,
