@@ -1644,3 +1644,67 @@ fn cline_in_an_asking_mode_is_refused_with_the_way_out() {
         );
     assert!(f.fleet.tmux_sessions().is_empty());
 }
+
+/// Gemini CLI refused for its quota stops on a dialog naming when access comes back: the
+/// session reads `limited` until that time.
+#[test]
+fn gemini_at_its_usage_limit_reads_limited_until_access_resets() {
+    if agent_cli("gemini", "@google/gemini-cli").is_none() {
+        return;
+    }
+    // It retries a refused request a few times before it says so.
+    let f = permissionless(
+        "gemini",
+        scenario(
+            (0..10)
+                .map(|_| Step {
+                    limit: Some(3600),
+                    ..Step::default()
+                })
+                .collect(),
+        ),
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    assert!(
+        s["activity_detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Usage limit reached")),
+        "{s:#}"
+    );
+    let resets = s["limit"]["resets_at"].as_i64().expect("a reset time");
+    let now = ao_core::model::now_ms();
+    // The dialog names the minute: within a minute of an hour from now.
+    assert!(
+        resets > now + 3_600_000 - 120_000 && resets < now + 3_600_000 + 60_000,
+        "{s:#}"
+    );
+    f.ao(&["status"]).success().stdout_has("limited until");
+}
+
+/// GitHub Copilot CLI refused for a usage limit ends the turn on the error, which its
+/// event log records: the session reads `limited` with the provider's message.
+#[test]
+fn copilot_at_its_usage_limit_reads_limited_from_its_event_log() {
+    if agent_cli("copilot", "@github/copilot").is_none() {
+        return;
+    }
+    let f = permissionless(
+        "copilot",
+        scenario(
+            (0..10)
+                .map(|_| Step {
+                    limit: Some(600),
+                    ..Step::default()
+                })
+                .collect(),
+        ),
+    );
+    f.ao(&["spawn", "app", "--prompt", "Say hello"]).success();
+    let s = f.wait_activity("app-1", "limited");
+    assert_eq!(s["activity_source"], "session-log", "{s:#}");
+    assert_eq!(
+        s["activity_detail"], "429 The usage limit has been reached",
+        "{s:#}"
+    );
+}

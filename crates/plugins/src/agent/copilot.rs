@@ -8,8 +8,8 @@
 //!   (`.github/instructions/ao-rules.instructions.md`) in a directory of the session's
 //!   own, named in `COPILOT_CUSTOM_INSTRUCTIONS_DIRS` beside any the user names. Nothing is written in the user's repository.
 //! - Activity: its session's event log (`~/.copilot/session-state/<id>/events.jsonl`, or
-//!   under `COPILOT_HOME`) says when a turn starts and ends and when a tool waits for
-//!   permission; before the first event, the screen (its folder-trust dialog).
+//!   under `COPILOT_HOME`) says when a turn starts and ends, when a tool waits for
+//!   permission and when the provider refused for a usage limit; before the first event, the screen (its folder-trust dialog).
 //! - Restore: `copilot --resume=ID`.
 
 use super::{from_terminal, model_args, screen_line, write_file};
@@ -179,6 +179,7 @@ fn events(path: &Path, whole: bool) -> Vec<Value> {
 fn state(events: &[Value]) -> Option<(Activity, Option<String>, Option<i64>)> {
     let mut pending: Vec<&Value> = Vec::new();
     let mut activity = None;
+    let mut refused: Option<String> = None;
     let mut at = None;
     let mut last_tools = false;
     for e in events {
@@ -201,6 +202,16 @@ fn state(events: &[Value]) -> Option<(Activity, Option<String>, Option<i64>)> {
                 pending.retain(|p| p["requestId"] != data["requestId"]);
                 Some(Activity::Active)
             }
+            // Its provider refused for a usage or rate limit: the turn is over.
+            "session.error" if data["errorType"] == "rate_limit" || data["statusCode"] == 429 => {
+                refused = Some(
+                    data["message"]
+                        .as_str()
+                        .unwrap_or("the provider's usage limit")
+                        .to_owned(),
+                );
+                Some(Activity::Limited)
+            }
             "assistant.turn_end" if !last_tools => Some(Activity::Ready),
             "assistant.turn_end" => Some(Activity::Active),
             "abort" => Some(Activity::Ready),
@@ -215,6 +226,9 @@ fn state(events: &[Value]) -> Option<(Activity, Option<String>, Option<i64>)> {
     }
     if let Some(asked) = pending.last() {
         return Some((Activity::WaitingInput, Some(question(asked)), at));
+    }
+    if activity == Some(Activity::Limited) {
+        return Some((Activity::Limited, refused, at));
     }
     // A permission answered, then nothing yet: the tool runs.
     let activity = activity.map(|a| {
@@ -274,6 +288,11 @@ impl Agent for Copilot {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
         let read = log_of(ctx).and_then(|p| state(&events(&p, false)));
         match read {
+            Some((Activity::Limited, detail, _)) => Ok(super::limited(
+                ActivitySource::SessionLog,
+                detail.unwrap_or_default(),
+                None,
+            )),
             Some((activity, detail, at)) => {
                 let activity = match activity {
                     Activity::Ready
@@ -405,6 +424,27 @@ mod tests {
         log.push(ev("assistant.message", json!({"toolRequests": []})));
         log.push(ev("assistant.turn_end", json!({})));
         assert_eq!(state(&log).unwrap().0, Activity::Ready);
+    }
+
+    #[test]
+    fn a_refusal_for_a_limit_reads_limited_until_the_next_prompt() {
+        let mut log = vec![
+            ev("user.message", json!({"content": "Say hi"})),
+            ev("assistant.turn_start", json!({})),
+            ev("assistant.turn_end", json!({})),
+            ev(
+                "session.error",
+                json!({"errorType": "rate_limit", "statusCode": 429, "message": "429 The usage limit has been reached"}),
+            ),
+        ];
+        let (a, detail, _) = state(&log).unwrap();
+        assert_eq!(a, Activity::Limited);
+        assert_eq!(
+            detail.as_deref(),
+            Some("429 The usage limit has been reached")
+        );
+        log.push(ev("user.message", json!({"content": "again"})));
+        assert_eq!(state(&log).unwrap().0, Activity::Active);
     }
 
     #[test]

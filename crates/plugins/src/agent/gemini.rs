@@ -248,6 +248,18 @@ fn dialog(screen: &str) -> Option<String> {
     QUESTIONS.iter().find_map(|q| screen_line(screen, q))
 }
 
+/// The usage limit the CLI stopped on, when its dialog shows: what it says, and when
+/// access comes back ("Access resets at 8:53 PM UTC.").
+fn usage_limit(screen: &str, now: Timestamp) -> Option<(String, Option<Timestamp>)> {
+    let line = screen_line(screen, &["Usage limit reached"])?;
+    let resets = screen.lines().find_map(|l| {
+        let rest = l.split("Access resets at ").nth(1)?;
+        let clock = rest.trim_end_matches(|c: char| c == '│' || c == '.' || c.is_whitespace());
+        super::next_clock_time(clock, now)
+    });
+    Some((line, resets))
+}
+
 /// Whether the screen shows the CLI at work.
 fn working(screen: &str) -> bool {
     screen.contains("esc to cancel")
@@ -278,6 +290,14 @@ impl Agent for Gemini {
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
+        // Refused for its quota, the CLI stops mid-turn on a dialog that says until when.
+        if let Some((line, resets)) = usage_limit(screen, ctx.now) {
+            return Ok(super::limited(
+                ao_core::plugin::ActivitySource::Terminal,
+                line,
+                resets,
+            ));
+        }
         if let Some(r) = &ctx.report {
             return Ok(super::after_hook(r, ctx, dialog, working));
         }
@@ -326,9 +346,10 @@ impl Agent for Gemini {
     }
 
     fn wants_terminal(&self, ctx: &ActivityContext) -> bool {
+        // A turn in progress may be one its quota stopped: only the screen says so.
         ctx.report
             .as_ref()
-            .is_none_or(|r| matches!(r.activity, Activity::WaitingInput))
+            .is_none_or(|r| matches!(r.activity, Activity::WaitingInput | Activity::Active))
     }
 
     async fn session_info(&self, ctx: &ActivityContext) -> Result<AgentSessionInfo, PluginError> {
@@ -456,6 +477,17 @@ pub fn entry() -> PluginEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn its_quota_dialog_reads_as_a_limit_until_the_time_it_names() {
+        let screen = "│ Usage limit reached for all Pro models.           │\n│ Access resets at 8:53 PM UTC.                     │\n│ ● 1. Keep trying │";
+        // 2026-12-01 19:53:00 UTC.
+        let now = 1_796_154_780_000;
+        let (line, resets) = usage_limit(screen, now).unwrap();
+        assert_eq!(line, "Usage limit reached for all Pro models.");
+        assert_eq!(resets, Some(now + 3600 * 1000));
+        assert_eq!(usage_limit("> Say hi", now), None);
+    }
 
     #[test]
     fn hook_events_become_reports() {

@@ -249,8 +249,25 @@ pub(crate) fn limited(
 }
 
 /// The next moment, after `now` (ms), that a wall-clock time in the user's time zone
-/// names: `3:04 PM`, `3pm`, `15:04`, `3:04pm`. None when `text` holds no such time.
+/// names: `3:04 PM`, `3pm`, `15:04`, `3:04pm`, or in UTC with a ` UTC` after it. None
+/// when `text` holds no such time.
 pub(crate) fn next_clock_time(text: &str, now: Timestamp) -> Option<Timestamp> {
+    let t = text.trim().to_ascii_lowercase();
+    if let Some(clock) = t.strip_suffix("utc") {
+        let (hour, minute) = clock_of(clock)?;
+        const DAY: i64 = 24 * 3600 * 1000;
+        let mut at = now.div_euclid(DAY) * DAY + (hour as i64 * 60 + minute as i64) * 60_000;
+        if at <= now - 60_000 {
+            at += DAY;
+        }
+        return Some(at);
+    }
+    let (hour, minute) = clock_of(&t)?;
+    local_next(hour, minute, now)
+}
+
+/// The hour and minute a wall-clock time names (`3:04 PM`, `3pm`, `15:04`).
+fn clock_of(text: &str) -> Option<(u32, u32)> {
     let t = text.trim().to_ascii_lowercase();
     let (clock, pm, am) = if let Some(c) = t.strip_suffix("pm") {
         (c.trim(), true, false)
@@ -271,7 +288,7 @@ pub(crate) fn next_clock_time(text: &str, now: Timestamp) -> Option<Timestamp> {
         (_, true) if h != 12 => h + 12,
         _ => h,
     };
-    local_next(hour, m, now)
+    Some((hour, m))
 }
 
 /// The next `hour:minute` in local time after `now`.
