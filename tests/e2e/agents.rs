@@ -1015,8 +1015,22 @@ fn opencode_at_its_usage_limit_reads_limited_until_its_retry() {
     if agent_cli("opencode", "opencode-ai").is_none() {
         return;
     }
+    limited_until_retry("opencode");
+}
+
+/// Kilo Code, built from opencode, waits out a limit the same way.
+#[test]
+fn kilo_at_its_usage_limit_reads_limited_until_its_retry() {
+    if agent_cli("kilo", "@kilocode/cli").is_none() {
+        return;
+    }
+    limited_until_retry("kilo");
+}
+
+/// An opencode-built CLI (`agent`) refused for its usage limit.
+fn limited_until_retry(agent: &str) {
     let f = AgentFleet::new(
-        "opencode",
+        agent,
         scenario(vec![
             Step {
                 limit: Some(90),
