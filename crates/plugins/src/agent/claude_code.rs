@@ -37,9 +37,6 @@ const EVENTS: &[&str] = &[
     "SessionEnd",
 ];
 
-/// Set in the environment of a Claude Code started with its task on the command line.
-const TASK_PENDING_ENV: &str = "AO_TASK_PENDING";
-
 /// Claude Code.
 #[derive(Debug, Default)]
 pub struct ClaudeCode;
@@ -221,20 +218,11 @@ fn rate_limit_turn(path: &Path) -> Option<String> {
 /// One call of a hook in Claude Code's shape (its events and their input, which Qwen Code
 /// shares) as a report.
 pub(crate) fn hook_report(args: &[String], stdin: &str, now: Timestamp) -> Option<AgentReport> {
-    let payload: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
-    let event = args
-        .first()
-        .map(String::as_str)
-        .or_else(|| payload["hook_event_name"].as_str())?;
-    let (activity, detail) = match event {
+    let (event, payload) = super::hook_event(args, stdin)?;
+    let (activity, detail) = match event.as_str() {
         // A session that starts on a task given on the command line has not done it
         // yet: it is about to work, not waiting. Resumed or taskless, it waits.
-        "SessionStart"
-            if std::env::var_os(TASK_PENDING_ENV).is_some()
-                && payload["source"].as_str() != Some("resume") =>
-        {
-            (Activity::Active, None)
-        }
+        "SessionStart" if super::starts_on_task(&payload) => (Activity::Active, None),
         "SessionStart" | "Stop" => (Activity::Ready, None),
         "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => (Activity::Active, None),
         "PermissionRequest" => {
@@ -306,7 +294,7 @@ impl Agent for ClaudeCode {
         if !ctx.prompt.is_empty() {
             // Its hooks learn that the session starts on a task, so the start itself is
             // not read as a finished turn.
-            spec.env.insert(TASK_PENDING_ENV.into(), "1".into());
+            spec.env.insert(super::TASK_PENDING_ENV.into(), "1".into());
         }
         Ok(spec)
     }
@@ -383,21 +371,7 @@ impl Agent for ClaudeCode {
         {
             let ended = last["type"] == "assistant"
                 && last["message"]["stop_reason"].as_str() == Some("end_turn");
-            return Ok(ActivityReport {
-                activity: if ended {
-                    Activity::Ready
-                } else {
-                    Activity::Active
-                },
-                source: ActivitySource::SessionLog,
-                // When the turn's last entry was written: a message typed later is
-                // taken once an entry newer than the typing shows.
-                last_at: last["timestamp"]
-                    .as_str()
-                    .and_then(ao_core::model::time::parse_rfc3339),
-                detail: None,
-                resets_at: None,
-            });
+            return Ok(super::from_log(ended, last["timestamp"].as_str()));
         }
         Ok(from_terminal(Activity::Active, None))
     }

@@ -18,8 +18,8 @@ use super::{from_terminal, hook_settings, model_args, rules_hook_output, screen_
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
-    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
+    PluginError, PromptDelivery, Slot,
 };
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
@@ -43,9 +43,6 @@ const EVENTS: &[&str] = &[
 
 /// The variable naming the settings file the CLI reads below all others.
 const DEFAULTS_ENV: &str = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH";
-
-/// Set in the environment of a Gemini CLI started with its task on the command line.
-const TASK_PENDING_ENV: &str = "AO_TASK_PENDING";
 
 /// Environment variables to add to the agent's.
 type Env = Vec<(String, String)>;
@@ -278,7 +275,7 @@ impl Agent for Gemini {
         if !ctx.prompt.is_empty() {
             // Its hooks learn that the session starts on a task, so the start itself is
             // not read as a finished turn.
-            spec.env.insert(TASK_PENDING_ENV.into(), "1".into());
+            spec.env.insert(super::TASK_PENDING_ENV.into(), "1".into());
         }
         Ok(spec)
     }
@@ -313,28 +310,9 @@ impl Agent for Gemini {
         {
             let ended = last["type"] == "gemini"
                 && last["toolCalls"].as_array().is_none_or(|c| c.is_empty());
-            return Ok(ActivityReport {
-                activity: if ended {
-                    Activity::Ready
-                } else {
-                    Activity::Active
-                },
-                source: ActivitySource::SessionLog,
-                last_at: last["timestamp"]
-                    .as_str()
-                    .and_then(ao_core::model::time::parse_rfc3339),
-                detail: None,
-                resets_at: None,
-            });
+            return Ok(super::from_log(ended, last["timestamp"].as_str()));
         }
-        Ok(from_terminal(
-            if working(screen) {
-                Activity::Active
-            } else {
-                Activity::Ready
-            },
-            None,
-        ))
+        Ok(super::from_screen(working(screen)))
     }
 
     fn confirms_start(&self) -> bool {
@@ -397,20 +375,11 @@ impl Agent for Gemini {
     }
 
     fn hook_report(&self, args: &[String], stdin: &str, now: Timestamp) -> Option<AgentReport> {
-        let payload: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
-        let event = args
-            .first()
-            .map(String::as_str)
-            .or_else(|| payload["hook_event_name"].as_str())?;
-        let (activity, detail) = match event {
+        let (event, payload) = super::hook_event(args, stdin)?;
+        let (activity, detail) = match event.as_str() {
             // A session that starts on a task given on the command line has not done it
             // yet: it is about to work, not waiting. Resumed or taskless, it waits.
-            "SessionStart"
-                if std::env::var_os(TASK_PENDING_ENV).is_some()
-                    && payload["source"].as_str() != Some("resume") =>
-            {
-                (Activity::Active, None)
-            }
+            "SessionStart" if super::starts_on_task(&payload) => (Activity::Active, None),
             "SessionStart" | "AfterAgent" => (Activity::Ready, None),
             "BeforeAgent" | "BeforeTool" | "AfterTool" => (Activity::Active, None),
             "Notification" if payload["notification_type"] == "ToolPermission" => {

@@ -116,15 +116,61 @@ pub(crate) fn after_hook(
 ) -> ActivityReport {
     match ctx.recent_output.as_deref() {
         Some(screen) if r.activity == Activity::WaitingInput && dialog(screen).is_none() => {
-            let activity = if working(screen) {
-                Activity::Active
-            } else {
-                Activity::Ready
-            };
-            from_terminal(activity, None)
+            from_screen(working(screen))
         }
         _ => from_report(r, ctx.idle_after_ms, ctx.now),
     }
+}
+
+/// Set in the environment of a CLI started with its task on the command line, so its
+/// hooks' `SessionStart` reads as about to work, not as waiting.
+pub(crate) const TASK_PENDING_ENV: &str = "AO_TASK_PENDING";
+
+/// Whether a `SessionStart` hook's `payload` comes from a CLI started on a task it has
+/// not begun yet (not a resume, nor a start with no task).
+pub(crate) fn starts_on_task(payload: &serde_json::Value) -> bool {
+    std::env::var_os(TASK_PENDING_ENV).is_some() && payload["source"].as_str() != Some("resume")
+}
+
+/// The event a hook call reports (its argument, else its input's `hook_event_name`)
+/// and that input.
+pub(crate) fn hook_event(args: &[String], stdin: &str) -> Option<(String, serde_json::Value)> {
+    let payload: serde_json::Value = serde_json::from_str(stdin).unwrap_or_default();
+    let event = args
+        .first()
+        .cloned()
+        .or_else(|| payload["hook_event_name"].as_str().map(str::to_owned))?;
+    Some((event, payload))
+}
+
+/// A reading from the CLI's own session log, whose last entry, written at `timestamp`,
+/// `ended` the turn or not.
+pub(crate) fn from_log(ended: bool, timestamp: Option<&str>) -> ActivityReport {
+    ActivityReport {
+        activity: if ended {
+            Activity::Ready
+        } else {
+            Activity::Active
+        },
+        source: ActivitySource::SessionLog,
+        // When the turn's last entry was written: a message typed later is taken once an
+        // entry newer than the typing shows.
+        last_at: timestamp.and_then(ao_core::model::time::parse_rfc3339),
+        detail: None,
+        resets_at: None,
+    }
+}
+
+/// A reading from the screen: at work, or waiting at its prompt.
+pub(crate) fn from_screen(working: bool) -> ActivityReport {
+    from_terminal(
+        if working {
+            Activity::Active
+        } else {
+            Activity::Ready
+        },
+        None,
+    )
 }
 
 /// Adds `pattern` to the repository's `info/exclude` (shared by its worktrees, never

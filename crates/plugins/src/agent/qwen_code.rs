@@ -20,8 +20,8 @@ use super::{from_terminal, hook_settings, model_args, rules_hook_output, screen_
 use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
-    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
+    PluginError, PromptDelivery, Slot,
 };
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
@@ -46,10 +46,6 @@ const EVENTS: &[&str] = &[
 
 /// The variable naming the settings file the CLI reads below all others.
 const DEFAULTS_ENV: &str = "QWEN_CODE_SYSTEM_DEFAULTS_PATH";
-
-/// Set in the environment of a Qwen Code started with its task on the command line
-/// (read by the shared hook reader, as for Claude Code).
-const TASK_PENDING_ENV: &str = "AO_TASK_PENDING";
 
 /// Qwen Code.
 #[derive(Debug, Default)]
@@ -162,7 +158,7 @@ impl Agent for QwenCode {
         }
         let mut spec = Self::spec(ctx, argv, &id)?;
         if !ctx.prompt.is_empty() {
-            spec.env.insert(TASK_PENDING_ENV.into(), "1".into());
+            spec.env.insert(super::TASK_PENDING_ENV.into(), "1".into());
         }
         Ok(spec)
     }
@@ -190,28 +186,9 @@ impl Agent for QwenCode {
                 .as_array()
                 .is_some_and(|p| p.iter().any(|p| p["functionCall"].is_object()));
             let ended = last["type"] == "assistant" && !calls;
-            return Ok(ActivityReport {
-                activity: if ended {
-                    Activity::Ready
-                } else {
-                    Activity::Active
-                },
-                source: ActivitySource::SessionLog,
-                last_at: last["timestamp"]
-                    .as_str()
-                    .and_then(ao_core::model::time::parse_rfc3339),
-                detail: None,
-                resets_at: None,
-            });
+            return Ok(super::from_log(ended, last["timestamp"].as_str()));
         }
-        Ok(from_terminal(
-            if working(screen) {
-                Activity::Active
-            } else {
-                Activity::Ready
-            },
-            None,
-        ))
+        Ok(super::from_screen(working(screen)))
     }
 
     fn confirms_start(&self) -> bool {
