@@ -1722,3 +1722,27 @@ fn copilot_at_its_usage_limit_reads_limited_from_its_event_log() {
         "{s:#}"
     );
 }
+
+/// A Cline with no provider set up asks for one at its first start: the session waits
+/// for the human, with the question, and the task waits with it.
+#[test]
+fn cline_asking_for_a_provider_waits_for_the_human() {
+    if agent_cli("cline", "cline").is_none() {
+        return;
+    }
+    let f = permissionless("cline", scenario(vec![text("Hello.")]));
+    std::fs::remove_file(f.fleet.env.home.join(".cline/data/settings/providers.json")).unwrap();
+    f.ao(&["spawn", "app", "--prompt", "Say hello"])
+        .success()
+        .stderr_has("app-1 started, but waits for an answer before it can work");
+    let s = f.wait_activity("app-1", "waiting_input");
+    assert_eq!(
+        s["activity_detail"], "Connect a model provider to get started.",
+        "{s:#}"
+    );
+    assert_eq!(s["status"], "needs_input", "{s:#}");
+    assert!(
+        f.model.requests().iter().all(|r| r.step.is_none()),
+        "the task went out before the question was answered"
+    );
+}

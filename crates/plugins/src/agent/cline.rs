@@ -162,9 +162,11 @@ fn record(ctx: &ActivityContext) -> Option<(String, Value)> {
     Some((id, v))
 }
 
-/// What a dialog on the screen asks, if one is showing.
+/// What a dialog on the screen asks, if one is showing: its first-run choice of a
+/// provider, or a tool's approval.
 fn dialog(screen: &str) -> Option<String> {
-    screen_line(screen, &["Approve tool call?", "Cline needs permission"])
+    screen_line(screen, &["Connect a model provider to get started"])
+        .or_else(|| screen_line(screen, &["Approve tool call?", "Cline needs permission"]))
 }
 
 #[async_trait]
@@ -303,5 +305,10 @@ mod tests {
         let screen = " Cline needs permission\n Approve tool call?\n run_commands\n";
         assert_eq!(dialog(screen).as_deref(), Some("Cline needs permission"));
         assert_eq!(dialog("❯ Ask anything..."), None);
+        let first_run = "   Welcome to Cline\n   Connect a model provider to get started.\n │ ☺ Sign in with Cline │";
+        assert_eq!(
+            dialog(first_run).as_deref(),
+            Some("Connect a model provider to get started.")
+        );
     }
 }
