@@ -2,7 +2,7 @@
 //! only, and every key its schema allows is either supported or warned about by name.
 
 use ao_core::config::reference::{PLUGIN_SECTION_KEYS, unsupported_key};
-use ao_tests::{TestEnv, shared_dir};
+use ao_tests::{TestEnv, fixtures_dir};
 use serde_json::Value;
 
 /// A HOME holding the clones the samples point at (`~/my-app`, `~/frontend`, `~/backend`).
@@ -18,7 +18,7 @@ fn env_for_samples() -> TestEnv {
 #[test]
 fn every_reference_sample_loads_with_warnings_only() {
     let env = env_for_samples();
-    let dir = shared_dir().join("reference").join("examples");
+    let dir = fixtures_dir().join("reference").join("examples");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -37,7 +37,7 @@ fn every_reference_sample_loads_with_warnings_only() {
 #[test]
 fn unsupported_reference_keys_and_plugins_are_named_in_warnings() {
     let env = env_for_samples();
-    let examples = shared_dir().join("reference").join("examples");
+    let examples = fixtures_dir().join("reference").join("examples");
     let full = env.ao(
         &env.root(),
         &[
@@ -83,7 +83,7 @@ fn properties(schema: &Value) -> Vec<String> {
 #[test]
 fn every_key_of_the_reference_schema_is_known_to_ao() {
     let text =
-        std::fs::read_to_string(shared_dir().join("reference").join("config.schema.json")).unwrap();
+        std::fs::read_to_string(fixtures_dir().join("reference").join("config.schema.json")).unwrap();
     let reference: Value = serde_json::from_str(&text).unwrap();
     let ours = ao_core::config::json_schema();
     let mut unknown = Vec::new();

@@ -11,7 +11,7 @@
 //!   deletion and job logs, with GitHub's headers (`x-ratelimit-*`, `x-oauth-scopes`,
 //!   `etag`; `If-None-Match` gets a 304 that costs nothing).
 //! - GraphQL: every query is parsed and validated against GitHub's published schema
-//!   (`shared/github/schema.graphql`) by a real GraphQL implementation (apollo-compiler)
+//!   (`tests/fixtures/github/schema.graphql`) by a real GraphQL implementation (apollo-compiler)
 //!   and executed by it against the fake's state, so a reply has exactly the shape the
 //!   query asked for. A query that does not validate gets GitHub's kind of answer (200,
 //!   `errors` with the message and position) and is recorded: tests assert none was sent.
@@ -41,7 +41,7 @@ pub const TOKEN: &str = "ghp_fakeTokenForAoTests0123456789abcdef";
 fn schema() -> &'static Valid<Schema> {
     static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let path = crate::shared_dir().join("github").join("schema.graphql");
+        let path = crate::fixtures_dir().join("github").join("schema.graphql");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         match Schema::parse_and_validate(text, "schema.graphql") {

@@ -139,15 +139,10 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// The shared folder beside the repository (reference config samples, GitHub schema).
-pub fn shared_dir() -> PathBuf {
-    let dir = repo_root().parent().unwrap().join("shared");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the suites read the reference samples from it",
-        dir.display()
-    );
-    dir
+/// The tests' fixtures in the repository (`tests/fixtures`: GitHub's schema, the reference's
+/// config schema and samples), each with its license; see the README there.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// A hermetic environment: a temporary directory holding HOME and AO_HOME.
