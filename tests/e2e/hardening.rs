@@ -49,6 +49,195 @@ fn no_environment_value_reaches_any_command_line() {
     assert!(leaks.is_empty(), "on a command line: {leaks:?}");
 }
 
+/// The agent of the traced fleet: writes the token it was given to `RECEIVED.env`, every
+/// line it is given to `RECEIVED`; on its first line (the task) it commits and pushes.
+const TRACED_AGENT: &str = r#"#!/bin/bash
+received="$1"
+printf '%s\n' "$API_TOKEN" > "$received.env"
+first=1
+while IFS= read -r line; do
+  printf '%s\n' "$line" >> "$received"
+  if [ "$first" = 1 ]; then
+    first=0
+    echo "login works" > login.txt
+    git add login.txt
+    git -c user.name=agent -c user.email=agent@ao.invalid commit -q -m "Fix the login"
+    git push -q origin HEAD 2>> "$received.err"
+  fi
+done
+"#;
+
+/// `strace -f`, recording into `trace` every exec of the program put after it and of all
+/// its descendants, each with its whole argv.
+fn traced(env: &ao_tests::TestEnv, trace: &std::path::Path) -> std::process::Command {
+    let mut cmd = env.command("strace");
+    cmd.args(["-f", "-e", "trace=execve,execveat", "-s", "65535", "-o"])
+        .arg(trace)
+        .arg("--");
+    cmd
+}
+
+/// The exec lines of a trace, as strace wrote them (`PID execve("/usr/bin/git",
+/// ["git", "fetch", ...], 0x... /* N vars */) = 0`).
+fn execs(trace: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
+        .unwrap_or_else(|e| panic!("no trace at {}: {e}", trace.display()))
+        .lines()
+        .filter(|l| l.contains(" execve(") || l.contains(" execveat("))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether some exec in `lines` ran `program` with `arg` among its arguments.
+fn ran(lines: &[String], program: &str, arg: &str) -> bool {
+    lines
+        .iter()
+        .any(|l| l.contains(&format!("[\"{program}\", ")) && l.contains(&format!("\"{arg}\"")))
+}
+
+/// Every command ao runs, and every process of the tmux server, is recorded exactly
+/// (strace, every exec with its whole argv) through a spawn, a send, a host pass whose
+/// reaction sends a failing check's log to the agent, a kill and a restore; no argv
+/// holds a value from the environment or the GitHub token, though the agent got its
+/// token. A scan of running processes would miss a short-lived child's command line.
+#[test]
+fn no_secret_is_on_the_command_line_of_any_process_ao_runs() {
+    use ao_tests::github::FakeGitHub;
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|o| o.status.success()) {
+        ao_tests::skip("strace is not installed (apt-get install strace)");
+        return;
+    }
+    let secret = "sekrit-e1f7a2-token";
+    let gh_token = "ghp_sekritGitHubTokenOfThisTest0123456789";
+    let gh = FakeGitHub::start();
+    gh.repo("acme/app");
+    gh.accept_token(gh_token);
+    let mut f = Fleet::new("");
+    let root = f.env.root();
+    let agent = root.join("agent.sh");
+    std::fs::write(&agent, TRACED_AGENT).unwrap();
+    let received = root.join("received.log");
+    let remote = root.join("repo-origin.git");
+    gh.remote("acme/app", &remote);
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: github\n    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\n      env:\n        API_TOKEN: ${{AO_TEST_TOKEN}}\n",
+            f.socket.display(),
+            f.repo.display(),
+            agent.display(),
+            received.display(),
+        ),
+    )
+    .unwrap();
+    f.env.set("AO_TEST_TOKEN", secret);
+    f.env.set("GH_TOKEN", gh_token);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    let trace = |name: &str| root.join(format!("{name}.trace"));
+    let ao = |name: &str, args: &[&str]| {
+        let mut cmd = traced(&f.env, &trace(name));
+        cmd.arg(ao_bin()).args(args).current_dir(&f.repo);
+        Run::of(cmd, &f.repo)
+    };
+    let received_text = || std::fs::read_to_string(&received).unwrap_or_default();
+    let wait_received = |text: &str| {
+        wait_until(&format!("the agent to receive {text:?}"), || {
+            received_text().contains(text).then_some(())
+        })
+    };
+
+    // The tmux server, traced for its whole life: it runs every agent.
+    let mut server = traced(&f.env, &trace("tmux-server"));
+    server
+        .arg("tmux")
+        .arg("-S")
+        .arg(&f.socket)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "keepalive",
+            "sleep",
+            "2147483647",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut server = server.spawn().expect("strace starts");
+    wait_until("the traced tmux server", || {
+        (f.tmux(&["has-session", "-t", "=keepalive"]).code == 0).then_some(())
+    });
+
+    ao("spawn", &["spawn", "app", "--prompt", "Fix the login"]).success();
+    let branch = f.sessions()[0]["branch"].as_str().unwrap().to_owned();
+    wait_until("the agent to push its branch", || {
+        ao_tests::branch_head(&remote, &branch)
+    });
+    let pr = gh.open_pr("acme/app", &branch, "main", "Fix the login");
+    ao("send", &["send", "app-1", "a word from the user"]).success();
+    wait_received("a word from the user");
+
+    // A host pass: the failing check's log reaches the agent through a reaction.
+    let mut host = traced(&f.env, &trace("host"));
+    host.arg(ao_bin())
+        .args(["start", "--no-orchestrator"])
+        .current_dir(&f.repo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let host = host.spawn().expect("strace starts");
+    wait_until("the host to find the pull request", || {
+        f.ao(&["status", "--json"])
+            .stdout
+            .contains(&format!("\"number\": {pr}"))
+            .then_some(())
+    });
+    gh.check(
+        "acme/app",
+        pr,
+        "build",
+        Some("FAILURE"),
+        true,
+        "error[E0308]: mismatched types in login.rs:3\n",
+    );
+    wait_received("error[E0308]: mismatched types in login.rs:3");
+    f.stop_host(host);
+
+    ao("kill", &["session", "kill", "app-1"]).success();
+    ao("restore", &["session", "restore", "app-1"]).success();
+    wait_received("You are resuming earlier work");
+    f.tmux(&["kill-server"]).success();
+    assert!(server.wait().unwrap().success());
+
+    let agent_env = std::fs::read_to_string(root.join("received.log.env")).unwrap();
+    assert_eq!(
+        agent_env.lines().last(),
+        Some(secret),
+        "the agent got its token"
+    );
+    let mut seen = Vec::new();
+    for (name, must_run) in [
+        ("spawn", &[("tmux", "new-session"), ("git", "worktree")][..]),
+        ("send", &[("tmux", "load-buffer")]),
+        ("host", &[("tmux", "list-panes"), ("tmux", "load-buffer")]),
+        ("kill", &[("tmux", "kill-session"), ("git", "worktree")]),
+        ("restore", &[("tmux", "new-session"), ("git", "worktree")]),
+        ("tmux-server", &[("bash", &agent.display().to_string())]),
+    ] {
+        let lines = execs(&trace(name));
+        for (program, arg) in must_run {
+            assert!(
+                ran(&lines, program, arg),
+                "the {name} trace shows no `{program} … {arg}`: {lines:#?}"
+            );
+        }
+        seen.extend(lines);
+    }
+    for value in [secret, gh_token] {
+        let leaks: Vec<&String> = seen.iter().filter(|l| l.contains(value)).collect();
+        assert!(leaks.is_empty(), "on a command line: {leaks:#?}");
+    }
+}
+
 #[test]
 fn typing_into_a_dead_pane_never_crashes_the_tmux_server() {
     use ao_core::plugin::Runtime;
