@@ -146,6 +146,32 @@ fn a_spawn_killed_while_claiming_its_workspace_leaves_nothing() {
     }
 }
 
+/// A spawn killed after it claimed its workspace's path and before it made the
+/// directory: whatever appears at that path meanwhile (another ao's worktree, the user's
+/// own directory) is not the spawn's, and its undo leaves it and every file in it.
+#[test]
+fn an_undo_of_an_unfinished_claim_leaves_a_directory_that_appeared_there() {
+    let f = Fleet::new(CAT);
+    let mut cmd = f.env.command(ao_bin());
+    cmd.args(["spawn", "app", "--prompt", "crash"])
+        .current_dir(&f.repo)
+        .env("AO_FAILPOINT", "claim");
+    let run = Run::of(cmd, &f.repo);
+    assert_ne!(run.code, 0, "{}", run.explain());
+    let path = f.worktree("app-1");
+    assert!(!path.exists(), "the spawn made {} before its claim", path.display());
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("mine.txt"), "not the spawn's\n").unwrap();
+    // The next command finds the interrupted spawn and undoes it.
+    f.ao(&["status"]).success();
+    assert!(f.sessions().is_empty(), "{:?}", f.sessions());
+    assert_eq!(
+        std::fs::read_to_string(path.join("mine.txt")).ok().as_deref(),
+        Some("not the spawn's\n"),
+        "the undo removed a directory the spawn never made"
+    );
+}
+
 #[test]
 fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
     let f = Fleet::new("");

@@ -5,7 +5,7 @@
 use ao_tests::dbus::DesktopBus;
 use ao_tests::github::{FakeGitHub, FakeThread, TOKEN};
 use ao_tests::{Fleet, wait_until};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// The agent: logs every line it is given to `received`; on its first (the task) it
@@ -107,6 +107,43 @@ impl Loop {
         run.success();
         serde_json::from_str(&run.stdout).unwrap()
     }
+
+    /// The reaction `key` ran exactly once, and still once after three more passes of the
+    /// host, each of which would have said it again had it been going to.
+    fn assert_said_once_over_passes(&self, key: &str) {
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(last_probe(&self.f));
+        wait_until("three more passes of the host", || {
+            seen.insert(last_probe(&self.f));
+            (seen.len() > 3).then_some(())
+        });
+        let ran: Vec<_> = self
+            .events("reaction_ran")
+            .into_iter()
+            .filter(|e| e["reaction"] == key)
+            .collect();
+        let at: Vec<_> = ran.iter().map(|e| e["at"].clone()).collect();
+        assert_eq!(ran.len(), 1, "`{key}` said {} times, at {at:?}", ran.len());
+    }
+}
+
+/// When the host last probed (each probe is followed by a pass of the reactions), from
+/// its record in the store.
+fn last_probe(f: &Fleet) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        f.env.ao_home.join("ao.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let state: String = conn
+        .query_row("SELECT value FROM scm_state WHERE key = 'host'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    state["last_probe"].as_i64().unwrap_or(0)
 }
 
 fn thread(path: &str, line: u32, body: &str) -> FakeThread {
@@ -121,12 +158,6 @@ fn thread(path: &str, line: u32, body: &str) -> FakeThread {
 
 fn count(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
-}
-
-fn wait_gone(path: &Path) {
-    wait_until(&format!("{} to be removed", path.display()), || {
-        (!path.exists()).then_some(())
-    });
 }
 
 #[test]
@@ -218,20 +249,24 @@ fn the_host_carries_a_pull_request_from_a_failing_check_to_its_merge() {
     });
 
     // Cleaned up after the merge, once its agent went quiet (its screen still for 10 s):
-    // its worktree removed, its session archived.
-    wait_gone(&l.f.worktree("app-1"));
-    let s = &l.f.sessions()[0];
+    // its session archived, which cleanup does last, after removing its worktree.
+    let s = wait_until("the merged session to be archived", || {
+        l.f.sessions()
+            .into_iter()
+            .find(|s| !s["archived_at"].is_null())
+    });
     assert_eq!(s["status"], "merged");
-    assert!(!s["archived_at"].is_null(), "{s}");
+    assert!(!l.f.worktree("app-1").exists());
     assert!(l.f.tmux_sessions().is_empty(), "{:?}", l.f.tmux_sessions());
-    // The project is complete: said once, on the desktop (routed info → none here), in
-    // the events.
+    // The project is complete: said once, in the events, and not again in the passes
+    // after it.
     wait_until("all-complete", || {
         let e = l.events("reaction_ran");
         e.iter()
             .any(|e| e["reaction"] == "all-complete")
             .then_some(())
     });
+    l.assert_said_once_over_passes("all-complete");
     l.f.stop_host(host);
 }
 
@@ -426,6 +461,40 @@ fn two_hosts_started_at_once_leave_one_running_and_a_left_lock_is_taken_over() {
     f.stop_host(winner);
 }
 
+/// Two hosts racing: one has taken the lock and not yet written its pid (the file is
+/// empty, as it is for that moment in every start). Here the test holds the lock the way
+/// that host would, so the race is not left to chance: a second `ao start` must refuse,
+/// trusting the lock and not the file's text.
+#[test]
+fn a_host_that_holds_the_lock_before_writing_its_pid_keeps_a_second_one_out() {
+    use std::os::fd::AsRawFd;
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    std::fs::create_dir_all(&f.env.ao_home).unwrap();
+    let lock = std::fs::File::create(f.env.ao_home.join("host.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns for the whole test.
+    let held = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(held, 0, "the test could not take the lock");
+    let mut second = f.ao_child(&["start", "--no-orchestrator"]);
+    let ended = ao_tests::wait_for(
+        "the second host to end",
+        std::time::Duration::from_secs(20),
+        || {
+            let ended = second.try_wait().unwrap();
+            if ended.is_none() && f.ao(&["status"]).stdout.contains("host: running") {
+                // It runs beside the lock's holder: stop it before failing.
+                let _ = second.kill();
+                panic!("a second host started beside one holding the lock");
+            }
+            ended
+        },
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(second.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(ended.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a host already runs for"), "{stderr}");
+    drop(lock);
+}
+
 #[test]
 fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
     let l = Loop::new(
@@ -446,6 +515,7 @@ fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
             .any(|e| e["reaction"] == "all-complete")
             .then_some(())
     });
+    l.assert_said_once_over_passes("all-complete");
     // Merged with a merge commit, as `mergeMethod: merge` asks.
     let main = l.remote_head("main").unwrap();
     let subject = l.f.env.git(&l.remote, &["log", "--format=%s", "-1", &main]);

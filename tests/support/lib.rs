@@ -2,6 +2,7 @@
 //! private AO_HOME, no user git config), real git repositories with a local bare origin,
 //! and a runner for the real `ao` binary that shows everything when a test fails.
 
+pub mod bench;
 pub mod dbus;
 pub mod github;
 pub mod model;
@@ -145,6 +146,48 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// The directory every test's home lives in: `<target>/ao-tests`, with no directory
+/// above it that other users can write to. Agent CLIs rightly ignore settings kept under
+/// such a directory (Gemini CLI does), and a test's home must be as private as a user's.
+/// A target directory under a world-writable one (a clone in `/tmp`) is refused, saying
+/// what to do. Mode 0711: no one else lists or writes it, and the tests that act as an
+/// ordinary user (`setpriv`) can still reach a test home they were given, as a user
+/// reaches their own; each test's own directory is 0700.
+pub fn tests_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = bin_dir()
+            .parent()
+            .expect("target/<profile> has a parent")
+            .canonicalize()
+            .expect("the target directory exists");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for dir in target.ancestors() {
+                let mode = std::fs::metadata(dir).map(|m| m.permissions().mode());
+                assert!(
+                    mode.map_or(true, |m| m & 0o002 == 0),
+                    "the build's target directory {} lies under {}, which every user can write \
+                     to; test homes must be private (agent CLIs ignore settings kept there). \
+                     Clone ao elsewhere, or set CARGO_TARGET_DIR to a directory outside it",
+                    target.display(),
+                    dir.display()
+                );
+            }
+        }
+        let dir = target.join("ao-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        }
+        dir
+    })
+    .clone()
+}
+
 /// A hermetic environment: a temporary directory holding HOME and AO_HOME.
 pub struct TestEnv {
     /// Keeps the directory alive.
@@ -155,8 +198,6 @@ pub struct TestEnv {
     pub ao_home: PathBuf,
     /// Extra environment for every command.
     pub env: Vec<(String, OsString)>,
-    /// A private `$AO_HOME`, when the test moved it out of the shared temporary directory.
-    pub private: Option<tempfile::TempDir>,
 }
 
 impl Default for TestEnv {
@@ -170,7 +211,7 @@ impl TestEnv {
     pub fn new() -> TestEnv {
         let tmp = tempfile::Builder::new()
             .prefix("ao-test-")
-            .tempdir()
+            .tempdir_in(tests_dir())
             .unwrap();
         let root = tmp.path().canonicalize().unwrap();
         let home = root.join("home");
@@ -181,31 +222,7 @@ impl TestEnv {
             home,
             ao_home,
             env: Vec::new(),
-            private: None,
         }
-    }
-
-    /// Moves `$AO_HOME` to a directory no other user can write to, nor any directory
-    /// above it (the system's temporary directory can be written by all): some CLIs
-    /// (Gemini CLI) refuse settings files kept anywhere else. It lives under the user's
-    /// cache, `~/.cache/ao-tests`, and is removed with the test.
-    pub fn private_ao_home(&mut self) {
-        let base = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir)
-            .join(".cache/ao-tests");
-        std::fs::create_dir_all(&base).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("ao-home-")
-            .tempdir_in(&base)
-            .unwrap();
-        self.ao_home = dir.path().canonicalize().unwrap().join("ao-home");
-        self.private = Some(dir);
     }
 
     /// The temporary root.
@@ -234,6 +251,9 @@ impl TestEnv {
             .env("GIT_COMMITTER_EMAIL", "test@ao.invalid")
             .env("NO_COLOR", "1")
             .env("LANG", "C.UTF-8")
+            // The test homes live inside the repository's target directory: ao's walk
+            // up for a config must not reach the repository's own sample.
+            .env("AO_CONFIG_CEILING_DIRECTORIES", tests_dir())
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -838,12 +858,9 @@ impl AgentFleet {
             ),
             _ => format!("        OPENAI_API_KEY: {TEST_KEY}\n"),
         };
-        let mut fleet = Fleet::new(&format!(
+        let fleet = Fleet::new(&format!(
             "    agent: {agent}\n    agentConfig:\n{agent_config}      env:\n{env_lines}"
         ));
-        if agent == "gemini" {
-            fleet.env.private_ao_home();
-        }
         let home = &fleet.env.home;
         match agent {
             // Its endpoint, key and model come from the environment: nothing to set up.

@@ -65,8 +65,14 @@ pub fn ao_home(env: EnvLookup<'_>) -> PathBuf {
     }
 }
 
+/// The variable naming directories (separated as in `PATH`) that the walk up from the
+/// working directory does not enter, as git's `GIT_CEILING_DIRECTORIES` does: a checkout
+/// nested inside another project's is not configured by that project's file.
+pub const CEILING_ENV: &str = "AO_CONFIG_CEILING_DIRECTORIES";
+
 /// Finds the config: `AO_CONFIG_PATH`, then `agent-orchestrator.yaml`/`.yml` walking up from
-/// `cwd`, then `$AO_HOME/config.yaml`, then `$XDG_CONFIG_HOME/agent-orchestrator/config.yaml`.
+/// `cwd` (not into a directory of `AO_CONFIG_CEILING_DIRECTORIES`), then
+/// `$AO_HOME/config.yaml`, then `$XDG_CONFIG_HOME/agent-orchestrator/config.yaml`.
 pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotFound> {
     if let Some(explicit) = env("AO_CONFIG_PATH").filter(|p| !p.is_empty()) {
         let path = cwd.join(explicit);
@@ -79,8 +85,14 @@ pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotF
             })
         };
     }
+    let ceilings: Vec<PathBuf> = env(CEILING_ENV)
+        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .unwrap_or_default();
     let mut searched = Vec::new();
     for dir in cwd.ancestors() {
+        if dir != cwd && ceilings.iter().any(|c| c == dir) {
+            break;
+        }
         for name in CONFIG_FILE_NAMES {
             let candidate = dir.join(name);
             if candidate.is_file() {
@@ -140,4 +152,44 @@ pub fn write_session_mark(workspace: &Path, mark: &SessionMark) -> std::io::Resu
     let repo = git2::Repository::open(workspace).map_err(std::io::Error::other)?;
     let body = serde_json::to_vec(mark).map_err(std::io::Error::other)?;
     std::fs::write(repo.path().join(SESSION_MARK), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_up_stops_at_a_ceiling_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path().join("outer");
+        let inner = outer.join("ceiling").join("repo");
+        std::fs::create_dir_all(&inner).unwrap();
+        std::fs::write(outer.join(CONFIG_FILE_NAMES[0]), "projects: {}\n").unwrap();
+        let home = dir.path().join("home");
+        let lookup = |ceiling: Option<PathBuf>| {
+            let home = home.clone();
+            move |k: &str| match k {
+                "HOME" => Some(home.display().to_string()),
+                CEILING_ENV => ceiling.as_ref().map(|c| c.display().to_string()),
+                _ => None,
+            }
+        };
+        let open = lookup(None);
+        assert_eq!(
+            find_config(&inner, &open).unwrap(),
+            outer.join(CONFIG_FILE_NAMES[0])
+        );
+        let closed = lookup(Some(outer.join("ceiling")));
+        let err = find_config(&inner, &closed).unwrap_err();
+        assert!(
+            !err.searched.contains(&outer.join(CONFIG_FILE_NAMES[0])),
+            "{err:?}"
+        );
+        // The working directory itself is always looked in, ceiling or not.
+        let at = lookup(Some(outer.clone()));
+        assert_eq!(
+            find_config(&outer, &at).unwrap(),
+            outer.join(CONFIG_FILE_NAMES[0])
+        );
+    }
 }

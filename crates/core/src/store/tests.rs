@@ -48,6 +48,31 @@ fn reaction_attempts_count_up_and_survive_reopening() {
     assert!(store.sent_items(&id).unwrap().is_empty());
 }
 
+/// Once handed to the human, a reaction stays handed over whatever later claims it
+/// (another process's attempt, `ao review-check`): only a reset, when its condition
+/// clears, gives it back to ao.
+#[test]
+fn an_escalated_reaction_stays_escalated_through_later_claims() {
+    let (dir, mut store) = store();
+    let id = SessionId::new("app", 1).to_string();
+    let escalated = store
+        .claim_reaction(&id, "ci-failed", &[], None, true)
+        .unwrap();
+    assert!(escalated.escalated, "{escalated:?}");
+    let later = store
+        .claim_reaction(&id, "ci-failed", &["ci:abc:build".into()], None, false)
+        .unwrap();
+    assert_eq!(
+        (later.attempts, later.escalated),
+        (2, true),
+        "a later claim took the escalation back: {later:?}"
+    );
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let state = store.reaction_state(&id, "ci-failed").unwrap().unwrap();
+    assert!(state.escalated, "the escalation did not survive reopening: {state:?}");
+}
+
 #[test]
 fn ids_are_never_reused_and_sessions_round_trip() {
     let (_dir, mut store) = store();
