@@ -141,7 +141,7 @@ fn notify_names_its_session_and_refuses_an_unknown_one() {
 
 mod http {
     use super::*;
-    use ao_tests::receiver::{Receiver, Reply};
+    use ao_tests::receiver::{Gate, Receiver, Reply};
     use std::time::Duration;
 
     /// A fleet whose notifiers are `sections` (YAML under `notifiers:`, indented two
@@ -257,7 +257,19 @@ mod http {
             Reply::Status(500, Vec::new(), "oops".into()),
         ]);
         f.ao(&["notify", "-p", "urgent", "Retry me"]).success();
-        assert_eq!(r.received().len(), 3, "429, 500, then 200");
+        let got = r.received();
+        assert_eq!(got.len(), 3, "429, 500, then 200");
+        // No sooner than the 429's Retry-After (1 s) asked, then the doubled delay.
+        let waited = got[1].at.duration_since(got[0].at);
+        assert!(
+            waited >= Duration::from_secs(1),
+            "retried {waited:?} after a 429 that said Retry-After: 1"
+        );
+        let waited = got[2].at.duration_since(got[1].at);
+        assert!(
+            waited >= Duration::from_millis(100),
+            "retried {waited:?} after a 500, with retryDelayMs 50 doubled once"
+        );
         // Three failures: said, without the URL and its token.
         r.reply([
             Reply::Status(503, Vec::new(), "down".into()),
@@ -342,6 +354,44 @@ mod http {
             .stdout_has("ok    desktop  delivered in");
         assert_eq!(healthy.received().len(), 1);
         assert_eq!(bus.shown().len(), 1);
+    }
+
+    /// Every routed notifier is called at once, end to end: the second webhook is
+    /// delivered while the first one's request is still held open, unanswered (called one
+    /// after the other, the second would wait for the first's answer or its 30 s
+    /// time-out).
+    #[test]
+    fn a_webhook_held_unanswered_holds_back_no_other_notifier() {
+        let held = Receiver::start();
+        let other = Receiver::start();
+        let gate = Gate::new();
+        held.reply([Reply::Held(gate.clone())]);
+        let f = http_fleet(
+            &format!(
+                "  held:\n    plugin: webhook\n    url: {}/held\n    timeoutMs: 30000\n  other:\n    plugin: webhook\n    url: {}/other\n",
+                held.url, other.url
+            ),
+            &["held", "other"],
+        );
+        let child = f.ao_child(&["notify", "-p", "urgent", "Both at once"]);
+        ao_tests::wait_until(
+            "the second webhook's delivery while the first is held",
+            || (other.received().len() == 1).then_some(()),
+        );
+        assert_eq!(
+            held.received().len(),
+            1,
+            "the first was called too, and is held"
+        );
+        gate.open();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("ok    held   delivered in")
+                && stdout.contains("ok    other  delivered in"),
+            "{stdout}"
+        );
     }
 
     #[test]

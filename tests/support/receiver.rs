@@ -1,12 +1,13 @@
 //! A loopback HTTP receiver for the notifier tests: it records every request (method,
 //! path, headers, body) and answers as the test says: 200 by default, or a queued answer
-//! (a status with headers, a body that is not what was asked for, or no answer at all).
+//! (a status with headers, a body that is not what was asked for, no answer at all, or
+//! an answer held until the test opens a gate).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// One request received.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: String,
+    /// When it had arrived in full, before any answer was sent.
+    pub at: Instant,
 }
 
 impl Received {
@@ -45,6 +48,35 @@ pub enum Reply {
     Never(Duration),
     /// 200, after this long.
     Slow(Duration),
+    /// 200, once the test opens this gate (the connection stays open, silent, till then).
+    Held(Gate),
+}
+
+/// What a held request waits for: the test opens it when it has seen what it wanted to
+/// see while the request was held.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Opens it: every request held at it is answered.
+    pub fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+
+    fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let mut is_open = open.lock().unwrap();
+        while !*is_open {
+            is_open = cv.wait(is_open).unwrap();
+        }
+    }
 }
 
 /// The receiver; it stops with the test process.
@@ -109,6 +141,7 @@ impl Receiver {
                         path,
                         headers,
                         body: String::from_utf8_lossy(&body).into_owned(),
+                        at: Instant::now(),
                     });
                     let reply = r.lock().unwrap().pop_front();
                     let (status, extra, text) = match reply {
@@ -119,6 +152,10 @@ impl Receiver {
                         Some(Reply::Status(s, h, b)) => (s, h, b),
                         Some(Reply::Slow(d)) => {
                             std::thread::sleep(d);
+                            (200, Vec::new(), "ok".to_owned())
+                        }
+                        Some(Reply::Held(gate)) => {
+                            gate.wait();
                             (200, Vec::new(), "ok".to_owned())
                         }
                         None => (200, Vec::new(), "ok".to_owned()),
