@@ -298,6 +298,13 @@ fn a_short_secondary_rate_limit_is_waited_out() {
     gh.issue("acme/app", "One", "", &[]);
     gh.fail_next(1, Fault::SecondaryLimit(1));
     f.ao(&["issue", "ls", "app"]).success().stdout_has("#1");
+    // Waited out: the retry came no sooner than `retry-after` said.
+    let log = gh.requests();
+    let waited = log[1].at.duration_since(log[0].at);
+    assert!(
+        waited >= std::time::Duration::from_secs(1),
+        "retried {waited:?} after a secondary rate limit that said to wait 1 s"
+    );
     gh.fail_next(1, Fault::SecondaryLimit(120));
     f.ao(&["issue", "ls", "app"])
         .code(1)
@@ -1166,5 +1173,206 @@ fn an_existing_pull_request_is_handed_to_a_new_or_a_running_session() {
     insta::assert_snapshot!("claim_pr_refused", refusals);
     // None of those made a session.
     assert_eq!(f.sessions().len(), 3);
+    assert_queries_valid(&gh);
+}
+
+/// Spawns a session of `app` on `task` whose agent "pushed" a commit adding `file` and
+/// "opened" its pull request. Returns the session's id and the PR's number.
+fn spawn_with_pr(gh: &FakeGitHub, f: &Fleet, task: &str, file: &str) -> (String, u64) {
+    f.ao(&["spawn", "app", "--prompt", task]).success();
+    let s = f
+        .sessions()
+        .into_iter()
+        .find(|s| s["prompt"].as_str().is_some_and(|p| p.contains(task)))
+        .unwrap_or_else(|| panic!("no session on {task:?}"));
+    let id = s["id"].as_str().unwrap().to_owned();
+    let wt = f.worktree(&id);
+    std::fs::write(wt.join(file), format!("{task}\n")).unwrap();
+    f.env.git(&wt, &["add", "."]);
+    f.env.git(&wt, &["commit", "-q", "-m", task]);
+    f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+    let branch = s["branch"].as_str().unwrap();
+    (id, gh.open_pr("acme/app", branch, "main", task))
+}
+
+/// The GraphQL operations `ao args` sent, in order.
+fn operations_of(f: &Fleet, gh: &FakeGitHub, args: &[&str]) -> Vec<String> {
+    let before = gh.requests().len();
+    f.ao(args).success();
+    gh.requests()[before..]
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect()
+}
+
+#[test]
+fn the_pull_requests_of_many_sessions_are_found_and_read_in_one_query_each() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    let sessions: Vec<(String, u64)> = [
+        ("Fix the login", "login.txt"),
+        ("Add a logout", "logout.txt"),
+        ("Keep the session", "session.txt"),
+    ]
+    .iter()
+    .map(|(task, file)| spawn_with_pr(&gh, &f, task, file))
+    .collect();
+    // Three branches whose pull requests ao has not found yet: one lookup for all three,
+    // then the three found read in one light query and, new to ao, one full query.
+    assert_eq!(
+        operations_of(&f, &gh, &["status", "--refresh"]),
+        ["DetectPrs", "LightPoll", "FullPoll"],
+        "three sessions' pull requests found and read in one poll"
+    );
+    let run = f.ao(&["status", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    for (id, pr) in &sessions {
+        let s = list.iter().find(|s| s["id"] == id.as_str()).unwrap();
+        assert_eq!(s["pr"]["number"], *pr, "{s}");
+    }
+    // All three change: one light query tells which, one full query reads them.
+    for (_, pr) in &sessions {
+        gh.check("acme/app", *pr, "build", Some("SUCCESS"), true, "");
+    }
+    assert_eq!(
+        operations_of(&f, &gh, &["status", "--refresh"]),
+        ["LightPoll", "FullPoll"],
+        "three changed pull requests read in one poll"
+    );
+    let run = f.ao(&["status", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert!(list.iter().all(|s| s["ci"] == "passing"), "{list:?}");
+    assert_queries_valid(&gh);
+}
+
+#[test]
+fn the_host_polls_less_often_as_the_github_budget_runs_low() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, _pr) = session_with_pr(&gh);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 100ms\n  pollInterval: 1s\n",
+    )
+    .unwrap();
+    status_json(&f, true);
+    // Under a tenth of the GraphQL budget left: the host polls at four times its interval.
+    gh.set_graphql_remaining(400);
+    let before = gh.requests().len();
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let polls = wait_until_polls(&gh, before, 2);
+    f.stop_host(host);
+    let gap = polls[1].duration_since(polls[0]);
+    assert!(
+        gap >= std::time::Duration::from_secs(4),
+        "with 8% of the GitHub budget left the host polled again {gap:?} after its first poll, not stretching its 1 s poll interval to 4 s"
+    );
+}
+
+/// When the host's polls (each begins with one light query) arrived, once there are `n`
+/// since request `before`.
+fn wait_until_polls(gh: &FakeGitHub, before: usize, n: usize) -> Vec<std::time::Instant> {
+    ao_tests::wait_until(&format!("{n} polls of the host"), || {
+        let polls: Vec<std::time::Instant> = gh.requests()[before..]
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("LightPoll"))
+            .map(|r| r.at)
+            .collect();
+        (polls.len() >= n).then_some(polls)
+    })
+}
+
+#[test]
+fn the_host_auto_merges_one_pull_request_per_repository_per_pass() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    // Every pass polls (the poll interval is far shorter than a merge takes), so what a
+    // pass merges from is what GitHub said at its start.
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1ms\nreactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\n",
+    )
+    .unwrap();
+    let mut prs = std::collections::BTreeMap::new();
+    for (task, file) in [
+        ("Fix the login", "login.txt"),
+        ("Add a logout", "logout.txt"),
+    ] {
+        let (id, pr) = spawn_with_pr(&gh, &f, task, file);
+        gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+        gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+        prs.insert(id, pr);
+    }
+    let events = || {
+        let run = f.ao(&["events", "--json"]);
+        run.success();
+        serde_json::from_str::<Vec<serde_json::Value>>(&run.stdout).unwrap()
+    };
+    let merged = |events: &[serde_json::Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "pr_merged")
+            .map(|e| e["session"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    // Both are approved and green in the host's first pass; it merges one of them.
+    let first = ao_tests::wait_until("the host to merge a pull request", || {
+        merged(&events()).into_iter().next()
+    });
+    let (second, second_pr) = prs
+        .iter()
+        .find(|(id, _)| **id != first)
+        .map(|(id, pr)| (id.clone(), *pr))
+        .unwrap();
+    // The other is read again in the next pass, against the base the merge moved: behind
+    // it now, so approved but not mergeable, and not merged.
+    ao_tests::wait_until(
+        "the other pull request read again as behind its base",
+        || {
+            let run = f.ao(&["status", "--json"]);
+            let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).ok()?;
+            list.iter()
+                .any(|s| s["id"] == second.as_str() && s["status"] == "approved")
+                .then_some(())
+        },
+    );
+    // Its agent brings it up to date; the host merges it in a later pass.
+    let wt = f.worktree(&second);
+    f.env.git(&wt, &["fetch", "-q", "origin"]);
+    f.env.git(&wt, &["merge", "-q", "--no-edit", "origin/main"]);
+    f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+    gh.check("acme/app", second_pr, "build", Some("SUCCESS"), true, "");
+    let all = ao_tests::wait_until("the host to merge the other pull request", || {
+        let all = events();
+        (merged(&all).len() == 2).then_some(all)
+    });
+    f.stop_host(host);
+    assert_eq!(merged(&all), [first.clone(), second.clone()]);
+    // No merge was tried against the reading from before the first merge (it would have
+    // been refused: behind its base).
+    let refused: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not merged"))
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "a second merge was tried in the pass of the first: {refused:?}"
+    );
+    let puts = gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .count();
+    assert_eq!(puts, 2);
     assert_queries_valid(&gh);
 }

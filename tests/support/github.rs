@@ -19,7 +19,7 @@
 //! - Both address layouts answer: github.com's (`/repos`, `/graphql`) and an Enterprise
 //!   host's (`/api/v3/repos`, `/api/graphql`).
 //! - Faults a test injects: a status (5xx storms), a hang, a secondary rate limit with
-//!   `retry-after`, a body that is not JSON. Every request is counted.
+//!   `retry-after`, a body that is not JSON. Every request is logged, with when it arrived.
 
 use apollo_compiler::executable::{Field, Selection};
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The token the fake accepts unless a test says otherwise.
 pub const TOKEN: &str = "ghp_fakeTokenForAoTests0123456789abcdef";
@@ -207,6 +207,8 @@ pub struct Logged {
     pub status: u16,
     /// For GraphQL: the query's cost in rate-limit points, as GitHub computes it.
     pub cost: u64,
+    /// When it arrived (its headers and body read).
+    pub at: Instant,
 }
 
 #[derive(Debug)]
@@ -496,6 +498,11 @@ impl FakeGitHub {
     pub fn graphql_remaining(&self) -> u64 {
         self.with(|s| s.graphql_remaining)
     }
+
+    /// Sets the GraphQL points left in this window (of 5000), as the next answers say.
+    pub fn set_graphql_remaining(&self, remaining: u64) {
+        self.with(|s| s.graphql_remaining = remaining.min(5000));
+    }
 }
 
 fn now() -> i64 {
@@ -658,6 +665,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let Some(req) = read_request(&stream) else {
         return;
     };
+    let at = Instant::now();
     let fault = state
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -698,6 +706,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         operation,
         status: answer.status,
         cost,
+        at,
     });
     let mut head = format!(
         "HTTP/1.1 {} {}\r\ncontent-length: {}\r\nconnection: close\r\n",
