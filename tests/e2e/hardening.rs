@@ -470,3 +470,52 @@ fn a_value_from_the_environment_is_never_printed_in_an_error() {
     run.code(1).stderr_has("exit code 3").stderr_has("***");
     assert!(!run.stderr.contains(token), "{}", run.explain());
 }
+
+/// A restore that fails says why, without the values from the environment: a postCreate
+/// rerun for the recreated worktree that fails echoing a token, and an agent that exits
+/// at once printing the token its `agentConfig.env` gave it.
+#[test]
+fn a_failed_restore_never_prints_a_value_from_the_environment() {
+    let token = "sekrit-4d2e88-token";
+    let mut f = Fleet::new(CAT);
+    f.env.set("AO_TEST_TOKEN", token);
+    f.ao(&["spawn", "app", "--prompt", "go"]).success();
+    f.ao(&["session", "kill", "app-1"]).success();
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let no_secret = |run: &Run| {
+        assert!(
+            !run.stdout.contains(token) && !run.stderr.contains(token),
+            "{}",
+            run.explain()
+        );
+    };
+
+    std::fs::write(
+        &file,
+        format!(
+            "{config}    postCreate:\n      - echo \"deploying with ${{AO_TEST_TOKEN}}\"; exit 3\n"
+        ),
+    )
+    .unwrap();
+    let run = f.ao(&["session", "restore", "app-1"]);
+    run.code(1)
+        .stderr_has("app-1: restore failed: worktree: postCreate")
+        .stderr_has("failed (exit code 3)")
+        .stderr_has("deploying with ***");
+    no_secret(&run);
+
+    std::fs::write(
+        &file,
+        config.replace(
+            "      command: [cat]\n",
+            "      command: [sh, -c, 'echo \"agent has $API_TOKEN\"; exit 4']\n      env:\n        API_TOKEN: ${AO_TEST_TOKEN}\n",
+        ),
+    )
+    .unwrap();
+    let run = f.ao(&["session", "restore", "app-1"]);
+    run.code(1)
+        .stderr_has("app-1: restore failed: the agent exited")
+        .stderr_has("agent has ***");
+    no_secret(&run);
+}
