@@ -365,12 +365,7 @@ fn a_signal_during_spawn_undoes_it_at_once_and_says_so() {
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
         let pid = child.id().to_string();
-        wait_until("the spawn to reach postCreate", || {
-            f.sessions()
-                .iter()
-                .any(|s| s["status"] == "spawning")
-                .then_some(())
-        });
+        f.wait_spawn_in_post_create();
         let mut kill = f.env.command("kill");
         kill.args([&format!("-{signal}"), &pid]);
         Run::of(kill, &f.repo).success();

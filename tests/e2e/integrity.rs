@@ -177,12 +177,9 @@ fn kill_during_a_spawn_cancels_it_and_reports_what_was_undone() {
     let f = Fleet::new("");
     let gate = f.hold_spawns_in_post_create();
     let child = f.ao_child(&["spawn", "app", "--prompt", "slow"]);
-    wait_until("the spawn to reach postCreate", || {
-        f.sessions()
-            .iter()
-            .any(|s| s["status"] == "spawning")
-            .then_some(())
-    });
+    // Not merely `spawning` (so is a spawn that has made nothing yet): in postCreate,
+    // with its worktree and branch made.
+    f.wait_spawn_in_post_create();
     let kill = f.ao(&["session", "kill", "app-1"]);
     kill.success()
         .stdout_has("app-1 was still spawning; the spawn was cancelled and undone")

@@ -585,12 +585,27 @@ impl Fleet {
         std::fs::write(
             &file,
             format!(
-                "{config}    agent: command\n    agentConfig:\n      command: [cat]\n    postCreate:\n      - while [ ! -e '{}' ]; do sleep 0.05; done\n",
+                "{config}    agent: command\n    agentConfig:\n      command: [cat]\n    postCreate:\n      - touch '{}'; while [ ! -e '{}' ]; do sleep 0.05; done\n",
+                self.post_create_reached().display(),
                 gate.display()
             ),
         )
         .unwrap();
         gate
+    }
+
+    /// Where a spawn held by [`Fleet::hold_spawns_in_post_create`] says it got there.
+    fn post_create_reached(&self) -> PathBuf {
+        self.env.root().join("in-post-create")
+    }
+
+    /// Waits until a spawn held by [`Fleet::hold_spawns_in_post_create`] runs its
+    /// postCreate (its worktree and branch made), and forgets it for the next one.
+    pub fn wait_spawn_in_post_create(&self) {
+        let reached = self.post_create_reached();
+        wait_until("the spawn to reach postCreate", || {
+            std::fs::remove_file(&reached).ok()
+        });
     }
 
     /// Starts `ao args` in the repository without waiting, its output captured.

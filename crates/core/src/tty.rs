@@ -121,6 +121,33 @@ pub fn waits_for_input(leader: u32) -> Option<bool> {
     }
 }
 
+/// Whether a program on the terminal led by `leader` is busy: a process of the terminal's
+/// foreground process group running or waiting to run (a program still starting up, on
+/// a loaded machine too) or in an uninterruptible wait (reading its files from disk). A
+/// screen that has not changed for a moment says nothing while that lasts: typed text
+/// could land before the program sets up its terminal. None where the system does not
+/// tell (it does on Linux).
+pub fn foreground_busy(leader: u32) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        let group = proc_stat_field(leader, 5)?;
+        Some(processes_where(2, group)?.into_iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let (_, rest) = stat.rsplit_once(')')?;
+                    rest.split_whitespace().next().map(str::to_owned)
+                })
+                .is_some_and(|state| matches!(state.as_str(), "R" | "D"))
+        }))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = leader;
+        None
+    }
+}
+
 /// The processes whose `/proc/PID/stat` field `n` is `value` (field 2: in that process
 /// group; 3: in that session).
 #[cfg(target_os = "linux")]

@@ -174,8 +174,9 @@ impl Manager {
     }
 
     /// Waits until the agent's terminal mode and screen have not changed for a moment
-    /// (at most 5 s), and returns the last probe. Fails if the agent exits. Where the
-    /// system tells that the agent waits for input (Linux), two equal looks suffice.
+    /// while none of its processes is busy (at most 5 s), and returns the last probe.
+    /// Fails if the agent exits. Where the system tells that the agent waits for input
+    /// (Linux), two equal looks suffice.
     async fn settle(
         &self,
         s: &Session,
@@ -199,11 +200,14 @@ impl Manager {
                 .map(|t| t.mode);
             let screen = runtime.output(handle, 60).await.unwrap_or_default();
             let now = Some((mode, screen));
+            // A still screen over a program that is still busy (starting up, slowly on a
+            // loaded machine) is not a settled one: it has not set up its terminal yet.
+            let busy = || probe.pid.and_then(tty::foreground_busy) == Some(true);
             if now != last {
                 last = now;
                 since = Instant::now();
-            } else if since.elapsed() >= SETTLED_FOR
-                || probe.pid.and_then(tty::waits_for_input) == Some(true)
+            } else if probe.pid.and_then(tty::waits_for_input) == Some(true)
+                || (since.elapsed() >= SETTLED_FOR && !busy())
             {
                 return Ok(probe);
             }
