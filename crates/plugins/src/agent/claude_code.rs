@@ -641,7 +641,32 @@ mod limit_tests {
             "5-hour limit reached · retrying in 25s (3:03pm) · attempt 1/10"
         );
         assert_eq!(at, Some(now + 25_000));
-        assert!(usage_limit("You've hit your limit · resets 3pm (Asia/Dhaka)", now).is_some());
         assert!(usage_limit("❯ Say hello\n\nHello!", now).is_none());
+    }
+
+    /// "resets 3pm" is the next 3 pm in the user's time zone, where Claude Code says it.
+    #[test]
+    fn the_usage_limit_resets_at_the_clock_time_it_names_in_local_time() {
+        use crate::agent::limit_tests::{UTC_PLUS_6, in_time_zone};
+        if !in_time_zone(
+            "agent::claude_code::limit_tests::the_usage_limit_resets_at_the_clock_time_it_names_in_local_time",
+            UTC_PLUS_6,
+        ) {
+            return;
+        }
+        // 2026-12-01 19:53 UTC, 01:53 the next day at UTC+6.
+        let now = 1_796_154_780_000;
+        // 2026-12-02 15:00 at UTC+6: 09:00 UTC.
+        let three_pm = 1_796_202_000_000;
+        for screen in [
+            "You've hit your limit · resets 3pm (Asia/Dhaka)",
+            "Claude usage limit reached. Your limit will reset at 3pm",
+        ] {
+            let (_, at) = usage_limit(screen, now).unwrap();
+            assert_eq!(at, Some(three_pm), "{screen}");
+        }
+        let (_, at) = usage_limit("You've hit your limit · resets 3:30am", now).unwrap();
+        // 03:30 at UTC+6 the same local day: 21:30 UTC on the 1st.
+        assert_eq!(at, Some(now + (3600 + 37 * 60) * 1000));
     }
 }

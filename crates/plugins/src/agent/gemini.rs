@@ -458,6 +458,23 @@ mod tests {
         assert_eq!(usage_limit("> Say hi", now), None);
     }
 
+    /// "8:53 PM UTC" is 20:53 UTC whatever the user's time zone.
+    #[test]
+    fn its_quota_dialog_in_utc_is_read_as_utc_outside_utc() {
+        use crate::agent::limit_tests::{UTC_PLUS_6, in_time_zone};
+        if !in_time_zone(
+            "agent::gemini::tests::its_quota_dialog_in_utc_is_read_as_utc_outside_utc",
+            UTC_PLUS_6,
+        ) {
+            return;
+        }
+        let screen = "│ Usage limit reached for all Pro models.           │\n│ Access resets at 8:53 PM UTC.                     │\n│ ● 1. Keep trying │";
+        // 2026-12-01 19:53:00 UTC, 01:53 the next day at UTC+6.
+        let now = 1_796_154_780_000;
+        let (_, resets) = usage_limit(screen, now).unwrap();
+        assert_eq!(resets, Some(now + 3600 * 1000), "20:53 UTC, an hour on");
+    }
+
     #[test]
     fn hook_events_become_reports() {
         let a = Gemini;

@@ -368,6 +368,35 @@ fn local_next(_hour: u32, _minute: u32, _now: Timestamp) -> Option<Timestamp> {
 mod limit_tests {
     use super::*;
 
+    /// A time zone six hours east of UTC without summer time (Asia/Dhaka's), in POSIX
+    /// form so it needs no zone files.
+    pub(crate) const UTC_PLUS_6: &str = "<+06>-6";
+
+    /// Whether this process's local time zone is `tz`. When it is not, runs the test
+    /// `test` (its path in the crate) again in a process whose zone is, checks that it
+    /// ran and passed there, and returns false: the caller returns, its checks made by
+    /// that process. A time read as local must be tested outside UTC, where most
+    /// machines that run tests are, and the process's own `TZ` is shared by every test.
+    pub(crate) fn in_time_zone(test: &str, tz: &str) -> bool {
+        if std::env::var("TZ").as_deref() == Ok(tz) {
+            return true;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{test} with TZ={tz}:\n{stdout}\n{stderr}"
+        );
+        false
+    }
+
     #[test]
     fn clock_times_read_as_the_next_such_moment() {
         let now = 1_796_137_400_000; // 2026-12-01 15:03:20 UTC
