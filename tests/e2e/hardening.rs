@@ -123,7 +123,7 @@ fn no_secret_is_on_the_command_line_of_any_process_ao_runs() {
     std::fs::write(
         f.repo.join("agent-orchestrator.yaml"),
         format!(
-            "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: github\n    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\n      env:\n        API_TOKEN: ${{AO_TEST_TOKEN}}\n",
+            "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: github\n    agent: command\n    agentConfig:\n      command: [bash, {}, {}]\n      env:\n        API_TOKEN: ${{AO_TEST_TOKEN}}\n    postCreate:\n      - 'echo \"deploying with ${{AO_TEST_TOKEN}}\" > /dev/null'\n",
             f.socket.display(),
             f.repo.display(),
             agent.display(),

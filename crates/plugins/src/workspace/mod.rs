@@ -15,6 +15,12 @@ fn git_failed(plugin: &str, e: GitError) -> PluginError {
     PluginError::failed(plugin, e.to_string())
 }
 
+/// The variable that hands a `postCreate` command to its shell.
+const POST_CREATE_VAR: &str = "AO_POST_CREATE_COMMAND";
+/// The shell's whole command line for a `postCreate` command: it takes the command from
+/// [`POST_CREATE_VAR`], out of sight of its own children, and runs it.
+const POST_CREATE_SCRIPT: &str = "exec 2>&1\n__ao_command=$AO_POST_CREATE_COMMAND\nunset AO_POST_CREATE_COMMAND\neval \"$__ao_command\"";
+
 /// Copies and symlinks the configured files from the repository into the checkout, then
 /// runs the `postCreate` commands in order; the first failing one fails with its output.
 async fn post_create(
@@ -63,11 +69,14 @@ async fn post_create(
         });
     }
     for command in &spec.post_create {
-        // The command is the user's own shell text from the config; stderr joins stdout
-        // so the output reads in order.
+        // The command is the user's own shell text from the config, with its `${VAR}`s
+        // filled in (a token, say): it goes to the shell in its environment, which only
+        // its user can read, never on its command line, which every user can. stderr
+        // joins stdout so the output reads in order.
         let out = ao_core::exec::Cmd::new("sh")
             .arg("-c")
-            .arg(format!("exec 2>&1\n{command}"))
+            .arg(POST_CREATE_SCRIPT)
+            .env(POST_CREATE_VAR, command)
             .current_dir(&info.path)
             .env("AO_SESSION_ID", spec.session.to_string())
             .env("AO_PROJECT_ID", &spec.project)
