@@ -252,8 +252,10 @@ impl TestEnv {
             .env("NO_COLOR", "1")
             .env("LANG", "C.UTF-8")
             // The test homes live inside the repository's target directory: ao's walk
-            // up for a config must not reach the repository's own sample.
+            // up for a config, and git's (ao's and the git CLI's) for a repository, must
+            // not reach ao's own.
             .env("AO_CONFIG_CEILING_DIRECTORIES", tests_dir())
+            .env("GIT_CEILING_DIRECTORIES", tests_dir())
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);

@@ -118,6 +118,15 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
+/// The git repository containing `dir`, found as the git CLI finds it: walking up, but
+/// not into a directory that `GIT_CEILING_DIRECTORIES` lists.
+pub fn discover(dir: &Path) -> Result<git2::Repository, git2::Error> {
+    let ceilings: Vec<std::path::PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .unwrap_or_default();
+    git2::Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
+}
+
 /// Whether `refs/heads/<branch>` exists in `repo`.
 pub fn local_branch_exists(repo: &Path, branch: &str) -> bool {
     git2::Repository::open(repo)

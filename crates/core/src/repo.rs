@@ -119,7 +119,7 @@ pub enum RepoError {
 
 /// Reads the facts of the repository containing `dir`.
 pub fn inspect(dir: &Path) -> Result<RepoFacts, RepoError> {
-    let repo = git2::Repository::discover(dir).map_err(|e| match e.code() {
+    let repo = crate::git::discover(dir).map_err(|e| match e.code() {
         git2::ErrorCode::NotFound => RepoError::NotARepo(dir.to_owned()),
         _ => RepoError::Git {
             path: dir.to_owned(),

@@ -142,7 +142,7 @@ pub struct SessionMark {
 /// The session whose workspace `dir` is in, if any: read from the mark in the workspace's
 /// own git directory (never a file in the work tree, so nothing shows in `git status`).
 pub fn session_mark(dir: &Path) -> Option<SessionMark> {
-    let repo = git2::Repository::discover(dir).ok()?;
+    let repo = crate::git::discover(dir).ok()?;
     let text = std::fs::read_to_string(repo.path().join(SESSION_MARK)).ok()?;
     serde_json::from_str(&text).ok()
 }
