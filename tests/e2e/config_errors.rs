@@ -228,3 +228,31 @@ case!(
     a_tracker_that_is_neither_a_name_nor_a_mapping,
     "projects:\n  app:\n    path: .\n    tracker: [prompt]\n"
 );
+
+/// A value from the environment is never printed in a warning either: not as the agent
+/// `agentConfig.command` does not apply to, nor in a path, nor as a plugin's name, in
+/// `ao config validate`, `ao doctor` or `ao spawn`.
+#[test]
+fn secret_values_appear_in_no_warning() {
+    let mut env = TestEnv::new();
+    let token = "tok-hunter2-s3cr3t";
+    env.set("AO_TEST_TOKEN", token);
+    let repo = env.plain_repo(&env.root().join("repo"));
+    std::fs::write(
+        repo.join("agent-orchestrator.yaml"),
+        "plugins:\n  - name: ${AO_TEST_TOKEN}\n    path: ./no-such-plugin.so\n  - name: npm-${AO_TEST_TOKEN}\n    source: npm\nprojects:\n  app:\n    path: .\n    agent: ${AO_TEST_TOKEN}\n    agentRulesFile: rules/${AO_TEST_TOKEN}.md\n    agentConfig:\n      command: [sh]\n",
+    )
+    .unwrap();
+    let validate = env.ao(&repo, &["config", "validate"]);
+    validate.success();
+    let doctor = env.ao(&repo, &["doctor"]);
+    let spawn = env.ao(&repo, &["spawn", "app", "--prompt", "hello"]);
+    for run in [&validate, &doctor, &spawn] {
+        assert!(
+            !run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"),
+            "the token leaked:\n{}",
+            run.explain()
+        );
+    }
+    insta::assert_snapshot!(env.normalize(&validate.stderr));
+}

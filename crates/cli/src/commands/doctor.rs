@@ -392,6 +392,14 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // A check quotes config values (a plugin's name, a path): none from the environment.
+    if let Some(loaded) = &config {
+        for c in &mut checks {
+            c.check = loaded.redact(&c.check);
+            c.detail = loaded.redact(&c.detail);
+            c.fix = c.fix.as_deref().map(|f| loaded.redact(f));
+        }
+    }
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     if args.json {
         println!(

@@ -152,9 +152,10 @@ pub(crate) fn load_with_plugins(
     for s in &statuses {
         if let ExternalState::Refused { why } = &s.state {
             eprintln!(
-                "{} plugin `{}` was not loaded: {why}",
+                "{} plugin `{}` was not loaded: {}",
                 paint.yellow("warning:"),
-                s.name
+                loaded.redact(&s.name),
+                loaded.redact(why)
             );
         }
     }

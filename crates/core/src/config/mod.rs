@@ -63,17 +63,58 @@ impl LoadedConfig {
     /// `postCreate` command, a path) replaced by `***`, for messages that quote config
     /// values back to the user.
     pub fn redact(&self, text: &str) -> String {
-        let mut secrets = self.tree.secret_values();
-        // A variable's value wherever it shows (in a command's output, say); values this
-        // short are too common to hunt for.
-        secrets.extend(self.secrets.iter().filter(|v| v.len() >= 6).cloned());
-        // Longest first, so a value inside another is not left half shown.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut out = text.to_owned();
-        for secret in secrets {
-            out = out.replace(&secret, "***");
+        redact(text, &self.tree, &self.secrets)
+    }
+}
+
+/// `text` with every value that came from an environment variable replaced by `***`:
+/// the values `${VAR}` gave the tree, and the variables' own values (`secrets`)
+/// wherever they show (in a command's output, say).
+fn redact(text: &str, tree: &Node, secrets: &[String]) -> String {
+    let mut values = tree.secret_values();
+    // Values this short are too common to hunt for in other text.
+    values.extend(secrets.iter().filter(|v| v.len() >= 6).cloned());
+    // Longest first, so a value inside another is not left half shown.
+    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    values.dedup();
+    let mut out = text.to_owned();
+    for value in values {
+        out = if value.len() >= 6 {
+            out.replace(&value, "***")
+        } else {
+            replace_word(&out, &value)
+        };
+    }
+    out
+}
+
+/// `text` with `word` replaced by `***` where it stands on its own: a short value (`5`,
+/// `main`) is hidden without mangling the numbers and words that merely contain it.
+fn replace_word(text: &str, word: &str) -> String {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let (before, after) = (&rest[..i], &rest[i + word.len()..]);
+        out.push_str(before);
+        let edge_before = out.chars().next_back();
+        if alnum(edge_before) || alnum(after.chars().next()) {
+            out.push_str(word);
+        } else {
+            out.push_str("***");
         }
-        out
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `diagnostics` with every value from the environment hidden in their messages and
+/// hints: a warning that quotes a config value never shows a token, as errors never do.
+fn redact_diagnostics(diagnostics: &mut [Diagnostic], tree: &Node, secrets: &[String]) {
+    for d in diagnostics {
+        d.message = redact(&d.message, tree, secrets);
+        d.hint = d.hint.as_deref().map(|h| redact(h, tree, secrets));
     }
 }
 
@@ -233,7 +274,13 @@ pub fn load_str(
     }
     let composed = compose::compose(tree, path, env);
     let (tree, files) = (composed.tree, composed.files);
-    // Each message names the file its position is in.
+    let mut secrets = env::referenced_values(text, env);
+    for f in files.iter().skip(1) {
+        if let Ok(other) = std::fs::read_to_string(f) {
+            secrets.extend(env::referenced_values(&other, env));
+        }
+    }
+    // Each message names the file its position is in, and no value from the environment.
     let place = |mut list: Vec<Diagnostic>| {
         for d in &mut list {
             if let Some(f) = files.get(d.origin as usize)
@@ -243,6 +290,7 @@ pub fn load_str(
             }
         }
         list.sort_by_key(|d| (d.origin, d.line, d.column));
+        redact_diagnostics(&mut list, &tree, &secrets);
         list
     };
     diags.extend(composed.diags);
@@ -264,20 +312,15 @@ pub fn load_str(
             diagnostics: place(diags),
         });
     }
-    let mut secrets = env::referenced_values(text, env);
-    for f in files.iter().skip(1) {
-        if let Ok(other) = std::fs::read_to_string(f) {
-            secrets.extend(env::referenced_values(&other, env));
-        }
-    }
     let mut notes = composed.notes;
     notes.extend(validate::notes(&config, &tree, path));
+    let (notes, warnings) = (place(notes), place(diags));
     Ok(LoadedConfig {
-        notes: place(notes),
+        notes,
         config,
         file: path.to_owned(),
         tree,
-        warnings: place(diags),
+        warnings,
         secrets,
         files,
     })
@@ -334,4 +377,19 @@ pub fn expand_path(path: &str, base: &Path, env: EnvLookup<'_>) -> PathBuf {
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_value_is_hidden_where_it_stands_alone_only() {
+        assert_eq!(
+            replace_word("the `aider` agent", "aider"),
+            "the `***` agent"
+        );
+        assert_eq!(replace_word("e.g. 5000, or 5", "5"), "e.g. 5000, or ***");
+        assert_eq!(replace_word("main, mainline", "main"), "***, mainline");
+    }
 }

@@ -12,6 +12,9 @@ use crate::registry::{PluginRegistry, SectionRef};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// What a message shows in place of a value that came from an environment variable.
+const FROM_ENV: &str = "(a value from the environment)";
+
 struct Checker<'a> {
     file: &'a Path,
     tree: &'a Node,
@@ -41,7 +44,7 @@ impl<'a> Checker<'a> {
     /// environment variable.
     fn shown(&self, path: &[&str], text: impl std::fmt::Display) -> String {
         if self.tree.at(path).is_some_and(|n| n.secret) {
-            "(a value from the environment)".into()
+            FROM_ENV.into()
         } else {
             text.to_string()
         }
@@ -168,7 +171,7 @@ impl<'a> Checker<'a> {
             .map(|n| n.loc)
             .unwrap_or_else(|| self.loc(path));
         let shown = if node.and_then(|n| n.get("plugin")).is_some_and(|n| n.secret) {
-            "(a value from the environment)".to_owned()
+            FROM_ENV.to_owned()
         } else {
             name.clone()
         };
@@ -295,12 +298,17 @@ pub fn validate(
             _ => None,
         });
         let loc = item.map(|n| n.loc).unwrap_or_default();
+        let name = if item.and_then(|n| n.get("name")).is_some_and(|n| n.secret) {
+            FROM_ENV.to_owned()
+        } else {
+            plugin.name.clone()
+        };
         if let Some(first) = seen_plugins.insert(&plugin.name, loc) {
             c.error(
                 loc,
                 format!(
-                    "plugin `{}` is declared twice (first at line {})",
-                    plugin.name, first.line
+                    "plugin `{name}` is declared twice (first at line {})",
+                    first.line
                 ),
                 "give each plugin its own name".into(),
             );
@@ -308,12 +316,12 @@ pub fn validate(
         match plugin.source {
             Some(PluginSource::Npm | PluginSource::Registry) => c.warning(
                 loc,
-                format!("plugin `{}` comes from a package registry, which ao does not load plugins from; it is ignored", plugin.name),
+                format!("plugin `{name}` comes from a package registry, which ao does not load plugins from; it is ignored"),
                 Some("build it as a shared library with ao-plugin-sdk and give its `path`".into()),
             ),
             _ if plugin.enabled && plugin.path.is_none() => c.error(
                 loc,
-                format!("plugin `{}` has no `path`", plugin.name),
+                format!("plugin `{name}` has no `path`"),
                 "set `path:` to the plugin's shared library, or `enabled: false`".into(),
             ),
             _ => {}
@@ -330,14 +338,14 @@ pub fn validate(
             || builtin_notifiers.contains(&n)
             || config.plugins.iter().any(|p| p.name == n)
     };
-    let mut route_targets: Vec<(String, Loc)> = Vec::new();
+    let mut route_targets: Vec<(String, Loc, bool)> = Vec::new();
     if let Some(Node {
         value: Value::Seq(items),
         ..
     }) = tree.at(&["defaults", "notifiers"])
     {
         for (name, node) in config.defaults.notifiers.iter().zip(items) {
-            route_targets.push((name.clone(), node.loc));
+            route_targets.push((name.clone(), node.loc, node.secret));
         }
     }
     for (priority, names) in &config.notification_routing {
@@ -356,16 +364,17 @@ pub fn validate(
         }) = tree.at(&["notificationRouting", priority])
         {
             for (name, node) in names.iter().zip(items) {
-                route_targets.push((name.clone(), node.loc));
+                route_targets.push((name.clone(), node.loc, node.secret));
             }
         }
     }
-    for (name, loc) in route_targets {
+    for (name, loc, secret) in route_targets {
         if !notifier_known(&name) {
+            let shown = if secret { FROM_ENV } else { name.as_str() };
             if reference::unsupported_plugin("notifier", &name) {
                 c.warning(
                     loc,
-                    format!("ao has no notifier `{name}` yet; it is skipped"),
+                    format!("ao has no notifier `{shown}` yet; it is skipped"),
                     None,
                 );
                 continue;
@@ -383,7 +392,7 @@ pub fn validate(
                     candidates.join(", ")
                 ),
             };
-            c.error(loc, format!("unknown notifier `{name}`"), hint);
+            c.error(loc, format!("unknown notifier `{shown}`"), hint);
         }
     }
 
@@ -570,6 +579,10 @@ pub fn validate(
         c.relative_paths(&p.copy, &at(id, "copy"));
         c.reactions(&p.reactions, &at(id, "reactions"));
         let agent = p.agent.as_deref().unwrap_or(&config.defaults.agent);
+        let shown_agent = match p.agent {
+            Some(_) => c.shown(&at(id, "agent"), agent),
+            None => c.shown(&["defaults", "agent"], agent),
+        };
         // Keys ao does not read are the agent plugin's; a built-in uses none of them.
         if !c.external.contains(&agent) {
             for key in p.agent_config.extra.keys() {
@@ -588,7 +601,7 @@ pub fn validate(
                 c.warning(
                     loc,
                     format!(
-                        "`agentConfig.{key}` is not used by the `{agent}` agent; it is ignored"
+                        "`agentConfig.{key}` is not used by the `{shown_agent}` agent; it is ignored"
                     ),
                     typo.map(|t| format!("did you mean `{t}`?")),
                 );
@@ -598,7 +611,7 @@ pub fn validate(
             let loc = c.key_loc(&["projects", id, "agentConfig"], "command");
             c.warning(
                 loc,
-                format!("`agentConfig.command` is for the `command` agent; the `{agent}` agent runs its own CLI from PATH"),
+                format!("`agentConfig.command` is for the `command` agent; the `{shown_agent}` agent runs its own CLI from PATH"),
                 Some("remove it, or set `agent: command` to run that program".into()),
             );
         }
@@ -633,7 +646,7 @@ pub fn validate(
                     loc,
                     format!(
                         "agentRulesFile {} does not exist; agents start without it",
-                        rules_path.display()
+                        c.shown(&at(id, "agentRulesFile"), rules_path.display())
                     ),
                     Some("the path is relative to the project's path".into()),
                 );
@@ -685,7 +698,10 @@ impl Checker<'_> {
             let loc = self.loc(&["notificationDedupWindow"]);
             self.error(
                 loc,
-                format!("notificationDedupWindow `{w}` is not a duration"),
+                format!(
+                    "notificationDedupWindow `{}` is not a duration",
+                    self.shown(&["notificationDedupWindow"], w)
+                ),
                 "write it as 30s, 5m or 1h (0 sends every notification)".into(),
             );
         }
@@ -714,7 +730,10 @@ impl Checker<'_> {
                     let loc = self.loc(&["lifecycle", key]);
                     self.error(
                         loc,
-                        format!("lifecycle.{key} `{v}` is not a duration above 0"),
+                        format!(
+                            "lifecycle.{key} `{}` is not a duration above 0",
+                            self.shown(&["lifecycle", key], v)
+                        ),
                         "write it as 5s, 30s or 2m".into(),
                     );
                 }

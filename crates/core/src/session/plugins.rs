@@ -22,15 +22,20 @@ impl Manager {
         repo: Option<&str>,
         pick: impl Fn(&Factory) -> Option<&crate::registry::Build<T>>,
     ) -> Result<Arc<T>, ManagerError> {
+        // The name may have come from the environment (`agent: ${AGENT}`).
+        let shown = self.config.redact(name);
         if let Some(why) = self.registry.refusal(name) {
             return Err(ManagerError::refused(
-                format!("the {slot} plugin `{name}` was not loaded: {why}"),
+                format!(
+                    "the {slot} plugin `{shown}` was not loaded: {}",
+                    self.config.redact(why)
+                ),
                 "fix the plugin or its entry under `plugins:`; `ao plugin ls` shows every plugin's state",
             ));
         }
         let entry = self.registry.get(slot, name).ok_or_else(|| {
             ManagerError::refused(
-                format!("there is no {slot} plugin `{name}`"),
+                format!("there is no {slot} plugin `{shown}`"),
                 format!(
                     "plugins of this slot: {}",
                     self.registry.names(slot).join(", ")
@@ -39,7 +44,7 @@ impl Manager {
         })?;
         let Some(build) = entry.factory.as_ref().and_then(&pick) else {
             return Err(ManagerError::refused(
-                format!("the {slot} plugin `{name}` is not in this build of ao yet"),
+                format!("the {slot} plugin `{shown}` is not in this build of ao yet"),
                 format!(
                     "choose another {slot}; available: {}",
                     self.available(slot).join(", ")
