@@ -158,6 +158,60 @@ fn issue_ls_filters_pages_and_marks_issues_being_worked_on() {
     assert_queries_valid(&gh);
 }
 
+/// GitHub's meanings of the assignee and milestone filters: none asked for lists every
+/// issue, `none` those without, `*` (or `any`) those with any, a value that one.
+#[test]
+fn issue_ls_and_spawn_by_label_keep_assigned_and_milestoned_issues_unless_filtered() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh, "");
+    let v1 = gh.milestone("acme/app", "v1.0");
+    for (n, assigned, milestoned) in [
+        (1, false, false),
+        (2, true, false),
+        (3, false, true),
+        (4, true, true),
+    ] {
+        gh.issue("acme/app", &format!("Issue {n}"), "", &["agent"]);
+        gh.edit_issue("acme/app", n, |i| {
+            if assigned {
+                i.assignees = vec!["octo".into()];
+            }
+            if milestoned {
+                i.milestone = Some(v1);
+            }
+        });
+    }
+    let listed = |args: &[&str]| -> Vec<String> {
+        let run = f.ao(&[&["issue", "ls", "app", "--json"][..], args].concat());
+        run.success();
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        list.iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (args, want) in [
+        (&[][..], &["1", "2", "3", "4"][..]),
+        (&["--assignee", "none"], &["1", "3"]),
+        (&["--assignee", "*"], &["2", "4"]),
+        (&["--assignee", "any"], &["2", "4"]),
+        (&["--assignee", "octo"], &["2", "4"]),
+        (&["--milestone", "none"], &["1", "2"]),
+        (&["--milestone", "*"], &["3", "4"]),
+        (&["--milestone", "any"], &["3", "4"]),
+        (&["--milestone", "v1.0"], &["3", "4"]),
+        (&["--assignee", "none", "--milestone", "any"], &["3"]),
+    ] {
+        assert_eq!(listed(args), want, "ao issue ls app {}", args.join(" "));
+    }
+    f.ao(&["spawn", "app", "--label", "agent", "--dry-run"])
+        .success()
+        .stdout_has("would spawn #1")
+        .stdout_has("would spawn #2")
+        .stdout_has("would spawn #3")
+        .stdout_has("would spawn #4");
+    assert_queries_valid(&gh);
+}
+
 #[test]
 fn spawn_by_label_starts_one_session_per_free_issue_within_the_limit() {
     let gh = FakeGitHub::start();

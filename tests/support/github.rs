@@ -1267,17 +1267,24 @@ impl ObjectValue for RepoObject<'_> {
                             .any(|l| i.labels.iter().any(|il| Some(il.as_str()) == l.as_str())),
                         None => true,
                     })
-                    .filter(|i| match filter["assignee"].as_str() {
+                    // GitHub's `IssueFilters`: a filter left out filters nothing, `null`
+                    // means none (no assignee, no milestone), `*` any, a value that one.
+                    // An input field whose variable is not given reads as `null` here
+                    // (apollo-compiler's way), so a query that means "no filter" must
+                    // leave the field out.
+                    .filter(|i| match filter.get("assignee") {
                         None => true,
-                        Some("*") => !i.assignees.is_empty(),
-                        Some("none") => i.assignees.is_empty(),
-                        Some(a) => i.assignees.iter().any(|x| x == a),
+                        Some(Value::Null) => i.assignees.is_empty(),
+                        Some(a) if a == "*" => !i.assignees.is_empty(),
+                        Some(a) => i.assignees.iter().any(|x| a == x.as_str()),
                     })
-                    .filter(|i| match filter["milestoneNumber"].as_str() {
+                    .filter(|i| match filter.get("milestoneNumber") {
                         None => true,
-                        Some("*") => i.milestone.is_some(),
-                        Some("none") => i.milestone.is_none(),
-                        Some(n) => i.milestone.map(|m| m.to_string()).as_deref() == Some(n),
+                        Some(Value::Null) => i.milestone.is_none(),
+                        Some(n) if n == "*" => i.milestone.is_some(),
+                        Some(n) => i
+                            .milestone
+                            .is_some_and(|m| n.as_str() == Some(m.to_string().as_str())),
                     })
                     .collect();
                 all.sort_by_key(|i| i.number);

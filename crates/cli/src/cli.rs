@@ -265,10 +265,11 @@ pub enum IssueCommand {
         /// Only issues with this label (repeat for all of several).
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
-        /// Only issues assigned to this login (`none`: to nobody, `*`: to anybody).
+        /// Only issues assigned to this login (`none`: to nobody, `any` or `*`: to anybody).
         #[arg(long)]
         assignee: Option<String>,
-        /// Only issues of this milestone (its title or number).
+        /// Only issues of this milestone: its title or number (`none`: of no milestone,
+        /// `any` or `*`: of any).
         #[arg(long)]
         milestone: Option<String>,
         /// Print JSON.

@@ -71,16 +71,48 @@ mod imp {
 }";
 
     /// A page of open issues, filtered as GitHub can (labels match any; ao keeps those
-    /// with all).
-    pub const LIST_QUERY: &str = "query Issues($owner: String!, $name: String!, $after: String, $labels: [String!], $assignee: String, $milestone: String) {
-  repository(owner: $owner, name: $name) {
-    issues(first: 100, after: $after, states: [OPEN], labels: $labels, filterBy: { assignee: $assignee, milestoneNumber: $milestone }, orderBy: { field: CREATED_AT, direction: ASC }) {
-      pageInfo { hasNextPage endCursor }
-      nodes { ...IssueFields }
+    /// with all), by assignee and milestone only when asked: in GitHub's `IssueFilters`
+    /// a filter given as `null` means "none" (no assignee, no milestone), so one not
+    /// asked for is left out of the query.
+    fn list_query(assignee: bool, milestone: bool) -> String {
+        let mut variables = String::new();
+        let mut filters = Vec::new();
+        if assignee {
+            variables.push_str(", $assignee: String");
+            filters.push("assignee: $assignee");
+        }
+        if milestone {
+            variables.push_str(", $milestone: String");
+            filters.push("milestoneNumber: $milestone");
+        }
+        let filter_by = if filters.is_empty() {
+            String::new()
+        } else {
+            format!(", filterBy: {{ {} }}", filters.join(", "))
+        };
+        format!(
+            "query Issues($owner: String!, $name: String!, $after: String, $labels: [String!]{variables}) {{
+  repository(owner: $owner, name: $name) {{
+    issues(first: 100, after: $after, states: [OPEN], labels: $labels{filter_by}, orderBy: {{ field: CREATED_AT, direction: ASC }}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ ...IssueFields }}
+    }}
+  }}
+  rateLimit {{ cost remaining limit resetAt }}
+}}
+{ISSUE_FIELDS}"
+        )
     }
-  }
-  rateLimit { cost remaining limit resetAt }
-}";
+
+    /// A filter value as GitHub's `IssueFilters` takes it: `none` is `null` (issues with
+    /// none), `any` is `*` (issues with any), anything else as it is.
+    fn filter_value(value: &str) -> Value {
+        match value {
+            "none" => Value::Null,
+            "any" | "*" => json!("*"),
+            other => json!(other),
+        }
+    }
 
     /// The repository's milestones whose title contains the text, to find one by title.
     pub const MILESTONES_QUERY: &str =
@@ -96,7 +128,10 @@ mod imp {
     pub fn queries() -> Vec<String> {
         vec![
             format!("{ISSUE_QUERY}\n{ISSUE_FIELDS}"),
-            format!("{LIST_QUERY}\n{ISSUE_FIELDS}"),
+            list_query(false, false),
+            list_query(true, false),
+            list_query(false, true),
+            list_query(true, true),
             MILESTONES_QUERY.to_owned(),
         ]
     }
@@ -210,7 +245,7 @@ mod imp {
         }
 
         async fn milestone_number(&self, milestone: &str) -> Result<String, PluginError> {
-            if milestone.parse::<u64>().is_ok() || milestone == "*" || milestone == "none" {
+            if milestone.parse::<u64>().is_ok() || ["*", "any", "none"].contains(&milestone) {
                 return Ok(milestone.to_owned());
             }
             let repo = self.repo()?;
@@ -337,23 +372,22 @@ mod imp {
                 None => None,
             };
             let mut out = Vec::new();
+            let query = list_query(filter.assignee.is_some(), milestone.is_some());
             let mut after: Option<String> = None;
             loop {
-                let reply = self
-                    .gh
-                    .graphql(
-                        &format!("{LIST_QUERY}\n{ISSUE_FIELDS}"),
-                        json!({
-                            "owner": repo.owner,
-                            "name": repo.name,
-                            "after": after,
-                            "labels": (!filter.labels.is_empty()).then_some(&filter.labels),
-                            "assignee": filter.assignee,
-                            "milestone": milestone,
-                        }),
-                    )
-                    .await
-                    .map_err(fail)?;
+                let mut variables = json!({
+                    "owner": repo.owner,
+                    "name": repo.name,
+                    "after": after,
+                    "labels": (!filter.labels.is_empty()).then_some(&filter.labels),
+                });
+                if let Some(a) = &filter.assignee {
+                    variables["assignee"] = filter_value(a);
+                }
+                if let Some(m) = &milestone {
+                    variables["milestone"] = filter_value(m);
+                }
+                let reply = self.gh.graphql(&query, variables).await.map_err(fail)?;
                 let issues = &reply.data["repository"]["issues"];
                 if reply.data["repository"].is_null() {
                     return Err(failed(format!(
