@@ -256,3 +256,12 @@ fn secret_values_appear_in_no_warning() {
     }
     insta::assert_snapshot!(env.normalize(&validate.stderr));
 }
+case!(
+    notifier_addresses_are_http_or_https,
+    "projects:\n  app:\n    path: .\nnotifiers:\n  hook:\n    plugin: webhook\n    url: \"not a url at all\"\n  slack:\n    plugin: slack\n    webhook: ftp://hooks.example.com/T0/B1\n  discord:\n    plugin: discord\n    webhook: https:///api/webhooks/1\n  ntfy:\n    plugin: ntfy\n    topic: ao-alerts\n    server: ntfy.sh\n  fine:\n    plugin: webhook\n    url: http://127.0.0.1:8080/hook\n"
+);
+case!(
+    a_notifier_address_from_the_environment_is_checked_unseen,
+    "projects:\n  app:\n    path: .\nnotifiers:\n  hook:\n    plugin: webhook\n    url: ${AO_TEST_HOOK}\n",
+    env: "AO_TEST_HOOK" = "ftp://hunter2-s3cr3t.example/hook"
+);

@@ -18,13 +18,20 @@ pub struct DiscordOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    super::validate_required::<DiscordOptions>(
+    let mut diags = super::validate_required::<DiscordOptions>(
         section,
         "discord",
         "webhook",
         "${DISCORD_WEBHOOK_URL}",
         |o| o.webhook.as_deref(),
-    )
+    );
+    diags.extend(super::check_address(
+        section,
+        "webhook",
+        "discord",
+        "https://discord.com/api/webhooks/...",
+    ));
+    diags
 }
 
 #[cfg(feature = "http-notifiers")]

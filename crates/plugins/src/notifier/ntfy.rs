@@ -22,13 +22,20 @@ pub struct NtfyOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    super::validate_required::<NtfyOptions>(
+    let mut diags = super::validate_required::<NtfyOptions>(
         section,
         "ntfy",
         "topic",
         "ao-alerts-<something long and random>",
         |o| o.topic.as_deref(),
-    )
+    );
+    diags.extend(super::check_address(
+        section,
+        "server",
+        "ntfy",
+        "https://ntfy.sh",
+    ));
+    diags
 }
 
 #[cfg(feature = "http-notifiers")]

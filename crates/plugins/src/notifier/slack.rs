@@ -21,13 +21,20 @@ pub struct SlackOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    super::validate_required::<SlackOptions>(
+    let mut diags = super::validate_required::<SlackOptions>(
         section,
         "slack",
         "webhook",
         "${SLACK_WEBHOOK_URL}",
         |o| o.webhook.as_deref(),
-    )
+    );
+    diags.extend(super::check_address(
+        section,
+        "webhook",
+        "slack",
+        "https://hooks.slack.com/services/...",
+    ));
+    diags
 }
 
 #[cfg(feature = "http-notifiers")]

@@ -29,13 +29,20 @@ pub struct WebhookOptions {
 }
 
 fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
-    super::validate_required::<WebhookOptions>(
+    let mut diags = super::validate_required::<WebhookOptions>(
         section,
         "webhook",
         "url",
         "https://example.com/hook",
         |o| o.url.as_deref(),
-    )
+    );
+    diags.extend(super::check_address(
+        section,
+        "url",
+        "webhook",
+        "https://example.com/hook",
+    ));
+    diags
 }
 
 #[cfg(feature = "http-notifiers")]
