@@ -349,3 +349,109 @@ fn the_references_live_sessions_are_adopted_with_their_agents_running() {
     assert!(!tmux.has("app-1"));
     assert!(!wt1.exists());
 }
+
+/// Points the fleet's default tmux server (the reference's) at a directory of its own.
+fn private_default_tmux(f: &mut Fleet) {
+    let tmpdir = f.env.root().join("rt");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    f.env.set("TMUX_TMPDIR", &tmpdir);
+    f.env.set("SHELL", "/bin/sh");
+}
+
+#[test]
+fn a_record_naming_the_repository_or_another_sessions_worktree_is_not_adopted() {
+    let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    private_default_tmux(&mut f);
+    let tmux = DefaultTmux(&f);
+    let base = f.env.home.join(".agent-orchestrator/projects/app");
+    let sessions = base.join("sessions");
+    // ao's own session, app-1.
+    f.ao(&["spawn", "app", "--prompt", "ours"]).success();
+    let ours = f.worktree("app-1");
+    assert!(ours.is_dir());
+
+    // Records naming the repository's git directory, its main checkout (for a worker),
+    // a directory inside its git directory, ao's own session's worktree, and a
+    // worktree that an earlier record names too; each with a live agent.
+    let git_dir = f.repo.join(".git");
+    let shared = worktree(&f, &base, "app-8", "feat/eight");
+    let admin = git_dir.join("worktrees/app-8");
+    let hostile: [(&str, &Path); 5] = [
+        ("app-5", &git_dir),
+        ("app-6", &f.repo),
+        ("app-7", &ours),
+        ("app-9", &shared),
+        ("app-10", &admin),
+    ];
+    write(
+        &sessions,
+        "app-8.json",
+        &record("app-8", &shared, "feat/eight", "aider", "working"),
+    );
+    tmux.reference_session("app-8", &shared, Some("cat"));
+    for (id, path) in hostile {
+        write(
+            &sessions,
+            &format!("{id}.json"),
+            &record(id, path, "main", "aider", "working"),
+        );
+        tmux.reference_session(id, &f.repo, Some("cat"));
+    }
+
+    let run = f.ao(&["import"]);
+    // Whatever was adopted is ended as a user would end it, plainly, then forced.
+    for (id, _) in hostile {
+        f.ao(&["session", "kill", id]);
+        f.ao(&["session", "kill", "--force", id]);
+    }
+    assert!(
+        git_dir.join("HEAD").is_file(),
+        "the repository's git directory was deleted:\n{}",
+        run.explain()
+    );
+    assert!(
+        f.repo.join("README.md").is_file(),
+        "the main checkout lost its files"
+    );
+    assert!(
+        ours.join("README.md").is_file(),
+        "app-1's worktree was removed"
+    );
+    assert!(
+        shared.join("README.md").is_file(),
+        "app-8's worktree was removed"
+    );
+    assert!(
+        admin.join("gitdir").is_file(),
+        "git's record of app-8's worktree was removed"
+    );
+    f.env.git(&f.repo, &["log", "--oneline"]);
+
+    let repo = f.repo.display();
+    run.success()
+        .stdout_has("adopted app-8 (project app")
+        .stdout_has(&format!(
+            "not adopted: app-5: its worktree {} is the git directory of {repo}",
+            git_dir.display()
+        ))
+        .stdout_has(&format!(
+            "not adopted: app-6: its worktree {repo} is the repository's main checkout"
+        ))
+        .stdout_has(&format!(
+            "not adopted: app-7: its worktree {} is the worktree of session app-1",
+            ours.display()
+        ))
+        .stdout_has(&format!(
+            "not adopted: app-9: its worktree {} is the worktree of session app-8",
+            shared.display()
+        ))
+        .stdout_has(&format!(
+            "not adopted: app-10: its worktree {} is inside the git directory of {repo}",
+            admin.display()
+        ))
+        .stdout_has("1 adopted, 5 not adopted, 0 adopted before");
+    // Every agent of the reference still runs.
+    for name in ["app-5", "app-6", "app-7", "app-9", "app-10"] {
+        assert!(tmux.has(name), "{name} was stopped");
+    }
+}

@@ -17,6 +17,7 @@ mod orchestrator;
 mod plugins;
 mod reactions;
 mod reference;
+mod removal;
 mod report;
 mod schema;
 mod sessions;

@@ -3,7 +3,7 @@
 //! reads use git2 in process.
 
 use crate::exec::{Cmd, ExecError, Output};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long a fetch may take before ao works from the local branch instead.
@@ -122,7 +122,11 @@ fn first_line(s: &str) -> &str {
 /// not into a directory that `GIT_CEILING_DIRECTORIES` lists.
 pub fn discover(dir: &Path) -> Result<git2::Repository, git2::Error> {
     let ceilings: Vec<std::path::PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
-        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| p.is_absolute())
+                .collect()
+        })
         .unwrap_or_default();
     git2::Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
 }
@@ -332,5 +336,180 @@ pub async fn conflicting_files(checkout: &Path, base: &str) -> Result<Vec<String
             args: args.join(" "),
             message: out.message(),
         }),
+    }
+}
+
+/// Where a path stands among a repository's checkouts, as `git worktree list` sees it:
+/// what decides whether ao may adopt it as a session's worktree, or remove it as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorktreePlace {
+    /// Nothing is there.
+    Absent,
+    /// A linked worktree of the repository (one `git worktree add` made).
+    Linked,
+    /// The repository's main checkout.
+    MainCheckout,
+    /// The repository's git directory itself.
+    GitDir,
+    /// A directory inside the repository's git directory.
+    InsideGitDir,
+    /// A directory that holds the repository's main checkout or its git directory.
+    HoldsRepository,
+    /// A directory inside the main checkout that is no worktree of its own.
+    InsideMainCheckout,
+    /// None of the repository's checkouts.
+    Elsewhere,
+}
+
+impl WorktreePlace {
+    /// Whether removing the path would take the repository, or part of it, with it.
+    pub fn is_the_repository(self) -> bool {
+        matches!(
+            self,
+            WorktreePlace::MainCheckout
+                | WorktreePlace::GitDir
+                | WorktreePlace::InsideGitDir
+                | WorktreePlace::HoldsRepository
+        )
+    }
+
+    /// What `path` is, for a user: `/r/.git is the git directory of /r`.
+    pub fn describe(self, path: &Path, repo: &Path) -> String {
+        let (path, repo) = (path.display(), repo.display());
+        match self {
+            WorktreePlace::Absent => format!("{path} does not exist"),
+            WorktreePlace::Linked => format!("{path} is a worktree of {repo}"),
+            WorktreePlace::MainCheckout => format!("{path} is the repository's main checkout"),
+            WorktreePlace::GitDir => format!("{path} is the git directory of {repo}"),
+            WorktreePlace::InsideGitDir => format!("{path} is inside the git directory of {repo}"),
+            WorktreePlace::HoldsRepository => {
+                format!("{path} holds the repository {repo}, not a worktree of it")
+            }
+            WorktreePlace::InsideMainCheckout => {
+                format!("{path} is inside the main checkout of {repo}, not a worktree of its own")
+            }
+            WorktreePlace::Elsewhere => format!("{path} is not a worktree of {repo}"),
+        }
+    }
+}
+
+/// Where `path` stands among the checkouts of the repository at `repo`, by `git
+/// worktree list --porcelain` there; symlinks are followed, so a link to the repository
+/// is the repository.
+pub async fn worktree_place(repo: &Path, path: &Path) -> Result<WorktreePlace, GitError> {
+    let path = match path.canonicalize() {
+        Ok(p) => p,
+        Err(_) if path.symlink_metadata().is_err() => return Ok(WorktreePlace::Absent),
+        // A dangling link, or a directory ao may not enter: no checkout ao knows.
+        Err(_) => return Ok(WorktreePlace::Elsewhere),
+    };
+    let listing = run(repo, &["worktree", "list", "--porcelain"]).await?;
+    let mut listed: Vec<(PathBuf, bool)> = listing
+        .split("\n\n")
+        .filter_map(|block| {
+            let path = block.lines().find_map(|l| l.strip_prefix("worktree "))?;
+            let path = Path::new(path);
+            let bare = block.lines().any(|l| l == "bare");
+            Some((
+                path.canonicalize().unwrap_or_else(|_| path.to_owned()),
+                bare,
+            ))
+        })
+        .collect();
+    let git_dir = git2::Repository::open(repo)
+        .map_err(|e| GitError::Failed {
+            args: format!("open {}", repo.display()),
+            message: e.message().to_owned(),
+        })?
+        .commondir()
+        .to_owned();
+    let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
+    // git lists the main worktree first; a bare repository has none.
+    let main = match listed.first() {
+        Some((p, false)) => Some(p.clone()),
+        _ => None,
+    };
+    if !listed.is_empty() {
+        listed.remove(0);
+    }
+    let linked: Vec<PathBuf> = listed.into_iter().map(|(p, _)| p).collect();
+    Ok(place_among(&path, main.as_deref(), &git_dir, &linked))
+}
+
+/// [`worktree_place`] over what git listed: all paths canonical.
+fn place_among(
+    path: &Path,
+    main: Option<&Path>,
+    git_dir: &Path,
+    linked: &[PathBuf],
+) -> WorktreePlace {
+    if path == git_dir {
+        WorktreePlace::GitDir
+    } else if path.starts_with(git_dir) {
+        WorktreePlace::InsideGitDir
+    } else if Some(path) == main {
+        WorktreePlace::MainCheckout
+    } else if linked.iter().any(|l| l == path) {
+        WorktreePlace::Linked
+    } else if main.is_some_and(|m| m.starts_with(path)) || git_dir.starts_with(path) {
+        WorktreePlace::HoldsRepository
+    } else if main.is_some_and(|m| path.starts_with(m)) {
+        WorktreePlace::InsideMainCheckout
+    } else {
+        WorktreePlace::Elsewhere
+    }
+}
+
+/// Whether the directory `dir` holds nothing anyone wrote: it is empty, or holds only the
+/// `.git` file `git worktree add` writes before it checks anything out (the directory a
+/// spawn claimed, which git had not filled yet).
+pub fn holds_nothing(dir: &Path) -> bool {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.all(|e| {
+        e.is_ok_and(|e| e.file_name() == ".git" && e.file_type().is_ok_and(|t| t.is_file()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_placed_among_the_repositorys_checkouts() {
+        let main = Path::new("/r");
+        let git = Path::new("/r/.git");
+        let linked = [PathBuf::from("/w/app-1"), PathBuf::from("/r/.trees/app-2")];
+        let at = |p: &str| place_among(Path::new(p), Some(main), git, &linked);
+        assert_eq!(at("/w/app-1"), WorktreePlace::Linked);
+        assert_eq!(at("/r/.trees/app-2"), WorktreePlace::Linked);
+        assert_eq!(at("/r"), WorktreePlace::MainCheckout);
+        assert_eq!(at("/r/.git"), WorktreePlace::GitDir);
+        assert_eq!(at("/r/.git/worktrees/app-1"), WorktreePlace::InsideGitDir);
+        assert_eq!(at("/"), WorktreePlace::HoldsRepository);
+        assert_eq!(at("/r/src"), WorktreePlace::InsideMainCheckout);
+        assert_eq!(at("/w"), WorktreePlace::Elsewhere);
+        assert_eq!(at("/w/app-10"), WorktreePlace::Elsewhere);
+        // A repository whose git directory lives apart from its checkout.
+        let apart = place_among(Path::new("/g"), Some(main), Path::new("/g/repo.git"), &[]);
+        assert_eq!(apart, WorktreePlace::HoldsRepository);
+        // A bare repository has no main checkout.
+        let bare = place_among(Path::new("/w/app-1"), None, Path::new("/b.git"), &linked);
+        assert_eq!(bare, WorktreePlace::Linked);
+    }
+
+    #[test]
+    fn only_an_empty_directory_or_a_lone_git_file_holds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(holds_nothing(dir.path()));
+        std::fs::write(dir.path().join(".git"), "gitdir: /r/.git/worktrees/x\n").unwrap();
+        assert!(holds_nothing(dir.path()));
+        std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        assert!(!holds_nothing(dir.path()));
+        let git_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(git_dir.path().join(".git")).unwrap();
+        assert!(!holds_nothing(git_dir.path()));
+        assert!(!holds_nothing(&dir.path().join("absent")));
     }
 }

@@ -1,6 +1,7 @@
 //! `ao session cleanup`: archives finished sessions and removes their workspaces, never
 //! one that holds unsaved work.
 
+use super::removal::{NotOurs, Removal};
 use super::status::in_flight;
 use super::{Manager, ManagerError};
 use crate::model::{Activity, SessionId, SessionStatus, StatusReason, now_ms};
@@ -115,6 +116,14 @@ impl Manager {
         let spec = self.workspace_spec(resolved, &s);
         // The orchestrator's is the project's own checkout: left as it is.
         let has_workspace = spec.path.exists() && s.workspace != super::orchestrator::CHECKOUT;
+        if has_workspace && let Some(NotOurs(not_ours)) = self.workspace_not_ours(&s, &spec).await?
+        {
+            report.skipped.push(CleanupItem {
+                session: s.id.clone(),
+                detail: format!("{why}, but ao does not remove its workspace: {not_ours}"),
+            });
+            return Ok(());
+        }
         if has_workspace {
             let lost = crate::git::unsaved_work(&spec.path, &resolved.default_branch)
                 .await
@@ -144,8 +153,20 @@ impl Manager {
             {
                 r.destroy(h).await?;
             }
-            if has_workspace {
-                self.workspace(&s.workspace)?.destroy(&spec, false).await?;
+            if has_workspace
+                && let Some(NotOurs(not_ours)) = self
+                    .remove_workspace(&s, &spec, Removal::Destroy { force: false })
+                    .await?
+            {
+                // It changed hands since the check above.
+                report.skipped.push(CleanupItem {
+                    session: s.id.clone(),
+                    detail: format!(
+                        "{}, but ao does not remove its workspace: {not_ours}",
+                        done[0]
+                    ),
+                });
+                return Ok(());
             }
             let _ = std::fs::remove_dir_all(self.data_dir(&s.id));
             s = self.update(&s.id, |row| {

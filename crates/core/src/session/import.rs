@@ -9,6 +9,7 @@ use super::orchestrator::CHECKOUT;
 use super::report::parse_pr_url;
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
+use crate::git::WorktreePlace;
 use crate::model::time::parse_rfc3339;
 use crate::model::{
     EventKind, PrRef, Priority, RuntimeHandle, Session, SessionId, SessionStatus, WorkspaceClaim,
@@ -334,8 +335,10 @@ impl Manager {
             .collect();
         let probes = tmux.probe_all(&handles).await?;
         let mut renamed: Vec<(String, String, String)> = Vec::new();
+        // The worktrees adopted in this run, by whom: a dry run records nothing.
+        let mut taken: Vec<(PathBuf, SessionId)> = Vec::new();
         for ((r, handle), probe) in records.iter().zip(handles).zip(probes) {
-            match self.adoptable(r, &handle, &probe, &projects) {
+            match self.adoptable(r, &handle, &probe, &projects, &taken).await {
                 Err(reason) => skipped.push(skip(&r.id, &r.file, reason)),
                 Ok(Adoption::Before) => skipped.push(Skipped {
                     adopted_before: true,
@@ -366,6 +369,9 @@ impl Manager {
                         status: s.status,
                         pr: s.pr.as_ref().map(|p| p.number),
                     };
+                    if let Some(path) = &s.workspace_path {
+                        taken.push((canonical(path), s.id.clone()));
+                    }
                     if !dry_run {
                         self.adopt(*s, &r.file)?;
                     }
@@ -399,13 +405,15 @@ impl Manager {
         Ok(report)
     }
 
-    /// Whether record `r` can become an ao session, and as what.
-    fn adoptable(
+    /// Whether record `r` can become an ao session, and as what; `taken` holds the
+    /// worktrees adopted before it in this run.
+    async fn adoptable(
         &self,
         r: &Record,
         handle: &RuntimeHandle,
         probe: &Probe,
         projects: &[ResolvedProject],
+        taken: &[(PathBuf, SessionId)],
     ) -> Result<Adoption, String> {
         let status = r.status();
         if ended(&status) {
@@ -477,6 +485,10 @@ impl Manager {
                 "the record's role and its id {id} disagree on whether it is an orchestrator"
             ));
         }
+        let in_place = self
+            .worktree_is_its_own(&id, &worktree, project, taken)
+            .await
+            .map_err(|why| format!("its worktree {why}"))?;
         match probe.liveness {
             Liveness::Alive => {}
             Liveness::Exited => {
@@ -513,7 +525,6 @@ impl Manager {
         }
         let now = now_ms();
         let recorded = r.text("branch").unwrap_or("").to_owned();
-        let in_place = worktree.canonicalize().ok() == project.path.canonicalize().ok();
         let mut s = Session::starting(
             id,
             crate::model::Origin {
@@ -569,6 +580,55 @@ impl Manager {
         );
         self.commit(&mut s, vec![adopted])
     }
+}
+
+impl Manager {
+    /// Whether the worktree `path` a record of session `id` names can be that session's:
+    /// a linked worktree of `project`'s repository (`git worktree list` there) that no
+    /// other session holds, or for an orchestrator the project's own checkout (then
+    /// `true`: the checkout, which ao never removes). Else what the path is.
+    async fn worktree_is_its_own(
+        &self,
+        id: &SessionId,
+        path: &Path,
+        project: &ResolvedProject,
+        taken: &[(PathBuf, SessionId)],
+    ) -> Result<bool, String> {
+        let place = crate::git::worktree_place(&project.path, path)
+            .await
+            .map_err(|e| format!("{} cannot be read as a worktree: {e}", path.display()))?;
+        match place {
+            WorktreePlace::Linked => {}
+            WorktreePlace::MainCheckout if id.is_orchestrator() => return Ok(true),
+            WorktreePlace::MainCheckout => {
+                return Err(format!(
+                    "{}, where only the project's orchestrator works; ao adopts a worker in a linked worktree only",
+                    place.describe(path, &project.path)
+                ));
+            }
+            _ => return Err(place.describe(path, &project.path)),
+        }
+        let held = |other: &dyn std::fmt::Display| {
+            format!("{} is the worktree of session {other}", path.display())
+        };
+        if let Some(mark) = crate::config::session_mark(path) {
+            return Err(held(&mark.session));
+        }
+        let canonical_path = canonical(path);
+        if let Some((_, other)) = taken.iter().find(|(p, _)| *p == canonical_path) {
+            return Err(held(other));
+        }
+        match self.holder_of(path, id) {
+            Ok(Some(other)) => Err(held(&other)),
+            Ok(None) => Ok(false),
+            Err(e) => Err(format!("{}: ao cannot read its store: {e}", path.display())),
+        }
+    }
+}
+
+/// `path` with its links resolved, where it exists.
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
 /// What a record can become.

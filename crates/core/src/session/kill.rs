@@ -1,6 +1,7 @@
 //! `ao session kill`: ends the agent and removes the workspace, refusing while work would
 //! be lost; a session still spawning is cancelled, and its spawn undoes itself.
 
+use super::removal::{NotOurs, Removal};
 use super::status::in_flight;
 use super::wait::Backoff;
 use super::{Manager, ManagerError};
@@ -79,6 +80,12 @@ impl Manager {
                 cancelled_spawn: false,
             });
         }
+        if !opts.keep_workspace
+            && has_workspace
+            && let Some(NotOurs(why)) = self.workspace_not_ours(&s, &spec).await?
+        {
+            return Err(refuse_removal(&s, &why));
+        }
         if !opts.keep_workspace && !opts.force && has_workspace {
             let lost = crate::git::unsaved_work(&spec.path, &project.default_branch)
                 .await
@@ -112,7 +119,14 @@ impl Manager {
                 let ignored = crate::git::ignored_files(&spec.path, &ours)
                     .await
                     .unwrap_or_default();
-                self.workspace(&s.workspace)?.destroy(&spec, true).await?;
+                let removal = Removal::Destroy { force: true };
+                if let Some(NotOurs(why)) = self.remove_workspace(&s, &spec, removal).await? {
+                    // It changed hands since the check above.
+                    return Err(ManagerError::plain(format!(
+                        "refusing to remove {}'s workspace: {why}; its agent was ended, and the directory is left as it is",
+                        s.id
+                    )));
+                }
                 done.push(format!("removed {}", spec.path.display()));
                 if !ignored.is_empty() {
                     done.push(format!(
@@ -240,4 +254,15 @@ impl Manager {
             })
             .unwrap_or_default()
     }
+}
+
+/// The refusal of a kill whose workspace is not the session's to remove.
+fn refuse_removal(s: &Session, why: &str) -> ManagerError {
+    ManagerError::refused(
+        format!(
+            "refusing to remove {}'s workspace: {why}; nothing was changed",
+            s.id
+        ),
+        "ao removes only the worktree a session works in; pass --keep-workspace to end the session and leave that directory as it is",
+    )
 }

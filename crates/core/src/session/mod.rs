@@ -22,6 +22,7 @@ mod plugins;
 mod prs;
 mod react;
 mod recover;
+mod removal;
 mod report;
 mod restore;
 mod send;

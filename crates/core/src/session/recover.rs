@@ -2,6 +2,7 @@
 //! process, and after a crash, found by the next command. An undo removes only what the
 //! spawn itself made, as its journal (the session row) records it.
 
+use super::removal::{NotOurs, Removal};
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::model::{
@@ -82,13 +83,17 @@ impl Manager {
                 WorkspaceClaim::Made | WorkspaceClaim::Recreating => {
                     let had_dir = spec.path.exists();
                     let had_branch = crate::git::local_branch_exists(&project.path, &s.branch);
-                    self.workspace(&s.workspace)?
-                        .discard(&spec, s.created_branch)
-                        .await?;
-                    if had_dir {
-                        parts.push(format!("removed {}", spec.path.display()));
+                    let removal = Removal::Discard {
+                        created_branch: s.created_branch,
+                    };
+                    let kept = self.remove_workspace(s, &spec, removal).await?;
+                    match &kept {
+                        // Its branch is left as well.
+                        Some(NotOurs(why)) => parts.push(format!("kept the workspace: {why}")),
+                        None if had_dir => parts.push(format!("removed {}", spec.path.display())),
+                        None => {}
                     }
-                    if had_branch && s.created_branch {
+                    if kept.is_none() && had_branch && s.created_branch {
                         if !crate::git::local_branch_exists(&project.path, &s.branch) {
                             parts.push(format!("deleted branch {}", s.branch));
                         } else {
@@ -161,8 +166,13 @@ impl Manager {
                 // Recreated from the branch and not finished: it holds nothing the
                 // branch does not, and a half checkout would read as lost work.
                 WorkspaceClaim::Recreating => {
-                    self.workspace(&s.workspace)?.discard(&spec, false).await?;
-                    parts.push(format!("removed the unfinished {}", spec.path.display()));
+                    let removal = Removal::Discard {
+                        created_branch: false,
+                    };
+                    parts.push(match self.remove_workspace(s, &spec, removal).await? {
+                        Some(NotOurs(why)) => format!("kept the workspace: {why}"),
+                        None => format!("removed the unfinished {}", spec.path.display()),
+                    });
                 }
                 WorkspaceClaim::Pending => {
                     if std::fs::remove_dir(&spec.path).is_ok() {

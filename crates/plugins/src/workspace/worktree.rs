@@ -1,7 +1,7 @@
 //! The `worktree` workspace: a git worktree and branch per session.
 
 use super::{existing_checkout, git_failed, post_create, prepare_path, refuse_unsaved};
-use ao_core::git;
+use ao_core::git::{self, WorktreePlace};
 use ao_core::plugin::{CommandOutput, PluginError, Slot, Workspace, WorkspaceInfo, WorkspaceSpec};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
 use async_trait::async_trait;
@@ -176,10 +176,26 @@ impl Workspace for WorktreeWorkspace {
     }
 }
 
-/// Removes the worktree and git's record of it; the branch stays.
+/// Removes the worktree and git's record of it; the branch stays. Only a linked worktree
+/// of the repository, or a directory holding nothing yet: never the repository's main
+/// checkout or git directory, whatever path a caller gives.
 async fn remove(spec: &WorkspaceSpec) -> Result<(), PluginError> {
     let _turn = RepoLock::acquire(&spec.repo_path).await?;
     if spec.path.exists() {
+        let place = git::worktree_place(&spec.repo_path, &spec.path)
+            .await
+            .map_err(|e| git_failed(NAME, e))?;
+        let removable = place == WorktreePlace::Linked
+            || (!place.is_the_repository() && git::holds_nothing(&spec.path));
+        if !removable {
+            return Err(PluginError::Refused {
+                plugin: NAME.to_owned(),
+                message: format!(
+                    "{}; ao removes only a linked worktree of the repository",
+                    place.describe(&spec.path, &spec.repo_path)
+                ),
+            });
+        }
         let path = spec.path.to_string_lossy().into_owned();
         let out = git::output(
             &spec.repo_path,
@@ -189,7 +205,8 @@ async fn remove(spec: &WorkspaceSpec) -> Result<(), PluginError> {
         .map_err(|e| git_failed(NAME, e))?;
         if !out.success() {
             if spec.path.exists() {
-                // Not (or no longer) a registered worktree: the directory is ao's own.
+                // A worktree git cannot remove (half made), or a directory holding
+                // nothing yet: as checked above, nothing of anyone else's.
                 std::fs::remove_dir_all(&spec.path)
                     .map_err(|e| failed(format!("cannot remove {}: {e}", spec.path.display())))?;
             }
