@@ -444,6 +444,39 @@ mod desktop {
         f.ao(&["session", "kill", "app-1"]).success();
     }
 
+    /// With no notifiers configured, `ao doctor --test-notify` tests the `desktop` that
+    /// `ao notify` routes urgent and action to, and gets the outcome `ao notify` gets.
+    #[test]
+    fn doctor_tests_the_default_desktop_that_notify_routes_to() {
+        let mut f = Fleet::new("");
+        f.env
+            .set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+        f.ao(&["notify", "-p", "urgent", "Anyone?"])
+            .code(1)
+            .stdout_has("FAIL  desktop  failed after")
+            .stdout_has("the desktop's notification service did not take it");
+        let run = f.ao(&["doctor", "--test-notify"]);
+        run.code(1)
+            .stdout_has("urgent, action: desktop (ao's default")
+            .stdout_has("warning, info: none")
+            .stdout_has("FAIL  notify desktop")
+            .stdout_has("the desktop's notification service did not take it");
+        assert!(
+            !run.stdout.contains("no notifiers are configured"),
+            "{}",
+            run.explain()
+        );
+        // On a real bus, delivered there, as `ao notify`'s is.
+        let bus = DesktopBus::start();
+        f.env.set("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+        f.ao(&["doctor", "--test-notify"])
+            .stdout_has("ok    notify desktop")
+            .stdout_has("delivered in");
+        let shown = bus.shown();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert_eq!(shown[0].summary, "ao test notification");
+    }
+
     #[test]
     fn without_a_notification_service_the_desktop_fails_with_why() {
         let mut f = Fleet::new("");

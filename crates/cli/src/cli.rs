@@ -465,7 +465,8 @@ pub struct DoctorArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-    /// Send a test notification through every configured notifier and report each result.
+    /// Send a test notification through every notifier `ao notify` would use (the default
+    /// `desktop` included) and every configured one, and report each result.
     #[arg(long)]
     pub test_notify: bool,
 }

@@ -207,6 +207,26 @@ impl Dispatcher {
         Vec::new()
     }
 
+    /// Whether the routing is ao's default (neither `notificationRouting` nor
+    /// `defaults.notifiers` is set): `desktop` for urgent and action.
+    pub fn routing_is_default(&self) -> bool {
+        self.routing.is_empty() && self.defaults.is_empty()
+    }
+
+    /// Every notifier some priority is routed to, once each, in priority order (urgent
+    /// first): what `ao notify` may send to.
+    pub fn routed(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in Priority::ALL {
+            for name in self.route(p) {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
     /// Sends `n` to the notifiers named, all at once, each bounded by its time-out, and
     /// returns each one's outcome in the order named. A name without a ready notifier
     /// fails with why.
@@ -575,5 +595,27 @@ mod tests {
         assert_eq!(parse_duration("1500"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("5 min"), None);
         assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn routed_is_every_notifier_some_priority_reaches_defaults_included() {
+        let routing = |pairs: &[(&str, &[&str])]| {
+            pairs
+                .iter()
+                .map(|(p, names)| (p.to_string(), names.iter().map(|n| n.to_string()).collect()))
+                .collect()
+        };
+        let by_priority = Dispatcher::from_parts(
+            Vec::new(),
+            routing(&[("info", &["b"]), ("urgent", &["a", "b"])]),
+            Vec::new(),
+        );
+        assert_eq!(by_priority.routed(), ["a", "b"]);
+        assert!(!by_priority.routing_is_default());
+        let defaults = Dispatcher::from_parts(Vec::new(), routing(&[]), vec!["c".into()]);
+        assert_eq!(defaults.routed(), ["c"]);
+        let none = Dispatcher::from_parts(Vec::new(), routing(&[]), Vec::new());
+        assert_eq!(none.routed(), ["desktop"]);
+        assert!(none.routing_is_default());
     }
 }

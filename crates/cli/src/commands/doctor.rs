@@ -431,16 +431,83 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sends one test event through every configured notifier, all at once (each bounded by
-/// its own time-out), and reports each one's result.
-fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let dispatcher = ao_core::notify::Dispatcher::new(loaded, registry);
-    for u in dispatcher.unready() {
-        // The desktop ao adds when nothing is routed is reported only when it is usable.
-        if !loaded.config.notifiers.contains_key(&u.name) {
-            continue;
+/// What `ao notify` would reach, priority by priority, as one check: ao's default
+/// routing (`desktop` for urgent and action) included, and the configured notifiers no
+/// priority reaches named.
+fn routing_check(loaded: &LoadedConfig, dispatcher: &ao_core::notify::Dispatcher) -> Check {
+    // Priorities with the same notifiers together, in priority order.
+    let mut groups: Vec<(Vec<String>, Vec<&str>)> = Vec::new();
+    for p in Priority::ALL {
+        let to = dispatcher.route(p);
+        match groups.iter_mut().find(|(names, _)| *names == to) {
+            Some((_, priorities)) => priorities.push(p.as_str()),
+            None => groups.push((to, vec![p.as_str()])),
         }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(names, priorities)| {
+            let to = if names.is_empty() {
+                "none".to_owned()
+            } else if dispatcher.routing_is_default() {
+                format!(
+                    "{} (ao's default: no notificationRouting or defaults.notifiers)",
+                    names.join(", ")
+                )
+            } else {
+                names.join(", ")
+            };
+            format!("{}: {to}", priorities.join(", "))
+        })
+        .collect();
+    let routed = dispatcher.routed();
+    let unreached: Vec<&str> = loaded
+        .config
+        .notifiers
+        .keys()
+        .filter(|k| !routed.contains(k))
+        .map(String::as_str)
+        .collect();
+    let mut detail = parts.join("; ");
+    if routed.is_empty() {
+        detail.push_str("; `ao notify` and the host send nothing");
+    }
+    if !unreached.is_empty() {
+        detail.push_str(&format!(
+            "; configured, but reached by no priority: {}",
+            unreached.join(", ")
+        ));
+    }
+    let warn = routed.is_empty() || !unreached.is_empty();
+    check(
+        "notify routing",
+        if warn { Status::Warn } else { Status::Ok },
+        detail,
+        warn.then_some(
+            "name the notifiers each priority goes to under `notificationRouting` (or all of them in `defaults.notifiers`)",
+        ),
+    )
+}
+
+/// Sends one test event through every notifier `ao notify` would use (the routing in
+/// force, ao's default `desktop` included) and every configured one, all at once (each
+/// bounded by its own time-out), and reports each one's result: the outcome `ao notify`
+/// gets.
+fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
+    let dispatcher = ao_core::notify::Dispatcher::new(loaded, registry);
+    let mut checks = vec![routing_check(loaded, &dispatcher)];
+    let mut names = dispatcher.routed();
+    for key in loaded.config.notifiers.keys() {
+        if !names.contains(key) {
+            names.push(key.clone());
+        }
+    }
+    // A notifier that could not be made ready is reported with what to do; one only not
+    // in this build is sent nothing.
+    names.retain(|name| {
+        let Some(u) = dispatcher.unready().iter().find(|u| &u.name == name) else {
+            return true;
+        };
         checks.push(if u.planned {
             check(
                 &format!("notify {}", u.name),
@@ -456,20 +523,8 @@ fn test_notify(loaded: &LoadedConfig, registry: &PluginRegistry) -> Vec<Check> {
                 Some("fix the notifier's section, or its plugin's entry under `plugins:`"),
             )
         });
-    }
-    if loaded.config.notifiers.is_empty() {
-        checks.push(check(
-            "notify",
-            Status::Warn,
-            "no notifiers are configured",
-            Some("add one under `notifiers:`"),
-        ));
-    }
-    let names: Vec<String> = dispatcher
-        .names()
-        .into_iter()
-        .filter(|n| loaded.config.notifiers.contains_key(n))
-        .collect();
+        false
+    });
     let notification = Notification {
         title: "ao test notification".to_owned(),
         event: Event {
