@@ -374,14 +374,11 @@ mod http {
             &["held", "other"],
         );
         let child = f.ao_child(&["notify", "-p", "urgent", "Both at once"]);
+        // Both arrive while the first is held unanswered (its request may reach its
+        // receiver after the second's, on a loaded machine).
         ao_tests::wait_until(
             "the second webhook's delivery while the first is held",
-            || (other.received().len() == 1).then_some(()),
-        );
-        assert_eq!(
-            held.received().len(),
-            1,
-            "the first was called too, and is held"
+            || (other.received().len() == 1 && held.received().len() == 1).then_some(()),
         );
         gate.open();
         let out = child.wait_with_output().unwrap();

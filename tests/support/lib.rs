@@ -932,6 +932,9 @@ impl AgentFleet {
             }
             "opencode" | "kilo" => {
                 // The scripted model as an OpenAI-compatible provider in the user's config.
+                // Snapshots (its undo history) off: on a loaded machine their first one
+                // is slow, and Kilo Code then asks whether to turn them off, a question no
+                // test is about.
                 let dir = home.join(".config").join(agent);
                 std::fs::create_dir_all(&dir).unwrap();
                 let config = serde_json::json!({
@@ -941,6 +944,7 @@ impl AgentFleet {
                         "options": {"baseURL": format!("{}/v1", model.url), "apiKey": TEST_KEY},
                         "models": {"test-model": {"name": "Test model"}}}},
                     "share": "disabled",
+                    "snapshot": false,
                 });
                 std::fs::write(dir.join(format!("{agent}.json")), config.to_string()).unwrap();
             }

@@ -86,7 +86,11 @@ pub fn find_config(cwd: &Path, env: EnvLookup<'_>) -> Result<PathBuf, ConfigNotF
         };
     }
     let ceilings: Vec<PathBuf> = env(CEILING_ENV)
-        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| p.is_absolute())
+                .collect()
+        })
         .unwrap_or_default();
     let mut searched = Vec::new();
     for dir in cwd.ancestors() {
