@@ -1,30 +1,23 @@
-//! Session benchmarks, printed as figures (run: `cargo bench -p ao-tests --bench sessions`):
+//! Session benchmarks (run: `cargo bench -p ao-tests --bench sessions`), each figure with
+//! its target and a verdict; `cargo bench` fails when a target is missed. Targets are
+//! meant for a quiet machine.
 //!
 //! - `ao spawn` with the `command` agent running `cat`, against the floor: the same
 //!   repository's `git fetch` from its local origin, `git worktree add` and
-//!   `tmux new-session`, run by hand. Median of 10 each.
-//! - `ao status` with 100 live sessions in the store and in tmux: median of 10, and the
-//!   number of processes it starts with 10 sessions and with 100.
+//!   `tmux new-session`, run by hand. Median of 10 each; ao may add at most 50 ms.
+//! - `ao status` with 100 live sessions in the store and in tmux: median of 10, under
+//!   30 ms; and the number of processes it starts with 10 sessions and with 100, which
+//!   must not grow with the sessions.
 //!
-//! `cargo test` runs it as a quick check: one run of each, with 2 and 4 sessions.
+//! `cargo test` runs it as a quick pass: one run of each, with 2 and 4 sessions, nothing
+//! judged.
 
+use ao_tests::bench::{self, Bench, Target, Unit};
 use ao_tests::{Fleet, Run};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
-/// How many times each figure is measured.
-fn runs() -> usize {
-    if ao_tests::bench_quick() { 1 } else { 10 }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn timed(f: impl FnOnce() -> Run) -> Duration {
     let start = Instant::now();
@@ -34,10 +27,11 @@ fn timed(f: impl FnOnce() -> Run) -> Duration {
     took
 }
 
-fn spawn_vs_floor() {
+fn spawn_vs_floor(b: &mut Bench) {
+    let runs = b.runs(10);
     let f = Fleet::new(CAT);
     let mut floor = Vec::new();
-    for i in 0..runs() {
+    for i in 0..runs {
         let path = f.env.root().join(format!("floor-{i}"));
         let branch = format!("floor-{i}");
         let start = Instant::now();
@@ -68,20 +62,31 @@ fn spawn_vs_floor() {
         f.tmux(&["kill-session", "-t", &branch]).success();
     }
     let mut spawn = Vec::new();
-    for i in 0..runs() {
+    for i in 0..runs {
         spawn.push(timed(|| {
             f.ao(&["spawn", "app", "--prompt", "benchmark task"])
         }));
         f.ao(&["session", "kill", &format!("app-{}", i + 1)])
             .success();
     }
-    let (floor, spawn) = (median(floor), median(spawn));
-    println!(
-        "spawn: ao spawn median {} vs floor (fetch + worktree add + tmux new-session) median {}, {} runs each: ao adds {} (target: at most +50 ms)",
-        ms(spawn),
-        ms(floor),
-        runs(),
-        ms(spawn.saturating_sub(floor))
+    let added = bench::ms(bench::median(&spawn)) - bench::ms(bench::median(&floor));
+    b.median(
+        "floor (git fetch + worktree add + tmux new-session by hand)",
+        floor.into_iter().map(bench::ms),
+        Unit::Ms,
+        Target::None,
+    );
+    b.median(
+        "ao spawn (command agent running cat)",
+        spawn.into_iter().map(bench::ms),
+        Unit::Ms,
+        Target::None,
+    );
+    b.figure(
+        "what ao spawn adds to its floor (the medians' difference)",
+        added,
+        Unit::Ms,
+        Target::AtMost(50.0),
     );
 }
 
@@ -125,13 +130,9 @@ fn which(tool: &str) -> String {
         .to_string()
 }
 
-fn status_with_100() {
+fn status_with_100(b: &mut Bench) {
     let f = Fleet::new(CAT);
-    let sizes = if ao_tests::bench_quick() {
-        [2, 4]
-    } else {
-        [10, 100]
-    };
+    let sizes = if b.quick() { [2, 4] } else { [10, 100] };
     let most = sizes[1];
     let mut counts = Vec::new();
     for target in sizes {
@@ -143,7 +144,7 @@ fn status_with_100() {
     }
     assert_eq!(f.tmux_sessions().len(), most);
     let mut times = Vec::new();
-    for _ in 0..runs() {
+    for _ in 0..b.runs(10) {
         times.push(timed(|| f.ao(&["status"])));
     }
     let out = f.ao(&["status"]);
@@ -153,21 +154,34 @@ fn status_with_100() {
         "{}",
         out.stdout
     );
-    println!(
-        "status: ao status with {most} live sessions median {} of {} (target: under 30 ms with 100)",
-        ms(median(times)),
-        runs()
+    b.median(
+        &format!("ao status with {most} live sessions"),
+        times.into_iter().map(bench::ms),
+        Unit::Ms,
+        Target::Under(30.0),
     );
-    for (n, c) in counts {
-        println!("status: processes started by ao status with {n} sessions: {c}");
-    }
+    let [(few, at_few), (many, at_many)] = [counts[0], counts[1]];
+    b.figure(
+        &format!("processes ao status starts with {few} sessions"),
+        at_few as f64,
+        Unit::Count("process"),
+        Target::None,
+    );
+    b.figure(
+        &format!("processes ao status starts with {many} sessions (no more than with {few})"),
+        at_many as f64,
+        Unit::Count("process"),
+        Target::AtMost(at_few as f64),
+    );
 }
 
-fn main() {
+fn main() -> ExitCode {
     // Asked to list its tests (an IDE's test discovery): it has none of libtest's.
     if std::env::args().any(|a| a == "--list") {
-        return;
+        return ExitCode::SUCCESS;
     }
-    spawn_vs_floor();
-    status_with_100();
+    let mut b = Bench::start("sessions");
+    spawn_vs_floor(&mut b);
+    status_with_100(&mut b);
+    b.finish()
 }
