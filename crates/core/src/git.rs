@@ -403,37 +403,57 @@ pub async fn worktree_place(repo: &Path, path: &Path) -> Result<WorktreePlace, G
         // A dangling link, or a directory ao may not enter: no checkout ao knows.
         Err(_) => return Ok(WorktreePlace::Elsewhere),
     };
-    let listing = run(repo, &["worktree", "list", "--porcelain"]).await?;
-    let mut listed: Vec<(PathBuf, bool)> = listing
-        .split("\n\n")
-        .filter_map(|block| {
-            let path = block.lines().find_map(|l| l.strip_prefix("worktree "))?;
-            let path = Path::new(path);
-            let bare = block.lines().any(|l| l == "bare");
-            Some((
-                path.canonicalize().unwrap_or_else(|_| path.to_owned()),
-                bare,
-            ))
-        })
-        .collect();
-    let git_dir = git2::Repository::open(repo)
-        .map_err(|e| GitError::Failed {
-            args: format!("open {}", repo.display()),
-            message: e.message().to_owned(),
-        })?
-        .commondir()
-        .to_owned();
-    let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
-    // git lists the main worktree first; a bare repository has none.
-    let main = match listed.first() {
-        Some((p, false)) => Some(p.clone()),
-        _ => None,
+    let opened = git2::Repository::open(repo).map_err(|e| GitError::Failed {
+        args: format!("open {}", repo.display()),
+        message: e.message().to_owned(),
+    })?;
+    let git_dir = canonical(opened.commondir());
+    let (main, linked) = match run(repo, &["worktree", "list", "--porcelain"]).await {
+        Ok(listing) => listed_worktrees(&listing),
+        // git refuses to list at all while one record is half written (a `git worktree
+        // add` killed before it wrote `commondir`): read the records it lists from.
+        Err(_) => (
+            git2::Repository::open(&git_dir)
+                .ok()
+                .and_then(|r| r.workdir().map(canonical)),
+            recorded_worktrees(&git_dir),
+        ),
     };
-    if !listed.is_empty() {
-        listed.remove(0);
-    }
-    let linked: Vec<PathBuf> = listed.into_iter().map(|(p, _)| p).collect();
     Ok(place_among(&path, main.as_deref(), &git_dir, &linked))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+/// The main worktree (none when bare) and the linked ones of a `git worktree list
+/// --porcelain` listing, canonical; git lists the main one first.
+fn listed_worktrees(listing: &str) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let mut blocks = listing.split("\n\n").filter_map(|block| {
+        let path = block.lines().find_map(|l| l.strip_prefix("worktree "))?;
+        Some((
+            canonical(Path::new(path)),
+            block.lines().any(|l| l == "bare"),
+        ))
+    });
+    let main = blocks.next().and_then(|(p, bare)| (!bare).then_some(p));
+    (main, blocks.map(|(p, _)| p).collect())
+}
+
+/// The linked worktrees recorded in `git_dir/worktrees/<id>/gitdir` (each names the
+/// worktree's `.git` file, relative to the record or absolute), canonical.
+fn recorded_worktrees(git_dir: &Path) -> Vec<PathBuf> {
+    let Ok(records) = std::fs::read_dir(git_dir.join("worktrees")) else {
+        return Vec::new();
+    };
+    records
+        .flatten()
+        .filter_map(|record| {
+            let dot_git = std::fs::read_to_string(record.path().join("gitdir")).ok()?;
+            let dot_git = record.path().join(dot_git.trim());
+            dot_git.parent().map(canonical)
+        })
+        .collect()
 }
 
 /// [`worktree_place`] over what git listed: all paths canonical.
@@ -497,6 +517,29 @@ mod tests {
         // A bare repository has no main checkout.
         let bare = place_among(Path::new("/w/app-1"), None, Path::new("/b.git"), &linked);
         assert_eq!(bare, WorktreePlace::Linked);
+    }
+
+    #[test]
+    fn a_listing_and_the_records_name_the_same_worktrees() {
+        let listing = "worktree /r\nHEAD abc\nbranch refs/heads/main\n\nworktree /w/app-1\nHEAD def\ndetached\n\n";
+        let (main, linked) = listed_worktrees(listing);
+        assert_eq!(main.as_deref(), Some(Path::new("/r")));
+        assert_eq!(linked, [PathBuf::from("/w/app-1")]);
+        let (main, _) = listed_worktrees("worktree /b.git\nbare\n\n");
+        assert_eq!(main, None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let git_dir = dir.path().join("r/.git");
+        let wt = dir.path().join("w/app-1");
+        std::fs::create_dir_all(&wt).unwrap();
+        for (id, gitdir) in [("app-1", Some(wt.join(".git"))), ("half", None)] {
+            let record = git_dir.join("worktrees").join(id);
+            std::fs::create_dir_all(&record).unwrap();
+            if let Some(g) = gitdir {
+                std::fs::write(record.join("gitdir"), format!("{}\n", g.display())).unwrap();
+            }
+        }
+        assert_eq!(recorded_worktrees(&git_dir), [wt.canonicalize().unwrap()]);
     }
 
     #[test]
