@@ -455,3 +455,180 @@ fn a_record_naming_the_repository_or_another_sessions_worktree_is_not_adopted() 
         assert!(tmux.has(name), "{name} was stopped");
     }
 }
+
+/// Session names tmux would read as its own syntax if ao let them through: a command
+/// list breaking out of double quotes (the rest of the line a comment), the same out of
+/// single quotes, and one ending in `;`. Each runs `touch <dir>/<step>-<n>` if it does.
+/// tmux runs the injected command only when the one before it succeeds, so
+/// [`lay_trap`] gives that one what it needs.
+fn hostile_names(dir: &Path, step: &str) -> Vec<String> {
+    let marker = |n: u32| dir.join(format!("{step}-{n}")).display().to_string();
+    vec![
+        format!("{step}\";run-shell \"touch {}\";#", marker(1)),
+        format!("{step}';run-shell 'touch {}';#", marker(2)),
+        format!("{step}\" ; run-shell \"touch {}\" ;", marker(3)),
+    ]
+}
+
+/// Makes a paste of the buffer ao's `send` would name `ao-<step>` (cut short at the
+/// first quote of a name from [`hostile_names`]) succeed on the server `tmux` runs on.
+fn lay_trap(tmux: impl Fn(&[&str]) -> Run, step: &str) {
+    tmux(&["set-buffer", "-b", &format!("ao-{step}"), "x"]).success();
+}
+
+/// `name` as one argument of a tmux command line (a final `;` would end the command).
+fn tmux_arg(name: &str) -> String {
+    match name.strip_suffix(';') {
+        Some(rest) => format!("{rest}\\;"),
+        None => name.to_owned(),
+    }
+}
+
+/// Gives ao session `id`'s row the tmux session `name` (as a store an older import
+/// wrote could hold), and starts a tmux session of that name on the fleet's server.
+fn rename_tmux_session(f: &Fleet, id: &str, name: &str) {
+    f.tmux(&["new-session", "-d", "-s", &tmux_arg(name), "--", "cat", "-"])
+        .success();
+    let db = rusqlite::Connection::open(f.env.ao_home.join("ao.db")).unwrap();
+    let handle: String = db
+        .query_row("SELECT runtime FROM sessions WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut handle: Value = serde_json::from_str(&handle).unwrap();
+    handle["id"] = json!(name);
+    db.execute(
+        "UPDATE sessions SET runtime = ?1 WHERE id = ?2",
+        [handle.to_string(), id.to_owned()],
+    )
+    .unwrap();
+}
+
+/// When the host last probed (a pass of the reactions follows each probe).
+fn last_probe(f: &Fleet) -> i64 {
+    let db = rusqlite::Connection::open(f.env.ao_home.join("ao.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let state: Option<String> = db
+        .query_row("SELECT value FROM scm_state WHERE key = 'host'", [], |r| {
+            r.get(0)
+        })
+        .ok();
+    let state: Value = state
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    state["last_probe"].as_i64().unwrap_or(0)
+}
+
+/// The marker files commands smuggled in names created.
+fn markers_in(dir: &Path) -> Vec<String> {
+    let mut ran: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    ran.sort();
+    ran
+}
+
+#[test]
+fn a_tmux_session_name_from_a_record_never_runs_as_a_tmux_command() {
+    let mut f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let config = f.repo.join("agent-orchestrator.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "readyThresholdMs: 100\nlifecycle:\n  probeInterval: 200ms\nreactions:\n  agent-idle:\n    auto: true\n    action: send-to-agent\n    message: nudge\n{text}"
+        ),
+    )
+    .unwrap();
+    private_default_tmux(&mut f);
+    let tmux = DefaultTmux(&f);
+    let markers = f.env.root().join("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    // ao's own sessions: app-1 to app-3 get the names below; app-4 keeps its own.
+    for n in 1..=4 {
+        f.ao(&["spawn", "app", "--prompt", &format!("task {n}")])
+            .success();
+    }
+
+    // Records of live agents whose tmux sessions bear the names.
+    let base = f.env.home.join(".agent-orchestrator/projects/app");
+    let names = hostile_names(&markers, "import");
+    for (n, name) in (5..).zip(&names) {
+        let id = format!("app-{n}");
+        let wt = worktree(&f, &base, &id, &format!("feat/{id}"));
+        let mut r = record(&id, &wt, &format!("feat/{id}"), "aider", "working");
+        r["tmuxName"] = json!(name);
+        r["runtimeHandle"]["id"] = json!(name);
+        r["lifecycle"]["runtime"]["tmuxName"] = json!(name);
+        write(&base.join("sessions"), &format!("{id}.json"), &r);
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &tmux_arg(name),
+            "-c",
+            wt.to_str().unwrap(),
+            "--",
+            "cat",
+            "-",
+        ])
+        .success();
+    }
+    lay_trap(|a| tmux.run(a), "import");
+    let import = f.ao(&["import"]);
+    for id in ["app-5", "app-6", "app-7"] {
+        f.ao(&["send", "--no-wait", id, "hello"]);
+        f.ao(&["session", "kill", "--force", id]);
+    }
+
+    // Rows that hold such names (an older import's): sent to, read, by the host's
+    // reactions, and killed.
+    let ids = ["app-1", "app-2", "app-3"];
+    lay_trap(|a| f.tmux(a), "send");
+    for (id, name) in ids.iter().zip(hostile_names(&markers, "send")) {
+        rename_tmux_session(&f, id, &name);
+        f.ao(&["send", "--no-wait", id, "hello"]);
+        f.ao(&["session", "output", id]);
+    }
+    for (id, name) in ids.iter().zip(hostile_names(&markers, "host")) {
+        rename_tmux_session(&f, id, &name);
+    }
+    lay_trap(|a| f.tmux(a), "host");
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    wait_until(
+        "the host to nudge app-4 (an idle agent), or run a name",
+        || {
+            let nudged = f
+                .ao(&["session", "output", "app-4"])
+                .stdout
+                .contains("nudge");
+            (nudged || !markers_in(&markers).is_empty()).then_some(())
+        },
+    );
+    if markers_in(&markers).is_empty() {
+        let mut passes = std::collections::HashSet::new();
+        wait_until("two more passes of the host", || {
+            passes.insert(last_probe(&f));
+            (passes.len() > 2).then_some(())
+        });
+    }
+    f.stop_host(host);
+    lay_trap(|a| f.tmux(a), "kill");
+    for (id, name) in ids.iter().zip(hostile_names(&markers, "kill")) {
+        rename_tmux_session(&f, id, &name);
+        f.ao(&["session", "kill", "--force", id]);
+    }
+
+    let ran = markers_in(&markers);
+    assert!(
+        ran.is_empty(),
+        "tmux ran commands from session names: {ran:?}\n{}",
+        import.explain()
+    );
+    for (n, name) in (5..).zip(&names) {
+        import.stdout_has(&format!(
+            "not adopted: app-{n}: its tmux session name {name:?} is not one ao makes or adopts"
+        ));
+    }
+}

@@ -1,4 +1,4 @@
-//! Text that crosses into a terminal or a branch name.
+//! Text that crosses into a terminal, a branch name or a tmux session name.
 
 /// Makes text safe to type into an agent's terminal: terminal escape sequences (CSI such
 /// as colours, OSC such as titles, and two-byte escapes) are removed whole, and every
@@ -85,9 +85,58 @@ pub fn slug(text: &str, max: usize) -> String {
     out
 }
 
+/// The longest tmux session name ao makes or adopts.
+const MAX_TMUX_NAME: usize = 200;
+
+/// What makes `name` a tmux session name ao neither makes nor adopts, if anything.
+/// ao names its sessions after their ids (`<prefix>-<n>`), the reference system
+/// `<hash>-<prefix>-<n>`: ASCII letters, digits, `-` and `_`, never a leading `-`. Every
+/// other character means something to tmux somewhere (`;` `"` `'` `#` in its command
+/// language and formats, `:` `.` in targets), so a name holding one is never passed on.
+pub fn tmux_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("is empty".into());
+    }
+    if name.len() > MAX_TMUX_NAME {
+        return Some(format!("is longer than {MAX_TMUX_NAME} bytes"));
+    }
+    if name.starts_with('-') {
+        return Some("starts with `-`".into());
+    }
+    let other = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))?;
+    Some(format!(
+        "holds {other:?}, and ao's names and the reference's hold only ASCII letters, digits, `-` and `_`"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tmux_names_are_the_ones_ao_and_the_reference_make() {
+        for ok in ["app-1", "my_app-orchestrator", "3f2a9c1b7d4e-app-12"] {
+            assert_eq!(tmux_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "-t",
+            "ev\";run-shell \"touch P\";#",
+            "a;",
+            "a'b",
+            "#(id)",
+            "victim:",
+            "a.b",
+            "a b",
+            "é",
+            "a\nb",
+        ] {
+            assert!(tmux_name_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(tmux_name_problem(&"a".repeat(201)).is_some());
+    }
 
     #[test]
     fn escape_sequences_and_controls_go_text_stays() {

@@ -430,6 +430,12 @@ impl Manager {
                 "it runs in the reference's `{runtime}` runtime, and ao adopts tmux sessions only"
             ));
         }
+        if let Some(why) = crate::text::tmux_name_problem(&handle.id) {
+            return Err(format!(
+                "its tmux session name {:?} is not one ao makes or adopts: it {why}",
+                handle.id
+            ));
+        }
         let Some(worktree) = r.text("worktree").map(PathBuf::from) else {
             return Err("the record names no worktree".into());
         };

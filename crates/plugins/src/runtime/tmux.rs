@@ -1,11 +1,16 @@
 //! The `tmux` runtime: one tmux session per ao session, named after it.
 //!
 //! ao drives tmux through its command line, one argv per call and never a shell string
-//! (see docs/ARCHITECTURE.md for why not a tmux binding crate). The agent is the pane's
-//! own process: `new-session` execs it directly, with `remain-on-exit` set in the same
-//! call so its last output can still be read after it exits. Text reaches the agent
-//! through a named paste buffer with bracketed paste, then Enter. Every probe of all
-//! sessions is one `list-panes -a` call.
+//! (see docs/ARCHITECTURE.md for why not a tmux binding crate). No value is read as tmux
+//! syntax: each is an argument of its own (one ending in `;` escaped, a directory's `#`
+//! doubled, as tmux expands it as a format), a session is targeted by its exact name
+//! (`=name`), the command strings `if-shell` runs quote every value in tmux's single
+//! quotes, and a session name that is not one ao makes or adopts is refused.
+//!
+//! The agent is the pane's own process: `new-session` execs it directly, with
+//! `remain-on-exit` set in the same call so its last output can still be read after it
+//! exits. Text reaches the agent through a named paste buffer with bracketed paste, then
+//! Enter. Every probe of all sessions is one `list-panes -a` call.
 
 use ao_core::exec::{Cmd, ExecError, Output};
 use ao_core::model::{RuntimeHandle, SessionId};
@@ -66,8 +71,8 @@ impl Socket {
     fn args(&self) -> Vec<String> {
         match self {
             Socket::Default => Vec::new(),
-            Socket::Name(n) => vec!["-L".into(), n.clone()],
-            Socket::Path(p) => vec!["-S".into(), p.to_string_lossy().into_owned()],
+            Socket::Name(n) => vec!["-L".into(), arg(n)],
+            Socket::Path(p) => vec!["-S".into(), arg(&p.to_string_lossy())],
         }
     }
 
@@ -201,9 +206,41 @@ fn no_such_session(out: &Output) -> bool {
     no_server(out) || m.contains("can't find") || m.contains("session not found")
 }
 
+/// The tmux session `handle` names, when it is a name ao makes or adopts.
+fn session_name(handle: &RuntimeHandle) -> Result<&str, PluginError> {
+    match ao_core::text::tmux_name_problem(&handle.id) {
+        None => Ok(&handle.id),
+        Some(why) => Err(failed(format!(
+            "refusing the tmux session name {:?}: it {why}",
+            handle.id
+        ))),
+    }
+}
+
 /// `=name:` targets the session called exactly `name` (not one it prefixes).
-fn target(handle: &RuntimeHandle) -> String {
-    format!("={}:", handle.id)
+fn target(handle: &RuntimeHandle) -> Result<String, PluginError> {
+    Ok(format!("={}:", session_name(handle)?))
+}
+
+/// `value` as one argument of a tmux command line: tmux ends a command at an argument
+/// ending in `;` and reads a final `\;` as a plain `;`, so such an argument is escaped.
+fn arg(value: &str) -> String {
+    match value.strip_suffix(';') {
+        Some(rest) => format!("{rest}\\;"),
+        None => value.to_owned(),
+    }
+}
+
+/// `value` as an argument tmux expands as a format (`new-session -s`, a `-c` directory):
+/// there `#` starts one (`#(...)` runs a command), and `##` is a plain `#`.
+fn literal(value: &str) -> String {
+    arg(&value.replace('#', "##"))
+}
+
+/// `value` as one word of a command string tmux parses (`if-shell`'s commands): inside
+/// single quotes tmux reads nothing as syntax, and a `'` is written `'\''`.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 impl TmuxRuntime {
@@ -234,7 +271,7 @@ impl TmuxRuntime {
     /// The panes of every session, or of the one session `only` (one probe of one
     /// session need not read them all).
     async fn list_in(socket: &Socket, only: Option<&str>) -> Result<Listed, PluginError> {
-        let target = only.map(|name| format!("={name}"));
+        let target = only.map(|name| arg(&format!("={name}")));
         let scope: Vec<&str> = match &target {
             Some(t) => vec!["-s", "-t", t],
             None => vec!["-a"],
@@ -320,9 +357,10 @@ impl Runtime for TmuxRuntime {
             id: name.clone(),
             data: self.socket.to_json(),
         };
-        let cwd = spec.cwd.to_string_lossy().into_owned();
-        let mark = spec.data_dir.to_string_lossy().into_owned();
-        let t = target(&handle);
+        let cwd = literal(&spec.cwd.to_string_lossy());
+        let mark = arg(&spec.data_dir.to_string_lossy());
+        let t = target(&handle)?;
+        let session = literal(session_name(&handle)?);
         // One call: the session starts on a placeholder that cannot exit, gets
         // `remain-on-exit`, and only then is the pane respawned with the agent, so even
         // an agent that exits at once leaves its pane (and its last output) to read.
@@ -330,7 +368,7 @@ impl Runtime for TmuxRuntime {
             "new-session",
             "-d",
             "-s",
-            &name,
+            &session,
             "-x",
             "220",
             "-y",
@@ -367,7 +405,7 @@ impl Runtime for TmuxRuntime {
         .to_vec();
         let argv = Self::pane_argv(spec)?;
         args.push("--".into());
-        args.extend(argv);
+        args.extend(argv.iter().map(|a| arg(a)));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = Self::call(&self.socket, &refs).await?;
         if !out.success() {
@@ -388,7 +426,8 @@ impl Runtime for TmuxRuntime {
 
     async fn destroy(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
         let socket = Socket::from_handle(handle);
-        let out = Self::call(&socket, &["kill-session", "-t", &format!("={}", handle.id)]).await?;
+        let t = arg(&format!("={}", session_name(handle)?));
+        let out = Self::call(&socket, &["kill-session", "-t", &t]).await?;
         if out.success() || no_such_session(&out) {
             Ok(())
         } else {
@@ -403,16 +442,17 @@ impl Runtime for TmuxRuntime {
     async fn send(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
         let socket = Socket::from_handle(handle);
         let text = ao_core::text::sanitize_for_terminal(text);
-        let buffer = format!("ao-{}-{}", handle.id, std::process::id());
-        let t = target(handle);
+        let buffer = format!("ao-{}-{}", session_name(handle)?, std::process::id());
+        let t = target(handle)?;
         // One call: load the buffer from stdin, then, decided by tmux itself at that
         // moment, paste it bracketed (deleting the buffer) and press Enter as a key of
         // its own, or, when the agent's pane is dead, only drop the buffer: tmux 3.3a
         // crashes, taking every session with it, on `paste-buffer -p` into a dead pane,
         // and an earlier check could be stale by the time the paste arrives.
-        let live =
-            format!("paste-buffer -d -p -b \"{buffer}\" -t \"{t}\" ; send-keys -t \"{t}\" Enter");
-        let dead = format!("delete-buffer -b \"{buffer}\" ; display-message -p {PANE_DEAD}");
+        let (b, q) = (quoted(&buffer), quoted(&t));
+        let live = format!("paste-buffer -d -p -b {b} -t {q} ; send-keys -t {q} Enter");
+        let dead = format!("delete-buffer -b {b} ; display-message -p {PANE_DEAD}");
+        let (buffer, t) = (arg(&buffer), arg(&t));
         let out = Self::tmux(&socket)
             .args([
                 "load-buffer",
@@ -458,8 +498,9 @@ impl Runtime for TmuxRuntime {
 
     async fn submit(&self, handle: &RuntimeHandle) -> Result<(), PluginError> {
         let socket = Socket::from_handle(handle);
-        let t = target(handle);
-        let enter = format!("send-keys -t \"{t}\" Enter");
+        let t = target(handle)?;
+        let enter = format!("send-keys -t {} Enter", quoted(&t));
+        let t = arg(&t);
         let out = Self::call(
             &socket,
             &["if-shell", "-F", "-t", &t, "#{pane_dead}", "", &enter],
@@ -478,10 +519,11 @@ impl Runtime for TmuxRuntime {
 
     async fn press(&self, handle: &RuntimeHandle, key: &str) -> Result<(), PluginError> {
         let socket = Socket::from_handle(handle);
-        let t = target(handle);
+        let t = target(handle)?;
         // Keys only, and only into a live pane (as `send`); `key` is a tmux key name
         // chosen by ao, never user text.
-        let press = format!("send-keys -t \"{t}\" {key}");
+        let press = format!("send-keys -t {} {}", quoted(&t), quoted(key));
+        let t = arg(&t);
         let out = Self::call(
             &socket,
             &["if-shell", "-F", "-t", &t, "#{pane_dead}", "", &press],
@@ -508,7 +550,7 @@ impl Runtime for TmuxRuntime {
                 "-p",
                 "-J",
                 "-t",
-                &target(handle),
+                &arg(&target(handle)?),
                 "-S",
                 &start,
             ],
@@ -539,7 +581,8 @@ impl Runtime for TmuxRuntime {
         } else {
             ["attach-session", "-t"].map(String::from)
         });
-        argv.push(format!("={}", handle.id));
+        // No session name ao makes or adopts ends in `;`; an older store's might.
+        argv.push(arg(&format!("={}", handle.id)));
         AttachInfo { argv, note: None }
     }
 
@@ -552,6 +595,9 @@ impl Runtime for TmuxRuntime {
                 continue;
             }
             let only = (handles.len() == 1).then_some(h.id.as_str());
+            if only.is_some() && session_name(h).is_err() {
+                continue;
+            }
             let listed = match Self::list_in(&socket, only).await {
                 Ok(Listed::Panes(rows)) => Some(rows),
                 Ok(Listed::NoServer) => Some(Vec::new()),
@@ -565,7 +611,11 @@ impl Runtime for TmuxRuntime {
         Ok(handles
             .iter()
             .map(|h| {
-                let Some(Some(rows)) = by_socket.get(&Socket::from_handle(h).args()) else {
+                // A name ao would not make is asked about nowhere.
+                let Some(Some(rows)) = by_socket
+                    .get(&Socket::from_handle(h).args())
+                    .filter(|_| session_name(h).is_ok())
+                else {
                     return Probe::unknown();
                 };
                 match rows.iter().find(|r| r.session == h.id) {
@@ -704,6 +754,30 @@ mod tests {
             data: Socket::Name("x".into()).to_json(),
         };
         assert_eq!(Socket::from_handle(&h), Socket::Name("x".into()));
+    }
+
+    #[test]
+    fn values_are_never_tmux_syntax() {
+        assert_eq!(arg("a;"), "a\\;");
+        assert_eq!(arg("a\\;"), "a\\\\;");
+        assert_eq!(arg("a;b"), "a;b");
+        assert_eq!(literal("/w/#(id);"), "/w/##(id)\\;");
+        assert_eq!(
+            quoted("ev\";run-shell 'x';#"),
+            "'ev\";run-shell '\\''x'\\'';#'"
+        );
+        let hostile = RuntimeHandle {
+            runtime: NAME.into(),
+            id: "ev\";run-shell \"touch P\";#".into(),
+            data: serde_json::Value::Null,
+        };
+        assert!(target(&hostile).is_err());
+        let ends_in_semicolon = RuntimeHandle {
+            id: "x;".into(),
+            ..hostile
+        };
+        let attach = TmuxRuntime::new(None).attach_info(&ends_in_semicolon).argv;
+        assert_eq!(attach.last().map(String::as_str), Some("=x\\;"));
     }
 
     #[test]
