@@ -14,6 +14,10 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the host polls pull requests, unless `lifecycle.pollInterval` says otherwise.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 
+/// The shortest time from one pass's start to a pass that a poll falling due brings
+/// forward.
+const POLL_GAP: Duration = Duration::from_secs(1);
+
 /// What the host records of itself, for `ao status` and `ao stop`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostState {
@@ -200,7 +204,7 @@ impl Manager {
         tokio::pin!(stop);
         let mut next_poll = tokio::time::Instant::now();
         loop {
-            let probe = tokio::time::sleep(probe_every);
+            let started = tokio::time::Instant::now();
             let pass = async {
                 for scope in &scopes {
                     if let Err(e) = self.status(*scope, false).await {
@@ -209,6 +213,7 @@ impl Manager {
                 }
                 state.last_probe = Some(now_ms());
                 if tokio::time::Instant::now() >= next_poll {
+                    let polled = tokio::time::Instant::now();
                     for scope in &scopes {
                         match self.refresh_prs(*scope).await {
                             Ok(report) => {
@@ -232,8 +237,9 @@ impl Manager {
                         budget.as_ref(),
                         now_ms(),
                     );
-                    next_poll =
-                        tokio::time::Instant::now() + Duration::from_millis(wait.max(0) as u64);
+                    // Counted from when the poll began, not when it ended: the interval
+                    // is the one configured, however long a poll takes.
+                    next_poll = polled + Duration::from_millis(wait.max(0) as u64);
                 }
                 match self.react(&dispatcher, since, projects).await {
                     Ok(lines) => {
@@ -245,19 +251,26 @@ impl Manager {
                 }
                 self.record_host(&state);
             };
-            tokio::pin!(pass);
-            tokio::select! {
-                _ = &mut stop => {
-                    if tokio::time::timeout(Duration::from_secs(10), &mut pass).await.is_err() {
-                        tracing::warn!("the pass under way did not finish within 10 s; stopped anyway");
+            {
+                tokio::pin!(pass);
+                tokio::select! {
+                    _ = &mut stop => {
+                        if tokio::time::timeout(Duration::from_secs(10), &mut pass).await.is_err() {
+                            tracing::warn!("the pass under way did not finish within 10 s; stopped anyway");
+                        }
+                        break;
                     }
-                    break;
+                    _ = &mut pass => {}
                 }
-                _ = &mut pass => {}
             }
+            // The next pass at the next probe, or sooner when a poll falls due before it
+            // (a poll waiting for the probe after it came up to a probe interval late),
+            // though not within a second of this pass's start: an interval shorter than
+            // that does not make the host run pass after pass.
+            let wake = (started + probe_every).min(next_poll.max(started + POLL_GAP));
             tokio::select! {
                 _ = &mut stop => break,
-                _ = probe => {}
+                _ = tokio::time::sleep_until(wake) => {}
             }
         }
         tracing::info!("host stopped");
