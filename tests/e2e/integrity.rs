@@ -159,14 +159,20 @@ fn an_undo_of_an_unfinished_claim_leaves_a_directory_that_appeared_there() {
     let run = Run::of(cmd, &f.repo);
     assert_ne!(run.code, 0, "{}", run.explain());
     let path = f.worktree("app-1");
-    assert!(!path.exists(), "the spawn made {} before its claim", path.display());
+    assert!(
+        !path.exists(),
+        "the spawn made {} before its claim",
+        path.display()
+    );
     std::fs::create_dir_all(&path).unwrap();
     std::fs::write(path.join("mine.txt"), "not the spawn's\n").unwrap();
     // The next command finds the interrupted spawn and undoes it.
     f.ao(&["status"]).success();
     assert!(f.sessions().is_empty(), "{:?}", f.sessions());
     assert_eq!(
-        std::fs::read_to_string(path.join("mine.txt")).ok().as_deref(),
+        std::fs::read_to_string(path.join("mine.txt"))
+            .ok()
+            .as_deref(),
         Some("not the spawn's\n"),
         "the undo removed a directory the spawn never made"
     );

@@ -70,7 +70,10 @@ fn an_escalated_reaction_stays_escalated_through_later_claims() {
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     let state = store.reaction_state(&id, "ci-failed").unwrap().unwrap();
-    assert!(state.escalated, "the escalation did not survive reopening: {state:?}");
+    assert!(
+        state.escalated,
+        "the escalation did not survive reopening: {state:?}"
+    );
 }
 
 #[test]
