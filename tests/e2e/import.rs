@@ -632,3 +632,101 @@ fn a_tmux_session_name_from_a_record_never_runs_as_a_tmux_command() {
         ));
     }
 }
+
+/// An `ao` process that is ended if the test gives up on it.
+struct Bounded(Option<std::process::Child>);
+
+impl Bounded {
+    /// Runs `ao args` in the repository with at most `memory` bytes of address space, so
+    /// an `ao` reading without end fails instead of taking the machine's memory.
+    fn start(f: &Fleet, args: &[&str], memory: u64) -> Bounded {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = f.env.command(ao_tests::ao_bin());
+        cmd.args(args)
+            .current_dir(&f.repo)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        // SAFETY: setrlimit is async-signal-safe and touches only the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: memory,
+                    rlim_max: memory,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Bounded(Some(cmd.spawn().expect("ao starts")))
+    }
+
+    /// Waits for it to end (failing, saying `what`, if it does not), and its output.
+    fn finish(mut self, what: &str) -> std::process::Output {
+        let child = self.0.as_mut().unwrap();
+        wait_until(what, || child.try_wait().unwrap());
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_record_that_is_no_regular_file_or_too_large_is_skipped_unread() {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let base = f.env.home.join(".agent-orchestrator/projects/app");
+    let sessions = base.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    // Read to its end, /dev/zero is endless; a large record is refused before reading.
+    std::os::unix::fs::symlink("/dev/zero", sessions.join("app-2.json")).unwrap();
+    let padding = " ".repeat(2 << 20);
+    std::fs::write(sessions.join("app-3.json"), format!("{{{padding}}}")).unwrap();
+    std::fs::create_dir(sessions.join("app-4.json")).unwrap();
+    let wt = worktree(&f, &base, "app-5", "feat/five");
+    write(
+        &sessions,
+        "app-5.json",
+        &record("app-5", &wt, "feat/five", "aider", "working"),
+    );
+    let dry = Bounded::start(&f, &["import", "--dry-run"], 2 << 30)
+        .finish("ao import --dry-run to finish beside /dev/zero");
+    let said = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.status.success(),
+        "{:?}\n{said}\n{}",
+        dry.status,
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let device = "not adopted: app-2: is a character device, not a regular file; ao reads only regular files";
+    assert!(said.contains(device), "{device:?} not in\n{said}");
+
+    // Opened to read, a FIFO waits for a writer that never comes.
+    for fifo in [sessions.join("app-1.json"), base.join("orchestrator.json")] {
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the file.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    }
+    let dry = Bounded::start(&f, &["import", "--dry-run"], 2 << 30)
+        .finish("ao import --dry-run to finish beside a FIFO");
+    let said = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(dry.status.success(), "{:?}\n{said}", dry.status);
+    for line in [
+        "not adopted: app-1: is a FIFO, not a regular file; ao reads only regular files",
+        "not adopted: app-2: is a character device, not a regular file; ao reads only regular files",
+        "not adopted: app-3: holds 2097154 bytes, more than the 1048576 a record may",
+        "not adopted: app-4: is a directory, not a regular file; ao reads only regular files",
+        "not adopted: orchestrator: is a FIFO, not a regular file; ao reads only regular files",
+        // Read as ever: its agent is not there.
+        "not adopted: app-5: no tmux session `app-5` runs",
+    ] {
+        assert!(said.contains(line), "{line:?} not in\n{said}");
+    }
+}

@@ -220,7 +220,7 @@ fn records(dir: &Path) -> Result<(Vec<Record>, Vec<Skipped>), ManagerError> {
             .unwrap_or_default();
         files.sort();
         let orchestrator = p.join("orchestrator.json");
-        if orchestrator.is_file() {
+        if orchestrator.symlink_metadata().is_ok() {
             files.push(orchestrator);
         }
         for file in files {
@@ -228,10 +228,10 @@ fn records(dir: &Path) -> Result<(Vec<Record>, Vec<Skipped>), ManagerError> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let text = match std::fs::read_to_string(&file) {
+            let text = match read_record(&file) {
                 Ok(t) => t,
-                Err(e) => {
-                    bad.push(skip(&stem, &file, format!("cannot be read: {e}")));
+                Err(why) => {
+                    bad.push(skip(&stem, &file, why));
                     continue;
                 }
             };
@@ -277,6 +277,94 @@ fn records(dir: &Path) -> Result<(Vec<Record>, Vec<Skipped>), ManagerError> {
         }
     }
     Ok((out, bad))
+}
+
+/// The most a record may hold; the reference's are a few KiB.
+const MAX_RECORD: u64 = 1 << 20;
+
+/// The text of the record `file`, read only when it is a regular file (through a link)
+/// of at most [`MAX_RECORD`] bytes: a FIFO would wait for a writer forever, and a device
+/// such as `/dev/zero` never ends. Else why not, for the user.
+fn read_record(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let not_regular = |t: std::fs::FileType| {
+        format!(
+            "is {}, not a regular file; ao reads only regular files",
+            kind(t)
+        )
+    };
+    let unreadable = |e: std::io::Error| format!("cannot be read: {e}");
+    // Looked at before it is opened: opening a FIFO to read waits for a writer.
+    let meta = std::fs::metadata(file).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    if meta.len() > MAX_RECORD {
+        return Err(format!(
+            "holds {} bytes, more than the {MAX_RECORD} a record may",
+            meta.len()
+        ));
+    }
+    // Swapped for a FIFO since, it still opens at once, and is found out.
+    let opened = open_without_waiting(file).map_err(unreadable)?;
+    let meta = opened.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_RECORD + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_RECORD {
+        return Err(format!(
+            "holds more than the {MAX_RECORD} bytes a record may"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
+}
+
+/// What a file that is not a regular file is, for the user.
+#[cfg(unix)]
+fn kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "no regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn kind(t: std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "no regular file"
+    }
+}
+
+/// Opens `file` to read without waiting for a writer, were it a FIFO.
+#[cfg(unix)]
+fn open_without_waiting(file: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+}
+
+#[cfg(not(unix))]
+fn open_without_waiting(file: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(file)
 }
 
 fn skip(session: &str, file: &Path, reason: String) -> Skipped {
