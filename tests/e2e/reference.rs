@@ -82,8 +82,8 @@ fn properties(schema: &Value) -> Vec<String> {
 
 #[test]
 fn every_key_of_the_reference_schema_is_known_to_ao() {
-    let text =
-        std::fs::read_to_string(fixtures_dir().join("reference").join("config.schema.json")).unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("reference").join("config.schema.json"))
+        .unwrap();
     let reference: Value = serde_json::from_str(&text).unwrap();
     let ours = ao_core::config::json_schema();
     let mut unknown = Vec::new();
