@@ -769,6 +769,24 @@ fn a_github_outage_keeps_the_last_reading_marked_stale() {
 }
 
 #[test]
+fn a_refused_pull_request_query_names_the_plugin_once() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, _pr) = session_with_pr(&gh);
+    status_json(&f, true);
+    // A 4xx is no outage to retry: it is said as GitHub's refusal, by the plugin, once.
+    gh.fail_next(1, Fault::Status(422));
+    let run = f.ao(&["status", "--refresh"]);
+    run.success()
+        .stderr_has("app-1: its pull request was not read (shown as last known)")
+        .stderr_has("github: ");
+    assert!(
+        !run.stderr.contains("github: github:"),
+        "the plugin is named twice:\n{}",
+        run.explain()
+    );
+}
+
+#[test]
 fn a_pr_closed_or_merged_by_hand_is_seen_and_not_merged_again() {
     let gh = FakeGitHub::start();
     let (f, _branch, pr) = session_with_pr(&gh);

@@ -375,20 +375,9 @@ mod imp {
                         }
                     }
                     Err(e) => {
-                        let e = fail(e);
+                        // Each pull request of the chunk gets the request's error as it is.
                         for _ in chunk {
-                            out.push(Err(match &e {
-                                PluginError::Transient {
-                                    plugin,
-                                    message,
-                                    retry_after_ms,
-                                } => PluginError::Transient {
-                                    plugin: plugin.clone(),
-                                    message: message.clone(),
-                                    retry_after_ms: *retry_after_ms,
-                                },
-                                other => PluginError::failed(NAME, other.to_string()),
-                            }));
+                            out.push(Err(fail(e.clone())));
                         }
                     }
                 }
