@@ -288,6 +288,16 @@ mod http {
             .code(1)
             .stdout_has("answered 404: no such hook");
         assert_eq!(r.received().len(), before + 1);
+        // An error page: its status and one line, not the page.
+        let page = "<!DOCTYPE html>\n<html><head><title>403 Forbidden</title>\n<style>h1 { color: red }</style></head>\n<body><h1>Forbidden</h1><p>You don't have permission.</p></body></html>\n";
+        r.reply([Reply::Status(403, Vec::new(), page.into())]);
+        let run = f.ao(&["notify", "-p", "urgent", "Refused"]);
+        run.code(1).stdout_has("answered 403: Forbidden\n");
+        assert!(
+            !run.stdout.contains("<") && !run.stdout.contains("permission"),
+            "the page is printed:\n{}",
+            run.explain()
+        );
     }
 
     #[test]

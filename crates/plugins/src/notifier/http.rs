@@ -117,8 +117,10 @@ impl Poster {
                     delay *= 2;
                 }
                 Some(s) => {
-                    let said = said.trim();
-                    let said: String = said.chars().take(200).collect();
+                    let said = one_line(&said);
+                    // An error page's title often repeats the status.
+                    let code = s.to_string();
+                    let said = said.strip_prefix(&code).map_or(&*said, str::trim_start);
                     return Err(fail(format!(
                         "answered {s}{}{}",
                         if said.is_empty() { "" } else { ": " },
@@ -129,6 +131,59 @@ impl Poster {
             }
         }
     }
+}
+
+/// The longest part of an error answer's body ao repeats.
+const LONGEST_SAID: usize = 160;
+
+/// What an error answer's body says, in one line: an HTML page's title (or its first line of
+/// text), or a plain body's first non-empty line, cut at [`LONGEST_SAID`] characters.
+fn one_line(body: &str) -> String {
+    let body = body.trim();
+    let text = if body.starts_with('<') {
+        let lower = body.to_ascii_lowercase();
+        let title = lower.find("<title").and_then(|open| {
+            let start = open + lower[open..].find('>')? + 1;
+            let end = start + lower[start..].find("</title")?;
+            Some(&body[start..end])
+        });
+        match title {
+            Some(t) if !t.trim().is_empty() => t.to_owned(),
+            _ => without_tags(body),
+        }
+    } else {
+        body.to_owned()
+    };
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > LONGEST_SAID {
+        let cut: String = line.chars().take(LONGEST_SAID).collect();
+        format!("{cut}…")
+    } else {
+        line
+    }
+}
+
+/// Markup's text: every `<…>` dropped, each tag ending a line.
+fn without_tags(markup: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in markup.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push('\n');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
 }
 
 impl Poster {
@@ -169,5 +224,17 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn an_error_page_is_said_in_one_line() {
+        let page = "<!DOCTYPE html>\n<html><head>\n<title>502 Bad Gateway</title>\n<style>body{}</style></head>\n<body><h1>Bad Gateway</h1>\n<p>The proxy got no answer.</p></body></html>\n";
+        assert_eq!(one_line(page), "502 Bad Gateway");
+        let untitled = "<html><body>\n  <h1>  Service   down </h1><p>later</p></body></html>";
+        assert_eq!(one_line(untitled), "Service down");
+        assert_eq!(one_line("no such hook\nsecond line\n"), "no such hook");
+        assert_eq!(one_line("  \n"), "");
+        let long = "x".repeat(500);
+        assert_eq!(one_line(&long).chars().count(), 161);
     }
 }
