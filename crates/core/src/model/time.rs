@@ -13,10 +13,25 @@ pub fn utc_datetime(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}")
 }
 
-/// `ms` as `HH:MM UTC`, for "until when" in messages.
+/// `ms` as `HH:MM UTC` when it is within a day of now, else with its date
+/// (`YYYY-MM-DD HH:MM UTC`), for "until when" in messages.
 pub fn utc_clock(ms: i64) -> String {
-    let (_, _, _, h, min, _) = civil(ms);
-    format!("{h:02}:{min:02} UTC")
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    utc_clock_seen_at(ms, now)
+}
+
+/// [`utc_clock`] as seen at `now_ms`: a clock time alone names the next such moment, so
+/// a moment further than a day away (or gone) carries its date.
+pub fn utc_clock_seen_at(ms: i64, now_ms: i64) -> String {
+    const DAY_MS: i64 = 86_400_000;
+    let (y, m, d, h, min, _) = civil(ms);
+    if (0..DAY_MS).contains(&(ms - now_ms)) {
+        format!("{h:02}:{min:02} UTC")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} UTC")
+    }
 }
 
 fn civil(ms: i64) -> (i64, i64, i64, i64, i64, i64) {
@@ -67,7 +82,19 @@ mod tests {
         );
         assert_eq!(utc_rfc3339(1_796_121_000_000), "2026-12-01T10:30:00Z");
         assert_eq!(utc_datetime(1_796_121_000_000), "2026-12-01 10:30:00");
-        assert_eq!(utc_clock(1_796_121_000_000), "10:30 UTC");
+        let at = 1_796_121_000_000;
+        assert_eq!(utc_clock_seen_at(at, at - 3_600_000), "10:30 UTC");
+        assert_eq!(utc_clock_seen_at(at, at - 86_399_000), "10:30 UTC");
+        // Further than a day, years away, or gone: the clock alone would mislead.
+        assert_eq!(
+            utc_clock_seen_at(at, at - 2 * 86_400_000),
+            "2026-12-01 10:30 UTC"
+        );
+        assert_eq!(
+            utc_clock_seen_at(at + 3 * 365 * 86_400_000, at),
+            "2029-11-30 10:30 UTC"
+        );
+        assert_eq!(utc_clock_seen_at(at, at + 60_000), "2026-12-01 10:30 UTC");
         assert_eq!(utc_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
         for ms in [0, 951_782_400_000, 4_102_444_800_000] {
             assert_eq!(parse_rfc3339(&utc_rfc3339(ms)), Some(ms));
