@@ -2,6 +2,8 @@
 
 use ao_tests::{Fleet, TestEnv, wait_until};
 
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
 #[test]
 fn bad_usage_exits_2() {
     let env = TestEnv::new();
@@ -235,4 +237,52 @@ fn open_attaches_one_or_opens_a_tmux_window_per_session() {
     let mut kill = f.env.command("tmux");
     kill.arg("-S").arg(&user).arg("kill-server");
     let _ = kill.status();
+}
+
+#[test]
+fn status_says_whether_a_host_watches() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "x"]).success();
+    f.ao(&["status"])
+        .success()
+        .stdout_has("host: not running (`ao start` watches");
+    f.ao(&["start", "--detach", "--no-orchestrator"]).success();
+    f.ao(&["status"]).success().stdout_has("host: running (pid");
+    f.ao(&["stop"]).success();
+    let run = f.ao(&["status"]);
+    run.success().stdout_has("host: not running");
+    assert!(!run.stdout.contains("host: running"), "{}", run.explain());
+}
+
+#[test]
+fn a_start_that_loses_the_race_for_the_lock_says_a_host_runs() {
+    let f = Fleet::new(CAT);
+    // Another `ao start` has taken the lock and not yet written its pid: the moment two
+    // starts race through.
+    let lock = f.env.ao_home.join("host.lock");
+    std::fs::create_dir_all(&f.env.ao_home).unwrap();
+    let mut holder = f
+        .env
+        .command("flock")
+        .arg("--exclusive")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    wait_until("flock holds the host lock", || {
+        let probe = f
+            .env
+            .command("flock")
+            .args(["--shared", "--nonblock"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap();
+        (!probe.success()).then_some(())
+    });
+    let run = f.ao(&["start", "--detach", "--no-orchestrator"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    run.code(1).stderr_has("a host already runs for");
+    assert!(!run.stderr.contains("exited at once"), "{}", run.explain());
 }

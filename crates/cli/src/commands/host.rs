@@ -202,13 +202,8 @@ fn start_detached(
     home: &Path,
     orchestrators: bool,
 ) -> anyhow::Result<ExitCode> {
-    if let Some(pid) = m.running_host() {
-        return Err(UserError::failed(format!(
-            "a host already runs for {} (pid {pid})",
-            home.display()
-        ))
-        .hint("`ao stop` ends it; one host watches every project of an AO_HOME")
-        .into());
+    if let Some(e) = other_host(m, home) {
+        return Err(e.into());
     }
     let log = log_path(home);
     if let Some(dir) = log.parent() {
@@ -282,6 +277,10 @@ fn start_detached(
             return Ok(ExitCode::SUCCESS);
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Another `ao start` took the lock between the check above and this host's start.
+            if let Some(e) = other_host(m, home) {
+                return Err(e.into());
+            }
             return Err(
                 UserError::failed(format!("the host exited at once ({status})"))
                     .hint(format!("its log says why: {}", log.display()))
@@ -297,6 +296,32 @@ fn start_detached(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// The refusal for a host that already runs, if one does (or has the lock and is about to
+/// record its pid: waited for briefly).
+fn other_host(m: &ao_core::session::Manager, home: &Path) -> Option<UserError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let pid = loop {
+        if let Some(pid) = m.running_host() {
+            break Some(pid);
+        }
+        if !m.host_lock_held() {
+            return None;
+        }
+        if std::time::Instant::now() >= deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Some(
+        UserError::failed(format!(
+            "a host already runs for {}{}",
+            home.display(),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ))
+        .hint("`ao stop` ends it; one host watches every project of an AO_HOME"),
+    )
 }
 
 /// `ao stop [--all]`: ends the running host and waits until it has; with `--all`, every

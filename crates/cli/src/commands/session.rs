@@ -600,6 +600,14 @@ fn list_refreshed(
                     ago(h.last_poll)
                 ))
             );
+        } else if recover {
+            // `ao status` (the listing that recovers) says who watches, or that nobody does.
+            println!(
+                "{}",
+                paint.dim(
+                    "host: not running (`ao start` watches the sessions and their pull requests)"
+                )
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -96,6 +96,12 @@ impl Manager {
         crate::exec::pid_alive(pid).then_some(pid)
     }
 
+    /// Whether some process holds the host lock, recorded its pid or not yet (a host that
+    /// has just started).
+    pub fn host_lock_held(&self) -> bool {
+        std::fs::File::open(self.lock_path()).is_ok_and(|file| !try_lock_shared(&file))
+    }
+
     /// What the running host last recorded, if a host runs.
     pub fn host_state(&self) -> Option<HostState> {
         let pid = self.running_host()?;
