@@ -95,6 +95,20 @@ fn without_a_config_it_points_at_ao_init() {
         .unwrap();
     assert_eq!(config["status"], "fail");
     assert_eq!(config["fix"], "run `ao init` in your repository");
+    // A look outside any repository leaves nothing behind.
+    let db = env.ao_home.join("ao.db");
+    assert!(!db.exists(), "ao doctor made {}", db.display());
+    let store = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "store")
+        .unwrap();
+    assert_eq!(store["status"], "ok");
+    assert!(
+        store["detail"].as_str().unwrap().starts_with("none yet"),
+        "{store}"
+    );
 }
 
 #[test]

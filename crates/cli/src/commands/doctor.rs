@@ -344,14 +344,23 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
 
     let home = super::home();
-    match Store::open(&home) {
-        Ok(store) => checks.push(check(
+    let db = home.join(ao_core::store::DB_FILE);
+    // A look makes no store: the first spawn does.
+    let opened = db.exists().then(|| Store::open(&home));
+    match opened {
+        None => checks.push(check(
+            "store",
+            Status::Ok,
+            format!("none yet: the first `ao spawn` makes {}", db.display()),
+            None,
+        )),
+        Some(Ok(store)) => checks.push(check(
             "store",
             Status::Ok,
             format!("{} (schema v{SCHEMA_VERSION})", store.path().display()),
             None,
         )),
-        Err(e) => checks.push(Check {
+        Some(Err(e)) => checks.push(Check {
             check: "store".to_owned(),
             status: Status::Fail,
             detail: e.to_string(),
