@@ -286,3 +286,39 @@ fn a_start_that_loses_the_race_for_the_lock_says_a_host_runs() {
     run.code(1).stderr_has("a host already runs for");
     assert!(!run.stderr.contains("exited at once"), "{}", run.explain());
 }
+
+/// An agent that reads a line at a time gets the whole resume message in one line.
+#[test]
+fn a_restore_tells_a_line_reading_agent_it_resumes_in_one_line() {
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'while read -r line; do printf \"got[%s]\\n\" \"$line\"; done']\n      processName: sh\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Write the changelog"])
+        .success();
+    let wt = f.worktree("app-1");
+    for subject in ["changelog started", "changelog written"] {
+        std::fs::write(wt.join("CHANGELOG.md"), subject).unwrap();
+        f.env.git(&wt, &["add", "."]);
+        f.env.git(&wt, &["commit", "-q", "-m", subject]);
+    }
+    f.tmux(&["kill-session", "-t", "=app-1"]).success();
+    f.ao(&["status"]).success();
+    f.ao(&["session", "restore", "app-1"]).success();
+    let line = wait_until("the resume message, read", || {
+        let out = f.ao(&["session", "output", "app-1", "-n", "40"]).stdout;
+        out.lines()
+            .find(|l| l.starts_with("got[You are resuming"))
+            .map(str::to_owned)
+    });
+    for part in [
+        "changelog started",
+        "changelog written",
+        "do not redo",
+        "The task was: Write the changelog]",
+    ] {
+        assert!(
+            line.contains(part),
+            "{part:?} is not on the line read: {line}"
+        );
+    }
+}

@@ -194,7 +194,8 @@ impl Manager {
 }
 
 /// What an agent that cannot resume its own session is told when its session starts
-/// again: that it is resuming, what the task was, and where its earlier work is.
+/// again: that it is resuming, what the task was, and where its earlier work is. ao's
+/// words make one line, so an agent that reads a line at a time reads them whole.
 async fn resume_prompt(
     task: &str,
     branch: &str,
@@ -205,14 +206,18 @@ async fn resume_prompt(
     let commits = crate::git::run(workspace, &["log", "--format=%h %s", "-10", &range])
         .await
         .unwrap_or_default();
-    let commits = commits.trim();
+    let commits: Vec<&str> = commits
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let done = if commits.is_empty() {
         "It has no commits of its own yet; look at the working tree for changes not committed."
             .to_owned()
     } else {
-        format!("Its latest commits:\n{commits}")
+        format!("Its latest commits: {}.", commits.join("; "))
     };
     format!(
-        "You are resuming earlier work, not starting it: this session was stopped and started again. Your earlier work is in this worktree, on branch {branch}. {done}\n\nContinue from where it stands; do not redo what is already done. The task was:\n\n{task}"
+        "You are resuming earlier work, not starting it: this session was stopped and started again. Your earlier work is in this worktree, on branch {branch}. {done} Continue from where it stands; do not redo what is already done. The task was: {task}"
     )
 }
