@@ -187,7 +187,8 @@ fn send_waits_for_the_agent_unless_told_not_to() {
         .code(2)
         .stderr_has("--timeout");
     f.ao(&["send", "--no-wait", "app-1", "typed-at-once"])
-        .success();
+        .success()
+        .stdout_has("app-1: typed into its terminal at once, without waiting or checking");
     wait_until("the typed text on the agent's screen", || {
         f.ao(&["session", "output", "app-1"])
             .stdout
@@ -321,4 +322,20 @@ fn a_restore_tells_a_line_reading_agent_it_resumes_in_one_line() {
             "{part:?} is not on the line read: {line}"
         );
     }
+}
+
+/// `ao send` says what it did with the message.
+#[test]
+fn send_says_what_it_did() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "first"]).success();
+    f.ao(&["send", "app-1", "second"])
+        .success()
+        .stdout_has("app-1: typed into the agent's terminal\n");
+    wait_until("the message on the agent's screen", || {
+        f.ao(&["session", "output", "app-1"])
+            .stdout
+            .contains("second")
+            .then_some(())
+    });
 }

@@ -648,6 +648,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
+    use ao_core::session::Sent;
     let text = match (&args.file, args.text.as_slice()) {
         (Some(f), _) => std::fs::read_to_string(f)
             .map(without_final_newline)
@@ -669,11 +670,24 @@ pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     if let (Some(secs), Some(only)) = (args.timeout, Arc::get_mut(&mut m)) {
         only.ready_timeout = std::time::Duration::from_secs(secs);
     }
-    if args.no_wait {
-        block_on(m.send_now(&args.session, &text))?.map_err(user)?;
+    let sent = if args.no_wait {
+        block_on(m.send_now(&args.session, &text))?.map_err(user)?
     } else {
-        block_on(m.send(&args.session, &text))?.map_err(user)?;
-    }
+        block_on(m.send(&args.session, &text))?.map_err(user)?
+    };
+    let id = &args.session;
+    println!(
+        "{}",
+        match sent {
+            Sent::Taken => format!("{id}: sent; the agent took it"),
+            Sent::Queued =>
+                format!("{id}: sent while the agent works; it reads the message when its turn ends"),
+            Sent::Typed => format!("{id}: typed into the agent's terminal"),
+            Sent::TypedAtOnce => {
+                format!("{id}: typed into its terminal at once, without waiting or checking")
+            }
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

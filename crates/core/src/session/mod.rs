@@ -45,5 +45,6 @@ pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
 pub use prs::{RefreshReport, blockers, ci_rollup, poll_interval, review_word, snapshot_fields};
 pub use react::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
 pub use report::{REPORT_STATES, report_activity, report_state};
+pub use send::Sent;
 pub use spawn::{SpawnOutcome, SpawnRequest, Task};
 pub use status::{SessionView, apply_probe};

@@ -626,7 +626,7 @@ impl Manager {
                 continue;
             }
             match self.send(&l.session, CONTINUE_AFTER_LIMIT).await {
-                Ok(()) => {
+                Ok(_) => {
                     self.store().mark_limit(&l.session, false, true)?;
                     done.push(format!(
                         "{}: its usage limit lifted; told it to continue",

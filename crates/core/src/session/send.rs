@@ -32,22 +32,35 @@ enum Typed {
     Discarded,
 }
 
+/// What became of a message `ao send` typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// The agent was at its prompt and took the message.
+    Taken,
+    /// The agent was at work: the message waits in its input for the turn to end.
+    Queued,
+    /// Typed into the agent's terminal; its agent gives no sign of taking input to check.
+    Typed,
+    /// Typed at once (`--no-wait`), without waiting for the agent or checking.
+    TypedAtOnce,
+}
+
 impl Manager {
     /// Types text into a session once its agent runs. When the agent was waiting for
     /// input and its readings show when it takes some (`Agent::confirms_delivery`), the
     /// message is confirmed taken (see [`Manager::confirm_taken`]).
-    pub async fn send(&self, id: &str, text: &str) -> Result<(), ManagerError> {
+    pub async fn send(&self, id: &str, text: &str) -> Result<Sent, ManagerError> {
         self.send_as(id, text, true).await
     }
 
     /// Types text into a session at once, neither waiting for its agent to be the
     /// terminal's foreground process nor for it to take the message (`ao send
     /// --no-wait`). A pane that is gone or exited is still refused.
-    pub async fn send_now(&self, id: &str, text: &str) -> Result<(), ManagerError> {
+    pub async fn send_now(&self, id: &str, text: &str) -> Result<Sent, ManagerError> {
         self.send_as(id, text, false).await
     }
 
-    async fn send_as(&self, id: &str, text: &str, wait: bool) -> Result<(), ManagerError> {
+    async fn send_as(&self, id: &str, text: &str, wait: bool) -> Result<Sent, ManagerError> {
         let mut s = self.session(id)?;
         let handle = self.live_handle(&s)?;
         if let Some(path) = &s.workspace_path
@@ -76,7 +89,7 @@ impl Manager {
                 ));
             }
             runtime.send(&handle, text).await?;
-            return Ok(());
+            return Ok(Sent::TypedAtOnce);
         }
         let names = agent.process_names(&project.agent_config);
         if let Err(e) = self
@@ -104,18 +117,24 @@ impl Manager {
         }
         // Only a message typed at the agent's own prompt is confirmed: one typed while it
         // works is queued, and pressing Enter again in a question would answer it.
-        let confirm = agent.confirms_delivery()
-            && self
-                .agent_activity(&mut s)
-                .await
-                .is_some_and(|r| matches!(r.activity, Activity::Ready | Activity::Idle));
+        let sent = if !agent.confirms_delivery() {
+            Sent::Typed
+        } else if self
+            .agent_activity(&mut s)
+            .await
+            .is_some_and(|r| matches!(r.activity, Activity::Ready | Activity::Idle))
+        {
+            Sent::Taken
+        } else {
+            Sent::Queued
+        };
         let typed_at = now_ms();
         runtime.send(&handle, text).await?;
-        if confirm {
+        if sent == Sent::Taken {
             self.confirm_taken(&mut s, runtime.as_ref(), &handle, typed_at, "message")
                 .await?;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Types a task into an agent that gives no readings of its own (the `command`
@@ -238,6 +257,11 @@ impl Manager {
         let mut most_unread = 0usize;
         let mut backoff = super::wait::Backoff::new();
         loop {
+            // An agent that exits once its task is typed in has taken it and ended by
+            // itself (a one-shot CLI); the spawn records how it ended.
+            if self.probe(s).await?.liveness == Liveness::Exited {
+                return Ok(Typed::Read);
+            }
             self.fail_if_exited(runtime, s, handle, "as its task arrived")
                 .await?;
             let Some(now) = tty::look(path) else {
