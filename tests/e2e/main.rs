@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod discovery;
 mod doctor;
+mod first_hour;
 mod formats;
 mod github;
 mod hardening;

@@ -711,11 +711,27 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    let mut args = args.to_vec();
+    if let Some(switch) = args.iter().position(|a| a == "switch-client") {
+        // Inside a pane of ao's own server, the client showing it moves to the session.
+        // $TMUX can name that server without this process being in one of its clients
+        // (a shell that inherited it): tmux then has no client to switch, and a client
+        // of our own is attached instead.
+        let out = std::process::Command::new(program)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| UserError::failed(format!("cannot run `{program}`: {e}")))?;
+        if out.status.success() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        args[switch] = "attach-session".to_owned();
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new(program);
-        cmd.args(args);
+        cmd.args(&args);
         if args.iter().any(|a| a == "attach-session") {
             // Attaching to ao's own tmux server from inside another tmux is a nested
             // client on purpose; tmux refuses that while $TMUX is set.

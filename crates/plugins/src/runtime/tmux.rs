@@ -95,6 +95,22 @@ impl Socket {
         dir.join(format!("tmux-{uid}")).join(name)
     }
 
+    /// Whether this process runs in a pane of the server on this socket: `$TMUX` names
+    /// the socket of the pane's server.
+    fn is_this_terminals(&self) -> bool {
+        let Some(tmux) = std::env::var_os("TMUX") else {
+            return false;
+        };
+        let tmux = tmux.to_string_lossy();
+        let theirs = PathBuf::from(tmux.split(',').next().unwrap_or_default());
+        let ours = self.path();
+        theirs == ours
+            || matches!(
+                (theirs.canonicalize(), ours.canonicalize()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+
     /// When no server answers, one may be starting: a tmux client that starts the server
     /// holds `<socket>.lock` until the server listens, and the command it carries (a
     /// `new-session` of an `ao spawn` killed meanwhile) still lands after that. Waits
@@ -252,7 +268,14 @@ impl TmuxRuntime {
     }
 
     fn tmux<'a>(socket: &Socket) -> Cmd<'a> {
-        Cmd::new("tmux").args(socket.args())
+        let cmd = Cmd::new("tmux").args(socket.args());
+        match socket {
+            // Named no socket, tmux inside a pane talks to that pane's server ($TMUX),
+            // which may be the user's own: ao's is the default server wherever ao runs.
+            // An empty $TMUX is tmux's "not inside tmux".
+            Socket::Default => cmd.env("TMUX", ""),
+            _ => cmd,
+        }
     }
 
     async fn call(socket: &Socket, args: &[&str]) -> Result<Output, PluginError> {
@@ -575,7 +598,8 @@ impl Runtime for TmuxRuntime {
         let socket = Socket::from_handle(handle);
         let mut argv = vec!["tmux".to_owned()];
         argv.extend(socket.args());
-        let inside_same_server = std::env::var_os("TMUX").is_some() && socket == Socket::Default;
+        let inside_tmux = std::env::var_os("TMUX").is_some_and(|t| !t.is_empty());
+        let inside_same_server = inside_tmux && socket.is_this_terminals();
         argv.extend(if inside_same_server {
             ["switch-client", "-t"].map(String::from)
         } else {
@@ -583,7 +607,13 @@ impl Runtime for TmuxRuntime {
         });
         // No session name ao makes or adopts ends in `;`; an older store's might.
         argv.push(arg(&format!("={}", handle.id)));
-        AttachInfo { argv, note: None }
+        let note = (inside_tmux && !inside_same_server).then(|| {
+            format!(
+                "{} is on ao's tmux server, not this terminal's: attaching a client of it here (detach with C-b C-b d: your own tmux takes the first C-b)",
+                handle.id
+            )
+        });
+        AttachInfo { argv, note }
     }
 
     async fn probe_all(&self, handles: &[RuntimeHandle]) -> Result<Vec<Probe>, PluginError> {
