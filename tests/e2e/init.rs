@@ -231,3 +231,128 @@ fn on_a_terminal_the_command_agent_is_offered_and_asks_for_its_command_line() {
     assert!(text.contains("is not a host/owner/repo address"), "{text}");
     assert!(!text.contains("no origin remote was found"), "{text}");
 }
+
+/// A directory holding git and tmux and no agent CLI, for a PATH of only these.
+fn bin_without_agents(env: &TestEnv) -> std::path::PathBuf {
+    let bin = env.root().join("bin-no-agents");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["git", "tmux"] {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} is not on PATH"));
+        std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+    }
+    bin
+}
+
+/// The value `ao config show --json` gives `key`.
+fn setting(env: &TestEnv, repo: &Path, key: &str) -> String {
+    let run = env.ao(repo, &["config", "show", "--json"]);
+    run.success();
+    let shown: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    shown["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .and_then(|s| s["value"].as_str())
+        .unwrap_or_else(|| panic!("no setting {key}:\n{}", run.stdout))
+        .to_owned()
+}
+
+#[test]
+fn the_github_tracker_is_written_only_for_an_origin_on_github() {
+    let env = TestEnv::new();
+    let solo = env.plain_repo(&env.root().join("solo"));
+    let local = env.plain_repo(&env.root().join("local"));
+    env.git(
+        &local,
+        &["remote", "add", "origin", "file:///srv/local.git"],
+    );
+    let hub = env.plain_repo(&env.root().join("hub"));
+    env.git(
+        &hub,
+        &["remote", "add", "origin", "https://github.com/acme/hub.git"],
+    );
+    for (repo, project, tracker) in [
+        (&solo, "solo", "prompt"),
+        (&local, "local", "prompt"),
+        (&hub, "hub", "github"),
+    ] {
+        env.ao(repo, &["init", "--auto"]).success();
+        assert_eq!(
+            setting(&env, repo, &format!("projects.{project}.tracker.plugin")),
+            tracker,
+            "{}",
+            config(repo)
+        );
+    }
+}
+
+#[test]
+fn with_no_agent_cli_on_path_doctor_names_the_missing_cli_once() {
+    let mut env = TestEnv::new();
+    let bin = bin_without_agents(&env);
+    env.set("PATH", &bin);
+    let repo = env.plain_repo(&env.root().join("bare-machine"));
+    let run = env.ao(&repo, &["init", "--auto"]);
+    run.success()
+        .stdout_has("no agent CLI found on PATH")
+        .stdout_has("`command`");
+    let doctor = env.ao(&repo, &["doctor"]);
+    doctor.code(1);
+    let fails: Vec<&str> = doctor
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(fails.len(), 1, "one thing is missing\n{}", doctor.explain());
+    assert!(
+        fails[0].contains("`claude` is not on PATH"),
+        "{}",
+        doctor.explain()
+    );
+    assert!(!doctor.stdout.contains("root"), "{}", doctor.explain());
+}
+
+#[test]
+fn on_a_terminal_with_no_agent_cli_it_offers_the_command_agent() {
+    let mut env = TestEnv::new();
+    let bin = bin_without_agents(&env);
+    std::fs::write(bin.join("my-agent"), "#!/bin/sh\nexec cat\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("my-agent"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    env.set("PATH", &bin);
+    let repo = env.plain_repo(&env.root().join("tryout"));
+    let tmux = ao_tests::Tmux::new(&env);
+    let ao = ao_tests::ao_bin();
+    tmux.start("init", &repo, &[ao.to_str().unwrap(), "init"]);
+    tmux.wait_for("init", "Project id [tryout]:");
+    tmux.type_line("init", "");
+    let screen = tmux.wait_for("init", "Agent: ");
+    assert!(screen.contains("[command]:"), "{screen}");
+    assert!(screen.contains("needs no account"), "{screen}");
+    tmux.type_line("init", "");
+    tmux.wait_for("init", "The agent's command line");
+    tmux.type_line("init", "my-agent --yes");
+    tmux.wait_for("init", "Default branch [main]:");
+    tmux.type_line("init", "");
+    let screen = tmux.wait_for("init", "Next: `ao doctor`");
+    assert!(
+        screen.contains("agent          command (runs `my-agent --yes`)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("no agent CLI found"), "{screen}");
+    assert_eq!(setting(&env, &repo, "projects.tryout.agent"), "command");
+    assert_eq!(
+        setting(&env, &repo, "projects.tryout.tracker.plugin"),
+        "prompt"
+    );
+    let doctor = env.ao(&repo, &["doctor"]);
+    doctor.success();
+    assert!(!doctor.stdout.contains("FAIL"), "{}", doctor.explain());
+}

@@ -285,8 +285,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     // Claude Code refuses its permission bypass as root unless told it is in a sandbox:
-    // say so before a spawn finds out.
-    if is_root() {
+    // say so before a spawn finds out. A Claude Code that is not installed is reported
+    // missing below, once.
+    let claude_installed =
+        detect::agent_program("claude-code").is_some_and(|p| detect::which(p).is_some());
+    if is_root() && claude_installed {
         for p in projects.iter().filter(|p| p.agent == "claude-code") {
             let bypass = matches!(
                 p.agent_config.permissions.unwrap_or_default(),

@@ -69,18 +69,21 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let auth = detect::github_auth();
 
+    let interactive =
+        !args.auto && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut choices = Choices {
         project: project_id(&facts),
-        agent: agents_found
-            .first()
-            .copied()
-            .unwrap_or("claude-code")
-            .to_owned(),
+        // With no agent CLI installed, a terminal is offered the `command` agent, which
+        // runs any CLI; asking nothing, ao names the default agent and says what is missing.
+        agent: match agents_found.first() {
+            Some(found) => found,
+            None if interactive => "command",
+            None => "claude-code",
+        }
+        .to_owned(),
         command: None,
         default_branch: facts.default_branch.clone(),
     };
-    let interactive =
-        !args.auto && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive {
         ask(&mut choices, &agents_found)?;
     }
@@ -140,11 +143,14 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  agent          {} ({})",
         choices.agent,
-        if agents_found.is_empty() {
-            "no agent CLI found on PATH: install one, e.g. `npm i -g @anthropic-ai/claude-code`"
-                .to_owned()
+        agent_note(&choices, &agents_found)
+    );
+    println!(
+        "  tracker        {}",
+        if on_github(&facts) {
+            "github (the issues of `repo`; `ao spawn PROJECT --prompt TEXT` takes a task as text)"
         } else {
-            format!("found: {}", agents_found.join(", "))
+            "prompt (tasks as text, `ao spawn PROJECT --prompt TEXT`: origin is not on GitHub)"
         }
     );
     println!(
@@ -164,6 +170,29 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     println!();
     println!("Next: `ao doctor` checks everything ao needs.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether origin is a repository on GitHub (github.com or an Enterprise host).
+fn on_github(facts: &RepoFacts) -> bool {
+    facts.remote.as_ref().is_some_and(|r| r.is_github())
+}
+
+/// What init found of the chosen agent, and what to do when it is missing.
+fn agent_note(choices: &Choices, agents_found: &[&str]) -> String {
+    if let Some(command) = &choices.command {
+        return format!("runs `{command}`");
+    }
+    if agents_found.contains(&choices.agent.as_str()) {
+        return format!("found: {}", agents_found.join(", "));
+    }
+    if agents_found.is_empty() {
+        return "no agent CLI found on PATH: install one (e.g. `npm i -g @anthropic-ai/claude-code`), or run `ao init --force` on a terminal and choose `command`, which runs any CLI".to_owned();
+    }
+    let program = crate::detect::agent_program(&choices.agent).unwrap_or(&choices.agent);
+    format!(
+        "`{program}` is not on PATH; found: {}",
+        agents_found.join(", ")
+    )
 }
 
 /// The project id: the repository's name, else the directory's, made safe.
@@ -204,6 +233,11 @@ fn ask(choices: &mut Choices, agents_found: &[&str]) -> anyhow::Result<()> {
             break;
         }
         println!("  a project id holds only letters, digits, `-` and `_`");
+    }
+    if agents_found.is_empty() {
+        println!(
+            "  No agent CLI is on PATH. The `command` agent runs any CLI you name; with tasks given as text (`ao spawn PROJECT --prompt TEXT`), trying ao needs no account."
+        );
     }
     // Every built-in agent, the ones found on PATH marked as such.
     let mut known: Vec<&str> = AGENT_CLIS.iter().map(|(a, _)| *a).collect();
@@ -297,20 +331,22 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
         c.project, c.project, c.project
     ));
     match &facts.remote {
-        Some(r) if r.is_github() && !r.is_github_com() => {
+        Some(r) if r.is_github() => {
+            line("    # Issues of `repo`; `prompt` takes tasks only as --prompt text.");
             line("    tracker:");
             line("      plugin: github");
-            line(&format!("      host: {}", quote(&r.host)));
-            line("    scm:");
-            line("      plugin: github");
-            line(&format!("      host: {}", quote(&r.host)));
+            if !r.is_github_com() {
+                line(&format!("      host: {}", quote(&r.host)));
+                line("    scm:");
+                line("      plugin: github");
+                line(&format!("      host: {}", quote(&r.host)));
+            }
         }
-        Some(r) if !r.is_github() => {
-            line("    # Issues come from --prompt text: this remote is not on GitHub.");
+        _ => {
+            line("    # Tasks come as --prompt text: origin is not on GitHub.");
             line("    tracker:");
             line("      plugin: prompt");
         }
-        _ => {}
     }
     line("    # Files the worktree needs that git does not track (paths inside the repo):");
     line("    # copy: [.env]");
