@@ -1318,6 +1318,42 @@ fn the_pull_requests_of_many_sessions_are_found_and_read_in_one_query_each() {
     assert_queries_valid(&gh);
 }
 
+/// Projects that each say `scm: github` share one scm: their pull requests are read in
+/// one query, not one per project.
+#[test]
+fn identical_scm_sections_share_one_batch() {
+    let gh = FakeGitHub::start();
+    let f = ao_tests::five_repo_fleet(
+        &gh,
+        "",
+        |_| {
+            "    agent: command\n    agentConfig:\n      command: [cat]\n    scm:\n      plugin: github\n".to_owned()
+        },
+        1,
+    );
+    for s in &f.sessions() {
+        let p = s["project"].as_str().unwrap();
+        let repo = format!("acme/r{}", &p[1..]);
+        let wt = f
+            .env
+            .ao_home
+            .join("worktrees")
+            .join(p)
+            .join(s["id"].as_str().unwrap());
+        std::fs::write(wt.join("work.txt"), s["id"].as_str().unwrap()).unwrap();
+        f.env.git(&wt, &["add", "work.txt"]);
+        f.env.git(&wt, &["commit", "-q", "-m", "work"]);
+        f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+        gh.open_pr(&repo, s["branch"].as_str().unwrap(), "main", "Work");
+    }
+    f.ao(&["status", "--refresh"]).success();
+    assert_eq!(
+        operations_of(&f, &gh, &["status", "--refresh"]),
+        ["LightPoll"],
+        "an unchanged poll of five projects' pull requests"
+    );
+}
+
 #[test]
 fn the_host_polls_less_often_as_the_github_budget_runs_low() {
     let gh = FakeGitHub::start();
