@@ -105,10 +105,27 @@ case!(
     "projects:\n  app:\n    path: .\n    maxSessions: ${AO_TEST_SECRET}\n",
     env: "AO_TEST_SECRET" = "hunter2-s3cr3t"
 );
-case!(
-    unknown_plugin,
-    "defaults:\n  agent: claude-cod\nprojects:\n  app:\n    path: .\n    runtime: screen\n"
-);
+/// A plugin name ao does not know is a warning, with the name meant where it is a typo:
+/// the file loads, and only a command that needs the plugin fails.
+#[test]
+fn unknown_plugin() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(warned(
+        &env,
+        "defaults:\n  agent: claude-cod\nprojects:\n  app:\n    path: .\n    runtime: screen\n    tracker: githb\n"
+    ));
+}
+
+/// The plugin names real configs of the reference format carry that ao has no plugin
+/// for load, each said once with what ao does instead; `tracker: none` is no tracker.
+#[test]
+fn plugin_names_of_the_reference_format_ao_lacks_are_warnings() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(warned(
+        &env,
+        "defaults:\n  notifiers: [dashboard]\nprojects:\n  app:\n    path: .\n    agent: custom\n    workspace: local\n    tracker: none\n    agentConfig:\n      command: [my-agent]\nnotifiers:\n  board:\n    plugin: dashboard\nnotificationRouting:\n  urgent: [board, desktop]\n"
+    ));
+}
 case!(
     bad_duration,
     "projects:\n  app:\n    path: .\nreactions:\n  agent-stuck:\n    threshold: 10 minutes\n"
@@ -138,10 +155,14 @@ case!(
     plugin_section_checks_its_own_keys,
     "projects:\n  app:\n    path: .\nnotifiers:\n  hook:\n    plugin: webhook\n    ulr: https://example.invalid\n"
 );
-case!(
-    unknown_notifier_in_routing,
-    "projects:\n  app:\n    path: .\nnotificationRouting:\n  urgent: [desktp]\n"
-);
+#[test]
+fn unknown_notifier_in_routing() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(warned(
+        &env,
+        "projects:\n  app:\n    path: .\nnotificationRouting:\n  urgent: [desktp]\n"
+    ));
+}
 
 #[test]
 fn secret_values_appear_nowhere_in_the_output() {

@@ -304,3 +304,33 @@ fn with_no_file_nearby_the_registry_is_found() {
         .stdout_has(&format!("{}:3", registry.display()))
         .stdout_has("projects.site.path");
 }
+
+/// A plugin ao lacks named in a repository's flat file, under a registry, is reported at
+/// its line in that flat file, by `ao config validate` and by the spawn that needs it.
+#[test]
+fn a_plugin_ao_lacks_in_a_flat_file_is_reported_at_its_line_there() {
+    let env = TestEnv::new();
+    let repo = repo_with_flat_file(
+        &env,
+        "webapp",
+        "tracker: none\nagent: custom\nagentConfig:\n  command: [cat]\n",
+    );
+    let registry = env.home.join(".agent-orchestrator").join("config.yaml");
+    std::fs::create_dir_all(registry.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registry,
+        format!(
+            "projects:\n  webapp:\n    projectId: webapp\n    path: {}\n    defaultBranch: main\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let flat = format!("{}:2:8", repo.join("agent-orchestrator.yaml").display());
+    ao(&env, &repo, &["config", "validate"])
+        .success()
+        .stderr_has(&format!("{flat}: warning: "));
+    ao(&env, &repo, &["spawn", "webapp", "--prompt", "work"])
+        .code(1)
+        .stderr_has("agent plugin `custom`")
+        .stderr_has(&flat);
+}

@@ -2,7 +2,7 @@
 //! only, and every key its schema allows is either supported or warned about by name.
 
 use ao_core::config::reference::{PLUGIN_SECTION_KEYS, unsupported_key};
-use ao_tests::{TestEnv, fixtures_dir};
+use ao_tests::{Fleet, TestEnv, fixtures_dir};
 use serde_json::Value;
 
 /// A HOME holding the clones the samples point at (`~/my-app`, `~/frontend`, `~/backend`).
@@ -295,4 +295,97 @@ fn an_unknown_key_anywhere_is_one_warning_more_and_nothing_else() {
         assert_eq!(extra[0].line as usize, at + 1, "{extra:#?}");
         assert!(extra[0].message.contains("zzNotAKey"), "{extra:#?}");
     }
+}
+
+/// A fleet whose config is `project` under `projects.app` (four spaces in), then `rest`.
+fn fleet_with(project: &str, rest: &str) -> Fleet {
+    let f = Fleet::new("");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n{project}{rest}",
+        f.socket.display(),
+        f.repo.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f
+}
+
+/// A config naming an agent or a workspace ao has no plugin for loads with a warning at
+/// its line; a spawn, which needs the plugin, fails before it makes anything, saying
+/// which plugin, where it is named, and what to write instead.
+#[test]
+fn a_plugin_ao_lacks_fails_only_the_spawn_that_needs_it_saying_where_and_what_to_do() {
+    for (name, project) in [
+        (
+            "agent_custom",
+            "    agent: custom\n    agentConfig:\n      command: [cat]\n",
+        ),
+        (
+            "workspace_local",
+            "    workspace: local\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        ),
+    ] {
+        let f = fleet_with(project, "");
+        let root = f.env.root();
+        f.ao(&["config", "validate"])
+            .success()
+            .stdout_has("is valid: 1 project, 1 warning")
+            .stderr_has("agent-orchestrator.yaml:7:");
+        let spawn = f.ao(&["spawn", "app", "--prompt", "work"]);
+        insta::assert_snapshot!(
+            format!("spawn_with_{name}"),
+            spawn.seen("spawn app --prompt work", &root)
+        );
+        assert!(f.sessions().is_empty(), "{}", spawn.explain());
+        assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+        assert!(f.tmux_sessions().is_empty());
+    }
+}
+
+/// `tracker: none` is no tracker: tasks come from `--prompt`, and what needs issues says
+/// the project has no tracker and what to set.
+#[test]
+fn tracker_none_takes_tasks_from_prompts_and_lists_no_issues() {
+    let f = fleet_with(
+        "    tracker: none\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        "",
+    );
+    let root = f.env.root();
+    let validate = f.ao(&["config", "validate"]);
+    validate.success().stdout_has("is valid: 1 project\n");
+    f.ao(&["config", "validate", "--strict"]).success();
+    f.ao(&["spawn", "app", "--prompt", "work"])
+        .success()
+        .stdout_has("app-1");
+    let issues = f.ao(&["issue", "ls", "app"]);
+    let by_number = f.ao(&["spawn", "app", "12"]);
+    insta::assert_snapshot!(format!(
+        "{}{}{}",
+        validate.seen("config validate", &root),
+        issues.seen("issue ls app", &root),
+        by_number.seen("spawn app 12", &root)
+    ));
+    assert_eq!(f.sessions().len(), 1);
+}
+
+/// The dashboard notifier is not available yet: a notification routed to it is skipped
+/// with a line saying so, and the other notifiers still get it.
+#[test]
+fn a_notification_routed_to_the_dashboard_is_skipped_with_a_warning() {
+    use ao_tests::receiver::Receiver;
+    let r = Receiver::start();
+    let f = fleet_with(
+        "    agent: command\n    agentConfig:\n      command: [cat]\n",
+        &format!(
+            "notifiers:\n  hook:\n    plugin: webhook\n    url: {}/hook\nnotificationRouting:\n  urgent: [dashboard, hook]\n  info: [dashboard]\n",
+            r.url
+        ),
+    );
+    let root = f.env.root();
+    let both = f.ao(&["notify", "-p", "urgent", "app-1 needs input"]);
+    both.success()
+        .stdout_has("skip  dashboard  the dashboard notifier is not available yet")
+        .stdout_has("ok    hook       delivered in");
+    assert_eq!(r.received().len(), 1, "{}", both.explain());
+    let only = f.ao(&["notify", "-p", "info", "all done"]);
+    insta::assert_snapshot!(only.seen("notify -p info 'all done'", &root));
 }

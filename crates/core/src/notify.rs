@@ -4,6 +4,7 @@
 //! fails or panics delays and breaks nothing else.
 
 use crate::config::LoadedConfig;
+use crate::config::unknown_plugin::skipped_notifier;
 use crate::model::Priority;
 use crate::plugin::{Notification, Notifier, PluginError, Slot};
 use crate::registry::{Factory, PluginRegistry, SectionRef};
@@ -30,7 +31,8 @@ pub struct Unready {
     pub name: String,
     /// Why.
     pub why: String,
-    /// Whether it is only not in this build yet (nothing is wrong with the config).
+    /// Whether it is only one ao does not have yet (not in this build, or the dashboard's):
+    /// nothing is wrong with the config, and what is routed to it is skipped.
     pub planned: bool,
 }
 
@@ -54,6 +56,12 @@ pub enum Outcome {
     TimedOut {
         /// The time-out, in milliseconds.
         ms: u64,
+    },
+    /// Not sent: the notifier is one ao does not have yet (the dashboard's), so what is
+    /// routed to it is passed over with a warning rather than failed.
+    Skipped {
+        /// Why.
+        why: String,
     },
 }
 
@@ -115,10 +123,12 @@ impl Dispatcher {
                     continue;
                 }
                 None => {
+                    let skipped = skipped_notifier(&plugin);
                     unready.push(Unready {
                         name: key,
-                        why: format!("there is no notifier plugin `{plugin}`"),
-                        planned: false,
+                        planned: skipped.is_some(),
+                        why: skipped
+                            .unwrap_or_else(|| format!("there is no notifier plugin `{plugin}`")),
                     });
                     continue;
                 }
@@ -157,6 +167,24 @@ impl Dispatcher {
                     why: e.to_string(),
                     planned: false,
                 }),
+            }
+        }
+        // A notifier ao does not have yet, routed to by name without a section of its own.
+        let routed_names = config
+            .notification_routing
+            .values()
+            .flatten()
+            .chain(&config.defaults.notifiers);
+        for name in routed_names {
+            if config.notifiers.contains_key(name) || unready.iter().any(|u| &u.name == name) {
+                continue;
+            }
+            if let Some(why) = skipped_notifier(name) {
+                unready.push(Unready {
+                    name: name.clone(),
+                    why,
+                    planned: true,
+                });
             }
         }
         Dispatcher {
@@ -235,15 +263,18 @@ impl Dispatcher {
         let mut out: Vec<Option<(String, Outcome)>> = vec![None; to.len()];
         for (i, name) in to.iter().enumerate() {
             let Some(t) = self.targets.iter().find(|t| &t.name == name) else {
-                let why = self
-                    .unready
-                    .iter()
-                    .find(|u| &u.name == name)
-                    .map(|u| u.why.clone())
-                    .unwrap_or_else(|| {
-                        format!("no notifier `{name}` is configured under `notifiers:`")
-                    });
-                out[i] = Some((name.clone(), Outcome::Failed { ms: 0, why }));
+                let outcome = match self.unready.iter().find(|u| &u.name == name) {
+                    Some(u) if u.planned => Outcome::Skipped { why: u.why.clone() },
+                    Some(u) => Outcome::Failed {
+                        ms: 0,
+                        why: u.why.clone(),
+                    },
+                    None => Outcome::Failed {
+                        ms: 0,
+                        why: format!("no notifier `{name}` is configured under `notifiers:`"),
+                    },
+                };
+                out[i] = Some((name.clone(), outcome));
                 continue;
             };
             let (notifier, timeout, n) = (t.notifier.clone(), t.timeout, n.clone());
@@ -358,6 +389,17 @@ impl Dispatcher {
             });
         }
         let outcomes = self.send(n, &to).await;
+        // Routed only to notifiers ao does not have yet: not sent, and not to be retried.
+        let skipped = outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Skipped { .. }))
+            .then(|| {
+                format!(
+                    "{} events go only to notifiers ao does not have yet ({})",
+                    n.event.priority.as_str(),
+                    to.join(", ")
+                )
+            });
         let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
         for (name, outcome) in &outcomes {
             let (word, detail) = match outcome {
@@ -372,6 +414,10 @@ impl Dispatcher {
                 Outcome::TimedOut { ms } => (
                     "timed_out",
                     format!("{name} did not deliver \"{}\" within {ms} ms", n.title),
+                ),
+                Outcome::Skipped { why } => (
+                    "skipped",
+                    format!("{name} was skipped for \"{}\": {why}", n.title),
                 ),
             };
             s.append_event(&crate::model::Event {
@@ -388,10 +434,7 @@ impl Dispatcher {
                 message: detail,
             })?;
         }
-        Ok(Report {
-            outcomes,
-            skipped: None,
-        })
+        Ok(Report { outcomes, skipped })
     }
 }
 
@@ -584,6 +627,43 @@ mod tests {
         assert_eq!(none.route(Priority::Urgent), ["desktop"]);
         assert_eq!(none.route(Priority::Action), ["desktop"]);
         assert!(none.route(Priority::Warning).is_empty());
+    }
+
+    /// A notifier ao does not have yet is skipped, not failed: beside one that delivers
+    /// the notification is delivered; alone, it is not sent (and so not tried again).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_notifier_ao_does_not_have_yet_is_skipped() {
+        let (dir, mut d, count) = setup(Some(&["dashboard", "tally"]));
+        d.unready.push(Unready {
+            name: "dashboard".into(),
+            why: "the dashboard notifier is not available yet".into(),
+            planned: true,
+        });
+        let store =
+            std::sync::Mutex::new(crate::store::Store::open(&dir.path().join("home")).unwrap());
+        let both = d
+            .notify(&store, &event("app-1"), None, DEFAULT_DEDUP_WINDOW)
+            .await
+            .unwrap();
+        assert!(both.delivered() && both.skipped.is_none(), "{both:?}");
+        assert!(
+            matches!(&both.outcomes[0], (name, Outcome::Skipped { why }) if name == "dashboard" && why.contains("not available yet")),
+            "{both:?}"
+        );
+        d.routing.insert("urgent".into(), vec!["dashboard".into()]);
+        let alone = d
+            .notify(&store, &event("app-1"), None, DEFAULT_DEDUP_WINDOW)
+            .await
+            .unwrap();
+        assert!(!alone.delivered(), "{alone:?}");
+        assert!(
+            alone
+                .skipped
+                .as_deref()
+                .is_some_and(|why| why.contains("only to notifiers ao does not have yet")),
+            "{alone:?}"
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 
     #[test]

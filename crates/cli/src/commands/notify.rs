@@ -19,6 +19,7 @@ pub fn describe(outcome: &Outcome) -> (bool, String) {
             false,
             format!("failed after {ms} ms: no answer within {ms} ms"),
         ),
+        Outcome::Skipped { why } => (false, why.clone()),
     }
 }
 
@@ -86,6 +87,8 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<ExitCode> {
             let (ok, line) = describe(outcome);
             let tag = if ok {
                 paint.green("ok  ")
+            } else if matches!(outcome, Outcome::Skipped { .. }) {
+                paint.yellow("skip")
             } else {
                 paint.red("FAIL")
             };

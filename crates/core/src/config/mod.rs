@@ -13,6 +13,7 @@ pub mod registry_file;
 mod resolve;
 mod show;
 mod types;
+pub mod unknown_plugin;
 mod validate;
 
 pub use compose::{derived_identity, is_flat, project_id_from, registry_path, session_prefix};
@@ -64,6 +65,31 @@ impl LoadedConfig {
     /// values back to the user.
     pub fn redact(&self, text: &str) -> String {
         redact(text, &self.tree, &self.secrets)
+    }
+
+    /// `file:line:column` of `loc`, in whichever of the config's files it is.
+    pub fn place(&self, loc: Loc) -> String {
+        let file = self.files.get(loc.file as usize).unwrap_or(&self.file);
+        format!("{}:{}:{}", file.display(), loc.line, loc.col)
+    }
+
+    /// Where the config names `name` as a project's `key` plugin (`agent`, `workspace`,
+    /// `tracker`, ...), else as the default one: `project`'s own setting, or with no
+    /// project the first that names it, else `defaults`. `None` when the name came from
+    /// elsewhere (a command's `--agent`).
+    pub fn plugin_named_at(&self, key: &str, name: &str, project: Option<&str>) -> Option<Loc> {
+        // `tracker: github` in a project is composed into `tracker: { plugin: github }`.
+        let named = |node: Option<&Node>| {
+            let node = node?;
+            let node = node.get("plugin").unwrap_or(node);
+            (node.as_str() == Some(name)).then_some(node.loc)
+        };
+        let projects = self.tree.get("projects").map(Node::entries).unwrap_or(&[]);
+        projects
+            .iter()
+            .filter(|p| project.is_none_or(|id| p.key == id))
+            .find_map(|p| named(p.value.get(key)))
+            .or_else(|| named(self.tree.at(&["defaults", key])))
     }
 }
 

@@ -193,7 +193,8 @@ pub struct Defaults {
     /// How sessions are isolated: `worktree` or `clone`.
     #[serde(default = "default_workspace")]
     pub workspace: String,
-    /// Where issues come from when a project names no tracker.
+    /// Where issues come from when a project names no tracker; `none` is no tracker
+    /// (sessions take their task from `--prompt`).
     #[serde(default = "default_tracker")]
     pub tracker: String,
     /// Where pull requests live when a project names no scm.
@@ -278,7 +279,7 @@ pub struct ProjectConfig {
     /// This project's workspace plugin, instead of `defaults.workspace`.
     #[serde(default)]
     pub workspace: Option<String>,
-    /// The issue tracker: `plugin:` and the plugin's own settings.
+    /// The issue tracker: `plugin:` and the plugin's own settings (`none`: no tracker).
     #[serde(default)]
     pub tracker: Option<PluginSection>,
     /// Where pull requests live: `plugin:` and the plugin's own settings.

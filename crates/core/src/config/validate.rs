@@ -5,6 +5,7 @@ use super::node::{Node, Value};
 use super::reference;
 use super::resolve::REACTION_KEYS;
 use super::types::{Config, PluginSection, PluginSource};
+use super::unknown_plugin::{self, NO_TRACKER};
 use super::{EnvLookup, expand_path, is_valid_prefix};
 use crate::model::Priority;
 use crate::plugin::Slot;
@@ -71,37 +72,29 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// Checks that `name` is a plugin of `slot`; returns whether ao will use it.
+    /// Whether `name` is a plugin of `slot` that ao has, built in or named under `plugins`.
+    fn has_plugin(&self, slot: Slot, name: &str) -> bool {
+        self.registry.get(slot, name).is_some() || self.external.contains(&name)
+    }
+
+    /// Checks that `name` is a plugin of `slot`; returns whether ao has it. A name ao has
+    /// no plugin for is a warning (the file loads; a command that needs the plugin fails),
+    /// and `tracker: none`, no tracker, is no plugin and nothing to warn about.
     fn plugin_name(&mut self, slot: Slot, name: &str, shown: &str, loc: Loc) -> bool {
-        if self.registry.get(slot, name).is_some() || self.external.contains(&name) {
+        if self.has_plugin(slot, name) {
             return true;
         }
-        if reference::unsupported_plugin(slot.as_str(), name) {
-            self.warning(
-                loc,
-                format!("ao has no {slot} plugin `{shown}` yet; this setting is ignored"),
-                Some(format!(
-                    "ao's {slot} plugins: {}; or build one as an external plugin",
-                    self.registry.names(slot).join(", ")
-                )),
-            );
+        if slot == Slot::Tracker && name == NO_TRACKER {
             return false;
         }
-        let names = self.registry.names(slot);
-        let candidates = names.iter().copied().chain(self.external.iter().copied());
-        let hint = match did_you_mean(name, candidates) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!(
-                "{slot} plugins: {}{}",
-                names.join(", "),
-                if self.external.is_empty() {
-                    ""
-                } else {
-                    ", or one named under `plugins`"
-                }
-            ),
-        };
-        self.error(loc, format!("unknown {slot} plugin `{shown}`"), hint);
+        let known: Vec<&str> = self
+            .registry
+            .names(slot)
+            .into_iter()
+            .chain(self.external.iter().copied())
+            .collect();
+        let unknown = unknown_plugin::describe(slot, name, shown, &known);
+        self.warning(loc, unknown.message, Some(unknown.hint));
         false
     }
 
@@ -371,28 +364,33 @@ pub fn validate(
     for (name, loc, secret) in route_targets {
         if !notifier_known(&name) {
             let shown = if secret { FROM_ENV } else { name.as_str() };
-            if reference::unsupported_plugin("notifier", &name) {
-                c.warning(
-                    loc,
-                    format!("ao has no notifier `{shown}` yet; it is skipped"),
-                    None,
-                );
-                continue;
-            }
-            let candidates: Vec<&str> = config
+            // Notifiers that deliver: not one configured as a notifier ao does not have.
+            let known: Vec<&str> = config
                 .notifiers
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .filter(|(key, section)| {
+                    unknown_plugin::skipped_notifier(section.plugin.as_deref().unwrap_or(key))
+                        .is_none()
+                })
+                .map(|(key, _)| key.as_str())
                 .chain(builtin_notifiers.iter().copied())
                 .collect();
-            let hint = match did_you_mean(&name, candidates.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!(
-                    "configure it under `notifiers:`, or use one of: {}",
-                    candidates.join(", ")
-                ),
+            let unknown = unknown_plugin::describe(Slot::Notifier, &name, shown, &known);
+            let (message, hint) = if unknown_plugin::skipped_notifier(&name).is_some() {
+                (unknown.message, unknown.hint)
+            } else {
+                (
+                    format!("unknown notifier `{shown}`: notifications routed to it fail"),
+                    match did_you_mean(&name, known.iter().copied()) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "configure it under `notifiers:`, or use one of: {}",
+                            known.join(", ")
+                        ),
+                    },
+                )
             };
-            c.error(loc, format!("unknown notifier `{shown}`"), hint);
+            c.warning(loc, message, Some(hint));
         }
     }
 
@@ -583,8 +581,10 @@ pub fn validate(
             Some(_) => c.shown(&at(id, "agent"), agent),
             None => c.shown(&["defaults", "agent"], agent),
         };
+        // An agent ao lacks is warned about already; what it would read is unknown.
+        let agent_known = c.has_plugin(Slot::Agent, agent);
         // Keys ao does not read are the agent plugin's; a built-in uses none of them.
-        if !c.external.contains(&agent) {
+        if agent_known && !c.external.contains(&agent) {
             for key in p.agent_config.extra.keys() {
                 let loc = c.key_loc(&["projects", id, "agentConfig"], key);
                 let typo = did_you_mean(
@@ -607,7 +607,7 @@ pub fn validate(
                 );
             }
         }
-        if agent != "command" && p.agent_config.command.is_some() {
+        if agent_known && agent != "command" && p.agent_config.command.is_some() {
             let loc = c.key_loc(&["projects", id, "agentConfig"], "command");
             c.warning(
                 loc,
@@ -768,6 +768,33 @@ impl Checker<'_> {
 /// that ordinary commands need not repeat.
 pub fn notes(config: &Config, tree: &Node, file: &Path) -> Vec<Diagnostic> {
     let mut notes = Vec::new();
+    for (id, p) in &config.projects {
+        let (named, path) = match &p.tracker {
+            Some(section) => (
+                section.plugin.as_deref(),
+                vec!["projects", id.as_str(), "tracker"],
+            ),
+            None => (
+                Some(config.defaults.tracker.as_str()),
+                vec!["defaults", "tracker"],
+            ),
+        };
+        if named != Some(NO_TRACKER) {
+            continue;
+        }
+        let node = tree.at(&path);
+        let loc = node
+            .map(|n| n.get("plugin").unwrap_or(n).loc)
+            .unwrap_or_default();
+        notes.push(
+            Diagnostic::warning(
+                file,
+                loc,
+                format!("project `{id}` has no tracker (`tracker: none`): its sessions take their task from `ao spawn {id} --prompt TEXT`"),
+            )
+            .with_hint("`ao issue ls` and spawning by issue number need one, such as `tracker: github` with `repo: owner/name`"),
+        );
+    }
     if config.data_dir.is_some() {
         let loc = tree.entry("dataDir").map(|e| e.key_loc).unwrap_or_default();
         notes.push(

@@ -2,6 +2,7 @@
 
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
+use crate::config::unknown_plugin::NO_TRACKER;
 use crate::plugin::{Agent, Runtime, Slot, Tracker, Workspace};
 use crate::registry::{Factory, SectionRef};
 use std::sync::Arc;
@@ -33,18 +34,23 @@ impl Manager {
                 "fix the plugin or its entry under `plugins:`; `ao plugin ls` shows every plugin's state",
             ));
         }
-        let entry = self.registry.get(slot, name).ok_or_else(|| {
-            ManagerError::refused(
-                format!("there is no {slot} plugin `{shown}`"),
-                format!(
-                    "plugins of this slot: {}",
-                    self.registry.names(slot).join(", ")
-                ),
-            )
-        })?;
+        // Where the config names it, for every refusal below: the line to change.
+        let at = self
+            .config
+            .plugin_named_at(slot.as_str(), name, None)
+            .map(|loc| format!(" (named at {})", self.config.place(loc)))
+            .unwrap_or_default();
+        let Some(entry) = self.registry.get(slot, name) else {
+            let known = self.registry.names(slot);
+            let unknown = crate::config::unknown_plugin::describe(slot, name, &shown, &known);
+            return Err(ManagerError::refused(
+                format!("there is no {slot} plugin `{shown}`{at}"),
+                unknown.hint,
+            ));
+        };
         let Some(build) = entry.factory.as_ref().and_then(&pick) else {
             return Err(ManagerError::refused(
-                format!("the {slot} plugin `{shown}` is not in this build of ao yet"),
+                format!("the {slot} plugin `{shown}`{at} is not in this build of ao yet"),
                 format!(
                     "choose another {slot}; available: {}",
                     self.available(slot).join(", ")
@@ -100,10 +106,28 @@ impl Manager {
         })
     }
 
+    /// The project's tracker; `tracker: none` is a refusal that says what to set.
     pub(crate) fn tracker(
         &self,
         project: &ResolvedProject,
     ) -> Result<Arc<dyn Tracker>, ManagerError> {
+        if project.tracker == NO_TRACKER {
+            let at = self
+                .config
+                .plugin_named_at("tracker", NO_TRACKER, Some(&project.id))
+                .map(|loc| format!(" at {}", self.config.place(loc)))
+                .unwrap_or_default();
+            return Err(ManagerError::refused(
+                format!(
+                    "project `{}` has no tracker (`tracker: none`{at})",
+                    project.id
+                ),
+                format!(
+                    "set `tracker: github` and `repo: owner/name` for project `{id}` to work on GitHub issues; `ao spawn {id} --prompt TEXT` needs no tracker",
+                    id = project.id
+                ),
+            ));
+        }
         self.build(
             Slot::Tracker,
             &project.tracker,

@@ -155,6 +155,10 @@ impl Manager {
         let needs_tracker = req.tasks.iter().any(|t| matches!(t, Task::Issue(_)));
         let tracker = if needs_tracker {
             Some(self.tracker(&project).map_err(|e| {
+                // `tracker: none` says so itself, and what to set.
+                if project.tracker == crate::config::unknown_plugin::NO_TRACKER {
+                    return e;
+                }
                 ManagerError::refused(
                     format!(
                         "project `{}` has no tracker that can read issues: {e}",
