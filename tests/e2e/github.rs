@@ -1020,6 +1020,42 @@ fn the_host_keeps_status_current_and_ao_stop_ends_it() {
     assert_queries_valid(&gh);
 }
 
+/// A GitHub that refuses every session's pull request, poll after poll, is said once in
+/// the host's log, naming every session, not once per session per poll.
+#[test]
+fn the_host_says_a_failure_once_not_every_poll() {
+    let gh = FakeGitHub::start();
+    let mut f = github_fleet(&gh, "");
+    for task in ["One", "Two", "Three"] {
+        f.ao(&["spawn", "app", "--prompt", task]).success();
+    }
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
+    )
+    .unwrap();
+    f.env.set("GH_TOKEN", "ghp_rejectedEveryTime");
+    let before = gh.requests().len();
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    ao_tests::wait_until("three polls GitHub refuses", || {
+        (gh.requests().len() >= before + 3).then_some(())
+    });
+    f.stop_host(host);
+    let log = std::fs::read_to_string(f.env.ao_home.join("logs").join("host.log")).unwrap();
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("pull request not read"))
+        .collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(said[0].contains("app-1, app-2, app-3"), "{log}");
+    assert!(
+        said[0].contains("rejected the token from $GH_TOKEN"),
+        "{log}"
+    );
+}
+
 #[test]
 fn batch_spawn_skips_the_issues_a_live_session_works_on() {
     let gh = FakeGitHub::start();

@@ -209,6 +209,9 @@ impl Manager {
         };
         tokio::pin!(stop);
         let mut next_poll = tokio::time::Instant::now();
+        // Said once, when they become true, and again when they change.
+        let mut unread = super::said::Said::default();
+        let mut noted = super::said::Said::default();
         loop {
             let started = tokio::time::Instant::now();
             let pass = async {
@@ -220,18 +223,27 @@ impl Manager {
                 state.last_probe = Some(now_ms());
                 if tokio::time::Instant::now() >= next_poll {
                     let polled = tokio::time::Instant::now();
+                    let (mut notes, mut failed) = (Vec::new(), Vec::new());
                     for scope in &scopes {
                         match self.refresh_prs(*scope).await {
                             Ok(report) => {
-                                for n in &report.notes {
-                                    tracing::warn!("{n}");
-                                }
-                                for (id, why) in &report.failed {
-                                    tracing::warn!("{id}: its pull request was not read: {why}");
-                                }
+                                notes.extend(report.notes);
+                                failed.extend(report.failed);
                             }
-                            Err(e) => tracing::warn!("poll failed: {e}"),
+                            Err(e) => notes.push(format!("poll failed: {e}")),
                         }
+                    }
+                    let news = noted.read(notes.into_iter().map(|n| (n.clone(), n)));
+                    for (_, n) in news.new {
+                        tracing::warn!("{n}");
+                    }
+                    let news =
+                        unread.read(failed.into_iter().map(|(id, why)| (id.to_string(), why)));
+                    for (ids, why) in news.new {
+                        tracing::warn!("{ids}: pull request not read: {why}");
+                    }
+                    if !news.gone.is_empty() {
+                        tracing::info!("{}: pull request read again", news.gone.join(", "));
                     }
                     state.last_poll = Some(now_ms());
                     let budget = self

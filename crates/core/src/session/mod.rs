@@ -25,6 +25,7 @@ mod recover;
 mod removal;
 mod report;
 mod restore;
+mod said;
 mod send;
 mod spawn;
 mod start;
