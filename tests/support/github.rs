@@ -171,6 +171,10 @@ pub struct FakeRepo {
     pub checks: Vec<FakeCheck>,
     /// Where a rename sends its old name (`owner/old` to `owner/new`).
     pub renamed_to: Option<String>,
+    /// Whether the last commits of its default branch have checks (it runs CI).
+    pub default_branch_checked: bool,
+    /// Whether it has a `.github/workflows` directory.
+    pub workflows: bool,
 }
 
 impl FakeRepo {
@@ -280,6 +284,16 @@ impl FakeGitHub {
                     ..FakeRepo::default()
                 },
             )
+        });
+    }
+
+    /// Says whether a repository runs CI: checks on its default branch's last commits,
+    /// and a `.github/workflows` directory.
+    pub fn repo_ci(&self, full_name: &str, default_branch_checked: bool, workflows: bool) {
+        self.with(|s| {
+            let r = s.repos.get_mut(full_name).expect("a repo");
+            r.default_branch_checked = default_branch_checked;
+            r.workflows = workflows;
         });
     }
 
@@ -1203,6 +1217,62 @@ impl ObjectValue for Fields {
     }
 }
 
+/// A repository's default branch (`defaultBranchRef`): its last commits, each with a
+/// passed check when the repository runs CI.
+struct BranchRef(bool);
+
+impl ObjectValue for BranchRef {
+    fn type_name(&self) -> &str {
+        "Ref"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "target" => Ok(ResolvedValue::object(BranchCommit(self.0))),
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
+/// A commit of a default branch: its history, or its checks.
+struct BranchCommit(bool);
+
+impl ObjectValue for BranchCommit {
+    fn type_name(&self) -> &str {
+        "Commit"
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        match info.field_name() {
+            "history" => {
+                let items = (0..10)
+                    .map(|i| {
+                        let c: Box<dyn ObjectValue + 'a> = Box::new(BranchCommit(self.0));
+                        (format!("cursor:{i}"), c)
+                    })
+                    .collect();
+                Ok(ResolvedValue::object(Connection::page(
+                    "CommitHistoryConnection",
+                    items,
+                    info,
+                )))
+            }
+            "statusCheckRollup" if self.0 => Ok(ResolvedValue::object(Fields(
+                "StatusCheckRollup",
+                json!({ "state": "SUCCESS" }),
+            ))),
+            "statusCheckRollup" => Ok(ResolvedValue::null()),
+            _ => Err(self.unknown_field_error(info)),
+        }
+    }
+}
+
 struct RepoObject<'s>(&'s FakeRepo);
 
 impl<'s> RepoObject<'s> {
@@ -1224,6 +1294,15 @@ impl ObjectValue for RepoObject<'_> {
         let number = || arg(info, "number").as_u64().unwrap_or(0);
         match info.field_name() {
             "nameWithOwner" => Ok(leaf(json!(r.full_name))),
+            "defaultBranchRef" => Ok(ResolvedValue::object(BranchRef(r.default_branch_checked))),
+            "object" => {
+                let path = arg(info, "expression");
+                if r.workflows && path.as_str() == Some("HEAD:.github/workflows") {
+                    Ok(ResolvedValue::object(Fields("Tree", json!({}))))
+                } else {
+                    Ok(ResolvedValue::null())
+                }
+            }
             "url" => Ok(leaf(json!(format!("https://github.com/{}", r.full_name)))),
             "issue" => match self.issue_by(number()) {
                 Some(i) => Ok(ResolvedValue::object(IssueObject(r, i))),

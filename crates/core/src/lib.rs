@@ -3,6 +3,7 @@
 //! This crate knows no concrete plugin and no network client; `ao-plugins` provides the
 //! built-ins and the `ao` binary wires them together.
 
+pub mod ci;
 pub mod config;
 pub mod exec;
 pub mod git;

@@ -131,6 +131,7 @@ fn merge_reaction(base: &ReactionConfig, over: &ReactionConfig) -> ReactionConfi
         threshold: over.threshold.or(base.threshold),
         include_summary: over.include_summary.or(base.include_summary),
         merge_method: over.merge_method.or(base.merge_method),
+        require_checks: over.require_checks.or(base.require_checks),
     }
 }
 

@@ -124,6 +124,11 @@ pub struct LifecycleConfig {
     /// each next time, four deliveries in all.
     #[serde(default)]
     pub notify_retry_delay: Option<String>,
+    /// ao's own: how long a pull request's head with no checks yet is given for its CI to
+    /// start before auto-merge decides without it: `2m` default, counted from when ao first
+    /// saw the head.
+    #[serde(default)]
+    pub ci_grace_period: Option<String>,
 }
 
 /// Which agent plays a role (`orchestrator` or `worker`) by default.
@@ -536,6 +541,11 @@ pub struct ReactionConfig {
     /// ao's own, for `action: auto-merge`: how to merge (default `squash`).
     #[serde(default)]
     pub merge_method: Option<MergeMethodSetting>,
+    /// ao's own, for `approved-and-green`: whether auto-merge needs a check that passed on
+    /// the pull request's head (default true). `false` lets ao merge in a repository that
+    /// runs no CI at all; a repository with CI always needs a passed check.
+    #[serde(default)]
+    pub require_checks: Option<bool>,
 }
 
 /// How `auto-merge` merges a pull request.

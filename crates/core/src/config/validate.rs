@@ -719,6 +719,19 @@ impl Checker<'_> {
                     "write 0 to clean up at once, or at least 10000 (10 s); the default is 300000 (5 min)".into(),
                 );
             }
+            if let Some(v) = &lifecycle.ci_grace_period
+                && crate::notify::parse_duration(v).is_none()
+            {
+                let loc = self.loc(&["lifecycle", "ciGracePeriod"]);
+                self.error(
+                    loc,
+                    format!(
+                        "lifecycle.ciGracePeriod `{}` is not a duration",
+                        self.shown(&["lifecycle", "ciGracePeriod"], v)
+                    ),
+                    "write it like `2m`, `90s` or `0` (the default is `2m`)".into(),
+                );
+            }
             for (key, value) in [
                 ("probeInterval", &lifecycle.probe_interval),
                 ("pollInterval", &lifecycle.poll_interval),

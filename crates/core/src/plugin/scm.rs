@@ -36,6 +36,13 @@ pub trait Scm: Send + Sync {
     fn remember(&self, status: &PrStatus) {
         let _ = status;
     }
+    /// Whether `owner/repo` runs CI at all: a check run or status on any of the last 10
+    /// commits of its default branch, or CI configuration in its tree. `None` when the
+    /// scm cannot tell (external plugins): ao then takes it that the repository does.
+    async fn runs_ci(&self, owner: &str, repo: &str) -> Result<Option<bool>, PluginError> {
+        let _ = (owner, repo);
+        Ok(None)
+    }
     /// What is left of the scm's request budget, as it last said; None when it does not
     /// say (external plugins).
     fn budget(&self) -> Option<Budget> {

@@ -20,6 +20,11 @@ pub struct PrSnapshot {
     pub error: Option<String>,
 }
 
+/// Where the head a session's pull request was first read at is kept.
+fn head_key(session: &SessionId) -> String {
+    format!("head_seen:{session}")
+}
+
 impl Store {
     /// Records a fresh reading.
     pub fn record_pr_snapshot(
@@ -40,7 +45,28 @@ impl Store {
                 stale = 0, error = NULL",
             params![session.to_string(), json, at],
         )?;
+        // When ao first saw this head: a head's CI is given its time from then.
+        let key = head_key(session);
+        if !status.head_sha.is_empty()
+            && self
+                .scm_state(&key)?
+                .is_none_or(|(sha, _)| sha != status.head_sha)
+        {
+            self.set_scm_state(&key, &status.head_sha)?;
+        }
         Ok(())
+    }
+
+    /// When ao first read the session's pull request at head `sha`, if it has.
+    pub fn head_seen_at(
+        &self,
+        session: &SessionId,
+        sha: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .scm_state(&head_key(session))?
+            .filter(|(seen, _)| seen == sha)
+            .map(|(_, at)| at))
     }
 
     /// Marks the last reading as still current: it was checked and nothing changed.

@@ -158,6 +158,10 @@ mod imp {
         )
     }
 
+    /// Whether a repository runs CI: checks or statuses on the last 10 commits of its
+    /// default branch, or a workflow directory.
+    const RUNS_CI_QUERY: &str = "query RunsCi($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n    defaultBranchRef { target { ... on Commit { history(first: 10) { nodes { statusCheckRollup { state } } } } } }\n    workflows: object(expression: \"HEAD:.github/workflows\") { __typename }\n  }\n  rateLimit { cost remaining limit resetAt }\n}";
+
     /// Every query this scm sends (for two PRs or branches), for the schema tests.
     pub fn queries() -> Vec<String> {
         let prs = [
@@ -179,6 +183,7 @@ mod imp {
             batch_query("FullPoll", &prs, FULL_FIELDS).0,
             detect_query(&["a".into(), "b".into()]),
             HEAD_QUERY.to_owned(),
+            RUNS_CI_QUERY.to_owned(),
         ]
     }
 
@@ -575,6 +580,22 @@ mod imp {
                     }
                 }
             }
+        }
+
+        async fn runs_ci(&self, owner: &str, repo: &str) -> Result<Option<bool>, PluginError> {
+            let reply = self
+                .gh
+                .graphql(RUNS_CI_QUERY, json!({ "owner": owner, "name": repo }))
+                .await
+                .map_err(fail)?;
+            let repository = &reply.data["repository"];
+            if repository.is_null() {
+                return Ok(None);
+            }
+            let checked = repository["defaultBranchRef"]["target"]["history"]["nodes"]
+                .as_array()
+                .is_some_and(|commits| commits.iter().any(|c| !c["statusCheckRollup"].is_null()));
+            Ok(Some(checked || !repository["workflows"].is_null()))
         }
 
         fn budget(&self) -> Option<ao_core::plugin::Budget> {
