@@ -100,6 +100,114 @@ fn exit_cli(f: &AgentFleet, keys: &[&str]) {
     });
 }
 
+/// One reading of a session's activity in `ao status --json`, taken while a test watched.
+struct Sample {
+    /// When the reading ended, since the watch began.
+    at: std::time::Duration,
+    activity: String,
+    source: String,
+    detail: String,
+    /// Steps the model had taken when the reading began.
+    steps: usize,
+}
+
+impl std::fmt::Debug for Sample {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            out,
+            "{:>6} ms  {} ({}) {:?} after {} model steps",
+            self.at.as_millis(),
+            self.activity,
+            self.source,
+            self.detail,
+            self.steps
+        )
+    }
+}
+
+/// Reads the session's activity from `ao status --json` as often as it can, two readers
+/// at once (so a window shorter than one reading is still seen), while `act` runs, until
+/// a reading satisfies `done` (within 90 s). Returns the readings in the order they
+/// ended, up to that first one.
+fn watch_activity(
+    f: &AgentFleet,
+    id: &str,
+    done: impl Fn(&Sample) -> bool + Sync,
+    act: impl FnOnce(),
+) -> Vec<Sample> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let start = std::time::Instant::now();
+    let samples = Mutex::new(Vec::new());
+    let over = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while !over.load(Ordering::SeqCst) {
+                    assert!(
+                        start.elapsed() < std::time::Duration::from_secs(90),
+                        "{id} never reached the end of the watch; readings:\n{:#?}\nscreen:\n{}",
+                        samples.lock().unwrap(),
+                        f.screen(id)
+                    );
+                    let steps = f.model.steps_taken();
+                    let s = f.status(id);
+                    let text = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+                    let sample = Sample {
+                        at: start.elapsed(),
+                        activity: text("activity"),
+                        source: text("activity_source"),
+                        detail: text("activity_detail"),
+                        steps,
+                    };
+                    if done(&sample) {
+                        over.store(true, Ordering::SeqCst);
+                    }
+                    samples.lock().unwrap().push(sample);
+                }
+            });
+        }
+        // A failing `act` ends the watch too.
+        struct EndOnPanic<'a>(&'a AtomicBool);
+        impl Drop for EndOnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        let _end = EndOnPanic(&over);
+        act();
+    });
+    let mut all = samples.into_inner().unwrap();
+    all.sort_by_key(|s| s.at);
+    let end = all
+        .iter()
+        .position(&done)
+        .expect("the watch ended on a reading");
+    all.truncate(end + 1);
+    all
+}
+
+/// Asserts that no reading before the last one says the turn ended (`ready` or `idle`).
+fn assert_never_ready(samples: &[Sample], what: &str) {
+    let ready: Vec<&Sample> = samples[..samples.len() - 1]
+        .iter()
+        .filter(|s| s.activity == "ready" || s.activity == "idle")
+        .collect();
+    eprintln!(
+        "{what}: {} readings in {} ms, {} of them ready or idle",
+        samples.len(),
+        samples.last().map_or(0, |s| s.at.as_millis()),
+        ready.len()
+    );
+    assert!(
+        ready.is_empty(),
+        "{what}, the session read as its turn ended {} times; readings:\n{samples:#?}",
+        ready.len()
+    );
+}
+
 /// Claude Code in permissionless mode writing done.txt, set up as a user running ao as
 /// root in a sandbox would: the sandbox marked (root may bypass permissions only there)
 /// and the bypass mode's one-time warning accepted.
@@ -424,6 +532,45 @@ fn codex_states_through_notify_and_rollout() {
     });
     f.wait_turn_ended("app-1");
     ask_after_restore(&f, 3);
+}
+
+/// Codex given a task that runs a command outside its sandbox: from the spawn until its
+/// approval question, through the trust dialog, the task's request and the shell call,
+/// no reading of `ao status` says the turn ended. Before Codex's notify program reports
+/// or its rollout is found, the screen alone once read `ready` in that window
+/// (issue 29, item 8).
+#[test]
+fn codex_with_its_task_pending_never_reads_ready_before_its_approval_question() {
+    if agent_cli("codex", "@openai/codex").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "codex",
+        scenario(vec![
+            Step {
+                escalate: Some("Write out.txt".into()),
+                ..shell("echo hello > out.txt")
+            },
+            text("I wrote out.txt."),
+        ]),
+        "      permissions: default\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Write the file"])
+        .success();
+    let question = "asks permission to run: echo hello > out.txt";
+    let samples = watch_activity(
+        &f,
+        "app-1",
+        |s| s.activity == "waiting_input" && s.detail == question,
+        || f.press_until_gone("app-1", &["Enter"], "Trust this folder"),
+    );
+    assert_never_ready(&samples, "from codex's spawn to its approval question");
+    f.press_until_gone("app-1", &["y"], "Would you like to run");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    wait_until("hello in out.txt", || {
+        (std::fs::read_to_string(&out).ok()? == "hello\n").then_some(())
+    });
+    f.wait_turn_ended("app-1");
 }
 
 /// Codex with no login: its sign-in screen is waiting_input with the screen's question,
@@ -1305,6 +1452,41 @@ fn gemini_states_through_hooks() {
             .then_some(argv)
     });
     f.wait_turn_ended("app-1");
+}
+
+/// Gemini CLI given a task whose command needs permission: from the spawn until the
+/// question, no reading of `ao status` says the turn ended. Its hook reports the
+/// question a moment before its screen draws it, and that moment once read as an
+/// answered question and an idle screen: `ready` (issue 29, item 7). Refused (no hook
+/// follows), the question is over once the screen shows it.
+#[test]
+fn gemini_never_reads_ready_before_its_permission_question() {
+    if agent_cli("gemini", "@google/gemini-cli").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "gemini",
+        scenario(vec![shell("echo hello > out.txt")]),
+        "      permissions: default\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Write the file"])
+        .success();
+    let samples = watch_activity(
+        &f,
+        "app-1",
+        |s| s.activity == "waiting_input" && s.source == "hook",
+        || {},
+    );
+    assert_never_ready(&samples, "from gemini's spawn to its permission question");
+    assert_eq!(
+        samples.last().unwrap().detail,
+        "asks permission (Confirm Shell Command): echo hello > out.txt"
+    );
+    // Refused, the question is over though no hook says so: the screen shows it.
+    f.press_until_gone("app-1", &["Escape"], "Allow execution of");
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(s["activity_source"], "terminal", "{s:#}");
+    assert!(!f.fleet.worktree("app-1").join("out.txt").exists());
 }
 
 /// A Gemini CLI that was never told how to authenticate asks at its first start: the

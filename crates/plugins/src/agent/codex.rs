@@ -235,6 +235,13 @@ fn usage_limit(
     Some((message.to_owned(), resets))
 }
 
+/// Whether a rollout whose turn is `in_turn` (none yet: `None`) says the CLI rests: its
+/// last turn ended, or it has held none and its task is not pending (a CLI started on a
+/// task writes its rollout a moment before the task's turn).
+fn rests(in_turn: Option<bool>, task_pending: bool) -> bool {
+    in_turn.map_or(!task_pending, |in_turn| !in_turn)
+}
+
 /// What a dialog on the screen asks, if one is showing.
 fn dialog(screen: &str) -> Option<String> {
     if let Some(command) = approval_command(screen) {
@@ -274,6 +281,7 @@ fn approval_command(screen: &str) -> Option<String> {
 #[async_trait]
 impl Agent for Codex {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
+        super::note_task(NAME, &ctx.scratch_dir, &ctx.prompt)?;
         let mut argv = vec![Self::program(&ctx.config)];
         argv.extend(Self::common_args(ctx));
         Ok(super::inline_launch(argv, ctx, None))
@@ -323,7 +331,7 @@ impl Agent for Codex {
             }
             (Some(r), _) => Ok(from_report(r, ctx.idle_after_ms, ctx.now)),
             (None, Some(log)) => {
-                let ready = log.in_turn != Some(true);
+                let ready = rests(log.in_turn, super::started_on_task(ctx));
                 // A resumed thread's log predates this run of the agent.
                 let last_at = log.modified.max(ctx.started_at);
                 let idle =
@@ -340,12 +348,12 @@ impl Agent for Codex {
                     resets_at: None,
                 })
             }
+            // Neither yet: the screen, but a task the CLI was started on is under way.
             (None, None) => Ok(from_terminal(
-                if screen.contains("esc to interrupt") {
-                    Activity::Active
-                } else {
-                    Activity::Ready
-                },
+                super::screen_alone(
+                    screen.contains("esc to interrupt"),
+                    super::started_on_task(ctx),
+                ),
                 None,
             )),
         }
@@ -408,6 +416,10 @@ impl Agent for Codex {
 
     fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec> {
         let id = agent_session_id?;
+        // Resumed, it starts on no task.
+        if let Err(e) = super::note_task(NAME, &ctx.scratch_dir, "") {
+            tracing::warn!("{e}");
+        }
         let mut argv = vec![Self::program(&ctx.config), "resume".into()];
         argv.extend(Self::common_args(ctx));
         argv.push(id.to_owned());
@@ -508,5 +520,21 @@ mod tests {
             dialog(screen).as_deref(),
             Some("asks permission to run: echo hi > out.txt")
         );
+    }
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+
+    /// Started on a task, Codex writes its rollout a moment before the task's turn, and
+    /// its screen rests between the start and the turn: neither says it is ready.
+    #[test]
+    fn a_pending_task_is_never_ready_on_an_empty_rollout_or_the_screen() {
+        assert!(!rests(None, true));
+        assert!(rests(None, false));
+        assert!(!rests(Some(true), false));
+        assert!(rests(Some(false), true), "its turn ended");
+        assert_eq!(super::super::screen_alone(false, true), Activity::Active);
     }
 }

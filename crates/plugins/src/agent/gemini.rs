@@ -262,10 +262,31 @@ fn working(screen: &str) -> bool {
     screen.contains("esc to cancel")
 }
 
+/// Whether the CLI's last turn ended on a refused question (or another cancel): its
+/// "Request cancelled." below the last message typed to it, which the screen echoes as
+/// a line starting with `> `. One above it belongs to an earlier turn.
+fn refused(screen: &str) -> bool {
+    let lines: Vec<&str> = screen.lines().collect();
+    let cancelled = lines.iter().rposition(|l| l.contains("Request cancelled."));
+    let typed = lines.iter().rposition(|l| l.starts_with("> "));
+    match (cancelled, typed) {
+        (Some(c), Some(t)) => c > t,
+        (cancelled, _) => cancelled.is_some(),
+    }
+}
+
+/// How ao reads the CLI's screen.
+const SIGNS: super::ScreenSigns = super::ScreenSigns {
+    dialog,
+    working,
+    refused,
+};
+
 #[async_trait]
 impl Agent for Gemini {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
         let id = super::new_uuid();
+        super::note_task(NAME, &ctx.scratch_dir, &ctx.prompt)?;
         let mut argv = vec![Self::program(), "--session-id".into(), id.clone()];
         if !ctx.prompt.is_empty() {
             // One argument with `=`, so a task that starts with `-` is not an option.
@@ -296,7 +317,7 @@ impl Agent for Gemini {
             ));
         }
         if let Some(r) = &ctx.report {
-            return Ok(super::after_hook(r, ctx, dialog, working));
+            return Ok(super::after_hook(r, ctx, &SIGNS));
         }
         // No hook yet: a first-run dialog, or hooks that did not load.
         if let Some(question) = dialog(screen) {
@@ -312,7 +333,8 @@ impl Agent for Gemini {
                 && last["toolCalls"].as_array().is_none_or(|c| c.is_empty());
             return Ok(super::from_log(ended, last["timestamp"].as_str()));
         }
-        Ok(super::from_screen(working(screen)))
+        let activity = super::screen_alone(working(screen), super::started_on_task(ctx));
+        Ok(from_terminal(activity, None))
     }
 
     fn confirms_start(&self) -> bool {
@@ -370,6 +392,10 @@ impl Agent for Gemini {
 
     fn restore(&self, ctx: &LaunchContext, agent_session_id: Option<&str>) -> Option<LaunchSpec> {
         let id = agent_session_id?;
+        // Resumed, it starts on no task.
+        if let Err(e) = super::note_task(NAME, &ctx.scratch_dir, "") {
+            tracing::warn!("{e}");
+        }
         let argv = vec![Self::program(), "--resume".into(), id.to_owned()];
         Self::spec(ctx, argv, id).ok()
     }
@@ -490,6 +516,84 @@ mod tests {
         let done = a.hook_report(&["AfterAgent".into()], "{}", 9).unwrap();
         assert_eq!(done.activity, Activity::Ready);
         assert!(a.hook_report(&["PreCompress".into()], "{}", 9).is_none());
+    }
+
+    /// The CLI's screen (0.61) between its permission hook and the question's dialog:
+    /// the command's box drawn as pending, no question yet.
+    const NOT_DRAWN: &str = "> Write the file
+╭──────────────────────────────────╮
+│ o  Shell echo hello > out.txt    │
+│                                  │
+╰──────────────────────────────────╯
+ ⠴ Executing Hooks: ao hook gemini SessionStart (1/2)
+                                       ? for shortcuts
+────────────────────────────────────
+ Shift+Tab to accept edits
+────────────────────────────────────
+ >   Type your message or @path/to/file
+────────────────────────────────────
+ workspace (/directory)      branch
+";
+
+    /// The question drawn.
+    const ASKING: &str = "> Write the file
+╭──────────────────────────────────╮
+│ ? Shell  echo hello > out.txt    │
+│ Allow execution of [Shell]?      │
+│ ● 1. Allow once                  │
+│   3. No, suggest changes (esc)   │
+╰──────────────────────────────────╯
+";
+
+    /// The question refused (Esc): no hook follows.
+    const REFUSED: &str = "> Write the file
+╭──────────────────────────────────╮
+│ -  Shell echo hello > out.txt    │
+╰──────────────────────────────────╯
+ℹ Request cancelled.
+                                       ? for shortcuts
+ >   Type your message or @path/to/file
+";
+
+    /// A later turn's question not drawn yet, below an earlier refusal.
+    const NOT_DRAWN_AFTER_A_REFUSAL: &str = "> Write the file
+│ -  Shell echo hello > out.txt    │
+ℹ Request cancelled.
+> Try again
+│ o  Shell echo hello > out.txt    │
+ >   Type your message or @path/to/file
+";
+
+    #[tokio::test]
+    async fn a_question_its_hook_reported_stands_until_the_screen_shows_it_answered() {
+        let question = Gemini
+            .hook_report(
+                &["Notification".into()],
+                r#"{"notification_type":"ToolPermission","details":{"title":"Confirm Shell Command","command":"echo hello > out.txt"}}"#,
+                999_000,
+            )
+            .unwrap();
+        let asks = (
+            Activity::WaitingInput,
+            Some("asks permission (Confirm Shell Command): echo hello > out.txt".to_owned()),
+        );
+        let cases = [
+            // The hook runs before the CLI draws its question.
+            (NOT_DRAWN, asks.clone()),
+            (NOT_DRAWN_AFTER_A_REFUSAL, asks.clone()),
+            (ASKING, asks.clone()),
+            (REFUSED, (Activity::Ready, None)),
+            (
+                "> Write the file\n ⠏ Running (esc to cancel, 2s)\n",
+                (Activity::Active, None),
+            ),
+        ];
+        for (screen, want) in cases {
+            let ctx =
+                crate::agent::test_context(Path::new("/nowhere"), Some(question.clone()), screen);
+            let r = Gemini.activity(&ctx).await.unwrap();
+            assert_eq!((r.activity, r.detail), want, "{screen}");
+        }
     }
 
     #[test]

@@ -104,21 +104,86 @@ pub(crate) fn process_names(config: &ao_core::config::AgentConfig, names: &[&str
     all
 }
 
+/// What a CLI's screen shows, by the plugin's own reading of it.
+pub(crate) struct ScreenSigns {
+    /// What a dialog on the screen asks, if one is showing.
+    pub dialog: fn(&str) -> Option<String>,
+    /// Whether the CLI is at work.
+    pub working: fn(&str) -> bool,
+    /// Whether the CLI's last question was refused, which no hook reports: the turn
+    /// ended on it and the screen says so.
+    pub refused: fn(&str) -> bool,
+}
+
+/// What the screen makes of a question the CLI's hooks reported: `None` while the
+/// question stands. Its hook runs before the CLI draws it, so a screen that shows
+/// neither the question nor an answer has not drawn it yet; the question is over only
+/// when the screen shows it answered: the CLI at work again (allowed) or the question
+/// refused (`ready`). A later hook replaces the report itself.
+pub(crate) fn reported_question(screen: &str, signs: &ScreenSigns) -> Option<Activity> {
+    if (signs.dialog)(screen).is_some() {
+        None
+    } else if (signs.working)(screen) {
+        Some(Activity::Active)
+    } else if (signs.refused)(screen) {
+        Some(Activity::Ready)
+    } else {
+        None
+    }
+}
+
 /// The activity of a CLI whose hooks reported `r`, `screen` being its terminal when the
-/// plugin asked for it: a question its hooks reported is over once the screen no longer
-/// shows a `dialog` (answered, with no hook after it), and then the screen tells whether
-/// the CLI is `working`.
+/// plugin asked for it: a question stands until the screen shows it answered
+/// ([`reported_question`]).
 pub(crate) fn after_hook(
     r: &AgentReport,
     ctx: &ao_core::plugin::ActivityContext,
-    dialog: fn(&str) -> Option<String>,
-    working: fn(&str) -> bool,
+    signs: &ScreenSigns,
 ) -> ActivityReport {
     match ctx.recent_output.as_deref() {
-        Some(screen) if r.activity == Activity::WaitingInput && dialog(screen).is_none() => {
-            from_screen(working(screen))
+        Some(screen) if r.activity == Activity::WaitingInput => {
+            match reported_question(screen, signs) {
+                Some(activity) => from_terminal(activity, None),
+                None => from_report(r, ctx.idle_after_ms, ctx.now),
+            }
         }
         _ => from_report(r, ctx.idle_after_ms, ctx.now),
+    }
+}
+
+/// The file in the session's agent directory that says the CLI was started on a task
+/// (given on its command line); a resume without a task removes it.
+const STARTED_ON_TASK: &str = "started-on-task";
+
+/// Records in `scratch_dir` whether the CLI starts on a task (`prompt` not empty).
+pub(crate) fn note_task(plugin: &str, scratch_dir: &Path, prompt: &str) -> Result<(), PluginError> {
+    let file = scratch_dir.join(STARTED_ON_TASK);
+    if !prompt.is_empty() {
+        return write_file(plugin, &file, "");
+    }
+    match std::fs::remove_file(&file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PluginError::failed(
+            plugin,
+            format!("cannot remove {}: {e}", file.display()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the CLI of the session read with `ctx` was started on a task ([`note_task`]).
+pub(crate) fn started_on_task(ctx: &ao_core::plugin::ActivityContext) -> bool {
+    ctx.scratch_dir.join(STARTED_ON_TASK).exists()
+}
+
+/// What the screen alone says, when no hook, notification or log tells yet: a CLI at
+/// work is `active`, one at rest `ready`, unless its task is pending (it was started on
+/// one, and nothing has told of that task's turn): its screen rests between the start
+/// and the turn, and between a command and its question, so it is about to work.
+pub(crate) fn screen_alone(working: bool, task_pending: bool) -> Activity {
+    if working || task_pending {
+        Activity::Active
+    } else {
+        Activity::Ready
     }
 }
 
@@ -417,5 +482,93 @@ mod limit_tests {
         assert_eq!(next_clock_time("noon", now), None);
         assert_eq!(next_clock_time("13pm", now), None);
         assert_eq!(next_clock_time("3:60 PM", now), None);
+    }
+}
+
+/// An activity context for the agents' unit tests: session `app-1` in `dir` (its
+/// workspace and agent directory), with the hooks' last `report` and the `screen`.
+#[cfg(test)]
+pub(crate) fn test_context(
+    dir: &Path,
+    report: Option<AgentReport>,
+    screen: &str,
+) -> ao_core::plugin::ActivityContext {
+    ao_core::plugin::ActivityContext {
+        session: ao_core::model::SessionId::new("app", 1),
+        workspace: dir.to_owned(),
+        scratch_dir: dir.to_owned(),
+        agent_session_id: None,
+        started_at: None,
+        report,
+        recent_output: Some(screen.to_owned()),
+        idle_after_ms: 300_000,
+        now: 1_000_000,
+        last_output_at: None,
+    }
+}
+
+#[cfg(test)]
+mod reading_tests {
+    use super::*;
+
+    fn signs() -> ScreenSigns {
+        ScreenSigns {
+            dialog: |s| s.contains("Allow?").then(|| "Allow?".to_owned()),
+            working: |s| s.contains("esc to cancel"),
+            refused: |s| s.contains("Request cancelled."),
+        }
+    }
+
+    #[test]
+    fn a_reported_question_stands_until_the_screen_shows_it_answered() {
+        let signs = signs();
+        // Not drawn yet: the screen shows neither the question nor an answer.
+        assert_eq!(reported_question("> Write the file\n", &signs), None);
+        assert_eq!(reported_question("Allow?\n", &signs), None);
+        // Allowed, at work again.
+        assert_eq!(
+            reported_question("esc to cancel\n", &signs),
+            Some(Activity::Active)
+        );
+        // Refused: the turn ended on it.
+        assert_eq!(
+            reported_question("Request cancelled.\n", &signs),
+            Some(Activity::Ready)
+        );
+    }
+
+    #[test]
+    fn a_reported_question_on_a_screen_that_has_not_drawn_it_is_still_asked() {
+        let report = AgentReport {
+            activity: Activity::WaitingInput,
+            detail: Some("asks permission".into()),
+            at: 999_000,
+            agent_session_id: None,
+            log_path: None,
+        };
+        let ctx = test_context(Path::new("/nowhere"), Some(report), "> Write the file\n");
+        let r = after_hook(ctx.report.as_ref().unwrap(), &ctx, &signs());
+        assert_eq!(r.activity, Activity::WaitingInput);
+        assert_eq!(r.source, ActivitySource::Hook);
+        assert_eq!(r.detail.as_deref(), Some("asks permission"));
+    }
+
+    #[test]
+    fn a_pending_task_is_never_ready_on_the_screen_alone() {
+        assert_eq!(screen_alone(false, true), Activity::Active);
+        assert_eq!(screen_alone(true, false), Activity::Active);
+        assert_eq!(screen_alone(false, false), Activity::Ready);
+    }
+
+    #[test]
+    fn a_start_on_a_task_is_noted_and_a_start_without_one_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = test_context(dir.path(), None, "");
+        assert!(!started_on_task(&ctx));
+        note_task("x", dir.path(), "Write the file").unwrap();
+        assert!(started_on_task(&ctx));
+        note_task("x", dir.path(), "").unwrap();
+        assert!(!started_on_task(&ctx));
+        note_task("x", dir.path(), "").unwrap();
     }
 }

@@ -147,6 +147,14 @@ fn working(screen: &str) -> bool {
     screen.contains("esc to cancel")
 }
 
+/// How ao reads the CLI's screen. A refused question needs no reading: its `Stop` hook
+/// reports it.
+const SIGNS: super::ScreenSigns = super::ScreenSigns {
+    dialog,
+    working,
+    refused: |_| false,
+};
+
 #[async_trait]
 impl Agent for QwenCode {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
@@ -171,7 +179,7 @@ impl Agent for QwenCode {
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
         let screen = ctx.recent_output.as_deref().unwrap_or_default();
         if let Some(r) = &ctx.report {
-            return Ok(super::after_hook(r, ctx, dialog, working));
+            return Ok(super::after_hook(r, ctx, &SIGNS));
         }
         if let Some(question) = dialog(screen) {
             return Ok(from_terminal(Activity::WaitingInput, Some(question)));
