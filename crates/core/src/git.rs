@@ -6,6 +6,11 @@ use crate::exec::{Cmd, ExecError, Output};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod save;
+mod saved_refs;
+pub use save::{SaveError, Stash, UncommittedFile, stash_commit, uncommitted_files};
+pub use saved_refs::{SAVED_REFS, SavedRef, keep, saved_paths, saved_refs};
+
 /// How long a fetch may take before ao works from the local branch instead.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 

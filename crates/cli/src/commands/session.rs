@@ -358,12 +358,16 @@ fn table_with(
         .iter()
         .map(|v| {
             let s = &v.session;
-            let status = match s.status_reason {
+            let mut status = match s.status_reason {
                 // Its agent ended by itself: `ao session restore` brings it back.
                 Some(ao_core::model::StatusReason::AgentExited) => "exited".to_owned(),
                 Some(r) => format!("{} ({r})", s.status),
                 None => s.status.to_string(),
             };
+            // Only `ls --all` lists archived sessions: told apart from live ones.
+            if s.archived_at.is_some() {
+                status.push_str(", archived");
+            }
             let activity = match (v.runtime_state, &v.limit) {
                 (Some("unknown"), _) => "unknown".to_owned(),
                 (_, Some(l)) => match l.resets_at {
@@ -418,9 +422,11 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     let (view, agent) = block_on(m.info(id))?.map_err(user)?;
     let snapshot = m.pr_snapshots().map_err(user)?.remove(&view.session.id);
+    let saved = block_on(m.saved_work_of(&view.session))?.map_err(user)?;
     if json {
         let mut value = serde_json::to_value(&view)?;
         value["agent_info"] = serde_json::to_value(&agent)?;
+        value["saved_work"] = serde_json::to_value(&saved)?;
         // The whole last reading of its PR: checks with log tails, threads.
         value["pull_request"] = serde_json::to_value(&snapshot)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -444,6 +450,9 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
             },
         ),
     ];
+    if let Some(at) = s.archived_at {
+        rows.push(("archived", format!("{} ago", age(at))));
+    }
     if let Some(l) = &view.limit {
         rows.push((
             "limit",
@@ -528,6 +537,27 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    for entry in &saved {
+        rows.push((
+            "saved work",
+            if entry.files.is_empty() {
+                format!(
+                    "{}: commits on no branch only (`git log {}^1`)",
+                    entry.saved.reference, entry.saved.reference
+                )
+            } else {
+                format!(
+                    "{}: {}",
+                    entry.saved.reference,
+                    ao_core::git::summarize_paths(&entry.files)
+                )
+            },
+        ));
+        rows.push((
+            "  apply",
+            format!("{} (in a checkout of {})", entry.apply, s.branch),
+        ));
+    }
     rows.push(("age", age(s.created_at)));
     println!("{}", s.id);
     for (k, v) in rows {
@@ -563,9 +593,18 @@ fn list_refreshed(
                 ));
             }
         }
-        Ok::<_, ManagerError>((notes, m.status(project, all).await?, m.pr_snapshots()?))
+        let views = m.status(project, all).await?;
+        // What forced kills saved, listed with the archived sessions they belong to.
+        let saved = if all {
+            let sessions: Vec<&ao_core::model::Session> =
+                views.iter().map(|v| &v.session).collect();
+            m.saved_work(&sessions).await
+        } else {
+            Default::default()
+        };
+        Ok::<_, ManagerError>((notes, views, m.pr_snapshots()?, saved))
     })?;
-    let (notes, views, snapshots) = views.map_err(user)?;
+    let (notes, views, snapshots, saved) = views.map_err(user)?;
     warn(&notes);
     let host = m.host_state();
     if json {
@@ -579,6 +618,12 @@ fn list_refreshed(
                 {
                     obj.extend(fields.clone());
                 }
+                if let (Some(obj), Some(refs)) = (value.as_object_mut(), saved.get(&v.session.id)) {
+                    obj.insert(
+                        "saved_work".into(),
+                        serde_json::to_value(refs).unwrap_or_default(),
+                    );
+                }
                 value
             })
             .collect();
@@ -586,6 +631,17 @@ fn list_refreshed(
     } else {
         let paint = Paint::stdout();
         print!("{}", table_with(&views, &snapshots, &paint));
+        for v in &views {
+            for r in saved.get(&v.session.id).into_iter().flatten() {
+                println!(
+                    "{}: uncommitted work saved at {} (`{}` in a checkout of {})",
+                    v.session.id,
+                    r.reference,
+                    ao_core::session::apply_command(&r.reference),
+                    v.session.branch
+                );
+            }
+        }
         if let Some(h) = &host {
             let ago = |t: Option<i64>| {
                 t.map(|t| format!("{} ago", age(t)))
@@ -747,6 +803,39 @@ pub fn attach(session: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What a forced kill saved: each file, each commit on no branch, and the command that
+/// brings them back.
+fn print_saved(saved: &ao_core::session::SavedWork) {
+    // Each file, up to a screenful of hundreds; git lists a longer save.
+    const SHOWN: usize = 200;
+    println!("saved at {}:", saved.reference);
+    for f in saved.files.iter().take(SHOWN) {
+        println!("  {} ({})", f.path, f.how);
+    }
+    if saved.files.len() > SHOWN {
+        println!(
+            "  and {} more: `git stash show --include-untracked --name-status {}` lists them all",
+            saved.files.len() - SHOWN,
+            saved.reference
+        );
+    }
+    for c in &saved.commits {
+        println!("  commit {c} (on no branch)");
+    }
+    if !saved.files.is_empty() {
+        let them = if saved.files.len() == 1 { "it" } else { "them" };
+        match &saved.branch {
+            Some(b) => println!("to bring {them} back, run this in any checkout of branch {b}:"),
+            None => println!("to bring {them} back, run this in a checkout (its branch is gone):"),
+        }
+        println!("  {}", saved.apply);
+    }
+    if !saved.commits.is_empty() {
+        println!("to make a branch of its commits on no branch, run this in the repository:");
+        println!("  git branch NAME {}^1", saved.reference);
+    }
+}
+
 pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
@@ -787,6 +876,9 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
                 println!("{} {verb}", report.session.id);
             } else {
                 println!("{} {verb}: {}", report.session.id, report.done.join("; "));
+            }
+            if let Some(saved) = &report.saved {
+                print_saved(saved);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,11 +1,17 @@
 //! `ao session kill`: ends the agent and removes the workspace, refusing while work would
-//! be lost; a session still spawning is cancelled, and its spawn undoes itself.
+//! be lost; forced, it saves the uncommitted work on a ref first. A session still
+//! spawning is cancelled, and its spawn undoes itself. A runtime that does not answer
+//! is never left with a kill it may carry out later unrecorded.
 
 use super::removal::{NotOurs, Removal};
+use super::saved::{SavedWork, refuse_unsaved};
 use super::status::in_flight;
 use super::wait::Backoff;
 use super::{Manager, ManagerError};
-use crate::model::{Activity, EventKind, Priority, Session, SessionStatus, StatusReason, now_ms};
+use crate::model::{
+    Activity, EventKind, Priority, RuntimeHandle, Session, SessionStatus, StatusReason, now_ms,
+};
+use crate::plugin::{Liveness, PluginError};
 use crate::store::Change;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -28,6 +34,8 @@ pub struct KillReport {
     pub done: Vec<String>,
     /// Whether the session was still spawning: the spawn stopped and undid itself.
     pub cancelled_spawn: bool,
+    /// The uncommitted work a forced kill saved before removing the workspace.
+    pub saved: Option<SavedWork>,
 }
 
 /// How long a kill waits for a spawn in progress to stop and undo itself.
@@ -78,6 +86,7 @@ impl Manager {
                 )],
                 session: s,
                 cancelled_spawn: false,
+                saved: None,
             });
         }
         if !opts.keep_workspace
@@ -104,14 +113,49 @@ impl Manager {
                 ));
             }
         }
+        if let Some(h) = &s.runtime {
+            self.runtime_answers(&s, h).await?;
+        }
+        let removing = !opts.keep_workspace && has_workspace;
+        if removing && opts.force {
+            // Asked before anything is ended: work that cannot be saved stops the kill.
+            if let Err(e) = self.try_saving(&s, &spec.path).await {
+                return Err(refuse_unsaved(&s, &spec.path, &e, false));
+            }
+        }
         let mut done = Vec::new();
         if let Some(h) = &s.runtime {
-            self.runtime(&h.runtime)?.destroy(h).await?;
-            done.push(format!("ended {} session {}", h.runtime, h.id));
+            match self.runtime(&h.runtime)?.destroy(h).await {
+                Ok(()) => done.push(format!("ended {} session {}", h.runtime, h.id)),
+                Err(PluginError::Timeout { millis, .. }) => {
+                    return Err(self.unanswered_kill(
+                        &s,
+                        h,
+                        millis,
+                        has_workspace.then_some(&spec.path),
+                    )?);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        let mut saved = None;
         match (opts.keep_workspace, has_workspace) {
             (true, true) => done.push(format!("workspace kept at {}", spec.path.display())),
             (false, true) => {
+                // Now that the agent has ended, what it wrote last is saved too (and,
+                // unforced, what it wrote after the check above found nothing).
+                match self.save_work(&s, &spec).await {
+                    Ok(Some(work)) => {
+                        done.push(format!("saved {} at {}", work.summary(), work.reference));
+                        saved = Some(work);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let e = refuse_unsaved(&s, &spec.path, &e, true);
+                        self.record_killed(&s, format!("{} killed by the user; {e}", s.id))?;
+                        return Err(e);
+                    }
+                }
                 // Ignored files go with the checkout without counting as unsaved work;
                 // say which, except those ao itself put there.
                 let mut ours = project.copy.clone();
@@ -120,12 +164,26 @@ impl Manager {
                     .await
                     .unwrap_or_default();
                 let removal = Removal::Destroy { force: true };
-                if let Some(NotOurs(why)) = self.remove_workspace(&s, &spec, removal).await? {
+                let kept = |e: ManagerError| match &saved {
+                    Some(w) => e.context(
+                        "",
+                        &format!(
+                            " (its uncommitted work was saved first at {}: `{}` brings it back)",
+                            w.reference, w.apply
+                        ),
+                    ),
+                    None => e,
+                };
+                let removed = self
+                    .remove_workspace(&s, &spec, removal)
+                    .await
+                    .map_err(kept)?;
+                if let Some(NotOurs(why)) = removed {
                     // It changed hands since the check above.
-                    return Err(ManagerError::plain(format!(
+                    return Err(kept(ManagerError::plain(format!(
                         "refusing to remove {}'s workspace: {why}; its agent was ended, and the directory is left as it is",
                         s.id
-                    )));
+                    ))));
                 }
                 done.push(format!("removed {}", spec.path.display()));
                 if !ignored.is_empty() {
@@ -162,7 +220,18 @@ impl Manager {
                 s.branch
             ));
         }
-        let session = self.update(&s.id, |row| {
+        let session = self.record_killed(&s, format!("{} killed by the user", s.id))?;
+        Ok(KillReport {
+            session,
+            done,
+            cancelled_spawn: false,
+            saved,
+        })
+    }
+
+    /// Records `s` as killed by the user, with `message` as the event's words.
+    fn record_killed(&self, s: &Session, message: String) -> Result<Session, ManagerError> {
+        self.update(&s.id, |row| {
             let from = row.status;
             row.status = SessionStatus::Killed;
             row.status_reason = Some(StatusReason::User);
@@ -173,14 +242,82 @@ impl Manager {
                     to: SessionStatus::Killed,
                 },
                 Priority::Info,
-                format!("{} killed by the user", row.id),
+                message,
             )]
-        })?;
-        Ok(KillReport {
-            session,
-            done,
-            cancelled_spawn: false,
         })
+    }
+
+    /// Refuses the kill, with nothing changed, when `s`'s runtime does not say whether
+    /// its session runs: a tmux server that is stopped or hung would take the kill
+    /// into its queue and carry it out whenever it answers again, long after ao gave
+    /// up on it and said it failed. Its look is harmless if it is carried out later.
+    async fn runtime_answers(&self, s: &Session, h: &RuntimeHandle) -> Result<(), ManagerError> {
+        let probe = self
+            .runtime(&h.runtime)?
+            .probe_all(std::slice::from_ref(h))
+            .await;
+        let unanswered = match probe {
+            Ok(probes) => probes
+                .first()
+                .is_none_or(|p| p.liveness == Liveness::Unknown),
+            Err(PluginError::Timeout { .. }) => true,
+            Err(_) => false,
+        };
+        if !unanswered {
+            return Ok(());
+        }
+        Err(ManagerError::refused(
+            format!(
+                "{} did not say whether {}'s session {} still runs (a {} server that is stopped or hung does not answer); nothing was changed",
+                h.runtime, s.id, h.id, h.runtime
+            ),
+            "find out why it does not answer (`ao status` shows the session as `unknown` meanwhile), then run the kill again",
+        ))
+    }
+
+    /// The kill of `s` whose runtime took the order to end it and did not answer in
+    /// `millis`: the order may still be carried out whenever it answers, so the kill is
+    /// recorded now, and the workspace (at `workspace`) kept, since the agent may run yet.
+    fn unanswered_kill(
+        &self,
+        s: &Session,
+        h: &RuntimeHandle,
+        millis: u64,
+        workspace: Option<&std::path::PathBuf>,
+    ) -> Result<ManagerError, ManagerError> {
+        let said = format!(
+            "{} did not answer within {} s when told to end {}'s session {}",
+            h.runtime,
+            millis.div_ceil(1000),
+            s.id,
+            h.id
+        );
+        self.record_killed(
+            s,
+            format!(
+                "{} killed by the user; {said}, so it ends when that server answers again",
+                s.id
+            ),
+        )?;
+        let kept = workspace
+            .map(|p| format!("; its workspace is kept at {}", p.display()))
+            .unwrap_or_default();
+        Ok(ManagerError::refused(
+            format!(
+                "{said} (a {} server that is stopped or hung does not answer); {} is recorded as killed, and its session ends when that server answers again{kept}",
+                h.runtime, s.id
+            ),
+            format!(
+                "once {} answers, `ao session kill {}` ends the session if it still runs{}",
+                h.runtime,
+                s.id,
+                if workspace.is_some() {
+                    " and removes the workspace"
+                } else {
+                    ""
+                }
+            ),
+        ))
     }
 
     /// Stops the spawn of `s` that process `pid` runs: asks it to stop and waits until it
@@ -196,6 +333,7 @@ impl Manager {
                 session: s.clone(),
                 done,
                 cancelled_spawn: true,
+                saved: None,
             })
         };
         if !Self::owner_alive(pid) {
