@@ -94,9 +94,14 @@ fn exit_cli(f: &AgentFleet, keys: &[&str]) {
     }
     f.wait_activity("app-1", "exited");
     // Its hooks can say so a moment before the process ends; once the terminal shows it
-    // ended, the session is over (killed, agent_exited) and restore may start it again.
+    // ended, the session is over (done, agent_finished for exit code 0; else killed,
+    // agent_exited) and restore may start it again.
     ao_tests::wait_until("the CLI's process to end", || {
-        (f.status("app-1")["status_reason"] == "agent_exited").then_some(())
+        matches!(
+            f.status("app-1")["status_reason"].as_str(),
+            Some("agent_finished" | "agent_exited")
+        )
+        .then_some(())
     });
 }
 

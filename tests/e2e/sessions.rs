@@ -228,6 +228,25 @@ fn an_agent_that_exits_at_once_fails_the_spawn_and_everything_is_undone() {
     assert!(f.sessions().is_empty());
 }
 
+/// Only a failure before the task was delivered fails a spawn: an agent that quits before
+/// its task is typed in (with or without an error) is undone, with its output.
+#[test]
+fn an_agent_that_quits_before_its_task_is_typed_fails_the_spawn() {
+    for code in [0, 3] {
+        let f = Fleet::new(&format!(
+            "    agent: command\n    agentConfig:\n      command: [sh, -c, 'echo agent says no; exit {code}']\n"
+        ));
+        f.ao(&["spawn", "app", "--prompt", "do it"])
+            .code(1)
+            .stderr_has("the agent exited")
+            .stderr_has("agent says no");
+        assert!(f.tmux_sessions().is_empty());
+        assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+        assert_eq!(f.branches(), ["main"]);
+        assert!(f.sessions().is_empty());
+    }
+}
+
 #[test]
 fn a_failing_post_create_command_fails_the_spawn_with_its_output() {
     let f = Fleet::new(&format!(
@@ -681,12 +700,19 @@ fn a_quiet_generic_agent_reads_ready_and_one_that_exited_frees_its_slot() {
         assert!(std::time::Instant::now() < deadline, "{}", status(&f));
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
-    // It quits: the session ends (the table says exited) and frees its slot.
+    // It quits (exit code 0): the session ends (the table says finished) and frees its
+    // slot.
     f.ao(&["send", "app-1", "quit"]).success();
-    wait_until("the session to end", || {
-        (status(&f)["status_reason"] == "agent_exited").then_some(())
+    let s = wait_until("the session to end", || {
+        let s = status(&f);
+        (s["status_reason"] == "agent_finished").then_some(s)
     });
-    f.ao(&["status"]).success().stdout_has("exited");
+    assert_eq!(
+        (&s["status"], &s["agent_exit"]["code"]),
+        (&serde_json::json!("done"), &serde_json::json!(0)),
+        "{s:#}"
+    );
+    f.ao(&["status"]).success().stdout_has("finished");
     f.ao(&["spawn", "app", "--prompt", "two"])
         .success()
         .stdout_has("app-2");
@@ -970,4 +996,263 @@ fn an_agent_reports_on_itself_and_ao_status_shows_it() {
             + &bogus.seen("report bogus -s app-1", &root)
             + &by_hand.seen("report fixing-ci -s app-1 --note \"one test\"", &root)
     );
+}
+
+/// A one-shot agent: reads its task from its terminal, writes it to `done.txt` in its
+/// workspace, says so, and exits with `code` (as `aider --message` or `claude -p` do as
+/// `command` agents).
+fn one_shot(code: i32) -> String {
+    format!(
+        "import sys\ntask = sys.stdin.readline().strip()\nopen('done.txt', 'w').write(task + '\\n')\nprint('wrote done.txt for: ' + task, flush=True)\nsys.exit({code})\n"
+    )
+}
+
+/// An agent that takes its task and exits 0 has done its work: the spawn succeeds, the
+/// session is `done (agent_finished)` with its exit code and last output, its worktree
+/// keeps the file it wrote, and its `maxSessions` slot is free. Before, the spawn failed
+/// ("the agent exited … as its task arrived") and its undo removed the worktree.
+#[test]
+fn a_one_shot_agent_that_finishes_is_done_and_its_work_is_kept() {
+    let (f, _) = python_agent(&one_shot(0), "    maxSessions: 1\n");
+    let run = f.ao(&["spawn", "app", "--prompt", "add the file"]);
+    run.success()
+        .stdout_has("app-1")
+        .stderr_has("app-1's agent finished (exit code 0) after it took its task");
+    let file = f.worktree("app-1").join("done.txt");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "add the file\n",
+        "{}",
+        run.explain()
+    );
+    let s = session(&f.sessions(), "app-1").clone();
+    assert_eq!(
+        (&s["status"], &s["status_reason"], &s["agent_exit"]["code"]),
+        (
+            &serde_json::json!("done"),
+            &serde_json::json!("agent_finished"),
+            &serde_json::json!(0)
+        ),
+        "{s:#}"
+    );
+    f.ao(&["session", "info", "app-1"])
+        .success()
+        .stdout_has("done (agent_finished)")
+        .stdout_has("exit code      0")
+        .stdout_has("wrote done.txt for: add the file");
+    f.ao(&["status"]).success().stdout_has("finished");
+    // Nothing was undone, and the slot is free for the next session.
+    let run = f.ao(&["events", "--session", "app-1", "--json"]);
+    assert!(!run.stdout.contains("spawn_undone"), "{}", run.stdout);
+    f.ao(&["spawn", "app", "--prompt", "another one"])
+        .success()
+        .stdout_has("app-2");
+    // Its worktree holds its branch: a spawn on that branch is told so.
+    let branch = s["branch"].as_str().unwrap();
+    f.ao(&["spawn", "app", "--prompt", "more", "--branch", branch])
+        .code(1)
+        .stderr_has(&format!(
+            "branch {branch} is checked out in app-1's workspace"
+        ));
+}
+
+/// An agent that takes its task and exits with an error is over too, never undone: the
+/// session is `killed (agent_exited)` with its exit code, shown by `status` and `info`,
+/// and what it wrote stays.
+#[test]
+fn a_one_shot_agent_that_fails_after_its_task_is_killed_with_its_exit_code() {
+    let (f, _) = python_agent(&one_shot(3), "");
+    let run = f.ao(&["spawn", "app", "--prompt", "add the file"]);
+    run.success()
+        .stdout_has("app-1")
+        .stderr_has("app-1's agent exited with code 3 after it took its task")
+        .stderr_has("wrote done.txt for: add the file");
+    insta::assert_snapshot!(run.seen("spawn app --prompt \"add the file\"", &f.env.root()));
+    assert!(
+        f.worktree("app-1").join("done.txt").exists(),
+        "{}",
+        run.explain()
+    );
+    let s = session(&f.sessions(), "app-1").clone();
+    assert_eq!(
+        (&s["status"], &s["status_reason"], &s["agent_exit"]["code"]),
+        (
+            &serde_json::json!("killed"),
+            &serde_json::json!("agent_exited"),
+            &serde_json::json!(3)
+        ),
+        "{s:#}"
+    );
+    f.ao(&["status"]).success().stdout_has("exited (3)");
+    f.ao(&["session", "info", "app-1"])
+        .success()
+        .stdout_has("killed (agent_exited)")
+        .stdout_has("exit code      3")
+        .stdout_has("wrote done.txt for: add the file");
+}
+
+/// A second spawn on a branch another session works on is refused naming that session
+/// and what to do, not with git's "already used by worktree at …"; nothing of it is left.
+#[test]
+fn a_branch_another_session_works_on_is_refused_naming_it() {
+    let f = Fleet::new(CAT);
+    f.ao(&["spawn", "app", "--prompt", "one", "--branch", "feat/shared"])
+        .success()
+        .stdout_has("app-1");
+    let run = f.ao(&["spawn", "app", "--prompt", "two", "--branch", "feat/shared"]);
+    run.code(1);
+    assert!(
+        !run.stderr.contains("already used by worktree"),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!(run.seen("spawn app --prompt two --branch feat/shared", &f.env.root()));
+    assert_eq!(f.worktrees().len(), 2, "{:?}", f.worktrees());
+    assert_eq!(f.sessions().len(), 1);
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+}
+
+/// A one-shot agent that commits, pushes and exits: its pull request, opened on its way
+/// out, is still found by its branch and still drives its session, which stays out of
+/// `maxSessions` until the merge makes it `merged`.
+#[test]
+fn a_finished_agents_pull_request_still_drives_its_session() {
+    use ao_tests::github::{FakeGitHub, TOKEN};
+    let gh = FakeGitHub::start();
+    gh.repo("acme/app");
+    let mut f = Fleet::new("");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    let script = f.env.root().join("one-shot.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\nread -r task\necho \"$task\" > fix.txt\ngit add fix.txt\ngit -c user.name=agent -c user.email=agent@ao.invalid commit -q -m \"$task\"\ngit push -q origin HEAD\necho pushed\n",
+    )
+    .unwrap();
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker: prompt\n    maxSessions: 1\n    agent: command\n    agentConfig:\n      command: [bash, {}]\n",
+        f.socket.display(),
+        f.repo.display(),
+        script.display()
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.env.set("GH_TOKEN", TOKEN);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    f.ao(&["spawn", "app", "--prompt", "Fix the login"])
+        .success();
+    let status = |f: &Fleet, refresh: bool| {
+        let run = f.ao(if refresh {
+            &["status", "--refresh", "--json"][..]
+        } else {
+            &["status", "--json"][..]
+        });
+        run.success();
+        let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+        session(&list, "app-1").clone()
+    };
+    // It ends once it has pushed (while the spawn returns, or just after).
+    let s = wait_until("the agent to finish", || {
+        let s = status(&f, false);
+        (s["status_reason"] == "agent_finished").then_some(s)
+    });
+    assert_eq!(s["agent_exit"]["code"], 0, "{s:#}");
+    let branch = s["branch"].as_str().unwrap().to_owned();
+    let pr = gh.open_pr("acme/app", &branch, "main", "Fix the login");
+    let s = status(&f, true);
+    assert_eq!(s["pr"]["number"], pr, "{s:#}");
+    assert_eq!(
+        (&s["status"], &s["status_reason"]),
+        (
+            &serde_json::json!("done"),
+            &serde_json::json!("agent_finished")
+        ),
+        "{s:#}"
+    );
+    gh.edit_pr("acme/app", pr, |p| p.state = "MERGED".into());
+    let s = status(&f, true);
+    assert_eq!(s["status"], "merged", "{s:#}");
+    f.ao(&["events", "--kind", "status_changed"])
+        .success()
+        .stdout_has(&format!("done → merged (pull request #{pr})"));
+}
+
+/// A task given at launch (`promptDelivery: argument`) is delivered once the agent's
+/// program runs: one that writes its file and exits at once, with an error, keeps its
+/// work; only a program that could not be run (exit code 127) fails the spawn.
+#[test]
+fn a_one_shot_agent_given_its_task_at_launch_keeps_its_work_whatever_its_exit() {
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'echo \"$1\" > done.txt; echo wrote it; exit 3', sh, '{prompt}']\n      promptDelivery: argument\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "the task"])
+        .success()
+        .stdout_has("app-1");
+    let s = wait_until("the agent's end recorded", || {
+        let s = session(&f.sessions(), "app-1").clone();
+        (s["status_reason"] == "agent_exited").then_some(s)
+    });
+    assert_eq!(s["agent_exit"]["code"], 3, "{s:#}");
+    assert_eq!(
+        std::fs::read_to_string(f.worktree("app-1").join("done.txt")).unwrap(),
+        "the task\n"
+    );
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'echo cannot run it; exit 127', sh, '{prompt}']\n      promptDelivery: argument\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "the task"])
+        .code(1)
+        .stderr_has("the agent exited with exit code 127")
+        .stderr_has("cannot run it");
+    assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
+    assert!(f.sessions().is_empty());
+}
+
+/// The host takes a one-shot agent's end for what it is: one that finished (exit 0) is
+/// no alarm, one that failed is told once; neither is restarted or sent anything.
+#[test]
+fn the_host_tells_of_a_failed_one_shot_once_and_of_a_finished_one_not_at_all() {
+    let r = ao_tests::receiver::Receiver::start();
+    // Exits with the code its task names.
+    let (f, _) = python_agent(
+        "import sys\ntask = sys.stdin.readline().strip()\nprint('exiting with ' + task, flush=True)\nsys.exit(int(task))\n",
+        "",
+    );
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{config}lifecycle:\n  probeInterval: 200ms\nnotifiers:\n  hook:\n    plugin: webhook\n    url: {}/hook\nnotificationRouting:\n  urgent: [hook]\n  action: [hook]\n  warning: [hook]\n",
+            r.url
+        ),
+    )
+    .unwrap();
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    f.ao(&["spawn", "app", "--prompt", "0"]).success();
+    wait_until("app-1 finished", || {
+        (session(&f.sessions(), "app-1")["status_reason"] == "agent_finished").then_some(())
+    });
+    f.ao(&["spawn", "app", "--prompt", "3"]).success();
+    // The host's passes saw app-1 ended before app-2 was even spawned.
+    wait_until("app-2's exit told", || {
+        (!r.received().is_empty()).then_some(())
+    });
+    let titles: Vec<String> = r
+        .received()
+        .iter()
+        .map(|m| m.json()["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(titles, ["app-2: its agent exited"]);
+    let run = f.ao(&["events", "--kind", "reaction_ran", "--json"]);
+    let ran: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    // Of the sessions' reactions (a project's own, `all-complete`, has none).
+    let ran: Vec<(&str, &str)> = ran
+        .iter()
+        .filter_map(|e| Some((e["session"].as_str()?, e["reaction"].as_str()?)))
+        .collect();
+    assert_eq!(ran, [("app-2", "agent-exited")]);
+    // Both stay as they ended.
+    let list = f.sessions();
+    assert_eq!(session(&list, "app-1")["status"], "done");
+    assert_eq!(session(&list, "app-2")["status"], "killed");
+    f.stop_host(host);
 }

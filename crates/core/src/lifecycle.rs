@@ -6,8 +6,11 @@
 //! for an answer), then the pull request's, most decisive first: merged → closed → CI
 //! failing → changes requested → mergeable → approved → review pending → open; with no
 //! pull request, working. `stuck` replaces working, pr_open or review_pending when the
-//! agent showed no activity for the stuck threshold. An ended session stays ended, and a
-//! reading that failed (an API error, a stale snapshot) changes nothing it would decide.
+//! agent showed no activity for the stuck threshold. An agent that ends by itself ends its
+//! session: `done (agent_finished)` with exit code 0 (a one-shot CLI did its task), else
+//! `killed (agent_exited)`. An ended session stays ended, except that one whose agent
+//! ended by itself still follows its pull request to merged or closed; and a reading that
+//! failed (an API error, a stale snapshot) changes nothing it would decide.
 
 use crate::model::{Activity, SessionStatus, StatusReason, Timestamp};
 use crate::plugin::{CheckState, PrState, PrStatus, ReviewDecision};
@@ -22,8 +25,11 @@ pub enum AgentFact {
         /// When it last showed activity.
         last_active_at: Option<Timestamp>,
     },
-    /// Its process has ended by itself.
-    Exited,
+    /// Its process has ended by itself, with this exit code (when the runtime tells).
+    Exited {
+        /// The exit code.
+        code: Option<i32>,
+    },
     /// The probe could not tell.
     Unknown,
 }
@@ -65,6 +71,38 @@ pub struct Decision {
     pub reason: Option<StatusReason>,
 }
 
+/// What an agent's own exit makes of its session: exit code 0 says it did its task (a
+/// one-shot CLI), so the session is `done (agent_finished)`; any other code, or none
+/// known, `killed (agent_exited)`.
+pub fn agent_ended(code: Option<i32>) -> Decision {
+    match code {
+        Some(0) => Decision {
+            status: SessionStatus::Done,
+            reason: Some(StatusReason::AgentFinished),
+        },
+        _ => Decision {
+            status: SessionStatus::Killed,
+            reason: Some(StatusReason::AgentExited),
+        },
+    }
+}
+
+/// Whether a session ended because its agent ended by itself: its work may still become
+/// a merged or closed pull request.
+pub fn ended_by_agent(d: Decision) -> bool {
+    matches!(
+        (d.status, d.reason),
+        (SessionStatus::Done, Some(StatusReason::AgentFinished))
+            | (SessionStatus::Killed, Some(StatusReason::AgentExited))
+    )
+}
+
+/// Whether the session's pull request is still looked for and can still move it: a live
+/// session's, and one whose agent ended by itself.
+pub fn follows_pr(d: Decision) -> bool {
+    !d.status.is_terminal() || ended_by_agent(d)
+}
+
 /// What the pull request alone says.
 fn from_pr(pr: &PrStatus) -> Decision {
     let status = |status| Decision {
@@ -100,9 +138,17 @@ fn from_pr(pr: &PrStatus) -> Decision {
 
 /// The session's new status after `obs`, from `prev` (its status and reason now).
 pub fn transition(prev: Decision, obs: &Observation, policy: &Policy, now: Timestamp) -> Decision {
-    // Ended stays ended; a spawn in progress is the spawn's to decide.
-    if prev.status.is_terminal() || prev.status == SessionStatus::Spawning {
+    // A spawn in progress is the spawn's to decide.
+    if prev.status == SessionStatus::Spawning {
         return prev;
+    }
+    // Ended stays ended; an agent that ended by itself may have left a pull request,
+    // whose merge or close still says how the work ended.
+    if prev.status.is_terminal() {
+        return match &obs.pr {
+            PrFact::Read(pr) if ended_by_agent(prev) && pr.state != PrState::Open => from_pr(pr),
+            _ => prev,
+        };
     }
     // The PR's decisive facts (merged, closed) end the session whatever the agent does.
     if let PrFact::Read(pr) = &obs.pr
@@ -111,12 +157,7 @@ pub fn transition(prev: Decision, obs: &Observation, policy: &Policy, now: Times
         return from_pr(pr);
     }
     match obs.agent {
-        AgentFact::Exited => {
-            return Decision {
-                status: SessionStatus::Killed,
-                reason: Some(StatusReason::AgentExited),
-            };
-        }
+        AgentFact::Exited { code } => return agent_ended(code),
         AgentFact::Running {
             activity: Some(Activity::WaitingInput),
             ..
@@ -306,11 +347,18 @@ mod tests {
             ReviewDecision::Pending,
             false,
         )));
-        let exited = at(AgentFact::Exited, failing.clone());
+        let exited = at(AgentFact::Exited { code: Some(3) }, failing.clone());
         assert_eq!(
             (exited.status, exited.reason),
             (SessionStatus::Killed, Some(StatusReason::AgentExited))
         );
+        let finished = at(AgentFact::Exited { code: Some(0) }, failing.clone());
+        assert_eq!(
+            (finished.status, finished.reason),
+            (SessionStatus::Done, Some(StatusReason::AgentFinished))
+        );
+        let unknown = at(AgentFact::Exited { code: None }, PrFact::None);
+        assert_eq!(unknown.reason, Some(StatusReason::AgentExited));
         assert_eq!(
             at(running(Activity::WaitingInput, 0), failing).status,
             SessionStatus::NeedsInput
@@ -323,7 +371,7 @@ mod tests {
             false,
         )));
         assert_eq!(
-            at(AgentFact::Exited, merged.clone()).status,
+            at(AgentFact::Exited { code: Some(0) }, merged.clone()).status,
             SessionStatus::Merged
         );
         assert_eq!(
@@ -403,7 +451,9 @@ mod tests {
             Activity::WaitingInput,
         ];
         let agent = match g.next(4) {
-            0 => AgentFact::Exited,
+            0 => AgentFact::Exited {
+                code: [None, Some(0), Some(3)][g.next(3)],
+            },
             1 => AgentFact::Unknown,
             _ => running(activities[g.next(4)], g.next(1000) as i64 * 1000),
         };
@@ -421,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn no_sequence_of_observations_moves_an_ended_session() {
+    fn an_ended_session_moves_only_from_its_agents_end_to_its_prs_end() {
         let mut g = Lcg(7);
         let policy = Policy {
             stuck_after_ms: Some(30_000),
@@ -431,14 +481,72 @@ mod tests {
             let mut ended: Option<Decision> = None;
             for step in 0..20 {
                 state = transition(state, &any_observation(&mut g), &policy, step * 10_000);
-                if let Some(e) = ended {
-                    assert_eq!(state, e, "an ended session moved");
+                if let Some(e) = ended
+                    && state != e
+                {
+                    // Only from the agent's own end, only to the PR's merge or close.
+                    assert!(
+                        ended_by_agent(e),
+                        "an ended session moved: {e:?} → {state:?}"
+                    );
+                    assert!(
+                        state.status == SessionStatus::Merged
+                            || state.reason == Some(StatusReason::PrClosed),
+                        "{e:?} → {state:?}"
+                    );
                 }
                 if state.status.is_terminal() {
                     ended = Some(state);
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_session_whose_agent_finished_follows_its_pr_to_merged_or_closed() {
+        let finished = agent_ended(Some(0));
+        let exited = agent_ended(Some(3));
+        let by_user = Decision {
+            status: SessionStatus::Killed,
+            reason: Some(StatusReason::User),
+        };
+        let read = |state| {
+            PrFact::Read(Box::new(pr(
+                state,
+                &[CheckState::Failed],
+                ReviewDecision::Pending,
+                false,
+            )))
+        };
+        let after = |prev, pr| {
+            transition(
+                prev,
+                &Observation {
+                    agent: AgentFact::Unknown,
+                    pr,
+                },
+                &Policy::default(),
+                0,
+            )
+        };
+        for prev in [finished, exited] {
+            assert!(follows_pr(prev));
+            assert_eq!(
+                after(prev, read(PrState::Merged)).status,
+                SessionStatus::Merged
+            );
+            let closed = after(prev, read(PrState::Closed));
+            assert_eq!(
+                (closed.status, closed.reason),
+                (SessionStatus::Done, Some(StatusReason::PrClosed))
+            );
+            // An open PR, however it reads, does not bring an ended agent back.
+            assert_eq!(after(prev, read(PrState::Open)), prev);
+        }
+        // A session the user ended stays as the user left it.
+        assert!(!follows_pr(by_user));
+        assert_eq!(after(by_user, read(PrState::Merged)), by_user);
+        assert!(follows_pr(working()));
     }
 
     #[test]

@@ -270,6 +270,11 @@ pub fn decide(
         if r.auto == Some(false) && action != ReactionAction::Notify {
             continue;
         }
+        // An ended session's agent takes no message (its PR may still conflict or be
+        // commented on): sending would fail again at every pass.
+        if action == ReactionAction::SendToAgent && s.session.status.is_terminal() {
+            continue;
+        }
         if state.is_some_and(|st| st.escalated) {
             continue;
         }
@@ -616,6 +621,35 @@ mod tests {
         assert_eq!(d.plans[0].reaction, "agent-exited");
         subject.ended_recently = false;
         assert!(decide(&subject, &default_reactions(), 0).plans.is_empty());
+    }
+
+    #[test]
+    fn a_session_whose_agent_ended_is_sent_nothing_and_a_finished_one_is_no_exit_alarm() {
+        let mut p = pr(&[("build", CheckState::Failed)], &[("t1", true)]);
+        p.conflicts = true;
+        for reason in [StatusReason::AgentFinished, StatusReason::AgentExited] {
+            let mut s = session(crate::lifecycle::agent_ended(None).status);
+            if reason == StatusReason::AgentFinished {
+                s.status = SessionStatus::Done;
+            }
+            s.status_reason = Some(reason);
+            let d = run(&s, Some(&p), &HashMap::new(), &HashSet::new(), 0);
+            assert!(
+                d.plans.iter().all(|p| !matches!(p.act, Act::Send { .. })),
+                "{reason}: {:?}",
+                d.plans
+            );
+            let alarms = d
+                .plans
+                .iter()
+                .filter(|p| p.reaction == "agent-exited")
+                .count();
+            assert_eq!(
+                alarms,
+                usize::from(reason == StatusReason::AgentExited),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

@@ -271,6 +271,11 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                         s.id
                     );
                 }
+                Ok(s) if s.status.is_terminal() => {
+                    println!("{}", s.id);
+                    let exit = m.agent_exit(&s.id).map_err(user)?.unwrap_or_default();
+                    eprintln!("{}", agent_ended(s, &exit, &paint));
+                }
                 Ok(s) => {
                     println!("{}", s.id);
                     if let Some(pr) = s.pr.as_ref().filter(|_| args.claim_pr.is_some()) {
@@ -303,6 +308,54 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What `ao spawn` says of a session whose agent took its task and exited already: how
+/// it ended, where its work is, and what it printed last.
+fn agent_ended(
+    s: &ao_core::model::Session,
+    exit: &ao_core::session::AgentExit,
+    paint: &Paint,
+) -> String {
+    let how = match exit.code {
+        Some(0) => format!(
+            "{}'s agent finished (exit code 0) after it took its task: {} is {}",
+            s.id,
+            s.id,
+            status_with_reason(s)
+        ),
+        code => format!(
+            "{} {}'s agent exited{} after it took its task: {} is {}",
+            paint.yellow("warning:"),
+            s.id,
+            code.map(|c| format!(" with code {c}")).unwrap_or_default(),
+            s.id,
+            status_with_reason(s)
+        ),
+    };
+    let place = s
+        .workspace_path
+        .as_ref()
+        .map(|p| format!("; its work stays in {} (branch {})", p.display(), s.branch))
+        .unwrap_or_default();
+    let output = if exit.output.trim().is_empty() {
+        "    (no output)".to_owned()
+    } else {
+        exit.output
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!("{how}{place}. Its last output:\n{output}")
+}
+
+/// A status with its reason, as `ao session info` shows it: `killed (agent_exited)`.
+fn status_with_reason(s: &ao_core::model::Session) -> String {
+    match s.status_reason {
+        Some(r) => format!("{} ({r})", s.status),
+        None => s.status.to_string(),
+    }
 }
 
 fn age(ms: i64) -> String {
@@ -358,11 +411,16 @@ fn table_with(
         .iter()
         .map(|v| {
             let s = &v.session;
-            let mut status = match s.status_reason {
+            let mut status = match (s.status_reason, v.agent_exit.as_ref().and_then(|e| e.code)) {
                 // Its agent ended by itself: `ao session restore` brings it back.
-                Some(ao_core::model::StatusReason::AgentExited) => "exited".to_owned(),
-                Some(r) => format!("{} ({r})", s.status),
-                None => s.status.to_string(),
+                (Some(ao_core::model::StatusReason::AgentExited), Some(code)) => {
+                    format!("exited ({code})")
+                }
+                (Some(ao_core::model::StatusReason::AgentExited), None) => "exited".to_owned(),
+                // It took its task and exited 0: its work is done (a one-shot agent).
+                (Some(ao_core::model::StatusReason::AgentFinished), _) => "finished".to_owned(),
+                (Some(r), _) => format!("{} ({r})", s.status),
+                (None, _) => s.status.to_string(),
             };
             // Only `ls --all` lists archived sessions: told apart from live ones.
             if s.archived_at.is_some() {
@@ -434,13 +492,7 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
     }
     let s = &view.session;
     let mut rows: Vec<(&str, String)> = vec![
-        (
-            "status",
-            match s.status_reason {
-                Some(r) => format!("{} ({r})", s.status),
-                None => s.status.to_string(),
-            },
-        ),
+        ("status", status_with_reason(s)),
         (
             "activity",
             match (s.activity, view.activity_source) {
@@ -467,6 +519,17 @@ fn info(id: &str, json: bool) -> anyhow::Result<ExitCode> {
         ));
     } else if let Some(d) = &view.activity_detail {
         rows.push(("asks", d.clone()));
+    }
+    if let Some(exit) = &view.agent_exit {
+        rows.push((
+            "exit code",
+            exit.code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ));
+        let mut lines = exit.output.lines().filter(|l| !l.trim().is_empty());
+        rows.push(("last output", lines.next().unwrap_or("(none)").to_owned()));
+        rows.extend(lines.map(|l| ("", l.to_owned())));
     }
     rows.push(("project", s.project.clone()));
     rows.push(("branch", s.branch.clone()));

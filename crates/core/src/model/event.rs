@@ -152,6 +152,14 @@ pub enum EventKind {
         /// The state it reported.
         state: String,
     },
+    /// A session's agent ended by itself: how, and what it printed last.
+    AgentEnded {
+        /// Its exit code, when the runtime tells.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// Its last lines of output.
+        output: String,
+    },
     /// A notification sent by hand (`ao notify`).
     Manual,
     /// A test notification from `ao doctor --test-notify`.
@@ -177,6 +185,7 @@ impl EventKind {
             EventKind::NotifyGaveUp { .. } => "notify_gave_up",
             EventKind::Limited { .. } => "limited",
             EventKind::Reported { .. } => "reported",
+            EventKind::AgentEnded { .. } => "agent_ended",
             EventKind::Manual => "manual",
             EventKind::Test => "test",
         }

@@ -108,8 +108,11 @@ pub enum StatusReason {
     User,
     /// Its runtime (tmux session, process) disappeared without ao ending it.
     RuntimeLost,
-    /// The agent's process exited.
+    /// The agent's process exited: with an error, or without saying how (a one-shot
+    /// agent's exit code 0 is [`StatusReason::AgentFinished`]).
     AgentExited,
+    /// The agent took its task and exited with code 0: its work is done (a one-shot CLI).
+    AgentFinished,
     /// Spawning failed and was rolled back.
     SpawnFailed,
     /// `ao session cleanup` archived it.
@@ -122,10 +125,11 @@ pub enum StatusReason {
 
 impl StatusReason {
     /// Every reason, for listings and round-trip tests.
-    pub const ALL: [StatusReason; 7] = [
+    pub const ALL: [StatusReason; 8] = [
         StatusReason::User,
         StatusReason::RuntimeLost,
         StatusReason::AgentExited,
+        StatusReason::AgentFinished,
         StatusReason::SpawnFailed,
         StatusReason::Cleanup,
         StatusReason::PrClosed,
@@ -138,6 +142,7 @@ impl StatusReason {
             StatusReason::User => "user",
             StatusReason::RuntimeLost => "runtime_lost",
             StatusReason::AgentExited => "agent_exited",
+            StatusReason::AgentFinished => "agent_finished",
             StatusReason::SpawnFailed => "spawn_failed",
             StatusReason::Cleanup => "cleanup",
             StatusReason::PrClosed => "pr_closed",

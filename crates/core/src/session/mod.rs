@@ -50,4 +50,4 @@ pub use report::{REPORT_STATES, report_activity, report_state};
 pub use saved::{SavedEntry, SavedWork, apply_command};
 pub use send::Sent;
 pub use spawn::{SpawnOutcome, SpawnRequest, Task};
-pub use status::{SessionView, apply_probe};
+pub use status::{AgentExit, SessionView, apply_probe};

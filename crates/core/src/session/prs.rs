@@ -213,8 +213,13 @@ impl Manager {
             // Branches without a known PR, by repository.
             let mut by_repo: HashMap<(String, String), Vec<usize>> = HashMap::new();
             for (i, s) in list.iter().enumerate() {
+                // A session whose agent ended by itself is looked for too: a one-shot
+                // agent may have opened its PR on its way out.
                 if s.pr.is_none()
-                    && !s.status.is_terminal()
+                    && crate::lifecycle::follows_pr(crate::lifecycle::Decision {
+                        status: s.status,
+                        reason: s.status_reason,
+                    })
                     && let Some((owner, repo)) = self
                         .project(&s.project)
                         .ok()

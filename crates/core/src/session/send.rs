@@ -257,13 +257,16 @@ impl Manager {
         let mut most_unread = 0usize;
         let mut backoff = super::wait::Backoff::new();
         loop {
-            // An agent that exits once its task is typed in has taken it and ended by
-            // itself (a one-shot CLI); the spawn records how it ended.
-            if self.probe(s).await?.liveness == Liveness::Exited {
-                return Ok(Typed::Read);
+            match self.probe(s).await?.liveness {
+                // An agent that exits once its task is typed in has taken it and ended
+                // by itself (a one-shot CLI); the spawn records how it ended.
+                Liveness::Exited => return Ok(Typed::Read),
+                Liveness::Gone => {
+                    self.fail_if_exited(runtime, s, handle, "as its task arrived")
+                        .await?
+                }
+                Liveness::Alive | Liveness::Unknown => {}
             }
-            self.fail_if_exited(runtime, s, handle, "as its task arrived")
-                .await?;
             let Some(now) = tty::look(path) else {
                 // The terminal cannot be read any more: nothing more can be known.
                 return Ok(Typed::Read);

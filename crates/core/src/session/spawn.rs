@@ -11,7 +11,7 @@ use crate::model::{
     Activity, EventKind, Priority, Session, SessionId, SessionStatus, WorkspaceClaim, now_ms,
 };
 use crate::plugin::Issue;
-use crate::store::{Change, Reserved};
+use crate::store::{Change, Reserved, SessionFilter};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -206,6 +206,11 @@ impl Manager {
                     branch: branch.clone(),
                 }),
             };
+            // Git keeps a branch in one worktree: say which session holds it.
+            let r = r.and_then(|r| match &r.branch {
+                Some(b) => self.branch_free(&project, b, None).map(|()| r),
+                None => Ok(r),
+            });
             match r {
                 Ok(r) => {
                     resolved.push((results.len(), r));
@@ -445,7 +450,16 @@ impl Manager {
         step("dir")?;
         s.workspace_claim = WorkspaceClaim::Made;
         self.commit(s, Vec::new())?;
-        let info = plugins.workspace.create(&spec).await?;
+        let info = match plugins.workspace.create(&spec).await {
+            Ok(info) => info,
+            // Another spawn may have taken the branch since this one looked.
+            Err(e) => {
+                return Err(self
+                    .branch_free(project, &s.branch, Some(&s.id))
+                    .err()
+                    .unwrap_or(e.into()));
+            }
+        };
         self.mark_workspace(s, &info.path);
         if s.created_branch != info.created_branch {
             s.created_branch = info.created_branch;
@@ -461,6 +475,9 @@ impl Manager {
             .start_agent(project, plugins, s, &ctx, launch, !prompt.is_empty())
             .await?;
         step("prompt")?;
+        // The task is delivered: from here on nothing is undone. A one-shot agent may have
+        // done its work and exited already; its session is recorded as over.
+        let exit = self.agent_exit_now(s).await;
         s.status = SessionStatus::Working;
         s.spawn_pid = None;
         s.activity = Some(if question.is_some() {
@@ -468,12 +485,77 @@ impl Manager {
         } else {
             Activity::Active
         });
-        let spawned = Change::new(
+        let mut changes = vec![Change::new(
             EventKind::SessionSpawned,
             Priority::Info,
             format!("{} spawned on {}", s.id, s.branch),
-        );
-        self.commit(s, vec![spawned])?;
+        )];
+        if let Some(exit) = &exit {
+            changes.extend(super::status::end_by_agent(s, exit));
+        }
+        self.commit(s, changes)?;
+        Ok(())
+    }
+}
+
+impl Manager {
+    /// Refuses `branch` when another session of the project (not `except`) holds it: a
+    /// live one works on it, and an ended one whose worktree is still there keeps it
+    /// checked out (git lets a branch be in one worktree only). The refusal names the
+    /// session and what to do.
+    fn branch_free(
+        &self,
+        project: &ResolvedProject,
+        branch: &str,
+        except: Option<&SessionId>,
+    ) -> Result<(), ManagerError> {
+        let sessions = self.store().sessions(&SessionFilter {
+            project: Some(project.id.clone()),
+            include_archived: true,
+        })?;
+        for other in sessions {
+            // The orchestrator's branch is the project's own checkout's.
+            if other.branch != branch || Some(&other.id) == except || other.id.is_orchestrator() {
+                continue;
+            }
+            let id = &other.id;
+            let status = match other.status_reason {
+                Some(r) => format!("{} ({r})", other.status),
+                None => other.status.to_string(),
+            };
+            // A linked worktree's `.git` is a file; a clone's is a directory of its own.
+            let worktree = other
+                .workspace_path
+                .as_deref()
+                .filter(|p| p.join(".git").is_file());
+            let live = !other.status.is_terminal() && other.archived_at.is_none();
+            if live {
+                return Err(ManagerError::refused(
+                    format!(
+                        "{id} works on branch {branch} already ({status}{})",
+                        other
+                            .workspace_path
+                            .as_deref()
+                            .map(|p| format!(", in {}", p.display()))
+                            .unwrap_or_default()
+                    ),
+                    format!(
+                        "give this session a branch of its own with --branch NAME, or carry on in {id} (`ao send {id} ...`, `ao attach {id}`); `ao session kill {id}` ends it"
+                    ),
+                ));
+            }
+            if let Some(path) = worktree {
+                return Err(ManagerError::refused(
+                    format!(
+                        "branch {branch} is checked out in {id}'s workspace {} ({id} is {status})",
+                        path.display()
+                    ),
+                    format!(
+                        "give this session a branch of its own with --branch NAME; `ao session restore {id}` carries on there, or `ao session kill {id}` removes that workspace (the branch stays)"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -114,7 +114,9 @@ impl Manager {
 
     /// Starts the agent in the runtime, waits until it runs, and delivers the prompt
     /// when it is typed in after launch. Returns the question the agent stopped at, if
-    /// it started but waits for an answer (a dialog) before it can work.
+    /// it started but waits for an answer (a dialog) before it can work. An agent that
+    /// exits once its task is typed in has taken it and ended by itself (a one-shot CLI):
+    /// that is no failure, and the caller records how it ended.
     pub(crate) async fn start_agent(
         &self,
         project: &ResolvedProject,
@@ -204,8 +206,14 @@ impl Manager {
             self.await_input_prompt(plugins, s, &handle).await?;
             let typed_at = now_ms();
             plugins.runtime.send(&handle, &ctx.prompt).await?;
-            self.confirm_taken(s, plugins.runtime.as_ref(), &handle, typed_at, "task")
-                .await?;
+            let taken = self
+                .confirm_taken(s, plugins.runtime.as_ref(), &handle, typed_at, "task")
+                .await;
+            if let Err(e) = taken
+                && self.probe(s).await?.liveness != Liveness::Exited
+            {
+                return Err(e);
+            }
         } else if post_launch && deliver {
             let pattern = ctx
                 .config
@@ -224,9 +232,10 @@ impl Manager {
                 pattern.is_some(),
             )
             .await?;
-            // Delivered into a process that is still the agent, not a shell left behind.
+            // Delivered into the agent, which runs or has exited by itself; a runtime gone
+            // altogether is a failure.
             let probe = self.probe(s).await?;
-            if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
+            if probe.liveness == Liveness::Gone {
                 let out = plugins
                     .runtime
                     .output(&handle, 40)
@@ -234,7 +243,7 @@ impl Manager {
                     .unwrap_or_default();
                 return Err(ManagerError::Refused {
                     message: format!(
-                        "the agent exited as the task arrived; its last output:\n{}",
+                        "the agent's runtime was gone as the task arrived; its last output:\n{}",
                         indent(&out)
                     ),
                     hint: None,

@@ -34,6 +34,59 @@ pub struct SessionView {
     /// What its agent last said of itself (`ao report`), when it said anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<crate::store::SelfReport>,
+    /// How its agent ended, when it ended by itself (`done (agent_finished)`, `killed
+    /// (agent_exited)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_exit: Option<AgentExit>,
+}
+
+/// How a session's agent ended by itself: what the runtime showed when ao saw it end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AgentExit {
+    /// Its exit code, when the runtime tells.
+    pub code: Option<i32>,
+    /// Its last lines of output.
+    pub output: String,
+    /// When ao saw it end (0 until recorded).
+    pub at: crate::model::Timestamp,
+}
+
+/// How many of an ended agent's last lines are kept with its session.
+const EXIT_OUTPUT_LINES: usize = 20;
+
+/// Ends `row` because its agent ended by itself, as `exit` tells: `done (agent_finished)`
+/// for exit code 0, else `killed (agent_exited)` (the lifecycle's decision), with an
+/// `agent_ended` event that keeps the exit code and the last lines of output.
+pub(crate) fn end_by_agent(row: &mut Session, exit: &AgentExit) -> Vec<Change> {
+    let d = crate::lifecycle::agent_ended(exit.code);
+    row.status = d.status;
+    row.status_reason = d.reason;
+    row.activity = Some(Activity::Exited);
+    let (priority, message) = match exit.code {
+        Some(0) => (
+            Priority::Info,
+            format!("{}: its agent finished (exit code 0)", row.id),
+        ),
+        code => (
+            Priority::Warning,
+            format!(
+                "{}: its agent exited{}; `ao session restore {}` starts it again",
+                row.id,
+                code.map(|c| format!(" with code {c}")).unwrap_or_default(),
+                row.id
+            ),
+        ),
+    };
+    let lines: Vec<&str> = exit.output.trim_end().lines().collect();
+    let output = lines[lines.len().saturating_sub(EXIT_OUTPUT_LINES)..].join("\n");
+    vec![Change::new(
+        EventKind::AgentEnded {
+            exit_code: exit.code,
+            output,
+        },
+        priority,
+        message,
+    )]
 }
 
 fn liveness_name(l: Liveness) -> &'static str {
@@ -52,14 +105,16 @@ pub(crate) fn in_flight(s: &Session) -> bool {
 }
 
 /// What one probe (and the agent's activity reading) means for a session, applied to
-/// `row`: a runtime that is gone ends the session (`killed`, `runtime_lost`), an exited
-/// one shows `exited`, a live one its agent's activity. Ended, archived and in-flight
-/// sessions are left as they are, and an unknown probe changes nothing.
+/// `row`: a runtime that is gone ends the session (`killed`, `runtime_lost`), an agent
+/// that exited ends it as `exit` tells (see [`end_by_agent`]), a live one shows its
+/// agent's activity. Ended, archived and in-flight sessions are left as they are, and an
+/// unknown probe changes nothing.
 pub fn apply_probe(
     row: &mut Session,
     liveness: Liveness,
     activity: Option<Activity>,
     agent_session_id: Option<String>,
+    exit: Option<&AgentExit>,
 ) -> Vec<Change> {
     if row.status.is_terminal() || row.archived_at.is_some() || in_flight(row) {
         return Vec::new();
@@ -75,15 +130,9 @@ pub fn apply_probe(
             );
             return end(row, StatusReason::RuntimeLost, message);
         }
-        // Its agent has ended: the session no longer takes a slot, and `ao session
-        // restore` starts it again.
-        Liveness::Exited => {
-            let message = format!(
-                "{}: its agent exited; `ao session restore {}` starts it again",
-                row.id, row.id
-            );
-            return end(row, StatusReason::AgentExited, message);
-        }
+        // Its agent has ended: the session no longer takes a slot, its workspace stays,
+        // and `ao session restore` starts it again.
+        Liveness::Exited => return end_by_agent(row, exit.unwrap_or(&AgentExit::default())),
         Liveness::Alive => {
             if let Some(a) = activity {
                 row.activity = Some(a);
@@ -218,6 +267,14 @@ impl Manager {
             {
                 problems.push(workspace_gone(&s, path));
             }
+            let agent_exit = if crate::lifecycle::ended_by_agent(crate::lifecycle::Decision {
+                status: s.status,
+                reason: s.status_reason,
+            }) {
+                self.agent_exit(&s.id)?
+            } else {
+                None
+            };
             views.push(SessionView {
                 runtime_state: probe.map(|p| liveness_name(p.liveness)),
                 activity_detail: reading.as_ref().and_then(|r| r.detail.clone()),
@@ -230,6 +287,7 @@ impl Manager {
                 problems,
                 limit: limits.get(&s.id.to_string()).cloned(),
                 report: reports.get(&s.id.to_string()).cloned(),
+                agent_exit,
                 session: s,
             });
         }
@@ -292,10 +350,21 @@ impl Manager {
         let agent_id = learned.agent_session_id;
         // Most probes change nothing: decide on the copy first, write only a change.
         let mut preview = s.clone();
-        let changes = apply_probe(&mut preview, probe.liveness, activity, agent_id.clone());
+        let changes = apply_probe(
+            &mut preview,
+            probe.liveness,
+            activity,
+            agent_id.clone(),
+            None,
+        );
         if preview != *s || !changes.is_empty() {
+            // An agent that ended is read once more, for how it ended.
+            let exit = match probe.liveness {
+                Liveness::Exited => self.agent_exit_now(s).await,
+                _ => None,
+            };
             *s = self.update(&s.id, |row| {
-                apply_probe(row, probe.liveness, activity, agent_id)
+                apply_probe(row, probe.liveness, activity, agent_id, exit.as_ref())
             })?;
         }
         Ok(reading)
@@ -403,6 +472,25 @@ impl Manager {
         Ok((view, info))
     }
 
+    /// How the session's agent ended by itself, as recorded when ao saw it end.
+    pub fn agent_exit(
+        &self,
+        id: &crate::model::SessionId,
+    ) -> Result<Option<AgentExit>, ManagerError> {
+        let kind = EventKind::AgentEnded {
+            exit_code: None,
+            output: String::new(),
+        };
+        Ok(match self.store().last_event_of(id, kind.name())? {
+            Some((at, EventKind::AgentEnded { exit_code, output })) => Some(AgentExit {
+                code: exit_code,
+                output,
+                at,
+            }),
+            _ => None,
+        })
+    }
+
     /// Probes one session's runtime.
     pub(crate) async fn probe(&self, s: &Session) -> Result<Probe, ManagerError> {
         let Some(handle) = &s.runtime else {
@@ -448,7 +536,7 @@ mod tests {
     #[test]
     fn a_runtime_that_is_gone_ends_the_session_with_a_warning() {
         let mut s = working();
-        let changes = apply_probe(&mut s, Liveness::Gone, None, None);
+        let changes = apply_probe(&mut s, Liveness::Gone, None, None, None);
         assert_eq!(s.status, SessionStatus::Killed);
         assert_eq!(s.status_reason, Some(StatusReason::RuntimeLost));
         assert_eq!(s.activity, Some(Activity::Exited));
@@ -466,12 +554,12 @@ mod tests {
         restoring.restore_pid = Some(7);
         for s in [ended, spawning, restoring] {
             let mut after = s.clone();
-            let changes = apply_probe(&mut after, Liveness::Gone, Some(Activity::Idle), None);
+            let changes = apply_probe(&mut after, Liveness::Gone, Some(Activity::Idle), None, None);
             assert_eq!(after, s);
             assert!(changes.is_empty());
         }
         let mut s = working();
-        assert!(apply_probe(&mut s, Liveness::Unknown, None, None).is_empty());
+        assert!(apply_probe(&mut s, Liveness::Unknown, None, None, None).is_empty());
         assert_eq!(s, working());
     }
 
@@ -483,17 +571,18 @@ mod tests {
             Liveness::Alive,
             Some(Activity::Ready),
             Some("x".into()),
+            None,
         );
         assert_eq!(s.activity, Some(Activity::Ready));
         assert_eq!(s.agent_session_id.as_deref(), Some("x"));
-        apply_probe(&mut s, Liveness::Alive, None, Some("y".into()));
+        apply_probe(&mut s, Liveness::Alive, None, Some("y".into()), None);
         assert_eq!(s.agent_session_id.as_deref(), Some("x"));
         assert_eq!(
             s.activity,
             Some(Activity::Ready),
             "no reading keeps the last"
         );
-        let changes = apply_probe(&mut s, Liveness::Exited, None, None);
+        let changes = apply_probe(&mut s, Liveness::Exited, None, None, None);
         assert_eq!(
             (s.status, s.status_reason, s.activity),
             (
@@ -503,5 +592,46 @@ mod tests {
             )
         );
         assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn an_agent_that_exits_0_has_finished_and_its_end_is_kept() {
+        let long: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        for (code, status, reason, priority) in [
+            (
+                Some(0),
+                SessionStatus::Done,
+                StatusReason::AgentFinished,
+                Priority::Info,
+            ),
+            (
+                Some(3),
+                SessionStatus::Killed,
+                StatusReason::AgentExited,
+                Priority::Warning,
+            ),
+        ] {
+            let mut s = working();
+            let exit = AgentExit {
+                code,
+                output: long.clone(),
+                at: 0,
+            };
+            let changes = apply_probe(&mut s, Liveness::Exited, None, None, Some(&exit));
+            assert_eq!((s.status, s.status_reason), (status, Some(reason)));
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].priority, priority);
+            let EventKind::AgentEnded { exit_code, output } = &changes[0].kind else {
+                panic!("{:?}", changes[0].kind);
+            };
+            assert_eq!(*exit_code, code);
+            // The last lines only.
+            assert_eq!(output.lines().count(), EXIT_OUTPUT_LINES);
+            assert!(output.ends_with("line 30"), "{output}");
+            // Ended: a later probe changes nothing.
+            let before = s.clone();
+            assert!(apply_probe(&mut s, Liveness::Gone, None, None, None).is_empty());
+            assert_eq!(s, before);
+        }
     }
 }

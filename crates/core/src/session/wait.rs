@@ -36,6 +36,24 @@ async fn settled(runtime: &dyn Runtime, handle: &RuntimeHandle) -> String {
     }
 }
 
+/// The exit code of process `pid` while it has exited and its parent has not reaped it
+/// yet, as Linux keeps it (`/proc/PID/stat`, field 52). tmux 3.3 now and then misses a
+/// pane's exit signal: the pane reads dead, its status stays unknown, and its process
+/// stays unreaped, still holding its exit status. None elsewhere, for a process that still
+/// runs or was reaped, and for one a signal ended.
+fn unreaped_exit_code(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold anything.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // Field 3 (the state) is the first here, so field 52 (the exit status) is the 50th.
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    let status: i32 = fields.get(49)?.parse().ok()?;
+    // A wait status: the low 7 bits name a signal that ended it, the next 8 its code.
+    (status & 0x7f == 0).then_some((status >> 8) & 0xff)
+}
+
 /// Indents output under a message.
 pub(crate) fn indent(text: &str) -> String {
     let t = text.trim_end();
@@ -58,13 +76,16 @@ impl Manager {
     }
 
     /// Waits until the agent's own process is the terminal's foreground process. Fails
-    /// with the agent's last output if it exits or is gone, and after the time-out.
+    /// with the agent's last output if it exits or is gone, and after the time-out. With
+    /// `task_given` (the task went with the launch), an agent that exits having run has
+    /// taken it and ended by itself, which is no failure; only exit codes 126 and 127 say
+    /// its program could not be run at all.
     pub(crate) async fn wait_ready(
         &self,
         runtime: &dyn Runtime,
         handle: &RuntimeHandle,
         names: &[String],
-        accept_exit_ok: bool,
+        task_given: bool,
     ) -> Result<(), ManagerError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut last = None;
@@ -77,6 +98,9 @@ impl Manager {
                 .into_iter()
                 .next()
                 .unwrap_or_else(Probe::unknown);
+            let code = probe
+                .exit_code
+                .or_else(|| probe.pid.and_then(unreaped_exit_code));
             match probe.liveness {
                 Liveness::Alive => {
                     let fg = probe.foreground.clone().unwrap_or_default();
@@ -92,17 +116,18 @@ impl Manager {
                     }
                     last = Some(fg);
                 }
-                Liveness::Exited if accept_exit_ok && probe.exit_code == Some(0) => return Ok(()),
+                Liveness::Exited if task_given && code.is_some_and(|c| c != 126 && c != 127) => {
+                    return Ok(());
+                }
                 // A terminal can report its process gone a moment before the exit code
                 // is known; wait briefly for the code, which says what happened.
                 Liveness::Exited
-                    if probe.exit_code.is_none()
+                    if code.is_none()
                         && code_wait.get_or_insert_with(Instant::now).elapsed()
                             < Duration::from_millis(500) => {}
                 Liveness::Exited | Liveness::Gone => {
                     let output = runtime.output(handle, 40).await.unwrap_or_default();
-                    let code = probe
-                        .exit_code
+                    let code = code
                         .map(|c| format!(" with exit code {c}"))
                         .unwrap_or_default();
                     return Err(ManagerError::Refused {
@@ -287,6 +312,34 @@ impl Manager {
         Ok(false)
     }
 
+    /// How the session's agent ended, when it has exited: its exit code (waited for
+    /// briefly, since a terminal can report its process gone a moment before the code)
+    /// and its last output. None while it runs, or when its runtime is gone.
+    pub(crate) async fn agent_exit_now(&self, s: &Session) -> Option<super::AgentExit> {
+        let handle = s.runtime.as_ref()?;
+        let runtime = self.runtime(&handle.runtime).ok()?;
+        let started = Instant::now();
+        let mut backoff = Backoff::new();
+        let code = loop {
+            let probe = self.probe(s).await.ok()?;
+            if probe.liveness != Liveness::Exited {
+                return None;
+            }
+            let code = probe
+                .exit_code
+                .or_else(|| probe.pid.and_then(unreaped_exit_code));
+            if code.is_some() || started.elapsed() >= Duration::from_millis(500) {
+                break code;
+            }
+            backoff.pause().await;
+        };
+        Some(super::AgentExit {
+            code,
+            output: runtime.output(handle, 40).await.unwrap_or_default(),
+            at: crate::model::now_ms(),
+        })
+    }
+
     /// Fails with the agent's last output when its process has ended.
     pub(crate) async fn fail_if_exited(
         &self,
@@ -359,5 +412,48 @@ impl Manager {
             }
             backoff.pause().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unreaped_process_still_tells_its_exit_code() {
+        for (script, want) in [
+            ("exit 7", Some(7)),
+            ("exit 0", Some(0)),
+            ("kill -9 $$", None),
+        ] {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", script])
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            // Until it has exited (a zombie, not reaped: this test is its parent).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let stat = || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            while !stat()
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .trim_start()
+                .starts_with('Z')
+            {
+                assert!(Instant::now() < deadline, "{script} never exited");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(unreaped_exit_code(pid), want, "{script}");
+            child.wait().unwrap();
+            // Reaped: nothing to tell any more.
+            assert_eq!(unreaped_exit_code(pid), None);
+        }
+        assert_eq!(
+            unreaped_exit_code(std::process::id()),
+            None,
+            "a live process"
+        );
     }
 }

@@ -99,4 +99,32 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// When the newest event of `kind` (an [`EventKind::name`]) about `session` happened,
+    /// and what it says; one look along the session's own events.
+    pub fn last_event_of(
+        &self,
+        session: &SessionId,
+        kind: &str,
+    ) -> Result<Option<(i64, EventKind)>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT at, payload FROM events WHERE session = ?1 AND kind = ?2
+                 ORDER BY id DESC LIMIT 1",
+                params![session.to_string(), kind],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(at, payload)| {
+            serde_json::from_str::<EventKind>(&payload)
+                .map(|k| (at, k))
+                .map_err(|e| StoreError::Corrupt {
+                    what: "event payload",
+                    detail: e.to_string(),
+                })
+        })
+        .transpose()
+    }
 }
