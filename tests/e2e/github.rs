@@ -1522,3 +1522,129 @@ fn the_host_auto_merges_one_pull_request_per_repository_per_pass() {
     assert_eq!(puts, 2);
     assert_queries_valid(&gh);
 }
+
+/// A fleet whose host auto-merges approved, green pull requests, with `extra` added under
+/// the approved-and-green reaction and a one-second CI grace period.
+fn auto_merge_fleet(gh: &FakeGitHub, extra: &str) -> Fleet {
+    let f = github_fleet(gh, "");
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n  ciGracePeriod: 1s\nreactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\n"
+            + extra,
+    )
+    .unwrap();
+    f
+}
+
+fn merge_puts(gh: &FakeGitHub) -> usize {
+    gh.requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .count()
+}
+
+/// What the host said of a session in its events, once `what` is among it.
+fn wait_event(f: &Fleet, what: &str) -> String {
+    ao_tests::wait_until(what, || {
+        let run = f.ao(&["events", "--json"]);
+        let all: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).ok()?;
+        all.iter()
+            .filter_map(|e| e["message"].as_str())
+            .find(|m| m.contains(what))
+            .map(str::to_owned)
+    })
+}
+
+fn merged_status(f: &Fleet, id: &str) -> bool {
+    let run = f.ao(&["status", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
+    list.iter()
+        .any(|s| s["id"] == id && s["status"] == "merged")
+}
+
+/// An approved pull request no check ever ran on is not merged: not in a repository that
+/// runs CI, and in one without CI only once the user says checks are not required.
+#[test]
+fn auto_merge_needs_a_check_that_ran_on_the_head() {
+    let gh = FakeGitHub::start();
+    let f = auto_merge_fleet(&gh, "");
+    gh.repo_ci("acme/app", true, true);
+    let (id, pr) = spawn_with_pr(&gh, &f, "Fix the login", "login.txt");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let said = wait_event(&f, "waits for CI before merging: no check ran on");
+    assert!(
+        said.contains("the repository runs CI") || said.contains("ao merges once one has passed"),
+        "{said}"
+    );
+    assert_eq!(merge_puts(&gh), 0, "merged with no check on its head");
+    f.stop_host(host);
+
+    // A repository without CI, and the user's consent: merged.
+    gh.repo_ci("acme/app", false, false);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap() + "    requireChecks: false\n",
+    )
+    .unwrap();
+    f.ao(&["config", "validate"]).success();
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    ao_tests::wait_until("the merge without CI", || {
+        merged_status(&f, &id).then_some(())
+    });
+    f.stop_host(host);
+    assert_eq!(merge_puts(&gh), 1);
+    assert_queries_valid(&gh);
+}
+
+/// With `requireChecks: false`, a repository that runs CI still needs a check on the head.
+#[test]
+fn a_repository_with_ci_is_never_merged_without_a_check() {
+    let gh = FakeGitHub::start();
+    let f = auto_merge_fleet(&gh, "    requireChecks: false\n");
+    gh.repo_ci("acme/app", false, true);
+    let (_id, pr) = spawn_with_pr(&gh, &f, "Fix the login", "login.txt");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    wait_event(&f, "though the repository runs CI");
+    f.stop_host(host);
+    assert_eq!(merge_puts(&gh), 0);
+}
+
+/// A head pushed after the checks passed on the one before is not merged on their word:
+/// it waits for its own CI, queued checks included, and is merged once they pass.
+#[test]
+fn a_new_head_waits_for_its_own_checks() {
+    let gh = FakeGitHub::start();
+    let f = auto_merge_fleet(&gh, "");
+    gh.repo_ci("acme/app", true, true);
+    let (id, pr) = spawn_with_pr(&gh, &f, "Fix the login", "login.txt");
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    // Read green and approved on its first head.
+    let s = status_json(&f, true);
+    assert_eq!(s["status"], "mergeable", "{s}");
+    // The agent pushes again; its CI has not started.
+    let wt = f.worktree(&id);
+    std::fs::write(wt.join("login.txt"), "fixed again\n").unwrap();
+    f.env.git(&wt, &["commit", "-q", "-am", "Fix it again"]);
+    f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    wait_event(&f, "no check ran on");
+    assert_eq!(merge_puts(&gh), 0, "merged on the previous head's checks");
+    // Its CI starts: still running, not merged.
+    gh.check("acme/app", pr, "build", None, true, "");
+    ao_tests::wait_until("the queued check read", || {
+        (status_json(&f, false)["ci"] == "pending").then_some(())
+    });
+    assert_eq!(merge_puts(&gh), 0, "merged while its checks ran");
+    // It passes: merged, at the new head.
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    ao_tests::wait_until("the merge", || merged_status(&f, &id).then_some(()));
+    f.stop_host(host);
+    assert_eq!(merge_puts(&gh), 1);
+}

@@ -176,9 +176,12 @@ mod tests {
         );
         let late = seen(CI_GRACE_PERIOD_MS, true);
         // A repository with CI, or one whose scm cannot tell: never merged without a check.
+        assert!(
+            matches!(no_checks(&none, &late, Some(true)), Verdict::Wait(w) if w.contains("runs CI"))
+        );
         for runs in [Some(true), None] {
             assert!(
-                matches!(no_checks(&none, &late, runs), Verdict::Wait(w) if w.contains("runs CI"))
+                matches!(no_checks(&none, &late, runs), Verdict::Wait(w) if w.contains("ao merges once one has passed"))
             );
             assert!(matches!(
                 no_checks(&none, &seen(CI_GRACE_PERIOD_MS, false), runs),

@@ -60,6 +60,9 @@ pub enum Act {
         method: MergeMethod,
         /// The head commit that was checked.
         head_sha: String,
+        /// Whether a passed check on the head is needed even in a repository that runs no
+        /// CI (`requireChecks`, default true).
+        require_checks: bool,
     },
 }
 
@@ -342,6 +345,7 @@ pub fn decide(
                 Some(pr) if key == "approved-and-green" => Act::Merge {
                     method: method(r),
                     head_sha: pr.head_sha.clone(),
+                    require_checks: r.require_checks.unwrap_or(true),
                 },
                 // Only an approved, green pull request is merged.
                 _ => continue,
@@ -596,7 +600,8 @@ mod tests {
             d.plans[0].act,
             Act::Merge {
                 method: MergeMethod::Squash,
-                head_sha: "abc".into()
+                head_sha: "abc".into(),
+                require_checks: true,
             }
         );
         // auto: false keeps its hands off the merge.

@@ -436,6 +436,81 @@ impl Manager {
         method: MergeMethod,
         delete_branch: bool,
     ) -> Result<PrStatus, ManagerError> {
+        self.merge_as(id, method, delete_branch, None).await
+    }
+
+    /// Merges a session's PR for the host: as [`Manager::merge`], and only when CI vouches
+    /// for the head it reads now ([`Manager::ci_holds`]; `require_checks` as the reaction
+    /// says): a head pushed since the reaction decided is not merged on the old one's CI.
+    pub async fn auto_merge(
+        &self,
+        id: &str,
+        method: MergeMethod,
+        require_checks: bool,
+    ) -> Result<PrStatus, ManagerError> {
+        self.merge_as(id, method, false, Some(require_checks)).await
+    }
+
+    /// What holds a session's auto-merge back, from its PR reading `pr`: checks running,
+    /// failing, or none on the head (see [`crate::ci`]); `None` when CI vouches for it.
+    pub async fn ci_holds(
+        &self,
+        s: &Session,
+        pr: &PrStatus,
+        require_checks: bool,
+    ) -> Result<Option<String>, ManagerError> {
+        use crate::ci::{Seen, Verdict};
+        let now = now_ms();
+        let seen = Seen {
+            head_seen_at: self
+                .store()
+                .head_seen_at(&s.id, &pr.head_sha)?
+                .unwrap_or(now),
+            now,
+            grace_ms: self.ci_grace_ms(),
+            require_checks,
+        };
+        let verdict = match crate::ci::verdict(pr, &seen) {
+            Verdict::NoChecks => {
+                // Asked only where the answer can let it merge.
+                let runs = if require_checks {
+                    None
+                } else {
+                    let project = self.project(&s.project)?;
+                    self.scm(&project)?
+                        .runs_ci(&pr.pr.owner, &pr.pr.repo)
+                        .await
+                        .unwrap_or(None)
+                };
+                crate::ci::no_checks(pr, &seen, runs)
+            }
+            v => v,
+        };
+        Ok(match verdict {
+            Verdict::Green => None,
+            Verdict::Wait(why) | Verdict::Failing(why) => Some(why),
+            Verdict::NoChecks => Some("no check ran on its head".into()),
+        })
+    }
+
+    /// `lifecycle.ciGracePeriod` in milliseconds.
+    fn ci_grace_ms(&self) -> i64 {
+        self.config
+            .config
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.ci_grace_period.as_deref())
+            .and_then(crate::notify::parse_duration)
+            .map_or(crate::ci::CI_GRACE_PERIOD_MS, |d| d.as_millis() as i64)
+    }
+
+    async fn merge_as(
+        &self,
+        id: &str,
+        method: MergeMethod,
+        delete_branch: bool,
+        ci: Option<bool>,
+    ) -> Result<PrStatus, ManagerError> {
         let s = self.session(id)?;
         let Some(pr) = s.pr.clone() else {
             // Perhaps it was opened since the last poll.
@@ -450,7 +525,7 @@ impl Manager {
                     "the agent opens one with `gh pr create`; `ao status --refresh` looks again",
                 ));
             }
-            return Box::pin(self.merge(id, method, delete_branch)).await;
+            return Box::pin(self.merge_as(id, method, delete_branch, ci)).await;
         };
         let project = self.project(&s.project)?;
         let scm = self.scm(&project)?;
@@ -474,7 +549,13 @@ impl Manager {
             }
         };
         self.store().record_pr_snapshot(&s.id, &status, now_ms())?;
-        let blockers = blockers(&status);
+        let mut blockers = blockers(&status);
+        if blockers.is_empty()
+            && let Some(require_checks) = ci
+            && let Some(why) = self.ci_holds(&s, &status, require_checks).await?
+        {
+            blockers.push(why);
+        }
         if !blockers.is_empty() {
             return Err(ManagerError::refused(
                 format!(

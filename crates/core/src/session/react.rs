@@ -112,6 +112,22 @@ impl Manager {
                 self.store().reset_reaction(&owner, key)?;
             }
             for plan in decided.plans {
+                // CI must vouch for the head before the merge is claimed; what holds it
+                // back is said once, and looked at again next pass.
+                if let Act::Merge { require_checks, .. } = plan.act
+                    && let Some(pr) = snapshots.get(&s.id).map(|snap| &snap.status)
+                {
+                    let held = self.ci_holds(s, pr, require_checks).await?;
+                    self.say_once(
+                        s,
+                        "ci",
+                        held.as_deref()
+                            .map(|why| format!("waits for CI before merging: {why}")),
+                    )?;
+                    if held.is_some() {
+                        continue;
+                    }
+                }
                 if let Act::Merge { .. } = plan.act
                     && let Some(p) = &s.pr
                     && !merged_in.insert((p.owner.clone(), p.repo.clone()))
@@ -275,9 +291,13 @@ impl Manager {
                 };
                 self.deliver(notify, title, event, key).await?;
             }
-            Act::Merge { method, head_sha } => {
+            Act::Merge {
+                method,
+                head_sha,
+                require_checks,
+            } => {
                 let id = s.id.to_string();
-                match self.merge(&id, method, false).await {
+                match self.auto_merge(&id, method, require_checks).await {
                     Ok(merged) => {
                         let number = merged.pr.number;
                         let title = format!("{}: pull request #{number} merged", s.id);
@@ -308,6 +328,27 @@ impl Manager {
             }
         }
         Ok(Some(summary))
+    }
+
+    /// Notes `line` as an event of the session's once, when it differs from the last one
+    /// said under `topic`; `None` clears the topic, so the same line later is said again.
+    fn say_once(&self, s: &Session, topic: &str, line: Option<String>) -> Result<(), ManagerError> {
+        let key = format!("said:{topic}:{}", s.id);
+        let before = self
+            .store()
+            .scm_state(&key)?
+            .map(|(v, _)| v)
+            .filter(|v| !v.is_empty());
+        if before == line {
+            return Ok(());
+        }
+        self.store()
+            .set_scm_state(&key, line.as_deref().unwrap_or(""))?;
+        if let Some(line) = line {
+            tracing::info!("{}: {line}", s.id);
+            self.note(s, Priority::Info, &format!("{}: {line}", s.id))?;
+        }
+        Ok(())
     }
 
     /// Stores an event of the session's, for `ao events` and the log.
