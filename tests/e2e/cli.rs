@@ -339,3 +339,23 @@ fn send_says_what_it_did() {
             .then_some(())
     });
 }
+
+/// Sending to a session whose agent exited says so in the words `ao status` uses.
+#[test]
+fn send_to_an_agent_that_exited_says_it_exited() {
+    let f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'read task; exit 3']\n      processName: sh\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "once"]).success();
+    wait_until("the agent's exit seen", || {
+        f.ao(&["status"])
+            .stdout
+            .contains("exited (3)")
+            .then_some(())
+    });
+    let run = f.ao(&["send", "app-1", "more"]);
+    run.code(1)
+        .stderr_has("app-1 has no running agent: its agent exited")
+        .stderr_has("ao session restore app-1");
+    assert!(!run.stderr.contains("is killed"), "{}", run.explain());
+}

@@ -1598,6 +1598,10 @@ fn auto_merge_needs_a_check_that_ran_on_the_head() {
     });
     f.stop_host(host);
     assert_eq!(merge_puts(&gh), 1);
+    // The host's own merge is said as such, not as the user's.
+    f.ao(&["session", "ls", "--all"])
+        .success()
+        .stdout_has("merged (auto_merge)");
     assert_queries_valid(&gh);
 }
 

@@ -119,13 +119,15 @@ pub enum StatusReason {
     Cleanup,
     /// Its pull request was closed without merging.
     PrClosed,
+    /// The host merged its pull request (the `approved-and-green` reaction's auto-merge).
+    AutoMerge,
     /// Its issue was completed in the tracker.
     IssueCompleted,
 }
 
 impl StatusReason {
     /// Every reason, for listings and round-trip tests.
-    pub const ALL: [StatusReason; 8] = [
+    pub const ALL: [StatusReason; 9] = [
         StatusReason::User,
         StatusReason::RuntimeLost,
         StatusReason::AgentExited,
@@ -133,6 +135,7 @@ impl StatusReason {
         StatusReason::SpawnFailed,
         StatusReason::Cleanup,
         StatusReason::PrClosed,
+        StatusReason::AutoMerge,
         StatusReason::IssueCompleted,
     ];
 
@@ -146,6 +149,7 @@ impl StatusReason {
             StatusReason::SpawnFailed => "spawn_failed",
             StatusReason::Cleanup => "cleanup",
             StatusReason::PrClosed => "pr_closed",
+            StatusReason::AutoMerge => "auto_merge",
             StatusReason::IssueCompleted => "issue_completed",
         }
     }

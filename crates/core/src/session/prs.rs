@@ -583,7 +583,12 @@ impl Manager {
         let sha = merged.head_sha.clone();
         self.update(&s.id, |row| {
             row.status = SessionStatus::Merged;
-            row.status_reason = Some(StatusReason::User);
+            // Who merged: the user (`ao session merge`) or the host's auto-merge.
+            row.status_reason = Some(if ci.is_some() {
+                StatusReason::AutoMerge
+            } else {
+                StatusReason::User
+            });
             vec![Change::new(
                 crate::model::EventKind::PrMerged {
                     number,

@@ -11,7 +11,7 @@ impl Manager {
         ) {
             (Some(h), false) => Ok(h.clone()),
             _ => Err(ManagerError::refused(
-                format!("{} is {} and has no running agent", s.id, s.status),
+                format!("{} has no running agent: {}", s.id, ended(s)),
                 format!("`ao session restore {}` starts it again", s.id),
             )),
         }
@@ -40,5 +40,21 @@ impl Manager {
         let s = self.session(id)?;
         let handle = self.live_handle(&s)?;
         Ok(self.runtime(&handle.runtime)?.attach_info(&handle))
+    }
+}
+
+/// How a session without a running agent came to be so, in the words `ao status` uses.
+fn ended(s: &Session) -> String {
+    use crate::model::StatusReason;
+    let archived = if s.archived_at.is_some() {
+        ", archived"
+    } else {
+        ""
+    };
+    match s.status_reason {
+        Some(StatusReason::AgentExited) => format!("its agent exited{archived}"),
+        Some(StatusReason::AgentFinished) => format!("its agent finished its task{archived}"),
+        Some(r) => format!("it is {} ({r}){archived}", s.status),
+        None => format!("it is {}{archived}", s.status),
     }
 }
