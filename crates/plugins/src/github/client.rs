@@ -635,7 +635,8 @@ mod tests {
     fn times_and_repositories() {
         assert_eq!(parse_rfc3339("1970-01-02T00:00:01Z"), Some(86401));
         assert_eq!(parse_rfc3339("2026-12-01T10:30:00Z"), Some(1_796_121_000));
-        assert_eq!(clock(1_796_121_000), "10:30 UTC");
+        // A moment gone carries its date.
+        assert_eq!(clock(1_796_121_000), "2026-12-01 10:30 UTC");
         assert_eq!(
             RepoName::parse("acme/app.git"),
             Some(RepoName {
