@@ -786,6 +786,31 @@ fn a_refused_pull_request_query_names_the_plugin_once() {
     );
 }
 
+/// A GitHub that does not answer holds `ao status --refresh` and `ao session merge` for at
+/// most 10 s: the last reading is shown, said to be the last, and nothing is merged.
+#[test]
+fn a_github_that_does_not_answer_holds_no_command_past_its_deadline() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    assert_eq!(status_json(&f, true)["status"], "mergeable");
+    gh.fail_next(10, Fault::Hang(std::time::Duration::from_secs(40)));
+    let run = f.ao(&["status", "--refresh"]);
+    run.success()
+        .stderr_has("the scm did not answer within 10 s; the last reading is from")
+        .stdout_has("passing (stale)");
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has("was not merged: the scm did not answer within 10 s");
+    assert!(
+        !gh.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/merge")),
+        "merged unread"
+    );
+}
+
 #[test]
 fn a_pr_closed_or_merged_by_hand_is_seen_and_not_merged_again() {
     let gh = FakeGitHub::start();

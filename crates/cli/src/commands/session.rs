@@ -648,7 +648,9 @@ fn list_refreshed(
             Vec::new()
         };
         if refresh {
-            let report = m.refresh_prs(project).await?;
+            let report = m
+                .refresh_prs_within(project, ao_core::session::SCM_DEADLINE)
+                .await?;
             notes.extend(report.notes.iter().cloned());
             for (id, why) in &report.failed {
                 notes.push(format!(

@@ -44,7 +44,9 @@ pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
 pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
-pub use prs::{RefreshReport, blockers, ci_rollup, poll_interval, review_word, snapshot_fields};
+pub use prs::{
+    RefreshReport, SCM_DEADLINE, blockers, ci_rollup, poll_interval, review_word, snapshot_fields,
+};
 pub use react::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
 pub use report::{REPORT_STATES, report_activity, report_state};
 pub use saved::{SavedEntry, SavedWork, apply_command};

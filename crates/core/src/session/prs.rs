@@ -44,6 +44,10 @@ pub fn poll_interval(base_ms: i64, budget: Option<&crate::plugin::Budget>, now_m
     }
 }
 
+/// The longest a command waits for the scm (`ao status --refresh`, `ao session merge`):
+/// past it, the last reading is shown and said to be the last.
+pub const SCM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What one poll did.
 #[derive(Debug, Default)]
 pub struct RefreshReport {
@@ -427,6 +431,48 @@ impl Manager {
             .collect())
     }
 
+    /// [`Manager::refresh_prs`] within `deadline`: past it, the poll is given up, every
+    /// reading it did not renew is kept and marked stale, and a note says since when.
+    pub async fn refresh_prs_within(
+        &self,
+        project: Option<&str>,
+        deadline: std::time::Duration,
+    ) -> Result<RefreshReport, ManagerError> {
+        let started = now_ms();
+        if let Ok(done) = tokio::time::timeout(deadline, self.refresh_prs(project)).await {
+            return done;
+        }
+        let snapshots = self.store().pr_snapshots()?;
+        let mut last = None;
+        let mut stale = Vec::new();
+        for s in self.store().sessions(&SessionFilter {
+            project: project.map(str::to_owned),
+            include_archived: false,
+        })? {
+            if let Some(snap) = snapshots.get(&s.id)
+                && snap.fetched_at < started
+            {
+                last = last.max(Some(snap.fetched_at));
+                stale.push(s.id);
+            }
+        }
+        let why = format!(
+            "the scm did not answer within {} s; {}",
+            deadline.as_secs(),
+            match last {
+                Some(at) => format!("the last reading is from {}", clock(at)),
+                None => "nothing was read yet".to_owned(),
+            }
+        );
+        for id in &stale {
+            self.store().mark_pr_stale(id, &why)?;
+        }
+        Ok(RefreshReport {
+            notes: vec![why],
+            ..RefreshReport::default()
+        })
+    }
+
     /// Merges a session's PR: reads it now, refuses with its blockers unless it can be
     /// merged, and merges only the head it checked (a branch that moves in between is
     /// refused by the scm).
@@ -529,7 +575,17 @@ impl Manager {
         };
         let project = self.project(&s.project)?;
         let scm = self.scm(&project)?;
-        let mut results = scm.enrich(std::slice::from_ref(&pr), &[None]).await;
+        let read = scm.enrich(std::slice::from_ref(&pr), &[None]);
+        let Ok(mut results) = tokio::time::timeout(SCM_DEADLINE, read).await else {
+            return Err(ManagerError::refused(
+                format!(
+                    "{id}: its pull request #{} was not merged: the scm did not answer within {} s",
+                    pr.number,
+                    SCM_DEADLINE.as_secs()
+                ),
+                "try again once it answers; `ao status --refresh` reads it again",
+            ));
+        };
         let status = match results.pop() {
             Some(Ok(Some(status))) => status,
             Some(Err(e)) => {

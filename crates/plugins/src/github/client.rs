@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long one request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a request is sent when GitHub fails (5xx, time-out, connection).
 const ATTEMPTS: u32 = 3;
 /// The longest `retry-after` of the secondary rate limit ao waits out.
