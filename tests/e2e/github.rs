@@ -811,6 +811,33 @@ fn a_github_that_does_not_answer_holds_no_command_past_its_deadline() {
     );
 }
 
+/// A secondary rate limit's long `retry-after` is honoured by every process: no request is
+/// sent until it has passed, and each refresh says why the reading is the last one.
+#[test]
+fn a_long_retry_after_is_honoured_by_every_process() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, _pr) = session_with_pr(&gh);
+    status_json(&f, true);
+    gh.fail_next(1, Fault::SecondaryLimit(120));
+    f.ao(&["status", "--refresh"])
+        .success()
+        .stderr_has("is limiting ao's requests")
+        .stderr_has("try again in 120 s");
+    let before = gh.requests().len();
+    for _ in 0..2 {
+        f.ao(&["status", "--refresh"])
+            .success()
+            .stderr_has("GitHub is not asked until")
+            .stderr_has("it asked ao to wait 120 s");
+    }
+    f.ao(&["session", "ls"]).success();
+    assert_eq!(
+        gh.requests().len(),
+        before,
+        "requests sent while GitHub asked ao to wait"
+    );
+}
+
 #[test]
 fn a_pr_closed_or_merged_by_hand_is_seen_and_not_merged_again() {
     let gh = FakeGitHub::start();

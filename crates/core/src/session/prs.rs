@@ -23,6 +23,27 @@ const BREAKER_OPEN_MS: i64 = 5 * 60 * 1000;
 struct Breaker {
     failures: u32,
     open_until: i64,
+    /// Why it is open when the scm itself asked ao to wait (its `retry-after`), rather
+    /// than after failed polls.
+    #[serde(default)]
+    asked: Option<String>,
+}
+
+impl Breaker {
+    /// Opens it for as long as `e` asks, when `e` is the scm asking ao to wait.
+    fn honour(&mut self, e: &crate::plugin::PluginError, now: i64) {
+        if let crate::plugin::PluginError::Transient {
+            retry_after_ms: Some(ms),
+            ..
+        } = e
+        {
+            let until = now + *ms as i64;
+            if until > self.open_until {
+                self.open_until = until;
+                self.asked = Some(format!("it asked ao to wait {} s", ms / 1000));
+            }
+        }
+    }
 }
 
 /// How long to wait between polls, from `base`: longer as the budget runs low, so a
@@ -201,11 +222,17 @@ impl Manager {
                 .unwrap_or_default();
             let now = now_ms();
             if breaker.open_until > now {
-                let why = format!(
-                    "GitHub is not asked until {} after {} failed polls in a row (the last reading is shown)",
-                    clock(breaker.open_until),
-                    breaker.failures
-                );
+                let why = match &breaker.asked {
+                    Some(asked) => format!(
+                        "GitHub is not asked until {}: {asked} (the last reading is shown)",
+                        clock(breaker.open_until)
+                    ),
+                    None => format!(
+                        "GitHub is not asked until {} after {} failed polls in a row (the last reading is shown)",
+                        clock(breaker.open_until),
+                        breaker.failures
+                    ),
+                };
                 report.notes.push(why.clone());
                 for s in list.iter().filter(|s| s.pr.is_some()) {
                     self.store().mark_pr_stale(&s.id, &why)?;
@@ -255,6 +282,7 @@ impl Manager {
                         }
                     }
                     Err(e) => {
+                        breaker.honour(&e, now_ms());
                         for &i in &idx {
                             report.failed.push((list[i].id.clone(), e.to_string()));
                         }
@@ -262,7 +290,19 @@ impl Manager {
                 }
             }
             let with_pr: Vec<&Session> = list.iter().filter(|s| s.pr.is_some()).collect();
-            if with_pr.is_empty() {
+            // Asked to wait while looking up branches: nothing more is sent.
+            let asked_to_wait = breaker.open_until > now_ms();
+            if with_pr.is_empty() || asked_to_wait {
+                if asked_to_wait {
+                    let why = breaker.asked.clone().unwrap_or_default();
+                    for s in &with_pr {
+                        self.store().mark_pr_stale(&s.id, &why)?;
+                    }
+                    self.store().set_scm_state(
+                        &breaker_key,
+                        &serde_json::to_string(&breaker).unwrap_or_default(),
+                    )?;
+                }
                 continue;
             }
             let prs: Vec<PrRef> = with_pr.iter().filter_map(|s| s.pr.clone()).collect();
@@ -313,6 +353,7 @@ impl Manager {
                         report.unchanged += 1;
                     }
                     Err(e) => {
+                        breaker.honour(&e, at);
                         store.mark_pr_stale(&s.id, &e.to_string())?;
                         report.failed.push((s.id.clone(), e.to_string()));
                     }
@@ -324,8 +365,11 @@ impl Manager {
             let read_now = report.read + report.unchanged > read_before;
             if failed_now && !read_now {
                 breaker.failures += 1;
-                if breaker.failures >= BREAKER_FAILURES {
+                if breaker.failures >= BREAKER_FAILURES
+                    && now_ms() + BREAKER_OPEN_MS > breaker.open_until
+                {
                     breaker.open_until = now_ms() + BREAKER_OPEN_MS;
+                    breaker.asked = None;
                     let note = format!(
                         "{} polls in a row failed: GitHub is not asked again until {}",
                         breaker.failures,
@@ -334,7 +378,7 @@ impl Manager {
                     tracing::warn!("{note}");
                     report.notes.push(note);
                 }
-            } else if read_now {
+            } else if read_now && breaker.open_until <= now_ms() {
                 breaker = Breaker::default();
             }
             let mut store = self.store();
