@@ -192,13 +192,27 @@ pub fn transition(prev: Decision, obs: &Observation, policy: &Policy, now: Times
         } if !matches!(activity, Some(Activity::Active | Activity::Limited)) => Some(t),
         _ => None,
     };
-    let stuck = matches!(
+    let stuckable = matches!(
         by_pr.status,
         SessionStatus::Working | SessionStatus::PrOpen | SessionStatus::ReviewPending
-    ) && policy
-        .stuck_after_ms
-        .zip(quiet_since)
-        .is_some_and(|(after, since)| now - since >= after);
+    );
+    // An observation that does not say when the agent was last active (a PR reading) is
+    // no sign it moved: a stuck agent stays stuck, so its PR changing does not make it
+    // flap (stuck → pr_open → stuck, and `agent-stuck` firing again).
+    let still_stuck = prev.status == SessionStatus::Stuck
+        && matches!(
+            obs.agent,
+            AgentFact::Running {
+                last_active_at: None,
+                activity,
+            } if !matches!(activity, Some(Activity::Active | Activity::Limited))
+        );
+    let stuck = stuckable
+        && (still_stuck
+            || policy
+                .stuck_after_ms
+                .zip(quiet_since)
+                .is_some_and(|(after, since)| now - since >= after));
     if stuck {
         Decision {
             status: SessionStatus::Stuck,
@@ -571,5 +585,66 @@ mod tests {
                 _ => assert_eq!(after_error, before, "an API error changed {before:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_stuck_agent_stays_stuck_when_only_its_pr_changes() {
+        let stuck = Decision {
+            status: SessionStatus::Stuck,
+            reason: None,
+        };
+        let policy = Policy {
+            stuck_after_ms: Some(600_000),
+        };
+        // The PR poll's observation: the agent's last activity is not part of it.
+        let by_poll = |activity| Observation {
+            agent: AgentFact::Running {
+                activity,
+                last_active_at: None,
+            },
+            pr: PrFact::Read(Box::new(pr(
+                PrState::Open,
+                &[CheckState::Passed],
+                ReviewDecision::Pending,
+                false,
+            ))),
+        };
+        for policy in [policy, Policy::default()] {
+            assert_eq!(
+                transition(stuck, &by_poll(Some(Activity::Idle)), &policy, 0).status,
+                SessionStatus::Stuck
+            );
+        }
+        // Active again: no longer stuck, whoever observed it.
+        assert_eq!(
+            transition(stuck, &by_poll(Some(Activity::Active)), &policy, 0).status,
+            SessionStatus::ReviewPending
+        );
+        // A probe that saw it active lately un-sticks it.
+        let probed = Observation {
+            agent: AgentFact::Running {
+                activity: Some(Activity::Idle),
+                last_active_at: Some(1_000_000),
+            },
+            ..by_poll(None)
+        };
+        assert_eq!(
+            transition(stuck, &probed, &policy, 1_000_500).status,
+            SessionStatus::ReviewPending
+        );
+        // A decisive PR fact still wins.
+        let merged = Observation {
+            pr: PrFact::Read(Box::new(pr(
+                PrState::Merged,
+                &[],
+                ReviewDecision::Approved,
+                false,
+            ))),
+            ..by_poll(Some(Activity::Idle))
+        };
+        assert_eq!(
+            transition(stuck, &merged, &policy, 0).status,
+            SessionStatus::Merged
+        );
     }
 }
