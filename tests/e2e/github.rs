@@ -1108,6 +1108,49 @@ fn the_host_says_a_failure_once_not_every_poll() {
     );
 }
 
+/// The host keeps its plugin instances: the GitHub client that asked `gh` for the token
+/// asks it once, not once per poll.
+#[test]
+fn the_host_keeps_its_github_client_across_polls() {
+    let gh = FakeGitHub::start();
+    let (mut f, _branch, _pr) = session_with_pr(&gh);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
+    )
+    .unwrap();
+    // No GH_TOKEN: the token comes from `gh auth token`, each call logged.
+    let asked = f.env.root().join("gh-asked");
+    f.env.set("GH_TOKEN", "");
+    f.env.script_on_path(
+        "gh-bin",
+        "gh",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho {TOKEN}\n",
+            asked.display()
+        ),
+    );
+    let polls = || {
+        gh.requests()
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("LightPoll"))
+            .count()
+    };
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let first = ao_tests::wait_until("the host's first poll", || (polls() >= 1).then(|| polls()));
+    let asked_then = std::fs::read_to_string(&asked).unwrap_or_default();
+    ao_tests::wait_until("three polls more", || (polls() >= first + 3).then_some(()));
+    f.stop_host(host);
+    let asked_now = std::fs::read_to_string(&asked).unwrap_or_default();
+    assert!(!asked_then.is_empty(), "gh was never asked");
+    assert_eq!(
+        asked_now, asked_then,
+        "gh asked again for a token in later polls"
+    );
+}
+
 #[test]
 fn batch_spawn_skips_the_issues_a_live_session_works_on() {
     let gh = FakeGitHub::start();

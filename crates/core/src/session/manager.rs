@@ -25,6 +25,9 @@ pub struct Manager {
     pub ao_exe: PathBuf,
     /// Set by [`Manager::interrupt`]: spawns in progress stop and undo themselves.
     pub(crate) interrupted: std::sync::atomic::AtomicBool,
+    /// The plugin instances built so far, kept as long as the manager (the host's whole
+    /// life): by slot, name, what their config section says and repository.
+    pub(crate) instances: super::plugins::Instances,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -51,6 +54,7 @@ impl Manager {
             ready_timeout: READY_TIMEOUT,
             ao_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao")),
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            instances: Default::default(),
         };
         manager.refuse_lost_store()?;
         Ok(manager)

@@ -14,8 +14,37 @@ pub(crate) struct Plugins {
     pub workspace: Arc<dyn Workspace>,
 }
 
+/// Plugin instances by what built them (see [`Manager::build`]).
+pub(crate) type Instances =
+    std::sync::Mutex<std::collections::HashMap<String, Box<dyn std::any::Any + Send + Sync>>>;
+
+/// A config section's value without its positions, as a key: two sections that say the
+/// same in different places (or files) give the same text.
+pub(crate) fn meaning(node: &crate::config::Node) -> String {
+    use crate::config::Value;
+    match &node.value {
+        Value::Null => "~".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items.iter().map(meaning).collect::<Vec<_>>().join(",")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|e| format!("{:?}:{}", e.key, meaning(&e.value)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
 impl Manager {
-    pub(crate) fn build<T: ?Sized>(
+    pub(crate) fn build<T: ?Sized + Send + Sync + 'static>(
         &self,
         slot: Slot,
         name: &str,
@@ -58,13 +87,24 @@ impl Manager {
             ));
         };
         let node = self.config.tree.at(section);
+        // One instance per meaning, kept: its clients, caches and budgets live on.
+        let key = format!(
+            "{slot}|{name}|{}|{repo:?}",
+            node.map(meaning).unwrap_or_default()
+        );
+        let mut kept = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(instance) = kept.get(&key).and_then(|i| i.downcast_ref::<Arc<T>>()) {
+            return Ok(instance.clone());
+        }
         let section_ref = SectionRef {
             file: &self.config.file,
             node,
             loc: node.map(|n| n.loc).unwrap_or_default(),
             repo,
         };
-        Ok(build(&section_ref)?)
+        let instance = build(&section_ref)?;
+        kept.insert(key, Box::new(instance.clone()));
+        Ok(instance)
     }
 
     fn available(&self, slot: Slot) -> Vec<String> {

@@ -201,7 +201,7 @@ impl Manager {
                 self.config
                     .tree
                     .at(&["projects", &p.id, "scm"])
-                    .map(meaning)
+                    .map(super::plugins::meaning)
                     .unwrap_or_default()
             );
             match groups.iter_mut().find(|(k, _, _)| *k == key) {
@@ -699,31 +699,6 @@ impl Manager {
             )]
         })?;
         Ok(merged)
-    }
-}
-
-/// A config section's value without its positions, as a key: two sections that say the
-/// same in different places (or files) give the same text.
-fn meaning(node: &crate::config::Node) -> String {
-    use crate::config::Value;
-    match &node.value {
-        Value::Null => "~".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Str(s) => format!("{s:?}"),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(meaning).collect::<Vec<_>>().join(",")
-        ),
-        Value::Map(entries) => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|e| format!("{:?}:{}", e.key, meaning(&e.value)))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
     }
 }
 
