@@ -1151,6 +1151,46 @@ fn the_host_keeps_its_github_client_across_polls() {
     );
 }
 
+/// A host whose first look for a token failed looks again next poll: a kept client does
+/// not keep the failure (say `gh auth login` was run after `ao start`).
+#[test]
+fn a_host_that_found_no_token_looks_again() {
+    let gh = FakeGitHub::start();
+    let (mut f, _branch, pr) = session_with_pr(&gh);
+    let config = f.repo.join("agent-orchestrator.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
+    )
+    .unwrap();
+    // `gh` has no token until the test logs in.
+    let login = f.env.root().join("logged-in");
+    f.env.set("GH_TOKEN", "");
+    f.env.script_on_path(
+        "gh-bin",
+        "gh",
+        &format!(
+            "#!/bin/sh\n[ -e '{}' ] || exit 1\necho {TOKEN}\n",
+            login.display()
+        ),
+    );
+    gh.check("acme/app", pr, "build", Some("FAILURE"), true, "boom\n");
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let log = f.env.ao_home.join("logs").join("host.log");
+    ao_tests::wait_until("the host to say it has no token", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("no GitHub token")
+            .then_some(())
+    });
+    std::fs::write(&login, "").unwrap();
+    ao_tests::wait_until("the host to read the pull request", || {
+        (status_json(&f, false)["status"] == "ci_failed").then_some(())
+    });
+    f.stop_host(host);
+}
+
 #[test]
 fn batch_spawn_skips_the_issues_a_live_session_works_on() {
     let gh = FakeGitHub::start();

@@ -81,8 +81,12 @@ pub fn no_checks(pr: &PrStatus, seen: &Seen, runs_ci: Option<bool>) -> Verdict {
             "no check ran on {short} within {} s, though the repository runs CI; ao merges once one has passed",
             seen.grace_ms / 1000
         )),
-        None => Verdict::Wait(format!(
+        None if seen.require_checks => Verdict::Wait(format!(
             "no check ran on {short} within {} s; ao merges once one has passed (in a repository without CI, `requireChecks: false` on approved-and-green lets it merge without)",
+            seen.grace_ms / 1000
+        )),
+        None => Verdict::Wait(format!(
+            "no check ran on {short} within {} s, and ao could not tell whether the repository runs CI; it merges once a check has passed",
             seen.grace_ms / 1000
         )),
     }

@@ -176,6 +176,9 @@ impl Manager {
     /// nothing ends the host but `stop`. A pass under way when `stop` comes is finished
     /// (for at most 10 s), so a reaction it claimed is done, not cut off.
     pub async fn run_host(&self, projects: &[String], stop: impl std::future::Future<Output = ()>) {
+        // One runtime for the host's life: its plugin instances (and their clients) are kept.
+        self.keep_instances
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let (probe_every, poll_every) = self.intervals();
         // Sessions that ended since the last host looked are still reacted to; those
         // that ended before any host ran are not.
@@ -241,9 +244,6 @@ impl Manager {
                         unread.read(failed.into_iter().map(|(id, why)| (id.to_string(), why)));
                     for (ids, why) in news.new {
                         tracing::warn!("{ids}: pull request not read: {why}");
-                    }
-                    if !news.gone.is_empty() {
-                        tracing::info!("{}: pull request read again", news.gone.join(", "));
                     }
                     state.last_poll = Some(now_ms());
                     let budget = self

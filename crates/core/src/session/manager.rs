@@ -28,6 +28,9 @@ pub struct Manager {
     /// The plugin instances built so far, kept as long as the manager (the host's whole
     /// life): by slot, name, what their config section says and repository.
     pub(crate) instances: super::plugins::Instances,
+    /// Whether instances are kept: only in the host, which runs one tokio runtime for its
+    /// life (a client made on one runtime must not serve another's `block_on`).
+    pub(crate) keep_instances: std::sync::atomic::AtomicBool,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -55,6 +58,7 @@ impl Manager {
             ao_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ao")),
             interrupted: std::sync::atomic::AtomicBool::new(false),
             instances: Default::default(),
+            keep_instances: std::sync::atomic::AtomicBool::new(false),
         };
         manager.refuse_lost_store()?;
         Ok(manager)

@@ -92,8 +92,11 @@ impl Manager {
             "{slot}|{name}|{}|{repo:?}",
             node.map(meaning).unwrap_or_default()
         );
+        let keep = self
+            .keep_instances
+            .load(std::sync::atomic::Ordering::Relaxed);
         let mut kept = self.instances.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(instance) = kept.get(&key).and_then(|i| i.downcast_ref::<Arc<T>>()) {
+        if keep && let Some(instance) = kept.get(&key).and_then(|i| i.downcast_ref::<Arc<T>>()) {
             return Ok(instance.clone());
         }
         let section_ref = SectionRef {
@@ -103,7 +106,9 @@ impl Manager {
             repo,
         };
         let instance = build(&section_ref)?;
-        kept.insert(key, Box::new(instance.clone()));
+        if keep {
+            kept.insert(key, Box::new(instance.clone()));
+        }
         Ok(instance)
     }
 

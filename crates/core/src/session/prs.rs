@@ -551,6 +551,8 @@ impl Manager {
     ) -> Result<Option<String>, ManagerError> {
         use crate::ci::{Seen, Verdict};
         let now = now_ms();
+        // A reading from before ao kept first sightings (or from another path): seen now.
+        self.store().note_head_seen(&s.id, &pr.head_sha)?;
         let seen = Seen {
             head_seen_at: self
                 .store()
@@ -566,11 +568,11 @@ impl Manager {
                 let runs = if require_checks {
                     None
                 } else {
-                    let project = self.project(&s.project)?;
-                    self.scm(&project)?
-                        .runs_ci(&pr.pr.owner, &pr.pr.repo)
-                        .await
-                        .unwrap_or(None)
+                    // Not known (the scm cannot tell, or failed to): held, and said so.
+                    match self.project(&s.project).and_then(|p| self.scm(&p)) {
+                        Ok(scm) => scm.runs_ci(&pr.pr.owner, &pr.pr.repo).await.unwrap_or(None),
+                        Err(_) => None,
+                    }
                 };
                 crate::ci::no_checks(pr, &seen, runs)
             }

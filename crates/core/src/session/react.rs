@@ -302,8 +302,14 @@ impl Manager {
                         let number = merged.pr.number;
                         let title = format!("{}: pull request #{number} merged", s.id);
                         let body = format!(
-                            "ao merged {} at {} (approved, checks passing)",
-                            merged.pr.url, merged.head_sha
+                            "ao merged {} at {} ({})",
+                            merged.pr.url,
+                            merged.head_sha,
+                            if merged.checks.is_empty() {
+                                "approved; no CI in the repository, and requireChecks: false"
+                            } else {
+                                "approved, checks passing"
+                            }
                         );
                         let event = Event {
                             priority: Priority::Action,

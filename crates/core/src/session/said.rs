@@ -17,13 +17,12 @@ pub(crate) struct News {
     /// Facts new or changed since the last reading: the subjects that share one fact,
     /// joined, then the fact.
     pub(crate) new: Vec<(String, String)>,
-    /// Subjects whose fact no longer holds.
-    pub(crate) gone: Vec<String>,
 }
 
 impl Said {
     /// Takes this reading's facts (`subject`, `fact`): says what is new or changed, grouped
-    /// by fact, and which subjects are clear again; remembers the reading.
+    /// by fact; remembers the reading (a subject absent from it is forgotten, so its fact is
+    /// said again if it comes back).
     pub(crate) fn read(&mut self, facts: impl IntoIterator<Item = (String, String)>) -> News {
         let now: BTreeMap<String, String> = facts.into_iter().collect();
         let mut by_fact: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -39,14 +38,8 @@ impl Said {
                 (subjects.join(", "), fact.to_owned())
             })
             .collect();
-        let gone = self
-            .facts
-            .keys()
-            .filter(|s| !now.contains_key(*s))
-            .cloned()
-            .collect();
         self.facts = now;
-        News { new, gone }
+        News { new }
     }
 }
 
@@ -85,7 +78,6 @@ mod tests {
         // One changes, one clears.
         let news = said.read(facts(&[("app-1", no_token), ("app-2", "not found")]));
         assert_eq!(news.new, facts(&[("app-2", "not found")]));
-        assert_eq!(news.gone, vec!["app-3".to_owned()]);
         // Cleared and back: said again.
         said.read(facts(&[]));
         let news = said.read(facts(&[("app-1", no_token)]));

@@ -46,13 +46,15 @@ impl Store {
             params![session.to_string(), json, at],
         )?;
         // When ao first saw this head: a head's CI is given its time from then.
+        self.note_head_seen(session, &status.head_sha)
+    }
+
+    /// Records that ao sees the session's pull request at head `sha` now, unless it saw it
+    /// there before.
+    pub fn note_head_seen(&mut self, session: &SessionId, sha: &str) -> Result<(), StoreError> {
         let key = head_key(session);
-        if !status.head_sha.is_empty()
-            && self
-                .scm_state(&key)?
-                .is_none_or(|(sha, _)| sha != status.head_sha)
-        {
-            self.set_scm_state(&key, &status.head_sha)?;
+        if !sha.is_empty() && self.scm_state(&key)?.is_none_or(|(seen, _)| seen != sha) {
+            self.set_scm_state(&key, sha)?;
         }
         Ok(())
     }

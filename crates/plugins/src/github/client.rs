@@ -124,7 +124,7 @@ struct Clients {
 pub struct GitHub {
     endpoints: Endpoints,
     timeout: Duration,
-    clients: tokio::sync::OnceCell<Result<Clients, GitHubError>>,
+    clients: tokio::sync::OnceCell<Clients>,
     rate: Mutex<Option<RateLimit>>,
 }
 
@@ -181,10 +181,11 @@ impl GitHub {
         self.rate.lock().ok().and_then(|r| r.clone())
     }
 
+    /// The clients, made once a token is found. A failure to find one is not kept: a
+    /// host that lives on asks again next time (after `gh auth login`, say).
     async fn clients(&self) -> Result<&Clients, GitHubError> {
-        let made = self
-            .clients
-            .get_or_init(|| async {
+        self.clients
+            .get_or_try_init(|| async {
                 let host = &self.endpoints.host;
                 let Some(token) = auth::find(host).await else {
                     return Err(GitHubError::new(
@@ -207,8 +208,7 @@ impl GitHub {
                     source: token.source,
                 })
             })
-            .await;
-        made.as_ref().map_err(Clone::clone)
+            .await
     }
 
     /// Where the token came from, once one was found.
@@ -482,7 +482,6 @@ impl GitHub {
                     let source = self
                         .clients
                         .get()
-                        .and_then(|c| c.as_ref().ok())
                         .map(|c| c.source.to_string())
                         .unwrap_or_else(|| "the environment".into());
                     return Err(GitHubError::new(

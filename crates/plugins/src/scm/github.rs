@@ -416,7 +416,15 @@ mod imp {
                             .await
                             .ok()
                             .and_then(|r| r.body.as_str().map(tail));
-                        if let Ok(mut l) = self.logs.lock() {
+                        // Only a log read is kept: one that failed is asked for again.
+                        if got.is_some()
+                            && let Ok(mut l) = self.logs.lock()
+                        {
+                            // A host keeps this scm for its life: the logs of heads gone
+                            // by are dropped, not kept forever.
+                            if l.len() >= 1000 {
+                                l.clear();
+                            }
                             l.insert(key, got.clone());
                         }
                         got
