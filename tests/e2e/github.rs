@@ -22,6 +22,13 @@ fn github_fleet(gh: &FakeGitHub, extra_tracker: &str) -> Fleet {
 }
 
 /// After each test: ao sent only queries that GitHub's schema accepts.
+/// Appends `yaml` (top-level keys) to the fleet's config.
+fn add_to_config(f: &Fleet, yaml: &str) {
+    let config = f.repo.join("agent-orchestrator.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text + yaml).unwrap();
+}
+
 fn assert_queries_valid(gh: &FakeGitHub) {
     assert!(
         gh.invalid_queries().is_empty(),
@@ -1039,13 +1046,10 @@ fn a_project_without_an_issue_tracker_says_so() {
 fn the_host_keeps_status_current_and_ao_stop_ends_it() {
     let gh = FakeGitHub::start();
     let (f, _branch, pr) = session_with_pr(&gh);
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap()
-            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
-    )
-    .unwrap();
+    add_to_config(
+        &f,
+        "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
+    );
     let host = f.ao_child(&["start", "--no-orchestrator"]);
     // The host polls by itself: a failing check shows in `ao status` without --refresh.
     gh.check("acme/app", pr, "build", Some("FAILURE"), true, "boom\n");
@@ -1081,13 +1085,10 @@ fn the_host_says_a_failure_once_not_every_poll() {
     for task in ["One", "Two", "Three"] {
         f.ao(&["spawn", "app", "--prompt", task]).success();
     }
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap()
-            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
-    )
-    .unwrap();
+    add_to_config(
+        &f,
+        "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n",
+    );
     f.env.set("GH_TOKEN", "ghp_rejectedEveryTime");
     let before = gh.requests().len();
     let host = f.ao_child(&["start", "--no-orchestrator"]);
@@ -1114,13 +1115,10 @@ fn the_host_says_a_failure_once_not_every_poll() {
 fn the_host_keeps_its_github_client_across_polls() {
     let gh = FakeGitHub::start();
     let (mut f, _branch, _pr) = session_with_pr(&gh);
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap()
-            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
-    )
-    .unwrap();
+    add_to_config(
+        &f,
+        "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
+    );
     // No GH_TOKEN: the token comes from `gh auth token`, each call logged.
     let asked = f.env.root().join("gh-asked");
     f.env.set("GH_TOKEN", "");
@@ -1157,13 +1155,10 @@ fn the_host_keeps_its_github_client_across_polls() {
 fn a_host_that_found_no_token_looks_again() {
     let gh = FakeGitHub::start();
     let (mut f, _branch, pr) = session_with_pr(&gh);
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap()
-            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
-    )
-    .unwrap();
+    add_to_config(
+        &f,
+        "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n",
+    );
     // `gh` has no token until the test logs in.
     let login = f.env.root().join("logged-in");
     f.env.set("GH_TOKEN", "");
@@ -1663,14 +1658,12 @@ fn the_host_auto_merges_one_pull_request_per_repository_per_pass() {
 fn auto_merge_fleet(gh: &FakeGitHub, extra: &str) -> Fleet {
     let f = github_fleet(gh, "");
     gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap()
-            + "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n  ciGracePeriod: 1s\nreactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\n"
-            + extra,
-    )
-    .unwrap();
+    add_to_config(
+        &f,
+        &format!(
+            "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\n  ciGracePeriod: 1s\nreactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\n{extra}"
+        ),
+    );
     f
 }
 
@@ -1720,12 +1713,7 @@ fn auto_merge_needs_a_check_that_ran_on_the_head() {
 
     // A repository without CI, and the user's consent: merged.
     gh.repo_ci("acme/app", false, false);
-    let config = f.repo.join("agent-orchestrator.yaml");
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap() + "    requireChecks: false\n",
-    )
-    .unwrap();
+    add_to_config(&f, "    requireChecks: false\n");
     f.ao(&["config", "validate"]).success();
     let host = f.ao_child(&["start", "--no-orchestrator"]);
     ao_tests::wait_until("the merge without CI", || {
