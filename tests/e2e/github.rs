@@ -1137,7 +1137,7 @@ fn the_host_keeps_its_github_client_across_polls() {
             .count()
     };
     let host = f.ao_child(&["start", "--no-orchestrator"]);
-    let first = ao_tests::wait_until("the host's first poll", || (polls() >= 1).then(|| polls()));
+    let first = ao_tests::wait_until("the host's first poll", || (polls() >= 1).then(&polls));
     let asked_then = std::fs::read_to_string(&asked).unwrap_or_default();
     ao_tests::wait_until("three polls more", || (polls() >= first + 3).then_some(()));
     f.stop_host(host);
