@@ -202,20 +202,8 @@ pub async fn unsaved_work(checkout: &Path, _default_branch: &str) -> Result<Vec<
             summarize(&changes)
         ));
     }
-    let commits = run(
-        checkout,
-        &[
-            "log",
-            "--format=%h %s",
-            "HEAD",
-            "--not",
-            "--branches",
-            "--remotes",
-        ],
-    )
-    .await
-    .unwrap_or_default();
-    let commits: Vec<&str> = commits.lines().filter(|l| !l.is_empty()).collect();
+    let commits = save::commits_on_no_branch(checkout).await;
+    let commits: Vec<&str> = commits.iter().map(String::as_str).collect();
     if !commits.is_empty() {
         lost.push(format!(
             "{} commit{} on no branch (a detached HEAD): {}",

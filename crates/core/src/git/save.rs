@@ -239,7 +239,7 @@ pub async fn stash_commit(checkout: &Path, what: &str) -> Result<Option<Stash>, 
 
 /// The commits of `checkout`'s HEAD that no branch or remote-tracking ref holds, newest
 /// first, `sha subject` each; none when HEAD has no commit.
-async fn commits_on_no_branch(checkout: &Path) -> Vec<String> {
+pub(super) async fn commits_on_no_branch(checkout: &Path) -> Vec<String> {
     let args = [
         "log",
         "--format=%h %s",
