@@ -2,7 +2,8 @@
 //! that names its pid. It probes every session on one interval (the runtime, the agent's
 //! hooks) and polls their pull requests on another (the two-level poll, stretched as the
 //! budget runs low), and records when it last did each, so `ao status` can say so.
-//! After each probe it runs the reactions ([`Manager::react`]).
+//! After each probe and poll it decides the reactions, and does their effects from the
+//! outbox as they fall due ([`super::outbox`]).
 
 use super::{Manager, ManagerError};
 use crate::model::now_ms;
@@ -14,9 +15,11 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the host polls pull requests, unless `lifecycle.pollInterval` says otherwise.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The shortest time from one pass's start to a pass that a poll falling due brings
-/// forward.
-const POLL_GAP: Duration = Duration::from_secs(1);
+/// The shortest time between two decidings of the reactions.
+const DECIDE_GAP: Duration = Duration::from_secs(1);
+
+/// Effects the host does at once (each on its own session).
+pub const ACTS_AT_ONCE: usize = 8;
 
 /// What the host records of itself, for `ao status` and `ao stop`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -171,10 +174,16 @@ impl Manager {
         }
     }
 
-    /// Runs the host's loops until `stop` resolves, over `projects` (every project when
-    /// empty). Each probe and poll that fails is logged and tried again at its next turn;
-    /// nothing ends the host but `stop`. A pass under way when `stop` comes is finished
-    /// (for at most 10 s), so a reaction it claimed is done, not cut off.
+    /// Runs the host until `stop` resolves, over `projects` (every project when empty),
+    /// as four loops that wait on nothing of each other's: the probe (every session's
+    /// runtime and agent, each probe interval), the poll (their pull requests, each poll
+    /// interval, stretched as the budget runs low), the deciding (after each probe and
+    /// poll: the reactions, recorded as due in the outbox) and the acts (each due effect,
+    /// up to [`ACTS_AT_ONCE`] at once, one at a time per session, each with its own
+    /// deadline). A hung GitHub delays no probe, and a hung agent no other session's
+    /// message. Whatever fails is logged and tried again at its next turn; nothing ends
+    /// the host but `stop`. Acts in flight when `stop` comes may finish for up to 10 s;
+    /// the rest stay due for the next host, and none is recorded done that was not.
     pub async fn run_host(&self, projects: &[String], stop: impl std::future::Future<Output = ()>) {
         // One runtime for the host's life: its plugin instances (and their clients) are kept.
         self.keep_instances
@@ -190,12 +199,15 @@ impl Manager {
             .and_then(|(v, _)| serde_json::from_str::<HostState>(&v).ok())
             .and_then(|h| h.last_probe)
             .unwrap_or_else(now_ms);
-        let mut state = HostState {
+        let state = std::cell::RefCell::new(HostState {
             pid: std::process::id(),
             started_at: now_ms(),
             ..HostState::default()
-        };
-        self.record_host(&state);
+        });
+        self.record_host(&state.borrow());
+        if let Err(e) = self.prune_settled() {
+            tracing::warn!("could not forget old settled effects: {e}");
+        }
         let dispatcher = self.dispatcher();
         for u in dispatcher.unready() {
             tracing::warn!("notifier {u:?} is not ready; it delivers nothing");
@@ -210,56 +222,65 @@ impl Manager {
         } else {
             projects.iter().map(|p| Some(p.as_str())).collect()
         };
-        tokio::pin!(stop);
-        let mut next_poll = tokio::time::Instant::now();
-        // Said once, when they become true, and again when they change.
-        let mut unread = super::said::Said::default();
-        let mut noted = super::said::Said::default();
-        loop {
-            let started = tokio::time::Instant::now();
-            let pass = async {
+        let decide_now = tokio::sync::Notify::new();
+        let act_now = tokio::sync::Notify::new();
+        let stopping = std::cell::Cell::new(false);
+
+        let probe = async {
+            loop {
+                let started = tokio::time::Instant::now();
                 for scope in &scopes {
                     if let Err(e) = self.status(*scope, false).await {
                         tracing::warn!("probe failed: {e}");
                     }
                 }
-                state.last_probe = Some(now_ms());
-                if tokio::time::Instant::now() >= next_poll {
-                    let polled = tokio::time::Instant::now();
-                    let (mut notes, mut failed) = (Vec::new(), Vec::new());
-                    for scope in &scopes {
-                        match self.refresh_prs(*scope).await {
-                            Ok(report) => {
-                                notes.extend(report.notes);
-                                failed.extend(report.failed);
-                            }
-                            Err(e) => notes.push(format!("poll failed: {e}")),
+                state.borrow_mut().last_probe = Some(now_ms());
+                self.record_host(&state.borrow());
+                decide_now.notify_one();
+                tokio::time::sleep_until(started + probe_every).await;
+            }
+        };
+        let poll = async {
+            // Said once, when they become true, and again when they change.
+            let mut unread = super::said::Said::default();
+            let mut noted = super::said::Said::default();
+            loop {
+                let polled = tokio::time::Instant::now();
+                let (mut notes, mut failed) = (Vec::new(), Vec::new());
+                for scope in &scopes {
+                    match self.refresh_prs(*scope).await {
+                        Ok(report) => {
+                            notes.extend(report.notes);
+                            failed.extend(report.failed);
                         }
+                        Err(e) => notes.push(format!("poll failed: {e}")),
                     }
-                    let news = noted.read(notes.into_iter().map(|n| (n.clone(), n)));
-                    for (_, n) in news.new {
-                        tracing::warn!("{n}");
-                    }
-                    let news =
-                        unread.read(failed.into_iter().map(|(id, why)| (id.to_string(), why)));
-                    for (ids, why) in news.new {
-                        tracing::warn!("{ids}: pull request not read: {why}");
-                    }
-                    state.last_poll = Some(now_ms());
-                    let budget = self
-                        .scm_budgets()
-                        .ok()
-                        .and_then(|b| b.into_iter().min_by_key(|b| b.remaining));
-                    let wait = super::poll_interval(
-                        poll_every.as_millis() as i64,
-                        budget.as_ref(),
-                        now_ms(),
-                    );
-                    // Counted from when the poll began, not when it ended: the interval
-                    // is the one configured, however long a poll takes.
-                    next_poll = polled + Duration::from_millis(wait.max(0) as u64);
                 }
-                match self.react(&dispatcher, since, projects).await {
+                for (_, n) in noted.read(notes.into_iter().map(|n| (n.clone(), n))).new {
+                    tracing::warn!("{n}");
+                }
+                let news = unread.read(failed.into_iter().map(|(id, why)| (id.to_string(), why)));
+                for (ids, why) in news.new {
+                    tracing::warn!("{ids}: pull request not read: {why}");
+                }
+                state.borrow_mut().last_poll = Some(now_ms());
+                self.record_host(&state.borrow());
+                decide_now.notify_one();
+                let budget = self
+                    .scm_budgets()
+                    .ok()
+                    .and_then(|b| b.into_iter().min_by_key(|b| b.remaining));
+                let wait =
+                    super::poll_interval(poll_every.as_millis() as i64, budget.as_ref(), now_ms());
+                // Counted from when the poll began, not when it ended: the interval is
+                // the one configured, however long a poll takes.
+                tokio::time::sleep_until(polled + Duration::from_millis(wait.max(0) as u64)).await;
+            }
+        };
+        let decide = async {
+            loop {
+                decide_now.notified().await;
+                match self.decide_reactions(since, projects).await {
                     Ok(lines) => {
                         for l in lines {
                             tracing::info!("{l}");
@@ -267,30 +288,80 @@ impl Manager {
                     }
                     Err(e) => tracing::warn!("reactions failed: {e}"),
                 }
-                self.record_host(&state);
-            };
-            {
-                tokio::pin!(pass);
-                tokio::select! {
-                    _ = &mut stop => {
-                        if tokio::time::timeout(Duration::from_secs(10), &mut pass).await.is_err() {
-                            tracing::warn!("the pass under way did not finish within 10 s; stopped anyway");
-                        }
-                        break;
-                    }
-                    _ = &mut pass => {}
-                }
+                act_now.notify_one();
+                // Not again within a second, however often probes and polls end.
+                tokio::time::sleep(DECIDE_GAP).await;
             }
-            // The next pass at the next probe, or sooner when a poll falls due before it
-            // (a poll waiting for the probe after it came up to a probe interval late),
-            // though not within a second of this pass's start: an interval shorter than
-            // that does not make the host run pass after pass.
-            let wake = (started + probe_every).min(next_poll.max(started + POLL_GAP));
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = tokio::time::sleep_until(wake) => {}
-            }
+        };
+        let acts = self.run_acts(&dispatcher, &act_now, &stopping);
+        tokio::pin!(stop, acts);
+        tokio::select! {
+            _ = &mut stop => {}
+            _ = async { tokio::join!(probe, poll, decide) } => {}
+            _ = &mut acts => {}
+        }
+        // The acts in flight may finish; no new one starts.
+        stopping.set(true);
+        act_now.notify_one();
+        if tokio::time::timeout(Duration::from_secs(10), &mut acts)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "acts in flight did not finish within 10 s; they stay due for the next host"
+            );
         }
         tracing::info!("host stopped");
+    }
+
+    /// The host's acts: each effect ready in the outbox, up to [`ACTS_AT_ONCE`] at once and
+    /// one at a time per session, looked for when `wake` is notified and every second
+    /// (for retries falling due). Once `stopping` is set, starts none and returns when
+    /// those in flight are done.
+    async fn run_acts(
+        &self,
+        notify: &crate::notify::Dispatcher,
+        wake: &tokio::sync::Notify,
+        stopping: &std::cell::Cell<bool>,
+    ) {
+        use futures_util::StreamExt;
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        let mut busy = std::collections::HashSet::new();
+        loop {
+            if !stopping.get() {
+                match self.ready_intents() {
+                    Ok(ready) => {
+                        for i in ready {
+                            if running.len() >= ACTS_AT_ONCE {
+                                break;
+                            }
+                            if !busy.insert(i.owner.clone()) {
+                                continue;
+                            }
+                            let owner = i.owner;
+                            running.push(async move {
+                                let out = self.perform(notify, i.id).await;
+                                (owner, out)
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!("the outbox could not be read: {e}"),
+                }
+            } else if running.is_empty() {
+                return;
+            }
+            tokio::select! {
+                Some((owner, out)) = running.next(), if !running.is_empty() => {
+                    busy.remove(&owner);
+                    match out {
+                        Ok(Some(line)) => tracing::info!("{line}"),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("{owner}: {e}"),
+                    }
+                }
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)), if !stopping.get() => {}
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@ mod issues;
 mod kill;
 mod manager;
 mod orchestrator;
+mod outbox;
 mod plugins;
 mod prs;
 mod react;
@@ -47,7 +48,7 @@ pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
 pub use prs::{
     RefreshReport, SCM_DEADLINE, blockers, ci_rollup, poll_interval, review_word, snapshot_fields,
 };
-pub use react::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
+pub use outbox::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
 pub use report::{REPORT_STATES, report_activity, report_state};
 pub use saved::{SavedEntry, SavedWork, apply_command};
 pub use send::Sent;

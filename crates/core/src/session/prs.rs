@@ -526,7 +526,7 @@ impl Manager {
         method: MergeMethod,
         delete_branch: bool,
     ) -> Result<PrStatus, ManagerError> {
-        self.merge_as(id, method, delete_branch, None).await
+        self.merge_as(id, method, delete_branch, None, None).await
     }
 
     /// Merges a session's PR for the host: as [`Manager::merge`], and only when CI vouches
@@ -538,7 +538,22 @@ impl Manager {
         method: MergeMethod,
         require_checks: bool,
     ) -> Result<PrStatus, ManagerError> {
-        self.merge_as(id, method, false, Some(require_checks)).await
+        self.merge_as(id, method, false, Some(require_checks), None)
+            .await
+    }
+
+    /// The host's merge of head `head_sha`, decided earlier (perhaps by a host that has
+    /// since stopped): merged already at that head is the merge done (recorded now, if
+    /// it was not); a head that moved is refused; otherwise [`Manager::auto_merge`].
+    pub(crate) async fn merge_decided(
+        &self,
+        id: &str,
+        method: MergeMethod,
+        require_checks: bool,
+        head_sha: &str,
+    ) -> Result<PrStatus, ManagerError> {
+        self.merge_as(id, method, false, Some(require_checks), Some(head_sha))
+            .await
     }
 
     /// What holds a session's auto-merge back, from its PR reading `pr`: checks running,
@@ -602,6 +617,7 @@ impl Manager {
         method: MergeMethod,
         delete_branch: bool,
         ci: Option<bool>,
+        decided_at: Option<&str>,
     ) -> Result<PrStatus, ManagerError> {
         let s = self.session(id)?;
         let Some(pr) = s.pr.clone() else {
@@ -617,7 +633,7 @@ impl Manager {
                     "the agent opens one with `gh pr create`; `ao status --refresh` looks again",
                 ));
             }
-            return Box::pin(self.merge_as(id, method, delete_branch, ci)).await;
+            return Box::pin(self.merge_as(id, method, delete_branch, ci, decided_at)).await;
         };
         let project = self.project(&s.project)?;
         let scm = self.scm(&project)?;
@@ -651,8 +667,25 @@ impl Manager {
             }
         };
         self.store().record_pr_snapshot(&s.id, &status, now_ms())?;
-        let mut blockers = blockers(&status);
+        // Merged at the head decided on: the merge asked for earlier went through.
+        let done =
+            decided_at.is_some_and(|h| status.state == PrState::Merged && status.head_sha == h);
+        if let Some(head) = decided_at
+            && !done
+            && status.state == PrState::Open
+            && status.head_sha != head
+        {
+            return Err(ManagerError::refused(
+                format!(
+                    "{id}: pull request #{} was not merged: its head moved from {head} to {} since the merge was decided",
+                    pr.number, status.head_sha
+                ),
+                "the host decides again on the new head once its CI has run",
+            ));
+        }
+        let mut blockers = if done { Vec::new() } else { blockers(&status) };
         if blockers.is_empty()
+            && !done
             && let Some(require_checks) = ci
             && let Some(why) = self.ci_holds(&s, &status, require_checks).await?
         {
@@ -668,13 +701,15 @@ impl Manager {
                 "`ao status --refresh` shows it again once that changes",
             ));
         }
-        scm.merge(&MergeParams {
-            pr: pr.clone(),
-            method,
-            head_sha: status.head_sha.clone(),
-            delete_branch,
-        })
-        .await?;
+        if !done {
+            scm.merge(&MergeParams {
+                pr: pr.clone(),
+                method,
+                head_sha: status.head_sha.clone(),
+                delete_branch,
+            })
+            .await?;
+        }
         let merged = PrStatus {
             state: PrState::Merged,
             mergeable: false,
@@ -684,6 +719,9 @@ impl Manager {
         let number = pr.number;
         let sha = merged.head_sha.clone();
         self.update(&s.id, |row| {
+            if row.status == SessionStatus::Merged {
+                return Vec::new();
+            }
             row.status = SessionStatus::Merged;
             // Who merged: the user (`ao session merge`) or the host's auto-merge.
             row.status_reason = Some(if ci.is_some() {

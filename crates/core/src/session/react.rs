@@ -1,40 +1,33 @@
-//! The host's reactions, done: each firing the planner decides ([`crate::reactions`]) is
-//! claimed in the store (its attempt counted, what it hands over recorded, its event
-//! stored) before it acts, so a host killed mid-way and started again never does it
-//! twice. Then: the agent gets the text (`send`), the human the notification (through
-//! the dispatcher; an urgent or action one no notifier delivered is tried again from the
-//! store), or the pull request is merged (one per repository per pass, so the next is
-//! read again against the new base). Merged sessions are cleaned up; a project whose
-//! sessions are all complete says so once.
+//! The host's reactions, decided: each firing the planner decides ([`crate::reactions`])
+//! is recorded as due in the outbox with its attempt counted and what it hands over
+//! marked, all at once ([`Manager::enqueue`]); the effect itself (a message to the agent,
+//! a notification, a merge) is done and settled by [`super::outbox`]. A firing whose
+//! effect is still pending is not decided again, and a merge waits while another of the
+//! same repository is pending (the next is read again against the base it moved).
+//! Merged sessions are cleaned up; a project whose sessions are all complete says so
+//! once.
 
+use super::outbox::{Effect, MergeEffect, NotifyEffect, SendEffect};
 use super::status::in_flight;
 use super::{Manager, ManagerError};
 use crate::model::{Event, EventKind, Priority, Session, SessionStatus, Timestamp, now_ms};
 use crate::notify::Dispatcher;
-use crate::plugin::Notification;
 use crate::reactions::{Act, Plan, Subject, all_complete, decide};
-use crate::store::SessionFilter;
+use crate::store::{Claim, SessionFilter};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
-
-/// Deliveries of an urgent or action notification before ao gives up on it.
-pub const NOTIFY_ATTEMPTS: u32 = 4;
-/// The wait before the first retry of such a notification, unless
-/// `lifecycle.notifyRetryDelay` says otherwise; each next one waits four times longer
-/// (30 s, 2 min, 8 min).
-pub const NOTIFY_BACKOFF: Duration = Duration::from_secs(30);
-
-/// A notification due again, as its job carries it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct DueNotification {
-    title: String,
-    event: Event,
-    key: String,
-}
 
 /// How long after merging the agent may still be active before its session is cleaned
 /// up anyway, unless `lifecycle.mergeCleanupIdleGraceMs` says otherwise.
 const MERGE_CLEANUP_GRACE: Duration = Duration::from_secs(300);
+
+/// What is pending in the outbox, as the deciding pass needs it.
+struct Pending {
+    /// (owner, reaction) with an effect not yet settled.
+    reactions: HashSet<(String, String)>,
+    /// Repositories (owner, name) with a merge not yet settled.
+    merging: HashSet<(String, String)>,
+}
 
 impl Manager {
     /// The sessions of `projects` (every project when empty) that are not archived, or
@@ -64,40 +57,52 @@ impl Manager {
         Dispatcher::new(&self.config, &self.registry)
     }
 
-    /// The first wait before an undelivered notification is tried again.
-    fn retry_delay(&self) -> Duration {
-        self.config
-            .config
-            .lifecycle
-            .as_ref()
-            .and_then(|l| l.notify_retry_delay.as_deref())
-            .and_then(crate::notify::parse_duration)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(NOTIFY_BACKOFF)
-    }
-
-    fn dedup_window(&self) -> Duration {
-        self.config
-            .config
-            .notification_dedup_window
-            .as_deref()
-            .and_then(crate::notify::parse_duration)
-            .unwrap_or(crate::notify::DEFAULT_DEDUP_WINDOW)
-    }
-
-    /// One pass of every session's reactions, then the notifications due again, the
-    /// cleanup of merged sessions and the projects all complete. `since`: sessions that
-    /// ended before it are not reacted to. Returns one line per thing done, for the log.
+    /// One pass of every session's reactions, outside the host: decided
+    /// ([`Manager::decide_reactions`]), then every effect ready done. Returns one line per
+    /// thing done, for the log.
     pub async fn react(
         &self,
         notify: &Dispatcher,
         since: Timestamp,
         projects: &[String],
     ) -> Result<Vec<String>, ManagerError> {
+        let mut done = self.decide_reactions(since, projects).await?;
+        done.extend(self.perform_ready(notify).await?);
+        Ok(done)
+    }
+
+    /// What is pending in the outbox.
+    fn pending(&self) -> Result<Pending, ManagerError> {
+        let intents = self.store().pending_intents()?;
+        let mut merging = HashSet::new();
+        for i in intents.iter().filter(|i| i.kind == "merge") {
+            if let Ok(id) = i.owner.parse()
+                && let Some(s) = self.store().session(&id)?
+                && let Some(pr) = s.pr
+            {
+                merging.insert((pr.owner, pr.repo));
+            }
+        }
+        Ok(Pending {
+            reactions: intents.into_iter().map(|i| (i.owner, i.reaction)).collect(),
+            merging,
+        })
+    }
+
+    /// Decides every session's reactions and records what they do as due in the outbox;
+    /// then the usage limits, the cleanup of merged sessions and the projects all
+    /// complete. `since`: sessions that ended before it are not reacted to. One session
+    /// that fails does not keep the others from their reactions: its failure is a line
+    /// like the rest.
+    pub(crate) async fn decide_reactions(
+        &self,
+        since: Timestamp,
+        projects: &[String],
+    ) -> Result<Vec<String>, ManagerError> {
         let mut done = Vec::new();
         let sessions = self.watched(projects, None)?;
         let snapshots = self.store().pr_snapshots()?;
-        let mut merged_in: HashSet<(String, String)> = HashSet::new();
+        let mut pending = self.pending()?;
         for s in &sessions {
             if in_flight(s) {
                 continue;
@@ -105,18 +110,59 @@ impl Manager {
             let Ok(project) = self.project(&s.project) else {
                 continue;
             };
-            let owner = s.id.to_string();
-            let decided =
-                self.decide_for(s, &snapshots, &project.reactions, s.updated_at >= since)?;
-            for key in &decided.resets {
+            if let Err(e) = self
+                .decide_session(s, &project, &snapshots, &mut pending, since)
+                .await
+            {
+                let line = format!("{}: reactions failed: {e}", s.id);
+                tracing::warn!("{line}");
+                done.push(line);
+            }
+        }
+        for (what, result) in [
+            ("usage limits", self.handle_limits(&pending)),
+            ("cleanup", Box::pin(self.clean_merged(projects)).await),
+        ] {
+            match result {
+                Ok(lines) => done.extend(lines),
+                Err(e) => done.push(format!("{what} failed: {e}")),
+            }
+        }
+        // Read again: this pass may have archived some. Sessions archived since the host
+        // looked still count, so a fleet cleaned up at once is complete too.
+        let now_sessions = self.watched(projects, Some(since))?;
+        done.extend(self.complete_projects(&now_sessions, since, &pending)?);
+        Ok(done)
+    }
+
+    /// One session's reactions, decided and recorded.
+    async fn decide_session(
+        &self,
+        s: &Session,
+        project: &crate::config::ResolvedProject,
+        snapshots: &std::collections::HashMap<crate::model::SessionId, crate::store::PrSnapshot>,
+        pending: &mut Pending,
+        since: Timestamp,
+    ) -> Result<(), ManagerError> {
+        let owner = s.id.to_string();
+        let decided = self.decide_for(s, snapshots, &project.reactions, s.updated_at >= since)?;
+        for key in &decided.resets {
+            if !pending.reactions.contains(&(owner.clone(), key.clone())) {
                 self.store().reset_reaction(&owner, key)?;
             }
-            for plan in decided.plans {
-                // CI must vouch for the head before the merge is claimed; what holds it
+        }
+        for plan in decided.plans {
+            // Its last effect is not settled yet: decided again once it is.
+            if pending
+                .reactions
+                .contains(&(owner.clone(), plan.reaction.clone()))
+            {
+                continue;
+            }
+            if let Act::Merge { require_checks, .. } = plan.act {
+                // CI must vouch for the head before the merge is recorded; what holds it
                 // back is said once, and looked at again next pass.
-                if let Act::Merge { require_checks, .. } = plan.act
-                    && let Some(pr) = snapshots.get(&s.id).map(|snap| &snap.status)
-                {
+                if let Some(pr) = snapshots.get(&s.id).map(|snap| &snap.status) {
                     let held = self.ci_holds(s, pr, require_checks).await?;
                     self.say_once(
                         s,
@@ -128,27 +174,20 @@ impl Manager {
                         continue;
                     }
                 }
-                if let Act::Merge { .. } = plan.act
-                    && let Some(p) = &s.pr
-                    && !merged_in.insert((p.owner.clone(), p.repo.clone()))
+                // One merge per repository at a time: the next is read again against
+                // the base this one moves.
+                if let Some(p) = &s.pr
+                    && !pending.merging.insert((p.owner.clone(), p.repo.clone()))
                 {
-                    // One merge per repository per pass: the next is read again
-                    // against the base this one moved.
                     continue;
                 }
-                if let Some(line) = self.run_plan(notify, s, &project, plan).await? {
-                    done.push(line);
-                }
             }
+            pending
+                .reactions
+                .insert((owner.clone(), plan.reaction.clone()));
+            self.enqueue_plan(s, plan)?;
         }
-        done.extend(self.handle_limits(notify).await?);
-        done.extend(self.retry_notifications(notify).await?);
-        done.extend(self.clean_merged(projects).await?);
-        // Read again: this pass may have merged and archived some. Sessions archived since
-        // the host looked still count, so a fleet cleaned up at once is complete too.
-        let now_sessions = self.watched(projects, Some(since))?;
-        done.extend(self.complete_projects(notify, &now_sessions, since).await?);
-        Ok(done)
+        Ok(())
     }
 
     /// What `reactions` decide for session `s` now, from its last fresh PR reading in
@@ -178,14 +217,9 @@ impl Manager {
         Ok(decide(&subject, reactions, now_ms()))
     }
 
-    /// Claims one firing, then does it.
-    async fn run_plan(
-        &self,
-        notify: &Dispatcher,
-        s: &Session,
-        project: &crate::config::ResolvedProject,
-        plan: Plan,
-    ) -> Result<Option<String>, ManagerError> {
+    /// Records one firing as due: its attempt counted, its items marked handed over and
+    /// its effect in the outbox, at once. The log says what it did once it is done.
+    fn enqueue_plan(&self, s: &Session, plan: Plan) -> Result<i64, ManagerError> {
         let owner = s.id.to_string();
         let (kind, priority) = if plan.escalation {
             (
@@ -203,7 +237,7 @@ impl Manager {
                 Priority::Info,
             )
         };
-        let summary = match &plan.act {
+        let message = match &plan.act {
             Act::Send { .. } => format!(
                 "{}: `{}` sent the agent {} (attempt {})",
                 s.id,
@@ -226,114 +260,72 @@ impl Manager {
                 s.id, plan.reaction
             ),
         };
-        let event = Event {
+        let ran = Event {
             id: 0,
             at: now_ms(),
             project: s.project.clone(),
             session: Some(s.id.clone()),
             priority,
             kind,
-            message: summary.clone(),
+            message,
         };
-        self.store().claim_reaction(
-            &owner,
-            &plan.reaction,
-            &plan.items,
-            Some(&event),
-            plan.escalation,
-        )?;
-        match plan.act {
-            Act::Send {
-                mut text,
-                conflicts,
-            } => {
-                if conflicts && let Some(path) = &s.workspace_path {
-                    let base = crate::git::fetch_base(&project.path, &project.default_branch).await;
-                    if let Ok(files) = crate::git::conflicting_files(path, &base.reference).await
-                        && !files.is_empty()
-                    {
-                        text.push_str(&format!(
-                            "\n\nConflicting with {}:\n{}",
-                            base.reference,
-                            files
-                                .iter()
-                                .map(|f| format!("- {f}"))
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        ));
-                    }
-                }
-                if let Err(e) = self.send(&s.id.to_string(), &text).await {
-                    // Not handed over: it goes again next time.
-                    self.store().unclaim_items(&owner, &plan.items)?;
-                    let line = format!(
-                        "{}: `{}` could not reach the agent: {e}",
-                        s.id, plan.reaction
-                    );
-                    self.note(s, Priority::Warning, &line)?;
-                    return Ok(Some(line));
-                }
-            }
+        let (key, effect) = match plan.act {
+            Act::Send { text, conflicts } => (
+                plan.reaction.clone(),
+                Effect::Send(SendEffect {
+                    session: owner.clone(),
+                    text,
+                    items: plan.items.clone(),
+                    conflicts,
+                    ran: Some(ran),
+                    limit_continue: false,
+                }),
+            ),
             Act::Notify {
                 priority,
                 title,
                 body,
-            } => {
-                let key = if plan.escalation {
-                    format!("escalated:{}", plan.reaction)
-                } else {
-                    plan.reaction.clone()
-                };
-                let event = Event {
-                    priority,
-                    message: body,
-                    ..event
-                };
-                self.deliver(notify, title, event, key).await?;
-            }
+            } => (
+                plan.reaction.clone(),
+                Effect::Notify(NotifyEffect {
+                    title,
+                    event: Event {
+                        priority,
+                        message: body,
+                        ..ran.clone()
+                    },
+                    key: if plan.escalation {
+                        format!("escalated:{}", plan.reaction)
+                    } else {
+                        plan.reaction.clone()
+                    },
+                    ran: Some(ran),
+                }),
+            ),
             Act::Merge {
                 method,
                 head_sha,
                 require_checks,
-            } => {
-                let id = s.id.to_string();
-                match self.auto_merge(&id, method, require_checks).await {
-                    Ok(merged) => {
-                        let number = merged.pr.number;
-                        let title = format!("{}: pull request #{number} merged", s.id);
-                        let body = format!(
-                            "ao merged {} at {} ({})",
-                            merged.pr.url,
-                            merged.head_sha,
-                            if merged.checks.is_empty() {
-                                "approved; no CI in the repository, and requireChecks: false"
-                            } else {
-                                "approved, checks passing"
-                            }
-                        );
-                        let event = Event {
-                            priority: Priority::Action,
-                            message: body,
-                            ..event
-                        };
-                        self.deliver(notify, title, event, "merged".into()).await?;
-                        return Ok(Some(format!(
-                            "{}: merged pull request #{number} at {}",
-                            s.id, merged.head_sha
-                        )));
-                    }
-                    Err(e) => {
-                        // Read again next pass: the merge is guarded by its head, so
-                        // trying again is safe.
-                        self.store().reset_reaction(&owner, &plan.reaction)?;
-                        let line = format!("{}: not merged (checked at {head_sha}): {e}", s.id);
-                        self.note(s, Priority::Warning, &line)?;
-                        return Ok(Some(line));
-                    }
-                }
-            }
-        }
-        Ok(Some(summary))
+            } => (
+                plan.reaction.clone(),
+                Effect::Merge(MergeEffect {
+                    session: owner.clone(),
+                    method,
+                    head_sha,
+                    require_checks,
+                    attempt: plan.attempt,
+                }),
+            ),
+        };
+        self.enqueue(
+            &owner,
+            &key,
+            Some(Claim {
+                items: &plan.items,
+                escalate: plan.escalation,
+            }),
+            &effect,
+        )
     }
 
     /// Notes `line` as an event of the session's once, when it differs from the last one
@@ -369,96 +361,6 @@ impl Manager {
             message: message.to_owned(),
         })?;
         Ok(())
-    }
-
-    /// Sends one notification; an urgent or action one that no notifier delivered is
-    /// kept as a job, to be tried again.
-    async fn deliver(
-        &self,
-        notify: &Dispatcher,
-        title: String,
-        event: Event,
-        key: String,
-    ) -> Result<(), ManagerError> {
-        let n = Notification { title, event };
-        let report = notify
-            .notify(&self.store, &n, Some(&key), self.dedup_window())
-            .await?;
-        if !report.delivered()
-            && report.skipped.is_none()
-            && matches!(n.event.priority, Priority::Urgent | Priority::Action)
-        {
-            let job = DueNotification {
-                title: n.title,
-                event: n.event,
-                key,
-            };
-            self.store().add_job(
-                "notify",
-                &serde_json::to_string(&job).unwrap_or_default(),
-                now_ms() + backoff(self.retry_delay(), 0),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Delivers the notifications due again; each that fails again waits longer, and
-    /// after [`NOTIFY_ATTEMPTS`] deliveries ao gives up on it, saying so in an event.
-    async fn retry_notifications(&self, notify: &Dispatcher) -> Result<Vec<String>, ManagerError> {
-        let mut done = Vec::new();
-        let due = self.store().due_jobs(now_ms())?;
-        for job in due.into_iter().filter(|j| j.kind == "notify") {
-            let Ok(due) = serde_json::from_str::<DueNotification>(&job.payload) else {
-                self.store().finish_job(job.id, None)?;
-                continue;
-            };
-            let n = Notification {
-                title: due.title,
-                event: due.event,
-            };
-            let report = notify
-                .notify(&self.store, &n, Some(&due.key), self.dedup_window())
-                .await?;
-            // Tried: the first delivery, and one per retry.
-            let tried = job.attempts + 2;
-            if report.delivered() || report.skipped.is_some() {
-                self.store().finish_job(job.id, None)?;
-                done.push(format!("\"{}\" delivered on attempt {tried}", n.title));
-            } else if tried >= NOTIFY_ATTEMPTS {
-                let message = format!(
-                    "gave up on \"{}\" after {tried} deliveries no notifier took",
-                    n.title
-                );
-                self.store().finish_job(
-                    job.id,
-                    Some(&Event {
-                        id: 0,
-                        at: now_ms(),
-                        kind: EventKind::NotifyGaveUp {
-                            key: due.key,
-                            attempts: tried,
-                        },
-                        priority: Priority::Warning,
-                        message: message.clone(),
-                        ..n.event
-                    }),
-                )?;
-                done.push(message);
-            } else {
-                let why = report
-                    .outcomes
-                    .iter()
-                    .map(|(name, o)| format!("{name}: {o:?}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                self.store().reschedule_job(
-                    job.id,
-                    now_ms() + backoff(self.retry_delay(), job.attempts + 1),
-                    &why,
-                )?;
-            }
-        }
-        Ok(done)
     }
 
     /// Cleans up merged sessions (`lifecycle.autoCleanupOnMerge`, default on) once their
@@ -515,11 +417,11 @@ impl Manager {
     }
 
     /// `all-complete`, once per project while all its sessions are complete.
-    async fn complete_projects(
+    fn complete_projects(
         &self,
-        notify: &Dispatcher,
         sessions: &[Session],
         since: Timestamp,
+        pending: &Pending,
     ) -> Result<Vec<String>, ManagerError> {
         let mut by_project: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
         for s in sessions {
@@ -543,6 +445,9 @@ impl Manager {
                 continue;
             }
             if state.is_some()
+                || pending
+                    .reactions
+                    .contains(&(owner.clone(), "all-complete".to_owned()))
                 || !recent
                 || r.auto == Some(false)
                     && r.action
@@ -575,12 +480,19 @@ impl Manager {
                 },
                 message: body,
             };
-            self.store()
-                .claim_reaction(&owner, "all-complete", &[], Some(&event), false)?;
             let title = format!("{id}: all sessions complete");
-            self.deliver(notify, title.clone(), event, "all-complete".into())
-                .await?;
-            done.push(title);
+            let effect = Effect::Notify(NotifyEffect {
+                title: title.clone(),
+                event: event.clone(),
+                key: "all-complete".into(),
+                ran: Some(event),
+            });
+            let claim = Claim {
+                items: &[],
+                escalate: false,
+            };
+            self.enqueue(&owner, "all-complete", Some(claim), &effect)?;
+            done.push(format!("{title} (due)"));
         }
         Ok(done)
     }
@@ -590,6 +502,9 @@ impl Manager {
 pub const CONTINUE_AFTER_LIMIT: &str =
     "Your usage limit has reset. Continue the task from where you left off.";
 
+/// The outbox's name for telling a limited agent to continue.
+const LIMIT_CONTINUE: &str = "limit-continue";
+
 /// How long after the stated reset ao tells a limited agent to continue.
 const CONTINUE_GRACE_MS: i64 = 5_000;
 
@@ -598,7 +513,7 @@ impl Manager {
     /// (per agent, however many sessions wait on it, and not again within
     /// `notificationDedupWindow`), and each waiting agent is told to continue once the
     /// limit has lifted.
-    async fn handle_limits(&self, notify: &Dispatcher) -> Result<Vec<String>, ManagerError> {
+    fn handle_limits(&self, pending: &Pending) -> Result<Vec<String>, ManagerError> {
         let limits = self.store().limits()?;
         let mut done = Vec::new();
         // One notice per agent: its sessions wait on the same account's limit.
@@ -617,11 +532,13 @@ impl Manager {
                 .store()
                 .last_delivered(None, &key)?
                 .is_some_and(|at| now_ms() - at < self.dedup_window().as_millis() as i64);
-            let told_before = told_lately || group.iter().any(|l| l.notified);
-            for l in group {
-                self.store().mark_limit(&l.session, true, false)?;
-            }
+            let told_before = told_lately
+                || group.iter().any(|l| l.notified)
+                || pending.reactions.iter().any(|(_, r)| r == &key);
             if told_before {
+                for l in group {
+                    self.store().mark_limit(&l.session, true, false)?;
+                }
                 continue;
             }
             let mut ids: Vec<&str> = group.iter().map(|l| l.session.as_str()).collect();
@@ -663,25 +580,40 @@ impl Manager {
                 message: body,
             };
             self.store().append_event(&event)?;
-            self.deliver(notify, title.clone(), event, key).await?;
-            done.push(title);
+            let effect = Effect::Notify(NotifyEffect {
+                title: title.clone(),
+                event: event.clone(),
+                key: key.clone(),
+                ran: None,
+            });
+            // Recorded before the limits are marked told: a host stopped in between
+            // tells twice at worst (and the dedup window holds the second back).
+            self.enqueue(&format!("@{}", event.project), &key, None, &effect)?;
+            for l in group {
+                self.store().mark_limit(&l.session, true, false)?;
+            }
+            done.push(format!("{title} (due)"));
         }
         let now = now_ms();
         for l in limits.values() {
             let Some(at) = l.resets_at else { continue };
-            if l.continued || now < at + CONTINUE_GRACE_MS {
+            if l.continued
+                || now < at + CONTINUE_GRACE_MS
+                || pending
+                    .reactions
+                    .contains(&(l.session.clone(), LIMIT_CONTINUE.to_owned()))
+            {
                 continue;
             }
-            match self.send(&l.session, CONTINUE_AFTER_LIMIT).await {
-                Ok(_) => {
-                    self.store().mark_limit(&l.session, false, true)?;
-                    done.push(format!(
-                        "{}: its usage limit lifted; told it to continue",
-                        l.session
-                    ));
-                }
-                Err(e) => done.push(format!("{}: could not tell it to continue: {e}", l.session)),
-            }
+            let effect = Effect::Send(SendEffect {
+                session: l.session.clone(),
+                text: CONTINUE_AFTER_LIMIT.into(),
+                items: Vec::new(),
+                conflicts: false,
+                ran: None,
+                limit_continue: true,
+            });
+            self.enqueue(&l.session, LIMIT_CONTINUE, None, &effect)?;
         }
         Ok(done)
     }
@@ -700,12 +632,6 @@ impl Manager {
             .filter(|l| l.agent == agent && l.resets_at.is_none_or(|at| at > now))
             .max_by_key(|l| l.resets_at.unwrap_or(i64::MAX)))
     }
-}
-
-/// The wait before retry `n` (from 0) of an undelivered notification, in milliseconds,
-/// from the first wait `first`.
-fn backoff(first: Duration, n: u32) -> i64 {
-    first.as_millis() as i64 * 4_i64.pow(n.min(8))
 }
 
 /// The reactions `ao review-check` runs: the review threads', not the rest.
@@ -729,6 +655,8 @@ impl Manager {
         let sessions = self.watched(&projects, None)?;
         let snapshots = self.store().pr_snapshots()?;
         let notify = self.dispatcher();
+        let pending = self.pending()?;
+        let mut due = Vec::new();
         for s in sessions.iter().filter(|s| !in_flight(s)) {
             let Ok(p) = self.project(&s.project) else {
                 continue;
@@ -740,7 +668,15 @@ impl Manager {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             for plan in self.decide_for(s, &snapshots, &reactions, false)?.plans {
-                if dry_run {
+                if pending
+                    .reactions
+                    .contains(&(s.id.to_string(), plan.reaction.clone()))
+                {
+                    done.push(format!(
+                        "{}: `{}` is already on its way",
+                        s.id, plan.reaction
+                    ));
+                } else if dry_run {
                     done.push(format!(
                         "{}: `{}` would send {} thread{}",
                         s.id,
@@ -748,22 +684,14 @@ impl Manager {
                         plan.items.len(),
                         if plan.items.len() == 1 { "" } else { "s" }
                     ));
-                } else if let Some(line) = self.run_plan(&notify, s, &p, plan).await? {
-                    done.push(line);
+                } else {
+                    due.push(self.enqueue_plan(s, plan)?);
                 }
             }
         }
+        for id in due {
+            done.extend(self.perform(&notify, id).await?);
+        }
         Ok(done)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn retries_wait_longer_each_time() {
-        assert_eq!(
-            [0, 1, 2].map(|n| super::backoff(super::NOTIFY_BACKOFF, n)),
-            [30_000, 120_000, 480_000]
-        );
     }
 }

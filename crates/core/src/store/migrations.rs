@@ -157,6 +157,33 @@ const MIGRATIONS: &[&str] = &[
         at      INTEGER NOT NULL
     );
     "#,
+    // 10: the outbox: every effect of the host's (a message to an agent, a notification,
+    // a merge) is recorded as due before it is done and settled after, so a host killed
+    // in between does it after its restart instead of never. Notifications waiting for a
+    // retry move over from `jobs`, their deliveries so far kept.
+    r#"
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner       TEXT NOT NULL,
+        reaction    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        due_at      INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        pid         INTEGER,
+        lease_until INTEGER,
+        outcome     TEXT
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, due_at);
+    INSERT INTO outbox (owner, reaction, kind, payload, state, attempts, due_at, created_at, updated_at, outcome)
+        SELECT COALESCE(json_extract(payload, '$.event.session'), '@' || json_extract(payload, '$.event.project')),
+               json_extract(payload, '$.key'), 'notify', payload, 'due', attempts + 1, due_at, due_at, due_at, last_error
+        FROM jobs WHERE kind = 'notify';
+    DELETE FROM jobs WHERE kind = 'notify';
+    "#,
 ];
 
 /// The schema version this ao writes and understands.

@@ -5,6 +5,7 @@
 mod agent_reports;
 mod events;
 mod migrations;
+mod outbox;
 mod pr_snapshots;
 mod reactions;
 mod reservations;
@@ -14,6 +15,7 @@ mod tests;
 
 pub use agent_reports::{AgentReport, SelfReport};
 pub use migrations::SCHEMA_VERSION;
+pub use outbox::{Claim, Intent, NewIntent, Settle, Settled};
 pub use pr_snapshots::PrSnapshot;
 pub use reactions::{AgentLimit, Job, ReactionState};
 pub use reservations::{Reservation, Reserved};
