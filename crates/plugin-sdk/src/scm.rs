@@ -11,10 +11,61 @@ use serde_json::Value;
 /// slots still load).
 pub const SCM_SDK_SINCE: (u32, u32) = (0, 2);
 
-/// A pull request a session opened.
+/// A repository as its scm names it: an owner (a user, an organization, or groups nested
+/// with `/`) and a name. The scm parses it from the config's `repo` ([`Scm::parse_repo`]);
+/// ao only compares it and shows it, never takes it apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RepoId {
+    owner: String,
+    name: String,
+}
+
+impl RepoId {
+    /// The repository `name` of `owner` (which may hold several `/`).
+    pub fn new(owner: impl Into<String>, name: impl Into<String>) -> RepoId {
+        RepoId {
+            owner: owner.into(),
+            name: name.into(),
+        }
+    }
+
+    /// A path of at least two parts: the name is its last, the owner everything before.
+    /// What an scm that says nothing more of its repositories takes `repo` to be.
+    pub fn from_path(path: &str) -> Option<RepoId> {
+        let path = path.trim().trim_matches('/');
+        let (owner, name) = path.rsplit_once('/')?;
+        let part = |p: &str| !p.is_empty() && !p.chars().any(char::is_whitespace);
+        (owner.split('/').all(part) && part(name)).then(|| RepoId::new(owner, name))
+    }
+
+    /// The owner: a user, an organization, or nested groups joined by `/`.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The repository's own name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `other` is the same repository: scms take names without regard to ASCII
+    /// case.
+    pub fn same(&self, other: &RepoId) -> bool {
+        self.owner.eq_ignore_ascii_case(&other.owner) && self.name.eq_ignore_ascii_case(&other.name)
+    }
+}
+
+impl std::fmt::Display for RepoId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// A pull request a session opened. Its stored and wire form keeps the repository as
+/// `owner` and `repo`, as it always was.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PrRef {
-    /// The repository's owner.
+    /// The repository's owner (see [`RepoId::owner`]).
     #[serde(default)]
     pub owner: String,
     /// The repository's name.
@@ -22,8 +73,25 @@ pub struct PrRef {
     pub repo: String,
     /// Its number in the repository.
     pub number: u64,
-    /// Its web address.
+    /// Its web address (empty when the scm did not give one).
     pub url: String,
+}
+
+impl PrRef {
+    /// Pull request `number` of `repo`, at `url`.
+    pub fn new(repo: &RepoId, number: u64, url: impl Into<String>) -> PrRef {
+        PrRef {
+            owner: repo.owner.clone(),
+            repo: repo.name.clone(),
+            number,
+            url: url.into(),
+        }
+    }
+
+    /// Its repository.
+    pub fn repo_id(&self) -> RepoId {
+        RepoId::new(&self.owner, &self.repo)
+    }
 }
 
 /// A pull request's state.
@@ -190,6 +258,28 @@ pub trait Scm: Plugin {
     fn merge(&self, cx: &Context, merge: &MergeParams) -> Result<(), Error>;
     /// Closes a pull request without merging.
     fn close(&self, cx: &Context, pr: &PrRef) -> Result<(), Error>;
+    /// The scm's name as messages say it ("GitHub"); `None`: ao says the plugin's name.
+    /// (Added after 0.2.0, as are the three below: a plugin built before them answers
+    /// "no such method", and ao then does what each default here does.)
+    fn display_name(&self, cx: &Context) -> Option<String> {
+        let _ = cx;
+        None
+    }
+    /// The repository a project's `repo` names, or why it names none of this scm's.
+    fn parse_repo(&self, cx: &Context, text: &str) -> Result<RepoId, String> {
+        let _ = cx;
+        RepoId::from_path(text).ok_or_else(|| format!("`{text}` is not OWNER/NAME"))
+    }
+    /// The pull request a web address names, when it is one of this scm's.
+    fn parse_pr_url(&self, cx: &Context, url: &str) -> Option<PrRef> {
+        let _ = (cx, url);
+        None
+    }
+    /// Pull request `number` of `repo`, with its web address.
+    fn pr_ref(&self, cx: &Context, repo: &RepoId, number: u64) -> PrRef {
+        let _ = cx;
+        PrRef::new(repo, number, "")
+    }
 }
 
 /// The method names.
@@ -202,6 +292,41 @@ pub mod method {
     pub const MERGE: &str = "merge";
     /// `close`: [`super::PrParams`] → `null`.
     pub const CLOSE: &str = "close";
+    /// `display_name`: `null` → a string or `null`.
+    pub const DISPLAY_NAME: &str = "display_name";
+    /// `parse_repo`: [`super::TextParams`] → [`super::ParsedRepo`].
+    pub const PARSE_REPO: &str = "parse_repo";
+    /// `parse_pr_url`: [`super::TextParams`] → a [`super::PrRef`] or `null`.
+    pub const PARSE_PR_URL: &str = "parse_pr_url";
+    /// `pr_ref`: [`super::PrNumberParams`] → a [`super::PrRef`].
+    pub const PR_REF: &str = "pr_ref";
+}
+
+/// Parameters carrying text to parse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TextParams {
+    /// The text.
+    pub text: String,
+}
+
+/// Parameters naming a pull request by its repository and number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrNumberParams {
+    /// The repository.
+    pub repo: RepoId,
+    /// The number.
+    pub number: u64,
+}
+
+/// The answer of `parse_repo`: the repository, or why the text names none (an answer,
+/// not a failed call, so ao can tell it from a plugin that has no such method).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParsedRepo {
+    /// A repository.
+    Ok(RepoId),
+    /// Why not.
+    Err(String),
 }
 
 /// Parameters naming branches of one repository.
@@ -292,6 +417,18 @@ impl<T: Scm> Dispatch for AsScm<T> {
             }
             method::MERGE => result(s.merge(cx, &params::<MergeParams>(m, p)?)?),
             method::CLOSE => result(s.close(cx, &params::<PrParams>(m, p)?.pr)?),
+            method::DISPLAY_NAME => result(s.display_name(cx)),
+            method::PARSE_REPO => {
+                result(match s.parse_repo(cx, &params::<TextParams>(m, p)?.text) {
+                    Ok(repo) => ParsedRepo::Ok(repo),
+                    Err(why) => ParsedRepo::Err(why),
+                })
+            }
+            method::PARSE_PR_URL => result(s.parse_pr_url(cx, &params::<TextParams>(m, p)?.text)),
+            method::PR_REF => {
+                let q: PrNumberParams = params(m, p)?;
+                result(s.pr_ref(cx, &q.repo, q.number))
+            }
             _ => Err(unknown_method(Self::SLOT, m)),
         }
     }

@@ -10,7 +10,7 @@ pub use event::{Event, EventKind, Priority};
 #[cfg(test)]
 pub(crate) use session::sample_session as session_sample;
 pub use session::{
-    Origin, PrRef, RuntimeHandle, Session, SessionId, SessionIdError, WorkspaceClaim,
+    Origin, PrRef, RepoId, RuntimeHandle, Session, SessionId, SessionIdError, WorkspaceClaim,
 };
 pub use status::{SessionStatus, StatusReason};
 

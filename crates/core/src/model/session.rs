@@ -133,7 +133,7 @@ impl WorkspaceClaim {
         }
     }
 }
-pub use ao_plugin_sdk::scm::PrRef;
+pub use ao_plugin_sdk::scm::{PrRef, RepoId};
 
 /// One agent working on one task in its own workspace and runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

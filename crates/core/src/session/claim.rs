@@ -3,11 +3,10 @@
 //! it). The PR must be open, in the project's repository, and its branch free of other
 //! live sessions; a checkout with uncommitted work is never switched.
 
-use super::report::parse_pr_url;
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::git;
-use crate::model::{EventKind, PrRef, Priority, Session, SessionId, now_ms};
+use crate::model::{EventKind, Priority, Session, SessionId, now_ms};
 use crate::plugin::{PrState, PrStatus};
 use crate::store::{Change, SessionFilter};
 
@@ -24,65 +23,7 @@ pub struct Claimed {
     pub taken_from: Vec<SessionId>,
 }
 
-/// Whether `text` names a pull request (a number, `#N` or an address) rather than a
-/// session.
-pub fn looks_like_pr(text: &str) -> bool {
-    let n = text.strip_prefix('#').unwrap_or(text);
-    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) || parse_pr_url(text).is_some()
-}
-
 impl Manager {
-    /// The pull request `text` names in `project`'s repository: a number, `#N` or its
-    /// address (which must be in that repository).
-    fn project_pr(&self, project: &ResolvedProject, text: &str) -> Result<PrRef, ManagerError> {
-        let Some((owner, repo)) = project.repo.as_deref().and_then(|r| r.split_once('/')) else {
-            return Err(ManagerError::refused(
-                format!(
-                    "project `{}` names no repository, so it has no pull requests to claim",
-                    project.id
-                ),
-                format!(
-                    "set `repo: OWNER/NAME` under projects.{} in the config",
-                    project.id
-                ),
-            ));
-        };
-        let number = match parse_pr_url(text) {
-            Some((o, r, n)) => {
-                if !o.eq_ignore_ascii_case(owner) || !r.eq_ignore_ascii_case(repo) {
-                    return Err(ManagerError::refused(
-                        format!(
-                            "{text} is a pull request of {o}/{r}, but project `{}` works on {owner}/{repo}",
-                            project.id
-                        ),
-                        "claim it from the project whose repository it is in",
-                    ));
-                }
-                n
-            }
-            None => text
-                .strip_prefix('#')
-                .unwrap_or(text)
-                .parse::<u64>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| {
-                    ManagerError::refused(
-                        format!("`{text}` is not a pull request"),
-                        format!(
-                            "give its number (12 or #12) or its address (https://github.com/{owner}/{repo}/pull/12)"
-                        ),
-                    )
-                })?,
-        };
-        Ok(PrRef {
-            owner: owner.to_owned(),
-            repo: repo.to_owned(),
-            number,
-            url: format!("https://github.com/{owner}/{repo}/pull/{number}"),
-        })
-    }
-
     /// Reads the pull request `text` names and checks it can be claimed: open, its branch
     /// in the project's own repository, and no other live session (than `except`) on
     /// that branch. Returns it and the sessions holding it otherwise.
@@ -99,7 +40,10 @@ impl Manager {
             Some(Err(e)) => {
                 return Err(ManagerError::refused(
                     format!("pull request #{} could not be read: {e}", pr.number),
-                    "check the number, and try again once GitHub answers",
+                    format!(
+                        "check the number, and try again once {} answers",
+                        scm.display_name()
+                    ),
                 ));
             }
             _ => {
@@ -121,15 +65,18 @@ impl Manager {
             PrState::Closed => {
                 return Err(ManagerError::refused(
                     format!("pull request #{n} is closed"),
-                    "reopen it on GitHub first, if the work should go on",
+                    format!(
+                        "reopen it on {} first, if the work should go on",
+                        scm.display_name()
+                    ),
                 ));
             }
         }
         if status.cross_repository {
             return Err(ManagerError::refused(
                 format!(
-                    "pull request #{n} comes from a fork, and ao checks out branches of {}/{} only",
-                    pr.owner, pr.repo
+                    "pull request #{n} comes from a fork, and ao checks out branches of {} only",
+                    pr.repo_id()
                 ),
                 "push its branch to the project's repository and open the PR from there",
             ));

@@ -6,14 +6,12 @@
 //! why, and a record adopted before is recognised and left alone.
 
 use super::orchestrator::CHECKOUT;
-use super::report::parse_pr_url;
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::git::WorktreePlace;
 use crate::model::time::parse_rfc3339;
 use crate::model::{
-    EventKind, PrRef, Priority, RuntimeHandle, Session, SessionId, SessionStatus, WorkspaceClaim,
-    now_ms,
+    EventKind, Priority, RuntimeHandle, Session, SessionId, SessionStatus, WorkspaceClaim, now_ms,
 };
 use crate::plugin::{Liveness, Probe};
 use crate::store::Change;
@@ -141,17 +139,10 @@ impl Record {
         handle["runtimeName"].as_str().map(str::to_owned)
     }
 
-    fn pr(&self) -> Option<PrRef> {
-        let url = self
-            .text("pr")
-            .or_else(|| self.raw["lifecycle"]["pr"]["url"].as_str())?;
-        let (owner, repo, number) = parse_pr_url(url)?;
-        Some(PrRef {
-            owner,
-            repo,
-            number,
-            url: url.to_owned(),
-        })
+    /// Its pull request's address, which the project's scm reads.
+    fn pr_url(&self) -> Option<&str> {
+        self.text("pr")
+            .or_else(|| self.raw["lifecycle"]["pr"]["url"].as_str())
     }
 
     fn is_orchestrator(&self) -> bool {
@@ -640,7 +631,9 @@ impl Manager {
         s.status = status_of(&status);
         s.runtime = Some(handle.clone());
         s.issue = r.text("issue").map(str::to_owned);
-        s.pr = r.pr();
+        s.pr = r
+            .pr_url()
+            .and_then(|url| self.scm(project).ok()?.parse_pr_url(url));
         s.prompt = r.text("userPrompt").map(str::to_owned);
         s.agent_session_id = r.text("opencodeSessionId").map(str::to_owned);
         // A worktree is ao's to remove when the session ends, as for its own; the

@@ -20,6 +20,7 @@ mod manager;
 mod orchestrator;
 mod outbox;
 mod plugins;
+mod pr_refs;
 mod prs;
 mod react;
 mod recover;
@@ -28,6 +29,8 @@ mod report;
 mod restore;
 mod said;
 mod saved;
+#[cfg(test)]
+mod scm_shape;
 mod send;
 mod spawn;
 mod start;
@@ -35,7 +38,7 @@ mod status;
 mod terminal;
 mod wait;
 
-pub use claim::{Claimed, looks_like_pr};
+pub use claim::Claimed;
 pub use cleanup::{CleanupItem, CleanupReport};
 pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};
@@ -45,6 +48,7 @@ pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
 pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
+pub use pr_refs::looks_like_pr;
 pub use prs::{
     RefreshReport, SCM_DEADLINE, blockers, ci_rollup, poll_interval, review_word, snapshot_fields,
 };

@@ -6,7 +6,7 @@
 use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::model::time::utc_clock as clock;
-use crate::model::{PrRef, Session, SessionId, SessionStatus, StatusReason, now_ms};
+use crate::model::{PrRef, RepoId, Session, SessionId, SessionStatus, StatusReason, now_ms};
 use crate::plugin::{CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision, Scm};
 use crate::registry::Factory;
 use crate::store::{Change, PrSnapshot, SessionFilter};
@@ -107,7 +107,8 @@ pub fn review_word(status: &PrStatus) -> &'static str {
 }
 
 /// What stands between a PR and its merge, each in a few words; empty when it can merge.
-pub fn blockers(status: &PrStatus) -> Vec<String> {
+/// `scm_name` is what the scm calls itself ([`Scm::display_name`]).
+pub fn blockers(status: &PrStatus, scm_name: &str) -> Vec<String> {
     let mut out = Vec::new();
     match status.state {
         PrState::Merged => out.push("it is merged already".to_owned()),
@@ -147,7 +148,7 @@ pub fn blockers(status: &PrStatus) -> Vec<String> {
         out.push("its branch is behind its base".into());
     }
     if out.is_empty() && !status.mergeable {
-        out.push("GitHub does not consider it mergeable yet".into());
+        out.push(format!("{scm_name} does not consider it mergeable yet"));
     }
     out
 }
@@ -224,11 +225,13 @@ impl Manager {
             if breaker.open_until > now {
                 let why = match &breaker.asked {
                     Some(asked) => format!(
-                        "GitHub is not asked until {}: {asked} (the last reading is shown)",
+                        "{} is not asked until {}: {asked} (the last reading is shown)",
+                        scm.display_name(),
                         clock(breaker.open_until)
                     ),
                     None => format!(
-                        "GitHub is not asked until {} after {} failed polls in a row (the last reading is shown)",
+                        "{} is not asked until {} after {} failed polls in a row (the last reading is shown)",
+                        scm.display_name(),
                         clock(breaker.open_until),
                         breaker.failures
                     ),
@@ -241,29 +244,32 @@ impl Manager {
             }
             let (failures_before, read_before) =
                 (report.failed.len(), report.read + report.unchanged);
-            // Branches without a known PR, by repository.
-            let mut by_repo: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            // Branches without a known PR, by repository (as the scm reads the project's).
+            let mut by_repo: HashMap<RepoId, Vec<usize>> = HashMap::new();
             for (i, s) in list.iter().enumerate() {
                 // A session whose agent ended by itself is looked for too: a one-shot
                 // agent may have opened its PR on its way out.
-                if s.pr.is_none()
-                    && crate::lifecycle::follows_pr(crate::lifecycle::Decision {
+                if s.pr.is_some()
+                    || !crate::lifecycle::follows_pr(crate::lifecycle::Decision {
                         status: s.status,
                         reason: s.status_reason,
                     })
-                    && let Some((owner, repo)) = self
-                        .project(&s.project)
-                        .ok()
-                        .and_then(|p| p.repo)
-                        .and_then(|r| r.split_once('/').map(|(o, n)| (o.to_owned(), n.to_owned())))
                 {
-                    by_repo.entry((owner, repo)).or_default().push(i);
+                    continue;
+                }
+                let Ok(project) = self.project(&s.project) else {
+                    continue;
+                };
+                match self.project_repo(&project, scm.as_ref()) {
+                    Ok(Some(repo)) => by_repo.entry(repo).or_default().push(i),
+                    Ok(None) => {}
+                    Err(e) => report.failed.push((s.id.clone(), e.to_string())),
                 }
             }
             let mut list = list;
-            for ((owner, repo), idx) in by_repo {
+            for (repo, idx) in by_repo {
                 let branches: Vec<String> = idx.iter().map(|&i| list[i].branch.clone()).collect();
-                match scm.detect_prs(&owner, &repo, &branches).await {
+                match scm.detect_prs(&repo, &branches).await {
                     Ok(found) => {
                         for (&i, pr) in idx.iter().zip(found) {
                             let Some(pr) = pr else { continue };
@@ -334,13 +340,16 @@ impl Manager {
                         drop(store);
                         self.apply_pr(s, &status)?;
                         let old = s.pr.clone().unwrap_or_else(|| status.pr.clone());
-                        if (old.owner.as_str(), old.repo.as_str())
-                            != (status.pr.owner.as_str(), status.pr.repo.as_str())
-                        {
+                        let (was, is) = (old.repo_id(), status.pr.repo_id());
+                        if !was.same(&is) {
                             report.notes.push(format!(
-                                "{}/{} is now {}/{} (renamed): {}'s pull request #{} is followed there; set the project's `repo` to {}/{}",
-                                old.owner, old.repo, status.pr.owner, status.pr.repo, s.id, old.number, status.pr.owner, status.pr.repo
+                                "{was} is now {is} (renamed): {}'s pull request #{} is followed there; set the project's `repo` to {is}",
+                                s.id, old.number
                             ));
+                        }
+                        // The scm's own reference from now on: where the repository
+                        // is now, and the address it gives.
+                        if old != status.pr {
                             let moved = status.pr.clone();
                             self.update(&s.id, |row| {
                                 row.pr = Some(moved);
@@ -371,8 +380,9 @@ impl Manager {
                     breaker.open_until = now_ms() + BREAKER_OPEN_MS;
                     breaker.asked = None;
                     let note = format!(
-                        "{} polls in a row failed: GitHub is not asked again until {}",
+                        "{} polls in a row failed: {} is not asked again until {}",
                         breaker.failures,
+                        scm.display_name(),
                         clock(breaker.open_until)
                     );
                     tracing::warn!("{note}");
@@ -585,7 +595,7 @@ impl Manager {
                 } else {
                     // Not known (the scm cannot tell, or failed to): held, and said so.
                     match self.project(&s.project).and_then(|p| self.scm(&p)) {
-                        Ok(scm) => scm.runs_ci(&pr.pr.owner, &pr.pr.repo).await.unwrap_or(None),
+                        Ok(scm) => scm.runs_ci(&pr.pr.repo_id()).await.unwrap_or(None),
                         Err(_) => None,
                     }
                 };
@@ -630,7 +640,7 @@ impl Manager {
                         "{id} has no pull request (none for its branch {})",
                         s.branch
                     ),
-                    "the agent opens one with `gh pr create`; `ao status --refresh` looks again",
+                    "once its agent opens one, `ao status --refresh` finds it",
                 ));
             }
             return Box::pin(self.merge_as(id, method, delete_branch, ci, decided_at)).await;
@@ -656,7 +666,7 @@ impl Manager {
                         "{id}: its pull request #{} could not be read, so it was not merged: {e}",
                         pr.number
                     ),
-                    "try again once GitHub answers",
+                    format!("try again once {} answers", scm.display_name()),
                 ));
             }
             _ => {
@@ -683,7 +693,11 @@ impl Manager {
                 "the host decides again on the new head once its CI has run",
             ));
         }
-        let mut blockers = if done { Vec::new() } else { blockers(&status) };
+        let mut blockers = if done {
+            Vec::new()
+        } else {
+            blockers(&status, &scm.display_name())
+        };
         if blockers.is_empty()
             && !done
             && let Some(require_checks) = ci

@@ -4,7 +4,7 @@
 //! suggests; a `pr-created` report with the PR's address attaches it at once.
 
 use super::{Manager, ManagerError};
-use crate::model::{Activity, EventKind, PrRef, Priority, now_ms};
+use crate::model::{Activity, EventKind, Priority, now_ms};
 use crate::store::{Change, SelfReport};
 
 /// The states an agent reports, as the reference names them.
@@ -36,18 +36,6 @@ pub fn report_activity(state: &str) -> Activity {
     }
 }
 
-/// `owner`, `repo` and number of a GitHub pull request's address.
-pub(crate) fn parse_pr_url(url: &str) -> Option<(String, String, u64)> {
-    let rest = url.split("://").nth(1)?;
-    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [_host, owner, repo, "pull", n, ..] => {
-            Some(((*owner).to_owned(), (*repo).to_owned(), n.parse().ok()?))
-        }
-        _ => None,
-    }
-}
-
 impl Manager {
     /// Records what session `id`'s agent says of itself; with a pull request (its
     /// address, or its number in the project's repository), the session owns it now.
@@ -61,38 +49,8 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let s = self.session(id)?;
         let pr = match (pr_url, pr_number) {
-            (Some(url), _) => Some(parse_pr_url(url).ok_or_else(|| {
-                ManagerError::refused(
-                    format!("`{url}` is not a pull request's address"),
-                    "give it as https://github.com/OWNER/REPO/pull/N, or --pr-number N",
-                )
-            })?)
-            .map(|(owner, repo, number)| PrRef {
-                owner,
-                repo,
-                number,
-                url: url.to_owned(),
-            }),
-            (None, Some(number)) => {
-                let project = self.project(&s.project)?;
-                let Some((owner, repo)) = project.repo.as_deref().and_then(|r| r.split_once('/'))
-                else {
-                    return Err(ManagerError::refused(
-                        format!(
-                            "project `{}` names no repository for pull request #{number}",
-                            s.project
-                        ),
-                        "give its address with --pr-url",
-                    ));
-                };
-                Some(PrRef {
-                    owner: owner.to_owned(),
-                    repo: repo.to_owned(),
-                    number,
-                    url: format!("https://github.com/{owner}/{repo}/pull/{number}"),
-                })
-            }
             (None, None) => None,
+            _ => self.reported_pr(&self.project(&s.project)?, pr_url, pr_number)?,
         };
         let said = note
             .as_deref()
@@ -145,16 +103,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn states_read_with_hyphens_and_pr_addresses_parse() {
+    fn states_read_with_hyphens() {
         assert_eq!(report_state("pr-created"), Some("pr_created"));
         assert_eq!(report_state("Fixing_CI"), Some("fixing_ci"));
         assert_eq!(report_state("done"), None);
         assert_eq!(report_activity("needs_input"), Activity::WaitingInput);
         assert_eq!(report_activity("completed"), Activity::Ready);
-        assert_eq!(
-            parse_pr_url("https://github.com/acme/app/pull/7"),
-            Some(("acme".into(), "app".into(), 7))
-        );
-        assert_eq!(parse_pr_url("https://github.com/acme/app/issues/7"), None);
     }
 }

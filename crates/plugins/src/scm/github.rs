@@ -91,7 +91,7 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
 #[cfg(feature = "github")]
 mod imp {
     use crate::github::{GitHub, GitHubError, RepoName};
-    use ao_core::model::PrRef;
+    use ao_core::model::{PrRef, RepoId};
     use ao_core::plugin::{
         CheckRun, CheckState, MergeMethod, MergeParams, PluginError, PrState, PrStatus,
         ReviewDecision, ReviewThread, Scm,
@@ -435,19 +435,64 @@ mod imp {
         }
     }
 
+    /// `owner/name`, as GitHub names a repository.
+    pub fn parse_repo(text: &str) -> Result<RepoId, String> {
+        RepoName::parse(text)
+            .map(|r| RepoId::new(r.owner, r.name))
+            .ok_or_else(|| {
+                format!("`{text}` is not OWNER/NAME, as GitHub names a repository (acme/app)")
+            })
+    }
+
+    /// The pull request at `url`: `https://HOST/OWNER/NAME/pull/N`, perhaps with more
+    /// after it (`/files`); the address is kept as given.
+    pub fn parse_pr_url(url: &str) -> Option<PrRef> {
+        let rest = url.trim().split_once("://")?.1;
+        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        match parts.as_slice() {
+            [_host, owner, name, "pull", n, ..] => {
+                let repo = RepoName::parse(&format!("{owner}/{name}"))?;
+                let number = n.parse().ok().filter(|&n: &u64| n > 0)?;
+                Some(PrRef::new(
+                    &RepoId::new(repo.owner, repo.name),
+                    number,
+                    url.trim(),
+                ))
+            }
+            _ => None,
+        }
+    }
+
     #[async_trait]
     impl Scm for GithubScm {
+        fn display_name(&self) -> String {
+            "GitHub".to_owned()
+        }
+
+        fn parse_repo(&self, text: &str) -> Result<RepoId, String> {
+            parse_repo(text)
+        }
+
+        fn parse_pr_url(&self, url: &str) -> Option<PrRef> {
+            parse_pr_url(url)
+        }
+
+        fn pr_ref(&self, repo: &RepoId, number: u64) -> PrRef {
+            let host = &self.gh.endpoints().host;
+            PrRef::new(repo, number, format!("https://{host}/{repo}/pull/{number}"))
+        }
+
         async fn detect_prs(
             &self,
-            owner: &str,
-            repo: &str,
+            repo: &RepoId,
             branches: &[String],
         ) -> Result<Vec<Option<PrRef>>, PluginError> {
+            let (owner, name) = (repo.owner(), repo.name());
             let mut out = Vec::new();
             for chunk in branches.chunks(BATCH) {
                 let mut vars = serde_json::Map::new();
                 vars.insert("owner".into(), json!(owner));
-                vars.insert("name".into(), json!(repo));
+                vars.insert("name".into(), json!(name));
                 for (i, b) in chunk.iter().enumerate() {
                     vars.insert(format!("b{i}"), json!(b));
                 }
@@ -461,18 +506,15 @@ mod imp {
                     return Err(PluginError::failed(
                         NAME,
                         format!(
-                            "there is no repository {owner}/{repo} on {}, or the token cannot see it (renamed or deleted?); check the project's `repo`",
+                            "there is no repository {repo} on {}, or the token cannot see it (renamed or deleted?); check the project's `repo`",
                             self.gh.endpoints().host
                         ),
                     ));
                 }
                 for i in 0..chunk.len() {
                     let node = &repository[format!("b{i}")]["nodes"][0];
-                    out.push(node["number"].as_u64().map(|number| PrRef {
-                        owner: owner.to_owned(),
-                        repo: repo.to_owned(),
-                        number,
-                        url: node["url"].as_str().unwrap_or("").to_owned(),
+                    out.push(node["number"].as_u64().map(|number| {
+                        PrRef::new(repo, number, node["url"].as_str().unwrap_or(""))
                     }));
                 }
             }
@@ -590,10 +632,13 @@ mod imp {
             }
         }
 
-        async fn runs_ci(&self, owner: &str, repo: &str) -> Result<Option<bool>, PluginError> {
+        async fn runs_ci(&self, repo: &RepoId) -> Result<Option<bool>, PluginError> {
             let reply = self
                 .gh
-                .graphql(RUNS_CI_QUERY, json!({ "owner": owner, "name": repo }))
+                .graphql(
+                    RUNS_CI_QUERY,
+                    json!({ "owner": repo.owner(), "name": repo.name() }),
+                )
                 .await
                 .map_err(fail)?;
             let repository = &reply.data["repository"];
@@ -635,7 +680,7 @@ mod imp {
 }
 
 #[cfg(feature = "github")]
-pub use imp::{GithubScm, queries};
+pub use imp::{GithubScm, parse_pr_url, parse_repo, queries};
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
@@ -657,5 +702,28 @@ pub fn entry() -> PluginEntry {
             "GitHub pull requests, checks and reviews (default)",
             Some(validate),
         )
+    }
+}
+
+#[cfg(all(test, feature = "github"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_and_pull_request_addresses_read_as_github_writes_them() {
+        assert_eq!(parse_repo("acme/app.git").unwrap().to_string(), "acme/app");
+        let e = parse_repo("group/sub/app").unwrap_err();
+        assert!(
+            e.contains("is not OWNER/NAME, as GitHub names a repository"),
+            "{e}"
+        );
+        let pr = parse_pr_url("https://github.com/acme/app/pull/7/files").unwrap();
+        assert_eq!(
+            (pr.owner.as_str(), pr.repo.as_str(), pr.number),
+            ("acme", "app", 7)
+        );
+        assert_eq!(pr.url, "https://github.com/acme/app/pull/7/files");
+        assert_eq!(parse_pr_url("https://github.com/acme/app/issues/7"), None);
+        assert_eq!(parse_pr_url("https://github.com/acme/app/pull/0"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! becomes a JSON message carrying the plugin's config section.
 
 use super::instance::Instance;
-use crate::model::PrRef;
+use crate::model::{PrRef, RepoId};
 use crate::model::{RuntimeHandle, SessionId};
 use crate::plugin::{
     AttachInfo, CommandOutput, Issue, IssueFilter, MergeParams, Notification, Notifier,
@@ -305,17 +305,51 @@ impl Workspace for External {
 
 #[async_trait]
 impl Scm for External {
+    // The four below came after SDK 0.2.0: a plugin without them answers with an error,
+    // and what the trait does by default stands in (the plugin's own name for its
+    // display name).
+    fn display_name(&self) -> String {
+        self.call_blocking::<_, Option<String>>(s::method::DISPLAY_NAME, &Value::Null)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.inst.name.clone())
+    }
+
+    fn parse_repo(&self, text: &str) -> Result<RepoId, String> {
+        let params = s::TextParams { text: text.into() };
+        match self.call_blocking(s::method::PARSE_REPO, &params) {
+            Ok(s::ParsedRepo::Ok(repo)) => Ok(repo),
+            Ok(s::ParsedRepo::Err(why)) => Err(why),
+            Err(_) => RepoId::from_path(text).ok_or_else(|| format!("`{text}` is not OWNER/NAME")),
+        }
+    }
+
+    fn parse_pr_url(&self, url: &str) -> Option<PrRef> {
+        let params = s::TextParams { text: url.into() };
+        self.call_blocking(s::method::PARSE_PR_URL, &params)
+            .ok()
+            .flatten()
+    }
+
+    fn pr_ref(&self, repo: &RepoId, number: u64) -> PrRef {
+        let params = s::PrNumberParams {
+            repo: repo.clone(),
+            number,
+        };
+        self.call_blocking(s::method::PR_REF, &params)
+            .unwrap_or_else(|_| PrRef::new(repo, number, ""))
+    }
+
     async fn detect_prs(
         &self,
-        owner: &str,
-        repo: &str,
+        repo: &RepoId,
         branches: &[String],
     ) -> Result<Vec<Option<PrRef>>, PluginError> {
         self.call(
             s::method::DETECT_PRS,
             &s::BranchesParams {
-                owner: owner.into(),
-                repo: repo.into(),
+                owner: repo.owner().into(),
+                repo: repo.name().into(),
                 branches: branches.to_vec(),
             },
         )
