@@ -16,5 +16,6 @@ pub mod registry;
 pub mod repo;
 pub mod session;
 pub mod store;
+pub mod stream;
 pub mod text;
 pub mod tty;

@@ -205,6 +205,11 @@ impl Manager {
             ..HostState::default()
         });
         self.record_host(&state.borrow());
+        // Every change pushed to `ao events --follow`, `ao status --watch` and the
+        // dashboard (`crate::stream`); it stops when this function returns.
+        let _stream = crate::stream::Service::start(&self.home)
+            .map_err(|e| tracing::warn!("{e}; changes are not pushed"))
+            .ok();
         if let Err(e) = self.prune_settled() {
             tracing::warn!("could not forget old settled effects: {e}");
         }

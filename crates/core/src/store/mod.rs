@@ -4,6 +4,7 @@
 
 mod agent_reports;
 mod events;
+mod marks;
 mod migrations;
 mod outbox;
 mod pr_snapshots;
@@ -14,6 +15,7 @@ mod sessions;
 mod tests;
 
 pub use agent_reports::{AgentReport, SelfReport};
+pub use marks::PrMark;
 pub use migrations::SCHEMA_VERSION;
 pub use outbox::{Claim, Intent, NewIntent, Settle, Settled};
 pub use pr_snapshots::PrSnapshot;

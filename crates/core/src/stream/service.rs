@@ -1,0 +1,146 @@
+//! The host's stream service: the watcher on a thread of its own, the hub it publishes
+//! into, and (on unix) the socket that serves the hub. Started beside the host's loop
+//! and stopped by dropping it; it shares nothing with the loop but the store file, so a
+//! slow pass never holds a push back.
+
+use super::hub::Hub;
+use super::watch::Watcher;
+use crate::store::{DB_FILE, Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How often the watcher asks the store whether anyone committed: the most a change
+/// waits before it is pushed (with the read after it, a few milliseconds).
+pub const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// Why the stream did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or read.
+    #[error("the stream cannot read the store: {0}")]
+    Store(#[from] StoreError),
+    /// No thread for the watcher.
+    #[error("the stream cannot start its watcher: {0}")]
+    Thread(std::io::Error),
+}
+
+enum Control {
+    Wake,
+    Stop,
+}
+
+/// Asks the watcher to look at the store now rather than at its next turn.
+#[derive(Clone)]
+pub struct Waker(mpsc::Sender<Control>);
+
+impl Waker {
+    /// Looks now.
+    pub fn wake(&self) {
+        let _ = self.0.send(Control::Wake);
+    }
+}
+
+/// The running stream; dropped, everything it started stops and its socket goes.
+pub struct Service {
+    hub: Hub,
+    control: mpsc::Sender<Control>,
+    watcher: Option<std::thread::JoinHandle<()>>,
+    #[cfg(unix)]
+    server: Option<super::socket::Server>,
+}
+
+impl Service {
+    /// Starts watching the store of `home` and serving what changes. A socket that
+    /// cannot be made is logged, and the stream runs in-process only.
+    pub fn start(home: &Path) -> Result<Service, StartError> {
+        let store = Store::open_file(&home.join(DB_FILE))?;
+        let (watcher, state) = Watcher::new(store)?;
+        let hub = Hub::new(state);
+        let (control, rx) = mpsc::channel();
+        let thread = {
+            let hub = hub.clone();
+            std::thread::Builder::new()
+                .name("ao-stream-watch".into())
+                .spawn(move || watch(watcher, hub, rx))
+                .map_err(StartError::Thread)?
+        };
+        #[cfg(unix)]
+        let server = match super::socket::Server::start(home, hub.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("{e}; {}", e.hint());
+                None
+            }
+        };
+        Ok(Service {
+            hub,
+            control,
+            watcher: Some(thread),
+            #[cfg(unix)]
+            server,
+        })
+    }
+
+    /// The stream, for an in-process subscriber (the dashboard).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// A handle that makes the watcher look now, for a writer in this process that
+    /// wants its change pushed without waiting for the watcher's next turn.
+    pub fn waker(&self) -> Waker {
+        Waker(self.control.clone())
+    }
+
+    /// Where the socket listens, when it does.
+    pub fn socket(&self) -> Option<PathBuf> {
+        #[cfg(unix)]
+        {
+            self.server.as_ref().map(|s| s.path().to_owned())
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Stop);
+        if let Some(t) = self.watcher.take() {
+            let _ = t.join();
+        }
+        self.hub.close();
+        #[cfg(unix)]
+        drop(self.server.take());
+    }
+}
+
+/// The watcher's loop: a look every [`WATCH_EVERY`] or when woken, until stopped.
+fn watch(mut watcher: Watcher, hub: Hub, control: mpsc::Receiver<Control>) {
+    let mut said: Option<String> = None;
+    loop {
+        match control.recv_timeout(WATCH_EVERY) {
+            Ok(Control::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(Control::Wake) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        match watcher.check() {
+            Ok(changes) => {
+                said = None;
+                if !changes.is_empty() {
+                    hub.publish(changes);
+                }
+            }
+            // Said once, not ten times a second; tried again at the next turn.
+            Err(e) => {
+                let text = e.to_string();
+                if said.as_deref() != Some(&text) {
+                    tracing::warn!("the stream could not read the store: {text}");
+                    said = Some(text);
+                }
+            }
+        }
+    }
+}
