@@ -523,3 +523,128 @@ fn a_fleet_merged_and_cleaned_up_in_one_pass_is_still_complete() {
     assert!(!l.f.worktree("app-1").exists());
     l.f.stop_host(host);
 }
+
+/// Starts a host for `l` that dies (SIGKILL) at outbox step `step`, waits for it to die
+/// there, and starts a clean one.
+fn host_killed_at(l: &mut Loop, step: &str, trigger: impl FnOnce(&Loop)) -> std::process::Child {
+    l.f.env.set("AO_FAILPOINT", step);
+    let mut host = l.f.ao_child(&["start", "--no-orchestrator"]);
+    l.f.env.set("AO_FAILPOINT", "");
+    trigger(l);
+    let status = wait_until(&format!("the host to die at {step}"), || {
+        host.try_wait().unwrap()
+    });
+    assert!(
+        !status.success(),
+        "the host was to die at {step}: {status:?}"
+    );
+    l.f.ao_child(&["start", "--no-orchestrator"])
+}
+
+/// Waits until the session's pull request is known to ao.
+fn wait_pr_known(l: &Loop, pr: u64) {
+    wait_until("the host to find the pull request", || {
+        l.f.ao(&["status", "--json"])
+            .stdout
+            .contains(&format!("\"number\": {pr}"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_host_killed_at_any_step_of_a_merge_merges_once_and_says_so_once() {
+    for step in ["outbox-merge", "outbox-settle"] {
+        let mut l = Loop::new("  approved-and-green:\n    auto: true\n    action: auto-merge\n");
+        let first = l.f.ao_child(&["start", "--no-orchestrator"]);
+        let (_branch, pr) = l.spawn_with_pr();
+        wait_pr_known(&l, pr);
+        l.f.stop_host(first);
+        let host = host_killed_at(&mut l, step, |l| {
+            l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+            l.gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+        });
+        wait_until(&format!("[{step}] the merge notice on the desktop"), || {
+            l.bus
+                .shown()
+                .into_iter()
+                .find(|n| n.summary.contains(&format!("pull request #{pr} merged")))
+        });
+        // Three more passes of the new host: nothing more happens.
+        l.assert_said_once_over_passes("approved-and-green");
+        let merges =
+            l.gh.requests()
+                .into_iter()
+                .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+                .count();
+        assert_eq!(merges, 1, "[{step}] merge requests sent");
+        let shown: Vec<_> = l
+            .bus
+            .shown()
+            .into_iter()
+            .filter(|n| n.summary.contains("merged"))
+            .collect();
+        assert_eq!(shown.len(), 1, "[{step}] merge notices: {shown:?}");
+        assert_eq!(l.events("pr_merged").len(), 1, "[{step}]");
+        l.f.stop_host(host);
+    }
+}
+
+#[test]
+fn a_host_killed_at_any_step_of_a_message_gets_it_to_the_agent_once() {
+    for step in ["outbox-send", "outbox-settle"] {
+        let mut l = Loop::new("");
+        let first = l.f.ao_child(&["start", "--no-orchestrator"]);
+        let (_branch, pr) = l.spawn_with_pr();
+        wait_pr_known(&l, pr);
+        l.f.stop_host(first);
+        let host = host_killed_at(&mut l, step, |l| {
+            l.gh.check(
+                "acme/app",
+                pr,
+                "build",
+                Some("FAILURE"),
+                true,
+                "error[E0308]: mismatched types in login.rs:3\n",
+            );
+        });
+        l.wait_received("error[E0308]: mismatched types in login.rs:3");
+        l.assert_said_once_over_passes("ci-failed");
+        let text = l.received();
+        assert_eq!(
+            count(&text, "CI fails on your pull request"),
+            1,
+            "[{step}] {text}"
+        );
+        l.f.stop_host(host);
+    }
+}
+
+#[test]
+fn a_host_killed_at_any_step_of_a_notification_delivers_it_once() {
+    for step in ["outbox-notify", "outbox-settle"] {
+        let mut l = Loop::new("  approved-and-green:\n    action: notify\n");
+        let first = l.f.ao_child(&["start", "--no-orchestrator"]);
+        let (_branch, pr) = l.spawn_with_pr();
+        wait_pr_known(&l, pr);
+        l.f.stop_host(first);
+        let host = host_killed_at(&mut l, step, |l| {
+            l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+            l.gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+        });
+        wait_until(&format!("[{step}] the notice on the desktop"), || {
+            l.bus
+                .shown()
+                .into_iter()
+                .find(|n| n.summary.contains("approved and green"))
+        });
+        l.assert_said_once_over_passes("approved-and-green");
+        let shown: Vec<_> = l
+            .bus
+            .shown()
+            .into_iter()
+            .filter(|n| n.summary.contains("approved and green"))
+            .collect();
+        assert_eq!(shown.len(), 1, "[{step}] notices: {shown:?}");
+        l.f.stop_host(host);
+    }
+}

@@ -279,6 +279,23 @@ impl Manager {
                 ));
             }
         }
+        // Taken before by a process that died before it settled (no outcome of a failed
+        // try): if the agent's terminal shows the message, it went.
+        if intent.attempts > 1 && intent.outcome.is_none() && self.shows(&s, &text).await {
+            return Ok((
+                Settled::Done("delivered (its terminal shows it, seen after a restart)".into()),
+                Settle {
+                    events: e
+                        .ran
+                        .into_iter()
+                        .map(|r| Event { at: now_ms(), ..r })
+                        .collect(),
+                    limit_continued: e.limit_continue.then(|| e.session.clone()),
+                    ..Settle::default()
+                },
+                None,
+            ));
+        }
         super::failpoint::step("outbox-send")?;
         let sent = match tokio::time::timeout(SEND_DEADLINE, self.send(&e.session, &text)).await {
             Ok(Ok(_)) => Ok(()),
@@ -332,6 +349,27 @@ impl Manager {
                 )
             }
         })
+    }
+
+    /// Whether the session's terminal (its last 2,000 lines) shows `text`'s first line,
+    /// whitespace aside (an agent's screen wraps and indents what it was given).
+    async fn shows(&self, s: &crate::model::Session, text: &str) -> bool {
+        let squash = |t: &str| t.split_whitespace().collect::<String>();
+        let Some(first) = text.lines().map(squash).find(|l| !l.is_empty()) else {
+            return false;
+        };
+        // Long enough to be this message, short enough to sit within one screen line.
+        let needle: String = first.chars().take(48).collect();
+        let Ok(handle) = self.live_handle(s) else {
+            return false;
+        };
+        let Ok(runtime) = self.runtime(&handle.runtime) else {
+            return false;
+        };
+        match runtime.output(&handle, 2_000).await {
+            Ok(screen) => squash(&screen).contains(&needle),
+            Err(_) => false,
+        }
     }
 
     /// The first wait before an undelivered notification is tried again.
@@ -598,11 +636,132 @@ pub(crate) fn note(project: &str, session: &SessionId, priority: Priority, messa
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::store::Store;
+
     #[test]
     fn retries_wait_longer_each_time() {
         assert_eq!(
-            [0, 1, 2].map(|n| super::backoff(super::NOTIFY_BACKOFF, n)),
+            [0, 1, 2].map(|n| backoff(NOTIFY_BACKOFF, n)),
             [30_000, 120_000, 480_000]
         );
+    }
+
+    /// The schema of a store, table by table.
+    fn schema(path: &std::path::Path) -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A store of the schema before the outbox (9), holding what the ao of that schema
+    /// wrote: a live session, a reaction's attempt and the items it handed over, events,
+    /// and an urgent notification waiting for its second retry in `jobs`. Opened by this
+    /// ao, it loses nothing, and the notification is due in the outbox with its
+    /// deliveries so far counted.
+    #[test]
+    fn a_store_from_before_the_outbox_opens_with_nothing_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ao.db");
+        let fresh = {
+            let _ = Store::open(dir.path()).unwrap();
+            schema(&db)
+        };
+        let mut store = Store::open(dir.path()).unwrap();
+        let id = store.reserve_session_id("app", "app", 1).unwrap();
+        store
+            .insert_session(&crate::model::session_sample(&id))
+            .unwrap();
+        let owner = id.to_string();
+        store
+            .claim_reaction(
+                &owner,
+                "ci-failed",
+                &["check:build@abc".into()],
+                None,
+                false,
+            )
+            .unwrap();
+        let event = Event {
+            id: 0,
+            at: 1_000,
+            project: "app".into(),
+            session: Some(id.clone()),
+            priority: Priority::Urgent,
+            kind: EventKind::Escalated {
+                reaction: "agent-stuck".into(),
+            },
+            message: "its agent seems stuck".into(),
+        };
+        store.append_event(&event).unwrap();
+        // As the ao of schema 9 kept a notification to try again: title, event, key.
+        let job = serde_json::json!({
+            "title": "app-1: its agent seems stuck (escalated)",
+            "event": event,
+            "key": "escalated:agent-stuck",
+        });
+        let job_id = store.add_job("notify", &job.to_string(), 5_000).unwrap();
+        store
+            .reschedule_job(job_id, 9_000, "desktop: Failed")
+            .unwrap();
+        drop(store);
+        // Back to schema 9: the outbox is all migration 10 adds.
+        {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute_batch("DROP TABLE outbox; PRAGMA user_version = 9;")
+                .unwrap();
+        }
+        assert_ne!(schema(&db), fresh);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(schema(&db), fresh, "the migrated schema is a fresh store's");
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::store::SCHEMA_VERSION
+        );
+        let s = store.session(&id).unwrap().expect("the session is kept");
+        assert_eq!(s, {
+            let mut sample = crate::model::session_sample(&id);
+            sample.version = s.version;
+            sample
+        });
+        assert_eq!(
+            store
+                .reaction_state(&owner, "ci-failed")
+                .unwrap()
+                .map(|r| r.attempts),
+            Some(1)
+        );
+        assert!(
+            store
+                .sent_items(&owner)
+                .unwrap()
+                .contains("check:build@abc")
+        );
+        let events = store.events(0, None, 100).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message, "its agent seems stuck");
+        assert!(store.jobs().unwrap().is_empty(), "moved to the outbox");
+        let due = store.pending_intents().unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        let i = &due[0];
+        assert_eq!(
+            (i.owner.as_str(), i.reaction.as_str(), i.state.as_str()),
+            ("app-1", "escalated:agent-stuck", "due")
+        );
+        assert_eq!((i.attempts, i.due_at), (2, 9_000), "two deliveries so far");
+        assert_eq!(i.outcome.as_deref(), Some("desktop: Failed"));
+        let Some(Effect::Notify(n)) = Effect::parse(&i.kind, &i.payload) else {
+            panic!("not a notification: {i:?}");
+        };
+        assert_eq!(n.title, "app-1: its agent seems stuck (escalated)");
+        assert_eq!(n.key, "escalated:agent-stuck");
+        assert_eq!(n.event.message, "its agent seems stuck");
+        assert_eq!(n.ran, None);
     }
 }
