@@ -6,6 +6,8 @@
 pub mod ci;
 pub mod config;
 pub mod exec;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod git;
 pub mod lifecycle;
 pub mod model;

@@ -17,10 +17,4 @@ pub use status::{SessionStatus, StatusReason};
 /// Milliseconds since the Unix epoch; ao stores every time this way.
 pub use ao_plugin_sdk::Timestamp;
 
-/// The current time as a [`Timestamp`].
-pub fn now_ms() -> Timestamp {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use time::now_ms;

@@ -1,5 +1,89 @@
-//! UTC times as people and GitHub write them, from and to milliseconds since 1970, by
-//! Howard Hinnant's civil-date algorithms (no time-zone database needed).
+//! Now, and UTC times as people and GitHub write them, from and to milliseconds since
+//! 1970, by Howard Hinnant's civil-date algorithms (no time-zone database needed).
+//!
+//! Every "now" of ao's decisions comes from [`now_ms`], so a test can set the clock: with a
+//! [`FakeClock`] installed, `now_ms` on that thread reads it instead of the system clock
+//! (tests run the manager on a current-thread runtime, so its tasks share the thread).
+
+use super::Timestamp;
+
+/// The current time as a [`Timestamp`]: the system clock, or the fake clock a test
+/// installed on this thread.
+pub fn now_ms() -> Timestamp {
+    #[cfg(any(test, feature = "fakes"))]
+    if let Some(ms) = fake::now() {
+        return ms;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(any(test, feature = "fakes"))]
+pub use fake::FakeClock;
+
+#[cfg(any(test, feature = "fakes"))]
+mod fake {
+    use super::Timestamp;
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    thread_local! {
+        static NOW: Cell<Option<Timestamp>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn now() -> Option<Timestamp> {
+        NOW.with(Cell::get)
+    }
+
+    /// A clock that stands still until the test moves it: while it is installed,
+    /// [`super::now_ms`] on this thread reads it. Dropping it gives the thread the system
+    /// clock back. Only ao's own "now" is faked: tokio's timers and `Instant` keep real
+    /// time, so waits with deadlines still end.
+    #[derive(Debug)]
+    pub struct FakeClock {
+        // Bound to the thread it was installed on.
+        _thread: std::marker::PhantomData<*const ()>,
+    }
+
+    impl FakeClock {
+        /// Installs the clock on this thread, reading `start_ms`.
+        pub fn install(start_ms: Timestamp) -> FakeClock {
+            NOW.with(|now| {
+                assert!(
+                    now.get().is_none(),
+                    "a fake clock is installed on this thread already"
+                );
+                now.set(Some(start_ms));
+            });
+            FakeClock {
+                _thread: std::marker::PhantomData,
+            }
+        }
+
+        /// What it reads.
+        pub fn now(&self) -> Timestamp {
+            now().expect("installed")
+        }
+
+        /// Moves it forward by `by`.
+        pub fn advance(&self, by: Duration) {
+            NOW.with(|now| now.set(now.get().map(|t| t + by.as_millis() as i64)));
+        }
+
+        /// Sets it to `ms` (backwards too, for a clock that jumps).
+        pub fn set(&self, ms: Timestamp) {
+            NOW.with(|now| now.set(Some(ms)));
+        }
+    }
+
+    impl Drop for FakeClock {
+        fn drop(&mut self) {
+            NOW.with(|now| now.set(None));
+        }
+    }
+}
 
 /// `ms` as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_rfc3339(ms: i64) -> String {
@@ -16,10 +100,7 @@ pub fn utc_datetime(ms: i64) -> String {
 /// `ms` as `HH:MM UTC` when it is within a day of now, else with its date
 /// (`YYYY-MM-DD HH:MM UTC`), for "until when" in messages.
 pub fn utc_clock(ms: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    utc_clock_seen_at(ms, now)
+    utc_clock_seen_at(ms, now_ms())
 }
 
 /// [`utc_clock`] as seen at `now_ms`: a clock time alone names the next such moment, so
@@ -99,5 +180,20 @@ mod tests {
         for ms in [0, 951_782_400_000, 4_102_444_800_000] {
             assert_eq!(parse_rfc3339(&utc_rfc3339(ms)), Some(ms));
         }
+    }
+
+    #[test]
+    fn a_fake_clock_stands_still_until_moved_and_only_on_its_thread() {
+        let system = now_ms();
+        {
+            let clock = FakeClock::install(1_000);
+            assert_eq!(now_ms(), 1_000);
+            clock.advance(std::time::Duration::from_secs(90));
+            assert_eq!(now_ms(), 91_000);
+            assert_eq!(utc_clock(91_000 + 60_000), "00:02 UTC");
+            let other = std::thread::spawn(now_ms).join().unwrap();
+            assert!(other >= system, "another thread keeps the system clock");
+        }
+        assert!(now_ms() >= system, "dropped: the system clock again");
     }
 }

@@ -36,6 +36,8 @@ mod spawn;
 mod start;
 mod status;
 mod terminal;
+#[cfg(test)]
+mod tests;
 mod wait;
 
 pub use claim::Claimed;
