@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 /// Where a remote URL points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteInfo {
-    /// The host, e.g. `github.com` or a GitHub Enterprise host.
+    /// The host name, lowercased.
     pub host: String,
     /// The owner (user or organization); for nested groups, every group joined by `/`.
     pub owner: String,
@@ -17,17 +17,6 @@ impl RemoteInfo {
     /// `owner/name`.
     pub fn slug(&self) -> String {
         format!("{}/{}", self.owner, self.name)
-    }
-
-    /// Whether the host is GitHub: github.com, or a GitHub Enterprise host (one whose name
-    /// says github, which is how such hosts are named in practice).
-    pub fn is_github(&self) -> bool {
-        self.host == "github.com" || self.host.split(['.', '-']).any(|part| part == "github")
-    }
-
-    /// Whether the host is github.com itself.
-    pub fn is_github_com(&self) -> bool {
-        self.host == "github.com" || self.host == "www.github.com"
     }
 }
 
@@ -228,15 +217,5 @@ mod tests {
         assert_eq!(parsed("/srv/git/rocket.git"), None);
         assert_eq!(parsed("file:///srv/git/rocket.git"), None);
         assert_eq!(parsed("../rocket"), None);
-    }
-
-    #[test]
-    fn tells_github_hosts_from_others() {
-        let host = |u: &str| parse_remote_url(u).unwrap();
-        assert!(host("git@github.com:a/b").is_github_com());
-        assert!(host("git@github.example.com:a/b").is_github());
-        assert!(!host("git@github.example.com:a/b").is_github_com());
-        assert!(!host("https://gitlab.com/a/b").is_github());
-        assert!(!host("https://bitbucket.org/a/b").is_github());
     }
 }

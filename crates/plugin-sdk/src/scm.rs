@@ -433,3 +433,91 @@ impl<T: Scm> Dispatch for AsScm<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_a_repository_of_nested_owners_and_a_name() {
+        let repo = RepoId::from_path("group/sub/app").unwrap();
+        assert_eq!((repo.owner(), repo.name()), ("group/sub", "app"));
+        assert_eq!(repo.to_string(), "group/sub/app");
+        assert!(repo.same(&RepoId::new("Group/Sub", "App")));
+        for bad in ["app", "/app", "group//app", "group/my app", ""] {
+            assert_eq!(RepoId::from_path(bad), None, "{bad}");
+        }
+        // A stored PR of today reads as it always did, and names its repository.
+        let pr: PrRef = serde_json::from_str(
+            r#"{"owner":"acme","repo":"app","number":7,"url":"https://github.com/acme/app/pull/7"}"#,
+        )
+        .unwrap();
+        assert_eq!(pr.repo_id(), RepoId::new("acme", "app"));
+    }
+
+    struct Plain;
+
+    impl Plugin for Plain {
+        fn init(_config: Value) -> Result<Self, Error> {
+            Ok(Plain)
+        }
+    }
+
+    impl Scm for Plain {
+        fn detect_prs(
+            &self,
+            _cx: &Context,
+            _owner: &str,
+            _repo: &str,
+            branches: &[String],
+        ) -> Result<Vec<Option<PrRef>>, Error> {
+            Ok(branches.iter().map(|_| None).collect())
+        }
+        fn enrich(
+            &self,
+            _cx: &Context,
+            prs: &[PrRef],
+            _known: &[Option<String>],
+        ) -> Vec<Result<Option<PrStatus>, Error>> {
+            prs.iter().map(|_| Ok(None)).collect()
+        }
+        fn merge(&self, _cx: &Context, _merge: &MergeParams) -> Result<(), Error> {
+            Ok(())
+        }
+        fn close(&self, _cx: &Context, _pr: &PrRef) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    // A plugin that writes none of the methods added after 0.2.0 answers them with the
+    // defaults, as ao would do for a plugin built before them.
+    #[test]
+    fn the_reference_methods_answer_with_their_defaults() {
+        let s = AsScm(Plain);
+        let cx = Context::default();
+        let call = |m: &str, p: Value| s.dispatch(m, &cx, p).unwrap();
+        assert_eq!(call(method::DISPLAY_NAME, Value::Null), Value::Null);
+        assert_eq!(
+            call(method::PARSE_REPO, serde_json::json!({ "text": "g/s/app" })),
+            serde_json::json!({ "ok": { "owner": "g/s", "name": "app" } })
+        );
+        assert_eq!(
+            call(method::PARSE_REPO, serde_json::json!({ "text": "app" })),
+            serde_json::json!({ "err": "`app` is not OWNER/NAME" })
+        );
+        assert_eq!(
+            call(
+                method::PARSE_PR_URL,
+                serde_json::json!({ "text": "https://x/y" })
+            ),
+            Value::Null
+        );
+        assert_eq!(
+            call(
+                method::PR_REF,
+                serde_json::json!({ "repo": { "owner": "g/s", "name": "app" }, "number": 3 })
+            ),
+            serde_json::json!({ "owner": "g/s", "repo": "app", "number": 3, "url": "" })
+        );
+    }
+}

@@ -8,6 +8,7 @@ use ao_core::config::{
     CONFIG_FILE_NAMES, ao_home, is_valid_prefix, json_schema_text, load_str, process_env,
 };
 use ao_core::repo::{self, BranchSource, RepoError, RepoFacts};
+use ao_plugins::github::{is_github_com, is_github_host};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -113,7 +114,9 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     println!("{} {}", paint.green("wrote"), target.display());
     println!("  project        {}", choices.project);
     match &facts.remote {
-        Some(r) if r.is_github() => println!("  repo           {} ({})", r.slug(), r.host),
+        Some(r) if is_github_host(&r.host) => {
+            println!("  repo           {} ({})", r.slug(), r.host)
+        }
         Some(r) => println!(
             "  repo           {} on {}: not a GitHub host, so the GitHub tracker and pull requests are off",
             r.slug(),
@@ -174,7 +177,10 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
 
 /// Whether origin is a repository on GitHub (github.com or an Enterprise host).
 fn on_github(facts: &RepoFacts) -> bool {
-    facts.remote.as_ref().is_some_and(|r| r.is_github())
+    facts
+        .remote
+        .as_ref()
+        .is_some_and(|r| is_github_host(&r.host))
 }
 
 /// What init found of the chosen agent, and what to do when it is missing.
@@ -311,7 +317,7 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
     line("    # Where the clone is; relative paths are relative to this file.");
     line("    path: .");
     match &facts.remote {
-        Some(r) if r.is_github() => line(&format!("    repo: {}", quote(&r.slug()))),
+        Some(r) if is_github_host(&r.host) => line(&format!("    repo: {}", quote(&r.slug()))),
         Some(r) => line(&format!(
             "    # repo: {}   # {} is not a GitHub host",
             quote(&r.slug()),
@@ -331,11 +337,11 @@ fn render(facts: &RepoFacts, c: &Choices, schema_path: &Path) -> String {
         c.project, c.project, c.project
     ));
     match &facts.remote {
-        Some(r) if r.is_github() => {
+        Some(r) if is_github_host(&r.host) => {
             line("    # Issues of `repo`; `prompt` takes tasks only as --prompt text.");
             line("    tracker:");
             line("      plugin: github");
-            if !r.is_github_com() {
+            if !is_github_com(&r.host) {
                 line(&format!("      host: {}", quote(&r.host)));
                 line("    scm:");
                 line("      plugin: github");

@@ -24,3 +24,31 @@ pub mod endpoint;
 
 #[cfg(feature = "github")]
 pub use client::*;
+
+/// Whether `host` is GitHub's: github.com, or an Enterprise host (one whose name says
+/// github, which is how such hosts are named in practice).
+pub fn is_github_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "github.com" || host.split(['.', '-']).any(|part| part == "github")
+}
+
+/// Whether `host` is github.com itself.
+pub fn is_github_com(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "github.com" || host == "www.github.com"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_github_hosts_from_others() {
+        assert!(is_github_com("github.com"));
+        assert!(is_github_host("github.example.com"));
+        assert!(!is_github_com("github.example.com"));
+        assert!(is_github_host("ghe-github.corp"));
+        assert!(!is_github_host("gitlab.com"));
+        assert!(!is_github_host("bitbucket.org"));
+    }
+}
