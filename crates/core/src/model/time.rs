@@ -1,5 +1,6 @@
-//! Now, and UTC times as people and GitHub write them, from and to milliseconds since
-//! 1970, by Howard Hinnant's civil-date algorithms (no time-zone database needed).
+//! Now, and UTC times as people and web APIs (RFC 3339) write them, from and to
+//! milliseconds since 1970, by Howard Hinnant's civil-date algorithms (no time-zone
+//! database needed).
 //!
 //! Every "now" of ao's decisions comes from [`now_ms`], so a test can set the clock: with a
 //! [`FakeClock`] installed, `now_ms` on that thread reads it instead of the system clock
