@@ -23,3 +23,4 @@ mod report;
 mod schema;
 mod sessions;
 mod store;
+mod stream;

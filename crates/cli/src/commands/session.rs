@@ -395,10 +395,6 @@ fn columns(header: &[&str], rows: Vec<Vec<String>>, paint: &Paint) -> String {
     out
 }
 
-fn table(views: &[SessionView], paint: &Paint) -> String {
-    table_with(views, &Default::default(), paint)
-}
-
 fn table_with(
     views: &[SessionView],
     snapshots: &std::collections::HashMap<ao_core::model::SessionId, ao_core::store::PrSnapshot>,
@@ -745,27 +741,172 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let m = manager()?;
+    if let Some(p) = &args.project {
+        m.project(p).map_err(user)?;
+    }
     let paint = Paint::stdout();
+    let every = std::time::Duration::from_secs(args.interval);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    #[cfg(unix)]
+    let home = super::home();
+    #[cfg(unix)]
+    let mut said_why: Option<String> = None;
     loop {
+        // Pushed by a running host; probed here only while none streams.
+        #[cfg(unix)]
+        match ao_core::stream::Client::connect(&home, None) {
+            Ok(client) => watch_live(client, &args, &paint, every)?,
+            Err(ao_core::stream::ClientError::NoHost(_)) => {}
+            Err(e) => {
+                let why = e.to_string();
+                if said_why.as_deref() != Some(&why) {
+                    eprintln!("{} {why}", Paint::stderr().yellow("warning:"));
+                    said_why = Some(why);
+                }
+            }
+        }
         let views = rt
             .block_on(m.status(args.project.as_deref(), false))
             .map_err(user)?;
-        let mut out = std::io::stdout().lock();
-        if std::io::stdout().is_terminal() {
-            // Home and clear, so the table refreshes in place.
-            write!(out, "\x1b[H\x1b[2J")?;
-        }
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(&views)?)?;
-        } else {
-            write!(out, "{}", table(&views, &paint))?;
-        }
-        out.flush()?;
-        std::thread::sleep(std::time::Duration::from_secs(args.interval));
+        let footer = match m.host_state() {
+            Some(h) => format!(
+                "host: running (pid {}) but not streaming; refreshed every {} s",
+                h.pid, args.interval
+            ),
+            None => format!(
+                "host: not running; refreshed every {} s (`ao start` pushes changes as they happen)",
+                args.interval
+            ),
+        };
+        draw_watch(&views, &Default::default(), &footer, args.json, &paint)?;
+        std::thread::sleep(every);
     }
+}
+
+/// One frame of `ao status --watch`: the table (or its JSON) and, under the table, where
+/// it comes from.
+fn draw_watch(
+    views: &[SessionView],
+    snapshots: &std::collections::HashMap<ao_core::model::SessionId, ao_core::store::PrSnapshot>,
+    footer: &str,
+    json: bool,
+    paint: &Paint,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if std::io::stdout().is_terminal() {
+        // Home and clear, so the table refreshes in place.
+        write!(out, "\x1b[H\x1b[2J")?;
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string(views)?)?;
+    } else {
+        write!(out, "{}", table_with(views, snapshots, paint))?;
+        writeln!(out, "{}", paint.dim(footer))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `ao status --watch` while a host streams: redrawn on each change it pushes (and every
+/// `every`, for the ages), until the host stops.
+#[cfg(unix)]
+fn watch_live(
+    mut client: ao_core::stream::Client,
+    args: &StatusArgs,
+    paint: &Paint,
+    every: std::time::Duration,
+) -> anyhow::Result<()> {
+    use ao_core::stream::{Line, Received, State};
+    let _ = client.set_timeout(Some(every));
+    let mut state: Option<State> = None;
+    loop {
+        match client.next() {
+            Ok(Received::Line(Line::Snapshot { state: s, .. })) => state = Some(*s),
+            Ok(Received::Line(Line::Change { change, .. })) => {
+                if let Some(s) = state.as_mut() {
+                    s.apply(&change);
+                }
+            }
+            Ok(Received::Line(_) | Received::Idle) => {}
+            // The host went: the caller probes until one streams again.
+            Ok(Received::Closed) | Err(_) => return Ok(()),
+        }
+        // A burst of changes is drawn once, after its last.
+        if client.has_buffered() {
+            continue;
+        }
+        let Some(s) = &state else { continue };
+        let (views, snapshots) = streamed_views(s, args.project.as_deref());
+        let footer = match &s.host {
+            Some(h) => {
+                let ago = |t: Option<i64>| {
+                    t.map(|t| format!("{} ago", age(t)))
+                        .unwrap_or_else(|| "not yet".into())
+                };
+                format!(
+                    "host: running (pid {}), last probe {}, last poll {}; changes pushed live",
+                    h.pid,
+                    ago(h.last_probe),
+                    ago(h.last_poll)
+                )
+            }
+            None => "host: running; changes pushed live".to_owned(),
+        };
+        draw_watch(&views, &snapshots, &footer, args.json, paint)?;
+    }
+}
+
+/// The streamed sessions as `ao status` shows them (what only a probe sees, such as
+/// whether the runtime is alive, is the host's to decide and not shown here).
+#[cfg(unix)]
+fn streamed_views(
+    state: &ao_core::stream::State,
+    project: Option<&str>,
+) -> (
+    Vec<SessionView>,
+    std::collections::HashMap<ao_core::model::SessionId, ao_core::store::PrSnapshot>,
+) {
+    let views: Vec<SessionView> = state
+        .sessions
+        .iter()
+        .filter(|s| project.is_none_or(|p| s.session.project == p))
+        .map(|s| SessionView {
+            session: s.session.clone(),
+            runtime_state: None,
+            activity_detail: s.activity_detail.clone(),
+            activity_source: None,
+            problems: Vec::new(),
+            limit: s.limit.as_ref().map(|l| ao_core::store::AgentLimit {
+                session: s.session.id.to_string(),
+                agent: s.session.agent.clone(),
+                detail: l.detail.clone(),
+                resets_at: l.resets_at,
+                since: l.since,
+                notified: l.notified,
+                continued: l.continued,
+            }),
+            report: s.report.as_ref().map(|r| ao_core::store::SelfReport {
+                state: r.state.clone(),
+                note: r.note.clone(),
+                at: r.at,
+            }),
+            agent_exit: s.agent_exit.as_ref().map(|e| ao_core::session::AgentExit {
+                code: e.code,
+                output: e.output.clone(),
+                at: e.at,
+            }),
+        })
+        .collect();
+    let snapshots = views
+        .iter()
+        .filter_map(|v| {
+            let id = &v.session.id;
+            Some((id.clone(), state.pull_requests.get(id)?.clone()))
+        })
+        .collect();
+    (views, snapshots)
 }
 
 pub fn send(args: SendArgs) -> anyhow::Result<ExitCode> {

@@ -70,8 +70,14 @@ struct Shared {
 impl Hub {
     /// A stream starting from `state`, its epoch this process and now.
     pub fn new(state: State) -> Hub {
+        Hub::keeping(state, KEEP_CHANGES)
+    }
+
+    /// [`Hub::new`] keeping `keep` changes for resuming.
+    pub fn keeping(state: State, keep: usize) -> Hub {
+        // This process, now: a restarted host's numbers start again under another name.
         let epoch = format!("{}-{}", crate::model::now_ms(), std::process::id());
-        Hub::with_limits(epoch, state, KEEP_CHANGES, KEEP_BYTES)
+        Hub::with_limits(epoch, state, keep, KEEP_BYTES)
     }
 
     /// A stream named `epoch` that keeps at most `keep` changes and `keep_bytes` bytes of

@@ -25,7 +25,7 @@ mod client;
 
 pub use hub::{Hub, Message, Resume, Subscription};
 pub use ring::{Frame, KEEP_BYTES, KEEP_CHANGES};
-pub use service::{Service, StartError, WATCH_EVERY, Waker};
+pub use service::{KEEP_ENV, Service, StartError, WATCH_EVERY, Waker};
 pub use socket::{SOCKET_FILE, ServeError, socket_path};
 pub use state::{Change, Exit, Host, Limit, RECENT_EVENTS, Report, SessionState, State};
 pub use wire::{Hello, Line, VERSION, error_line, read_hello};

@@ -4,6 +4,7 @@
 //! slow pass never holds a push back.
 
 use super::hub::Hub;
+use super::ring::KEEP_CHANGES;
 use super::watch::Watcher;
 use crate::store::{DB_FILE, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,10 @@ use std::time::Duration;
 /// How often the watcher asks the store whether anyone committed: the most a change
 /// waits before it is pushed (with the read after it, a few milliseconds).
 pub const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// How many changes the host keeps for resuming, instead of [`KEEP_CHANGES`]: for tests,
+/// which cannot wait for ten thousand.
+pub const KEEP_ENV: &str = "AO_STREAM_KEEP";
 
 /// Why the stream did not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +61,11 @@ impl Service {
     pub fn start(home: &Path) -> Result<Service, StartError> {
         let store = Store::open_file(&home.join(DB_FILE))?;
         let (watcher, state) = Watcher::new(store)?;
-        let hub = Hub::new(state);
+        let keep = std::env::var(KEEP_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(KEEP_CHANGES);
+        let hub = Hub::keeping(state, keep);
         let (control, rx) = mpsc::channel();
         let thread = {
             let hub = hub.clone();

@@ -42,6 +42,12 @@ pub struct Limit {
     pub resets_at: Option<Timestamp>,
     /// Since when ao has seen it.
     pub since: Timestamp,
+    /// Whether the human was told of it.
+    #[serde(default)]
+    pub notified: bool,
+    /// Whether the agent was told to continue after it lifted.
+    #[serde(default)]
+    pub continued: bool,
 }
 
 /// What an agent said of itself.

@@ -163,6 +163,8 @@ impl Watcher {
                         detail: l.detail,
                         resets_at: l.resets_at,
                         since: l.since,
+                        notified: l.notified,
+                        continued: l.continued,
                     },
                 )
             })
@@ -455,6 +457,8 @@ mod tests {
                 detail: "limit".into(),
                 resets_at: Some(5),
                 since: 1,
+                notified: true,
+                continued: false,
             }),
             report: None,
             agent_exit: Some(Exit {
