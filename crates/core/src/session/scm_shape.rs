@@ -159,7 +159,7 @@ fn manager(dir: &std::path::Path, scm: Arc<LabScm>) -> Manager {
     });
     let file = dir.join("agent-orchestrator.yaml");
     let yaml = format!(
-        "projects:\n  app:\n    path: {}\n    repo: group/sub/app\n    scm:\n      plugin: labforge\n",
+        "projects:\n  app:\n    path: {0}\n    repo: group/sub/app\n    scm:\n      plugin: labforge\n  solo:\n    path: {0}\n    repo: app\n    scm:\n      plugin: labforge\n",
         repo.display()
     );
     let config = load_str(&yaml, &file, &registry, &|_| None).expect("the config loads");
@@ -280,6 +280,16 @@ async fn a_forge_of_nested_groups_and_merge_requests_goes_through_core_unchanged
     );
     assert!(
         e.contains("LabForge does not consider it mergeable yet"),
+        "{e}"
+    );
+
+    // A `repo` the scm does not read as one of its repositories is refused where it is.
+    let solo = m.project("solo").unwrap();
+    let e = refusal(m.claimable_pr(&solo, "1", None).await.unwrap_err());
+    assert!(
+        e.contains("project `solo`'s `repo` at ")
+            && e.contains("agent-orchestrator.yaml:9:11 ")
+            && e.contains("names no repository of LabForge: `app` is not GROUP/.../PROJECT"),
         "{e}"
     );
 }
