@@ -142,7 +142,7 @@ pub struct ResolvedProject {
     pub id: String,
     /// Display name (the id when unset).
     pub name: String,
-    /// `owner/name` on GitHub, if set.
+    /// The repository on the project's scm (`owner/name`; groups may nest), if set.
     pub repo: Option<String>,
     /// The local clone, absolute.
     pub path: PathBuf,

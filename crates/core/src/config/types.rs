@@ -116,7 +116,7 @@ pub struct LifecycleConfig {
     #[serde(default)]
     pub probe_interval: Option<String>,
     /// ao's own: how often the host polls the pull requests: `30s` default, longer as
-    /// the GitHub budget runs low.
+    /// the scm's budget runs low.
     #[serde(default)]
     pub poll_interval: Option<String>,
     /// ao's own: how long the host waits before it tries an urgent or action
@@ -262,7 +262,8 @@ pub struct ProjectConfig {
     /// A display name.
     #[serde(default)]
     pub name: Option<String>,
-    /// The GitHub repository, `owner/name`; a registry writes it as a mapping
+    /// The repository on the project's scm, as the scm names it (`owner/name`; groups
+    /// may nest); a registry writes it as a mapping
     /// (`owner`, `name`, `platform`, `originUrl`), read the same way.
     #[serde(default, deserialize_with = "repo_name")]
     #[schemars(with = "Option<RepoRef>")]

@@ -180,7 +180,7 @@ impl Manager {
     /// interval, stretched as the budget runs low), the deciding (after each probe and
     /// poll: the reactions, recorded as due in the outbox) and the acts (each due effect,
     /// up to [`ACTS_AT_ONCE`] at once, one at a time per session, each with its own
-    /// deadline). A hung GitHub delays no probe, and a hung agent no other session's
+    /// deadline). A hung scm delays no probe, and a hung agent no other session's
     /// message. Whatever fails is logged and tried again at its next turn; nothing ends
     /// the host but `stop`. Acts in flight when `stop` comes may finish for up to 10 s;
     /// the rest stay due for the next host, and none is recorded done that was not.

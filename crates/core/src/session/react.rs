@@ -21,12 +21,17 @@ use std::time::Duration;
 /// up anyway, unless `lifecycle.mergeCleanupIdleGraceMs` says otherwise.
 const MERGE_CLEANUP_GRACE: Duration = Duration::from_secs(300);
 
+/// A repository as one key, whatever the case its name was written in.
+fn repo_key(pr: &crate::model::PrRef) -> String {
+    pr.repo_id().to_string().to_ascii_lowercase()
+}
+
 /// What is pending in the outbox, as the deciding pass needs it.
 struct Pending {
     /// (owner, reaction) with an effect not yet settled.
     reactions: HashSet<(String, String)>,
-    /// Repositories (owner, name) with a merge not yet settled.
-    merging: HashSet<(String, String)>,
+    /// Repositories with a merge not yet settled, as [`repo_key`] names them.
+    merging: HashSet<String>,
 }
 
 impl Manager {
@@ -80,7 +85,7 @@ impl Manager {
                 && let Some(s) = self.store().session(&id)?
                 && let Some(pr) = s.pr
             {
-                merging.insert((pr.owner, pr.repo));
+                merging.insert(repo_key(&pr));
             }
         }
         Ok(Pending {
@@ -177,7 +182,7 @@ impl Manager {
                 // One merge per repository at a time: the next is read again against
                 // the base this one moves.
                 if let Some(p) = &s.pr
-                    && !pending.merging.insert((p.owner.clone(), p.repo.clone()))
+                    && !pending.merging.insert(repo_key(p))
                 {
                     continue;
                 }

@@ -1,5 +1,5 @@
 //! What the host has said in its log, so that a fact is logged once, when it becomes true,
-//! and again only when it changes: a GitHub that refuses every session's pull request is
+//! and again only when it changes: an scm that refuses every session's pull request is
 //! one line, not a line per session per poll.
 
 use std::collections::{BTreeMap, BTreeSet};
