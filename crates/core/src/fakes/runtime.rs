@@ -84,6 +84,12 @@ impl FakeRuntime {
         lock(&self.state).scripts.calls(op)
     }
 
+    /// How many calls of any operation reached the runtime (`marked` and `name_taken`
+    /// aside, which are not scripted).
+    pub fn all_calls(&self) -> usize {
+        lock(&self.state).scripts.all_calls()
+    }
+
     /// The session named after `session`, as it is now (kept after it exited; gone once
     /// destroyed).
     pub fn terminal(&self, session: &str) -> Option<Terminal> {

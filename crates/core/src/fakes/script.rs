@@ -128,6 +128,11 @@ impl<Op: Ord + Copy> Scripts<Op> {
     pub(crate) fn calls(&self, op: Op) -> usize {
         self.by_op.get(&op).map_or(0, |s| s.calls)
     }
+
+    /// How many calls of any operation reached the fake.
+    pub(crate) fn all_calls(&self) -> usize {
+        self.by_op.values().map(|s| s.calls).sum()
+    }
 }
 
 /// Runs one call of plugin `plugin` as `scripted` says; `work` does its effect and makes
@@ -167,4 +172,79 @@ pub(crate) async fn perform<T>(
 /// Locks a fake's state; a test that panicked while holding it leaves it usable.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct Op;
+
+    /// A call of `op` under `scripts`: whether its work ran, and what it answered (None:
+    /// no answer within a moment).
+    async fn call(scripts: &mut Scripts<Op>) -> (bool, Option<Result<(), PluginError>>) {
+        let worked = Cell::new(false);
+        let scripted = scripts.take(Op);
+        let answer = tokio::time::timeout(
+            Duration::from_millis(20),
+            perform(scripted, "fake", || {
+                worked.set(true);
+                Ok(())
+            }),
+        )
+        .await
+        .ok();
+        (worked.get(), answer)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_call_goes_as_scripted_then_as_always_says() {
+        let mut scripts = Scripts::default();
+        scripts.push(
+            Op,
+            [
+                Scripted::Fails("down".into()),
+                Scripted::Hangs,
+                Scripted::WorksThenHangs,
+                Scripted::WorksThenFails("lost".into()),
+            ],
+        );
+        let (worked, answer) = call(&mut scripts).await;
+        assert!(!worked && matches!(answer, Some(Err(PluginError::Failed { .. }))));
+        assert!(
+            matches!(call(&mut scripts).await, (false, None)),
+            "hung before acting"
+        );
+        let (worked, answer) = call(&mut scripts).await;
+        assert!(worked && answer.is_none(), "acted, then no answer");
+        let (worked, answer) = call(&mut scripts).await;
+        assert!(
+            worked && matches!(answer, Some(Err(_))),
+            "acted, then failed"
+        );
+        assert!(matches!(call(&mut scripts).await, (true, Some(Ok(())))));
+        scripts.always(Op, Scripted::Hangs);
+        assert!(matches!(call(&mut scripts).await, (false, None)));
+        assert_eq!(scripts.calls(Op), 6);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_gate_holds_a_call_until_it_is_opened() {
+        let gate = Gate::new();
+        let worked = Cell::new(false);
+        let held = perform(Scripted::Waits(gate.clone()), "fake", || {
+            worked.set(true);
+            Ok(())
+        });
+        let test = async {
+            gate.reached().await;
+            assert!(gate.is_reached() && !worked.get(), "stopped before acting");
+            gate.open();
+        };
+        let (answer, ()) = tokio::join!(held, test);
+        assert!(answer.is_ok() && worked.get());
+    }
 }

@@ -2,7 +2,7 @@
 //! plugins, and a kill ends what it started.
 
 use super::{clock, pass};
-use crate::fakes::{FAKE, Fleet, PROCESS, RuntimeOp, Scripted};
+use crate::fakes::{FAKE, Fleet, PROCESS, RuntimeOp, ScmOp, Scripted};
 use crate::model::SessionStatus;
 use crate::session::KillOptions;
 
@@ -61,4 +61,28 @@ async fn a_runtime_scripted_to_fail_fails_the_spawn_and_it_is_undone() {
     assert!(fleet.manager().status(None, true).await.unwrap().is_empty());
     // The next one works.
     fleet.spawn("app", "task").await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_restarted_manager_finds_the_home_and_the_world_as_they_were() {
+    let _clock = clock();
+    let mut fleet = Fleet::builder()
+        .config(
+            "reactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\nlifecycle:\n  autoCleanupOnMerge: false",
+        )
+        .build();
+    let (s, pr) = fleet.spawn_with_pr("app").await;
+    fleet.fakes.scm.approve_green(&pr);
+    // The merge goes through and the host dies before it hears so.
+    fleet
+        .fakes
+        .scm
+        .script(ScmOp::Merge, [Scripted::WorksThenHangs]);
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(500), fleet.pass()).await;
+    assert!(cut.is_err(), "the pass hangs in the merge");
+    assert_eq!(fleet.fakes.scm.merges().len(), 1);
+
+    fleet.restart();
+    assert_eq!(fleet.session(&s.id).id, s.id);
+    assert!(fleet.fakes.runtime.terminal(&s.id.to_string()).is_some());
 }

@@ -35,8 +35,14 @@ async fn a_message_decided_before_a_kill_is_not_sent_after_it() {
         "{due:#?}"
     );
     m.kill(&id, KEEP).await.unwrap();
+    // Its runtime is not asked anything more, and the host says why.
+    let asked = fleet.fakes.runtime.all_calls();
     let lines = m.perform_ready(fleet.dispatcher()).await.unwrap();
-    assert_eq!(fleet.fakes.runtime.calls(RuntimeOp::Send), 0, "{lines:#?}");
+    assert_eq!(fleet.fakes.runtime.all_calls(), asked, "{lines:#?}");
+    assert_eq!(
+        lines,
+        [format!("{id}: `ci-failed` not sent: the session has ended")]
+    );
     assert!(m.store().pending_intents().unwrap().is_empty(), "settled");
     pass(&fleet).await;
     assert_eq!(fleet.fakes.runtime.calls(RuntimeOp::Send), 0);
@@ -72,7 +78,6 @@ async fn a_killed_sessions_pull_request_moves_nothing() {
     pass(&fleet).await;
     pass(&fleet).await;
 
-    assert_eq!(fleet.session(&s.id).status, SessionStatus::Killed);
     assert_eq!(
         fleet.fakes.runtime.calls(RuntimeOp::Send),
         0,
@@ -81,4 +86,5 @@ async fn a_killed_sessions_pull_request_moves_nothing() {
     assert_eq!(scm.calls(ScmOp::Merge), 0, "nothing merged");
     let after: Vec<String> = fleet.fakes.notifier.titles()[told..].to_vec();
     assert!(after.is_empty(), "nothing told: {after:#?}");
+    assert_eq!(fleet.session(&s.id).status, SessionStatus::Killed);
 }

@@ -4,22 +4,28 @@
 
 use super::{clock, pass};
 use crate::fakes::{Fleet, RuntimeOp, check};
-use crate::model::{Activity, SessionStatus};
+use crate::model::{Activity, EventKind, SessionStatus};
 use crate::plugin::CheckState::Failed;
 use crate::session::react::CONTINUE_AFTER_LIMIT;
 use std::time::Duration;
 
 const HOUR: i64 = 3_600_000;
 
-/// The usage-limit notices the human got.
-fn notices(fleet: &Fleet) -> usize {
-    fleet
+/// The usage-limit notices the human got, and the limits the event log tells of.
+fn notices(fleet: &Fleet) -> (usize, usize) {
+    let told = fleet
         .fakes
         .notifier
         .titles()
         .iter()
         .filter(|t| t.contains("usage limit"))
-        .count()
+        .count();
+    let logged = fleet
+        .events(None)
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Limited { .. }))
+        .count();
+    (told, logged)
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -36,13 +42,13 @@ async fn a_limit_is_told_once_per_agent_within_the_dedup_window() {
     };
     limit_both();
     pass(&fleet).await;
-    assert_eq!(notices(&fleet), 1, "one agent, one notice");
+    assert_eq!(notices(&fleet), (1, 1), "one agent, one notice");
     assert_eq!(
         fleet.fakes.notifier.titles(),
         vec!["fake hit its usage limit".to_owned()]
     );
     pass(&fleet).await;
-    assert_eq!(notices(&fleet), 1);
+    assert_eq!(notices(&fleet), (1, 1));
 
     // The limit goes and comes back within the dedup window (5 minutes): the same limit.
     for s in [&a, &b] {
@@ -52,7 +58,7 @@ async fn a_limit_is_told_once_per_agent_within_the_dedup_window() {
     clock.advance(Duration::from_secs(60));
     limit_both();
     pass(&fleet).await;
-    assert_eq!(notices(&fleet), 1, "not again within the window");
+    assert_eq!(notices(&fleet), (1, 1), "not again within the window");
 
     // And again after the window: a new limit, told.
     for s in [&a, &b] {
@@ -62,7 +68,7 @@ async fn a_limit_is_told_once_per_agent_within_the_dedup_window() {
     clock.advance(Duration::from_secs(10 * 60));
     limit_both();
     pass(&fleet).await;
-    assert_eq!(notices(&fleet), 2);
+    assert_eq!(notices(&fleet), (2, 2));
 }
 
 #[tokio::test(flavor = "current_thread")]

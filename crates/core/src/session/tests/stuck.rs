@@ -41,27 +41,24 @@ async fn a_stuck_session_whose_pr_changes_stays_stuck_and_is_told_once() {
 
     // Its pull request changes, pass after pass, past the dedup window: still stuck, and
     // not told again.
-    for (i, sha) in ["h2", "h3", "h4"].into_iter().enumerate() {
+    let mut seen = Vec::new();
+    for sha in ["h2", "h3", "h4"] {
         fleet.fakes.scm.push(&pr, sha, vec![check("build", Passed)]);
         clock.advance(Duration::from_secs(6 * 60));
         pass(&fleet).await;
-        assert_eq!(
-            fleet.session(&s.id).status,
-            SessionStatus::Stuck,
-            "after change {i}"
-        );
+        seen.push(fleet.session(&s.id).status);
         pass(&fleet).await;
+        seen.push(fleet.session(&s.id).status);
     }
     assert_eq!(stuck(&fleet), 1, "{:#?}", fleet.fakes.notifier.titles());
+    assert!(
+        seen.iter().all(|st| *st == SessionStatus::Stuck),
+        "{seen:?}"
+    );
     let moved = moves(&fleet, &s.id);
     assert_eq!(
         moved.iter().filter(|m| **m == SessionStatus::Stuck).count(),
         1,
         "into stuck once: {moved:?}"
-    );
-    assert_eq!(
-        moved.last(),
-        Some(&SessionStatus::Stuck),
-        "never out: {moved:?}"
     );
 }
