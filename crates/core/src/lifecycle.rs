@@ -30,6 +30,8 @@ pub enum AgentFact {
         /// The exit code.
         code: Option<i32>,
     },
+    /// Its runtime is gone (the tmux session killed by hand, the machine rebooted).
+    Gone,
     /// The probe could not tell.
     Unknown,
 }
@@ -158,6 +160,12 @@ pub fn transition(prev: Decision, obs: &Observation, policy: &Policy, now: Times
     }
     match obs.agent {
         AgentFact::Exited { code } => return agent_ended(code),
+        AgentFact::Gone => {
+            return Decision {
+                status: SessionStatus::Killed,
+                reason: Some(StatusReason::RuntimeLost),
+            };
+        }
         AgentFact::Running {
             activity: Some(Activity::WaitingInput),
             ..

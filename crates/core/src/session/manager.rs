@@ -31,6 +31,13 @@ pub struct Manager {
     /// Whether instances are kept: only in the host, which runs one tokio runtime for its
     /// life (a client made on one runtime must not serve another's `block_on`).
     pub(crate) keep_instances: std::sync::atomic::AtomicBool,
+    /// When each session's agent last showed activity, as the last probe saw it: a pull
+    /// request read between probes is decided with the same view of the agent.
+    pub(crate) last_active:
+        Mutex<std::collections::HashMap<SessionId, Option<crate::model::Timestamp>>>,
+    /// When this manager last merged a pull request in each repository (by
+    /// `react::repo_key`): a reading from before it is no ground for the next merge there.
+    pub(crate) merged_in: Mutex<std::collections::HashMap<String, crate::model::Timestamp>>,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -59,6 +66,8 @@ impl Manager {
             interrupted: std::sync::atomic::AtomicBool::new(false),
             instances: Default::default(),
             keep_instances: std::sync::atomic::AtomicBool::new(false),
+            last_active: Default::default(),
+            merged_in: Default::default(),
         };
         manager.refuse_lost_store()?;
         Ok(manager)

@@ -525,6 +525,10 @@ impl Manager {
         .await;
         match merged {
             Ok(Ok(merged)) => {
+                self.merged_in
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(super::react::repo_key(&merged.pr), now_ms());
                 let number = merged.pr.number;
                 let line = format!(
                     "{}: merged pull request #{number} at {}",

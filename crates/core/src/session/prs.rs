@@ -178,6 +178,16 @@ impl Manager {
     /// scm, only the changed ones in full. A PR that cannot be read keeps its last
     /// reading, marked stale.
     pub async fn refresh_prs(&self, project: Option<&str>) -> Result<RefreshReport, ManagerError> {
+        let report = self.read_prs(project).await?;
+        // What was read moves its sessions at once, by the probe's rules and on the
+        // agents as the last probe saw them (see [`Manager::decide_readings`]).
+        self.decide_readings(project)?;
+        Ok(report)
+    }
+
+    /// Reads the pull requests of `project` (every project: None) and stores each
+    /// reading, deciding nothing.
+    async fn read_prs(&self, project: Option<&str>) -> Result<RefreshReport, ManagerError> {
         let sessions: Vec<Session> = self
             .store()
             .sessions(&SessionFilter {
@@ -338,7 +348,6 @@ impl Manager {
                         store.record_pr_snapshot(&s.id, &status, at)?;
                         report.read += 1;
                         drop(store);
-                        self.apply_pr(s, &status)?;
                         let old = s.pr.clone().unwrap_or_else(|| status.pr.clone());
                         let (was, is) = (old.repo_id(), status.pr.repo_id());
                         if !was.same(&is) {
@@ -406,8 +415,10 @@ impl Manager {
         Ok(report)
     }
 
-    /// Moves a session to the status its fresh PR reading decides (the lifecycle's one
-    /// transition function), through the single write path with a `status_changed` event.
+    /// Moves a claimed session to the status its fresh PR reading decides (the
+    /// lifecycle's one transition function), through the single write path with a
+    /// `status_changed` event. The poll does not: it stores the reading, and the next
+    /// probe decides from it and from the agent together.
     pub(crate) fn apply_pr(&self, s: &Session, status: &PrStatus) -> Result<(), ManagerError> {
         use crate::lifecycle::{AgentFact, Observation, Policy, PrFact};
         let obs = Observation {
@@ -418,61 +429,14 @@ impl Manager {
             pr: PrFact::Read(Box::new(status.clone())),
         };
         let why = format!(" (pull request #{})", status.pr.number);
-        self.move_by(s, &obs, &Policy::default(), &why)?;
-        Ok(())
-    }
-
-    /// Moves a session to the status [`crate::lifecycle::transition`] decides from `obs`,
-    /// decided again on the latest row, with a `status_changed` event whose message ends
-    /// with `why`. Returns the row as it is now.
-    pub(crate) fn move_by(
-        &self,
-        s: &Session,
-        obs: &crate::lifecycle::Observation,
-        policy: &crate::lifecycle::Policy,
-        why: &str,
-    ) -> Result<Session, ManagerError> {
-        use crate::lifecycle::{Decision, transition};
         let now = now_ms();
-        let decide = |row: &Session| {
-            transition(
-                Decision {
-                    status: row.status,
-                    reason: row.status_reason,
-                },
-                obs,
-                policy,
-                now,
-            )
-        };
-        let d = decide(s);
-        if d.status == s.status && d.reason == s.status_reason {
-            return Ok(s.clone());
+        let decide =
+            |row: &mut Session| super::status::decide(row, &obs, &Policy::default(), now, &why);
+        if decide(&mut s.clone()).is_empty() {
+            return Ok(());
         }
-        self.update(&s.id, |row| {
-            // Decided again on the latest row: another process may have moved it.
-            let d = decide(row);
-            if d.status == row.status && d.reason == row.status_reason {
-                return Vec::new();
-            }
-            let from = row.status;
-            row.status = d.status;
-            row.status_reason = d.reason;
-            vec![Change::new(
-                crate::model::EventKind::StatusChanged { from, to: d.status },
-                match d.status {
-                    SessionStatus::CiFailed | SessionStatus::ChangesRequested => {
-                        crate::model::Priority::Warning
-                    }
-                    SessionStatus::Mergeable => crate::model::Priority::Action,
-                    SessionStatus::NeedsInput | SessionStatus::Stuck => {
-                        crate::model::Priority::Urgent
-                    }
-                    _ => crate::model::Priority::Info,
-                },
-                format!("{from} → {}{why}", d.status),
-            )]
-        })
+        self.update(&s.id, decide)?;
+        Ok(())
     }
 
     /// The last request budget each scm reported, from any process.

@@ -22,7 +22,7 @@ use std::time::Duration;
 const MERGE_CLEANUP_GRACE: Duration = Duration::from_secs(300);
 
 /// A repository as one key, whatever the case its name was written in.
-fn repo_key(pr: &crate::model::PrRef) -> String {
+pub(crate) fn repo_key(pr: &crate::model::PrRef) -> String {
     pr.repo_id().to_string().to_ascii_lowercase()
 }
 
@@ -179,12 +179,22 @@ impl Manager {
                         continue;
                     }
                 }
-                // One merge per repository at a time: the next is read again against
-                // the base this one moves.
-                if let Some(p) = &s.pr
-                    && !pending.merging.insert(repo_key(p))
-                {
-                    continue;
+                // One merge per repository at a time, and the next decided only on a
+                // reading taken after it: against the base the merge moved.
+                if let Some(p) = &s.pr {
+                    let key = repo_key(p);
+                    let merged_at = self
+                        .merged_in
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&key)
+                        .copied();
+                    let read_at = snapshots.get(&s.id).map(|snap| snap.fetched_at);
+                    if merged_at.is_some_and(|m| read_at.is_none_or(|r| r <= m))
+                        || !pending.merging.insert(key)
+                    {
+                        continue;
+                    }
                 }
             }
             pending

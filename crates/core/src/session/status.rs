@@ -3,9 +3,7 @@
 
 use super::{Manager, ManagerError};
 use crate::model::EventKind;
-use crate::model::{
-    Activity, Priority, RuntimeHandle, Session, SessionStatus, StatusReason, now_ms,
-};
+use crate::model::{Activity, Priority, RuntimeHandle, Session, SessionStatus, now_ms};
 use crate::plugin::{
     ActivityContext, ActivityReport, ActivitySource, AgentSessionInfo, Liveness, Probe,
 };
@@ -124,11 +122,23 @@ pub fn apply_probe(
     }
     match liveness {
         Liveness::Gone => {
+            use crate::lifecycle::{AgentFact, Decision, Observation, Policy, PrFact, transition};
+            let prev = Decision {
+                status: row.status,
+                reason: row.status_reason,
+            };
+            let obs = Observation {
+                agent: AgentFact::Gone,
+                pr: PrFact::Unknown,
+            };
+            let d = transition(prev, &obs, &Policy::default(), now_ms());
             let message = format!(
-                "{}: its runtime is gone; marked killed (runtime_lost)",
-                row.id
+                "{}: its runtime is gone; marked {} ({})",
+                row.id,
+                d.status,
+                d.reason.map_or("", |r| r.as_str())
             );
-            return end(row, StatusReason::RuntimeLost, message);
+            return end(row, d, message);
         }
         // Its agent has ended: the session no longer takes a slot, its workspace stays,
         // and `ao session restore` starts it again.
@@ -143,20 +153,62 @@ pub fn apply_probe(
     Vec::new()
 }
 
-/// Ends a session for `reason`, with a warning that says so.
-fn end(row: &mut Session, reason: StatusReason, message: String) -> Vec<Change> {
+/// Ends a session as the lifecycle decided (`d`), with a warning that says so.
+fn end(row: &mut Session, d: crate::lifecycle::Decision, message: String) -> Vec<Change> {
     let from = row.status;
-    row.status = SessionStatus::Killed;
-    row.status_reason = Some(reason);
+    row.status = d.status;
+    row.status_reason = d.reason;
     row.activity = Some(Activity::Exited);
     vec![Change::new(
-        EventKind::StatusChanged {
-            from,
-            to: SessionStatus::Killed,
-        },
+        EventKind::StatusChanged { from, to: d.status },
         Priority::Warning,
         message,
     )]
+}
+
+/// Moves `row` to the status [`crate::lifecycle::transition`] decides from `obs`, with a
+/// `status_changed` event whose message ends with `why`; nothing when it stays.
+pub(crate) fn decide(
+    row: &mut Session,
+    obs: &crate::lifecycle::Observation,
+    policy: &crate::lifecycle::Policy,
+    now: crate::model::Timestamp,
+    why: &str,
+) -> Vec<Change> {
+    use crate::lifecycle::{Decision, transition};
+    let prev = Decision {
+        status: row.status,
+        reason: row.status_reason,
+    };
+    let d = transition(prev, obs, policy, now);
+    if d == prev {
+        return Vec::new();
+    }
+    let from = row.status;
+    row.status = d.status;
+    row.status_reason = d.reason;
+    vec![Change::new(
+        EventKind::StatusChanged { from, to: d.status },
+        match d.status {
+            SessionStatus::CiFailed | SessionStatus::ChangesRequested => Priority::Warning,
+            SessionStatus::Mergeable => Priority::Action,
+            SessionStatus::NeedsInput | SessionStatus::Stuck => Priority::Urgent,
+            _ => Priority::Info,
+        },
+        format!("{from} → {}{why}", d.status),
+    )]
+}
+
+/// What the lifecycle knows of a session's pull request from its last reading.
+fn pr_fact(s: &Session, snapshot: Option<&crate::store::PrSnapshot>) -> crate::lifecycle::PrFact {
+    use crate::lifecycle::PrFact;
+    match (&s.pr, snapshot) {
+        (None, _) => PrFact::None,
+        (Some(p), Some(snap)) if !snap.stale && snap.status.pr.number == p.number => {
+            PrFact::Read(Box::new(snap.status.clone()))
+        }
+        _ => PrFact::Unknown,
+    }
 }
 
 impl Manager {
@@ -206,24 +258,26 @@ impl Manager {
             }
         }
         let mut views = Vec::with_capacity(sessions.len());
-        let snapshots = if probes.iter().any(|p| p.is_some()) {
+        let snapshots = if sessions.iter().any(|s| s.pr.is_some()) {
             self.store().pr_snapshots()?
         } else {
             Default::default()
         };
         let mut limits = self.store().limits()?;
+        // Sessions no probe looked at (those whose agent ended by itself still follow
+        // their pull request): decided from its last reading.
+        let mut sessions = sessions;
+        for (i, s) in sessions.iter_mut().enumerate() {
+            if probes[i].is_none() {
+                let id = s.id.clone();
+                self.decide_reading(s, snapshots.get(&id))?;
+            }
+        }
         for (mut s, probe) in sessions.into_iter().zip(probes) {
             let mut reading = None;
             if let Some(p) = &probe {
-                reading = self.observe(&mut s, p).await?;
-                if p.liveness == Liveness::Alive {
-                    let last = reading
-                        .as_ref()
-                        .and_then(|r| r.last_at)
-                        .or(p.last_output_at);
-                    let snapshot = snapshots.get(&s.id);
-                    s = self.decide_live(&s, last, snapshot)?;
-                }
+                let id = s.id.clone();
+                reading = self.observe(&mut s, p, snapshots.get(&id)).await?;
                 // The limit table follows the readings, written only when they change.
                 let key = s.id.to_string();
                 match reading.as_ref().filter(|r| r.activity == Activity::Limited) {
@@ -294,23 +348,81 @@ impl Manager {
         Ok(views)
     }
 
-    /// Moves a live session to the status the lifecycle's transition decides from its
-    /// agent's activity (needs input, stuck) and its pull request's last fresh reading.
-    fn decide_live(
+    /// Decides every session of `project` (every project: None) from its pull request's
+    /// last reading and its agent as the last probe saw it: what the poll runs once it
+    /// has read, so a reading moves its session at once, by the same rules and on the
+    /// same view of the agent as the probe's.
+    pub(crate) fn decide_readings(&self, project: Option<&str>) -> Result<(), ManagerError> {
+        let snapshots = self.store().pr_snapshots()?;
+        let sessions = self.store().sessions(&SessionFilter {
+            project: project.map(str::to_owned),
+            include_archived: false,
+        })?;
+        for mut s in sessions {
+            let id = s.id.clone();
+            self.decide_reading(&mut s, snapshots.get(&id))?;
+        }
+        Ok(())
+    }
+
+    /// [`Manager::decide_readings`] for one session.
+    fn decide_reading(
         &self,
-        s: &Session,
-        last_active_at: Option<crate::model::Timestamp>,
+        s: &mut Session,
         snapshot: Option<&crate::store::PrSnapshot>,
-    ) -> Result<Session, ManagerError> {
-        use crate::lifecycle::{AgentFact, Observation, PrFact};
-        let pr = match (&s.pr, snapshot) {
-            (None, _) => PrFact::None,
-            (Some(p), Some(snap)) if !snap.stale && snap.status.pr.number == p.number => {
-                PrFact::Read(Box::new(snap.status.clone()))
-            }
-            _ => PrFact::Unknown,
+    ) -> Result<(), ManagerError> {
+        use crate::lifecycle::{AgentFact, Decision, Observation, follows_pr};
+        let d = Decision {
+            status: s.status,
+            reason: s.status_reason,
         };
-        // The orchestrator waits for the human as a matter of course: never stuck.
+        if s.pr.is_none() || s.archived_at.is_some() || in_flight(s) || !follows_pr(d) {
+            return Ok(());
+        }
+        let agent = if s.status.is_terminal() {
+            AgentFact::Unknown
+        } else {
+            let seen = self
+                .last_active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&s.id)
+                .copied();
+            match seen {
+                Some(last_active_at) => AgentFact::Running {
+                    activity: s.activity,
+                    last_active_at,
+                },
+                // Not probed by this process: nothing said of when it was last active.
+                None => AgentFact::Running {
+                    activity: s.activity,
+                    last_active_at: None,
+                },
+            }
+        };
+        let obs = Observation {
+            agent,
+            pr: pr_fact(s, snapshot),
+        };
+        let why = format!(" (pull request #{})", s.pr.as_ref().map_or(0, |p| p.number));
+        let policy = self.policy(s);
+        let now = now_ms();
+        if decide(&mut s.clone(), &obs, &policy, now, &why).is_empty() {
+            return Ok(());
+        }
+        *s = self.update(&s.id, |row| {
+            if in_flight(row) || row.archived_at.is_some() {
+                return Vec::new();
+            }
+            decide(row, &obs, &policy, now, &why)
+        })?;
+        Ok(())
+    }
+
+    /// What the config decides for a session: after how long without activity its agent
+    /// counts as stuck (the orchestrator, which waits for the human as a matter of
+    /// course, never).
+    fn policy(&self, s: &Session) -> crate::lifecycle::Policy {
         let stuck_after_ms = self
             .project(&s.project)
             .ok()
@@ -321,24 +433,21 @@ impl Manager {
                     .and_then(|r| r.threshold)
                     .map(|d| d.0.as_millis() as i64)
             });
-        let obs = Observation {
-            agent: AgentFact::Running {
-                activity: s.activity,
-                last_active_at,
-            },
-            pr,
-        };
-        let policy = crate::lifecycle::Policy { stuck_after_ms };
-        self.move_by(s, &obs, &policy, "")
+        crate::lifecycle::Policy { stuck_after_ms }
     }
 
-    /// Applies one probe to a session, asks its agent what it is doing while it runs, and
-    /// stores what changed, re-deciding on the latest row.
+    /// One observation of a session, decided and stored at once: its probe (liveness,
+    /// the agent's own session id), what its agent is doing and since when, and its pull
+    /// request's last reading (`snapshot`) go through the probe's rules and the
+    /// lifecycle's one transition, re-decided on the latest row in one write; nothing is
+    /// written when nothing changes.
     async fn observe(
         &self,
         s: &mut Session,
         probe: &Probe,
+        snapshot: Option<&crate::store::PrSnapshot>,
     ) -> Result<Option<ActivityReport>, ManagerError> {
+        use crate::lifecycle::{AgentFact, Observation};
         let mut reading = None;
         let mut learned = s.clone();
         if probe.liveness == Liveness::Alive {
@@ -347,25 +456,44 @@ impl Manager {
                 .await;
         }
         let activity = reading.as_ref().map(|r| r.activity);
+        let last_active_at = reading
+            .as_ref()
+            .and_then(|r| r.last_at)
+            .or(probe.last_output_at);
         let agent_id = learned.agent_session_id;
+        if probe.liveness == Liveness::Alive {
+            self.last_active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(s.id.clone(), last_active_at);
+        }
+        let policy = self.policy(s);
+        let pr = pr_fact(s, snapshot);
+        let now = now_ms();
+        let apply = |row: &mut Session, exit: Option<&AgentExit>| {
+            let mut changes = apply_probe(row, probe.liveness, activity, agent_id.clone(), exit);
+            if probe.liveness == Liveness::Alive && !row.status.is_terminal() && !in_flight(row) {
+                let obs = Observation {
+                    agent: AgentFact::Running {
+                        activity: row.activity,
+                        last_active_at,
+                    },
+                    pr: pr.clone(),
+                };
+                changes.extend(decide(row, &obs, &policy, now, ""));
+            }
+            changes
+        };
         // Most probes change nothing: decide on the copy first, write only a change.
         let mut preview = s.clone();
-        let changes = apply_probe(
-            &mut preview,
-            probe.liveness,
-            activity,
-            agent_id.clone(),
-            None,
-        );
+        let changes = apply(&mut preview, None);
         if preview != *s || !changes.is_empty() {
             // An agent that ended is read once more, for how it ended.
             let exit = match probe.liveness {
                 Liveness::Exited => self.agent_exit_now(s).await,
                 _ => None,
             };
-            *s = self.update(&s.id, |row| {
-                apply_probe(row, probe.liveness, activity, agent_id, exit.as_ref())
-            })?;
+            *s = self.update(&s.id, |row| apply(row, exit.as_ref()))?;
         }
         Ok(reading)
     }
@@ -523,7 +651,7 @@ pub(crate) fn workspace_gone(s: &Session, path: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SessionId;
+    use crate::model::{SessionId, StatusReason};
 
     fn working() -> Session {
         Session {
