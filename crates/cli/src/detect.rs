@@ -1,30 +1,8 @@
-//! What is installed on this machine: tools on PATH, their versions, GitHub auth.
+//! What is installed on this machine: tools on PATH, their versions, GitHub auth. Which
+//! program each agent runs is its registry entry's (`PluginRegistry::agent_cli`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// The agent plugins that run a CLI of their own, and that CLI's program name.
-pub const AGENT_CLIS: [(&str, &str); 9] = [
-    ("claude-code", "claude"),
-    ("codex", "codex"),
-    ("aider", "aider"),
-    ("opencode", "opencode"),
-    ("gemini", "gemini"),
-    ("qwen-code", "qwen"),
-    ("copilot", "copilot"),
-    ("kilo", "kilo"),
-    ("cline", "cline"),
-];
-
-/// The program an agent plugin (or a preset of the command agent) runs, if it has a
-/// fixed one.
-pub fn agent_program(agent: &str) -> Option<&'static str> {
-    AGENT_CLIS
-        .iter()
-        .find(|(a, _)| *a == agent)
-        .map(|(_, p)| *p)
-        .or_else(|| ao_plugins::agent::preset::preset(agent).map(|p| p.program))
-}
 
 /// The first executable called `program` on `PATH`.
 pub fn which(program: &str) -> Option<PathBuf> {

@@ -101,6 +101,19 @@ pub enum Origin {
     External(std::path::PathBuf),
 }
 
+/// The CLI an agent plugin runs, described once, in the agent's registry entry: the
+/// plugin launches `program`, and `ao doctor`, `ao init` and a spawn's hints read both
+/// from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentCli {
+    /// The CLI as its users call it (`Claude Code`).
+    pub name: &'static str,
+    /// The program on PATH (`claude`).
+    pub program: &'static str,
+    /// How to install it (`npm install -g @anthropic-ai/claude-code`).
+    pub install: &'static str,
+}
+
 /// One plugin the registry knows.
 #[derive(Clone)]
 pub struct PluginEntry {
@@ -116,6 +129,8 @@ pub struct PluginEntry {
     /// Why no test of ao's runs what this plugin drives, when none does (a preset for a
     /// CLI that cannot be installed or used where ao is tested).
     pub untested: Option<String>,
+    /// For an agent that runs a CLI of its own: that CLI.
+    pub cli: Option<AgentCli>,
 }
 
 impl PluginEntry {
@@ -177,6 +192,21 @@ impl PluginRegistry {
             (a.manifest.slot, &a.manifest.name).cmp(&(b.manifest.slot, &b.manifest.name))
         });
         all
+    }
+
+    /// The CLI the agent plugin `name` runs, when it runs one of its own.
+    pub fn agent_cli(&self, name: &str) -> Option<&AgentCli> {
+        self.get(Slot::Agent, name)?.cli.as_ref()
+    }
+
+    /// The agents that run a CLI of their own and are tested with it (not presets), in
+    /// the order they were registered: the order `ao init` prefers them in.
+    pub fn agent_clis(&self) -> Vec<(&str, &AgentCli)> {
+        self.entries
+            .iter()
+            .filter(|e| e.manifest.slot == Slot::Agent && e.untested.is_none())
+            .filter_map(|e| Some((e.manifest.name.as_str(), e.cli.as_ref()?)))
+            .collect()
     }
 
     /// The names of the plugins of one slot.

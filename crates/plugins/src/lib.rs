@@ -1,7 +1,9 @@
 //! ao's built-in plugins, one module per plugin, and the registry that lists them.
 
 use ao_core::plugin::Slot;
-use ao_core::registry::{Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator};
+use ao_core::registry::{
+    AgentCli, Origin, PluginEntry, PluginManifest, PluginRegistry, SectionValidator,
+};
 
 pub mod agent;
 pub mod github;
@@ -21,16 +23,6 @@ pub fn builtin_registry() -> PluginRegistry {
     for entry in [
         runtime::tmux::entry(),
         runtime::process::entry(),
-        agent::claude_code::entry(),
-        agent::codex::entry(),
-        agent::aider::entry(),
-        agent::opencode::entry(&agent::opencode::OPENCODE),
-        agent::opencode::entry(&agent::opencode::KILO),
-        agent::gemini::entry(),
-        agent::qwen_code::entry(),
-        agent::copilot::entry(),
-        agent::cline::entry(),
-        agent::command::entry(),
         workspace::worktree::entry(),
         workspace::clone::entry(),
         tracker::github::entry(),
@@ -43,7 +35,7 @@ pub fn builtin_registry() -> PluginRegistry {
         notifier::ntfy::entry(),
     ]
     .into_iter()
-    .chain(agent::preset::entries())
+    .chain(agent::entries())
     {
         registry.register(entry);
     }
@@ -70,6 +62,7 @@ fn planned(
         validate,
         factory: None,
         untested: None,
+        cli: None,
     }
 }
 
@@ -84,6 +77,21 @@ fn available(
     PluginEntry {
         factory: Some(factory),
         ..planned(slot, name, description, validate)
+    }
+}
+
+/// A built-in agent's registry entry, for the CLI it runs: its description (`ao plugin
+/// ls`) is made from the CLI's name and program, then `note`.
+fn agent(
+    name: &str,
+    cli: AgentCli,
+    note: &str,
+    factory: ao_core::registry::Factory,
+) -> PluginEntry {
+    let description = format!("{} ({}){note}", cli.name, cli.program);
+    PluginEntry {
+        cli: Some(cli),
+        ..available(Slot::Agent, name, &description, None, factory)
     }
 }
 
@@ -104,5 +112,65 @@ mod tests {
         ] {
             assert!(registry.get(slot, name).is_some(), "{slot} {name}");
         }
+    }
+
+    #[test]
+    fn every_agent_but_the_command_agent_names_its_program_and_how_to_install_it() {
+        let registry = builtin_registry();
+        let agents: Vec<&PluginEntry> = registry
+            .entries()
+            .into_iter()
+            .filter(|e| e.manifest.slot == Slot::Agent)
+            .collect();
+        assert!(agents.len() > 10, "{}", agents.len());
+        for entry in agents {
+            let name = &entry.manifest.name;
+            // The command agent runs whatever agentConfig.command names.
+            if name == "command" {
+                assert!(entry.cli.is_none());
+                continue;
+            }
+            let cli = entry.cli.unwrap_or_else(|| panic!("{name} names no CLI"));
+            assert!(!cli.name.is_empty(), "{name}");
+            assert!(
+                !cli.program.is_empty() && !cli.program.contains(char::is_whitespace),
+                "{name}: program {:?}",
+                cli.program
+            );
+            assert!(!cli.install.is_empty(), "{name}: no install hint");
+            assert_eq!(registry.agent_cli(name), Some(&cli));
+            assert!(
+                entry
+                    .manifest
+                    .description
+                    .contains(&format!("({})", cli.program)),
+                "{name}: {}",
+                entry.manifest.description
+            );
+        }
+    }
+
+    #[test]
+    fn init_prefers_the_agents_in_their_registration_order() {
+        let registry = builtin_registry();
+        let order: Vec<(&str, &str)> = registry
+            .agent_clis()
+            .into_iter()
+            .map(|(agent, cli)| (agent, cli.program))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("claude-code", "claude"),
+                ("codex", "codex"),
+                ("aider", "aider"),
+                ("opencode", "opencode"),
+                ("gemini", "gemini"),
+                ("qwen-code", "qwen"),
+                ("copilot", "copilot"),
+                ("kilo", "kilo"),
+                ("cline", "cline"),
+            ]
+        );
     }
 }

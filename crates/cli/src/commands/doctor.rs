@@ -287,8 +287,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     // Claude Code refuses its permission bypass as root unless told it is in a sandbox:
     // say so before a spawn finds out. A Claude Code that is not installed is reported
     // missing below, once.
-    let claude_installed =
-        detect::agent_program("claude-code").is_some_and(|p| detect::which(p).is_some());
+    let claude_installed = registry
+        .agent_cli("claude-code")
+        .is_some_and(|cli| detect::which(cli.program).is_some());
     if is_root() && claude_installed {
         for p in projects.iter().filter(|p| p.agent == "claude-code") {
             let bypass = matches!(
@@ -308,9 +309,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
     let agents: BTreeSet<&str> = projects.iter().map(|p| p.agent.as_str()).collect();
     for agent in &agents {
-        let Some(program) = detect::agent_program(agent) else {
+        let Some(cli) = registry.agent_cli(agent) else {
             continue;
         };
+        let program = cli.program;
         match detect::which(program) {
             Some(path) => checks.push(check(
                 &format!("agent {agent}"),
@@ -324,20 +326,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 &format!("agent {agent}"),
                 Status::Fail,
                 format!("`{program}` is not on PATH"),
-                Some(match *agent {
-                    "claude-code" => "npm install -g @anthropic-ai/claude-code",
-                    "codex" => "npm install -g @openai/codex",
-                    "aider" => "pip install aider-chat",
-                    "gemini" => "npm install -g @google/gemini-cli",
-                    "qwen-code" => "npm install -g @qwen-code/qwen-code",
-                    "copilot" => "npm install -g @github/copilot",
-                    "kilo" => "npm install -g @kilocode/cli",
-                    "cline" => "npm install -g cline",
-                    "opencode" => "npm install -g opencode-ai",
-                    other => ao_plugins::agent::preset::preset(other)
-                        .map(|p| p.install)
-                        .unwrap_or("install it and put it on PATH"),
-                }),
+                Some(cli.install),
             )),
         }
     }

@@ -1,12 +1,13 @@
 //! `ao init`: writes a commented agent-orchestrator.yaml for the repository it runs in.
 
 use crate::cli::InitArgs;
-use crate::detect::{self, AGENT_CLIS, GithubAuth};
+use crate::detect::{self, GithubAuth};
 use crate::error::UserError;
 use crate::ui::Paint;
 use ao_core::config::{
     CONFIG_FILE_NAMES, ao_home, is_valid_prefix, json_schema_text, load_str, process_env,
 };
+use ao_core::registry::PluginRegistry;
 use ao_core::repo::{self, BranchSource, RepoError, RepoFacts};
 use ao_plugins::github::{is_github_com, is_github_host};
 use std::io::{BufRead, IsTerminal, Write};
@@ -63,10 +64,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     }
 
     let tmux = detect::which("tmux").and_then(|t| detect::version_line(&t, &["-V"]));
-    let agents_found: Vec<&str> = AGENT_CLIS
-        .iter()
-        .filter(|(_, program)| detect::which(program).is_some())
-        .map(|(agent, _)| *agent)
+    // Each agent's program is its registry entry's.
+    let registry = ao_plugins::builtin_registry();
+    let agents_found: Vec<&str> = registry
+        .agent_clis()
+        .into_iter()
+        .filter(|(_, cli)| detect::which(cli.program).is_some())
+        .map(|(agent, _)| agent)
         .collect();
     let auth = detect::github_auth();
 
@@ -86,14 +90,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         default_branch: facts.default_branch.clone(),
     };
     if interactive {
-        ask(&mut choices, &agents_found)?;
+        ask(&mut choices, &registry, &agents_found)?;
     }
 
     let home = ao_home(&process_env);
     let schema_path = home.join("schema").join(SCHEMA_FILE);
     let text = render(&facts, &choices, &schema_path);
     // What ao writes must load: check it before it touches the disk.
-    let registry = ao_plugins::builtin_registry();
     if let Err(e) = load_str(&text, &target, &registry, &process_env) {
         return Err(
             UserError::failed(format!("the generated config does not validate:\n{e}"))
@@ -146,7 +149,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  agent          {} ({})",
         choices.agent,
-        agent_note(&choices, &agents_found)
+        agent_note(&choices, &registry, &agents_found)
     );
     println!(
         "  tracker        {}",
@@ -184,7 +187,7 @@ fn on_github(facts: &RepoFacts) -> bool {
 }
 
 /// What init found of the chosen agent, and what to do when it is missing.
-fn agent_note(choices: &Choices, agents_found: &[&str]) -> String {
+fn agent_note(choices: &Choices, registry: &PluginRegistry, agents_found: &[&str]) -> String {
     if let Some(command) = &choices.command {
         return format!("runs `{command}`");
     }
@@ -192,9 +195,18 @@ fn agent_note(choices: &Choices, agents_found: &[&str]) -> String {
         return format!("found: {}", agents_found.join(", "));
     }
     if agents_found.is_empty() {
-        return "no agent CLI found on PATH: install one (e.g. `npm i -g @anthropic-ai/claude-code`), or run `ao init --force` on a terminal and choose `command`, which runs any CLI".to_owned();
+        let example = registry
+            .agent_clis()
+            .first()
+            .map(|(_, cli)| format!(" (e.g. `{}`)", cli.install))
+            .unwrap_or_default();
+        return format!(
+            "no agent CLI found on PATH: install one{example}, or run `ao init --force` on a terminal and choose `command`, which runs any CLI"
+        );
     }
-    let program = crate::detect::agent_program(&choices.agent).unwrap_or(&choices.agent);
+    let program = registry
+        .agent_cli(&choices.agent)
+        .map_or(choices.agent.as_str(), |cli| cli.program);
     format!(
         "`{program}` is not on PATH; found: {}",
         agents_found.join(", ")
@@ -218,7 +230,11 @@ fn project_id(facts: &RepoFacts) -> String {
 }
 
 /// Asks for the few real choices on a terminal; Enter keeps the default.
-fn ask(choices: &mut Choices, agents_found: &[&str]) -> anyhow::Result<()> {
+fn ask(
+    choices: &mut Choices,
+    registry: &PluginRegistry,
+    agents_found: &[&str],
+) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut prompt = |question: &str, default: &str| -> anyhow::Result<String> {
@@ -246,7 +262,11 @@ fn ask(choices: &mut Choices, agents_found: &[&str]) -> anyhow::Result<()> {
         );
     }
     // Every built-in agent, the ones found on PATH marked as such.
-    let mut known: Vec<&str> = AGENT_CLIS.iter().map(|(a, _)| *a).collect();
+    let mut known: Vec<&str> = registry
+        .agent_clis()
+        .into_iter()
+        .map(|(agent, _)| agent)
+        .collect();
     known.push("command");
     let offer: Vec<String> = known
         .iter()

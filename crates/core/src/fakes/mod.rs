@@ -100,6 +100,7 @@ impl Fakes {
                 validate: None,
                 factory: Some(factory),
                 untested: None,
+                cli: None,
             });
         }
     }

@@ -156,6 +156,7 @@ fn manager(dir: &std::path::Path, scm: Arc<LabScm>) -> Manager {
             Ok(scm.clone() as Arc<dyn Scm>)
         }))),
         untested: None,
+        cli: None,
     });
     let file = dir.join("agent-orchestrator.yaml");
     let yaml = format!(

@@ -17,15 +17,22 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    LaunchSpec, PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "aider";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "Aider",
+    program: "aider",
+    install: "pip install aider-chat",
+};
 
 /// The chat history aider keeps for a session, in the session's own directory.
 const CHAT_HISTORY: &str = "aider-chat.md";
@@ -37,7 +44,7 @@ pub struct Aider;
 impl Aider {
     /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
     fn program(_config: &AgentConfig) -> String {
-        "aider".into()
+        CLI.program.into()
     }
 
     fn argv(ctx: &LaunchContext, restore: bool) -> Result<Vec<String>, PluginError> {
@@ -225,7 +232,7 @@ impl Agent for Aider {
         // A Python entry script: the process is named after the script, and the terminal
         // may name it after its interpreter.
         let mut names = vec![
-            "aider".to_owned(),
+            CLI.program.to_owned(),
             "python3".to_owned(),
             "python".to_owned(),
         ];
@@ -340,13 +347,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "Aider (aider)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

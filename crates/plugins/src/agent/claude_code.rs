@@ -14,9 +14,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    LaunchSpec, PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -24,6 +24,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "claude-code";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "Claude Code",
+    program: "claude",
+    install: "npm install -g @anthropic-ai/claude-code",
+};
 
 /// The hook events ao listens to.
 const EVENTS: &[&str] = &[
@@ -44,7 +51,7 @@ pub struct ClaudeCode;
 impl ClaudeCode {
     /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
     fn program(_config: &AgentConfig) -> String {
-        "claude".into()
+        CLI.program.into()
     }
 
     /// The flags every start and resume share: hooks, permissions, model, rules.
@@ -305,7 +312,7 @@ impl Agent for ClaudeCode {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or(program);
-        let mut names = vec![base.clone(), "claude".into()];
+        let mut names = vec![base.clone(), CLI.program.into()];
         if let Some(n) = &config.process_name {
             names.insert(0, n.clone());
         }
@@ -520,13 +527,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "Claude Code (claude)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    LaunchSpec, PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,6 +27,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "cline";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "Cline CLI",
+    program: "cline",
+    install: "npm install -g cline",
+};
 
 /// The rules file in the session's worktree.
 const RULES_FILE: &str = ".clinerules/ao-rules.md";
@@ -56,7 +63,7 @@ impl Cline {
                 ),
             });
         }
-        let mut argv = vec!["cline".to_owned(), "-i".into(), "--yolo".into()];
+        let mut argv = vec![CLI.program.to_owned(), "-i".into(), "--yolo".into()];
         argv.extend(model_args("--model", ctx.config.model.as_ref()));
         if let Some(id) = resume {
             argv.push(format!("--id={id}"));
@@ -177,7 +184,7 @@ impl Agent for Cline {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // npm's `cline` is the CLI's own binary, linked in at install.
-        super::process_names(config, &["cline", "node"])
+        super::process_names(config, &[CLI.program, "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
@@ -262,11 +269,10 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
+    crate::agent(
         NAME,
-        "Cline CLI (cline), permissionless only",
-        None,
+        CLI,
+        ", permissionless only",
         Factory::Agent(Arc::new(build)),
     )
 }

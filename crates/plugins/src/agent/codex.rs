@@ -14,9 +14,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    LaunchSpec, PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -24,6 +24,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "codex";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "OpenAI Codex CLI",
+    program: "codex",
+    install: "npm install -g @openai/codex",
+};
 
 /// Codex.
 #[derive(Debug, Default)]
@@ -37,7 +44,7 @@ fn toml_string(s: &str) -> String {
 impl Codex {
     /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
     fn program(_config: &AgentConfig) -> String {
-        "codex".into()
+        CLI.program.into()
     }
 
     fn common_args(ctx: &LaunchContext) -> Vec<String> {
@@ -289,7 +296,7 @@ impl Agent for Codex {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // The npm package's `codex` is a node script that runs the native binary.
-        super::process_names(config, &["codex", "node"])
+        super::process_names(config, &[CLI.program, "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
@@ -467,13 +474,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "OpenAI Codex CLI (codex)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::Activity;
 use ao_core::plugin::{
     ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, LaunchContext,
-    LaunchSpec, PluginError, PromptDelivery, Slot,
+    LaunchSpec, PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,6 +27,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "copilot";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "GitHub Copilot CLI",
+    program: "copilot",
+    install: "npm install -g @github/copilot",
+};
 
 /// The variable naming extra directories the CLI reads instructions from.
 const INSTRUCTIONS_ENV: &str = "COPILOT_CUSTOM_INSTRUCTIONS_DIRS";
@@ -40,7 +47,7 @@ pub struct Copilot;
 
 impl Copilot {
     fn program() -> String {
-        "copilot".into()
+        CLI.program.into()
     }
 
     fn spec(
@@ -281,7 +288,7 @@ impl Agent for Copilot {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // Its launcher is a Node.js script that keeps node's process name.
-        super::process_names(config, &["copilot", "node"])
+        super::process_names(config, &[CLI.program, "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
@@ -373,13 +380,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "GitHub Copilot CLI (copilot)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
-    PluginError, PromptDelivery, Slot,
+    PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -29,6 +29,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "gemini";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "Gemini CLI",
+    program: "gemini",
+    install: "npm install -g @google/gemini-cli",
+};
 
 /// The hook events ao listens to.
 const EVENTS: &[&str] = &[
@@ -53,7 +60,7 @@ pub struct Gemini;
 
 impl Gemini {
     fn program() -> String {
-        "gemini".into()
+        CLI.program.into()
     }
 
     /// The flags every start and resume share (permissions, model), and the environment
@@ -303,7 +310,7 @@ impl Agent for Gemini {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // The CLI is a Node.js program that keeps node's process name.
-        super::process_names(config, &["gemini", "node"])
+        super::process_names(config, &[CLI.program, "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
@@ -460,13 +467,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "Gemini CLI (gemini)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

@@ -13,8 +13,30 @@ pub mod qwen_code;
 
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{ActivityReport, ActivitySource, PluginError};
+use ao_core::registry::PluginEntry;
 use ao_core::store::AgentReport;
 use std::path::Path;
+
+/// Every built-in agent's registry entry. The agents that run a CLI come in the order
+/// `ao init` prefers them when it finds several installed. An agent is its own module
+/// (its CLI described once, in its `entry`) plus its line here.
+pub fn entries() -> Vec<PluginEntry> {
+    [
+        claude_code::entry(),
+        codex::entry(),
+        aider::entry(),
+        opencode::entry(&opencode::OPENCODE),
+        gemini::entry(),
+        qwen_code::entry(),
+        copilot::entry(),
+        opencode::entry(&opencode::KILO),
+        cline::entry(),
+        command::entry(),
+    ]
+    .into_iter()
+    .chain(preset::entries())
+    .collect()
+}
 
 /// A random (version 4) UUID, for CLIs that take their session id from the caller.
 pub(crate) fn new_uuid() -> String {

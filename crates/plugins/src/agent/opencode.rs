@@ -17,9 +17,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
-    PluginError, PromptDelivery, Slot,
+    PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -35,10 +35,8 @@ const REPORTER: &str = include_str!("assets/opencode-reporter.js");
 pub struct Flavor {
     /// The agent's name.
     name: &'static str,
-    /// The CLI as `ao plugin ls` shows it.
-    description: &'static str,
-    /// The program on PATH.
-    program: &'static str,
+    /// The CLI, its program and how to install it.
+    cli: AgentCli,
     /// The names its process may have once it runs (its launcher may be a Node.js
     /// script that keeps node's name, and its binary have a name of its own).
     process_names: &'static [&'static str],
@@ -51,8 +49,11 @@ pub struct Flavor {
 /// opencode.
 pub const OPENCODE: Flavor = Flavor {
     name: "opencode",
-    description: "opencode (opencode)",
-    program: "opencode",
+    cli: AgentCli {
+        name: "opencode",
+        program: "opencode",
+        install: "npm install -g opencode-ai",
+    },
     process_names: &["opencode"],
     config_var: "OPENCODE_CONFIG_CONTENT",
     no_update_var: "OPENCODE_DISABLE_AUTOUPDATE",
@@ -61,8 +62,11 @@ pub const OPENCODE: Flavor = Flavor {
 /// Kilo Code's CLI.
 pub const KILO: Flavor = Flavor {
     name: "kilo",
-    description: "Kilo Code CLI (kilo)",
-    program: "kilo",
+    cli: AgentCli {
+        name: "Kilo Code CLI",
+        program: "kilo",
+        install: "npm install -g @kilocode/cli",
+    },
     process_names: &["kilo", "node", ".kilo"],
     config_var: "KILO_CONFIG_CONTENT",
     no_update_var: "KILO_DISABLE_AUTOUPDATE",
@@ -81,7 +85,7 @@ impl Default for OpenCode {
 impl OpenCode {
     /// The CLI is found on PATH; `agentConfig.command` belongs to the `command` agent.
     fn program(&self) -> String {
-        self.0.program.into()
+        self.0.cli.program.into()
     }
 
     /// The environment every start and resume share: the reporter, permissions, rules.
@@ -287,13 +291,7 @@ pub fn entry(flavor: &'static Flavor) -> PluginEntry {
     let build = move |_: &SectionRef<'_>| -> Result<Arc<dyn Agent>, PluginError> {
         Ok(Arc::new(OpenCode(flavor)))
     };
-    crate::available(
-        Slot::Agent,
-        flavor.name,
-        flavor.description,
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(flavor.name, flavor.cli, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

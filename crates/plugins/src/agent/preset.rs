@@ -14,9 +14,9 @@ use super::command::{CommandAgent, PROMPT_PLACEHOLDER};
 use ao_core::config::{AgentConfig, Permission, PromptMode};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
-    PluginError, Slot,
+    PluginError,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -25,12 +25,8 @@ use std::sync::Arc;
 pub struct Preset {
     /// The agent's name in `agent:`.
     pub name: &'static str,
-    /// The CLI, as its users call it.
-    pub cli: &'static str,
-    /// The program on PATH.
-    pub program: &'static str,
-    /// How to install it.
-    pub install: &'static str,
+    /// The CLI, as its users call it, its program on PATH and how to install it.
+    pub cli: AgentCli,
     /// The arguments that start it with the task; [`PROMPT_PLACEHOLDER`] stands for the
     /// task. Without it, ao types the task in once the CLI runs.
     pub task_args: &'static [&'static str],
@@ -48,9 +44,11 @@ pub struct Preset {
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "crush",
-        cli: "Crush",
-        program: "crush",
-        install: "npm install -g @charmland/crush",
+        cli: AgentCli {
+            name: "Crush",
+            program: "crush",
+            install: "npm install -g @charmland/crush",
+        },
         task_args: &[],
         permissionless: &["--yolo"],
         suggest: &[],
@@ -60,9 +58,11 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "amp",
-        cli: "Amp",
-        program: "amp",
-        install: "npm install -g @ampcode/cli",
+        cli: AgentCli {
+            name: "Amp",
+            program: "amp",
+            install: "npm install -g @ampcode/cli",
+        },
         task_args: &[],
         permissionless: &[],
         suggest: &[],
@@ -71,9 +71,11 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "auggie",
-        cli: "Auggie",
-        program: "auggie",
-        install: "npm install -g @augmentcode/auggie",
+        cli: AgentCli {
+            name: "Auggie",
+            program: "auggie",
+            install: "npm install -g @augmentcode/auggie",
+        },
         task_args: &["--instruction", PROMPT_PLACEHOLDER],
         permissionless: &[],
         suggest: &["--ask"],
@@ -82,9 +84,11 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "cursor",
-        cli: "Cursor CLI",
-        program: "agent",
-        install: "the installer on cursor.com (Cursor CLI is not in a package registry)",
+        cli: AgentCli {
+            name: "Cursor CLI",
+            program: "agent",
+            install: "the installer on cursor.com (Cursor CLI is not in a package registry)",
+        },
         task_args: &["--", PROMPT_PLACEHOLDER],
         permissionless: &["--force", "--sandbox", "disabled"],
         suggest: &[],
@@ -106,7 +110,7 @@ impl Preset {
         if config.command.as_ref().is_some_and(|c| !c.is_empty()) {
             return config;
         }
-        let mut argv = vec![self.program.to_owned()];
+        let mut argv = vec![self.cli.program.to_owned()];
         let flags = match ctx.permissions() {
             Permission::Permissionless => self.permissionless,
             Permission::Suggest => self.suggest,
@@ -170,11 +174,10 @@ pub fn entries() -> Vec<PluginEntry> {
             };
             PluginEntry {
                 untested: Some(p.untested.to_owned()),
-                ..crate::available(
-                    Slot::Agent,
+                ..crate::agent(
                     p.name,
-                    &format!("{} ({}): a preset of the command agent", p.cli, p.program),
-                    None,
+                    p.cli,
+                    ": a preset of the command agent",
                     Factory::Agent(Arc::new(build)),
                 )
             }

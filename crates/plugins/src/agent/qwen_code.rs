@@ -21,9 +21,9 @@ use ao_core::config::{AgentConfig, Permission};
 use ao_core::model::{Activity, Timestamp};
 use ao_core::plugin::{
     ActivityContext, ActivityReport, Agent, AgentSessionInfo, LaunchContext, LaunchSpec,
-    PluginError, PromptDelivery, Slot,
+    PluginError, PromptDelivery,
 };
-use ao_core::registry::{Factory, PluginEntry, SectionRef};
+use ao_core::registry::{AgentCli, Factory, PluginEntry, SectionRef};
 use ao_core::store::AgentReport;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -31,6 +31,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const NAME: &str = "qwen-code";
+
+/// The CLI this agent runs, described once: its registry entry carries it.
+pub const CLI: AgentCli = AgentCli {
+    name: "Qwen Code",
+    program: "qwen",
+    install: "npm install -g @qwen-code/qwen-code",
+};
 
 /// The hook events ao listens to (Claude Code's names).
 const EVENTS: &[&str] = &[
@@ -53,7 +60,7 @@ pub struct QwenCode;
 
 impl QwenCode {
     fn program() -> String {
-        "qwen".into()
+        CLI.program.into()
     }
 
     fn spec(
@@ -173,7 +180,7 @@ impl Agent for QwenCode {
 
     fn process_names(&self, config: &AgentConfig) -> Vec<String> {
         // A Node.js program that keeps node's process name.
-        super::process_names(config, &["qwen", "node"])
+        super::process_names(config, &[CLI.program, "node"])
     }
 
     async fn activity(&self, ctx: &ActivityContext) -> Result<ActivityReport, PluginError> {
@@ -277,13 +284,7 @@ fn build(_section: &SectionRef<'_>) -> Result<Arc<dyn Agent>, PluginError> {
 
 /// The registry entry.
 pub fn entry() -> PluginEntry {
-    crate::available(
-        Slot::Agent,
-        NAME,
-        "Qwen Code (qwen)",
-        None,
-        Factory::Agent(Arc::new(build)),
-    )
+    crate::agent(NAME, CLI, "", Factory::Agent(Arc::new(build)))
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ pub fn load(
                             validate: None,
                             factory: Some(factory(*slot, inst)),
                             untested: None,
+                            cli: None,
                         });
                     }
                     state
