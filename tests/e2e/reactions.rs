@@ -648,3 +648,103 @@ fn a_host_killed_at_any_step_of_a_notification_delivers_it_once() {
         l.f.stop_host(host);
     }
 }
+
+/// The events' messages, oldest first.
+fn event_messages(f: &Fleet) -> Vec<String> {
+    let run = f.ao(&["events", "--json"]);
+    run.success();
+    serde_json::from_str::<Vec<serde_json::Value>>(&run.stdout)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_host_applies_a_valid_config_edit_refuses_an_invalid_one_and_keeps_a_removed_projects_sessions()
+ {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let other = f.env.repo_with_origin("other", "main");
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let base = std::fs::read_to_string(&file).unwrap();
+    let with_other = format!(
+        "{base}  other:\n    path: {}\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        other.display()
+    );
+    std::fs::write(
+        &file,
+        format!("{with_other}lifecycle:\n  probeInterval: 200ms\n"),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "keep going"]).success();
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    wait_until("the host", || {
+        f.ao(&["status"])
+            .stdout
+            .contains("host: running")
+            .then_some(())
+    });
+
+    // A valid edit: applied, and said.
+    std::fs::write(
+        &file,
+        format!("{with_other}lifecycle:\n  probeInterval: 300ms\nreactions:\n  agent-stuck:\n    threshold: 10m\n"),
+    )
+    .unwrap();
+    let said = wait_until("the edit applied", || {
+        event_messages(&f)
+            .into_iter()
+            .find(|m| m.starts_with("config reloaded from"))
+    });
+    assert!(said.contains("`lifecycle` changed"), "{said}");
+    assert!(said.contains("`reactions` changed"), "{said}");
+    assert!(!said.contains("project"), "{said}");
+
+    // An invalid one: refused with its place, the running config kept.
+    std::fs::write(
+        &file,
+        format!("{with_other}lifecycle:\n  probeInterval: 300ms\nreactions:\n  agent-stuck:\n    retries: lots\n"),
+    )
+    .unwrap();
+    let refused = wait_until("the edit refused", || {
+        event_messages(&f)
+            .into_iter()
+            .find(|m| m.starts_with("the edited config was not applied"))
+    });
+    let lines = with_other.lines().count() + 5;
+    assert!(
+        refused.contains(&format!("agent-orchestrator.yaml:{lines}:")),
+        "line {lines}: {refused}"
+    );
+    // Still running, on the config it had (`ao status` itself cannot load the file).
+    let mut host = host;
+    assert!(host.try_wait().unwrap().is_none(), "the host ended");
+
+    // The project removed: its session runs on, not in the config, with no reactions.
+    let without_app = with_other.replacen(
+        &format!(
+            "  app:\n    path: {}\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+            f.repo.display()
+        ),
+        "",
+        1,
+    );
+    assert_ne!(without_app, with_other);
+    std::fs::write(&file, &without_app).unwrap();
+    let removed = wait_until("the project's removal applied", || {
+        event_messages(&f)
+            .into_iter()
+            .find(|m| m.starts_with("config reloaded from") && m.contains("project `app` removed"))
+    });
+    assert!(removed.contains("its sessions run on"), "{removed}");
+    assert_eq!(f.tmux_sessions().len(), 1, "{:?}", f.tmux_sessions());
+    let status = f.ao(&["status"]);
+    status.success();
+    assert!(status.stdout.contains("app-1"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("not in the config"),
+        "{}",
+        status.stdout
+    );
+    f.stop_host(host);
+}

@@ -25,6 +25,11 @@ impl Paint {
         }
     }
 
+    /// Never: for the log and the store.
+    pub fn plain() -> Paint {
+        Paint { on: false }
+    }
+
     /// For stderr.
     pub fn stderr() -> Paint {
         Paint {

@@ -178,13 +178,27 @@ pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::
                 }
             }
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let host = m.run_host(projects, async {
+        // The signal, kept across the host's runs (one per config it runs on).
+        let (tx, mut rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
             let s = signal.await;
-            let _ = tx.send(s);
+            let _ = tx.send(Some(s));
         });
-        host.await;
-        rx.await.ok()
+        let mut m = m;
+        loop {
+            let mut stopped = rx.clone();
+            let end = m
+                .run_host(projects, async move {
+                    let _ = stopped.wait_for(Option::is_some).await;
+                })
+                .await;
+            if end == ao_core::session::HostEnd::Stopped {
+                break;
+            }
+            m = reload(m);
+        }
+        let signal = rx.borrow_and_update().clone();
+        signal
     })?;
     let how = signal.map(|s| format!(" ({})", s.name)).unwrap_or_default();
     tracing::info!("ao host stopped{how}");
@@ -192,6 +206,37 @@ pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::
         eprintln!("ao host stopped{how}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The host's manager after an edit of its config: a new one over the edited config
+/// (which says what changed), or, when the edit does not load, the one running (the
+/// refusal said with its file:line in the log and the events).
+fn reload(m: Arc<ao_core::session::Manager>) -> Arc<ao_core::session::Manager> {
+    match super::session::manager() {
+        Ok(new) => {
+            match new.adopt_config(m.config()) {
+                Ok(lines) => lines.iter().for_each(|l| tracing::info!("{l}")),
+                Err(e) => tracing::warn!("{e}"),
+            }
+            new
+        }
+        Err(e) => {
+            let why = match e.downcast_ref::<ao_core::config::ConfigError>() {
+                Some(config) => config
+                    .diagnostics
+                    .iter()
+                    .map(|d| crate::ui::render_diagnostic(d, &crate::ui::Paint::plain()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => format!("{e:#}"),
+            };
+            match m.refuse_config(&why) {
+                Ok(line) => tracing::warn!("{line}"),
+                Err(e) => tracing::warn!("{e}"),
+            }
+            m
+        }
+    }
 }
 
 /// Starts the host in the background, in a session of its own, and waits until it holds

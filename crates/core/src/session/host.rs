@@ -15,6 +15,19 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the host polls pull requests, unless `lifecycle.pollInterval` says otherwise.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How often the host looks at its config's files for an edit.
+const CONFIG_LOOK: Duration = Duration::from_secs(1);
+
+/// Why [`Manager::run_host`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostEnd {
+    /// `stop` resolved.
+    Stopped,
+    /// A file of its config changed: load it again and run on (see
+    /// [`Manager::adopt_config`], [`Manager::refuse_config`]).
+    ConfigChanged,
+}
+
 /// The shortest time between two decidings of the reactions.
 const DECIDE_GAP: Duration = Duration::from_secs(1);
 
@@ -182,9 +195,15 @@ impl Manager {
     /// up to [`ACTS_AT_ONCE`] at once, one at a time per session, each with its own
     /// deadline). A hung scm delays no probe, and a hung agent no other session's
     /// message. Whatever fails is logged and tried again at its next turn; nothing ends
-    /// the host but `stop`. Acts in flight when `stop` comes may finish for up to 10 s;
-    /// the rest stay due for the next host, and none is recorded done that was not.
-    pub async fn run_host(&self, projects: &[String], stop: impl std::future::Future<Output = ()>) {
+    /// the host but `stop`, or an edit of its config's files (then it returns
+    /// [`HostEnd::ConfigChanged`] for its caller to load the config again and run on).
+    /// Acts in flight when it ends may finish for up to 10 s; the rest stay due for the
+    /// next run, and none is recorded done that was not.
+    pub async fn run_host(
+        &self,
+        projects: &[String],
+        stop: impl std::future::Future<Output = ()>,
+    ) -> HostEnd {
         // One runtime for the host's life: its plugin instances (and their clients) are kept.
         self.keep_instances
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -213,6 +232,12 @@ impl Manager {
         if let Err(e) = self.prune_settled() {
             tracing::warn!("could not forget old settled effects: {e}");
         }
+        // Nothing of this process's is in flight yet: what it holds (a run before a
+        // reload, cut off) is due again.
+        if let Err(e) = self.store().release_intents(std::process::id()) {
+            tracing::warn!("could not take back this process's effects: {e}");
+        }
+        let files = super::FilesSeen::of(&self.config);
         let dispatcher = self.dispatcher();
         for u in dispatcher.unready() {
             tracing::warn!("notifier {u:?} is not ready; it delivers nothing");
@@ -298,13 +323,24 @@ impl Manager {
                 tokio::time::sleep(DECIDE_GAP).await;
             }
         };
+        let edited = async {
+            loop {
+                tokio::time::sleep(CONFIG_LOOK).await;
+                if super::FilesSeen::of(&self.config) != files {
+                    // Written in more than one go, perhaps: read once it rests.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    return;
+                }
+            }
+        };
         let acts = self.run_acts(&dispatcher, &act_now, &stopping);
         tokio::pin!(stop, acts);
-        tokio::select! {
-            _ = &mut stop => {}
-            _ = async { tokio::join!(probe, poll, decide) } => {}
-            _ = &mut acts => {}
-        }
+        let end = tokio::select! {
+            _ = &mut stop => HostEnd::Stopped,
+            _ = edited => HostEnd::ConfigChanged,
+            _ = async { tokio::join!(probe, poll, decide) } => HostEnd::Stopped,
+            _ = &mut acts => HostEnd::Stopped,
+        };
         // The acts in flight may finish; no new one starts.
         stopping.set(true);
         act_now.notify_one();
@@ -316,7 +352,10 @@ impl Manager {
                 "acts in flight did not finish within 10 s; they stay due for the next host"
             );
         }
-        tracing::info!("host stopped");
+        if end == HostEnd::Stopped {
+            tracing::info!("host stopped");
+        }
+        end
     }
 
     /// The host's acts: each effect ready in the outbox, up to [`ACTS_AT_ONCE`] at once and

@@ -24,6 +24,7 @@ mod pr_refs;
 mod prs;
 mod react;
 mod recover;
+mod reload;
 mod removal;
 mod report;
 mod restore;
@@ -44,17 +45,18 @@ pub use claim::Claimed;
 pub use cleanup::{CleanupItem, CleanupReport};
 pub use error::ManagerError;
 pub use failpoint::{FAILPOINT_ENV, failpoint};
-pub use host::{HostLock, HostState, POLL_INTERVAL, PROBE_INTERVAL};
+pub use host::{HostEnd, HostLock, HostState, POLL_INTERVAL, PROBE_INTERVAL};
 pub use import::{Adopted, ImportReport, Skipped};
 pub use issues::IssueRow;
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
 pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
+pub use outbox::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
 pub use pr_refs::looks_like_pr;
 pub use prs::{
     RefreshReport, SCM_DEADLINE, blockers, ci_rollup, poll_interval, review_word, snapshot_fields,
 };
-pub use outbox::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
+pub use reload::{FilesSeen, config_changes};
 pub use report::{REPORT_STATES, report_activity, report_state};
 pub use saved::{SavedEntry, SavedWork, apply_command};
 pub use send::Sent;

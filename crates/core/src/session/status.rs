@@ -313,6 +313,13 @@ impl Manager {
                 limits.remove(&s.id.to_string());
             }
             let mut problems = Vec::new();
+            if s.archived_at.is_none() && !self.config.config.projects.contains_key(&s.project) {
+                problems.push(format!(
+                    "not in the config: its project `{}` is not in {}; it runs on, with no reactions (put the project back to kill, restore or clean it up)",
+                    s.project,
+                    self.config.file.display(),
+                ));
+            }
             if let Some(path) = &s.workspace_path
                 && !s.status.is_terminal()
                 && s.archived_at.is_none()

@@ -293,6 +293,43 @@ impl Store {
         })
     }
 
+    /// Settles effect `id` as `how` while it is due (not taken), with `event`; false when
+    /// it is taken or settled already.
+    pub fn drop_intent(
+        &mut self,
+        id: i64,
+        how: &Settled,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let (state, outcome) = match how {
+            Settled::Done(o) => ("done", o.clone()),
+            Settled::Failed(o) => ("failed", format!("failed: {o}")),
+            Settled::Dropped(o) | Settled::Retry { why: o, .. } => {
+                ("dropped", format!("dropped: {o}"))
+            }
+        };
+        let now = now_ms();
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE outbox SET state = ?2, outcome = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'due'",
+                params![id, state, outcome, now],
+            )?;
+            if n == 1 {
+                insert_event(tx, event)?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// Gives back the effects process `pid` holds (taken, not settled): due again at
+    /// once. For a process starting its acts afresh, nothing of its own is in flight.
+    pub fn release_intents(&mut self, pid: u32) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE outbox SET state = 'due', pid = NULL, lease_until = NULL WHERE state = 'running' AND pid = ?1",
+            [pid],
+        )
+    }
+
     /// Forgets settled effects older than `before`.
     pub fn prune_intents(&mut self, before: Timestamp) -> Result<usize, StoreError> {
         self.execute(
