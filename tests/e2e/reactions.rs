@@ -553,7 +553,7 @@ fn wait_pr_known(l: &Loop, pr: u64) {
 
 #[test]
 fn a_host_killed_at_any_step_of_a_merge_merges_once_and_says_so_once() {
-    for step in ["outbox-merge", "outbox-settle"] {
+    for step in ["outbox-due", "outbox-merge", "outbox-settle"] {
         let mut l = Loop::new("  approved-and-green:\n    auto: true\n    action: auto-merge\n");
         let first = l.f.ao_child(&["start", "--no-orchestrator"]);
         let (_branch, pr) = l.spawn_with_pr();
@@ -591,7 +591,7 @@ fn a_host_killed_at_any_step_of_a_merge_merges_once_and_says_so_once() {
 
 #[test]
 fn a_host_killed_at_any_step_of_a_message_gets_it_to_the_agent_once() {
-    for step in ["outbox-send", "outbox-settle"] {
+    for step in ["outbox-due", "outbox-send", "outbox-settle"] {
         let mut l = Loop::new("");
         let first = l.f.ao_child(&["start", "--no-orchestrator"]);
         let (_branch, pr) = l.spawn_with_pr();
@@ -621,7 +621,7 @@ fn a_host_killed_at_any_step_of_a_message_gets_it_to_the_agent_once() {
 
 #[test]
 fn a_host_killed_at_any_step_of_a_notification_delivers_it_once() {
-    for step in ["outbox-notify", "outbox-settle"] {
+    for step in ["outbox-due", "outbox-notify", "outbox-settle"] {
         let mut l = Loop::new("  approved-and-green:\n    action: notify\n");
         let first = l.f.ao_child(&["start", "--no-orchestrator"]);
         let (_branch, pr) = l.spawn_with_pr();

@@ -135,6 +135,22 @@ impl Effect {
     }
 }
 
+/// How many of the newest effects are looked through for the messages an agent was
+/// given before.
+const LOOK_BACK: usize = 10_000;
+
+/// `t` without its whitespace.
+fn squash(t: &str) -> String {
+    t.split_whitespace().collect()
+}
+
+/// What of a message an agent's terminal shows for sure: its first line, whitespace
+/// aside, long enough to be this message, short enough to sit within one screen line.
+fn first_line(text: &str) -> Option<String> {
+    let first = text.lines().map(squash).find(|l| !l.is_empty())?;
+    Some(first.chars().take(48).collect())
+}
+
 /// The wait before retry `n` (from 0) of an undelivered notification, in milliseconds,
 /// from the first wait `first`.
 pub(crate) fn backoff(first: Duration, n: u32) -> i64 {
@@ -151,9 +167,11 @@ impl Manager {
         claim: Option<Claim<'_>>,
         effect: &Effect,
     ) -> Result<i64, ManagerError> {
-        Ok(self
+        let id = self
             .store()
-            .enqueue(claim, &effect.due(owner, reaction, now_ms()))?)
+            .enqueue(claim, &effect.due(owner, reaction, now_ms()))?;
+        super::failpoint::step("outbox-due")?;
+        Ok(id)
     }
 
     /// The effects a process may take now: due by now, or taken by a process that is
@@ -281,7 +299,8 @@ impl Manager {
         }
         // Taken before by a process that died before it settled (no outcome of a failed
         // try): if the agent's terminal shows the message, it went.
-        if intent.attempts > 1 && intent.outcome.is_none() && self.shows(&s, &text).await {
+        if intent.attempts > 1 && intent.outcome.is_none() && self.shows(&s, intent.id, &text).await
+        {
             return Ok((
                 Settled::Done("delivered (its terminal shows it, seen after a restart)".into()),
                 Settle {
@@ -352,22 +371,33 @@ impl Manager {
     }
 
     /// Whether the session's terminal (its last 2,000 lines) shows `text`'s first line,
-    /// whitespace aside (an agent's screen wraps and indents what it was given).
-    async fn shows(&self, s: &crate::model::Session, text: &str) -> bool {
-        let squash = |t: &str| t.split_whitespace().collect::<String>();
-        let Some(first) = text.lines().map(squash).find(|l| !l.is_empty()) else {
+    /// whitespace aside (an agent's screen wraps and indents what it was given), more
+    /// often than the messages delivered to it before effect `id` account for: many begin
+    /// alike (every `ci-failed` one does), and an earlier one on the screen is not this
+    /// one. An earlier one scrolled out of those lines still counts: this one goes again
+    /// then, twice rather than never.
+    async fn shows(&self, s: &crate::model::Session, id: i64, text: &str) -> bool {
+        let Some(needle) = first_line(text) else {
             return false;
         };
-        // Long enough to be this message, short enough to sit within one screen line.
-        let needle: String = first.chars().take(48).collect();
         let Ok(handle) = self.live_handle(s) else {
             return false;
         };
         let Ok(runtime) = self.runtime(&handle.runtime) else {
             return false;
         };
+        let owner = s.id.to_string();
+        let Ok(settled) = self.store().intents(LOOK_BACK) else {
+            return false;
+        };
+        let before = settled
+            .iter()
+            .filter(|i| i.id != id && i.owner == owner && i.kind == "send" && i.state == "done")
+            .filter_map(|i| serde_json::from_str::<SendEffect>(&i.payload).ok())
+            .filter(|e| first_line(&e.text).as_ref() == Some(&needle))
+            .count();
         match runtime.output(&handle, 2_000).await {
-            Ok(screen) => squash(&screen).contains(&needle),
+            Ok(screen) => squash(&screen).matches(&needle).count() > before,
             Err(_) => false,
         }
     }
