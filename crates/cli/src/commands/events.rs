@@ -141,24 +141,28 @@ fn follow(home: &Path, store: &Store, printer: &mut Printer<'_>) -> anyhow::Resu
     let mut said_why: Option<String> = None;
     loop {
         #[cfg(unix)]
-        match ao_core::stream::Client::connect(home, resume.as_ref()) {
-            Ok(client) => {
-                follow_host(client, store, printer, &mut resume, &note)?;
-                eprintln!(
+        {
+            let followed = ao_core::stream::Client::connect(home, resume.as_ref())
+                .and_then(|client| follow_host(client, store, printer, &mut resume, &note));
+            match followed {
+                Ok(()) => eprintln!(
                     "{}",
                     note.dim("the host stopped; following the store until a host runs again")
-                );
-            }
-            Err(ao_core::stream::ClientError::NoHost(_)) => {}
-            Err(e) => {
-                // Said once, not every half second.
-                let why = e.to_string();
-                if said_why.as_deref() != Some(&why) {
-                    eprintln!("{} {why}; following the store", note.yellow("warning:"));
-                    said_why = Some(why);
+                ),
+                Err(ao_core::stream::ClientError::NoHost(_)) => {}
+                // A host this ao cannot follow (another version, say): the store serves.
+                Err(e) => {
+                    // Said once, not every half second.
+                    let why = e.to_string();
+                    if said_why.as_deref() != Some(&why) {
+                        eprintln!("{} {why}; following the store", note.yellow("warning:"));
+                        said_why = Some(why);
+                    }
                 }
             }
         }
+        #[cfg(not(unix))]
+        let _ = home;
         printer.catch_up(store)?;
         std::thread::sleep(READ_EVERY);
     }
@@ -172,18 +176,15 @@ fn follow_host(
     printer: &mut Printer<'_>,
     resume: &mut Option<ao_core::stream::Resume>,
     note: &Paint,
-) -> anyhow::Result<()> {
+) -> Result<(), ao_core::stream::ClientError> {
     use ao_core::stream::{Change, ClientError, Line, Received, Resume};
+    let store_error = |e: anyhow::Error| ClientError::Io(std::io::Error::other(e.to_string()));
     loop {
         let received = match client.next() {
             Ok(r) => r,
-            Err(ClientError::Refused { message, hint }) => {
-                let mut e = UserError::failed(format!("the host refused to stream: {message}"));
-                e.hint = hint;
-                return Err(e.into());
-            }
             // A broken stream is a host that went away: the store takes over.
-            Err(_) => return Ok(()),
+            Err(ClientError::Io(_)) => return Ok(()),
+            Err(e) => return Err(e),
         };
         match received {
             Received::Line(Line::Snapshot {
@@ -191,7 +192,7 @@ fn follow_host(
             }) => {
                 *resume = Some(Resume { epoch, seq });
                 // What happened since this command last looked is in the store.
-                printer.catch_up(store)?;
+                printer.catch_up(store).map_err(store_error)?;
                 let pid = state
                     .host
                     .map(|h| format!(" (pid {})", h.pid))

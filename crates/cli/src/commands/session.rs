@@ -757,7 +757,15 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         // Pushed by a running host; probed here only while none streams.
         #[cfg(unix)]
         match ao_core::stream::Client::connect(&home, None) {
-            Ok(client) => watch_live(client, &args, &paint, every)?,
+            Ok(client) => {
+                watch_live(client, &args, &paint, every)?;
+                // The stream ends a moment before its host does: the table below is not
+                // to call a host that is stopping a running one.
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                while m.running_host().is_some() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
             Err(ao_core::stream::ClientError::NoHost(_)) => {}
             Err(e) => {
                 let why = e.to_string();

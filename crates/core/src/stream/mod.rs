@@ -17,6 +17,7 @@ mod ring;
 mod service;
 mod socket;
 mod state;
+mod wake;
 mod watch;
 mod wire;
 
@@ -25,9 +26,10 @@ mod client;
 
 pub use hub::{Hub, Message, Resume, Subscription};
 pub use ring::{Frame, KEEP_BYTES, KEEP_CHANGES};
-pub use service::{KEEP_ENV, Service, StartError, WATCH_EVERY, Waker};
+pub use service::{KEEP_ENV, Service, StartError};
 pub use socket::{SOCKET_FILE, ServeError, socket_path};
 pub use state::{Change, Exit, Host, Limit, RECENT_EVENTS, Report, SessionState, State};
+pub use wake::{LOOK_EVERY, NOTIFIED_LOOK_EVERY, Waker};
 pub use wire::{Hello, Line, VERSION, error_line, read_hello};
 
 #[cfg(unix)]

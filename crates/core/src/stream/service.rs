@@ -5,15 +5,10 @@
 
 use super::hub::Hub;
 use super::ring::KEEP_CHANGES;
+use super::wake::{Wake, Waker};
 use super::watch::Watcher;
 use crate::store::{DB_FILE, Store, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// How often the watcher asks the store whether anyone committed: the most a change
-/// waits before it is pushed (with the read after it, a few milliseconds).
-pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How many changes the host keeps for resuming, instead of [`KEEP_CHANGES`]: for tests,
 /// which cannot wait for ten thousand.
@@ -25,31 +20,15 @@ pub enum StartError {
     /// The store could not be opened or read.
     #[error("the stream cannot read the store: {0}")]
     Store(#[from] StoreError),
-    /// No thread for the watcher.
+    /// No thread (or no wake-up) for the watcher.
     #[error("the stream cannot start its watcher: {0}")]
     Thread(std::io::Error),
-}
-
-enum Control {
-    Wake,
-    Stop,
-}
-
-/// Asks the watcher to look at the store now rather than at its next turn.
-#[derive(Clone)]
-pub struct Waker(mpsc::Sender<Control>);
-
-impl Waker {
-    /// Looks now.
-    pub fn wake(&self) {
-        let _ = self.0.send(Control::Wake);
-    }
 }
 
 /// The running stream; dropped, everything it started stops and its socket goes.
 pub struct Service {
     hub: Hub,
-    control: mpsc::Sender<Control>,
+    waker: Waker,
     watcher: Option<std::thread::JoinHandle<()>>,
     #[cfg(unix)]
     server: Option<super::socket::Server>,
@@ -66,12 +45,12 @@ impl Service {
             .and_then(|v| v.parse().ok())
             .unwrap_or(KEEP_CHANGES);
         let hub = Hub::keeping(state, keep);
-        let (control, rx) = mpsc::channel();
+        let (wake, waker) = Wake::new(home).map_err(StartError::Thread)?;
         let thread = {
             let hub = hub.clone();
             std::thread::Builder::new()
                 .name("ao-stream-watch".into())
-                .spawn(move || watch(watcher, hub, rx))
+                .spawn(move || watch(watcher, hub, wake))
                 .map_err(StartError::Thread)?
         };
         #[cfg(unix)]
@@ -84,7 +63,7 @@ impl Service {
         };
         Ok(Service {
             hub,
-            control,
+            waker,
             watcher: Some(thread),
             #[cfg(unix)]
             server,
@@ -99,7 +78,7 @@ impl Service {
     /// A handle that makes the watcher look now, for a writer in this process that
     /// wants its change pushed without waiting for the watcher's next turn.
     pub fn waker(&self) -> Waker {
-        Waker(self.control.clone())
+        self.waker.clone()
     }
 
     /// Where the socket listens, when it does.
@@ -117,7 +96,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.control.send(Control::Stop);
+        self.waker.stop();
         if let Some(t) = self.watcher.take() {
             let _ = t.join();
         }
@@ -127,14 +106,10 @@ impl Drop for Service {
     }
 }
 
-/// The watcher's loop: a look every [`WATCH_EVERY`] or when woken, until stopped.
-fn watch(mut watcher: Watcher, hub: Hub, control: mpsc::Receiver<Control>) {
+/// The watcher's loop: a look whenever something may have changed, until stopped.
+fn watch(mut watcher: Watcher, hub: Hub, mut wake: Wake) {
     let mut said: Option<String> = None;
-    loop {
-        match control.recv_timeout(WATCH_EVERY) {
-            Ok(Control::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Ok(Control::Wake) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
+    while wake.wait() {
         match watcher.check() {
             Ok(changes) => {
                 said = None;
