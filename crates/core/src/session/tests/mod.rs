@@ -8,6 +8,7 @@ mod fleet;
 mod kill;
 mod limits;
 mod merge;
+mod outbox;
 mod stuck;
 
 use crate::fakes::{FakeClock, Fleet};
