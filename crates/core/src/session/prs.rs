@@ -339,8 +339,9 @@ impl Manager {
                     scm.remember(&snap.status);
                 }
             }
-            let results = scm.enrich(&prs, &known).await;
+            // When it was asked, not answered: a reading is as old as the question.
             let at = now_ms();
+            let results = scm.enrich(&prs, &known).await;
             for (s, r) in with_pr.iter().zip(results) {
                 let mut store = self.store();
                 match r {

@@ -190,7 +190,7 @@ impl Manager {
                         .get(&key)
                         .copied();
                     let read_at = snapshots.get(&s.id).map(|snap| snap.fetched_at);
-                    if merged_at.is_some_and(|m| read_at.is_none_or(|r| r <= m))
+                    if merged_at.is_some_and(|m| read_at.is_none_or(|r| r < m))
                         || !pending.merging.insert(key)
                     {
                         continue;
