@@ -805,25 +805,71 @@ fn a_github_that_does_not_answer_holds_no_command_past_its_deadline() {
     gh.fail_next(10, Fault::Hang(std::time::Duration::from_secs(40)));
     let run = f.ao(&["status", "--refresh"]);
     run.success()
-        .stderr_has("the scm did not answer within 10 s; the last reading is from")
+        .stderr_has("GitHub did not answer within 10 s; the last reading is from")
         .stdout_has("passing (stale)");
     f.ao(&["session", "merge", "app-1"])
         .code(1)
-        .stderr_has("was not merged: the scm did not answer within 10 s");
-    assert!(
-        !gh.requests()
-            .iter()
-            .any(|r| r.method == "PUT" && r.path.ends_with("/merge")),
-        "merged unread"
-    );
+        .stderr_has(&format!(
+            "app-1: pull request #{pr} was not merged: GitHub did not answer within 10 s; the last reading is from"
+        ));
+    assert_eq!(merge_puts(&gh), 0, "merged unread");
 }
 
-/// A secondary rate limit's long `retry-after` is honoured by every process: no request is
-/// sent until it has passed, and each refresh says why the reading is the last one.
+/// A merge GitHub does not answer is read again before ao says what became of it: one
+/// GitHub never carried out is not merged, one it carried out is merged; neither holds
+/// `ao session merge` past its deadlines.
+#[test]
+fn a_merge_github_does_not_answer_is_read_again_before_it_is_reported() {
+    use std::time::{Duration, Instant};
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    assert_eq!(status_json(&f, true)["status"], "mergeable");
+    // The merge goes unanswered, and GitHub did not carry it out.
+    gh.fail_on("PUT", "/merge", Fault::Hang(Duration::from_secs(40)));
+    let started = Instant::now();
+    let run = f.ao(&["session", "merge", "app-1"]);
+    run.code(1)
+        .stderr_has(&format!("app-1: pull request #{pr} was not merged: "))
+        .stderr_has("; read again, it is still open");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "`ao session merge` took {:?}:\n{}",
+        started.elapsed(),
+        run.explain()
+    );
+    assert_eq!(status_json(&f, false)["status"], "mergeable");
+    // GitHub merges, and its answer never comes: read again, the merge is said done.
+    gh.fail_on("PUT", "/merge", Fault::AnswerAfter(Duration::from_secs(40)));
+    let started = Instant::now();
+    let run = f.ao(&["session", "merge", "app-1"]);
+    run.success()
+        .stdout_has(&format!("app-1: merged pull request #{pr}"));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "`ao session merge` took {:?}:\n{}",
+        started.elapsed(),
+        run.explain()
+    );
+    let s = status_json(&f, false);
+    assert_eq!(s["status"], "merged");
+    assert_eq!(s["pr"]["state"], "merged");
+}
+
+/// A secondary rate limit's long `retry-after` stops every process's requests until it
+/// has passed: `ao status --refresh`, `ao session merge`, `ao review-check` and the host
+/// each say until when GitHub is not asked, and none asks it.
 #[test]
 fn a_long_retry_after_is_honoured_by_every_process() {
     let gh = FakeGitHub::start();
-    let (f, _branch, _pr) = session_with_pr(&gh);
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    add_to_config(
+        &f,
+        "lifecycle:\n  probeInterval: 200ms\n  pollInterval: 300ms\nreactions:\n  approved-and-green:\n    auto: true\n    action: auto-merge\n",
+    );
     status_json(&f, true);
     gh.fail_next(1, Fault::SecondaryLimit(120));
     f.ao(&["status", "--refresh"])
@@ -837,12 +883,57 @@ fn a_long_retry_after_is_honoured_by_every_process() {
             .stderr_has("GitHub is not asked until")
             .stderr_has("it asked ao to wait 120 s");
     }
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has(&format!(
+            "app-1: pull request #{pr} was not merged: GitHub is not asked until"
+        ))
+        .stderr_has("it asked ao to wait 120 s");
+    f.ao(&["review-check", "app"])
+        .success()
+        .stdout_has("GitHub is not asked until");
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let log = f.env.ao_home.join("logs").join("host.log");
+    ao_tests::wait_until("the host to say GitHub is not asked", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("GitHub is not asked until")
+            .then_some(())
+    });
+    f.stop_host(host);
     f.ao(&["session", "ls"]).success();
     assert_eq!(
-        gh.requests().len(),
-        before,
+        gh.requests()[before..]
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>(),
+        Vec::<String>::new(),
         "requests sent while GitHub asked ao to wait"
     );
+}
+
+/// A request budget read at 0 stops every process's requests until its window resets, and
+/// each says until when.
+#[test]
+fn a_spent_request_budget_stops_every_command_until_it_resets() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    status_json(&f, true);
+    // The next poll spends the last point.
+    gh.set_graphql_remaining(0);
+    status_json(&f, true);
+    let before = gh.requests().len();
+    f.ao(&["status", "--refresh"]).success().stderr_has(
+        "GitHub is not asked until 2100-01-01 00:00 UTC: its request budget is used up",
+    );
+    f.ao(&["session", "merge", "app-1"])
+        .code(1)
+        .stderr_has(&format!(
+            "app-1: pull request #{pr} was not merged: GitHub is not asked until 2100-01-01 00:00 UTC"
+        ));
+    assert_eq!(gh.requests().len(), before, "asked with no budget left");
 }
 
 #[test]
@@ -1774,4 +1865,33 @@ fn a_new_head_waits_for_its_own_checks() {
     ao_tests::wait_until("the merge", || merged_status(&f, &id).then_some(()));
     f.stop_host(host);
     assert_eq!(merge_puts(&gh), 1);
+}
+
+/// A required check GitHub skipped or called neutral on the head did not pass there: the
+/// pull request's CI is pending, so neither auto-merge nor `ao session merge` goes ahead.
+/// Skipped and neutral checks that are not required block nothing.
+#[test]
+fn a_skipped_or_neutral_required_check_is_no_pass() {
+    let gh = FakeGitHub::start();
+    let (f, _branch, pr) = session_with_pr(&gh);
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.check("acme/app", pr, "docs", Some("SKIPPED"), false, "");
+    gh.check("acme/app", pr, "lint", Some("NEUTRAL"), false, "");
+    let s = status_json(&f, true);
+    assert_eq!(s["ci"], "passing", "{s}");
+    for conclusion in ["SKIPPED", "NEUTRAL"] {
+        // Run again on the same head: running first, then concluded.
+        gh.check("acme/app", pr, "build", None, true, "");
+        assert_eq!(status_json(&f, true)["ci"], "pending");
+        gh.check("acme/app", pr, "build", Some(conclusion), true, "");
+        let s = status_json(&f, true);
+        assert_eq!(s["ci"], "pending", "a required check {conclusion}: {s}");
+        f.ao(&["session", "merge", "app-1"])
+            .code(1)
+            .stderr_has(&format!(
+                "app-1: pull request #{pr} was not merged: checks pending: build"
+            ));
+    }
+    assert_eq!(merge_puts(&gh), 0);
 }

@@ -196,6 +196,9 @@ pub enum Fault {
     SecondaryLimit(u64),
     /// A 200 whose body is not JSON.
     NotJson,
+    /// Carry the request out (a merge merges), then wait this long before answering: an
+    /// answer lost on its way back.
+    AnswerAfter(Duration),
 }
 
 /// One request the fake received.
@@ -221,6 +224,8 @@ struct State {
     token: String,
     scopes: Option<String>,
     faults: VecDeque<Fault>,
+    /// Faults for the next request of a method whose path ends so: (method, end, fault).
+    aimed: Vec<(String, String, Fault)>,
     log: Vec<Logged>,
     invalid: Vec<String>,
     core_remaining: u64,
@@ -253,6 +258,7 @@ impl FakeGitHub {
             token: TOKEN.to_owned(),
             scopes: Some("repo, read:org".to_owned()),
             faults: VecDeque::new(),
+            aimed: Vec::new(),
             log: Vec::new(),
             invalid: Vec::new(),
             core_remaining: 5000,
@@ -488,6 +494,12 @@ impl FakeGitHub {
         self.with(|s| s.faults.extend(std::iter::repeat_n(fault, n)));
     }
 
+    /// Answers the next `method` request whose path ends with `end` with `fault`, whatever
+    /// comes before it.
+    pub fn fail_on(&self, method: &str, end: &str, fault: Fault) {
+        self.with(|s| s.aimed.push((method.to_owned(), end.to_owned(), fault)));
+    }
+
     /// Accepts only this token from now on.
     pub fn accept_token(&self, token: &str) {
         self.with(|s| s.token = token.to_owned());
@@ -680,11 +692,18 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         return;
     };
     let at = Instant::now();
-    let fault = state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .faults
-        .pop_front();
+    let fault = {
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        let path = req.path.split('?').next().unwrap_or("");
+        match s
+            .aimed
+            .iter()
+            .position(|(m, end, _)| *m == req.method && path.ends_with(end.as_str()))
+        {
+            Some(i) => Some(s.aimed.remove(i).2),
+            None => s.faults.pop_front(),
+        }
+    };
     let operation = serde_json::from_str::<Value>(&req.body)
         .ok()
         .and_then(|b| b["query"].as_str().map(operation_name));
@@ -710,6 +729,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             headers: vec![("content-type".into(), "text/html".into())],
             body: "<html><body>Unicorn! Something went wrong.</body></html>".into(),
         },
+        Some(Fault::AnswerAfter(d)) => {
+            let answer = route(&req, state);
+            std::thread::sleep(d);
+            answer
+        }
         None => route(&req, state),
     };
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());

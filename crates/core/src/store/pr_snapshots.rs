@@ -150,6 +150,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Replaces the value under `key` with what `change` makes of it (None: there is none
+    /// yet), in one write transaction: two processes changing it at once lose neither
+    /// change. Returns the new value.
+    pub fn update_scm_state(
+        &mut self,
+        key: &str,
+        change: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<String, StoreError> {
+        self.write(|tx| {
+            let old: Option<String> = tx
+                .query_row("SELECT value FROM scm_state WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let new = change(old.as_deref());
+            tx.execute(
+                "INSERT INTO scm_state (key, value, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
+                params![key, new, now_ms()],
+            )?;
+            Ok(new)
+        })
+    }
+
     /// Keeps `value` under `key`.
     pub fn set_scm_state(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         self.execute(

@@ -231,6 +231,33 @@ mod imp {
             .unwrap_or(0)
     }
 
+    /// A check's state on the head, from a `CheckRun` or `StatusContext` of the rollup.
+    ///
+    /// GitHub counts a skipped or neutral check as a success, even a required one (its
+    /// docs: "A job that is skipped will report its status as Success. It will not prevent
+    /// a pull request from merging, even if it is a required check."). For ao, green is
+    /// every required check passed on the head: a required check that was skipped or came
+    /// out neutral did not pass there, so it is pending (held, no failure to fix) until it
+    /// runs and passes. One that is not required blocks nothing, as on GitHub.
+    pub(super) fn check_state(c: &Value) -> CheckState {
+        if c["__typename"] == "CheckRun" {
+            let required = c["isRequired"].as_bool().unwrap_or(false);
+            match (c["status"].as_str(), c["conclusion"].as_str()) {
+                (Some("COMPLETED"), Some("SUCCESS")) => CheckState::Passed,
+                (Some("COMPLETED"), Some("NEUTRAL" | "SKIPPED")) if required => CheckState::Pending,
+                (Some("COMPLETED"), Some("NEUTRAL" | "SKIPPED")) => CheckState::Passed,
+                (Some("COMPLETED"), _) => CheckState::Failed,
+                _ => CheckState::Pending,
+            }
+        } else {
+            match c["state"].as_str() {
+                Some("SUCCESS") => CheckState::Passed,
+                Some("FAILURE" | "ERROR") => CheckState::Failed,
+                _ => CheckState::Pending,
+            }
+        }
+    }
+
     fn status_of(pr: &PrRef, v: &Value, fingerprint: String) -> PrStatus {
         let (owner, repo) = v["__repository"]
             .as_str()
@@ -244,21 +271,7 @@ mod imp {
             .flatten()
             .map(|c| {
                 let check_run = c["__typename"] == "CheckRun";
-                let state = if check_run {
-                    match (c["status"].as_str(), c["conclusion"].as_str()) {
-                        (Some("COMPLETED"), Some("SUCCESS" | "NEUTRAL" | "SKIPPED")) => {
-                            CheckState::Passed
-                        }
-                        (Some("COMPLETED"), _) => CheckState::Failed,
-                        _ => CheckState::Pending,
-                    }
-                } else {
-                    match c["state"].as_str() {
-                        Some("SUCCESS") => CheckState::Passed,
-                        Some("FAILURE" | "ERROR") => CheckState::Failed,
-                        _ => CheckState::Pending,
-                    }
-                };
+                let state = check_state(c);
                 CheckRun {
                     id: if check_run {
                         c["databaseId"]
@@ -592,7 +605,9 @@ mod imp {
                         ),
                     });
                 }
-                Err(e) => return Err(e.plugin(NAME)),
+                // No answer, an outage, or GitHub asking ao to wait (its `retry-after`):
+                // transient, so the caller reads the pull request again, or waits.
+                Err(e) => return Err(fail(e)),
             }
             if m.delete_branch {
                 let detail = self
@@ -708,6 +723,24 @@ pub fn entry() -> PluginEntry {
 #[cfg(all(test, feature = "github"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_required_check_skipped_or_neutral_has_not_passed() {
+        use ao_core::plugin::CheckState::{Failed, Passed, Pending};
+        let run = |conclusion: &str, required: bool| {
+            imp::check_state(&serde_json::json!({
+                "__typename": "CheckRun", "status": "COMPLETED",
+                "conclusion": conclusion, "isRequired": required,
+            }))
+        };
+        assert_eq!(run("SUCCESS", true), Passed);
+        assert_eq!(run("SKIPPED", true), Pending);
+        assert_eq!(run("NEUTRAL", true), Pending);
+        assert_eq!(run("SKIPPED", false), Passed);
+        assert_eq!(run("NEUTRAL", false), Passed);
+        assert_eq!(run("FAILURE", false), Failed);
+        assert_eq!(run("CANCELLED", true), Failed);
+    }
 
     #[test]
     fn repositories_and_pull_request_addresses_read_as_github_writes_them() {
