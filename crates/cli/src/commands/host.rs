@@ -197,8 +197,7 @@ pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::
             }
             m = reload(m);
         }
-        let signal = rx.borrow_and_update().clone();
-        signal
+        rx.borrow_and_update().clone()
     })?;
     let how = signal.map(|s| format!(" ({})", s.name)).unwrap_or_default();
     tracing::info!("ao host stopped{how}");
