@@ -180,7 +180,7 @@ fn follow_host(
     use ao_core::stream::{Change, ClientError, Line, Received, Resume};
     let store_error = |e: anyhow::Error| ClientError::Io(std::io::Error::other(e.to_string()));
     loop {
-        let received = match client.next() {
+        let received = match client.read() {
             Ok(r) => r,
             // A broken stream is a host that went away: the store takes over.
             Err(ClientError::Io(_)) => return Ok(()),

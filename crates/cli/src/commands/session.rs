@@ -830,7 +830,7 @@ fn watch_live(
     let _ = client.set_timeout(Some(every));
     let mut state: Option<State> = None;
     loop {
-        match client.next() {
+        match client.read() {
             Ok(Received::Line(Line::Snapshot { state: s, .. })) => state = Some(*s),
             Ok(Received::Line(Line::Change { change, .. })) => {
                 if let Some(s) = state.as_mut() {

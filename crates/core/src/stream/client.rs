@@ -101,7 +101,7 @@ impl Client {
         })
     }
 
-    /// How long [`Client::next`] waits before it returns [`Received::Idle`]; `None`
+    /// How long [`Client::read`] waits before it returns [`Received::Idle`]; `None`
     /// waits for ever.
     pub fn set_timeout(&self, within: Option<Duration>) -> Result<(), ClientError> {
         Ok(self.reader.get_ref().set_read_timeout(within)?)
@@ -113,7 +113,7 @@ impl Client {
     }
 
     /// The next line from the host. An `error` line is [`ClientError::Refused`].
-    pub fn next(&mut self) -> Result<Received, ClientError> {
+    pub fn read(&mut self) -> Result<Received, ClientError> {
         match self.reader.read_until(b'\n', &mut self.partial) {
             Ok(0) => return Ok(Received::Closed),
             Ok(_) if !self.partial.ends_with(b"\n") => return Ok(Received::Closed),
