@@ -197,7 +197,7 @@ pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::
             }
             m = reload(m);
         }
-        rx.borrow_and_update().clone()
+        *rx.borrow_and_update()
     })?;
     let how = signal.map(|s| format!(" ({})", s.name)).unwrap_or_default();
     tracing::info!("ao host stopped{how}");
