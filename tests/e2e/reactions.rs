@@ -3,10 +3,10 @@
 //! agent (a scripted program) that really commits and pushes.
 
 use ao_tests::dbus::DesktopBus;
-use ao_tests::github::{FakeGitHub, FakeThread, TOKEN};
+use ao_tests::github::{FakeGitHub, FakeThread, Fault, TOKEN};
 use ao_tests::{Fleet, wait_until};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The agent: logs every line it is given to `received`; on its first (the task) it
 /// commits and pushes its branch; on a CI failure it commits a fix and pushes again.
@@ -747,4 +747,47 @@ fn the_host_applies_a_valid_config_edit_refuses_an_invalid_one_and_keeps_a_remov
         status.stdout
     );
     f.stop_host(host);
+}
+
+#[test]
+fn ao_stop_during_a_merge_whose_answer_is_lost_leaves_it_merged_and_told_once() {
+    let l = Loop::new("  approved-and-green:\n    auto: true\n    action: auto-merge\n");
+    let host = l.f.ao_child(&["start", "--no-orchestrator"]);
+    let (_branch, pr) = l.spawn_with_pr();
+    wait_pr_known(&l, pr);
+    // GitHub merges, and its answer is lost on the way back.
+    l.gh.fail_on("PUT", "/merge", Fault::AnswerAfter(Duration::from_secs(60)));
+    l.gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    l.gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    wait_until("GitHub to merge", || {
+        let mut state = String::new();
+        l.gh.edit_pr("acme/app", pr, |p| state = p.state.clone());
+        (state == "MERGED").then_some(())
+    });
+    // Stopped while the merge waits for its answer: the host ends without saying the
+    // merge happened unless it found out.
+    l.f.stop_host(host);
+    let host = l.f.ao_child(&["start", "--no-orchestrator"]);
+    wait_until("the merge notice on the desktop", || {
+        l.bus
+            .shown()
+            .into_iter()
+            .find(|n| n.summary.contains(&format!("pull request #{pr} merged")))
+    });
+    l.assert_said_once_over_passes("approved-and-green");
+    let merges =
+        l.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+            .count();
+    assert!(merges <= 1, "merge requests answered: {merges}");
+    let shown: Vec<_> = l
+        .bus
+        .shown()
+        .into_iter()
+        .filter(|n| n.summary.contains("merged"))
+        .collect();
+    assert_eq!(shown.len(), 1, "merge notices: {shown:?}");
+    assert_eq!(l.events("pr_merged").len(), 1);
+    l.f.stop_host(host);
 }

@@ -430,7 +430,14 @@ impl Manager {
         let number = merged.pr.number;
         let sha = merged.head_sha.clone();
         self.update(&s.id, |row| {
-            if row.status == SessionStatus::Merged {
+            // Recorded already by this merge (a host stopped before it settled it); one
+            // the poll saw merged first is recorded as ao's merge now, with its event.
+            if row.status == SessionStatus::Merged
+                && matches!(
+                    row.status_reason,
+                    Some(StatusReason::AutoMerge | StatusReason::User)
+                )
+            {
                 return Vec::new();
             }
             row.status = SessionStatus::Merged;
