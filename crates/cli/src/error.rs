@@ -50,6 +50,36 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// A session command's failure as the user reads it: each kind of [`ManagerError`] with
+/// its message and what to do about it, in this one place.
+pub fn manager_error(e: ao_core::session::ManagerError) -> anyhow::Error {
+    use ao_core::session::ManagerError as E;
+    let hint: Option<String> = match &e {
+        E::Store(_) => None,
+        E::UnsavedWork { .. } => Some(
+            "commit and push it, pass --keep-workspace to keep it, or --force to save it on a ref and delete the workspace"
+                .into(),
+        ),
+        E::Transient { retry_after, .. } => Some(match retry_after {
+            Some(d) => format!("try again in {} s", d.as_secs().max(1)),
+            None => "try again in a moment".into(),
+        }),
+        E::Plugin(ao_core::plugin::PluginError::Transient { .. })
+        | E::Plugin(ao_core::plugin::PluginError::Timeout { .. }) => {
+            Some("it may work if you try again in a moment".into())
+        }
+        e => e.hint(),
+    };
+    match e {
+        E::Store(s) => s.into(),
+        e => {
+            let mut u = UserError::failed(e.to_string());
+            u.hint = hint;
+            u.into()
+        }
+    }
+}
+
 /// Prints an error to stderr and returns its exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let paint = crate::ui::Paint::stderr();

@@ -19,16 +19,9 @@ pub(super) fn manager() -> anyhow::Result<Arc<Manager>> {
     ))
 }
 
+/// A manager's error for the user: see [`crate::error::manager_error`].
 pub(super) fn user(e: ManagerError) -> anyhow::Error {
-    match e {
-        ManagerError::Store(s) => s.into(),
-        e => {
-            let hint = e.hint();
-            let mut u = UserError::failed(e.to_string());
-            u.hint = hint;
-            u.into()
-        }
-    }
+    crate::error::manager_error(e)
 }
 
 pub(super) fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {

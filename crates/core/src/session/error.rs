@@ -18,6 +18,29 @@ pub enum ManagerError {
     /// ao was told to stop (a signal) while it worked; what it made is undone.
     #[error("interrupted")]
     Interrupted,
+    /// Removing the session's workspace would lose work; nothing was changed.
+    #[error(
+        "{session}'s workspace {} holds work that would be lost: {}; nothing was changed",
+        path.display(),
+        files.join("; ")
+    )]
+    UnsavedWork {
+        /// The session.
+        session: String,
+        /// Its workspace.
+        path: std::path::PathBuf,
+        /// What would be lost, one entry each (a file, commits not pushed).
+        files: Vec<String>,
+    },
+    /// It failed for now and may work later (a service down, limiting requests, not
+    /// answering): tried again after `retry_after` when it said.
+    #[error("{message}")]
+    Transient {
+        /// What went wrong.
+        message: String,
+        /// How long to wait before trying again, when known.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The user asked for something that cannot be done; the hint says what to do.
     #[error("{message}")]
     Refused {
@@ -49,7 +72,25 @@ impl ManagerError {
         match self {
             ManagerError::Store(e) => e.hint().map(str::to_owned),
             ManagerError::Refused { hint, .. } => hint.clone(),
-            ManagerError::Plugin(_) | ManagerError::Cancelled | ManagerError::Interrupted => None,
+            ManagerError::Plugin(_)
+            | ManagerError::Cancelled
+            | ManagerError::Interrupted
+            | ManagerError::UnsavedWork { .. }
+            | ManagerError::Transient { .. } => None,
+        }
+    }
+
+    /// Whether the same may work if tried again later, and after how long when that is
+    /// known (`Some(None)`: later, no wait said). The host retries these; the rest it
+    /// reports (and its reactions escalate).
+    pub fn retry_after(&self) -> Option<Option<std::time::Duration>> {
+        match self {
+            ManagerError::Transient { retry_after, .. } => Some(*retry_after),
+            ManagerError::Plugin(PluginError::Transient { retry_after_ms, .. }) => {
+                Some(retry_after_ms.map(std::time::Duration::from_millis))
+            }
+            ManagerError::Plugin(PluginError::Timeout { .. }) => Some(None),
+            _ => None,
         }
     }
 

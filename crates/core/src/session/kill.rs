@@ -102,15 +102,11 @@ impl Manager {
                     ManagerError::refused(e.to_string(), "pass --force to remove it anyway")
                 })?;
             if !lost.is_empty() {
-                return Err(ManagerError::refused(
-                    format!(
-                        "{}'s workspace {} holds work that would be lost: {}; nothing was changed",
-                        s.id,
-                        spec.path.display(),
-                        lost.join("; ")
-                    ),
-                    "commit and push it, pass --keep-workspace to keep it, or --force to delete it",
-                ));
+                return Err(ManagerError::UnsavedWork {
+                    session: s.id.to_string(),
+                    path: spec.path.clone(),
+                    files: lost,
+                });
             }
         }
         if let Some(h) = &s.runtime {

@@ -25,6 +25,11 @@ pub const NOTIFY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How long a message to an agent may take (waiting for the agent included).
 const SEND_DEADLINE: Duration = Duration::from_secs(120);
+/// Tries of a message that fails for now (the runtime busy, not answering) before it
+/// counts as failed.
+const SEND_ATTEMPTS: u32 = 3;
+/// The wait before such a message is tried again, when nothing said how long.
+const SEND_RETRY: Duration = Duration::from_secs(30);
 /// How long a notification may take, every notifier together.
 const NOTIFY_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a merge may take: the fresh read, the CI lookup and the merge itself.
@@ -318,7 +323,31 @@ impl Manager {
         super::failpoint::step("outbox-send")?;
         let sent = match tokio::time::timeout(SEND_DEADLINE, self.send(&e.session, &text)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => Err(err.to_string()),
+            Ok(Err(err)) => {
+                // A failure for now is the outbox's to try again, the message still
+                // this reaction's attempt; any other is the reaction's (it decides again,
+                // and escalates by its count).
+                if let Some(after) = err.retry_after()
+                    && intent.attempts < SEND_ATTEMPTS
+                {
+                    let wait = after.unwrap_or(SEND_RETRY);
+                    let line = format!(
+                        "{}: `{}` could not reach the agent for now: {err}; tried again in {} s",
+                        s.id,
+                        intent.reaction,
+                        wait.as_secs().max(1)
+                    );
+                    return Ok((
+                        Settled::Retry {
+                            at: now_ms() + wait.as_millis() as i64,
+                            why: err.to_string(),
+                        },
+                        Settle::default(),
+                        Some(line),
+                    ));
+                }
+                Err(err.to_string())
+            }
             Err(_) => Err(format!(
                 "it did not take the message within {} s",
                 SEND_DEADLINE.as_secs()

@@ -3,6 +3,7 @@
 //! world sees (what reached the agent, what was merged, what the human was told).
 
 mod ci;
+mod errors;
 mod escalation;
 mod fleet;
 mod kill;
