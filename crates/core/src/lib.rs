@@ -21,3 +21,4 @@ pub mod store;
 pub mod stream;
 pub mod text;
 pub mod tty;
+pub mod until;

@@ -3,10 +3,12 @@
 
 use super::session::{block_on, manager, user};
 use crate::error::UserError;
+use ao_core::until::wait_until;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The log grows to this before it is rotated.
 const LOG_LIMIT: u64 = 10 * 1024 * 1024;
@@ -289,16 +291,21 @@ fn start_detached(
         .spawn()
         .map_err(|e| UserError::failed(format!("cannot start the host: {e}")))?;
     let pid = child.id();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    // It holds its lock, or it ended first.
+    let started = wait_until("the host's lock", Duration::from_secs(10), || {
         if m.running_host() == Some(pid) {
+            return Some(None);
+        }
+        child.try_wait().ok().flatten().map(Some)
+    });
+    match started {
+        Ok(None) => {
             println!("host started (pid {pid}); log: {}", log.display());
             // What became of the orchestrators: the host records itself once they are
             // started (an agent CLI may take a while).
-            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while m.host_state().is_none() && std::time::Instant::now() < until {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+            let _ = wait_until("the host's record", Duration::from_secs(60), || {
+                m.host_state().map(|_| ())
+            });
             let text = std::fs::read(&log).unwrap_or_default();
             let text = String::from_utf8_lossy(&text[(logged_before as usize).min(text.len())..])
                 .into_owned();
@@ -320,43 +327,39 @@ fn start_detached(
             println!("`ao status` shows it; `ao stop` ends it");
             return Ok(ExitCode::SUCCESS);
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        Ok(Some(status)) => {
             // Another `ao start` took the lock between the check above and this host's start.
             if let Some(e) = other_host(m, home) {
                 return Err(e.into());
             }
-            return Err(
+            Err(
                 UserError::failed(format!("the host exited at once ({status})"))
                     .hint(format!("its log says why: {}", log.display()))
                     .into(),
-            );
+            )
         }
-        if std::time::Instant::now() >= deadline {
-            return Err(UserError::failed(format!(
-                "the host (pid {pid}) did not take its lock within 10 s"
-            ))
-            .hint(format!("its log may say why: {}", log.display()))
-            .into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        Err(_) => Err(UserError::failed(format!(
+            "the host (pid {pid}) did not take its lock within 10 s"
+        ))
+        .hint(format!("its log may say why: {}", log.display()))
+        .into()),
     }
 }
 
 /// The refusal for a host that already runs, if one does (or has the lock and is about to
 /// record its pid: waited for briefly).
 fn other_host(m: &ao_core::session::Manager, home: &Path) -> Option<UserError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let pid = loop {
-        if let Some(pid) = m.running_host() {
-            break Some(pid);
+    // Its pid, or that nobody holds the lock after all.
+    let pid = match wait_until("the host's pid", Duration::from_secs(2), || {
+        match m.running_host() {
+            Some(pid) => Some(Some(pid)),
+            None if !m.host_lock_held() => Some(None),
+            None => None,
         }
-        if !m.host_lock_held() {
-            return None;
-        }
-        if std::time::Instant::now() >= deadline {
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    }) {
+        Ok(None) => return None,
+        Ok(pid) => pid,
+        Err(_) => None,
     };
     Some(
         UserError::failed(format!(
@@ -399,18 +402,18 @@ fn stop_host(m: &ao_core::session::Manager) -> anyhow::Result<ExitCode> {
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGTERM);
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while m.running_host().is_some() {
-        if std::time::Instant::now() >= deadline {
-            return Err(UserError::failed(format!(
-                "the host (pid {pid}) did not end within 15 s of SIGTERM"
-            ))
-            .hint(format!(
-                "`kill -9 {pid}` ends it; the next `ao start` takes over its lock"
-            ))
-            .into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    if wait_until("the host's end", Duration::from_secs(15), || {
+        m.running_host().is_none().then_some(())
+    })
+    .is_err()
+    {
+        return Err(UserError::failed(format!(
+            "the host (pid {pid}) did not end within 15 s of SIGTERM"
+        ))
+        .hint(format!(
+            "`kill -9 {pid}` ends it; the next `ao start` takes over its lock"
+        ))
+        .into());
     }
     println!("stopped the host (pid {pid})");
     Ok(ExitCode::SUCCESS)
