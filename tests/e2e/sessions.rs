@@ -1269,3 +1269,47 @@ fn the_host_tells_of_a_failed_one_shot_once_and_of_a_finished_one_not_at_all() {
     assert_eq!(session(&list, "app-2")["status"], "killed");
     f.stop_host(host);
 }
+
+/// A spawn asks tmux little once the session exists: whether the agent runs, then one
+/// paste of the task; every other look (the agent handed over by the launcher, its
+/// terminal settled, the task read, the agent still running) is this machine's own.
+/// Before, a `cat` agent's spawn made 9 tmux calls after `new-session` (issue 30). The
+/// task still arrives whole, once: the terminal echoes the line and `cat` prints it back.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_spawn_asks_tmux_little_after_new_session_and_types_the_task_once() {
+    let mut f = Fleet::new(CAT);
+    let shims = f.env.root().join("tmux-log");
+    let log = f.env.root().join("tmux-calls.log");
+    ao_tests::wrap_program(&shims, "tmux", |real| {
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in -*|/*) ;; *) echo \"$a\" >> '{}'; break;; esac; done\nexec '{real}' \"$@\"\n",
+            log.display()
+        )
+    });
+    f.env.set("PATH", ao_tests::path_with(&shims));
+    f.ao(&["spawn", "app", "--prompt", "the task, whole"])
+        .success()
+        .stdout_has("app-1");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    let created = calls
+        .iter()
+        .position(|c| *c == "new-session")
+        .unwrap_or_else(|| panic!("no new-session in {calls:?}"));
+    let after = &calls[created + 1..];
+    assert_eq!(
+        after.iter().filter(|c| **c == "load-buffer").count(),
+        1,
+        "{after:?}"
+    );
+    assert!(after.len() <= 3, "tmux calls after new-session: {after:?}");
+    let screen = wait_until(
+        "the task on the agent's screen, echoed and printed back",
+        || {
+            let out = f.tmux(&["capture-pane", "-p", "-t", "=app-1:"]).stdout;
+            (out.matches("the task, whole").count() >= 2).then_some(out)
+        },
+    );
+    assert_eq!(screen.matches("the task, whole").count(), 2, "{screen}");
+}

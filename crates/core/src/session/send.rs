@@ -144,6 +144,9 @@ impl Manager {
     /// text has left the terminal's input, read by the agent; text the agent discarded
     /// unread (switching its terminal's mode flushes it) is typed again once the
     /// terminal settles. Text still unread after 15 s is an error with its screen.
+    ///
+    /// `started` is the probe that showed the agent running: while this machine shows
+    /// that same process on that terminal, the runtime is not asked again.
     pub(crate) async fn type_task(
         &self,
         s: &Session,
@@ -151,13 +154,17 @@ impl Manager {
         handle: &RuntimeHandle,
         text: &str,
         ready: bool,
+        started: &Probe,
     ) -> Result<(), ManagerError> {
         let mut settle = !ready;
         for attempt in 0..=RETYPES {
             let probe = if settle {
-                self.settle(s, runtime, handle).await?
+                match super::wait::here::settled(started).await {
+                    Some(probe) => probe,
+                    None => self.settle(s, runtime, handle).await?,
+                }
             } else {
-                self.probe(s).await?
+                self.probe_known(s, started).await?
             };
             settle = true;
             let Some(path) = probe.terminal.clone() else {
@@ -169,7 +176,7 @@ impl Manager {
             let read_before = probe.pid.and_then(tty::bytes_read);
             runtime.send(handle, text).await?;
             let typed = self
-                .await_read(s, runtime, handle, &path, before, probe.pid, read_before)
+                .await_read(s, runtime, handle, &path, before, &probe, read_before)
                 .await?;
             if typed == Typed::Read {
                 return Ok(());
@@ -250,14 +257,15 @@ impl Manager {
         handle: &RuntimeHandle,
         path: &std::path::Path,
         before: Option<tty::TtyState>,
-        leader: Option<u32>,
+        probe: &Probe,
         read_before: Option<u64>,
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
+        let leader = probe.pid;
         let mut most_unread = 0usize;
-        let mut backoff = super::wait::Backoff::new();
+        let mut backoff = super::wait::Backoff::fine();
         loop {
-            match self.probe(s).await?.liveness {
+            match self.probe_known(s, probe).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
                 // by itself (a one-shot CLI); the spawn records how it ended.
                 Liveness::Exited => return Ok(Typed::Read),
