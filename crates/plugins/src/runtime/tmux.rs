@@ -713,7 +713,8 @@ impl Runtime for TmuxRuntime {
 
     async fn name_taken(&self, session: &SessionId, _data_dir: &Path) -> Result<bool, PluginError> {
         let name = session.to_string();
-        match Self::list(&self.socket).await? {
+        // Asked of that one name: the server lists one session's panes, not every one.
+        match Self::list_in(&self.socket, Some(&name)).await? {
             Listed::NoServer => Ok(false),
             Listed::Panes(rows) => Ok(rows.iter().any(|r| r.session == name)),
         }
