@@ -33,8 +33,19 @@ impl Manager {
             project: None,
             include_archived: true,
         })?;
-        for s in rows {
-            if s.spawn_pid.is_some_and(|p| !Self::owner_alive(p)) {
+        let gone = |pid: Option<u32>| pid.is_some_and(|p| !Self::owner_alive(p));
+        for read in rows {
+            let (spawn_gone, restore_gone) = (gone(read.spawn_pid), gone(read.restore_pid));
+            if !spawn_gone && !restore_gone {
+                continue;
+            }
+            // Read again once its owner is seen gone: the row as that process left it,
+            // which nothing changes any more. A spawn that finished after the list was
+            // read is done, not interrupted.
+            let Some(s) = self.store().session(&read.id)? else {
+                continue;
+            };
+            if spawn_gone && s.spawn_pid == read.spawn_pid {
                 notes.push(match self.undo_spawn(&s).await {
                     Ok(parts) => format!(
                         "{}: undid an interrupted `ao spawn`{}",
@@ -43,7 +54,7 @@ impl Manager {
                     ),
                     Err(e) => format!("{}: could not undo an interrupted `ao spawn`: {e}", s.id),
                 });
-            } else if s.restore_pid.is_some_and(|p| !Self::owner_alive(p)) {
+            } else if restore_gone && s.restore_pid == read.restore_pid {
                 notes.push(match self.undo_restore(&s).await {
                     Ok(parts) => format!(
                         "{}: undid an interrupted `ao session restore`{}",
@@ -276,4 +287,63 @@ pub(crate) fn has_ref(repo: &Path, name: &str) -> bool {
     git2::Repository::open(repo)
         .and_then(|r| r.find_reference(name).map(|_| ()))
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fakes::{Fleet, Gate, RuntimeOp, Scripted};
+
+    /// The id of a process that has ended.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    /// A spawn that finishes while another command recovers (its row read in flight,
+    /// its process gone by the time it is looked at) finished: its session stays.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_spawn_that_finished_while_another_command_recovered_is_not_undone() {
+        let fleet = Fleet::new();
+        let crashed = fleet.spawn("app", "one").await.unwrap();
+        let finished = fleet.spawn("app", "two").await.unwrap();
+        let m = fleet.manager();
+        // Both in flight as the recovery reads them; the first one's process died.
+        let gone = dead_pid();
+        for s in [&crashed, &finished] {
+            m.update(&s.id, |row| {
+                row.spawn_pid = Some(gone);
+                Vec::new()
+            })
+            .unwrap();
+        }
+        let gate = Gate::new();
+        fleet
+            .fakes
+            .runtime
+            .script(RuntimeOp::Destroy, [Scripted::Waits(gate.clone())]);
+        let finish = async {
+            // While the first is undone, the second's spawn records that it is done, and
+            // its process ends.
+            gate.reached().await;
+            m.update(&finished.id, |row| {
+                row.spawn_pid = None;
+                Vec::new()
+            })
+            .unwrap();
+            gate.open();
+        };
+        let (notes, ()) = tokio::join!(m.recover(), finish);
+        let notes = notes.unwrap();
+        assert!(
+            m.store().session(&crashed.id).unwrap().is_none(),
+            "{notes:?}"
+        );
+        assert!(
+            m.store().session(&finished.id).unwrap().is_some(),
+            "a finished spawn was undone: {notes:?}"
+        );
+        assert_eq!(fleet.fakes.runtime.destroyed(), [crashed.id.to_string()]);
+    }
 }
