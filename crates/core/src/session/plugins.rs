@@ -86,7 +86,10 @@ impl Manager {
                 ),
             ));
         };
-        let node = self.config.tree.at(section);
+        // No section (agents, workspaces) is none, not the whole config.
+        let node = (!section.is_empty())
+            .then(|| self.config.tree.at(section))
+            .flatten();
         // One instance per meaning, kept: its clients, caches and budgets live on.
         let key = format!(
             "{slot}|{name}|{}|{repo:?}",
@@ -196,5 +199,51 @@ impl Manager {
             agent: self.agent(agent)?,
             workspace: self.workspace(workspace)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::Fakes;
+    use crate::registry::{Origin, PluginEntry, PluginManifest};
+    use std::sync::Mutex;
+
+    /// An agent has no section of its own: its plugin is given none, not the whole config
+    /// (which an external plugin would be sent with every call, and whose text was the
+    /// key of its kept instance, made again at every probe of every session).
+    #[test]
+    fn an_agent_is_given_no_section_not_the_whole_config() {
+        let fakes = Fakes::default();
+        let mut registry = fakes.registry();
+        let given = Arc::new(Mutex::new(Vec::new()));
+        let (agent, seen) = (fakes.agent.clone(), given.clone());
+        registry.register(PluginEntry {
+            manifest: PluginManifest {
+                name: "recording".to_owned(),
+                version: "0.0.0".to_owned(),
+                slot: Slot::Agent,
+                description: "an agent that records the section it is built with".to_owned(),
+            },
+            origin: Origin::BuiltIn,
+            validate: None,
+            factory: Some(Factory::Agent(Arc::new(move |s: &SectionRef<'_>| {
+                seen.lock().unwrap().push(s.node.is_some());
+                Ok(Arc::new(agent.clone()) as Arc<dyn Agent>)
+            }))),
+            untested: None,
+            cli: None,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let file = dir.path().join("agent-orchestrator.yaml");
+        let text = format!(
+            "defaults:\n  runtime: fake\n  agent: recording\n  workspace: fake\n  tracker: fake\n  scm: fake\nprojects:\n  app:\n    path: {}\n",
+            dir.path().display()
+        );
+        let loaded = crate::config::load_str(&text, &file, &registry, &|_| None).unwrap();
+        let m = Manager::new(loaded, registry, dir.path().join("home"), |_| None).unwrap();
+        m.agent("recording").unwrap();
+        assert_eq!(*given.lock().unwrap(), [false]);
     }
 }
