@@ -325,7 +325,7 @@ fn start_detached(
                 println!("{}", e.split_once(": ").map(|(_, s)| s).unwrap_or(e));
             }
             println!("`ao status` shows it; `ao stop` ends it");
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Ok(Some(status)) => {
             // Another `ao start` took the lock between the check above and this host's start.
