@@ -235,11 +235,12 @@ fn attach_inside_aos_own_tmux_server_switches_the_client() {
         "the one client switched to app-1",
         Duration::from_secs(20),
         || {
+            // The pane first: once ao has ended there, the switch it made is seen after.
+            let (dead, screen) = pane(&env, &server, "mine");
             let clients = client_sessions(&env, &server);
             if clients == ["app-1"] {
                 return Some(());
             }
-            let (dead, screen) = pane(&env, &server, "mine");
             assert!(
                 !dead && clients.len() < 2,
                 "ao attach did not switch the client (clients: {clients:?}); its pane shows:\n{screen}"
