@@ -104,7 +104,7 @@ mod imp {
 
     pub(super) const NAME: &str = "github";
     /// PRs per GraphQL query (aliases).
-    const BATCH: usize = 50;
+    const BATCH: usize = 100;
     /// The most of a failing job's log kept for the agent.
     const LOG_TAIL: usize = 4000;
 
