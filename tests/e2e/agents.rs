@@ -749,8 +749,7 @@ fn an_agent_missing_from_path_fails_the_spawn() {
     f.env.set("PATH", &bin);
     let run = f.ao(&["spawn", "app", "--prompt", "echo typed-into-a-shell"]);
     run.code(1)
-        .stderr_has("the agent's program `claude` was not found on PATH")
-        .stderr_has("install it (`npm install -g @anthropic-ai/claude-code`)");
+        .stderr_has("the agent's program `claude` was not found on PATH");
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1);
     assert!(

@@ -144,9 +144,6 @@ impl Manager {
     /// text has left the terminal's input, read by the agent; text the agent discarded
     /// unread (switching its terminal's mode flushes it) is typed again once the
     /// terminal settles. Text still unread after 15 s is an error with its screen.
-    ///
-    /// `started` is the probe that showed the agent running: while this machine shows
-    /// that same process on that terminal, the runtime is not asked again.
     pub(crate) async fn type_task(
         &self,
         s: &Session,
@@ -154,17 +151,13 @@ impl Manager {
         handle: &RuntimeHandle,
         text: &str,
         ready: bool,
-        started: &Probe,
     ) -> Result<(), ManagerError> {
         let mut settle = !ready;
         for attempt in 0..=RETYPES {
             let probe = if settle {
-                match super::wait::here::settled(started).await {
-                    Some(probe) => probe,
-                    None => self.settle(s, runtime, handle).await?,
-                }
+                self.settle(s, runtime, handle).await?
             } else {
-                self.probe_known(s, started).await?
+                self.probe(s).await?
             };
             settle = true;
             let Some(path) = probe.terminal.clone() else {
@@ -176,7 +169,7 @@ impl Manager {
             let read_before = probe.pid.and_then(tty::bytes_read);
             runtime.send(handle, text).await?;
             let typed = self
-                .await_read(s, runtime, handle, &path, before, &probe, read_before)
+                .await_read(s, runtime, handle, &path, before, probe.pid, read_before)
                 .await?;
             if typed == Typed::Read {
                 return Ok(());
@@ -257,15 +250,14 @@ impl Manager {
         handle: &RuntimeHandle,
         path: &std::path::Path,
         before: Option<tty::TtyState>,
-        probe: &Probe,
+        leader: Option<u32>,
         read_before: Option<u64>,
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
-        let leader = probe.pid;
         let mut most_unread = 0usize;
-        let mut backoff = super::wait::Backoff::fine();
+        let mut backoff = super::wait::Backoff::new();
         loop {
-            match self.probe_known(s, probe).await?.liveness {
+            match self.probe(s).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
                 // by itself (a one-shot CLI); the spawn records how it ended.
                 Liveness::Exited => return Ok(Typed::Read),

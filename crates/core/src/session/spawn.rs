@@ -227,9 +227,6 @@ impl Manager {
             let fetched = crate::git::fetch_base(&repo, &branch).await;
             let _ = base_tx.send(Some(fetched));
         });
-        // On this one thread the fetch starts only when this task first waits: let it
-        // start git now, so the fetch runs while the rest is done.
-        tokio::task::yield_now().await;
         let mut warnings = self.recover().await?;
 
         let mut set = tokio::task::JoinSet::new();
@@ -436,17 +433,6 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         step("row")?;
         let mut spec = self.workspace_spec(project, s);
-        // The workspace directory is claimed in three recorded steps, so an undo removes
-        // it only when this spawn made it: the intent, the directory (which must not be
-        // there yet), then the fact that it is this session's. They need no base, so
-        // they are done while the fetch runs.
-        s.workspace_claim = WorkspaceClaim::Pending;
-        self.commit(s, Vec::new())?;
-        step("claim")?;
-        make_workspace_dir(s, &spec.path)?;
-        step("dir")?;
-        s.workspace_claim = WorkspaceClaim::Made;
-        self.commit(s, Vec::new())?;
         spec.base_branch = base
             .clone()
             .wait_for(Option::is_some)
@@ -454,6 +440,16 @@ impl Manager {
             .ok()
             .and_then(|b| b.as_ref().map(|b| b.reference.clone()))
             .unwrap_or_else(|| local_base(project));
+        // The workspace directory is claimed in three recorded steps, so an undo removes
+        // it only when this spawn made it: the intent, the directory (which must not be
+        // there yet), then the fact that it is this session's.
+        s.workspace_claim = WorkspaceClaim::Pending;
+        self.commit(s, Vec::new())?;
+        step("claim")?;
+        make_workspace_dir(s, &spec.path)?;
+        step("dir")?;
+        s.workspace_claim = WorkspaceClaim::Made;
+        self.commit(s, Vec::new())?;
         let info = match plugins.workspace.create(&spec).await {
             Ok(info) => info,
             // Another spawn may have taken the branch since this one looked.
@@ -475,19 +471,13 @@ impl Manager {
         let prompt = s.prompt.clone().unwrap_or_default();
         let ctx = self.launch_context(project, s, &prompt)?;
         let launch = plugins.agent.launch(&ctx)?;
-        let started = self
-            .start_agent_seen(project, plugins, s, &ctx, launch, !prompt.is_empty())
+        let question = self
+            .start_agent(project, plugins, s, &ctx, launch, !prompt.is_empty())
             .await?;
-        let question = started.question;
         step("prompt")?;
         // The task is delivered: from here on nothing is undone. A one-shot agent may have
-        // done its work and exited already; its session is recorded as over. One this
-        // machine shows still running has not: the runtime need not be asked.
-        let exit = if super::wait::here::still_running(&started.probe) {
-            None
-        } else {
-            self.agent_exit_now(s).await
-        };
+        // done its work and exited already; its session is recorded as over.
+        let exit = self.agent_exit_now(s).await;
         s.status = SessionStatus::Working;
         s.spawn_pid = None;
         s.activity = Some(if question.is_some() {

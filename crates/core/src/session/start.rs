@@ -8,7 +8,7 @@ use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::model::{Session, now_ms};
 use crate::plugin::{
-    LaunchContext, LaunchSpec, Liveness, Probe, PromptDelivery, RuntimeSpec, WorkspaceSpec,
+    LaunchContext, LaunchSpec, Liveness, PromptDelivery, RuntimeSpec, WorkspaceSpec,
 };
 use std::collections::BTreeMap;
 
@@ -126,23 +126,6 @@ impl Manager {
         launch: LaunchSpec,
         deliver: bool,
     ) -> Result<Option<String>, ManagerError> {
-        let started = self
-            .start_agent_seen(project, plugins, s, ctx, launch, deliver)
-            .await?;
-        Ok(started.question)
-    }
-
-    /// [`Manager::start_agent`], also returning the last probe of the agent, so the
-    /// caller can tell whether it still runs without asking the runtime again.
-    pub(crate) async fn start_agent_seen(
-        &self,
-        project: &ResolvedProject,
-        plugins: &Plugins,
-        s: &mut Session,
-        ctx: &LaunchContext,
-        launch: LaunchSpec,
-        deliver: bool,
-    ) -> Result<Started, ManagerError> {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in ["PATH", "HOME", "LANG", "USER"] {
             if let Some(v) = (self.env)(key) {
@@ -176,16 +159,10 @@ impl Manager {
                 message: format!("the agent's program `{program}` was not found on PATH"),
                 hint: Some(format!(
                     "{}; PATH is {}",
-                    match self.registry.agent_cli(&s.agent) {
-                        // How to install it is the agent's registry entry's.
-                        Some(cli) if cli.program == program => format!(
-                            "install it (`{}`), or put its directory on PATH (agentConfig.env.PATH sets the agent's own)",
-                            cli.install
-                        ),
-                        _ if s.agent == "command" => {
-                            "install it, or give its path in agentConfig.command".to_owned()
-                        }
-                        _ => "install it, or put its directory on PATH (agentConfig.env.PATH sets the agent's own)".to_owned(),
+                    if s.agent == "command" {
+                        "install it, or give its path in agentConfig.command"
+                    } else {
+                        "install it, or put its directory on PATH (agentConfig.env.PATH sets the agent's own)"
                     },
                     spec_path(&spec.env).unwrap_or("unset")
                 )),
@@ -204,8 +181,7 @@ impl Manager {
         step("runtime")?;
         let names = plugins.agent.process_names(&ctx.config);
         let post_launch = launch.prompt == PromptDelivery::PostLaunch;
-        let mut seen = self
-            .wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
+        self.wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
             .await
             .map_err(|e| match e {
                 ManagerError::Refused { message, hint } => ManagerError::Refused {
@@ -254,13 +230,12 @@ impl Manager {
                 &handle,
                 &ctx.prompt,
                 pattern.is_some(),
-                &seen,
             )
             .await?;
             // Delivered into the agent, which runs or has exited by itself; a runtime gone
             // altogether is a failure.
-            seen = self.probe_known(s, &seen).await?;
-            if seen.liveness == Liveness::Gone {
+            let probe = self.probe(s).await?;
+            if probe.liveness == Liveness::Gone {
                 let out = plugins
                     .runtime
                     .output(&handle, 40)
@@ -275,20 +250,8 @@ impl Manager {
                 });
             }
         }
-        Ok(Started {
-            question,
-            probe: seen,
-        })
+        Ok(question)
     }
-}
-
-/// What starting an agent found.
-pub(crate) struct Started {
-    /// The question the agent stopped at, when it waits for an answer (a dialog) before
-    /// it can work.
-    pub(crate) question: Option<String>,
-    /// The last probe of the agent.
-    pub(crate) probe: Probe,
 }
 
 fn spec_path(env: &BTreeMap<String, String>) -> Option<&str> {

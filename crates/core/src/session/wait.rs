@@ -7,8 +7,6 @@ use crate::model::{Activity, RuntimeHandle, Session};
 use crate::plugin::{Liveness, Probe, Runtime};
 use std::time::{Duration, Instant};
 
-pub(crate) mod here;
-
 /// Pauses between checks: 5 ms at first, doubling to at most 100 ms, so a quick agent is
 /// seen at once and a slow one is not asked hundreds of times.
 pub(crate) struct Backoff(Duration);
@@ -16,11 +14,6 @@ pub(crate) struct Backoff(Duration);
 impl Backoff {
     pub(crate) fn new() -> Backoff {
         Backoff(Duration::from_millis(5))
-    }
-
-    /// From 1 ms: for a wait whose checks are looks at this machine, not runtime calls.
-    pub(crate) fn fine() -> Backoff {
-        Backoff(Duration::from_millis(1))
     }
 
     pub(crate) async fn pause(&mut self) {
@@ -82,18 +75,18 @@ impl Manager {
             .unwrap_or_else(|| "ao".into())
     }
 
-    /// Waits until the agent's own process is the terminal's foreground process, and
-    /// returns the probe that showed it. Fails with the agent's last output if it exits
-    /// or is gone, and after the time-out. With `task_given` (the task went with the
-    /// launch), an agent that exits having run has taken it and ended by itself, which is
-    /// no failure; only exit codes 126 and 127 say its program could not be run at all.
+    /// Waits until the agent's own process is the terminal's foreground process. Fails
+    /// with the agent's last output if it exits or is gone, and after the time-out. With
+    /// `task_given` (the task went with the launch), an agent that exits having run has
+    /// taken it and ended by itself, which is no failure; only exit codes 126 and 127 say
+    /// its program could not be run at all.
     pub(crate) async fn wait_ready(
         &self,
         runtime: &dyn Runtime,
         handle: &RuntimeHandle,
         names: &[String],
         task_given: bool,
-    ) -> Result<Probe, ManagerError> {
+    ) -> Result<(), ManagerError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut last = None;
         let mut code_wait: Option<Instant> = None;
@@ -119,12 +112,12 @@ impl Manager {
                         names.contains(&fg)
                     };
                     if started {
-                        return Ok(probe);
+                        return Ok(());
                     }
                     last = Some(fg);
                 }
                 Liveness::Exited if task_given && code.is_some_and(|c| c != 126 && c != 127) => {
-                    return Ok(probe);
+                    return Ok(());
                 }
                 // A terminal can report its process gone a moment before the exit code
                 // is known; wait briefly for the code, which says what happened.
@@ -172,28 +165,7 @@ impl Manager {
                     }),
                 });
             }
-            // ao's launcher execs the agent in place or exits: while this machine shows
-            // the pane's process still running the launcher, asking the runtime again
-            // would tell nothing new, so it is asked only once that changes.
-            let launcher = self.ao_exe.canonicalize().ok();
-            let runs_launcher = |pid| launcher.is_some() && here::program(pid) == launcher;
-            match probe.pid.filter(|&pid| runs_launcher(pid)) {
-                Some(pid) => {
-                    while runs_launcher(pid) && Instant::now() < deadline {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    // With no name to expect, the agent runs once the launcher has handed
-                    // over: this machine shows that as surely as the runtime would.
-                    let handed_over = Probe {
-                        foreground: None,
-                        ..probe
-                    };
-                    if names.is_empty() && here::still_running(&handed_over) {
-                        return Ok(handed_over);
-                    }
-                }
-                None => backoff.pause().await,
-            }
+            backoff.pause().await;
         }
     }
 
@@ -366,19 +338,6 @@ impl Manager {
             output: runtime.output(handle, 40).await.unwrap_or_default(),
             at: crate::model::now_ms(),
         })
-    }
-
-    /// The session's probe; `known` itself, with no runtime call, while this machine
-    /// shows the agent it saw still running on its terminal.
-    pub(crate) async fn probe_known(
-        &self,
-        s: &Session,
-        known: &Probe,
-    ) -> Result<Probe, ManagerError> {
-        if here::still_running(known) {
-            return Ok(known.clone());
-        }
-        self.probe(s).await
     }
 
     /// Fails with the agent's last output when its process has ended.
