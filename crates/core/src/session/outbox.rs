@@ -308,15 +308,7 @@ impl Manager {
         {
             return Ok((
                 Settled::Done("delivered (its terminal shows it, seen after a restart)".into()),
-                Settle {
-                    events: e
-                        .ran
-                        .into_iter()
-                        .map(|r| Event { at: now_ms(), ..r })
-                        .collect(),
-                    limit_continued: e.limit_continue.then(|| e.session.clone()),
-                    ..Settle::default()
-                },
+                delivered(e),
                 None,
             ));
         }
@@ -359,19 +351,7 @@ impl Manager {
                     e.limit_continue
                         .then(|| format!("{}: its usage limit lifted; told it to continue", s.id))
                 });
-                (
-                    Settled::Done("delivered".into()),
-                    Settle {
-                        events: e
-                            .ran
-                            .into_iter()
-                            .map(|r| Event { at: now_ms(), ..r })
-                            .collect(),
-                        limit_continued: e.limit_continue.then(|| e.session.clone()),
-                        ..Settle::default()
-                    },
-                    line,
-                )
+                (Settled::Done("delivered".into()), delivered(e), line)
             }
             Err(why) => {
                 let line = if e.limit_continue {
@@ -681,6 +661,20 @@ impl Manager {
                 ))
             }
         }
+    }
+}
+
+/// What a delivered message records: the event of the reaction that ran (at the
+/// delivery), and, for a limited agent told to continue, that it was.
+fn delivered(e: SendEffect) -> Settle {
+    Settle {
+        events: e
+            .ran
+            .into_iter()
+            .map(|r| Event { at: now_ms(), ..r })
+            .collect(),
+        limit_continued: e.limit_continue.then_some(e.session),
+        ..Settle::default()
     }
 }
 
