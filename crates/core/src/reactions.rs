@@ -4,18 +4,25 @@
 //! escalate) and which counts to forget. The host does it, claiming each act in the
 //! store first so a restarted host never does it twice.
 //!
-//! A reaction fires on its condition (`ci-failed` while CI fails, `changes-requested`
-//! while a reviewer asks for changes, ...). Where the condition carries items (failing
-//! checks at a head, review threads), it fires for the items not handed over yet, and
-//! each goes once; otherwise it fires once while the condition holds. When the condition
-//! no longer holds, its count is forgotten (what was handed over stays so). Each firing
-//! is an attempt; past `retries`, or `escalateAfter` attempts or time, the human gets an
+//! Each reaction ao knows is one [`Definition`] (`reactions/kind.rs`): its key, its
+//! defaults, its condition, what it sends or does and its words. A reaction fires on
+//! its condition (`ci-failed` while CI fails, `changes-requested` while a reviewer asks
+//! for changes, ...). Where the condition carries items (failing checks at a head,
+//! review threads), it fires for the items not handed over yet, and each goes once;
+//! otherwise it fires once while the condition holds. When the condition no longer
+//! holds, its count is forgotten (what was handed over stays so). Each firing is an
+//! attempt; past `retries`, or `escalateAfter` attempts or time, the human gets an
 //! escalation instead, once, and the reaction stays quiet until its count is forgotten.
 
+mod kind;
+
+pub use kind::{Condition, Definition, ReactionKind, Trigger, keys};
+
 use crate::config::{EscalateAfter, MergeMethodSetting, ReactionAction, ReactionConfig};
-use crate::model::{Activity, Priority, Session, SessionStatus, StatusReason, Timestamp};
-use crate::plugin::{CheckState, MergeMethod, PrState, PrStatus};
+use crate::model::{Activity, Priority, Session, SessionStatus, Timestamp};
+use crate::plugin::{MergeMethod, PrStatus};
 use crate::store::ReactionState;
+use kind::open_pr;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the planner knows of one session.
@@ -90,135 +97,6 @@ pub struct Decided {
     pub resets: Vec<String>,
 }
 
-/// Why a reaction's condition holds: the items it would hand over (empty: none, it
-/// fires once while it holds) and the details each adds to the message.
-struct Trigger {
-    items: Vec<(String, String)>,
-}
-
-fn open_pr<'a>(s: &Subject<'a>) -> Option<&'a PrStatus> {
-    s.pr.filter(|p| p.state == PrState::Open)
-}
-
-/// Indents every line of `text` after the first by `pad`.
-fn indent(text: &str, pad: &str) -> String {
-    text.trim_end()
-        .lines()
-        .collect::<Vec<_>>()
-        .join(&format!("\n{pad}"))
-}
-
-/// The condition of reaction `key`, if it holds for `s`.
-fn trigger(key: &str, s: &Subject<'_>) -> Option<Trigger> {
-    let st = s.session.status;
-    match key {
-        "ci-failed" => {
-            let pr = open_pr(s).filter(|_| st == SessionStatus::CiFailed)?;
-            let items = pr
-                .checks
-                .iter()
-                .filter(|c| c.state == CheckState::Failed)
-                .map(|c| {
-                    let mut line = format!("- {}", c.name);
-                    if let Some(url) = &c.url {
-                        line.push_str(&format!(" ({url})"));
-                    }
-                    if let Some(log) = c.log_excerpt.as_deref().filter(|l| !l.trim().is_empty()) {
-                        line.push_str(&format!("\n  log:\n    {}", indent(log, "    ")));
-                    }
-                    (format!("ci:{}:{}", pr.head_sha, c.name), line)
-                })
-                .collect::<Vec<_>>();
-            (!items.is_empty()).then_some(Trigger { items })
-        }
-        "changes-requested" => {
-            let pr = open_pr(s).filter(|_| st == SessionStatus::ChangesRequested)?;
-            let mut items = threads(pr, false);
-            if items.is_empty() {
-                // A verdict without threads: its head is the item, so it goes once.
-                items.push((format!("changes:{}", pr.head_sha), String::new()));
-            }
-            Some(Trigger { items })
-        }
-        "bugbot-comments" => {
-            let items = threads(open_pr(s)?, true);
-            (!items.is_empty()).then_some(Trigger { items })
-        }
-        "merge-conflicts" => {
-            let pr = open_pr(s).filter(|p| p.conflicts)?;
-            Some(Trigger {
-                items: vec![(format!("conflicts:{}", pr.head_sha), String::new())],
-            })
-        }
-        "approved-and-green" => (st == SessionStatus::Mergeable && open_pr(s).is_some())
-            .then_some(Trigger { items: Vec::new() }),
-        // Each idle spell (the row moves when the activity does) is nudged once.
-        "agent-idle" => (st == SessionStatus::Working
-            && s.session.activity == Some(Activity::Idle))
-        .then(|| Trigger {
-            items: vec![(format!("idle:{}", s.session.updated_at), String::new())],
-        }),
-        "agent-stuck" => (st == SessionStatus::Stuck).then_some(Trigger { items: Vec::new() }),
-        "agent-needs-input" => {
-            (st == SessionStatus::NeedsInput).then_some(Trigger { items: Vec::new() })
-        }
-        "agent-exited" => (st == SessionStatus::Killed
-            && s.session.status_reason == Some(StatusReason::AgentExited)
-            && s.ended_recently)
-            .then_some(Trigger { items: Vec::new() }),
-        "pr-closed" => (st == SessionStatus::Done
-            && s.session.status_reason == Some(StatusReason::PrClosed)
-            && s.ended_recently)
-            .then_some(Trigger { items: Vec::new() }),
-        _ => None,
-    }
-}
-
-/// Whether a reaction whose condition does not hold now keeps its count: `agent-idle`
-/// counts its nudges for as long as the session is working, through the agent's busy
-/// spells between them.
-fn still_on(key: &str, s: &Subject<'_>) -> bool {
-    key == "agent-idle" && s.session.status == SessionStatus::Working
-}
-
-/// The unresolved threads a human (or, with `bots`, a bot) wrote, as items.
-fn threads(pr: &PrStatus, bots: bool) -> Vec<(String, String)> {
-    pr.unresolved_threads
-        .iter()
-        .filter(|t| t.is_bot == bots)
-        .map(|t| {
-            let at = match (&t.path, t.line) {
-                (Some(p), Some(l)) => format!("{p}:{l} "),
-                (Some(p), None) => format!("{p} "),
-                _ => String::new(),
-            };
-            let who = t.author.as_deref().unwrap_or("a reviewer");
-            (
-                format!("thread:{}", t.id),
-                format!("- {at}{who}: {}", indent(&t.body, "  ")),
-            )
-        })
-        .collect()
-}
-
-/// What the human reads of reaction `key` about session `id`.
-fn what(key: &str) -> &'static str {
-    match key {
-        "ci-failed" => "CI fails",
-        "changes-requested" => "changes were requested",
-        "bugbot-comments" => "an automated reviewer flagged problems",
-        "merge-conflicts" => "its branch conflicts with the base",
-        "approved-and-green" => "approved and green",
-        "agent-idle" => "its agent is idle",
-        "agent-stuck" => "its agent seems stuck",
-        "agent-needs-input" => "its agent needs input",
-        "agent-exited" => "its agent exited",
-        "pr-closed" => "its pull request was closed",
-        "all-complete" => "every session is complete",
-        _ => "a reaction fired",
-    }
-}
-
 /// Whether attempt `attempt` (from 1) of a reaction whose first attempt was at
 /// `first_at` is past its limits.
 fn past_limits(r: &ReactionConfig, attempt: u32, first_at: Timestamp, now: Timestamp) -> bool {
@@ -252,19 +130,23 @@ pub fn decide(
     if s.session.activity == Some(Activity::Limited) {
         return out;
     }
-    for (key, r) in reactions {
-        // The orchestrator has no pull request and waits for the human by design: only
-        // its questions and its exit are the human's business.
-        if key == "all-complete"
-            || (id.is_orchestrator()
-                && !matches!(key.as_str(), "agent-needs-input" | "agent-exited"))
-        {
+    for &kind in ReactionKind::by_key() {
+        let def = kind.definition();
+        let key = def.key;
+        let Some(r) = reactions.get(key) else {
+            continue;
+        };
+        // A project's reactions are decided over all its sessions, not here.
+        let Condition::Session(trigger) = def.condition else {
+            continue;
+        };
+        if id.is_orchestrator() && !def.orchestrator {
             continue;
         }
         let state = s.states.get(key);
-        let Some(t) = trigger(key, s) else {
-            if state.is_some() && !still_on(key, s) {
-                out.resets.push(key.clone());
+        let Some(t) = trigger(s) else {
+            if state.is_some() && def.keeps_count_while != Some(s.session.status) {
+                out.resets.push(key.to_owned());
             }
             continue;
         };
@@ -297,12 +179,12 @@ pub fn decide(
         if past_limits(r, attempt, first_at, now) && (fires || state.is_some()) {
             let tried = attempt - 1;
             out.plans.push(Plan {
-                reaction: key.clone(),
+                reaction: key.to_owned(),
                 attempt,
                 escalation: true,
                 act: Act::Notify {
                     priority,
-                    title: format!("{id}: {} (escalated)", what(key)),
+                    title: format!("{id}: {} (escalated)", def.what),
                     body: format!(
                         "ao's `{key}` reaction ran {tried} time{} without settling it; it is yours now. `ao attach {id}` to look.",
                         if tried == 1 { "" } else { "s" }
@@ -315,7 +197,7 @@ pub fn decide(
         if !fires {
             continue;
         }
-        let message = r.message.clone().unwrap_or_else(|| what(key).to_owned());
+        let message = r.message.clone().unwrap_or_else(|| def.what.to_owned());
         let details: Vec<&str> = fresh
             .iter()
             .map(|(_, d)| d.as_str())
@@ -330,19 +212,19 @@ pub fn decide(
                 }
                 Act::Send {
                     text,
-                    conflicts: key == "merge-conflicts",
+                    conflicts: def.lists_conflicts,
                 }
             }
             ReactionAction::Notify => Act::Notify {
                 priority: r.priority.unwrap_or(Priority::Info),
-                title: format!("{id}: {}", what(key)),
+                title: format!("{id}: {}", def.what),
                 body: match s.pr {
                     Some(pr) => format!("{message}\n{}", pr.pr.url),
                     None => message,
                 },
             },
             ReactionAction::AutoMerge => match open_pr(s) {
-                Some(pr) if key == "approved-and-green" => Act::Merge {
+                Some(pr) if def.merges => Act::Merge {
                     method: method(r),
                     head_sha: pr.head_sha.clone(),
                     require_checks: r.require_checks.unwrap_or(true),
@@ -352,7 +234,7 @@ pub fn decide(
             },
         };
         out.plans.push(Plan {
-            reaction: key.clone(),
+            reaction: key.to_owned(),
             attempt,
             escalation: false,
             act,
@@ -376,8 +258,8 @@ pub fn all_complete(sessions: &[&Session]) -> bool {
 mod tests {
     use super::*;
     use crate::config::default_reactions;
-    use crate::model::{PrRef, SessionId};
-    use crate::plugin::{CheckRun, ReviewDecision, ReviewThread};
+    use crate::model::{PrRef, SessionId, StatusReason};
+    use crate::plugin::{CheckRun, CheckState, PrState, ReviewDecision, ReviewThread};
 
     fn session(status: SessionStatus) -> Session {
         Session {

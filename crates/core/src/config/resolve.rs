@@ -1,122 +1,21 @@
 //! A project with every default filled in: what the rest of ao works with.
 
-use super::duration::{ConfigDuration, EscalateAfter};
-use super::types::{
-    AgentConfig, Config, OrchestratorSessionStrategy, ReactionAction, ReactionConfig,
-};
+use super::types::{AgentConfig, Config, OrchestratorSessionStrategy, ReactionConfig};
 use super::{EnvLookup, LoadedConfig, expand_path};
-use crate::model::Priority;
+use crate::reactions::ReactionKind;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-/// The reactions ao knows, by the key used under `reactions:`.
-pub const REACTION_KEYS: &[&str] = &[
-    "pr-closed",
-    "ci-failed",
-    "changes-requested",
-    "bugbot-comments",
-    "merge-conflicts",
-    "approved-and-green",
-    "agent-idle",
-    "agent-stuck",
-    "agent-needs-input",
-    "agent-exited",
-    "all-complete",
-];
+/// The reactions ao knows, by the key used under `reactions:`, in the order ao lists
+/// them (each one's definition is its [`ReactionKind`]).
+pub const REACTION_KEYS: &[&str] = &crate::reactions::keys();
 
-/// The reactions in force when the config says nothing.
+/// The reactions in force when the config says nothing: each known one's defaults.
 pub fn default_reactions() -> BTreeMap<String, ReactionConfig> {
-    let send = |message: &str, retries: Option<u32>, escalate: EscalateAfter| ReactionConfig {
-        auto: Some(true),
-        action: Some(ReactionAction::SendToAgent),
-        message: Some(message.to_owned()),
-        retries,
-        escalate_after: Some(escalate),
-        ..ReactionConfig::default()
-    };
-    let notify = |priority: Priority| ReactionConfig {
-        auto: Some(true),
-        action: Some(ReactionAction::Notify),
-        priority: Some(priority),
-        ..ReactionConfig::default()
-    };
-    let minutes = |m: u64| ConfigDuration(Duration::from_secs(m * 60));
-    BTreeMap::from([
-        (
-            "pr-closed".into(),
-            ReactionConfig {
-                message: Some(
-                    "The pull request was closed without being merged. Decide whether the work should go on, start over, or end here.".into(),
-                ),
-                ..notify(Priority::Action)
-            },
-        ),
-        (
-            "ci-failed".into(),
-            send(
-                "CI fails on your pull request. Read the failing checks below, fix the cause, and push again.",
-                Some(2),
-                EscalateAfter::Attempts(2),
-            ),
-        ),
-        (
-            "changes-requested".into(),
-            send(
-                "A reviewer asked for changes on your pull request. Address each comment below, then push.",
-                None,
-                EscalateAfter::Time(minutes(30)),
-            ),
-        ),
-        (
-            "bugbot-comments".into(),
-            send(
-                "An automated reviewer flagged problems on your pull request. Fix each one below, then push.",
-                None,
-                EscalateAfter::Time(minutes(30)),
-            ),
-        ),
-        (
-            "merge-conflicts".into(),
-            send(
-                "Your branch conflicts with the default branch. Rebase onto it, resolve the conflicts, and push.",
-                None,
-                EscalateAfter::Time(minutes(15)),
-            ),
-        ),
-        (
-            "approved-and-green".into(),
-            ReactionConfig {
-                auto: Some(false),
-                message: Some("The pull request is approved and its checks pass: it can be merged.".into()),
-                ..notify(Priority::Action)
-            },
-        ),
-        (
-            "agent-idle".into(),
-            send(
-                "You seem to have stopped. If the task is not finished, carry on: write the code, commit, push, and open a pull request. If something blocks you, say what.",
-                Some(2),
-                EscalateAfter::Time(minutes(15)),
-            ),
-        ),
-        (
-            "agent-stuck".into(),
-            ReactionConfig {
-                threshold: Some(minutes(10)),
-                ..notify(Priority::Urgent)
-            },
-        ),
-        ("agent-needs-input".into(), notify(Priority::Urgent)),
-        ("agent-exited".into(), notify(Priority::Urgent)),
-        (
-            "all-complete".into(),
-            ReactionConfig {
-                include_summary: Some(true),
-                ..notify(Priority::Info)
-            },
-        ),
-    ])
+    ReactionKind::ALL
+        .iter()
+        .map(|k| (k.key().to_owned(), k.defaults()))
+        .collect()
 }
 
 /// Fills the unset fields of `over` from `base`.
@@ -192,6 +91,12 @@ pub struct ResolvedProject {
 }
 
 impl ResolvedProject {
+    /// Reaction `kind` as the project has it: ao's defaults, then the global settings,
+    /// then the project's.
+    pub fn reaction(&self, kind: ReactionKind) -> Option<&ReactionConfig> {
+        self.reactions.get(kind.key())
+    }
+
     /// The project as session `id` runs it: the orchestrator's agent and settings for
     /// the orchestrator session, the workers' for the others.
     pub fn for_session(&self, id: &crate::model::SessionId) -> ResolvedProject {
@@ -364,6 +269,9 @@ impl LoadedConfig {
 #[cfg(test)]
 mod reaction_tests {
     use super::*;
+    use crate::config::{ConfigDuration, EscalateAfter, ReactionAction};
+    use crate::model::Priority;
+    use std::time::Duration;
 
     #[test]
     fn every_known_reaction_has_the_reference_defaults() {

@@ -9,6 +9,7 @@ use super::unknown_plugin::{self, NO_TRACKER};
 use super::{EnvLookup, expand_path, is_valid_prefix};
 use crate::model::Priority;
 use crate::plugin::Slot;
+use crate::reactions::ReactionKind;
 use crate::registry::{PluginRegistry, SectionRef};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -193,18 +194,29 @@ impl<'a> Checker<'a> {
     }
 
     fn reactions(&mut self, reactions: &BTreeMap<String, super::ReactionConfig>, path: &[&str]) {
-        for (key, r) in reactions {
-            if r.action == Some(super::ReactionAction::AutoMerge) && key != "approved-and-green" {
+        // Each key is read as the reaction it names once; an unknown one is warned of.
+        let kinds: Vec<(&String, &super::ReactionConfig, Option<ReactionKind>)> = reactions
+            .iter()
+            .map(|(key, r)| (key, r, ReactionKind::parse(key)))
+            .collect();
+        for (key, r, kind) in &kinds {
+            let merges = kind.is_some_and(|k| k.definition().merges);
+            if r.action == Some(super::ReactionAction::AutoMerge) && !merges {
                 let loc = self.loc(&[path, &[key.as_str(), "action"]].concat());
+                let merging: Vec<&str> = ReactionKind::ALL
+                    .iter()
+                    .filter(|k| k.definition().merges)
+                    .map(|k| k.key())
+                    .collect();
                 self.warning(
                     loc,
                     format!("`{key}` never merges: only an approved pull request with passing checks is merged"),
-                    Some("put `action: auto-merge` on `approved-and-green`".into()),
+                    Some(format!("put `action: auto-merge` on `{}`", merging.join("` or `"))),
                 );
             }
         }
-        for key in reactions.keys() {
-            if !REACTION_KEYS.contains(&key.as_str()) {
+        for (key, _, kind) in &kinds {
+            if kind.is_none() {
                 let loc = self.key_loc(path, key);
                 let hint = match did_you_mean(key, REACTION_KEYS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),

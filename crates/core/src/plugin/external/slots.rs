@@ -412,6 +412,7 @@ impl Scm for External {
 #[cfg(test)]
 mod tests {
     use crate::model::{Event, EventKind, Priority, SessionStatus};
+    use crate::reactions::ReactionKind;
     use ao_plugin_sdk::notifier as n;
 
     // Every event kind ao records reaches a notifier plugin as the SDK's event, with the
@@ -428,11 +429,11 @@ mod tests {
                 to: SessionStatus::Killed,
             },
             EventKind::ReactionRan {
-                reaction: "ci-failed".into(),
+                reaction: ReactionKind::CiFailed.key().into(),
                 attempt: 2,
             },
             EventKind::Escalated {
-                reaction: "ci-failed".into(),
+                reaction: ReactionKind::CiFailed.key().into(),
             },
             EventKind::PluginDisabled { plugin: "x".into() },
             EventKind::Test,
