@@ -1037,7 +1037,8 @@ fn limited_then_resumed(agent: &str, program: &str, package: &str) {
     // New sessions for it wait.
     f.ao(&["spawn", "app", "--prompt", "Another"])
         .code(1)
-        .stderr_has(&format!("{agent} is at its usage limit (app-1 reported it"));
+        .stderr_has(&format!("{agent} is at its usage limit (app-1 reported it"))
+        .stderr_has("hint: --wait waits for the limit to lift; --agent picks another agent");
     // After the reset it works again.
     let back = wait_until_long("the agent past its limit", || {
         let s = f.status("app-1");

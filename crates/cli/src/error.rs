@@ -54,22 +54,7 @@ impl std::error::Error for UserError {}
 /// its message and what to do about it, in this one place.
 pub fn manager_error(e: ao_core::session::ManagerError) -> anyhow::Error {
     use ao_core::session::ManagerError as E;
-    let hint: Option<String> = match &e {
-        E::Store(_) => None,
-        E::UnsavedWork { .. } => Some(
-            "commit and push it, pass --keep-workspace to keep it, or --force to save it on a ref and delete the workspace"
-                .into(),
-        ),
-        E::Transient { retry_after, .. } => Some(match retry_after {
-            Some(d) => format!("try again in {} s", d.as_secs().max(1)),
-            None => "try again in a moment".into(),
-        }),
-        E::Plugin(ao_core::plugin::PluginError::Transient { .. })
-        | E::Plugin(ao_core::plugin::PluginError::Timeout { .. }) => {
-            Some("it may work if you try again in a moment".into())
-        }
-        e => e.hint(),
-    };
+    let hint = manager_hint(&e);
     match e {
         E::Store(s) => s.into(),
         e => {
@@ -77,6 +62,61 @@ pub fn manager_error(e: ao_core::session::ManagerError) -> anyhow::Error {
             u.hint = hint;
             u.into()
         }
+    }
+}
+
+/// What the user can do about a session command's failure: by its kind, and by the
+/// operation that failed where that changes it.
+pub fn manager_hint(e: &ao_core::session::ManagerError) -> Option<String> {
+    use ao_core::plugin::PluginError;
+    use ao_core::session::{ManagerError as E, NotTakenHow, Op};
+    let hint = match (e.op(), e.kind()) {
+        (_, E::UnsavedWork { .. }) => {
+            "commit and push it, pass --keep-workspace to keep it, or --force to save it on a ref and delete the workspace"
+                .into()
+        }
+        (_, E::Transient { retry_after, .. }) => match retry_after {
+            Some(d) => format!("try again in {} s", d.as_secs().max(1)),
+            None => "try again in a moment".into(),
+        },
+        (_, E::Plugin(PluginError::Transient { .. }) | E::Plugin(PluginError::Timeout { .. })) => {
+            "it may work if you try again in a moment".into()
+        }
+        // The agent's plugin read its output: that says more than anything here.
+        (_, E::AgentExited { diagnosis: Some(d), .. }) => d.clone(),
+        (Some(Op::Send), E::AgentExited { .. }) => format!(
+            "`ao session restore {}` starts the agent again",
+            session_of(e).unwrap_or("<session>")
+        ),
+        (_, E::AgentExited { .. }) => "check the agent's command and settings in the config".into(),
+        (_, E::NotTaken { how, .. }) => match how {
+            NotTakenHow::Unread => {
+                "check that the agent reads typed input once it starts (an interactive prompt)"
+            }
+            NotTakenHow::Ignored => {
+                "check that the agent takes typed input (an interactive prompt, not a one-shot mode)"
+            }
+            NotTakenHow::Discarded(_) => {
+                "set agentConfig.readyPattern to text the agent shows once it reads input, so ao types only then"
+            }
+        }
+        .into(),
+        (_, E::ProjectFull { .. }) => {
+            "kill or clean up one of them, or pass --wait to start when a slot frees".into()
+        }
+        (_, E::LimitHeld { .. }) => {
+            "--wait waits for the limit to lift; --agent picks another agent".into()
+        }
+        _ => return e.hint(),
+    };
+    Some(hint)
+}
+
+/// The session a failure names, when it names one.
+fn session_of(e: &ao_core::session::ManagerError) -> Option<&str> {
+    match e {
+        ao_core::session::ManagerError::During { session, .. } => session.as_deref(),
+        _ => None,
     }
 }
 

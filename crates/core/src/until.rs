@@ -2,6 +2,8 @@
 //! [`wait_until_async`]) ask `check` again and again, a short pause between (growing
 //! from 5 ms to 50 ms, so a quick answer is seen quickly and a slow one costs little),
 //! until it answers or `deadline` has passed; then the caller says what it waited for.
+//! A wait whose looks keep state from one to the next (the last screen seen, how often
+//! Enter was pressed) paces itself with a [`Deadline`], the same pauses in a loop.
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +22,56 @@ pub struct TimedOut {
     pub after: Duration,
 }
 
-fn pauses() -> impl Iterator<Item = Duration> {
-    std::iter::successors(Some(FIRST_PAUSE), |p| Some((*p * 2).min(LONGEST_PAUSE)))
+/// The pauses of one wait and its deadline: `pause` between two looks, `passed` to say
+/// that the time is up.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    /// None: no end (a wait that something else ends).
+    until: Option<Instant>,
+    next: Duration,
+}
+
+impl Deadline {
+    /// A wait of at most `within` from now.
+    pub fn after(within: Duration) -> Deadline {
+        Deadline {
+            until: Instant::now().checked_add(within),
+            next: FIRST_PAUSE,
+        }
+    }
+
+    /// A wait with no end of its own: the same pauses, until something else ends it.
+    pub fn none() -> Deadline {
+        Deadline {
+            until: None,
+            next: FIRST_PAUSE,
+        }
+    }
+
+    /// Whether the time is up.
+    pub fn passed(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    /// The next pause, never past the deadline.
+    fn take_pause(&mut self) -> Duration {
+        let left = self
+            .until
+            .map_or(self.next, |u| u.saturating_duration_since(Instant::now()));
+        let pause = self.next.min(left);
+        self.next = (self.next * 2).min(LONGEST_PAUSE);
+        pause
+    }
+
+    /// Pauses before the next look, without blocking the runtime.
+    pub async fn pause(&mut self) {
+        tokio::time::sleep(self.take_pause()).await;
+    }
+
+    /// Pauses before the next look, blocking this thread.
+    pub fn pause_blocking(&mut self) {
+        std::thread::sleep(self.take_pause());
+    }
 }
 
 /// Asks `check` until it answers `Some`, for at most `deadline` (checked once at least).
@@ -30,21 +80,19 @@ pub fn wait_until<T>(
     deadline: Duration,
     mut check: impl FnMut() -> Option<T>,
 ) -> Result<T, TimedOut> {
-    let until = Instant::now() + deadline;
-    for pause in pauses() {
+    let mut wait = Deadline::after(deadline);
+    loop {
         if let Some(found) = check() {
             return Ok(found);
         }
-        let now = Instant::now();
-        if now >= until {
-            break;
+        if wait.passed() {
+            return Err(TimedOut {
+                what: what.to_owned(),
+                after: deadline,
+            });
         }
-        std::thread::sleep(pause.min(until - now));
+        wait.pause_blocking();
     }
-    Err(TimedOut {
-        what: what.to_owned(),
-        after: deadline,
-    })
 }
 
 /// [`wait_until`] for a check that awaits, pausing without blocking the runtime.
@@ -56,21 +104,19 @@ pub async fn wait_until_async<T, F>(
 where
     F: std::future::Future<Output = Option<T>>,
 {
-    let until = tokio::time::Instant::now() + deadline;
-    for pause in pauses() {
+    let mut wait = Deadline::after(deadline);
+    loop {
         if let Some(found) = check().await {
             return Ok(found);
         }
-        let now = tokio::time::Instant::now();
-        if now >= until {
-            break;
+        if wait.passed() {
+            return Err(TimedOut {
+                what: what.to_owned(),
+                after: deadline,
+            });
         }
-        tokio::time::sleep(pause.min(until - now)).await;
+        wait.pause().await;
     }
-    Err(TimedOut {
-        what: what.to_owned(),
-        after: deadline,
-    })
 }
 
 #[cfg(test)]
@@ -92,6 +138,20 @@ mod tests {
     #[test]
     fn a_check_is_made_once_even_with_no_time_left() {
         assert_eq!(wait_until("now", Duration::ZERO, || Some(1)), Ok(1));
+    }
+
+    #[test]
+    fn a_deadline_pauses_longer_each_time_and_never_past_its_end() {
+        let mut wait = Deadline::after(Duration::from_millis(12));
+        assert!(!wait.passed());
+        let pauses: Vec<Duration> = (0..3).map(|_| wait.take_pause()).collect();
+        assert_eq!(pauses[0], FIRST_PAUSE);
+        assert_eq!(pauses[1], FIRST_PAUSE * 2);
+        // The third would be 20 ms: it ends at the deadline instead.
+        assert!(pauses[2] <= Duration::from_millis(12), "{pauses:?}");
+        wait.pause_blocking();
+        std::thread::sleep(Duration::from_millis(12));
+        assert!(wait.passed());
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -6,15 +6,15 @@
 use super::removal::{NotOurs, Removal};
 use super::saved::{SavedWork, refuse_unsaved};
 use super::status::in_flight;
-use super::wait::Backoff;
 use super::{Manager, ManagerError};
 use crate::model::{
     Activity, EventKind, Priority, RuntimeHandle, Session, SessionStatus, StatusReason, now_ms,
 };
 use crate::plugin::{Liveness, PluginError};
 use crate::store::Change;
+use crate::until::Deadline;
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How `ao session kill` treats the workspace.
 #[derive(Debug, Clone, Copy, Default)]
@@ -347,8 +347,7 @@ impl Manager {
             Ok(row) if !in_flight(&row) => return Ok(None),
             Ok(_) => {}
         }
-        let deadline = Instant::now() + CANCEL_TIMEOUT;
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::after(CANCEL_TIMEOUT);
         loop {
             let row = self.store().session(&s.id)?;
             match row {
@@ -359,7 +358,7 @@ impl Manager {
                 }
                 Some(_) => {}
             }
-            if Instant::now() >= deadline {
+            if wait.passed() {
                 return Err(ManagerError::refused(
                     format!(
                         "{}'s spawn (ao process {pid}) did not stop within {} s",
@@ -369,7 +368,7 @@ impl Manager {
                     "it stops at its next step; run the kill again, `ao status` shows it",
                 ));
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 

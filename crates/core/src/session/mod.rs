@@ -43,7 +43,7 @@ mod wait;
 
 pub use claim::Claimed;
 pub use cleanup::{CleanupItem, CleanupReport};
-pub use error::ManagerError;
+pub use error::{ManagerError, NotTakenHow, Op};
 pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use host::{HostEnd, HostLock, HostState, POLL_INTERVAL, PROBE_INTERVAL};
 pub use import::{Adopted, ImportReport, Skipped};

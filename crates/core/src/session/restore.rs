@@ -100,7 +100,7 @@ impl Manager {
                 s.restore_pid = None;
                 self.commit(&mut s, Vec::new())?;
                 Err(e
-                    .context(&format!("{}: restore failed: ", s.id), "")
+                    .during(super::Op::Restore, &s.id, "")
                     .redacted(|t| self.config.redact(t)))
             }
         }

@@ -1,11 +1,11 @@
 //! Typing into a session's agent and making sure it took what was typed: `ao send`, and
 //! a task a spawn types in after launch.
 
-use super::wait::indent;
-use super::{Manager, ManagerError};
+use super::{Manager, ManagerError, NotTakenHow, Op};
 use crate::model::{Activity, RuntimeHandle, Session, Timestamp, now_ms};
 use crate::plugin::{Liveness, Probe, Runtime};
 use crate::tty;
+use crate::until::Deadline;
 use std::time::{Duration, Instant};
 
 /// How long typed input may go untaken before Enter is pressed again.
@@ -96,8 +96,12 @@ impl Manager {
             .wait_ready(runtime.as_ref(), &handle, &names, false)
             .await
         {
-            let ManagerError::Refused { message, .. } = e else {
-                return Err(e);
+            let message = match e {
+                ManagerError::Refused { message, .. } => message,
+                e @ ManagerError::AgentExited { .. } => {
+                    return Err(e.during(Op::Send, &s.id, ""));
+                }
+                e => return Err(e),
             };
             // Its terminal still runs something else (a program the agent started, a
             // shell it left): look first. Or it has ended: start it again.
@@ -180,16 +184,13 @@ impl Manager {
                 attempt + 1
             );
         }
-        let screen = runtime.output(handle, 40).await.unwrap_or_default();
-        Err(ManagerError::refused(
-            format!(
-                "{}: the agent discarded its task unread {} times (it changed its terminal's mode as the text arrived); its screen:\n{}",
-                s.id,
-                RETYPES + 1,
-                indent(&screen)
-            ),
-            "set agentConfig.readyPattern to text the agent shows once it reads input, so ao types only then",
-        ))
+        Err(ManagerError::NotTaken {
+            session: s.id.to_string(),
+            what: "task".into(),
+            how: NotTakenHow::Discarded(RETYPES + 1),
+            waited: TAKE_TIMEOUT,
+            screen: runtime.output(handle, 40).await.unwrap_or_default(),
+        })
     }
 
     /// Waits until the agent's terminal mode and screen have not changed for a moment
@@ -205,7 +206,7 @@ impl Manager {
         let start = Instant::now();
         let mut last = None;
         let mut since = Instant::now();
-        let mut backoff = super::wait::Backoff::new();
+        let mut wait = Deadline::none();
         loop {
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
@@ -233,7 +234,7 @@ impl Manager {
             if start.elapsed() >= SETTLE_AT_MOST {
                 return Ok(probe);
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -255,7 +256,7 @@ impl Manager {
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
         let mut most_unread = 0usize;
-        let mut backoff = super::wait::Backoff::new();
+        let mut wait = Deadline::none();
         loop {
             match self.probe(s).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
@@ -297,18 +298,15 @@ impl Manager {
                 }
             }
             if start.elapsed() >= TAKE_TIMEOUT {
-                let screen = runtime.output(handle, 40).await.unwrap_or_default();
-                return Err(ManagerError::refused(
-                    format!(
-                        "{}: the task was typed in but the agent has not read it within {} s (it waits, unread, at its terminal); its screen:\n{}",
-                        s.id,
-                        TAKE_TIMEOUT.as_secs(),
-                        indent(&screen)
-                    ),
-                    "check that the agent reads typed input once it starts (an interactive prompt)",
-                ));
+                return Err(ManagerError::NotTaken {
+                    session: s.id.to_string(),
+                    what: "task".into(),
+                    how: NotTakenHow::Unread,
+                    waited: TAKE_TIMEOUT,
+                    screen: runtime.output(handle, 40).await.unwrap_or_default(),
+                });
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -326,6 +324,7 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let start = Instant::now();
         let mut resubmits = 0;
+        let mut wait = Deadline::none();
         loop {
             self.fail_if_exited(runtime, s, handle, &format!("before it took the {what}"))
                 .await?;
@@ -337,16 +336,13 @@ impl Manager {
             }
             let waited = start.elapsed();
             if waited >= TAKE_TIMEOUT {
-                let screen = runtime.output(handle, 40).await.unwrap_or_default();
-                return Err(ManagerError::refused(
-                    format!(
-                        "{}: the {what} was typed in but the agent did not take it within {} s, even with Enter pressed again; its screen:\n{}",
-                        s.id,
-                        TAKE_TIMEOUT.as_secs(),
-                        indent(&screen)
-                    ),
-                    "check that the agent takes typed input (an interactive prompt, not a one-shot mode)",
-                ));
+                return Err(ManagerError::NotTaken {
+                    session: s.id.to_string(),
+                    what: what.to_owned(),
+                    how: NotTakenHow::Ignored,
+                    waited: TAKE_TIMEOUT,
+                    screen: runtime.output(handle, 40).await.unwrap_or_default(),
+                });
             }
             if resubmits < RESUBMITS && waited >= RESUBMIT_AFTER * (resubmits + 1) {
                 tracing::info!(
@@ -356,7 +352,7 @@ impl Manager {
                 runtime.submit(handle).await?;
                 resubmits += 1;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            wait.pause().await;
         }
     }
 }

@@ -4,14 +4,14 @@
 use super::failpoint::step;
 use super::plugins::Plugins;
 use super::recover::local_base;
-use super::wait::Backoff;
-use super::{Manager, ManagerError};
+use super::{Manager, ManagerError, Op};
 use crate::config::ResolvedProject;
 use crate::model::{
     Activity, EventKind, Priority, Session, SessionId, SessionStatus, WorkspaceClaim, now_ms,
 };
 use crate::plugin::Issue;
 use crate::store::{Change, Reserved, SessionFilter};
+use crate::until::Deadline;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,23 +127,16 @@ impl Manager {
         let agent_name = req.agent.clone().unwrap_or_else(|| project.agent.clone());
         // New sessions for an agent held by its usage limit wait for it to lift.
         while let Some(l) = self.agent_limit(&agent_name)? {
-            let until = l.resets_at.map(crate::model::time::utc_clock);
-            let why = format!(
-                "{agent_name} is at its usage limit ({} reported it{}), so new sessions for it wait",
-                l.session,
-                until
-                    .as_ref()
-                    .map(|u| format!("; it lifts at {u}"))
-                    .unwrap_or_default()
-            );
+            let held = ManagerError::LimitHeld {
+                agent: agent_name.clone(),
+                reported_by: l.session.to_string(),
+                resets_at: l.resets_at,
+            };
             let Some(at) = l.resets_at.filter(|_| req.wait) else {
-                return Err(ManagerError::refused(
-                    why,
-                    "--wait waits for the limit to lift; --agent picks another agent",
-                ));
+                return Err(held);
             };
             if let Some(tell) = req.on_wait {
-                tell(&format!("{why}; waiting"));
+                tell(&format!("{held}; waiting"));
             }
             let wait = (at - crate::model::now_ms()).clamp(100, 60_000) as u64;
             tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -253,7 +246,7 @@ impl Manager {
                             if let Some(tell) = req.on_wait {
                                 tell(&format!(
                                     "{}; waiting for a slot to free",
-                                    full_message(&project, &taken)
+                                    full(&project, &taken)
                                 ));
                             }
                         }
@@ -403,7 +396,7 @@ impl Manager {
                     Err(u) => format!("\n(undoing it also failed: {u})"),
                 };
                 Err(e
-                    .context(&format!("{id}: spawn failed: "), &note)
+                    .during(Op::Spawn, &id, &note)
                     .redacted(|t| self.config.redact(t)))
             }
         }
@@ -412,7 +405,7 @@ impl Manager {
     /// Returns once this spawn must stop: `ao session kill` asked it to, or this process
     /// was interrupted.
     async fn until_stopped(&self, id: &SessionId) -> ManagerError {
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::none();
         loop {
             if self.is_interrupted() {
                 return ManagerError::Interrupted;
@@ -420,7 +413,7 @@ impl Manager {
             if self.cancel_requested(id) {
                 return ManagerError::Cancelled;
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -584,20 +577,9 @@ pub(crate) fn make_workspace_dir(s: &Session, path: &std::path::Path) -> Result<
 
 /// The refusal for a project at its `maxSessions`.
 fn full(project: &ResolvedProject, taken: &[String]) -> ManagerError {
-    ManagerError::refused(
-        full_message(project, taken),
-        "kill or clean up one of them, or pass --wait to start when a slot frees",
-    )
-}
-
-/// What a project at its `maxSessions` has.
-fn full_message(project: &ResolvedProject, taken: &[String]) -> String {
-    format!(
-        "project `{}` already has {} live or starting session{} (maxSessions {}): {}",
-        project.id,
-        taken.len(),
-        if taken.len() == 1 { "" } else { "s" },
-        project.max_sessions.unwrap_or(0),
-        taken.join(", ")
-    )
+    ManagerError::ProjectFull {
+        project: project.id.to_string(),
+        max: project.max_sessions.unwrap_or(0),
+        taken: taken.to_vec(),
+    }
 }

@@ -5,31 +5,18 @@ use super::plugins::Plugins;
 use super::{Manager, ManagerError};
 use crate::model::{Activity, RuntimeHandle, Session};
 use crate::plugin::{Liveness, Probe, Runtime};
+use crate::until::Deadline;
 use std::time::{Duration, Instant};
-
-/// Pauses between checks: 5 ms at first, doubling to at most 100 ms, so a quick agent is
-/// seen at once and a slow one is not asked hundreds of times.
-pub(crate) struct Backoff(Duration);
-
-impl Backoff {
-    pub(crate) fn new() -> Backoff {
-        Backoff(Duration::from_millis(5))
-    }
-
-    pub(crate) async fn pause(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Duration::from_millis(100));
-    }
-}
 
 /// The agent's screen once it has stopped changing for a moment (at most 2 s).
 async fn settled(runtime: &dyn Runtime, handle: &RuntimeHandle) -> String {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let wait = Deadline::after(Duration::from_secs(2));
     let mut last = runtime.output(handle, 60).await.unwrap_or_default();
     loop {
+        // Unchanged over this long is what "stopped changing" means here.
         tokio::time::sleep(Duration::from_millis(150)).await;
         let now = runtime.output(handle, 60).await.unwrap_or_default();
-        if now == last || Instant::now() >= deadline {
+        if now == last || wait.passed() {
             return now;
         }
         last = now;
@@ -87,10 +74,9 @@ impl Manager {
         names: &[String],
         task_given: bool,
     ) -> Result<(), ManagerError> {
-        let deadline = Instant::now() + self.ready_timeout;
+        let mut wait = Deadline::after(self.ready_timeout);
         let mut last = None;
         let mut code_wait: Option<Instant> = None;
-        let mut backoff = Backoff::new();
         loop {
             let probe = runtime
                 .probe_all(std::slice::from_ref(handle))
@@ -126,21 +112,16 @@ impl Manager {
                         && code_wait.get_or_insert_with(Instant::now).elapsed()
                             < Duration::from_millis(500) => {}
                 Liveness::Exited | Liveness::Gone => {
-                    let output = runtime.output(handle, 40).await.unwrap_or_default();
-                    let code = code
-                        .map(|c| format!(" with exit code {c}"))
-                        .unwrap_or_default();
-                    return Err(ManagerError::Refused {
-                        message: format!(
-                            "the agent exited{code} before it was ready; its last output:\n{}",
-                            indent(&output)
-                        ),
-                        hint: Some("check the agent's command and settings in the config".into()),
+                    return Err(ManagerError::AgentExited {
+                        code,
+                        when: "before it was ready".into(),
+                        output: runtime.output(handle, 40).await.unwrap_or_default(),
+                        diagnosis: None,
                     });
                 }
                 Liveness::Unknown => {}
             }
-            if Instant::now() >= deadline {
+            if wait.passed() {
                 let output = runtime.output(handle, 40).await.unwrap_or_default();
                 return Err(ManagerError::Refused {
                     message: format!(
@@ -165,7 +146,7 @@ impl Manager {
                     }),
                 });
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -178,8 +159,7 @@ impl Manager {
         s: &mut Session,
         handle: &RuntimeHandle,
     ) -> Result<(), ManagerError> {
-        let deadline = Instant::now() + self.ready_timeout;
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::after(self.ready_timeout);
         loop {
             self.fail_if_exited(
                 plugins.runtime.as_ref(),
@@ -204,7 +184,7 @@ impl Manager {
                 }
                 _ => {}
             }
-            if Instant::now() >= deadline {
+            if wait.passed() {
                 let out = plugins.runtime.output(handle, 40).await.unwrap_or_default();
                 return Err(ManagerError::Refused {
                     message: format!(
@@ -215,7 +195,7 @@ impl Manager {
                     hint: Some("check that the agent starts by hand in the workspace".into()),
                 });
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -228,8 +208,7 @@ impl Manager {
         handle: &RuntimeHandle,
         pattern: &str,
     ) -> Result<(), ManagerError> {
-        let deadline = Instant::now() + self.ready_timeout;
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::after(self.ready_timeout);
         loop {
             self.fail_if_exited(runtime, s, handle, "before it showed its readyPattern")
                 .await?;
@@ -237,7 +216,7 @@ impl Manager {
             if screen.contains(pattern) {
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            if wait.passed() {
                 return Err(ManagerError::Refused {
                     message: format!(
                         "the agent's screen did not show its readyPattern `{pattern}` within {} s; nothing was typed; its screen:\n{}",
@@ -249,7 +228,7 @@ impl Manager {
                     ),
                 });
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 
@@ -289,8 +268,7 @@ impl Manager {
                 }
                 runtime.press(handle, &answer.next).await?;
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let mut backoff = Backoff::new();
+            let mut wait = Deadline::after(Duration::from_secs(5));
             loop {
                 let screen = runtime.output(handle, 60).await.unwrap_or_default();
                 if !screen.contains(&answer.choice) {
@@ -303,10 +281,10 @@ impl Manager {
                 }
                 self.fail_if_exited(runtime, s, handle, "after its dialog was answered")
                     .await?;
-                if Instant::now() >= deadline {
+                if wait.passed() {
                     break;
                 }
-                backoff.pause().await;
+                wait.pause().await;
             }
         }
         Ok(false)
@@ -319,7 +297,7 @@ impl Manager {
         let handle = s.runtime.as_ref()?;
         let runtime = self.runtime(&handle.runtime).ok()?;
         let started = Instant::now();
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::none();
         let code = loop {
             let probe = self.probe(s).await.ok()?;
             if probe.liveness != Liveness::Exited {
@@ -331,7 +309,7 @@ impl Manager {
             if code.is_some() || started.elapsed() >= Duration::from_millis(500) {
                 break code;
             }
-            backoff.pause().await;
+            wait.pause().await;
         };
         Some(super::AgentExit {
             code,
@@ -352,17 +330,11 @@ impl Manager {
         if !matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
             return Ok(());
         }
-        let out = runtime.output(handle, 40).await.unwrap_or_default();
-        let code = probe
-            .exit_code
-            .map(|c| format!(" with exit code {c}"))
-            .unwrap_or_default();
-        Err(ManagerError::Refused {
-            message: format!(
-                "the agent exited{code} {when}; its last output:\n{}",
-                indent(&out)
-            ),
-            hint: Some("check the agent's command and settings in the config".into()),
+        Err(ManagerError::AgentExited {
+            code: probe.exit_code,
+            when: when.to_owned(),
+            output: runtime.output(handle, 40).await.unwrap_or_default(),
+            diagnosis: None,
         })
     }
 
@@ -376,24 +348,16 @@ impl Manager {
         handle: &RuntimeHandle,
         config: &crate::config::AgentConfig,
     ) -> Result<Option<String>, ManagerError> {
-        let deadline = Instant::now() + self.ready_timeout;
-        let mut backoff = Backoff::new();
+        let mut wait = Deadline::after(self.ready_timeout);
         loop {
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
                 let output = plugins.runtime.output(handle, 40).await.unwrap_or_default();
-                let code = probe
-                    .exit_code
-                    .map(|c| format!(" with exit code {c}"))
-                    .unwrap_or_default();
-                return Err(ManagerError::Refused {
-                    hint: plugins.agent.diagnose(&output, config).or_else(|| {
-                        Some("check the agent's command and settings in the config".into())
-                    }),
-                    message: format!(
-                        "the agent exited{code} as it started; its last output:\n{}",
-                        indent(&output)
-                    ),
+                return Err(ManagerError::AgentExited {
+                    code: probe.exit_code,
+                    when: "as it started".into(),
+                    diagnosis: plugins.agent.diagnose(&output, config),
+                    output,
                 });
             }
             if let Some(r) = self.agent_activity(s).await
@@ -406,11 +370,11 @@ impl Manager {
                         .unwrap_or_else(|| "a question on its screen".into())
                 }));
             }
-            if Instant::now() >= deadline {
+            if wait.passed() {
                 // Running, just quiet: status tells the rest.
                 return Ok(None);
             }
-            backoff.pause().await;
+            wait.pause().await;
         }
     }
 }

@@ -128,9 +128,9 @@ impl Runtime for ProcessRuntime {
             && pid_alive(pid)
         {
             signal_group(pid, libc::SIGTERM);
-            let deadline = std::time::Instant::now() + Duration::from_secs(3);
-            while pid_alive(pid) && std::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(3));
+            while pid_alive(pid) && !wait.passed() {
+                wait.pause().await;
             }
             if pid_alive(pid) {
                 signal_group(pid, libc::SIGKILL);

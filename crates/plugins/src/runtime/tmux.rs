@@ -123,7 +123,7 @@ impl Socket {
             let Ok(file) = std::fs::File::open(&lock) else {
                 return false;
             };
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(5));
             let mut waited = false;
             loop {
                 // SAFETY: flock on a file this function owns.
@@ -133,11 +133,11 @@ impl Socket {
                     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
                     return waited;
                 }
-                if std::time::Instant::now() >= deadline {
+                if wait.passed() {
                     return waited;
                 }
                 waited = true;
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                wait.pause().await;
             }
         }
         #[cfg(not(unix))]

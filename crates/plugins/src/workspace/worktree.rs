@@ -260,21 +260,19 @@ impl RepoLock {
             .write(true)
             .open(&path)
             .map_err(|e| failed(format!("cannot open {}: {e}", path.display())))?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        let mut pause = std::time::Duration::from_millis(2);
+        let mut wait = ao_core::until::Deadline::after(std::time::Duration::from_secs(120));
         loop {
             if try_lock(&file) {
                 return Ok(RepoLock { _file: file });
             }
-            if std::time::Instant::now() >= deadline {
+            if wait.passed() {
                 return Err(failed(format!(
                     "another ao process has been changing the worktrees of {} for 2 minutes ({} is locked)",
                     repo.display(),
                     path.display()
                 )));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            wait.pause().await;
         }
     }
 }
