@@ -4,6 +4,7 @@
 mod agents;
 mod cli;
 mod config_errors;
+mod dashboard;
 mod discovery;
 mod doctor;
 mod first_hour;

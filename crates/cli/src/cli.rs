@@ -139,6 +139,12 @@ pub enum Command {
         /// Do not start the projects' orchestrator sessions.
         #[arg(long)]
         no_orchestrator: bool,
+        /// Serve the dashboard on this port instead of the config's `port` (default 3000).
+        #[arg(long, value_name = "N", conflicts_with = "no_dashboard")]
+        port: Option<u16>,
+        /// Do not serve the dashboard.
+        #[arg(long)]
+        no_dashboard: bool,
     },
     /// Attach to a project's orchestrator session (`<prefix>-orchestrator`), the agent
     /// that runs the fleet; `ao start` starts it.
@@ -159,12 +165,15 @@ pub enum Command {
         #[arg(required = true, add = ArgValueCompleter::new(crate::complete::sessions))]
         sessions: Vec<String>,
     },
-    /// The reference's web dashboard (ao has none).
-    #[command(hide = true)]
+    /// The dashboard's address with a one-time login link (and a QR code for a phone);
+    /// `ao start` serves it.
     Dashboard {
-        /// Whatever was given.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// Print the login link only (no QR code), e.g. for a script.
+        #[arg(long)]
+        no_qr: bool,
+        /// Do not open it in the desktop's browser.
+        #[arg(long)]
+        no_open: bool,
     },
     /// Runs a launch file written by a runtime (internal).
     #[command(name = "__launch", hide = true)]

@@ -116,15 +116,80 @@ fn host_level() -> tracing::Level {
         .unwrap_or(tracing::Level::INFO)
 }
 
-/// `ao start [PROJECT...] [--detach]`.
-pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::Result<ExitCode> {
+/// `ao start`'s dashboard flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashboardFlags {
+    /// `--port N`.
+    pub port: Option<u16>,
+    /// `--no-dashboard`.
+    pub no_dashboard: bool,
+}
+
+/// The dashboard's settings, or the refusal of an unsafe or wrong one (before anything
+/// starts); `None` with `--no-dashboard`.
+fn dashboard_settings(
+    m: &ao_core::session::Manager,
+    home: &Path,
+    flags: DashboardFlags,
+) -> anyhow::Result<Option<ao_web::Settings>> {
+    if flags.no_dashboard {
+        return Ok(None);
+    }
+    ao_web::Settings::of(&m.config().config, flags.port, home)
+        .map(Some)
+        .map_err(|e| UserError::usage(e.to_string()).hint(e.hint()).into())
+}
+
+/// Serves the dashboard beside the host, saying where; one that cannot listen is said,
+/// and the host runs on without it.
+fn serve_dashboard(settings: ao_web::Settings, echo: bool) -> Option<ao_web::Running> {
+    let say = |line: String, warn: bool| {
+        if warn {
+            tracing::warn!("{line}");
+        } else {
+            tracing::info!("{line}");
+        }
+        if echo {
+            eprintln!("{line}");
+        }
+    };
+    match ao_web::start(settings) {
+        Ok(running) => {
+            let on = running
+                .listening_on()
+                .map(|a| format!(" (listening on {a})"))
+                .unwrap_or_default();
+            say(
+                format!(
+                    "dashboard: {}{on}; `ao dashboard` prints a login link",
+                    running.url()
+                ),
+                false,
+            );
+            Some(running)
+        }
+        Err(e) => {
+            say(format!("{e}; {}", e.hint()), true);
+            None
+        }
+    }
+}
+
+/// `ao start [PROJECT...] [--detach] [--port N] [--no-dashboard]`.
+pub fn start(
+    projects: &[String],
+    detach: bool,
+    orchestrators: bool,
+    flags: DashboardFlags,
+) -> anyhow::Result<ExitCode> {
     let m = manager()?;
     for p in projects {
         m.project(p).map_err(user)?;
     }
     let home = super::home();
+    let dashboard = dashboard_settings(&m, &home, flags)?;
     if detach {
-        return start_detached(&m, projects, &home, orchestrators);
+        return start_detached(&m, projects, &home, orchestrators, flags);
     }
     let _lock = m.lock_host().map_err(user)?;
     let log = log_path(&home);
@@ -146,6 +211,9 @@ pub fn start(projects: &[String], detach: bool, orchestrators: bool) -> anyhow::
             log.display()
         ),
     }
+    // Served for the whole of this process, across reloads of its config (the page
+    // follows each run's stream); its own settings are read once, here.
+    let _dashboard = dashboard.and_then(|d| serve_dashboard(d, !detached));
     if !detached {
         eprintln!(
             "ao host watching {} (pid {}); log: {}; Ctrl-C or `ao stop` ends it",
@@ -247,6 +315,7 @@ fn start_detached(
     projects: &[String],
     home: &Path,
     orchestrators: bool,
+    flags: DashboardFlags,
 ) -> anyhow::Result<ExitCode> {
     if let Some(e) = other_host(m, home) {
         return Err(e.into());
@@ -268,6 +337,12 @@ fn start_detached(
     cmd.arg("start").args(projects);
     if !orchestrators {
         cmd.arg("--no-orchestrator");
+    }
+    if flags.no_dashboard {
+        cmd.arg("--no-dashboard");
+    }
+    if let Some(port) = flags.port {
+        cmd.arg("--port").arg(port.to_string());
     }
     cmd.env(DETACHED_ENV, "1")
         .env("AO_HOME", home)
@@ -320,7 +395,8 @@ fn start_detached(
                     _ => entries.push(line.to_owned()),
                 }
             }
-            for e in entries.iter().filter(|e| e.contains("orchestrator")) {
+            let said = |e: &&String| e.contains("orchestrator") || e.contains("dashboard");
+            for e in entries.iter().filter(said) {
                 // Without the log's time and target.
                 println!("{}", e.split_once(": ").map(|(_, s)| s).unwrap_or(e));
             }

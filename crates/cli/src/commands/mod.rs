@@ -2,6 +2,7 @@
 
 pub mod completions;
 mod config;
+mod dashboard;
 mod doctor;
 mod events;
 mod hook;
@@ -76,17 +77,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             projects,
             detach,
             no_orchestrator,
-        } => host::start(&projects, detach, !no_orchestrator),
+            port,
+            no_dashboard,
+        } => host::start(
+            &projects,
+            detach,
+            !no_orchestrator,
+            host::DashboardFlags { port, no_dashboard },
+        ),
         Command::Orchestrator { project } => host::orchestrator(project.as_deref()),
         Command::Stop { all } => host::stop(all),
         Command::Open { sessions } => session::open(&sessions),
-        Command::Dashboard { .. } => Err(UserError::usage(
-            "ao has no web dashboard: the fleet lives in the terminal",
-        )
-        .hint(
-            "`ao status --watch` shows every session and refreshes; `ao attach SESSION` opens one",
-        )
-        .into()),
+        Command::Dashboard { no_qr, no_open } => dashboard::run(no_qr, no_open),
         Command::Launch { file } => {
             let message = ao_plugins::launch::exec_launch_file(&file);
             eprintln!("{message}");

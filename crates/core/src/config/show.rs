@@ -52,6 +52,7 @@ impl LoadedConfig {
         ] {
             self.typed(&mut out, &["defaults", key], value.clone());
         }
+        self.dashboard(&mut out);
         for section in ["notifiers", "notificationRouting", "runtimes", "plugins"] {
             if let Some(node) = self.tree.get(section) {
                 self.leaves(&mut out, section.to_owned(), node);
@@ -147,6 +148,37 @@ impl LoadedConfig {
                 );
             }
         }
+    }
+
+    /// The dashboard's port and keys; its token is never shown, only whether it is set
+    /// and where (or from which variable).
+    fn dashboard(&self, out: &mut Vec<Shown>) {
+        let c = &self.config;
+        let d = c.dashboard.clone().unwrap_or_default();
+        let port = c.port.unwrap_or(super::DASHBOARD_PORT).to_string();
+        self.typed(out, &["port"], port);
+        let host = d.host.unwrap_or_else(|| super::DASHBOARD_HOST.into());
+        self.typed(out, &["dashboard", "host"], host);
+        let zones = match d.attention_zones.unwrap_or_default() {
+            super::AttentionZones::Simple => "simple",
+            super::AttentionZones::Detailed => "detailed",
+        };
+        self.typed(out, &["dashboard", "attentionZones"], zones.into());
+        let at = ["dashboard", "token"];
+        let token = match self.tree.at(&at) {
+            Some(node) if node.secret => self.env_names(node),
+            Some(_) => "<set in the file; hidden>".into(),
+            None => "<none: loopback only>".into(),
+        };
+        out.push(Shown {
+            key: at.join("."),
+            value: token,
+            origin: self
+                .tree
+                .at(&at)
+                .map(|n| self.origin(n))
+                .unwrap_or(Origin::Default),
+        });
     }
 
     /// A value the typed config holds, shown from where it is written (if anywhere).

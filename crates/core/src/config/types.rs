@@ -50,19 +50,22 @@ pub struct Config {
     /// The reference format's state directory; ao keeps its state in `$AO_HOME` instead.
     #[serde(default)]
     pub data_dir: Option<String>,
-    /// The reference format's web dashboard port (read, not used by ao yet).
+    /// The port the dashboard listens on, served by `ao start` (default 3000; `ao start
+    /// --port` overrides it).
     #[serde(default)]
     pub port: Option<u32>,
-    /// The reference format's terminal WebSocket port (read, not used by ao yet).
+    /// The reference format's terminal WebSocket port (read, not used: ao's terminals
+    /// share `port`).
     #[serde(default)]
     pub terminal_port: Option<u32>,
-    /// The reference format's direct terminal WebSocket port (read, not used by ao yet).
+    /// The reference format's direct terminal WebSocket port (read, not used: ao's
+    /// terminals share `port`).
     #[serde(default)]
     pub direct_terminal_port: Option<u32>,
     /// Keeping the machine awake while agents work (read, not used by ao yet).
     #[serde(default)]
     pub power: Option<PowerConfig>,
-    /// The reference format's dashboard settings (read, not used by ao yet).
+    /// The dashboard `ao start` serves on `port`: where it listens, its token, its zones.
     #[serde(default)]
     pub dashboard: Option<DashboardConfig>,
     /// What happens to a session after its pull request merges.
@@ -82,22 +85,61 @@ pub struct PowerConfig {
     pub prevent_idle_sleep: Option<bool>,
 }
 
-/// `dashboard:` of the reference format.
+/// The dashboard's port when `port` is not set.
+pub const DASHBOARD_PORT: u32 = 3000;
+/// The address the dashboard listens on when `dashboard.host` is not set.
+pub const DASHBOARD_HOST: &str = "127.0.0.1";
+
+/// `dashboard:`: the web dashboard `ao start` serves on `port`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DashboardConfig {
-    /// How sessions that need attention are grouped.
+    /// How sessions are grouped on the board: `simple` (the default: respond and review
+    /// folded into one "action" zone) or `detailed` (six zones).
     #[serde(default)]
     pub attention_zones: Option<AttentionZones>,
+    /// ao's own: the address the dashboard listens on, `127.0.0.1` by default. Any other
+    /// than a loopback address needs `token`, and is best reached through a tunnel or VPN.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// ao's own: the bearer token scripts send (`Authorization: Bearer ...`); required to
+    /// listen beyond loopback. Write it as `${AO_DASHBOARD_TOKEN}`, not in the file.
+    #[serde(default)]
+    pub token: Option<SecretText>,
 }
 
-/// How the dashboard groups sessions that need attention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+/// A value never shown: its `Debug` prints `<hidden>`, and only [`SecretText::expose`]
+/// reads it.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// A secret holding `text`.
+    pub fn new(text: impl Into<String>) -> SecretText {
+        SecretText(text.into())
+    }
+
+    /// The secret itself, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+/// How the dashboard groups sessions on its board.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AttentionZones {
-    /// A few groups.
+    /// Merge, action (respond and review together), pending, working, done.
+    #[default]
     Simple,
-    /// One group per kind of attention.
+    /// Merge, respond, review, pending, working, done.
     Detailed,
 }
 

@@ -9,10 +9,20 @@ use super::wake::{Wake, Waker};
 use super::watch::Watcher;
 use crate::store::{DB_FILE, Store, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tokio::sync::watch;
 
 /// How many changes the host keeps for resuming, instead of [`KEEP_CHANGES`]: for tests,
 /// which cannot wait for ten thousand.
 pub const KEEP_ENV: &str = "AO_STREAM_KEEP";
+
+/// The hub of the service this process runs now, if any: the host starts a new one for
+/// each config it runs on, so an in-process subscriber that outlives one (the dashboard)
+/// follows them here.
+fn running_hub() -> &'static watch::Sender<Option<Hub>> {
+    static RUNNING: OnceLock<watch::Sender<Option<Hub>>> = OnceLock::new();
+    RUNNING.get_or_init(|| watch::channel(None).0)
+}
 
 /// Why the stream did not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +71,7 @@ impl Service {
                 None
             }
         };
+        running_hub().send_replace(Some(hub.clone()));
         Ok(Service {
             hub,
             waker,
@@ -73,6 +84,12 @@ impl Service {
     /// The stream, for an in-process subscriber (the dashboard).
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The hub of the service this process runs, as it changes: `None` between a
+    /// service's end and the next one's start.
+    pub fn running() -> watch::Receiver<Option<Hub>> {
+        running_hub().subscribe()
     }
 
     /// A handle that makes the watcher look now, for a writer in this process that
@@ -101,6 +118,13 @@ impl Drop for Service {
             let _ = t.join();
         }
         self.hub.close();
+        running_hub().send_if_modified(|h| {
+            let mine = h.as_ref().is_some_and(|h| h.epoch() == self.hub.epoch());
+            if mine {
+                *h = None;
+            }
+            mine
+        });
         #[cfg(unix)]
         drop(self.server.take());
     }

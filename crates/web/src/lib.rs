@@ -1,0 +1,24 @@
+//! ao's dashboard, served by the host (`ao start`) from the one binary: the board of every
+//! session in its attention zone, kept live from the host's stream of changes.
+//!
+//! - `settings.rs`: where it listens and with what token, from the config (refusing an
+//!   address beyond loopback without a token).
+//! - `guard.rs`: the checks every request passes (Host, Origin, login).
+//! - `login.rs`: one-time login tokens from `ao dashboard`, session cookies.
+//! - `board.rs`: a session's zone and card (pure).
+//! - `live.rs`: the snapshot and the server-sent events.
+//! - `server.rs`: the routes and the server's thread.
+//! - `published.rs`: where the running host says its address, for `ao dashboard` and
+//!   `ao status`.
+
+pub mod board;
+pub mod guard;
+mod live;
+pub mod login;
+pub mod published;
+mod server;
+mod settings;
+
+pub use published::Published;
+pub use server::{Running, ServeError, start};
+pub use settings::{Settings, SettingsError};

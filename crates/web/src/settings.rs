@@ -1,0 +1,141 @@
+//! Where the dashboard listens and who may use it, from the config and `ao start`'s
+//! flags. Safe by default: loopback only, and an address other machines can reach only
+//! with `dashboard.token` set.
+
+use ao_core::config::{AttentionZones, Config, DASHBOARD_HOST, DASHBOARD_PORT, SecretText};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// What the dashboard serves with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address it listens on.
+    pub ip: IpAddr,
+    /// Its port (0: any free one, for tests).
+    pub port: u16,
+    /// The bearer token for scripts, and what allows an address beyond loopback.
+    pub token: Option<SecretText>,
+    /// How the board groups sessions.
+    pub zones: AttentionZones,
+    /// `$AO_HOME`: where logins are issued and the address is published.
+    pub home: PathBuf,
+}
+
+/// Why the dashboard's settings are refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `dashboard.host` is not an address.
+    #[error(
+        "dashboard.host `{0}` is not an IP address; write 127.0.0.1 (the default), ::1, or an address of this machine"
+    )]
+    Host(String),
+    /// `port` does not fit a port.
+    #[error("port {0} is not a TCP port; write one from 1 to 65535 (the default is 3000)")]
+    Port(u32),
+    /// An address other machines reach, without a token.
+    #[error(
+        "the dashboard would listen on {0}, which other machines can reach, and dashboard.token is not set: anyone who reaches it could drive your agents"
+    )]
+    OpenWithoutToken(IpAddr),
+}
+
+impl SettingsError {
+    /// What to do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SettingsError::OpenWithoutToken(_) => {
+                "set dashboard.token (as `${AO_DASHBOARD_TOKEN}`, from the environment), or keep dashboard.host at 127.0.0.1 and reach it through a tunnel or VPN; `ao start --no-dashboard` runs without it"
+            }
+            _ => "fix the value in agent-orchestrator.yaml, or `ao start --no-dashboard`",
+        }
+    }
+}
+
+impl Settings {
+    /// The settings of `config`, with `ao start --port` (`port`) over its `port`.
+    pub fn of(config: &Config, port: Option<u16>, home: &Path) -> Result<Settings, SettingsError> {
+        let d = config.dashboard.clone().unwrap_or_default();
+        let host = d.host.as_deref().unwrap_or(DASHBOARD_HOST);
+        let ip = match host {
+            "localhost" => IpAddr::from([127, 0, 0, 1]),
+            h => h
+                .trim_matches(['[', ']'])
+                .parse()
+                .map_err(|_| SettingsError::Host(h.to_owned()))?,
+        };
+        let port = match port {
+            Some(p) => p,
+            None => {
+                let p = config.port.unwrap_or(DASHBOARD_PORT);
+                u16::try_from(p)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(SettingsError::Port(p))?
+            }
+        };
+        let token = d.token.filter(|t| !t.expose().is_empty());
+        if !ip.is_loopback() && token.is_none() {
+            return Err(SettingsError::OpenWithoutToken(ip));
+        }
+        Ok(Settings {
+            ip,
+            port,
+            token,
+            zones: d.attention_zones.unwrap_or_default(),
+            home: home.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config of no projects with `pairs` (`key` or `section.key`) set.
+    fn config(pairs: &[(&str, serde_json::Value)]) -> Config {
+        let mut root = serde_json::json!({ "projects": {} });
+        for (path, value) in pairs {
+            match path.split_once('.') {
+                Some((a, b)) => root[a][b] = value.clone(),
+                None => root[*path] = value.clone(),
+            }
+        }
+        serde_json::from_value(root).unwrap()
+    }
+
+    #[test]
+    fn loopback_by_default_and_beyond_it_only_with_a_token() {
+        let home = Path::new("/tmp");
+        let s = Settings::of(&config(&[]), None, home).unwrap();
+        assert_eq!((s.ip.to_string(), s.port), ("127.0.0.1".into(), 3000));
+        assert_eq!(s.zones, AttentionZones::Simple);
+        let s = Settings::of(&config(&[("port", 4000.into())]), Some(5000), home).unwrap();
+        assert_eq!(s.port, 5000);
+        let open =
+            Settings::of(&config(&[("dashboard.host", "0.0.0.0".into())]), None, home).unwrap_err();
+        assert!(matches!(open, SettingsError::OpenWithoutToken(_)), "{open}");
+        let s = Settings::of(
+            &config(&[
+                ("dashboard.host", "0.0.0.0".into()),
+                ("dashboard.token", "t0ken".into()),
+            ]),
+            None,
+            home,
+        )
+        .unwrap();
+        assert!(s.ip.is_unspecified());
+        assert!(format!("{s:?}").contains("<hidden>") && !format!("{s:?}").contains("t0ken"));
+        assert!(matches!(
+            Settings::of(&config(&[("port", 70000.into())]), None, home),
+            Err(SettingsError::Port(70000))
+        ));
+        assert!(matches!(
+            Settings::of(
+                &config(&[("dashboard.host", "example.com".into())]),
+                None,
+                home
+            ),
+            Err(SettingsError::Host(_))
+        ));
+    }
+}

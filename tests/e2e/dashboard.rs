@@ -1,0 +1,387 @@
+//! The dashboard `ao start` serves: `ao dashboard`'s one-time login, the checks that keep
+//! other sites' pages out, the board's snapshot and its server-sent events, and the board
+//! in a real browser.
+
+use ao_tests::{Fleet, wait_until};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+use std::time::Duration;
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+/// The bearer token of the fleets that set one, given through the environment.
+const TOKEN: &str = "scr1pt-t0ken-for-tests";
+
+/// A fleet whose host probes every 200 ms, with `extra` at the top level of its config.
+fn fleet(extra: &str) -> Fleet {
+    let mut f = Fleet::new(CAT);
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{config}lifecycle:\n  probeInterval: 200ms\n{extra}"),
+    )
+    .unwrap();
+    f.env.set("AO_DASHBOARD_TOKEN", TOKEN);
+    f
+}
+
+/// The host, serving on a free port; its address once it is published.
+struct Host {
+    child: Option<Child>,
+    addr: String,
+}
+
+impl Host {
+    fn start(f: &Fleet) -> Host {
+        let child = f.ao_child(&["start", "--no-orchestrator", "--port", "0"]);
+        let pid = child.id();
+        let file = f.env.ao_home.join("dashboard").join("url.json");
+        let addr = wait_until("the dashboard's address", || {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+            (v["pid"] == pid).then(|| {
+                v["url"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("http://")
+                    .to_owned()
+            })
+        });
+        Host {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    fn stop(mut self, f: &Fleet) -> String {
+        f.ao(&["stop"]).success();
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// One HTTP/1.1 request to `addr`, with `headers` (a `Host` of the server's own unless
+/// given), read to its end.
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Answer {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// `ao dashboard`'s login link.
+fn login_link(f: &Fleet) -> String {
+    let run = f.ao(&["dashboard", "--no-qr", "--no-open"]);
+    run.success();
+    run.stdout
+        .split_whitespace()
+        .find(|w| w.contains("/login?token="))
+        .unwrap_or_else(|| panic!("no login link in {}", run.stdout))
+        .to_owned()
+}
+
+/// Logs in with a fresh link: the session cookie (`ao_session=...`).
+fn log_in(f: &Fleet, host: &Host) -> String {
+    let link = login_link(f);
+    let path = &link[link.find("/login").unwrap()..];
+    let a = request(&host.addr, "GET", path, &[]);
+    assert_eq!(a.status, 303, "{a:?}");
+    let cookie = a.header("set-cookie").unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn ao_start_serves_the_dashboard_and_ao_dashboard_logs_in_once() {
+    let f = fleet("");
+    // No host: `ao dashboard` says how to start one.
+    f.ao(&["dashboard"])
+        .code(1)
+        .stderr_has("no host runs for")
+        .stderr_has("`ao start`");
+    let host = Host::start(&f);
+    f.ao(&["status"])
+        .success()
+        .stdout_has(&format!("dashboard: http://{}", host.addr));
+    // The link, as text and as a QR code.
+    let run = f.ao(&["dashboard", "--no-open"]);
+    run.success()
+        .stdout_has(&format!("dashboard: http://{}", host.addr))
+        .stdout_has("/login?token=");
+    assert!(
+        run.stdout.contains('█') || run.stdout.contains('▀'),
+        "{}",
+        run.stdout
+    );
+    // A login link works once, and gives a session cookie a script cannot read and no
+    // other site's request carries.
+    let link = login_link(&f);
+    let token = link.rsplit('=').next().unwrap().to_owned();
+    let path = &link[link.find("/login").unwrap()..];
+    let first = request(&host.addr, "GET", path, &[]);
+    assert_eq!(first.status, 303, "{first:?}");
+    let cookie = first.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let again = request(&host.addr, "GET", path, &[]);
+    assert_eq!(again.status, 401, "{again:?}");
+    assert!(again.body.contains("ao dashboard"), "{}", again.body);
+    // Logged in, the board; not logged in, how to log in.
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = request(&host.addr, "GET", "/", &[("Cookie", &cookie)]);
+    assert!(page.body.contains("/assets/board.js"), "{}", page.body);
+    let anon = request(&host.addr, "GET", "/", &[]);
+    assert!(anon.body.contains("ao dashboard") && !anon.body.contains("board.js"));
+    // The snapshot, with the session in its zone.
+    f.ao(&["spawn", "app", "--prompt", "hello"]).success();
+    let board = wait_until("the session on the board", || {
+        let a = request(&host.addr, "GET", "/api/board", &[("Cookie", &cookie)]);
+        let v: serde_json::Value = serde_json::from_str(&a.body).ok()?;
+        (v["cards"][0]["status"] == "working").then_some(v)
+    });
+    assert_eq!(board["zones"], "simple");
+    assert_eq!(board["cards"][0]["zone"], "working", "{board:#}");
+    assert_eq!(board["cards"][0]["id"], "app-1");
+    // No token is said anywhere: not in the host's output nor its log.
+    let said = host.stop(&f);
+    let log = std::fs::read_to_string(f.env.ao_home.join("logs/host.log")).unwrap();
+    for text in [&said, &log] {
+        assert!(!text.contains(&token) && !text.contains(TOKEN), "{text}");
+    }
+    assert!(log.contains("dashboard: http://"), "{log}");
+    // Stopped, it is gone: `ao status` shows no address.
+    assert!(!f.ao(&["status"]).stdout.contains("dashboard:"));
+}
+
+#[test]
+fn each_attack_on_the_dashboard_is_refused() {
+    let f = fleet("dashboard:\n  token: ${AO_DASHBOARD_TOKEN}\n");
+    let host = Host::start(&f);
+    let cookie = log_in(&f, &host);
+    let c = ("Cookie", cookie.as_str());
+    let own = format!("http://{}", host.addr);
+    let get = |path: &str, headers: &[(&str, &str)]| request(&host.addr, "GET", path, headers);
+    let post = |path: &str, headers: &[(&str, &str)]| request(&host.addr, "POST", path, headers);
+    // DNS rebinding: another name that resolves here, with the browser's cookie for it.
+    let rebound = get("/api/board", &[("Host", "evil.example:80"), c]);
+    assert_eq!(rebound.status, 421, "{rebound:?}");
+    // Another site's page reading the board, or its stream, with the cookie.
+    let evil = ("Origin", "http://evil.example");
+    assert_eq!(get("/api/board", &[evil, c]).status, 403);
+    assert_eq!(get("/api/events", &[evil, c]).status, 403);
+    // ... or posting: with another origin, or none.
+    assert_eq!(post("/logout", &[evil, c]).status, 403);
+    assert_eq!(post("/logout", &[c]).status, 403);
+    // No login, a made-up cookie, a wrong token.
+    assert_eq!(get("/api/board", &[]).status, 401);
+    assert_eq!(
+        get("/api/board", &[("Cookie", "ao_session=00")]).status,
+        401
+    );
+    let wrong = format!("Bearer {TOKEN}x");
+    assert_eq!(get("/api/board", &[("Authorization", &wrong)]).status, 401);
+    // What passes: the page's own origin, and a script's bearer token.
+    let bearer = format!("Bearer {TOKEN}");
+    let script = get("/api/board", &[("Authorization", &bearer)]);
+    assert_eq!(script.status, 200, "{script:?}");
+    assert!(!script.body.contains(TOKEN) && !script.head.contains(TOKEN));
+    let page = get("/", &[c]);
+    assert!(!page.body.contains(TOKEN));
+    assert_eq!(post("/logout", &[("Origin", &own), c]).status, 303);
+    // Logged out, the cookie opens nothing.
+    assert_eq!(get("/api/board", &[c]).status, 401);
+    // Every answer forbids framing and sniffing.
+    assert_eq!(page.header("x-frame-options").as_deref(), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    host.stop(&f);
+}
+
+#[test]
+fn an_address_beyond_loopback_needs_a_token() {
+    let f = fleet("dashboard:\n  host: 0.0.0.0\n");
+    f.ao(&["start", "--no-orchestrator", "--port", "0"])
+        .code(2)
+        .stderr_has("which other machines can reach, and dashboard.token is not set")
+        .stderr_has("AO_DASHBOARD_TOKEN");
+    f.ao(&["start", "--detach", "--no-orchestrator", "--port", "0"])
+        .code(2)
+        .stderr_has("dashboard.token is not set");
+    // `--no-dashboard` runs the host without it.
+    let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
+    wait_until("the host", || {
+        f.ao(&["status"])
+            .stdout
+            .contains("host: running")
+            .then_some(())
+    });
+    f.ao(&["dashboard"])
+        .code(1)
+        .stderr_has("serves no dashboard");
+    f.stop_host(host);
+}
+
+/// Server-sent events read as they come.
+struct Events {
+    lines: BufReader<TcpStream>,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+struct Sse {
+    name: String,
+    id: String,
+    data: serde_json::Value,
+}
+
+impl Events {
+    fn open(host: &Host, cookie: &str, last: Option<&str>) -> Events {
+        let mut s = TcpStream::connect(&host.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let resume = last
+            .map(|l| format!("Last-Event-ID: {l}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n{resume}\r\n",
+            host.addr
+        )
+        .unwrap();
+        let mut lines = BufReader::new(s);
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        assert!(line.contains(" 200 "), "{line}");
+        while line != "\r\n" {
+            line.clear();
+            lines.read_line(&mut line).unwrap();
+        }
+        Events { lines }
+    }
+
+    /// The next event (keep-alives and chunk sizes skipped).
+    fn next(&mut self) -> Sse {
+        let (mut name, mut id, mut data) = (String::new(), String::new(), String::new());
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.lines.read_line(&mut line).unwrap() > 0,
+                "the stream ended"
+            );
+            let line = line.trim_end();
+            if let Some(v) = line.strip_prefix("event: ") {
+                name = v.into();
+            } else if let Some(v) = line.strip_prefix("id: ") {
+                id = v.into();
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                data = v.into();
+            } else if line.is_empty() && !name.is_empty() {
+                return Sse {
+                    name,
+                    id,
+                    data: serde_json::from_str(&data).unwrap(),
+                };
+            }
+        }
+    }
+
+    /// Events until one satisfies `want`, which is returned.
+    fn until(&mut self, what: &str, want: impl Fn(&Sse) -> bool) -> Sse {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "no event: {what}");
+            let e = self.next();
+            if want(&e) {
+                return e;
+            }
+        }
+    }
+}
+
+fn card_of<'a>(e: &'a Sse, id: &str, field: &str) -> Option<&'a str> {
+    (e.name == "card" && e.data["id"] == id).then(|| e.data[field].as_str())?
+}
+
+#[test]
+fn the_board_streams_each_change_and_resumes_after_the_last_event() {
+    let f = fleet("dashboard:\n  attentionZones: detailed\n");
+    let host = Host::start(&f);
+    let cookie = log_in(&f, &host);
+    let mut events = Events::open(&host, &cookie, None);
+    let first = events.next();
+    assert_eq!(first.name, "snapshot");
+    assert_eq!(first.data["zones"], "detailed");
+    assert_eq!(first.data["cards"], serde_json::json!([]));
+    f.ao(&["spawn", "app", "--prompt", "one"]).success();
+    let working = events.until("app-1 working", |e| {
+        card_of(e, "app-1", "status") == Some("working")
+    });
+    assert_eq!(working.data["zone"], "working");
+    // Away from here on: a second session starts, the first is killed.
+    drop(events);
+    f.ao(&["spawn", "app", "--prompt", "two"]).success();
+    f.ao(&["session", "kill", "app-1"]).success();
+    // Back with the last id seen: no snapshot, only what changed since, in order.
+    let mut events = Events::open(&host, &cookie, Some(&working.id));
+    let next = events.next();
+    assert_ne!(next.name, "snapshot", "{next:?}");
+    let seq = |e: &Sse| e.id.rsplit('/').next().unwrap().parse::<u64>().unwrap();
+    assert!(seq(&next) > seq(&working), "{next:?} after {working:?}");
+    events.until("app-1 done", |e| {
+        card_of(e, "app-1", "zone") == Some("done")
+    });
+    events.until("app-2 on the board", |e| {
+        card_of(e, "app-2", "zone").is_some()
+    });
+    // From another stream (a restarted host's), a snapshot.
+    let mut events = Events::open(&host, &cookie, Some("1-1/5"));
+    assert_eq!(events.next().name, "snapshot");
+    host.stop(&f);
+}
