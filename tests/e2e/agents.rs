@@ -749,7 +749,8 @@ fn an_agent_missing_from_path_fails_the_spawn() {
     f.env.set("PATH", &bin);
     let run = f.ao(&["spawn", "app", "--prompt", "echo typed-into-a-shell"]);
     run.code(1)
-        .stderr_has("the agent's program `claude` was not found on PATH");
+        .stderr_has("the agent's program `claude` was not found on PATH")
+        .stderr_has("install it (`npm install -g @anthropic-ai/claude-code`)");
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1);
     assert!(

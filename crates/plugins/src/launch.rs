@@ -37,9 +37,10 @@ pub fn write_launch_file(spec: &RuntimeSpec) -> io::Result<PathBuf> {
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        // No fsync: the launcher reads the file moments later from the same page cache,
+        // and after a crash of the machine there is no agent left to launch.
         let mut f = options.open(&tmp)?;
         f.write_all(&body)?;
-        f.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;
     Ok(path)

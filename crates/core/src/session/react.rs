@@ -12,10 +12,13 @@ use super::status::in_flight;
 use super::{Manager, ManagerError};
 use crate::model::{Event, EventKind, Priority, Session, SessionStatus, Timestamp, now_ms};
 use crate::notify::Dispatcher;
-use crate::reactions::{Act, Plan, Subject, all_complete, decide};
+use crate::reactions::{Act, Plan, ReactionKind, Subject, all_complete, decide};
 use crate::store::{Claim, SessionFilter};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+
+/// The project's reaction when all its sessions are complete, as the store names it.
+const ALL_COMPLETE: &str = ReactionKind::AllComplete.key();
 
 /// How long after merging the agent may still be active before its session is cleaned
 /// up anyway, unless `lifecycle.mergeCleanupIdleGraceMs` says otherwise.
@@ -448,21 +451,21 @@ impl Manager {
             let Ok(project) = self.project(id) else {
                 continue;
             };
-            let Some(r) = project.reactions.get("all-complete") else {
+            let Some(r) = project.reaction(ReactionKind::AllComplete) else {
                 continue;
             };
-            let state = self.store().reaction_state(&owner, "all-complete")?;
+            let state = self.store().reaction_state(&owner, ALL_COMPLETE)?;
             let recent = list.iter().any(|s| s.updated_at >= since);
             if !all_complete(&list) {
                 if state.is_some() {
-                    self.store().reset_reaction(&owner, "all-complete")?;
+                    self.store().reset_reaction(&owner, ALL_COMPLETE)?;
                 }
                 continue;
             }
             if state.is_some()
                 || pending
                     .reactions
-                    .contains(&(owner.clone(), "all-complete".to_owned()))
+                    .contains(&(owner.clone(), ALL_COMPLETE.to_owned()))
                 || !recent
                 || r.auto == Some(false)
                     && r.action
@@ -490,7 +493,7 @@ impl Manager {
                 session: None,
                 priority: r.priority.unwrap_or(Priority::Info),
                 kind: EventKind::ReactionRan {
-                    reaction: "all-complete".into(),
+                    reaction: ALL_COMPLETE.into(),
                     attempt: 1,
                 },
                 message: body,
@@ -499,14 +502,14 @@ impl Manager {
             let effect = Effect::Notify(NotifyEffect {
                 title: title.clone(),
                 event: event.clone(),
-                key: "all-complete".into(),
+                key: ALL_COMPLETE.into(),
                 ran: Some(event),
             });
             let claim = Claim {
                 items: &[],
                 escalate: false,
             };
-            self.enqueue(&owner, "all-complete", Some(claim), &effect)?;
+            self.enqueue(&owner, ALL_COMPLETE, Some(claim), &effect)?;
             done.push(format!("{title} (due)"));
         }
         Ok(done)
@@ -649,9 +652,6 @@ impl Manager {
     }
 }
 
-/// The reactions `ao review-check` runs: the review threads', not the rest.
-const REVIEW_REACTIONS: &[&str] = &["changes-requested", "bugbot-comments"];
-
 impl Manager {
     /// `ao review-check`: reads the project's (or every project's) pull requests now and
     /// sends each session the unresolved review threads it has not had, as the host's
@@ -679,7 +679,9 @@ impl Manager {
             let reactions: BTreeMap<String, crate::config::ReactionConfig> = p
                 .reactions
                 .iter()
-                .filter(|(k, _)| REVIEW_REACTIONS.contains(&k.as_str()))
+                .filter(|(k, _)| {
+                    ReactionKind::parse(k).is_some_and(|k| k.definition().review_check)
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             for plan in self.decide_for(s, &snapshots, &reactions, false)?.plans {

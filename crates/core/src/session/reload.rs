@@ -6,7 +6,7 @@
 //! ([`Manager::refuse_config`]) and the running config stays in force.
 
 use super::{Manager, ManagerError};
-use crate::config::{LoadedConfig, Node, REACTION_KEYS, ReactionAction, Value};
+use crate::config::{LoadedConfig, Node, ReactionAction, Value};
 use crate::model::{Event, EventKind, Priority, now_ms};
 use crate::store::Settled;
 use std::path::PathBuf;
@@ -175,7 +175,7 @@ impl Manager {
             let reaction = i.reaction.strip_prefix("escalated:").unwrap_or(&i.reaction);
             // The planner's reactions only: a merge's notice, a usage limit's follow the
             // facts, not a reaction's key.
-            if !REACTION_KEYS.contains(&reaction) {
+            if crate::reactions::ReactionKind::parse(reaction).is_none() {
                 continue;
             }
             let why = match self.project(&project) {

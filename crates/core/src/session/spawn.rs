@@ -220,6 +220,9 @@ impl Manager {
             let fetched = crate::git::fetch_base(&repo, &branch).await;
             let _ = base_tx.send(Some(fetched));
         });
+        // On this one thread the fetch starts only when this task first waits: let it
+        // start git now, so the fetch runs while the rest is done.
+        tokio::task::yield_now().await;
         let mut warnings = self.recover().await?;
 
         let mut set = tokio::task::JoinSet::new();
@@ -426,16 +429,10 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         step("row")?;
         let mut spec = self.workspace_spec(project, s);
-        spec.base_branch = base
-            .clone()
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|b| b.as_ref().map(|b| b.reference.clone()))
-            .unwrap_or_else(|| local_base(project));
         // The workspace directory is claimed in three recorded steps, so an undo removes
         // it only when this spawn made it: the intent, the directory (which must not be
-        // there yet), then the fact that it is this session's.
+        // there yet), then the fact that it is this session's. They need no base, so
+        // they are done while the fetch runs.
         s.workspace_claim = WorkspaceClaim::Pending;
         self.commit(s, Vec::new())?;
         step("claim")?;
@@ -443,6 +440,13 @@ impl Manager {
         step("dir")?;
         s.workspace_claim = WorkspaceClaim::Made;
         self.commit(s, Vec::new())?;
+        spec.base_branch = base
+            .clone()
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|b| b.as_ref().map(|b| b.reference.clone()))
+            .unwrap_or_else(|| local_base(project));
         let info = match plugins.workspace.create(&spec).await {
             Ok(info) => info,
             // Another spawn may have taken the branch since this one looked.

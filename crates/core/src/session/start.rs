@@ -159,10 +159,17 @@ impl Manager {
                 message: format!("the agent's program `{program}` was not found on PATH"),
                 hint: Some(format!(
                     "{}; PATH is {}",
-                    if s.agent == "command" {
-                        "install it, or give its path in agentConfig.command"
-                    } else {
-                        "install it, or put its directory on PATH (agentConfig.env.PATH sets the agent's own)"
+                    match self.registry.agent_cli(&s.agent) {
+                        // How to install it is the agent's registry entry's.
+                        Some(cli) if cli.program == *program => format!(
+                            "install it (`{}`), or put its directory on PATH (agentConfig.env.PATH sets the agent's own)",
+                            cli.install
+                        ),
+                        _ if s.agent == "command" => {
+                            "install it, or give its path in agentConfig.command".to_owned()
+                        }
+                        _ => "install it, or put its directory on PATH (agentConfig.env.PATH sets the agent's own)"
+                            .to_owned(),
                     },
                     spec_path(&spec.env).unwrap_or("unset")
                 )),
