@@ -514,3 +514,29 @@ fn a_failed_restore_never_prints_a_value_from_the_environment() {
         .stderr_has("agent has ***");
     no_secret(&run);
 }
+
+/// A test that fails with a host running leaves no host behind: the fleet stops the ao
+/// processes it started when it goes.
+#[test]
+fn a_fleet_dropped_with_a_host_running_stops_it() {
+    let f = Fleet::new(CAT);
+    let host = f.ao_child(&["start", "--no-orchestrator"]);
+    let pid = host.id();
+    wait_until("the host to run", || {
+        f.ao(&["status"])
+            .stdout
+            .contains(&format!("host: running (pid {pid})"))
+            .then_some(())
+    });
+    drop(f);
+    wait_until("the host to be gone", || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie this test has not reaped.
+        (stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .then_some(())
+    });
+    drop(host);
+}

@@ -554,6 +554,9 @@ pub struct Fleet {
     pub repo: PathBuf,
     /// The tmux server's socket.
     pub socket: PathBuf,
+    /// The ao processes [`Fleet::ao_child`] started, stopped with the fleet: a test that
+    /// fails with a host running leaves none behind.
+    children: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Fleet {
@@ -570,7 +573,12 @@ impl Fleet {
         std::fs::write(repo.join("agent-orchestrator.yaml"), config).unwrap();
         // Ignored, so the config itself is not work a worktree could lose.
         std::fs::write(repo.join(".git/info/exclude"), "agent-orchestrator.yaml\n").unwrap();
-        Fleet { env, repo, socket }
+        Fleet {
+            env,
+            repo,
+            socket,
+            children: Default::default(),
+        }
     }
 
     /// Runs `ao args` in the repository.
@@ -617,7 +625,11 @@ impl Fleet {
             .current_dir(&self.repo)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        cmd.spawn().expect("ao starts")
+        let child = cmd.spawn().expect("ao starts");
+        if let Ok(mut children) = self.children.lock() {
+            children.push(child.id());
+        }
+        child
     }
 
     /// Runs tmux against the fleet's server.
@@ -677,6 +689,17 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        let children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
+        for pid in children {
+            // Only while that pid is still an ao of this fleet (its environment names the
+            // fleet's home), not a process that took the number since.
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let home = format!("AO_HOME={}", self.env.ao_home.display());
+            if environ.split(|b| *b == 0).any(|var| var == home.as_bytes()) {
+                // SAFETY: a plain signal to a process this fleet started.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
         let _ = self.tmux(&["kill-server"]);
     }
 }
