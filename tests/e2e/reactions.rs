@@ -746,6 +746,19 @@ fn the_host_applies_a_valid_config_edit_refuses_an_invalid_one_and_keeps_a_remov
         "{}",
         status.stdout
     );
+    // It can still be killed: its agent ended, its workspace kept, since what is unsaved
+    // there cannot be told without its project.
+    let workspace = f.sessions()[0]["workspace_path"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .expect("a workspace");
+    let kill = f.ao(&["session", "kill", "app-1"]);
+    kill.success()
+        .stdout_has(&format!("workspace kept at {}", workspace.display()))
+        .stdout_has("its project `app` is not in the config");
+    assert!(f.tmux_sessions().is_empty(), "{:?}", f.tmux_sessions());
+    assert!(workspace.join(".git").exists(), "the workspace was removed");
+    assert_eq!(f.sessions()[0]["status"], "killed");
     f.stop_host(host);
 }
 

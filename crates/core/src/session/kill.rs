@@ -71,6 +71,9 @@ impl Manager {
                 "wait for `ao session restore` to finish, then kill it",
             ));
         }
+        if self.config.project(&s.project, &self.env).is_none() {
+            return self.kill_outside_config(s).await;
+        }
         let project = self.project(&s.project)?;
         let spec = self.workspace_spec(&project, &s);
         let has_workspace = spec.path.exists();
@@ -222,6 +225,32 @@ impl Manager {
             done,
             cancelled_spawn: false,
             saved,
+        })
+    }
+
+    /// Kills a session whose project an edit took out of the config: its agent is ended,
+    /// and its workspace is kept whatever was asked, since without the project ao cannot
+    /// tell what in it is not saved (its default branch, its files copied in).
+    async fn kill_outside_config(&self, s: Session) -> Result<KillReport, ManagerError> {
+        let mut done = Vec::new();
+        if let Some(h) = s.runtime.as_ref().filter(|_| !s.status.is_terminal()) {
+            self.runtime_answers(&s, h).await?;
+            self.runtime(&h.runtime)?.destroy(h).await?;
+            done.push(format!("ended {} session {}", h.runtime, h.id));
+        }
+        if let Some(path) = s.workspace_path.as_ref().filter(|p| p.exists()) {
+            done.push(format!(
+                "workspace kept at {}: its project `{}` is not in the config, so ao cannot tell what there is unsaved (put the project back and kill it again to remove it, or remove it with `git worktree remove`)",
+                path.display(),
+                s.project
+            ));
+        }
+        let session = self.record_killed(&s, format!("{} killed by the user", s.id))?;
+        Ok(KillReport {
+            session,
+            done,
+            cancelled_spawn: false,
+            saved: None,
         })
     }
 
