@@ -2,6 +2,7 @@
 //! other sites' pages out, the board's snapshot and its server-sent events, and the board
 //! in a real browser.
 
+use ao_tests::github::{FakeGitHub, TOKEN as TOKEN_GH};
 use ao_tests::{Fleet, wait_until};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -384,4 +385,234 @@ fn the_board_streams_each_change_and_resumes_after_the_last_event() {
     let mut events = Events::open(&host, &cookie, Some("1-1/5"));
     assert_eq!(events.next().name, "snapshot");
     host.stop(&f);
+}
+
+/// chromedriver on a free port, ended on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    /// chromedriver, once it answers; `None` (the test skipped, or failed in CI) when it
+    /// or the browser is not installed.
+    fn start(f: &Fleet) -> Option<Driver> {
+        let found = |p: &str| std::path::Path::new(p).exists();
+        if !found(BROWSER) || !found("/usr/bin/chromedriver") {
+            ao_tests::skip(
+                "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)",
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = f.env.root().join("chromedriver.log");
+        let mut cmd = f.env.command("/usr/bin/chromedriver");
+        cmd.arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let driver = Driver {
+            child: cmd.spawn().expect("chromedriver starts"),
+            port,
+        };
+        wait_until("chromedriver to answer", || {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        });
+        Some(driver)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const BROWSER: &str = "/usr/bin/chromium";
+
+/// A headless browser session of `driver`, its profile under the test's root.
+async fn browser(f: &Fleet, driver: &Driver) -> fantoccini::Client {
+    let profile = f.env.root().join("chromium-profile");
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": BROWSER,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    fantoccini::ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session")
+}
+
+/// Waits until the page has an element matching `css`.
+async fn wait_for_element(page: &fantoccini::Client, what: &str, css: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = page
+            .find_all(fantoccini::Locator::Css(css))
+            .await
+            .is_ok_and(|e| !e.is_empty());
+        if found {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let html = page.source().await.unwrap_or_default();
+            panic!("timed out waiting for {what} ({css}); the page:\n{html}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where tests leave what a person may want to look at (screenshots).
+fn artefacts() -> std::path::PathBuf {
+    let dir = ao_tests::tests_dir()
+        .parent()
+        .unwrap()
+        .join("test-artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A fleet whose project `app` (agent `cat`) has its repository `acme/app` on the fake
+/// GitHub, polled every second.
+fn github_fleet(gh: &FakeGitHub) -> Fleet {
+    gh.repo("acme/app");
+    let mut f = Fleet::new("");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        f.socket.display(),
+        f.repo.display(),
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.env.set("GH_TOKEN", TOKEN_GH);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    f
+}
+
+/// Spawns a session whose branch is pushed with a commit and has a pull request, its
+/// check `build` running; returns the PR's number.
+fn spawn_with_pr(f: &Fleet, gh: &FakeGitHub, id: &str, task: &str) -> u64 {
+    f.ao(&["spawn", "app", "--prompt", task]).success();
+    let work = f.worktree(id);
+    f.env
+        .git(&work, &["commit", "-q", "--allow-empty", "-m", task]);
+    f.env.git(&work, &["push", "-q", "origin", "HEAD"]);
+    let branch = f.env.git(&work, &["branch", "--show-current"]);
+    let pr = gh.open_pr("acme/app", branch.trim(), "main", task);
+    gh.check("acme/app", pr, "build", None, true, "");
+    pr
+}
+
+#[test]
+fn in_a_browser_each_card_is_in_its_zone_and_moves_without_a_reload() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh);
+    let Some(driver) = Driver::start(&f) else {
+        return;
+    };
+    let host = Host::start(&f);
+    let pr = spawn_with_pr(&f, &gh, "app-1", "Fix the login");
+    f.ao(&["spawn", "app", "--prompt", "Add a page"]).success();
+    f.ao(&["spawn", "app", "--prompt", "Old idea"]).success();
+    f.ao(&["session", "kill", "app-3"]).success();
+    let link = login_link(&f);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = browser(&f, &driver).await;
+        page.goto(&link).await.unwrap();
+        // Logged in and on the board: each session in its zone, the PR with its chips.
+        wait_for_element(
+            &page,
+            "app-1 pending",
+            "#zone-pending .card[data-id='app-1']",
+        )
+        .await;
+        wait_for_element(
+            &page,
+            "app-2 working",
+            "#zone-working .card[data-id='app-2']",
+        )
+        .await;
+        wait_for_element(&page, "app-3 done", "#zone-done .card[data-id='app-3']").await;
+        let url = page.current_url().await.unwrap();
+        assert_eq!(url.path(), "/", "{url}");
+        assert!(
+            url.query().is_none(),
+            "the login token stays in the address bar: {url}"
+        );
+        let text = |css: &'static str| {
+            let page = page.clone();
+            async move {
+                page.find(fantoccini::Locator::Css(css))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let card = text(".card[data-id='app-1']").await;
+        let number = format!("#{pr}");
+        for want in [
+            number.as_str(),
+            "CI pending",
+            "review pending",
+            "feat/",
+            "command",
+        ] {
+            assert!(card.contains(want), "{want:?} not in {card:?}");
+        }
+        // A mark on this page: still there after the move, so nothing reloaded it.
+        page.execute("window.aoMark = 31; return null;", vec![])
+            .await
+            .unwrap();
+        // The check fails on GitHub: the card moves to the action zone by itself.
+        gh.check(
+            "acme/app",
+            pr,
+            "build",
+            Some("FAILURE"),
+            true,
+            "error: it broke",
+        );
+        wait_for_element(
+            &page,
+            "app-1 moved to action",
+            "#zone-action .card[data-id='app-1']",
+        )
+        .await;
+        assert!(text(".card[data-id='app-1']").await.contains("CI failed"));
+        let mark = page.execute("return window.aoMark;", vec![]).await.unwrap();
+        assert_eq!(mark, serde_json::json!(31), "the page was reloaded");
+        assert_eq!(text("#live").await, "live");
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-board.png"), png).unwrap();
+        page.close().await.unwrap();
+    });
+    host.stop(&f);
+    assert!(
+        gh.invalid_queries().is_empty(),
+        "{:?}",
+        gh.invalid_queries()
+    );
 }

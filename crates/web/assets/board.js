@@ -5,6 +5,7 @@ const TITLES = { merge: "Merge", action: "Action", respond: "Respond", review: "
   pending: "Pending", working: "Working", done: "Done" };
 const ZONES = { simple: ["merge", "action", "pending", "working", "done"],
   detailed: ["merge", "respond", "review", "pending", "working", "done"] };
+const REVIEW = { approved: "approved", changes_requested: "changes requested", pending: "review pending" };
 const cards = new Map();
 let zones = ZONES.simple;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -60,7 +61,7 @@ function draw(c) {
     a.href = /^https?:\/\//.test(c.pr.url) ? c.pr.url : "#";
     text(a, "#" + c.pr.number + (c.pr.state === "open" ? "" : " " + c.pr.state));
     chip($(".ci", el), c.pr.ci, "CI " + c.pr.ci);
-    chip($(".review", el), c.pr.review, c.pr.review.replace(/_/g, " "));
+    chip($(".review", el), c.pr.review, REVIEW[c.pr.review] || c.pr.review);
     $(".conflicts", el).hidden = !c.pr.conflicts;
   }
   const zone = document.getElementById("zone-" + c.zone);

@@ -245,7 +245,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                 };
                 match r {
                     Ok(s) => serde_json::json!({ "task": task, "session": s }),
-                    Err(e) => serde_json::json!({ "task": task, "error": e.to_string(), "hint": crate::error::manager_hint(e) }),
+                    Err(e) => serde_json::json!({ "task": task, "error": e.to_string(), "hint": e.hint() }),
                 }
             })
             .collect();
@@ -280,7 +280,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     eprintln!("{} {e}", paint.red("error:"));
-                    if let Some(h) = crate::error::manager_hint(e) {
+                    if let Some(h) = e.hint() {
                         eprintln!("  {} {h}", paint.cyan("hint:"));
                     }
                 }
@@ -758,11 +758,10 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 watch_live(client, &args, &paint, every)?;
                 // The stream ends a moment before its host does: the table below is not
                 // to call a host that is stopping a running one.
-                let _ = ao_core::until::wait_until(
-                    "the host to stop",
-                    std::time::Duration::from_secs(2),
-                    || m.running_host().is_none().then_some(()),
-                );
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                while m.running_host().is_some() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
             }
             Err(ao_core::stream::ClientError::NoHost(_)) => {}
             Err(e) => {
