@@ -9,7 +9,7 @@ use crate::plugin::WorkspaceSpec;
 use crate::registry::PluginRegistry;
 use crate::store::{Change, Store, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Runs session commands for one config and one store.
@@ -38,6 +38,10 @@ pub struct Manager {
     /// When this manager last merged a pull request in each repository (by
     /// `react::repo_key`): a reading from before it is no ground for the next merge there.
     pub(crate) merged_in: Mutex<std::collections::HashMap<String, crate::model::Timestamp>>,
+    /// Each project as resolved the first time it was asked for: the config does not
+    /// change under a manager (an edit makes a new one), and the host asks for every
+    /// session's project in every pass.
+    pub(crate) resolved: Mutex<std::collections::HashMap<String, Arc<ResolvedProject>>>,
 }
 
 /// How long a spawn or send waits for the agent by default.
@@ -68,6 +72,7 @@ impl Manager {
             keep_instances: std::sync::atomic::AtomicBool::new(false),
             last_active: Default::default(),
             merged_in: Default::default(),
+            resolved: Default::default(),
         };
         manager.refuse_lost_store()?;
         Ok(manager)
@@ -84,7 +89,20 @@ impl Manager {
 
     /// The project, resolved, or a refusal naming the projects there are.
     pub fn project(&self, id: &str) -> Result<ResolvedProject, ManagerError> {
-        self.config.project(id, &self.env).ok_or_else(|| {
+        self.resolved_project(id).map(|p| (*p).clone())
+    }
+
+    /// [`Manager::project`], shared: resolved once per manager.
+    pub(crate) fn resolved_project(&self, id: &str) -> Result<Arc<ResolvedProject>, ManagerError> {
+        if let Some(p) = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(self.config.project(id, &self.env).ok_or_else(|| {
             let known: Vec<&str> = self
                 .config
                 .config
@@ -99,7 +117,12 @@ impl Manager {
                 ),
                 format!("projects are: {}", known.join(", ")),
             )
-        })
+        })?);
+        self.resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_owned(), p.clone());
+        Ok(p)
     }
 
     /// The session's own directory under `$AO_HOME`.

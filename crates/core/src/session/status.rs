@@ -211,6 +211,14 @@ fn pr_fact(s: &Session, snapshot: Option<&crate::store::PrSnapshot>) -> crate::l
     }
 }
 
+/// What a probe reads once for all its sessions, instead of once for each.
+struct PassReads {
+    /// Each session's last self-report (`ao report`), by id.
+    reports: std::collections::HashMap<String, crate::store::SelfReport>,
+    /// Each session's hooks' last report (`ao hook`), by id.
+    hooks: std::collections::HashMap<String, crate::store::AgentReport>,
+}
+
 impl Manager {
     /// Sessions (archived too with `all`), refreshed by one probe per runtime: a runtime
     /// that is gone marks its session killed (`runtime_lost`) at once; a failed probe
@@ -257,6 +265,11 @@ impl Manager {
                 probes[i] = Some(p);
             }
         }
+        // Read once for all, after the probe as each session's own read was.
+        let reads = PassReads {
+            reports,
+            hooks: self.store().agent_reports()?,
+        };
         let mut views = Vec::with_capacity(sessions.len());
         let snapshots = if sessions.iter().any(|s| s.pr.is_some()) {
             self.store().pr_snapshots()?
@@ -277,7 +290,7 @@ impl Manager {
             let mut reading = None;
             if let Some(p) = &probe {
                 let id = s.id.clone();
-                reading = self.observe(&mut s, p, snapshots.get(&id)).await?;
+                reading = self.observe(&mut s, p, snapshots.get(&id), &reads).await?;
                 // The limit table follows the readings, written only when they change.
                 let key = s.id.to_string();
                 match reading.as_ref().filter(|r| r.activity == Activity::Limited) {
@@ -347,7 +360,7 @@ impl Manager {
                 }),
                 problems,
                 limit: limits.get(&s.id.to_string()).cloned(),
-                report: reports.get(&s.id.to_string()).cloned(),
+                report: reads.reports.get(&s.id.to_string()).cloned(),
                 agent_exit,
                 session: s,
             });
@@ -431,7 +444,7 @@ impl Manager {
     /// course, never).
     fn policy(&self, s: &Session) -> crate::lifecycle::Policy {
         let stuck_after_ms = self
-            .project(&s.project)
+            .resolved_project(&s.project)
             .ok()
             .filter(|_| !s.id.is_orchestrator())
             .and_then(|p| {
@@ -453,13 +466,14 @@ impl Manager {
         s: &mut Session,
         probe: &Probe,
         snapshot: Option<&crate::store::PrSnapshot>,
+        reads: &PassReads,
     ) -> Result<Option<ActivityReport>, ManagerError> {
         use crate::lifecycle::{AgentFact, Observation};
         let mut reading = None;
         let mut learned = s.clone();
         if probe.liveness == Liveness::Alive {
             reading = self
-                .agent_activity_at(&mut learned, probe.last_output_at)
+                .agent_activity_at(&mut learned, probe.last_output_at, Some(reads))
                 .await;
         }
         let activity = reading.as_ref().map(|r| r.activity);
@@ -508,7 +522,7 @@ impl Manager {
     /// The agent's activity, layered: its hooks' last report, then its session log, then
     /// (only when the plugin asks) the terminal. Learns the agent's own session id.
     pub(crate) async fn agent_activity(&self, s: &mut Session) -> Option<ActivityReport> {
-        self.agent_activity_at(s, None).await
+        self.agent_activity_at(s, None, None).await
     }
 
     /// Whether the session's agent is busy right now (probed afresh): its process runs
@@ -521,19 +535,25 @@ impl Manager {
             return false;
         }
         let mut copy = s.clone();
-        self.agent_activity_at(&mut copy, probe.last_output_at)
+        self.agent_activity_at(&mut copy, probe.last_output_at, None)
             .await
             .is_some_and(|r| r.activity == Activity::Active)
     }
 
-    /// [`Manager::agent_activity`], knowing when the screen last changed.
+    /// [`Manager::agent_activity`], knowing when the screen last changed; with the
+    /// reports a probe read for all its sessions (`reads`), or else reading this one's.
     async fn agent_activity_at(
         &self,
         s: &mut Session,
         last_output_at: Option<crate::model::Timestamp>,
+        reads: Option<&PassReads>,
     ) -> Option<ActivityReport> {
         let agent = self.agent(&s.agent).ok()?;
-        let mut ctx = self.activity_context(s);
+        let key = s.id.to_string();
+        let mut ctx = match reads {
+            Some(r) => self.activity_context_with(s, r.hooks.get(&key).cloned()),
+            None => self.activity_context(s),
+        };
         ctx.last_output_at = last_output_at;
         if agent.wants_terminal(&ctx)
             && let Some(handle) = &s.runtime
@@ -551,9 +571,17 @@ impl Manager {
         let reading = agent.activity(&ctx).await.ok()?;
         // What the agent said of itself outweighs what its screen suggests, until the
         // screen changes after it.
+        let own;
+        let reports = match reads {
+            Some(r) => &r.reports,
+            None if reading.source == ActivitySource::Terminal => {
+                own = self.store().self_reports().unwrap_or_default();
+                &own
+            }
+            None => return Some(reading),
+        };
         if reading.source == ActivitySource::Terminal
-            && let Ok(reports) = self.store().self_reports()
-            && let Some(r) = reports.get(&s.id.to_string())
+            && let Some(r) = reports.get(&key)
             && r.at >= s.agent_started_at.unwrap_or(0)
             && last_output_at.is_none_or(|out| r.at >= out - 1_000)
         {
@@ -570,13 +598,22 @@ impl Manager {
 
     /// What an agent plugin is given to read a session's activity and session info.
     fn activity_context(&self, s: &Session) -> ActivityContext {
+        self.activity_context_with(s, self.store().agent_report(&s.id).ok().flatten())
+    }
+
+    /// [`Manager::activity_context`], with the hooks' last `report` already read.
+    fn activity_context_with(
+        &self,
+        s: &Session,
+        report: Option<crate::store::AgentReport>,
+    ) -> ActivityContext {
         ActivityContext {
             session: s.id.clone(),
             workspace: s.workspace_path.clone().unwrap_or_default(),
             scratch_dir: self.data_dir(&s.id).join("agent"),
             agent_session_id: s.agent_session_id.clone(),
             started_at: s.agent_started_at,
-            report: self.store().agent_report(&s.id).ok().flatten(),
+            report,
             recent_output: None,
             idle_after_ms: self.config.config.ready_threshold_ms.unwrap_or(300_000),
             now: now_ms(),

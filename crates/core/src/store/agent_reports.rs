@@ -40,36 +40,29 @@ impl Store {
     pub fn agent_report(&self, session: &SessionId) -> Result<Option<AgentReport>, StoreError> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT activity, detail, at, agent_session_id, log_path
                  FROM agent_reports WHERE session = ?1",
-                [session.to_string()],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([session.to_string()], report_columns)
             .optional()?;
-        row.map(|(activity, detail, at, agent_session_id, log_path)| {
-            Ok(AgentReport {
-                activity: activity
-                    .parse::<Activity>()
-                    .map_err(|e| StoreError::Corrupt {
-                        what: "agent report",
-                        detail: e.to_string(),
-                    })?,
-                detail,
-                at,
-                agent_session_id,
-                log_path,
-            })
-        })
-        .transpose()
+        row.map(ReportColumns::report).transpose()
+    }
+
+    /// Every session's latest report, by session id: one read for a whole probe.
+    pub fn agent_reports(
+        &self,
+    ) -> Result<std::collections::HashMap<String, AgentReport>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT activity, detail, at, agent_session_id, log_path, session FROM agent_reports",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(5)?, report_columns(r)?)))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (session, columns) = row?;
+            out.insert(session, columns.report()?);
+        }
+        Ok(out)
     }
 
     /// Forgets a session's reports (when its agent starts again).
@@ -79,6 +72,37 @@ impl Store {
             [session.to_string()],
         )?;
         Ok(())
+    }
+}
+
+/// An `agent_reports` row as read: activity, detail, at, agent session id, log path.
+struct ReportColumns(String, Option<String>, i64, Option<String>, Option<String>);
+
+fn report_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportColumns> {
+    Ok(ReportColumns(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+    ))
+}
+
+impl ReportColumns {
+    fn report(self) -> Result<AgentReport, StoreError> {
+        let ReportColumns(activity, detail, at, agent_session_id, log_path) = self;
+        Ok(AgentReport {
+            activity: activity
+                .parse::<Activity>()
+                .map_err(|e| StoreError::Corrupt {
+                    what: "agent report",
+                    detail: e.to_string(),
+                })?,
+            detail,
+            at,
+            agent_session_id,
+            log_path,
+        })
     }
 }
 
