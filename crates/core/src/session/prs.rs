@@ -395,6 +395,8 @@ impl Manager {
         // When it was asked, not answered: a reading is as old as the question.
         let at = now_ms();
         let results = scm.enrich(&prs, &known).await;
+        // Confirmed together at the end: one commit for all that did not change.
+        let mut unchanged = Vec::new();
         for (s, r) in with_pr.iter().zip(results) {
             match r {
                 Ok(Some(status)) => {
@@ -419,7 +421,7 @@ impl Manager {
                     }
                 }
                 Ok(None) => {
-                    self.store().confirm_pr_snapshot(&s.id, at)?;
+                    unchanged.push(s.id.clone());
                     report.unchanged += 1;
                 }
                 Err(e) => {
@@ -429,6 +431,7 @@ impl Manager {
                 }
             }
         }
+        self.store().confirm_pr_snapshots(&unchanged, at)?;
         Ok(())
     }
 

@@ -28,6 +28,36 @@ impl Store {
             .query_row([], |r| r.get(0))?)
     }
 
+    /// What moves whenever a live (unarchived) session's row is written, added, archived
+    /// or deleted: their count, the sums of their versions (each write raises one) and
+    /// of their creation times, and the latest update. One row, however many sessions.
+    pub fn sessions_mark(&self) -> Result<[i64; 4], StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(version), 0), coalesce(sum(created_at), 0),
+                        coalesce(max(updated_at), 0)
+                 FROM sessions WHERE archived_at IS NULL",
+            )?
+            .query_row([], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))?)
+    }
+
+    /// What moves whenever a pull-request reading is recorded, confirmed, marked stale
+    /// or deleted: their count, the sum and the latest of their `fetched_at` (a new
+    /// reading or a confirmation sets it to when it was asked), and which are stale, for
+    /// what.
+    pub fn pr_readings_mark(&self) -> Result<(i64, i64, i64, Option<String>), StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(fetched_at), 0), coalesce(max(fetched_at), 0),
+                        group_concat(CASE WHEN stale THEN session || ' ' || coalesce(error, '') END,
+                                     char(10))
+                 FROM pr_snapshots",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+    }
+
     /// Every live (unarchived) session's id and row version.
     pub fn session_versions(&self) -> Result<HashMap<SessionId, u64>, StoreError> {
         let mut stmt = self

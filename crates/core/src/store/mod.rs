@@ -131,6 +131,64 @@ impl StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The rows this connection last turned into values, kept so a row that did not
+    /// change is not parsed again (the host reads every session and every reading
+    /// several times a pass).
+    parsed: std::cell::RefCell<Parsed>,
+}
+
+/// Rows already parsed, each with the digest of what it was parsed from.
+#[derive(Default)]
+struct Parsed {
+    /// Session rows by id (the digest of all their columns).
+    sessions: std::collections::HashMap<String, (Digest, crate::model::Session)>,
+    /// Pull-request readings by session (the digest of their JSON).
+    readings: std::collections::HashMap<String, (Digest, crate::plugin::PrStatus)>,
+}
+
+/// A hash of a row's values: a changed row is told from the one parsed before without
+/// keeping a copy of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Digest(u64);
+
+impl Digest {
+    fn hasher() -> std::collections::hash_map::DefaultHasher {
+        std::collections::hash_map::DefaultHasher::default()
+    }
+
+    /// Of one text.
+    fn of(text: &str) -> Digest {
+        use std::hash::Hasher;
+        let mut h = Digest::hasher();
+        h.write(text.as_bytes());
+        Digest(h.finish())
+    }
+
+    /// Of the first `columns` values of a row, as stored.
+    fn of_row(r: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Digest> {
+        use rusqlite::types::ValueRef;
+        use std::hash::Hasher;
+        let mut h = Digest::hasher();
+        for i in 0..columns {
+            match r.get_ref(i)? {
+                ValueRef::Null => h.write_u8(0),
+                ValueRef::Integer(n) => {
+                    h.write_u8(1);
+                    h.write_i64(n);
+                }
+                ValueRef::Real(x) => {
+                    h.write_u8(2);
+                    h.write_u64(x.to_bits());
+                }
+                ValueRef::Text(b) | ValueRef::Blob(b) => {
+                    h.write_u8(3);
+                    h.write_usize(b.len());
+                    h.write(b);
+                }
+            }
+        }
+        Ok(Digest(h.finish()))
+    }
 }
 
 impl Store {
@@ -195,6 +253,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_owned(),
+            parsed: Default::default(),
         };
         let deadline = Instant::now() + BUSY_TIMEOUT;
         loop {

@@ -84,6 +84,27 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::confirm_pr_snapshot`] for each of `sessions`, in one transaction: a poll
+    /// that finds nothing changed commits once, not once per pull request.
+    pub fn confirm_pr_snapshots(
+        &mut self,
+        sessions: &[SessionId],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE pr_snapshots SET fetched_at = ?2, stale = 0, error = NULL WHERE session = ?1",
+            )?;
+            for session in sessions {
+                stmt.execute(params![session.to_string(), at])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Marks the last reading stale: a new one failed, and it is all that is known.
     pub fn mark_pr_stale(&mut self, session: &SessionId, error: &str) -> Result<(), StoreError> {
         self.execute(
@@ -93,38 +114,51 @@ impl Store {
         Ok(())
     }
 
-    /// Every session's last reading.
+    /// Every session's last reading. A reading whose JSON is the one this connection
+    /// parsed last time is not parsed again.
     pub fn pr_snapshots(&self) -> Result<HashMap<SessionId, PrSnapshot>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT session, status, fetched_at, stale, error FROM pr_snapshots")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
+            .prepare_cached("SELECT session, status, fetched_at, stale, error FROM pr_snapshots")?;
+        let mut rows = stmt.query([])?;
+        let mut parsed = self.parsed.borrow_mut();
         let mut out = HashMap::new();
-        for row in rows {
-            let (session, status, fetched_at, stale, error) = row?;
-            let (Ok(id), Ok(status)) = (
-                session.parse::<SessionId>(),
-                serde_json::from_str::<PrStatus>(&status),
-            ) else {
+        while let Some(r) = rows.next()? {
+            let session = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let Ok(id) = session.parse::<SessionId>() else {
                 continue;
+            };
+            let text = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let digest = super::Digest::of(text);
+            let status = match parsed.readings.get(session) {
+                Some((known, status)) if *known == digest => status.clone(),
+                _ => {
+                    let Ok(status) = serde_json::from_str::<PrStatus>(text) else {
+                        continue;
+                    };
+                    parsed
+                        .readings
+                        .insert(session.to_owned(), (digest, status.clone()));
+                    status
+                }
             };
             out.insert(
                 id,
                 PrSnapshot {
                     status,
-                    fetched_at,
-                    stale,
-                    error,
+                    fetched_at: r.get(2)?,
+                    stale: r.get(3)?,
+                    error: r.get(4)?,
                 },
             );
+        }
+        // Readings since deleted are forgotten.
+        if parsed.readings.len() > out.len() {
+            parsed.readings.retain(|session, _| {
+                session
+                    .parse::<SessionId>()
+                    .is_ok_and(|id| out.contains_key(&id))
+            });
         }
         Ok(out)
     }

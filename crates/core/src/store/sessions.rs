@@ -17,10 +17,13 @@ pub struct SessionFilter {
     pub include_archived: bool,
 }
 
-const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
+pub(super) const COLUMNS: &str = "id, project, issue, branch, workspace_path, runtime, agent, agent_session_id, \
      pr, status, status_reason, activity, created_at, updated_at, archived_at, workspace, \
      runtime_plugin, created_branch, spawn_pid, prompt, agent_started_at, restore_pid, \
      cancel_requested_at, workspace_claim, version";
+
+/// How many values [`COLUMNS`] names.
+pub(super) const COLUMN_COUNT: usize = 25;
 
 fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -278,29 +281,44 @@ impl Store {
 
     /// One session by id.
     pub fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let row = self
+        let mut stmt = self
             .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"),
-                params![id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        row.transpose()
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"))?;
+        let mut rows = stmt.query(params![id.to_string()])?;
+        match rows.next()? {
+            Some(r) => self.parsed_row(r).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Sessions matching the filter, oldest first.
     pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM sessions
              WHERE (?1 IS NULL OR project = ?1) AND (?2 OR archived_at IS NULL)
              ORDER BY created_at, prefix, n"
         ))?;
-        let rows = stmt.query_map(params![filter.project, filter.include_archived], from_row)?;
+        let mut rows = stmt.query(params![filter.project, filter.include_archived])?;
         let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
+        while let Some(r) = rows.next()? {
+            out.push(self.parsed_row(r)?);
         }
         Ok(out)
+    }
+
+    /// The session of row `r`: parsed again only when one of its values changed since
+    /// this connection last parsed it.
+    fn parsed_row(&self, r: &Row<'_>) -> Result<Session, StoreError> {
+        let digest = super::Digest::of_row(r, COLUMN_COUNT)?;
+        let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let mut parsed = self.parsed.borrow_mut();
+        if let Some((known, s)) = parsed.sessions.get(id)
+            && *known == digest
+        {
+            return Ok(s.clone());
+        }
+        let s = from_row(r)??;
+        parsed.sessions.insert(id.to_owned(), (digest, s.clone()));
+        Ok(s)
     }
 }

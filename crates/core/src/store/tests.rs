@@ -252,3 +252,100 @@ fn a_status_change_writes_its_event_in_the_same_transaction() {
         Err(StoreError::NoSession(_))
     ));
 }
+
+/// The parse of a row is kept, and a row changed by anyone, in any column, by any
+/// connection, with or without a new version, is parsed again.
+#[test]
+fn a_kept_parse_of_a_session_sees_every_change_of_its_row() {
+    let (dir, mut store, id) = store_with_session();
+    let first = store.session(&id).unwrap().unwrap();
+    assert_eq!(store.sessions(&SessionFilter::default()).unwrap(), [first]);
+    // Through this connection's write path.
+    store
+        .modify_session(&id, None, |s| {
+            s.branch = "moved".into();
+            Vec::new()
+        })
+        .unwrap();
+    assert_eq!(store.session(&id).unwrap().unwrap().branch, "moved");
+    // By another connection, behind the write path's back: no new version.
+    let other = rusqlite::Connection::open(dir.path().join(super::DB_FILE)).unwrap();
+    other
+        .execute(
+            "UPDATE sessions SET prompt = 'changed by hand' WHERE id = ?1",
+            [id.to_string()],
+        )
+        .unwrap();
+    let listed = store.sessions(&SessionFilter::default()).unwrap();
+    assert_eq!(listed[0].prompt.as_deref(), Some("changed by hand"));
+    assert_eq!(
+        store.session(&id).unwrap().unwrap().prompt.as_deref(),
+        Some("changed by hand")
+    );
+    // A row made unreadable is said to be, not served from what was kept.
+    other
+        .execute(
+            "UPDATE sessions SET status = 'nonsense' WHERE id = ?1",
+            [id.to_string()],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.session(&id),
+        Err(StoreError::Corrupt { what: "status", .. })
+    ));
+}
+
+/// The parse of a pull request's reading is kept, and a new reading (by this or another
+/// connection) or a deleted one is seen at once.
+#[test]
+fn a_kept_parse_of_a_reading_sees_every_new_reading() {
+    let (dir, mut store, id) = store_with_session();
+    let status = |sha: &str| -> crate::plugin::PrStatus {
+        serde_json::from_value(serde_json::json!({
+            "pr": {"number": 1, "url": "u"},
+            "state": "open",
+            "head_sha": sha,
+            "checks": [],
+            "review": "pending",
+            "unresolved_threads": [],
+            "mergeable": true
+        }))
+        .unwrap()
+    };
+    store.record_pr_snapshot(&id, &status("a"), 1).unwrap();
+    assert_eq!(store.pr_snapshots().unwrap()[&id].status.head_sha, "a");
+    store.record_pr_snapshot(&id, &status("b"), 2).unwrap();
+    let read = store.pr_snapshots().unwrap();
+    assert_eq!(
+        (read[&id].status.head_sha.as_str(), read[&id].fetched_at),
+        ("b", 2)
+    );
+    store
+        .confirm_pr_snapshots(std::slice::from_ref(&id), 3)
+        .unwrap();
+    assert_eq!(store.pr_snapshots().unwrap()[&id].fetched_at, 3);
+    let mut other = Store::open(dir.path()).unwrap();
+    other.record_pr_snapshot(&id, &status("c"), 4).unwrap();
+    assert_eq!(store.pr_snapshots().unwrap()[&id].status.head_sha, "c");
+    other.mark_pr_stale(&id, "no answer").unwrap();
+    let read = store.pr_snapshots().unwrap();
+    assert_eq!(
+        (read[&id].stale, read[&id].error.as_deref()),
+        (true, Some("no answer"))
+    );
+    let raw = rusqlite::Connection::open(dir.path().join(super::DB_FILE)).unwrap();
+    raw.execute("DELETE FROM pr_snapshots", []).unwrap();
+    assert!(store.pr_snapshots().unwrap().is_empty());
+    assert!(
+        store.parsed.borrow().readings.is_empty(),
+        "a deleted reading is forgotten"
+    );
+}
+
+#[test]
+fn the_column_count_is_the_columns_named() {
+    assert_eq!(
+        super::sessions::COLUMNS.split(',').count(),
+        super::sessions::COLUMN_COUNT
+    );
+}

@@ -23,6 +23,10 @@ pub(crate) struct Watcher {
     limits: HashMap<String, Limit>,
     exits: HashMap<SessionId, Exit>,
     pr_marks: HashMap<SessionId, PrMark>,
+    /// The summaries of the session rows and the readings when last read whole: while
+    /// they stay, no row of theirs moved, and neither is read again.
+    sessions_mark: Option<[i64; 4]>,
+    readings_mark: Option<(i64, i64, i64, Option<String>)>,
     last_event: i64,
     host: Option<String>,
     budgets: HashMap<String, String>,
@@ -43,6 +47,8 @@ impl Watcher {
             limits: HashMap::new(),
             exits: HashMap::new(),
             pr_marks: HashMap::new(),
+            sessions_mark: None,
+            readings_mark: None,
             last_event: (newest - super::state::RECENT_EVENTS as i64).max(0),
             host: None,
             budgets: HashMap::new(),
@@ -118,17 +124,27 @@ impl Watcher {
 
     /// Sessions whose row, hook report, self-report, limit or exit moved, read again.
     fn sessions(&mut self, events: &[Event], changes: &mut Vec<Change>) -> Result<(), StoreError> {
-        let versions = self.store.session_versions()?;
-        let mut dirty: HashSet<SessionId> = versions
-            .iter()
-            .filter(|(id, v)| self.versions.get(*id) != Some(*v))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in self.versions.keys() {
-            if !versions.contains_key(id) {
-                changes.push(Change::SessionGone { id: id.clone() });
-                self.pr_marks.remove(id);
+        // The rows are read only when their summary moved.
+        let mark = self.store.sessions_mark()?;
+        let mut dirty: HashSet<SessionId> = HashSet::new();
+        if self.sessions_mark != Some(mark) {
+            let versions = self.store.session_versions()?;
+            dirty.extend(
+                versions
+                    .iter()
+                    .filter(|(id, v)| self.versions.get(*id) != Some(*v))
+                    .map(|(id, _)| id.clone()),
+            );
+            for id in self.versions.keys() {
+                if !versions.contains_key(id) {
+                    changes.push(Change::SessionGone { id: id.clone() });
+                    self.pr_marks.remove(id);
+                }
             }
+            self.versions = versions;
+            self.sessions_mark = Some(mark);
+            // A session come or gone changes which readings are shown.
+            self.readings_mark = None;
         }
         dirty.extend(
             events
@@ -169,15 +185,13 @@ impl Watcher {
                 )
             })
             .collect();
-        for id in versions.keys() {
-            let key = id.to_string();
-            if hooks.get(&key) != self.hooks.get(&key)
-                || reports.get(&key) != self.reports.get(&key)
-                || limits.get(&key) != self.limits.get(&key)
-            {
-                dirty.insert(id.clone());
-            }
-        }
+        // The live sessions whose report or limit moved.
+        let moved: Vec<SessionId> = moved_keys(&hooks, &self.hooks)
+            .chain(moved_keys(&reports, &self.reports))
+            .chain(moved_keys(&limits, &self.limits))
+            .filter(|id| self.versions.contains_key(id))
+            .collect();
+        dirty.extend(moved);
         self.hooks = hooks;
         self.reports = reports;
         self.limits = limits;
@@ -217,12 +231,17 @@ impl Watcher {
                 });
             }
         }
-        self.versions = versions;
         Ok(())
     }
 
     /// Readings of live sessions' pull requests that are new, confirmed or stale.
     fn pull_requests(&mut self, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+        // The marks are read only when their summary moved.
+        let summary = self.store.pr_readings_mark()?;
+        if self.readings_mark.as_ref() == Some(&summary) {
+            return Ok(());
+        }
+        self.readings_mark = Some(summary);
         let marks: HashMap<SessionId, PrMark> = self
             .store
             .pr_marks()?
@@ -300,6 +319,19 @@ impl Watcher {
         self.budgets = budgets;
         Ok(())
     }
+}
+
+/// The sessions whose entry differs between `new` and `old` (nothing is looked at
+/// when they are equal, as they mostly are).
+fn moved_keys<'a, V: PartialEq>(
+    new: &'a HashMap<String, V>,
+    old: &'a HashMap<String, V>,
+) -> impl Iterator<Item = SessionId> + 'a {
+    let differ = new != old;
+    new.keys()
+        .chain(old.keys())
+        .filter(move |k| differ && new.get(*k) != old.get(*k))
+        .filter_map(|k| k.parse().ok())
 }
 
 #[cfg(test)]
@@ -441,11 +473,25 @@ mod tests {
         assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
         writer.mark_pr_stale(&id, "no answer").unwrap();
         assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
+        // Another reason of the same length is news too.
+        writer.mark_pr_stale(&id, "no reply!").unwrap();
+        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
+        assert_eq!(
+            w.state.pull_requests[&id].error.as_deref(),
+            Some("no reply!")
+        );
         let mut moved = status.clone();
         moved.head_sha = "def".into();
         writer.record_pr_snapshot(&id, &moved, 3).unwrap();
         assert_eq!(kinds(&w.check().unwrap()), ["pull_request"]);
         assert_eq!(w.state.pull_requests[&id].status.head_sha, "def");
+        // A commit that touches no reading reads none.
+        writer.set_scm_state("breaker:x", "{}").unwrap();
+        assert!(w.check().unwrap().is_empty());
+        writer
+            .confirm_pr_snapshots(std::slice::from_ref(&id), 4)
+            .unwrap();
+        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
     }
 
     #[test]
