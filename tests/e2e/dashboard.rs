@@ -382,8 +382,23 @@ fn the_board_streams_each_change_and_resumes_after_the_last_event() {
         card_of(e, "app-2", "zone").is_some()
     });
     // From another stream (a restarted host's), a snapshot.
-    let mut events = Events::open(&host, &cookie, Some("1-1/5"));
-    assert_eq!(events.next().name, "snapshot");
+    let mut other = Events::open(&host, &cookie, Some("1-1/5"));
+    assert_eq!(other.next().name, "snapshot");
+    // The host runs on under an edited config, with a stream of its own: an open page
+    // starts over from its snapshot, on the same connection, with the same login.
+    let config = f.repo.join("agent-orchestrator.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}# edited\n")).unwrap();
+    let epoch = |e: &Sse| e.id.rsplit_once('/').unwrap().0.to_owned();
+    let fresh = events.until("a snapshot of the reloaded host", |e| e.name == "snapshot");
+    assert_ne!(epoch(&fresh), epoch(&working));
+    let ids: Vec<&serde_json::Value> = fresh.data["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, ["app-1", "app-2"], "{:#}", fresh.data);
     host.stop(&f);
 }
 

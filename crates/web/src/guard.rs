@@ -17,18 +17,16 @@ pub struct Allowed {
     /// `host:port` values a request's `Host` may carry; `None`: any (a server bound to
     /// every address, where the token guards instead).
     hosts: Option<Vec<String>>,
-    /// `http` or `https`.
-    scheme: &'static str,
+    /// Names given in the config (a tunnel's), matched with or without a port.
+    extra: Vec<String>,
 }
 
 impl Allowed {
     /// The names of a server bound to `ip` on `port`.
-    pub fn for_bind(ip: std::net::IpAddr, port: u16, scheme: &'static str) -> Allowed {
+    pub fn for_bind(ip: std::net::IpAddr, port: u16, extra: &[String]) -> Allowed {
+        let extra = extra.iter().map(|n| n.to_ascii_lowercase()).collect();
         if ip.is_unspecified() {
-            return Allowed {
-                hosts: None,
-                scheme,
-            };
+            return Allowed { hosts: None, extra };
         }
         let mut names = vec![match ip {
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),
@@ -40,18 +38,25 @@ impl Allowed {
         names.dedup();
         Allowed {
             hosts: Some(names.iter().map(|n| format!("{n}:{port}")).collect()),
-            scheme,
+            extra,
         }
     }
 
     fn host(&self, value: &str) -> bool {
         let value = value.to_ascii_lowercase();
+        let name = value.rsplit_once(':').map_or(value.as_str(), |(n, _)| n);
         self.hosts.as_ref().is_none_or(|h| h.contains(&value))
+            || self.extra.iter().any(|e| *e == value || *e == name)
     }
 
     fn origin(&self, value: &str, host: &str) -> bool {
-        // The origin is this server as the browser reached it: its scheme and Host.
-        value.eq_ignore_ascii_case(&format!("{}://{host}", self.scheme)) && self.host(host)
+        // This server as the browser reached it: the Host it sent, over HTTP, or HTTPS
+        // through a tunnel that ends TLS in front of it.
+        let value = value.to_ascii_lowercase();
+        let authority = value
+            .strip_prefix("http://")
+            .or_else(|| value.strip_prefix("https://"));
+        authority == Some(host.to_ascii_lowercase().as_str()) && self.host(host)
     }
 }
 
@@ -174,7 +179,11 @@ mod tests {
 
     #[test]
     fn each_attack_is_refused() {
-        let allowed = Allowed::for_bind([127, 0, 0, 1].into(), 3000, "http");
+        let allowed = Allowed::for_bind(
+            [127, 0, 0, 1].into(),
+            3000,
+            &["board.tail1.ts.net".to_owned()],
+        );
         let sessions = Sessions::default();
         let c = sessions.open().unwrap();
         let token = SecretText::new("s3cret");
@@ -214,7 +223,10 @@ mod tests {
             Err(Refusal::Origin)
         );
         // No login, a wrong cookie, a wrong token.
-        assert_eq!(run(Method::GET, std::slice::from_ref(&host), true), Err(Refusal::Login));
+        assert_eq!(
+            run(Method::GET, std::slice::from_ref(&host), true),
+            Err(Refusal::Login)
+        );
         assert_eq!(
             run(
                 Method::GET,
@@ -246,6 +258,40 @@ mod tests {
             Ok(Who::Script)
         );
         assert_eq!(run(Method::GET, &[host], false), Ok(Who::Anonymous));
+        // Through a tunnel named in the config, over HTTPS.
+        let tunnel = (header::HOST, "board.tail1.ts.net");
+        assert_eq!(
+            run(
+                Method::POST,
+                &[
+                    tunnel.clone(),
+                    (header::ORIGIN, "https://board.tail1.ts.net"),
+                    cookie.clone()
+                ],
+                true
+            ),
+            Ok(Who::Browser)
+        );
+        assert_eq!(
+            run(
+                Method::POST,
+                &[
+                    tunnel,
+                    (header::ORIGIN, "https://evil.tail1.ts.net"),
+                    cookie.clone()
+                ],
+                true
+            ),
+            Err(Refusal::Origin)
+        );
+        assert_eq!(
+            run(
+                Method::GET,
+                &[(header::HOST, "localhost:3001"), cookie.clone()],
+                true
+            ),
+            Err(Refusal::Host)
+        );
         assert_eq!(
             run(
                 Method::GET,

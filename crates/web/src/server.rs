@@ -127,7 +127,7 @@ pub fn start(settings: Settings) -> Result<Running, ServeError> {
     };
     let home = settings.home.clone();
     let app = Arc::new(App {
-        allowed: Allowed::for_bind(bound.ip(), bound.port(), "http"),
+        allowed: Allowed::for_bind(bound.ip(), bound.port(), &settings.allowed_hosts),
         settings,
         sessions: Sessions::default(),
         hubs: Service::running(),

@@ -17,6 +17,8 @@ pub struct Settings {
     pub token: Option<SecretText>,
     /// How the board groups sessions.
     pub zones: AttentionZones,
+    /// Further names it answers to (a tunnel's), besides its own address.
+    pub allowed_hosts: Vec<String>,
     /// `$AO_HOME`: where logins are issued and the address is published.
     pub home: PathBuf,
 }
@@ -82,6 +84,7 @@ impl Settings {
             port,
             token,
             zones: d.attention_zones.unwrap_or_default(),
+            allowed_hosts: d.allowed_hosts,
             home: home.to_owned(),
         })
     }

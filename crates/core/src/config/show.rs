@@ -164,6 +164,9 @@ impl LoadedConfig {
             super::AttentionZones::Detailed => "detailed",
         };
         self.typed(out, &["dashboard", "attentionZones"], zones.into());
+        if let Some(node) = self.tree.at(&["dashboard", "allowedHosts"]) {
+            self.leaves(out, "dashboard.allowedHosts".into(), node);
+        }
         let at = ["dashboard", "token"];
         let token = match self.tree.at(&at) {
             Some(node) if node.secret => self.env_names(node),

@@ -106,6 +106,11 @@ pub struct DashboardConfig {
     /// listen beyond loopback. Write it as `${AO_DASHBOARD_TOKEN}`, not in the file.
     #[serde(default)]
     pub token: Option<SecretText>,
+    /// ao's own: further names the dashboard answers to, as a browser reaches it through a
+    /// tunnel or VPN (`myhost.tailnet.ts.net`, `localhost:8080`); any other `Host` is
+    /// refused, so a page whose name was rebound to this machine cannot reach it.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A value never shown: its `Debug` prints `<hidden>`, and only [`SecretText::expose`]
