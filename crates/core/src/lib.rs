@@ -12,6 +12,7 @@ pub mod git;
 pub mod lifecycle;
 pub mod model;
 pub mod notify;
+pub mod pane;
 pub mod plugin;
 pub mod reactions;
 pub mod registry;

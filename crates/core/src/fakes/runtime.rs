@@ -5,7 +5,10 @@
 use super::FAKE;
 use super::script::{Scripted, Scripts, lock, perform};
 use crate::model::{RuntimeHandle, SessionId, Timestamp};
-use crate::plugin::{AttachInfo, Liveness, PluginError, Probe, Runtime, RuntimeSpec};
+use crate::plugin::{
+    AttachInfo, Liveness, PaneEvent, PaneScreen, PaneWatch, PluginError, Probe, Runtime,
+    RuntimeSpec,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,7 +35,12 @@ pub enum RuntimeOp {
     ProbeAll,
     /// `find`.
     Find,
+    /// `watch`.
+    Watch,
 }
+
+/// The size of every fake pane.
+const PANE_SIZE: (u16, u16) = (80, 24);
 
 /// One session of the fake runtime, as a tmux session would be.
 #[derive(Debug, Clone)]
@@ -60,6 +68,27 @@ struct State {
     terminals: BTreeMap<String, Terminal>,
     destroyed: Vec<String>,
     scripts: Scripts<RuntimeOp>,
+    /// The watches of each session's pane, while their viewers keep them.
+    watches: BTreeMap<String, Vec<tokio::sync::mpsc::Sender<PaneEvent>>>,
+}
+
+impl State {
+    /// Sends `event` to every watch of `session` still kept, forgetting the others.
+    fn tell_watches(&mut self, session: &str, event: impl Fn() -> PaneEvent) {
+        if let Some(watches) = self.watches.get_mut(session) {
+            watches.retain(|w| w.try_send(event()).is_ok());
+        }
+    }
+}
+
+/// The fake pane's whole screen: what the terminal shows.
+fn screen_of(t: &Terminal, requested: bool) -> PaneEvent {
+    PaneEvent::Screen(Arc::new(PaneScreen {
+        width: PANE_SIZE.0,
+        height: PANE_SIZE.1,
+        bytes: t.screen.clone().into_bytes(),
+        requested,
+    }))
 }
 
 /// A runtime in memory; clones share their sessions.
@@ -131,17 +160,42 @@ impl FakeRuntime {
     }
 
     /// `session`'s agent exits with `code`; its pane stays to be read, as with tmux's
-    /// `remain-on-exit`.
+    /// `remain-on-exit`. Its watches get its last screen, then end.
     pub fn exit(&self, session: &str, code: Option<i32>) {
         self.edit(session, |t| {
             t.liveness = Liveness::Exited;
             t.exit_code = code;
         });
+        let mut state = lock(&self.state);
+        if let Some(t) = state.terminals.get(session).cloned() {
+            state.tell_watches(session, || screen_of(&t, false));
+        }
+        state.watches.remove(session);
     }
 
     /// `session` vanishes without ao ending it (its tmux server was killed).
     pub fn lose(&self, session: &str) {
-        lock(&self.state).terminals.remove(session);
+        let mut state = lock(&self.state);
+        state.terminals.remove(session);
+        state.watches.remove(session);
+    }
+
+    /// `session`'s agent writes `text` to its terminal: on its screen, and to every
+    /// watch of its pane.
+    pub fn print(&self, session: &str, text: &str) {
+        self.edit(session, |t| t.screen.push_str(text));
+        let bytes: Arc<[u8]> = text.as_bytes().into();
+        lock(&self.state).tell_watches(session, || PaneEvent::Output(bytes.clone()));
+    }
+
+    /// How many watches of `session`'s pane run now (their viewers keep them).
+    pub fn watching(&self, session: &str) -> usize {
+        let mut state = lock(&self.state);
+        let Some(watches) = state.watches.get_mut(session) else {
+            return 0;
+        };
+        watches.retain(|w| !w.is_closed());
+        watches.len()
     }
 
     fn take(&self, op: RuntimeOp) -> Scripted {
@@ -216,6 +270,7 @@ impl Runtime for FakeRuntime {
             if state.terminals.remove(&handle.id).is_some() {
                 state.destroyed.push(handle.id.clone());
             }
+            state.watches.remove(&handle.id);
             Ok(())
         })
         .await
@@ -317,6 +372,43 @@ impl Runtime for FakeRuntime {
                 .get(&name)
                 .filter(|t| t.spec.data_dir == data_dir)
                 .map(|_| FakeRuntime::handle(&name)))
+        })
+        .await
+    }
+
+    async fn watch(&self, handle: &RuntimeHandle) -> Result<Option<PaneWatch>, PluginError> {
+        let scripted = self.take(RuntimeOp::Watch);
+        perform(scripted, FAKE, || {
+            let mut state = lock(&self.state);
+            let t = state
+                .terminals
+                .get(&handle.id)
+                .cloned()
+                .ok_or_else(|| no_session(handle))?;
+            // Room for every event a test makes; a full channel drops the watch.
+            let (sender, events) = tokio::sync::mpsc::channel(4096);
+            let _ = sender.try_send(screen_of(&t, false));
+            if t.liveness == Liveness::Alive {
+                state
+                    .watches
+                    .entry(handle.id.clone())
+                    .or_default()
+                    .push(sender.clone());
+            }
+            let redraw = {
+                let state = Arc::downgrade(&self.state);
+                let session = handle.id.clone();
+                let sender = sender.downgrade();
+                move || {
+                    let (Some(state), Some(sender)) = (state.upgrade(), sender.upgrade()) else {
+                        return;
+                    };
+                    if let Some(t) = lock(&state).terminals.get(&session) {
+                        let _ = sender.try_send(screen_of(t, true));
+                    }
+                }
+            };
+            Ok(Some(PaneWatch::new(events, redraw)))
         })
         .await
     }

@@ -4,6 +4,7 @@
 mod agent;
 pub mod external;
 mod notifier;
+mod pane_watch;
 mod runtime;
 mod scm;
 mod tracker;
@@ -15,7 +16,9 @@ pub use agent::{
 };
 pub use ao_plugin_sdk::Slot;
 pub use notifier::{Notification, Notifier};
-pub use runtime::{AttachInfo, Liveness, Probe, Runtime, RuntimeSpec};
+pub use runtime::{
+    AttachInfo, Liveness, PaneEvent, PaneScreen, PaneWatch, Probe, Redraw, Runtime, RuntimeSpec,
+};
 pub use scm::{
     Budget, CheckRun, CheckState, MergeMethod, MergeParams, PrState, PrStatus, ReviewDecision,
     ReviewThread, Scm,

@@ -21,6 +21,7 @@ pub struct RuntimeSpec {
     pub data_dir: PathBuf,
 }
 
+pub use super::pane_watch::{PaneEvent, PaneScreen, PaneWatch, Redraw};
 pub use ao_plugin_sdk::runtime::{AttachInfo, Liveness, Probe};
 
 /// Where sessions run: tmux (default) or a detached process.
@@ -67,6 +68,13 @@ pub trait Runtime: Send + Sync {
     async fn marked(&self, sessions_dir: &std::path::Path) -> Result<Vec<String>, PluginError> {
         let _ = sessions_dir;
         Ok(Vec::new())
+    }
+    /// A live view of the pane: first its whole screen, then its output as it comes, until
+    /// the pane ends (see [`PaneWatch`]). Watching never resizes the pane, and the watcher
+    /// lives only as long as the returned value. `None`: this runtime cannot be watched.
+    async fn watch(&self, handle: &RuntimeHandle) -> Result<Option<PaneWatch>, PluginError> {
+        let _ = handle;
+        Ok(None)
     }
     /// Whether anything at all uses the session's name in this runtime, so a new session
     /// of that name would collide with it.

@@ -35,6 +35,30 @@ impl Manager {
         })
     }
 
+    /// A live view of the session's terminal, sharing the watcher of its pane with the
+    /// other viewers in `panes`: its screen, then its output until the pane ends. A
+    /// session whose agent exited still shows its last screen, then ends.
+    pub async fn watch_pane(
+        &self,
+        panes: &crate::pane::Panes,
+        id: &str,
+    ) -> Result<crate::pane::PaneView, ManagerError> {
+        let s = self.session(id)?;
+        let Some(handle) = &s.runtime else {
+            return Err(ManagerError::refused(
+                format!("{} never started a runtime", s.id),
+                "`ao session restore` starts it",
+            ));
+        };
+        let runtime = self.runtime(&handle.runtime)?;
+        panes.subscribe(&runtime, handle).await.map_err(|e| {
+            ManagerError::refused(
+                format!("cannot watch the terminal of {}: {e}", s.id),
+                "its runtime may be gone; `ao status` shows it",
+            )
+        })
+    }
+
     /// How to attach a terminal to the session.
     pub fn attach_info(&self, id: &str) -> Result<crate::plugin::AttachInfo, ManagerError> {
         let s = self.session(id)?;
