@@ -23,3 +23,4 @@ pub mod stream;
 pub mod text;
 pub mod tty;
 pub mod until;
+pub mod zones;
