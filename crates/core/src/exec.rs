@@ -121,6 +121,19 @@ impl<'a> Cmd<'a> {
         self
     }
 
+    /// Starts it to run alongside, its standard input, output and error piped (the time-out
+    /// does not apply); it is killed when the returned child is dropped.
+    pub fn spawn_piped(mut self) -> Result<tokio::process::Child, ExecError> {
+        self.command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.command.spawn().map_err(|source| ExecError::Spawn {
+            program: self.program,
+            source,
+        })
+    }
+
     /// Runs it to the end and captures its output.
     pub async fn run(mut self) -> Result<Output, ExecError> {
         let program = self.program.clone();

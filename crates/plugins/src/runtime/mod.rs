@@ -2,3 +2,4 @@
 
 pub mod process;
 pub mod tmux;
+mod tmux_watch;
