@@ -42,11 +42,8 @@ impl Host {
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
             (v["pid"] == pid).then(|| {
-                v["url"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("http://")
-                    .to_owned()
+                let url = v["url"].as_str().unwrap();
+                url.split_once("://").unwrap().1.to_owned()
             })
         });
         Host {
@@ -247,7 +244,7 @@ fn each_attack_on_the_dashboard_is_refused() {
 }
 
 #[test]
-fn an_address_beyond_loopback_needs_a_token() {
+fn an_address_beyond_loopback_needs_a_token_and_tls() {
     let f = fleet("dashboard:\n  host: 0.0.0.0\n");
     f.ao(&["start", "--no-orchestrator", "--port", "0"])
         .code(2)
@@ -256,6 +253,14 @@ fn an_address_beyond_loopback_needs_a_token() {
     f.ao(&["start", "--detach", "--no-orchestrator", "--port", "0"])
         .code(2)
         .stderr_has("dashboard.token is not set");
+    // A token, but plain HTTP: refused too.
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{config}  token: ${{AO_DASHBOARD_TOKEN}}\n")).unwrap();
+    f.ao(&["start", "--no-orchestrator", "--port", "0"])
+        .code(2)
+        .stderr_has("over plain HTTP")
+        .stderr_has("dashboard.tls");
     // `--no-dashboard` runs the host without it.
     let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
     wait_until("the host", || {
@@ -630,4 +635,124 @@ fn in_a_browser_each_card_is_in_its_zone_and_moves_without_a_reload() {
         "{:?}",
         gh.invalid_queries()
     );
+}
+
+/// A self-signed certificate for 127.0.0.1 made by openssl: (cert, key).
+fn certificate(f: &Fleet) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (f.env.root().join("cert.pem"), f.env.root().join("key.pem"));
+    let mut cmd = f.env.command("openssl");
+    cmd.args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ])
+    .args(["-nodes", "-days", "1", "-subj", "/CN=ao-test"])
+    .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+    // A server's own certificate, not a CA's (rustls refuses a CA as the server).
+    .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+    .arg("-keyout")
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    ao_tests::Run::of(cmd, &f.env.root()).success();
+    (cert, key)
+}
+
+/// One HTTPS request to `addr`, trusting only `cert`.
+fn request_tls(addr: &str, cert: &std::path::Path, path: &str, headers: &[(&str, &str)]) -> Answer {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    tls.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    // A peer that closes without close_notify is an error to rustls; what came is kept.
+    let _ = tls.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    Answer {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+#[test]
+fn with_dashboard_tls_it_serves_https_beyond_loopback() {
+    let f = fleet("");
+    let (cert, key) = certificate(&f);
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{config}dashboard:\n  host: 0.0.0.0\n  token: ${{AO_DASHBOARD_TOKEN}}\n  tls:\n    cert: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let host = Host::start(&f);
+    let run = f.ao(&["dashboard", "--no-qr", "--no-open"]);
+    run.success()
+        .stdout_has(&format!("https://{}/login?token=", host.addr))
+        .stdout_has("listening on 0.0.0.0:");
+    let link = login_link(&f);
+    let path = &link[link.find("/login").unwrap()..];
+    let login = request_tls(&host.addr, &cert, path, &[]);
+    assert_eq!(login.status, 303, "{login:?}");
+    let cookie = login.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let board = request_tls(
+        &host.addr,
+        &cert,
+        "/api/board",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(board.status, 200, "{board:?}");
+    // Plain HTTP gets no answer.
+    let mut plain = TcpStream::connect(&host.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        plain,
+        "GET /api/board HTTP/1.1\r\nHost: {}\r\n\r\n",
+        host.addr
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("HTTP/1.1 200"));
+    host.stop(&f);
+    // A key that is not one: `ao start` refuses, saying which file.
+    std::fs::write(&key, "not a key\n").unwrap();
+    f.ao(&["start", "--no-orchestrator", "--port", "0"])
+        .code(2)
+        .stderr_has("dashboard.tls: the key")
+        .stderr_has(&key.display().to_string());
 }

@@ -8,6 +8,7 @@
 //! - `board.rs`: a session's zone and card (pure).
 //! - `live.rs`: the snapshot and the server-sent events.
 //! - `server.rs`: the routes and the server's thread.
+//! - `tls.rs`: HTTPS with `dashboard.tls`.
 //! - `published.rs`: where the running host says its address, for `ao dashboard` and
 //!   `ao status`.
 
@@ -18,7 +19,9 @@ pub mod login;
 pub mod published;
 mod server;
 mod settings;
+mod tls;
 
 pub use published::Published;
 pub use server::{Running, ServeError, start};
-pub use settings::{Settings, SettingsError};
+pub use settings::{Settings, SettingsError, TlsFiles};
+pub use tls::TlsError;

@@ -41,6 +41,9 @@ pub enum ServeError {
     /// No thread for the server.
     #[error("the dashboard cannot start its thread: {0}")]
     Thread(std::io::Error),
+    /// The certificate or key of `dashboard.tls` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl ServeError {
@@ -53,6 +56,9 @@ impl ServeError {
                     addr.port()
                 )
             }
+            ServeError::Tls(_) => {
+                "dashboard.tls names PEM files: the certificate chain (`cert`) and its private key (`key`); `ao start --no-dashboard` runs the host without it".into()
+            }
             _ => "`ao start --no-dashboard` runs the host without it".into(),
         }
     }
@@ -61,6 +67,8 @@ impl ServeError {
 /// What every handler shares.
 struct App {
     settings: Settings,
+    /// Whether it serves HTTPS (the cookie is then `Secure`).
+    secure: bool,
     allowed: Allowed,
     sessions: Sessions,
     hubs: watch::Receiver<Option<Hub>>,
@@ -102,6 +110,11 @@ impl Drop for Running {
 /// and serves on a thread of its own, with the stream of whichever host service this
 /// process runs.
 pub fn start(settings: Settings) -> Result<Running, ServeError> {
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(crate::tls::acceptor)
+        .transpose()?;
     let addr = std::net::SocketAddr::new(settings.ip, settings.port);
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
@@ -119,7 +132,8 @@ pub fn start(settings: Settings) -> Result<Running, ServeError> {
     };
     let published = Published {
         url: format!(
-            "http://{}",
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
             std::net::SocketAddr::new(shown_ip, bound.port())
         ),
         pid: std::process::id(),
@@ -129,13 +143,14 @@ pub fn start(settings: Settings) -> Result<Running, ServeError> {
     let app = Arc::new(App {
         allowed: Allowed::for_bind(bound.ip(), bound.port(), &settings.allowed_hosts),
         settings,
+        secure: tls.is_some(),
         sessions: Sessions::default(),
         hubs: Service::running(),
     });
     let (stop, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("ao-dashboard".into())
-        .spawn(move || serve(listener, app, stopped))
+        .spawn(move || serve(listener, tls, app, stopped))
         .map_err(ServeError::Thread)?;
     if let Err(e) = published.write(&home) {
         tracing::warn!("the dashboard could not publish its address for `ao dashboard`: {e}");
@@ -148,7 +163,12 @@ pub fn start(settings: Settings) -> Result<Running, ServeError> {
     })
 }
 
-fn serve(listener: std::net::TcpListener, app: Arc<App>, stopped: oneshot::Receiver<()>) {
+fn serve(
+    listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Arc<App>,
+    stopped: oneshot::Receiver<()>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,7 +187,15 @@ fn serve(listener: std::net::TcpListener, app: Arc<App>, stopped: oneshot::Recei
                 return;
             }
         };
-        let served = axum::serve(listener, routes(app));
+        let served = async move {
+            match tls {
+                Some(acceptor) => match crate::tls::TlsListener::new(listener, acceptor) {
+                    Ok(l) => axum::serve(l, routes(app)).await,
+                    Err(e) => Err(e),
+                },
+                None => axum::serve(listener, routes(app)).await,
+            }
+        };
         // Pages stay connected (their streams never end): stopping drops them.
         tokio::select! {
             r = served => if let Err(e) = r {
@@ -324,7 +352,10 @@ async fn login(State(app): State<Arc<App>>, req: Request) -> Response {
             (header::LOCATION, "/".to_owned()),
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/"),
+                format!(
+                    "{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/{}",
+                    if app.secure { "; Secure" } else { "" }
+                ),
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],

@@ -2,7 +2,9 @@
 //! flags. Safe by default: loopback only, and an address other machines can reach only
 //! with `dashboard.token` set.
 
-use ao_core::config::{AttentionZones, Config, DASHBOARD_HOST, DASHBOARD_PORT, SecretText};
+use ao_core::config::{
+    AttentionZones, Config, DASHBOARD_HOST, DASHBOARD_PORT, SecretText, expand_path, process_env,
+};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +21,19 @@ pub struct Settings {
     pub zones: AttentionZones,
     /// Further names it answers to (a tunnel's), besides its own address.
     pub allowed_hosts: Vec<String>,
+    /// The certificate and key to serve HTTPS with.
+    pub tls: Option<TlsFiles>,
     /// `$AO_HOME`: where logins are issued and the address is published.
     pub home: PathBuf,
+}
+
+/// `dashboard.tls`, its paths resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
 }
 
 /// Why the dashboard's settings are refused.
@@ -39,6 +52,11 @@ pub enum SettingsError {
         "the dashboard would listen on {0}, which other machines can reach, and dashboard.token is not set: anyone who reaches it could drive your agents"
     )]
     OpenWithoutToken(IpAddr),
+    /// An address other machines reach, over plain HTTP.
+    #[error(
+        "the dashboard would listen on {0}, which other machines can reach, over plain HTTP: its login links and cookies would cross the network readable"
+    )]
+    OpenWithoutTls(IpAddr),
 }
 
 impl SettingsError {
@@ -48,14 +66,23 @@ impl SettingsError {
             SettingsError::OpenWithoutToken(_) => {
                 "set dashboard.token (as `${AO_DASHBOARD_TOKEN}`, from the environment), or keep dashboard.host at 127.0.0.1 and reach it through a tunnel or VPN; `ao start --no-dashboard` runs without it"
             }
+            SettingsError::OpenWithoutTls(_) => {
+                "set dashboard.tls: { cert: FILE, key: FILE } (PEM), or keep dashboard.host at 127.0.0.1 and reach it through a tunnel or VPN that encrypts"
+            }
             _ => "fix the value in agent-orchestrator.yaml, or `ao start --no-dashboard`",
         }
     }
 }
 
 impl Settings {
-    /// The settings of `config`, with `ao start --port` (`port`) over its `port`.
-    pub fn of(config: &Config, port: Option<u16>, home: &Path) -> Result<Settings, SettingsError> {
+    /// The settings of `config` (whose file is in `base`), with `ao start --port`
+    /// (`port`) over its `port`.
+    pub fn of(
+        config: &Config,
+        port: Option<u16>,
+        home: &Path,
+        base: &Path,
+    ) -> Result<Settings, SettingsError> {
         let d = config.dashboard.clone().unwrap_or_default();
         let host = d.host.as_deref().unwrap_or(DASHBOARD_HOST);
         let ip = match host {
@@ -76,8 +103,15 @@ impl Settings {
             }
         };
         let token = d.token.filter(|t| !t.expose().is_empty());
+        let tls = d.tls.map(|t| TlsFiles {
+            cert: expand_path(&t.cert, base, &process_env),
+            key: expand_path(&t.key, base, &process_env),
+        });
         if !ip.is_loopback() && token.is_none() {
             return Err(SettingsError::OpenWithoutToken(ip));
+        }
+        if !ip.is_loopback() && tls.is_none() {
+            return Err(SettingsError::OpenWithoutTls(ip));
         }
         Ok(Settings {
             ip,
@@ -85,6 +119,7 @@ impl Settings {
             token,
             zones: d.attention_zones.unwrap_or_default(),
             allowed_hosts: d.allowed_hosts,
+            tls,
             home: home.to_owned(),
         })
     }
@@ -107,37 +142,48 @@ mod tests {
     }
 
     #[test]
-    fn loopback_by_default_and_beyond_it_only_with_a_token() {
+    fn loopback_by_default_and_beyond_it_only_with_a_token_and_tls() {
         let home = Path::new("/tmp");
-        let s = Settings::of(&config(&[]), None, home).unwrap();
+        let of = |pairs: &[(&str, serde_json::Value)], port| {
+            Settings::of(&config(pairs), port, home, Path::new("/etc/ao"))
+        };
+        let s = of(&[], None).unwrap();
         assert_eq!((s.ip.to_string(), s.port), ("127.0.0.1".into(), 3000));
-        assert_eq!(s.zones, AttentionZones::Simple);
-        let s = Settings::of(&config(&[("port", 4000.into())]), Some(5000), home).unwrap();
-        assert_eq!(s.port, 5000);
-        let open =
-            Settings::of(&config(&[("dashboard.host", "0.0.0.0".into())]), None, home).unwrap_err();
+        assert_eq!((s.zones, s.tls), (AttentionZones::Simple, None));
+        assert_eq!(of(&[("port", 4000.into())], Some(5000)).unwrap().port, 5000);
+        let open = of(&[("dashboard.host", "0.0.0.0".into())], None).unwrap_err();
         assert!(matches!(open, SettingsError::OpenWithoutToken(_)), "{open}");
-        let s = Settings::of(
-            &config(&[
+        let token = ("dashboard.token", serde_json::Value::from("t0ken"));
+        let open = of(&[("dashboard.host", "0.0.0.0".into()), token.clone()], None);
+        assert!(
+            matches!(open, Err(SettingsError::OpenWithoutTls(_))),
+            "{open:?}"
+        );
+        let tls = serde_json::json!({ "cert": "cert.pem", "key": "/keys/key.pem" });
+        let s = of(
+            &[
                 ("dashboard.host", "0.0.0.0".into()),
-                ("dashboard.token", "t0ken".into()),
-            ]),
+                token,
+                ("dashboard.tls", tls),
+            ],
             None,
-            home,
         )
         .unwrap();
         assert!(s.ip.is_unspecified());
+        assert_eq!(
+            s.tls,
+            Some(TlsFiles {
+                cert: "/etc/ao/cert.pem".into(),
+                key: "/keys/key.pem".into()
+            })
+        );
         assert!(format!("{s:?}").contains("<hidden>") && !format!("{s:?}").contains("t0ken"));
         assert!(matches!(
-            Settings::of(&config(&[("port", 70000.into())]), None, home),
+            of(&[("port", 70000.into())], None),
             Err(SettingsError::Port(70000))
         ));
         assert!(matches!(
-            Settings::of(
-                &config(&[("dashboard.host", "example.com".into())]),
-                None,
-                home
-            ),
+            of(&[("dashboard.host", "example.com".into())], None),
             Err(SettingsError::Host(_))
         ));
     }

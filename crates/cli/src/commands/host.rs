@@ -135,14 +135,19 @@ fn dashboard_settings(
     if flags.no_dashboard {
         return Ok(None);
     }
-    ao_web::Settings::of(&m.config().config, flags.port, home)
+    let file = &m.config().file;
+    let base = file.parent().unwrap_or(Path::new("."));
+    ao_web::Settings::of(&m.config().config, flags.port, home, base)
         .map(Some)
         .map_err(|e| UserError::usage(e.to_string()).hint(e.hint()).into())
 }
 
 /// Serves the dashboard beside the host, saying where; one that cannot listen is said,
-/// and the host runs on without it.
-fn serve_dashboard(settings: ao_web::Settings, echo: bool) -> Option<ao_web::Running> {
+/// and the host runs on without it; a certificate that cannot be used is refused.
+fn serve_dashboard(
+    settings: ao_web::Settings,
+    echo: bool,
+) -> Result<Option<ao_web::Running>, UserError> {
     let say = |line: String, warn: bool| {
         if warn {
             tracing::warn!("{line}");
@@ -166,11 +171,12 @@ fn serve_dashboard(settings: ao_web::Settings, echo: bool) -> Option<ao_web::Run
                 ),
                 false,
             );
-            Some(running)
+            Ok(Some(running))
         }
+        Err(e @ ao_web::ServeError::Tls(_)) => Err(UserError::usage(e.to_string()).hint(e.hint())),
         Err(e) => {
             say(format!("{e}; {}", e.hint()), true);
-            None
+            Ok(None)
         }
     }
 }
@@ -213,7 +219,10 @@ pub fn start(
     }
     // Served for the whole of this process, across reloads of its config (the page
     // follows each run's stream); its own settings are read once, here.
-    let _dashboard = dashboard.and_then(|d| serve_dashboard(d, !detached));
+    let _dashboard = match dashboard {
+        Some(d) => serve_dashboard(d, !detached)?,
+        None => None,
+    };
     if !detached {
         eprintln!(
             "ao host watching {} (pid {}); log: {}; Ctrl-C or `ao stop` ends it",

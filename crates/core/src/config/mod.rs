@@ -28,9 +28,10 @@ pub use node::{Entry, Node, ParseError, Value};
 pub use resolve::{REACTION_KEYS, ResolvedProject, default_reactions};
 pub use show::{Origin, Shown};
 pub use types::{
-    AgentConfig, AttentionZones, Config, DASHBOARD_HOST, DASHBOARD_PORT, DashboardConfig, Defaults,
-    ExternalPlugin, MergeMethodSetting, OrchestratorSessionStrategy, Permission, PluginSection,
-    PluginSource, ProjectConfig, PromptMode, ReactionAction, ReactionConfig, SecretText,
+    AgentConfig, AttentionZones, Config, DASHBOARD_HOST, DASHBOARD_PORT, DashboardConfig,
+    DashboardTls, Defaults, ExternalPlugin, MergeMethodSetting, OrchestratorSessionStrategy,
+    Permission, PluginSection, PluginSource, ProjectConfig, PromptMode, ReactionAction,
+    ReactionConfig, SecretText,
 };
 
 use crate::registry::PluginRegistry;

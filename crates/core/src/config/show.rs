@@ -164,8 +164,10 @@ impl LoadedConfig {
             super::AttentionZones::Detailed => "detailed",
         };
         self.typed(out, &["dashboard", "attentionZones"], zones.into());
-        if let Some(node) = self.tree.at(&["dashboard", "allowedHosts"]) {
-            self.leaves(out, "dashboard.allowedHosts".into(), node);
+        for key in ["allowedHosts", "tls"] {
+            if let Some(node) = self.tree.at(&["dashboard", key]) {
+                self.leaves(out, format!("dashboard.{key}"), node);
+            }
         }
         let at = ["dashboard", "token"];
         let token = match self.tree.at(&at) {

@@ -111,6 +111,21 @@ pub struct DashboardConfig {
     /// refused, so a page whose name was rebound to this machine cannot reach it.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// ao's own: serve over HTTPS with this certificate, as any address beyond loopback
+    /// requires (plain HTTP across a network is refused).
+    #[serde(default)]
+    pub tls: Option<DashboardTls>,
+}
+
+/// `dashboard.tls`: the certificate the dashboard serves HTTPS with.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashboardTls {
+    /// The certificate chain, a PEM file (`~` is your home; a relative path is relative
+    /// to the config file's directory).
+    pub cert: String,
+    /// Its private key, a PEM file.
+    pub key: String,
 }
 
 /// A value never shown: its `Debug` prints `<hidden>`, and only [`SecretText::expose`]
