@@ -89,6 +89,17 @@ pub fn manager_hint(e: &ao_core::session::ManagerError) -> Option<String> {
             session_of(e).unwrap_or("<session>")
         ),
         (_, E::AgentExited { .. }) => "check the agent's command and settings in the config".into(),
+        (_, E::NotReady { diagnosis: Some(d), .. }) => d.clone(),
+        (Some(Op::Send), E::NotReady { .. }) => {
+            let id = session_of(e).unwrap_or("<session>");
+            format!("`ao attach {id}` shows what runs there; `ao send --no-wait` types it anyway")
+        }
+        (_, E::NotReady { expected, foreground, .. }) if !expected.is_empty() => format!(
+            "nothing was typed into it; if the agent runs under another name, set agentConfig.processName to it (now `{foreground}`)"
+        ),
+        (_, E::NotReady { .. }) => {
+            "nothing was typed into it; check that the agent starts by hand in the workspace".into()
+        }
         (_, E::NotTaken { how, .. }) => match how {
             NotTakenHow::Unread => {
                 "check that the agent reads typed input once it starts (an interactive prompt)"

@@ -5,7 +5,8 @@
 //! A wait whose looks keep state from one to the next (the last screen seen, how often
 //! Enter was pressed) paces itself with a [`Deadline`], the same pauses in a loop.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The first pause between two checks.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
@@ -29,6 +30,7 @@ pub struct Deadline {
     /// None: no end (a wait that something else ends).
     until: Option<Instant>,
     next: Duration,
+    longest: Duration,
 }
 
 impl Deadline {
@@ -37,6 +39,7 @@ impl Deadline {
         Deadline {
             until: Instant::now().checked_add(within),
             next: FIRST_PAUSE,
+            longest: LONGEST_PAUSE,
         }
     }
 
@@ -45,7 +48,16 @@ impl Deadline {
         Deadline {
             until: None,
             next: FIRST_PAUSE,
+            longest: LONGEST_PAUSE,
         }
+    }
+
+    /// The same wait with its pauses growing to `longest` instead: shorter where an answer
+    /// comes within moments, longer where each look costs (a tmux call, a store read).
+    pub fn pausing_at_most(mut self, longest: Duration) -> Deadline {
+        self.longest = longest;
+        self.next = self.next.min(longest);
+        self
     }
 
     /// Whether the time is up.
@@ -59,7 +71,7 @@ impl Deadline {
             .until
             .map_or(self.next, |u| u.saturating_duration_since(Instant::now()));
         let pause = self.next.min(left);
-        self.next = (self.next * 2).min(LONGEST_PAUSE);
+        self.next = (self.next * 2).min(self.longest);
         pause
     }
 

@@ -82,6 +82,34 @@ impl PluginError {
             message: message.into(),
         }
     }
+
+    /// The same error with what `redact` makes of its words, its kind kept.
+    pub fn redacted(self, redact: impl Fn(&str) -> String) -> PluginError {
+        match self {
+            PluginError::Failed { plugin, message } => PluginError::Failed {
+                plugin,
+                message: redact(&message),
+            },
+            PluginError::Refused { plugin, message } => PluginError::Refused {
+                plugin,
+                message: redact(&message),
+            },
+            PluginError::Transient {
+                plugin,
+                message,
+                retry_after_ms,
+            } => PluginError::Transient {
+                plugin,
+                message: redact(&message),
+                retry_after_ms,
+            },
+            PluginError::Disabled { plugin, why } => PluginError::Disabled {
+                plugin,
+                why: redact(&why),
+            },
+            e @ PluginError::Timeout { .. } => e,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -57,11 +57,30 @@ pub enum ManagerError {
         /// The agent plugin's explanation of the output, when it has one.
         diagnosis: Option<String>,
     },
+    /// The agent's program did not become the terminal's foreground process in time:
+    /// another program holds it (a shell, a wrapper), or the agent runs under a name ao
+    /// does not expect. Nothing was typed.
+    #[error(
+        "the agent was not running after {} s (the terminal's foreground process is `{foreground}`, expected {}); its last output:\n{}",
+        waited.as_secs(),
+        if expected.is_empty() { "the agent".to_owned() } else { expected.join(" or ") },
+        indent(output)
+    )]
+    NotReady {
+        /// How long ao waited.
+        waited: Duration,
+        /// The terminal's foreground process at the end.
+        foreground: String,
+        /// The process names the agent runs under (none: any but ao's launcher).
+        expected: Vec<String>,
+        /// Its terminal's last lines.
+        output: String,
+        /// The agent plugin's explanation of the output, when it has one.
+        diagnosis: Option<String>,
+    },
     /// Text was typed into the agent's terminal, but the agent did not take it.
-    #[error("{session}: {}; its screen:\n{}", how.describe(what, *.waited), indent(screen))]
+    #[error("{}; its screen:\n{}", how.describe(what, *.waited), indent(screen))]
     NotTaken {
-        /// The session.
-        session: String,
         /// What was typed: `task`, `message`.
         what: String,
         /// How it was not taken.
@@ -220,7 +239,8 @@ impl ManagerError {
         match self {
             ManagerError::Store(e) => e.hint().map(str::to_owned),
             ManagerError::Refused { hint, .. } => hint.clone(),
-            ManagerError::AgentExited { diagnosis, .. } => diagnosis.clone(),
+            ManagerError::AgentExited { diagnosis, .. }
+            | ManagerError::NotReady { diagnosis, .. } => diagnosis.clone(),
             ManagerError::During { error, .. } => error.hint(),
             ManagerError::Plugin(_)
             | ManagerError::Cancelled
@@ -248,14 +268,22 @@ impl ManagerError {
     }
 
     /// The same error with what `redact` makes of its texts (messages, hints, and the
-    /// agent's output it quotes).
+    /// agent's output it quotes), its kind kept.
     pub(crate) fn redacted(self, redact: impl Fn(&str) -> String + Copy) -> ManagerError {
+        let opt = |t: Option<String>| t.map(|t| redact(&t));
         match self {
             ManagerError::Refused { message, hint } => ManagerError::Refused {
                 message: redact(&message),
-                hint: hint.map(|h| redact(&h)),
+                hint: opt(hint),
             },
-            ManagerError::Plugin(p) => ManagerError::plain(redact(&p.to_string())),
+            ManagerError::Plugin(p) => ManagerError::Plugin(p.redacted(redact)),
+            ManagerError::Transient {
+                message,
+                retry_after,
+            } => ManagerError::Transient {
+                message: redact(&message),
+                retry_after,
+            },
             ManagerError::AgentExited {
                 code,
                 when,
@@ -265,16 +293,27 @@ impl ManagerError {
                 code,
                 when,
                 output: redact(&output),
-                diagnosis: diagnosis.map(|d| redact(&d)),
+                diagnosis: opt(diagnosis),
+            },
+            ManagerError::NotReady {
+                waited,
+                foreground,
+                expected,
+                output,
+                diagnosis,
+            } => ManagerError::NotReady {
+                waited,
+                foreground,
+                expected,
+                output: redact(&output),
+                diagnosis: opt(diagnosis),
             },
             ManagerError::NotTaken {
-                session,
                 what,
                 how,
                 waited,
                 screen,
             } => ManagerError::NotTaken {
-                session,
                 what,
                 how,
                 waited,
@@ -295,13 +334,23 @@ impl ManagerError {
         }
     }
 
-    /// The same error as the failure of `op` on `session`, with `note` after it.
+    /// The same error as the failure of `op` on `session`, with `note` after it. A
+    /// failure that names its session itself (unsaved work), the store's, and one for now
+    /// are left as they are.
     pub(crate) fn during(
         self,
         op: Op,
         session: impl std::fmt::Display,
         note: &str,
     ) -> ManagerError {
+        if matches!(
+            self,
+            ManagerError::Store(_)
+                | ManagerError::UnsavedWork { .. }
+                | ManagerError::Transient { .. }
+        ) {
+            return self;
+        }
         ManagerError::During {
             op,
             session: Some(session.to_string()),
@@ -361,7 +410,6 @@ mod tests {
     #[test]
     fn what_an_error_quotes_of_the_agent_is_redacted() {
         let e = ManagerError::NotTaken {
-            session: "app-1".into(),
             what: "message".into(),
             how: NotTakenHow::Ignored,
             waited: Duration::from_secs(15),
@@ -372,7 +420,12 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("token ***"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
-        assert!(text.starts_with("app-1: not delivered: app-1: the message was typed in but the agent did not take it within 15 s"), "{text}");
+        assert!(
+            text.starts_with(
+                "app-1: not delivered: the message was typed in but the agent did not take it within 15 s"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

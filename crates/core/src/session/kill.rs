@@ -124,18 +124,10 @@ impl Manager {
         }
         let mut done = Vec::new();
         if let Some(h) = &s.runtime {
-            match self.runtime(&h.runtime)?.destroy(h).await {
-                Ok(()) => done.push(format!("ended {} session {}", h.runtime, h.id)),
-                Err(PluginError::Timeout { millis, .. }) => {
-                    return Err(self.unanswered_kill(
-                        &s,
-                        h,
-                        millis,
-                        has_workspace.then_some(&spec.path),
-                    )?);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            done.push(
+                self.end_runtime(&s, h, has_workspace.then_some(&spec.path))
+                    .await?,
+            );
         }
         let mut saved = None;
         match (opts.keep_workspace, has_workspace) {
@@ -228,17 +220,43 @@ impl Manager {
         })
     }
 
+    /// Ends `s`'s runtime session `h`, and says so. A runtime that does not answer is
+    /// refused with the session recorded as killed (see [`Manager::unanswered_kill`]).
+    async fn end_runtime(
+        &self,
+        s: &Session,
+        h: &RuntimeHandle,
+        workspace: Option<&std::path::PathBuf>,
+    ) -> Result<String, ManagerError> {
+        match self.runtime(&h.runtime)?.destroy(h).await {
+            Ok(()) => Ok(format!("ended {} session {}", h.runtime, h.id)),
+            Err(PluginError::Timeout { millis, .. }) => {
+                Err(self.unanswered_kill(s, h, millis, workspace)?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Kills a session whose project an edit took out of the config: its agent is ended,
     /// and its workspace is kept whatever was asked, since without the project ao cannot
     /// tell what in it is not saved (its default branch, its files copied in).
     async fn kill_outside_config(&self, s: Session) -> Result<KillReport, ManagerError> {
-        let mut done = Vec::new();
-        if let Some(h) = s.runtime.as_ref().filter(|_| !s.status.is_terminal()) {
-            self.runtime_answers(&s, h).await?;
-            self.runtime(&h.runtime)?.destroy(h).await?;
-            done.push(format!("ended {} session {}", h.runtime, h.id));
+        if s.status.is_terminal() {
+            return Ok(KillReport {
+                done: vec![format!("was already {}; nothing was changed", s.status)],
+                session: s,
+                cancelled_spawn: false,
+                saved: None,
+            });
         }
-        if let Some(path) = s.workspace_path.as_ref().filter(|p| p.exists()) {
+        let mut done = Vec::new();
+        let workspace = s.workspace_path.clone().filter(|p| p.exists());
+        if let Some(h) = &s.runtime {
+            self.runtime_answers(&s, h).await?;
+            done.push(self.end_runtime(&s, h, workspace.as_ref()).await?);
+        }
+        // The orchestrator's workspace is the project's own checkout: not ao's to remove.
+        if let Some(path) = workspace.filter(|_| s.workspace != super::orchestrator::CHECKOUT) {
             done.push(format!(
                 "workspace kept at {}: its project `{}` is not in the config, so ao cannot tell what there is unsaved (put the project back and kill it again to remove it, or remove it with `git worktree remove`)",
                 path.display(),
@@ -376,7 +394,7 @@ impl Manager {
             Ok(row) if !in_flight(&row) => return Ok(None),
             Ok(_) => {}
         }
-        let mut wait = Deadline::after(CANCEL_TIMEOUT);
+        let mut wait = Deadline::after(CANCEL_TIMEOUT).pausing_at_most(super::wait::LONGEST_LOOK);
         loop {
             let row = self.store().session(&s.id)?;
             match row {

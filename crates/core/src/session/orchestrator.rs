@@ -229,7 +229,9 @@ impl Manager {
             Ok(q) => q,
             Err(e) => {
                 let _ = self.undo_spawn(&s).await;
-                return Err(e.context(&format!("{id}: the orchestrator did not start: "), ""));
+                return Err(e
+                    .during(super::Op::StartOrchestrator, &id, "")
+                    .redacted(|t| self.config.redact(t)));
             }
         };
         s.status = SessionStatus::Working;

@@ -61,6 +61,12 @@ impl Manager {
     }
 
     async fn send_as(&self, id: &str, text: &str, wait: bool) -> Result<Sent, ManagerError> {
+        self.deliver(id, text, wait)
+            .await
+            .map_err(|e| e.redacted(|t| self.config.redact(t)))
+    }
+
+    async fn deliver(&self, id: &str, text: &str, wait: bool) -> Result<Sent, ManagerError> {
         let mut s = self.session(id)?;
         let handle = self.live_handle(&s)?;
         if let Some(path) = &s.workspace_path
@@ -92,33 +98,16 @@ impl Manager {
             return Ok(Sent::TypedAtOnce);
         }
         let names = agent.process_names(&project.agent_config);
-        if let Err(e) = self
-            .wait_ready(runtime.as_ref(), &handle, &names, false)
+        // Its terminal runs something else (a program the agent started, a shell it
+        // left), or the agent has ended: the CLI's hint says to look, or to restore it.
+        self.wait_ready(runtime.as_ref(), &handle, &names, false)
             .await
-        {
-            let message = match e {
-                ManagerError::Refused { message, .. } => message,
-                e @ ManagerError::AgentExited { .. } => {
-                    return Err(e.during(Op::Send, &s.id, ""));
+            .map_err(|e| match e {
+                e @ (ManagerError::AgentExited { .. } | ManagerError::NotReady { .. }) => {
+                    e.during(Op::Send, &s.id, "")
                 }
-                e => return Err(e),
-            };
-            // Its terminal still runs something else (a program the agent started, a
-            // shell it left): look first. Or it has ended: start it again.
-            let alive = runtime.is_alive(&handle).await.unwrap_or(false);
-            let hint = if alive {
-                format!(
-                    "`ao attach {}` shows what runs there; `ao send --no-wait` types it anyway",
-                    s.id
-                )
-            } else {
-                format!("`ao session restore {}` starts the agent again", s.id)
-            };
-            return Err(ManagerError::refused(
-                format!("{}: not delivered: {message}", s.id),
-                hint,
-            ));
-        }
+                e => e,
+            })?;
         // Only a message typed at the agent's own prompt is confirmed: one typed while it
         // works is queued, and pressing Enter again in a question would answer it.
         let sent = if !agent.confirms_delivery() {
@@ -136,7 +125,8 @@ impl Manager {
         runtime.send(&handle, text).await?;
         if sent == Sent::Taken {
             self.confirm_taken(&mut s, runtime.as_ref(), &handle, typed_at, "message")
-                .await?;
+                .await
+                .map_err(|e| e.during(Op::Send, &s.id, ""))?;
         }
         Ok(sent)
     }
@@ -185,7 +175,6 @@ impl Manager {
             );
         }
         Err(ManagerError::NotTaken {
-            session: s.id.to_string(),
             what: "task".into(),
             how: NotTakenHow::Discarded(RETYPES + 1),
             waited: TAKE_TIMEOUT,
@@ -206,7 +195,7 @@ impl Manager {
         let start = Instant::now();
         let mut last = None;
         let mut since = Instant::now();
-        let mut wait = Deadline::none();
+        let mut wait = Deadline::none().pausing_at_most(super::wait::LONGEST_LOOK);
         loop {
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
@@ -256,7 +245,7 @@ impl Manager {
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
         let mut most_unread = 0usize;
-        let mut wait = Deadline::none();
+        let mut wait = Deadline::none().pausing_at_most(super::wait::LONGEST_LOOK);
         loop {
             match self.probe(s).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
@@ -299,7 +288,6 @@ impl Manager {
             }
             if start.elapsed() >= TAKE_TIMEOUT {
                 return Err(ManagerError::NotTaken {
-                    session: s.id.to_string(),
                     what: "task".into(),
                     how: NotTakenHow::Unread,
                     waited: TAKE_TIMEOUT,
@@ -337,7 +325,6 @@ impl Manager {
             let waited = start.elapsed();
             if waited >= TAKE_TIMEOUT {
                 return Err(ManagerError::NotTaken {
-                    session: s.id.to_string(),
                     what: what.to_owned(),
                     how: NotTakenHow::Ignored,
                     waited: TAKE_TIMEOUT,

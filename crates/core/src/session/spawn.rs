@@ -408,7 +408,7 @@ impl Manager {
     /// Returns once this spawn must stop: `ao session kill` asked it to, or this process
     /// was interrupted.
     async fn until_stopped(&self, id: &SessionId) -> ManagerError {
-        let mut wait = Deadline::none();
+        let mut wait = Deadline::none().pausing_at_most(super::wait::LONGEST_LOOK);
         loop {
             if self.is_interrupted() {
                 return ManagerError::Interrupted;

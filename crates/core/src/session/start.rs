@@ -191,9 +191,29 @@ impl Manager {
         self.wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
             .await
             .map_err(|e| match e {
-                ManagerError::Refused { message, hint } => ManagerError::Refused {
-                    hint: plugins.agent.diagnose(&message, &ctx.config).or(hint),
-                    message,
+                ManagerError::AgentExited {
+                    code,
+                    when,
+                    output,
+                    diagnosis: None,
+                } => ManagerError::AgentExited {
+                    code,
+                    when,
+                    diagnosis: plugins.agent.diagnose(&output, &ctx.config),
+                    output,
+                },
+                ManagerError::NotReady {
+                    waited,
+                    foreground,
+                    expected,
+                    output,
+                    diagnosis: None,
+                } => ManagerError::NotReady {
+                    waited,
+                    foreground,
+                    expected,
+                    diagnosis: plugins.agent.diagnose(&output, &ctx.config),
+                    output,
                 },
                 e => e,
             })?;

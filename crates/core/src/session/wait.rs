@@ -8,6 +8,10 @@ use crate::plugin::{Liveness, Probe, Runtime};
 use crate::until::Deadline;
 use std::time::{Duration, Instant};
 
+/// The longest pause between two looks at an agent while waiting for it: each look is a
+/// runtime call or a store read, so a slow agent is not asked hundreds of times.
+pub(crate) const LONGEST_LOOK: Duration = Duration::from_millis(100);
+
 /// The agent's screen once it has stopped changing for a moment (at most 2 s).
 async fn settled(runtime: &dyn Runtime, handle: &RuntimeHandle) -> String {
     let wait = Deadline::after(Duration::from_secs(2));
@@ -74,7 +78,7 @@ impl Manager {
         names: &[String],
         task_given: bool,
     ) -> Result<(), ManagerError> {
-        let mut wait = Deadline::after(self.ready_timeout);
+        let mut wait = Deadline::after(self.ready_timeout).pausing_at_most(LONGEST_LOOK);
         let mut last = None;
         let mut code_wait: Option<Instant> = None;
         loop {
@@ -122,28 +126,12 @@ impl Manager {
                 Liveness::Unknown => {}
             }
             if wait.passed() {
-                let output = runtime.output(handle, 40).await.unwrap_or_default();
-                return Err(ManagerError::Refused {
-                    message: format!(
-                        "the agent was not running after {} s (the terminal's foreground process is `{}`, expected {}); its last output:\n{}",
-                        self.ready_timeout.as_secs(),
-                        last.clone().unwrap_or_default(),
-                        if names.is_empty() {
-                            "the agent".to_owned()
-                        } else {
-                            names.join(" or ")
-                        },
-                        indent(&output)
-                    ),
-                    hint: Some(if names.is_empty() {
-                        "nothing was typed into it; check that the agent starts by hand in the workspace"
-                            .into()
-                    } else {
-                        format!(
-                            "nothing was typed into it; if the agent runs under another name, set agentConfig.processName to it (now `{}`)",
-                            last.clone().unwrap_or_default()
-                        )
-                    }),
+                return Err(ManagerError::NotReady {
+                    waited: self.ready_timeout,
+                    foreground: last.clone().unwrap_or_default(),
+                    expected: names.to_vec(),
+                    output: runtime.output(handle, 40).await.unwrap_or_default(),
+                    diagnosis: None,
                 });
             }
             wait.pause().await;
@@ -159,7 +147,7 @@ impl Manager {
         s: &mut Session,
         handle: &RuntimeHandle,
     ) -> Result<(), ManagerError> {
-        let mut wait = Deadline::after(self.ready_timeout);
+        let mut wait = Deadline::after(self.ready_timeout).pausing_at_most(LONGEST_LOOK);
         loop {
             self.fail_if_exited(
                 plugins.runtime.as_ref(),
@@ -208,7 +196,7 @@ impl Manager {
         handle: &RuntimeHandle,
         pattern: &str,
     ) -> Result<(), ManagerError> {
-        let mut wait = Deadline::after(self.ready_timeout);
+        let mut wait = Deadline::after(self.ready_timeout).pausing_at_most(LONGEST_LOOK);
         loop {
             self.fail_if_exited(runtime, s, handle, "before it showed its readyPattern")
                 .await?;
@@ -268,7 +256,7 @@ impl Manager {
                 }
                 runtime.press(handle, &answer.next).await?;
             }
-            let mut wait = Deadline::after(Duration::from_secs(5));
+            let mut wait = Deadline::after(Duration::from_secs(5)).pausing_at_most(LONGEST_LOOK);
             loop {
                 let screen = runtime.output(handle, 60).await.unwrap_or_default();
                 if !screen.contains(&answer.choice) {
@@ -297,7 +285,7 @@ impl Manager {
         let handle = s.runtime.as_ref()?;
         let runtime = self.runtime(&handle.runtime).ok()?;
         let started = Instant::now();
-        let mut wait = Deadline::none();
+        let mut wait = Deadline::none().pausing_at_most(LONGEST_LOOK);
         let code = loop {
             let probe = self.probe(s).await.ok()?;
             if probe.liveness != Liveness::Exited {
@@ -348,7 +336,7 @@ impl Manager {
         handle: &RuntimeHandle,
         config: &crate::config::AgentConfig,
     ) -> Result<Option<String>, ManagerError> {
-        let mut wait = Deadline::after(self.ready_timeout);
+        let mut wait = Deadline::after(self.ready_timeout).pausing_at_most(LONGEST_LOOK);
         loop {
             let probe = self.probe(s).await?;
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {

@@ -128,7 +128,8 @@ impl Runtime for ProcessRuntime {
             && pid_alive(pid)
         {
             signal_group(pid, libc::SIGTERM);
-            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(3));
+            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(3))
+                .pausing_at_most(Duration::from_millis(20));
             while pid_alive(pid) && !wait.passed() {
                 wait.pause().await;
             }

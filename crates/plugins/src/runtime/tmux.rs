@@ -123,7 +123,8 @@ impl Socket {
             let Ok(file) = std::fs::File::open(&lock) else {
                 return false;
             };
-            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(5));
+            let mut wait = ao_core::until::Deadline::after(Duration::from_secs(5))
+                .pausing_at_most(Duration::from_millis(10));
             let mut waited = false;
             loop {
                 // SAFETY: flock on a file this function owns.
