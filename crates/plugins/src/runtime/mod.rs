@@ -2,4 +2,5 @@
 
 pub mod process;
 pub mod tmux;
+mod tmux_screen;
 mod tmux_watch;
