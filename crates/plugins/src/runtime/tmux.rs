@@ -14,7 +14,9 @@
 
 use ao_core::exec::{Cmd, ExecError, Output};
 use ao_core::model::{RuntimeHandle, SessionId};
-use ao_core::plugin::{AttachInfo, Liveness, PluginError, Probe, Runtime, RuntimeSpec, Slot};
+use ao_core::plugin::{
+    AttachInfo, Liveness, PaneWatch, PluginError, Probe, Runtime, RuntimeSpec, Slot,
+};
 use ao_core::registry::{Factory, PluginEntry, SectionRef};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -710,6 +712,14 @@ impl Runtime for TmuxRuntime {
             .collect();
         names.dedup();
         Ok(names)
+    }
+
+    async fn watch(&self, handle: &RuntimeHandle) -> Result<Option<PaneWatch>, PluginError> {
+        let socket = Socket::from_handle(handle);
+        let t = arg(&target(handle)?);
+        super::tmux_watch::watch(Self::tmux(&socket), &t, &handle.id)
+            .await
+            .map(Some)
     }
 
     async fn name_taken(&self, session: &SessionId, _data_dir: &Path) -> Result<bool, PluginError> {
