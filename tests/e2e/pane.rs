@@ -255,8 +255,8 @@ async fn feed(
 
 /// A viewer's emulator shows exactly what tmux shows, colours included, through output
 /// with colours and cursor moves, a typed line, a second viewer joining, and the
-/// alternate screen; watching leaves the window's size alone; one tmux client serves
-/// both viewers and is gone after the last.
+/// alternate screen, and a resize; watching leaves the window's size alone; one tmux
+/// client serves every viewer and is gone after the last.
 #[test]
 fn a_watched_pane_shows_what_tmux_shows_without_resizing_it_and_its_watcher_goes_with_the_last_viewer()
  {
@@ -330,9 +330,15 @@ fn a_watched_pane_shows_what_tmux_shows_without_resizing_it_and_its_watcher_goes
     });
     assert_eq!(window_size(&f), size);
 
-    // Watching again starts a watcher again; the session's end ends the view.
+    // Watching again starts a watcher again; a resize redraws the screen at its new size;
+    // the session's end ends the view.
     viewers.watch(4);
     viewers.wait_same(&f, 4, "got: still watched");
+    f.tmux(&["resize-window", "-t", "=app-1:", "-x", "100", "-y", "30"])
+        .success();
+    viewers.wait_same(&f, 4, "got: still watched");
+    let size = viewers.seen(4).terminal.as_ref().unwrap().screen().size();
+    assert_eq!((size.0.get(), size.1.get()), (30, 100));
     f.ao(&["session", "kill", "app-1"]).success();
     wait_until("the view to end with the session", || {
         viewers.seen(4).ended.then_some(())
