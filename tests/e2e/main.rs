@@ -25,3 +25,4 @@ mod schema;
 mod sessions;
 mod store;
 mod stream;
+mod tui;

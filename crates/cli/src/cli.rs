@@ -175,6 +175,8 @@ pub enum Command {
         #[arg(long)]
         no_open: bool,
     },
+    /// The fleet, live, full-screen in the terminal: zones, a session's terminal, keys to act.
+    Tui(crate::commands::tui::TuiArgs),
     /// Runs a launch file written by a runtime (internal).
     #[command(name = "__launch", hide = true)]
     Launch {

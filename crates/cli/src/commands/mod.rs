@@ -12,6 +12,7 @@ mod notify;
 mod plugin;
 mod project;
 mod session;
+pub mod tui;
 
 use crate::cli::{Cli, Command};
 use crate::error::UserError;
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop { all } => host::stop(all),
         Command::Open { sessions } => session::open(&sessions),
         Command::Dashboard { no_qr, no_open } => dashboard::run(no_qr, no_open),
+        Command::Tui(args) => tui::run(args),
         Command::Launch { file } => {
             let message = ao_plugins::launch::exec_launch_file(&file);
             eprintln!("{message}");

@@ -13,6 +13,7 @@
 //! with [`State::apply`].
 
 mod hub;
+mod local;
 mod ring;
 mod service;
 mod socket;
@@ -25,6 +26,7 @@ mod wire;
 mod client;
 
 pub use hub::{Hub, Message, Resume, Subscription};
+pub use local::Local;
 pub use ring::{Frame, KEEP_BYTES, KEEP_CHANGES};
 pub use service::{KEEP_ENV, Service, StartError};
 pub use socket::{SOCKET_FILE, ServeError, socket_path};

@@ -1,0 +1,276 @@
+//! `ao tui` driven as a person would: inside tmux, keys sent, the screen read back,
+//! against real sessions (the `command` agent running `cat`) and a real host.
+
+use ao_tests::{Fleet, Run, wait_until};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::Child;
+
+const CAT: &str = "    agent: command\n    agentConfig:\n      command: [cat]\n";
+
+/// A fleet whose host probes every 200 ms, so an agent that ends is seen at once.
+fn fleet() -> Fleet {
+    let f = Fleet::new(CAT);
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{config}lifecycle:\n  probeInterval: 200ms\n"),
+    )
+    .unwrap();
+    f
+}
+
+fn start_host(f: &Fleet) -> Child {
+    let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
+    let socket = f.env.ao_home.join("host.sock");
+    wait_until("the host's socket", || {
+        UnixStream::connect(&socket).ok().map(|_| ())
+    });
+    host
+}
+
+/// `ao tui` in a tmux server of its own (not the fleet's), in a shell that reports how
+/// it ended and the terminal's modes after it.
+struct Tui<'a> {
+    f: &'a Fleet,
+    socket: PathBuf,
+}
+
+impl<'a> Tui<'a> {
+    fn start(f: &'a Fleet, args: &str, width: u16, height: u16) -> Tui<'a> {
+        let t = Tui {
+            f,
+            socket: f.env.root().join("tui-tmux.sock"),
+        };
+        let ao = ao_tests::ao_bin();
+        // After ao: its exit code, then whether the terminal is back in cooked mode with
+        // echo (raw mode turns both off).
+        let script = format!(
+            "'{}' tui {args}; echo \"exit=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon -e -echo -e echo | tr '\\n' ' '; echo; exec sleep 600",
+            ao.display()
+        );
+        let (w, h) = (width.to_string(), height.to_string());
+        let repo = f.repo.to_str().unwrap();
+        t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-c",
+            repo,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .success();
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Run {
+        let mut cmd = self.f.env.command("tmux");
+        cmd.arg("-S").arg(&self.socket).args(args);
+        Run::of(cmd, &self.f.env.root())
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "tui"]).stdout
+    }
+
+    /// Waits until the screen satisfies `check`, then returns it.
+    fn wait(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
+    fn shows(&self, text: &str) -> String {
+        self.wait(&format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "tui"];
+        args.extend_from_slice(keys);
+        self.tmux(&args).success();
+    }
+
+    fn typed(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "tui", "-l", text]).success();
+    }
+
+    fn pane(&self, format: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", "tui", format])
+            .stdout
+            .trim()
+            .to_owned()
+    }
+
+    /// The pid of `ao tui` (the shell's child).
+    fn ao_pid(&self) -> i32 {
+        let shell = self.pane("#{pane_pid}");
+        wait_until("ao tui's process", || {
+            let children =
+                std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+            children.split_whitespace().next()?.parse().ok()
+        })
+    }
+
+    /// Checks that ao ended with `code` and gave the terminal back as it was.
+    fn restored(&self, code: i32) {
+        let screen = self.shows(&format!("exit={code}"));
+        assert!(
+            screen.contains("icanon") && !screen.contains("-icanon"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains(" echo") && !screen.contains("-echo"),
+            "{screen}"
+        );
+        assert_eq!(
+            self.pane("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
+        assert_eq!(
+            self.pane("#{mouse_any_flag}"),
+            "0",
+            "mouse reporting left on"
+        );
+        assert_eq!(self.pane("#{cursor_flag}"), "1", "the cursor left hidden");
+    }
+}
+
+impl Drop for Tui<'_> {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// The screen with what changes from run to run (ages, pids, the budget) replaced.
+fn normalized(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| {
+            let mut words: Vec<String> = Vec::new();
+            for w in l.split(' ') {
+                let age = w
+                    .strip_suffix(['s', 'm', 'h', 'd'])
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+                // The `command` agent's activity is guessed from its terminal, and may
+                // move between these while the screen is read.
+                let activity = ["active", "ready", "idle"].contains(&w);
+                words.push(match (age, activity) {
+                    (true, _) => "AGE".into(),
+                    (_, true) => "ACTIVITY".into(),
+                    _ => w.to_owned(),
+                });
+            }
+            let line = words.join(" ");
+            match line.find("(pid ") {
+                Some(at) => {
+                    let end = line[at..].find(')').map_or(line.len(), |e| at + e);
+                    format!("{}(pid PID{}", &line[..at], &line[end..])
+                }
+                None => line,
+            }
+            .trim_end()
+            .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn tui_shows_the_zones_live_and_a_change_moves_a_row_without_a_key() {
+    let f = fleet();
+    f.ao(&["spawn", "app", "--prompt", "first task"]).success();
+    f.ao(&["spawn", "app", "--prompt", "second task"]).success();
+    let host = start_host(&f);
+    let tui = Tui::start(&f, "", 80, 24);
+    let screen = tui.wait("both sessions working, live", |s| {
+        s.contains("WORKING (2)") && s.contains("host: live")
+    });
+    assert!(screen.contains("> app-1"), "{screen}");
+    // The preview shows the selected agent's terminal: cat echoes its task.
+    tui.shows("first task");
+    let screen = tui.screen();
+    insta::assert_snapshot!("tui_two_working", normalized(&screen));
+
+    // app-2's agent ends behind ao's back: the host sees it, the row moves to the zone
+    // that needs a human, with no key pressed.
+    f.tmux(&["kill-session", "-t", "=app-2"]).success();
+    let screen = tui.wait("app-2 moved to the action zone", |s| {
+        s.contains("ACTION (1)") && s.contains("WORKING (1)")
+    });
+    let action = screen.find("ACTION (1)").unwrap();
+    let working = screen.find("WORKING (1)").unwrap();
+    let app2 = screen.find("app-2").unwrap();
+    assert!(action < app2 && app2 < working, "{screen}");
+
+    tui.keys(&["q"]);
+    tui.restored(0);
+    f.stop_host(host);
+}
+
+#[test]
+fn tui_sends_a_line_and_refuses_to_kill_over_unsaved_work() {
+    let f = fleet();
+    f.ao(&["spawn", "app", "--prompt", "the task"]).success();
+    // Without a host, the store is read, and the status line says so.
+    let tui = Tui::start(&f, "-p app", 80, 24);
+    tui.wait("the session, read from the store", |s| {
+        s.contains("app-1") && s.contains("host: not running; the store is read every second")
+    });
+
+    tui.keys(&["s"]);
+    tui.shows("send to app-1:");
+    tui.typed("hello from the tui");
+    tui.keys(&["Enter"]);
+    tui.shows("app-1: ");
+    let output = || f.ao(&["session", "output", "app-1"]).stdout;
+    wait_until("the line in the agent's terminal", || {
+        output().contains("hello from the tui").then_some(())
+    });
+    // The preview follows the agent's terminal.
+    tui.wait("the line in the preview", |s| {
+        s.matches("hello from the tui").count() >= 1 && !s.contains("send to app-1:")
+    });
+
+    // Unsaved work in its worktree: `k` is refused with the CLI's words, and nothing is
+    // killed.
+    std::fs::write(f.worktree("app-1").join("notes.txt"), "not committed\n").unwrap();
+    let cli = f.ao(&["session", "kill", "app-1"]);
+    assert_ne!(cli.code, 0, "{}", cli.explain());
+    let refusal = cli
+        .stderr
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("error: ")
+        .to_owned();
+    tui.keys(&["k"]);
+    tui.shows("kill app-1? y does it");
+    tui.keys(&["y"]);
+    let first_words: String = refusal.chars().take(40).collect();
+    tui.shows(&first_words);
+    assert_eq!(f.tmux_sessions(), ["app-1"]);
+
+    // SIGTERM from outside gives the terminal back.
+    // SAFETY: a plain signal to the ao this test started.
+    unsafe { libc::kill(tui.ao_pid(), libc::SIGTERM) };
+    tui.restored(143);
+}
