@@ -509,15 +509,24 @@ fn artefacts() -> std::path::PathBuf {
     dir
 }
 
-/// A fleet whose project `app` (agent `cat`) has its repository `acme/app` on the fake
-/// GitHub, polled every second.
+/// A fleet whose projects `app` and `web` (agent `cat`) have their repositories
+/// `acme/app` and `acme/web` on the fake GitHub, polled every second.
 fn github_fleet(gh: &FakeGitHub) -> Fleet {
     gh.repo("acme/app");
+    gh.repo("acme/web");
     let mut f = Fleet::new("");
+    let web = f.env.repo_with_origin("web", "main");
+    let project = |id: &str, path: &std::path::Path| {
+        format!(
+            "  {id}:\n    path: {}\n    repo: acme/{id}\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+            path.display()
+        )
+    };
     let config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n{}{}",
         f.socket.display(),
-        f.repo.display(),
+        project("app", &f.repo),
+        project("web", &web),
     );
     std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
     f.env.set("GH_TOKEN", TOKEN_GH);
@@ -552,6 +561,7 @@ fn in_a_browser_each_card_is_in_its_zone_and_moves_without_a_reload() {
     f.ao(&["spawn", "app", "--prompt", "Add a page"]).success();
     f.ao(&["spawn", "app", "--prompt", "Old idea"]).success();
     f.ao(&["session", "kill", "app-3"]).success();
+    f.ao(&["spawn", "web", "--prompt", "Restyle"]).success();
     let link = login_link(&f);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -602,6 +612,38 @@ fn in_a_browser_each_card_is_in_its_zone_and_moves_without_a_reload() {
         ] {
             assert!(card.contains(want), "{want:?} not in {card:?}");
         }
+        wait_for_element(
+            &page,
+            "web-1 working",
+            "#zone-working .card[data-id='web-1']",
+        )
+        .await;
+        // Filtered by project: only that project's cards show.
+        let shown = |id: &'static str| {
+            let page = page.clone();
+            async move {
+                page.find(fantoccini::Locator::Css(&format!(".card[data-id='{id}']")))
+                    .await
+                    .unwrap()
+                    .is_displayed()
+                    .await
+                    .unwrap()
+            }
+        };
+        page.find(fantoccini::Locator::Css("#project option[value='web']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(shown("web-1").await && !shown("app-2").await);
+        page.find(fantoccini::Locator::Css("#project option[value='']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(shown("web-1").await && shown("app-2").await);
         // A mark on this page: still there after the move, so nothing reloaded it.
         page.execute("window.aoMark = 31; return null;", vec![])
             .await
