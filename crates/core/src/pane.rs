@@ -37,7 +37,9 @@ pub enum PaneError {
 /// them.
 #[derive(Debug, Clone, Default)]
 pub struct Panes {
-    watched: Arc<tokio::sync::Mutex<HashMap<String, Weak<Shared>>>>,
+    /// Each pane's watcher, behind a lock of its own: starting one pane's watcher (a
+    /// tmux client attaching) delays no viewer of another.
+    watched: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Weak<Shared>>>>>>,
 }
 
 /// One pane's watcher, shared by its viewers; dropped with the last, which stops it.
@@ -127,9 +129,16 @@ impl Panes {
         handle: &RuntimeHandle,
     ) -> Result<PaneView, PaneError> {
         let key = format!("{}\t{}\t{}", handle.runtime, handle.id, handle.data);
-        let mut watched = self.watched.lock().await;
-        watched.retain(|_, w| w.strong_count() > 0);
-        if let Some(shared) = watched.get(&key).and_then(Weak::upgrade)
+        let slot = {
+            let mut watched = lock(&self.watched);
+            // A pane nobody watches or is starting to watch is forgotten.
+            watched.retain(|_, slot| {
+                Arc::strong_count(slot) > 1 || slot.try_lock().is_ok_and(|w| w.strong_count() > 0)
+            });
+            watched.entry(key).or_default().clone()
+        };
+        let mut current = slot.lock().await;
+        if let Some(shared) = current.upgrade()
             && let Some(events) = shared.subscribe()
         {
             (shared.redraw)();
@@ -146,7 +155,7 @@ impl Panes {
                 runtime: handle.runtime.clone(),
             })?;
         let (shared, events) = start(watch);
-        watched.insert(key, Arc::downgrade(&shared));
+        *current = Arc::downgrade(&shared);
         // A watch starts with a screen: the first viewer needs no redraw.
         Ok(PaneView {
             shared,
@@ -156,9 +165,12 @@ impl Panes {
     }
 
     /// How many panes have a watcher running now.
-    pub async fn watched(&self) -> usize {
-        let watched = self.watched.lock().await;
-        watched.values().filter(|w| w.strong_count() > 0).count()
+    pub fn watched(&self) -> usize {
+        let watched = lock(&self.watched);
+        let running = |slot: &Arc<tokio::sync::Mutex<Weak<Shared>>>| {
+            slot.try_lock().is_ok_and(|w| w.strong_count() > 0)
+        };
+        watched.values().filter(|slot| running(slot)).count()
     }
 }
 
@@ -260,7 +272,7 @@ mod tests {
         fake.print("app-1", "two");
         assert_eq!(drawn(next(&mut first).await), "two");
         assert_eq!(drawn(next(&mut second).await), "two");
-        assert_eq!(panes.watched().await, 1);
+        assert_eq!(panes.watched(), 1);
 
         drop(first);
         fake.print("app-1", "three");
@@ -268,7 +280,7 @@ mod tests {
         assert_eq!(fake.watching("app-1"), 1, "kept while one viewer is left");
         drop(second);
         until_watching(&fake, 0).await;
-        assert_eq!(panes.watched().await, 0);
+        assert_eq!(panes.watched(), 0);
 
         // A viewer after the last one left starts a watcher again.
         let mut again = panes.subscribe(&runtime, &handle).await.unwrap();
