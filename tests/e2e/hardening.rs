@@ -528,15 +528,25 @@ fn a_fleet_dropped_with_a_host_running_stops_it() {
             .contains(&format!("host: running (pid {pid})"))
             .then_some(())
     });
+    let detached = Fleet::new(CAT);
+    detached
+        .ao(&["start", "--detach", "--no-orchestrator"])
+        .success();
+    let lock = detached.env.ao_home.join("host.lock");
+    let other: u32 = wait_until("the detached host's pid", || {
+        std::fs::read_to_string(&lock).ok()?.trim().parse().ok()
+    });
     drop(f);
-    wait_until("the host to be gone", || {
+    drop(detached);
+    let gone = |pid: u32| {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Gone, or a zombie this test has not reaped.
-        (stat.is_empty()
+        // Gone, or a zombie nobody has reaped yet.
+        stat.is_empty()
             || stat
                 .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
-        .then_some(())
-    });
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    };
+    wait_until("the detached host to be gone", || gone(other).then_some(()));
+    wait_until("the host to be gone", || gone(pid).then_some(()));
     drop(host);
 }

@@ -689,7 +689,14 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        let children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut children = self.children.lock().map(|c| c.clone()).unwrap_or_default();
+        // And a host started detached (`ao start --detach`), by the pid its lock records.
+        if let Some(host) = std::fs::read_to_string(self.env.ao_home.join("host.lock"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            children.push(host);
+        }
         for pid in children {
             // Only while that pid is still an ao of this fleet (its environment names the
             // fleet's home), not a process that took the number since.
