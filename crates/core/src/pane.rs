@@ -39,8 +39,11 @@ pub enum PaneError {
 pub struct Panes {
     /// Each pane's watcher, behind a lock of its own: starting one pane's watcher (a
     /// tmux client attaching) delays no viewer of another.
-    watched: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Weak<Shared>>>>>>,
+    watched: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
 }
+
+/// Where one pane's watcher is kept while it runs.
+type Slot = tokio::sync::Mutex<Weak<Shared>>;
 
 /// One pane's watcher, shared by its viewers; dropped with the last, which stops it.
 struct Shared {
@@ -167,9 +170,7 @@ impl Panes {
     /// How many panes have a watcher running now.
     pub fn watched(&self) -> usize {
         let watched = lock(&self.watched);
-        let running = |slot: &Arc<tokio::sync::Mutex<Weak<Shared>>>| {
-            slot.try_lock().is_ok_and(|w| w.strong_count() > 0)
-        };
+        let running = |slot: &Arc<Slot>| slot.try_lock().is_ok_and(|w| w.strong_count() > 0);
         watched.values().filter(|slot| running(slot)).count()
     }
 }
