@@ -328,6 +328,9 @@ pub enum SessionCommand {
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: usize,
+        /// Print the screen, then the output live until the session ends (or Ctrl-C).
+        #[arg(short = 'f', long, conflicts_with = "lines")]
+        follow: bool,
     },
     /// End a session's agent and remove its workspace.
     Kill {

@@ -10,6 +10,8 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod follow;
+
 pub(super) fn manager() -> anyhow::Result<Arc<Manager>> {
     let path = super::locate_config()?;
     let (loaded, registry, _) = super::load_with_plugins(&path)?;
@@ -245,7 +247,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                 };
                 match r {
                     Ok(s) => serde_json::json!({ "task": task, "session": s }),
-                    Err(e) => serde_json::json!({ "task": task, "error": e.to_string(), "hint": e.hint() }),
+                    Err(e) => serde_json::json!({ "task": task, "error": e.to_string(), "hint": crate::error::manager_hint(e) }),
                 }
             })
             .collect();
@@ -280,7 +282,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     eprintln!("{} {e}", paint.red("error:"));
-                    if let Some(h) = e.hint() {
+                    if let Some(h) = crate::error::manager_hint(e) {
                         eprintln!("  {} {h}", paint.cyan("hint:"));
                     }
                 }
@@ -758,10 +760,11 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 watch_live(client, &args, &paint, every)?;
                 // The stream ends a moment before its host does: the table below is not
                 // to call a host that is stopping a running one.
-                let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-                while m.running_host().is_some() && std::time::Instant::now() < until {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
+                let _ = ao_core::until::wait_until(
+                    "the host to stop",
+                    std::time::Duration::from_secs(2),
+                    || m.running_host().is_none().then_some(()),
+                );
             }
             Err(ao_core::stream::ClientError::NoHost(_)) => {}
             Err(e) => {
@@ -1052,7 +1055,8 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
         SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
         SessionCommand::Attach { session } => attach(&session),
         SessionCommand::Info { session, json } => info(&session, json),
-        SessionCommand::Output { session, lines } => {
+        SessionCommand::Output { session, follow: true, .. } => follow::follow(&session),
+        SessionCommand::Output { session, lines, .. } => {
             let m = manager()?;
             let text = block_on(m.output(&session, lines))?.map_err(user)?;
             print!("{text}");
