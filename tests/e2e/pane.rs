@@ -26,6 +26,7 @@ while IFS= read -r line; do
       printf '%s7%s[3;40H%s[33mcorner%s[0m%s8' "$e" "$e" "$e" "$e" "$e" ;;
     alt-on) printf '%s[?1049h%s[2;5Hin the alternate screen' "$e" "$e" ;;
     alt-off) printf '%s[?1049l' "$e" ;;
+    flood) i=0; while [ $i -lt 20000 ]; do i=$((i+1)); printf '%s[3%smline %s of a flood%s[0m\n' "$e" $((i % 8)) $i "$e"; done ;;
     *) printf 'got: %s\n' "$line" ;;
   esac
 done
@@ -318,6 +319,12 @@ fn a_watched_pane_shows_what_tmux_shows_without_resizing_it_and_its_watcher_goes
         viewers.wait_same(&f, n, "got: a line typed in");
     }
     assert_eq!(window_size(&f), size, "watching does not resize the window");
+
+    // A flood of coloured lines: nothing lost, nothing garbled.
+    f.ao(&["send", "app-1", "flood"]).success();
+    for n in [1, 2, 3] {
+        viewers.wait_same(&f, n, "line 20000 of a flood");
+    }
 
     viewers.stop(1);
     viewers.stop(3);
