@@ -183,6 +183,41 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// [`Store::reaction_states`] of every owner at once, by owner: one read for a whole
+    /// pass of the reactions.
+    pub fn all_reaction_states(
+        &self,
+    ) -> Result<HashMap<String, HashMap<String, ReactionState>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT reaction, attempts, first_at, last_at, escalated, session FROM reaction_state",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: HashMap<String, HashMap<String, ReactionState>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let state = ReactionState {
+                attempts: r.get::<_, i64>(1)? as u32,
+                first_at: r.get(2)?,
+                last_at: r.get(3)?,
+                escalated: r.get(4)?,
+            };
+            out.entry(r.get(5)?).or_default().insert(r.get(0)?, state);
+        }
+        Ok(out)
+    }
+
+    /// [`Store::sent_items`] of every owner at once, by owner.
+    pub fn all_sent_items(&self) -> Result<HashMap<String, HashSet<String>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT session, item FROM reaction_sent")?;
+        let mut rows = stmt.query([])?;
+        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            out.entry(r.get(0)?).or_default().insert(r.get(1)?);
+        }
+        Ok(out)
+    }
+
     /// Adds a job due at `due_at`.
     pub fn add_job(
         &mut self,

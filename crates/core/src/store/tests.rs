@@ -349,3 +349,32 @@ fn the_column_count_is_the_columns_named() {
         super::sessions::COLUMN_COUNT
     );
 }
+
+/// The reads of every owner's reactions at once say what the reads of each say.
+#[test]
+fn every_owners_reactions_read_at_once_are_each_owners() {
+    let (_dir, mut store) = store();
+    for (owner, reaction, items) in [
+        ("app-1", "ci-failed", vec!["check:build@a".to_owned()]),
+        ("app-1", "changes-requested", vec!["thread:T1".to_owned()]),
+        ("app-2", "agent-stuck", vec![]),
+    ] {
+        store
+            .claim_reaction(owner, reaction, &items, None, false)
+            .unwrap();
+    }
+    let states = store.all_reaction_states().unwrap();
+    let sent = store.all_sent_items().unwrap();
+    for owner in ["app-1", "app-2", "app-3"] {
+        assert_eq!(
+            states.get(owner).cloned().unwrap_or_default(),
+            store.reaction_states(owner).unwrap(),
+            "{owner}"
+        );
+        assert_eq!(
+            sent.get(owner).cloned().unwrap_or_default(),
+            store.sent_items(owner).unwrap(),
+            "{owner}"
+        );
+    }
+}
