@@ -781,12 +781,9 @@ fn with_dashboard_tls_it_serves_https_beyond_loopback() {
     plain
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    write!(
-        plain,
-        "GET /api/board HTTP/1.1\r\nHost: {}\r\n\r\n",
-        host.addr
-    )
-    .unwrap();
+    // The server may drop the connection before all of it is written: no error then.
+    let req = format!("GET /api/board HTTP/1.1\r\nHost: {}\r\n\r\n", host.addr);
+    let _ = plain.write_all(req.as_bytes());
     let mut got = Vec::new();
     let _ = plain.read_to_end(&mut got);
     assert!(!String::from_utf8_lossy(&got).contains("HTTP/1.1 200"));
