@@ -221,6 +221,25 @@ fn tui_shows_the_zones_live_and_a_change_moves_a_row_without_a_key() {
     let app2 = screen.find("app-2").unwrap();
     assert!(action < app2 && app2 < working, "{screen}");
 
+    // app-1's agent asks (it says so itself): its question shows on its row, and `y`
+    // answers it in the agent's terminal.
+    f.ao(&[
+        "report",
+        "needs-input",
+        "--session",
+        "app-1",
+        "--note",
+        "Proceed? (y/n)",
+    ])
+    .success();
+    tui.wait("app-1 asking", |s| s.contains("ACTION (2)"));
+    tui.keys(&["y"]);
+    tui.shows("app-1: answered y");
+    wait_until("the answer in the agent's terminal", || {
+        let out = f.ao(&["session", "output", "app-1"]).stdout;
+        out.lines().any(|l| l.trim() == "y").then_some(())
+    });
+
     tui.keys(&["q"]);
     tui.restored(0);
     f.stop_host(host);

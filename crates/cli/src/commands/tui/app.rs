@@ -114,6 +114,8 @@ pub struct App {
     pub scroll: usize,
     /// Where each row was drawn (its screen row), for the mouse.
     pub hits: Vec<(u16, SessionId)>,
+    /// When the ages on screen were computed (milliseconds since the epoch).
+    pub drawn_at: i64,
     /// The pull request address to show as a link (`o`).
     pub url: Option<String>,
     /// Where the frame drew it.
@@ -151,6 +153,7 @@ impl App {
             busy: 0,
             scroll: 0,
             hits: Vec::new(),
+            drawn_at: 0,
             url: None,
             link: None,
             dirty: true,
@@ -236,7 +239,20 @@ impl App {
                 self.quit = true;
                 return Then::Quit(ExitCode::from(code));
             }
-            Msg::Tick => self.regroup(),
+            Msg::Tick => {
+                self.regroup();
+                // An age on screen moves to its next figure.
+                let now = now_ms();
+                let drawn = self.drawn_at;
+                if self
+                    .groups
+                    .iter()
+                    .flat_map(|g| &g.rows)
+                    .any(|r| rows::age(r.created_at, drawn) != rows::age(r.created_at, now))
+                {
+                    self.dirty = true;
+                }
+            }
         }
         Then::Go
     }

@@ -114,6 +114,7 @@ fn draw_list(f: &mut Frame<'_>, area: Rect, app: &mut App) {
     let fixed = 2 + id_w + 1 + issue_w + 1 + agent_w + 1 + 1 + 6 + 1 + 4 + 1 + 8 + 1 + 3;
     let act_w = (area.width as usize).saturating_sub(fixed).max(8);
     let now = super::app::now_ms();
+    app.drawn_at = now;
     let mut lines: Vec<(Line<'static>, Option<ao_core::model::SessionId>)> = Vec::new();
     for g in &app.groups {
         let head = format!("{} ({})", g.zone.name().to_uppercase(), g.rows.len());
