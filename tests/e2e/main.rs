@@ -16,6 +16,7 @@ mod init;
 mod integrity;
 mod notify;
 mod orchestrator;
+mod pane;
 mod plugins;
 mod reactions;
 mod reference;
