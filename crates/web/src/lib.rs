@@ -5,7 +5,7 @@
 //!   address beyond loopback without a token).
 //! - `guard.rs`: the checks every request passes (Host, Origin, login).
 //! - `login.rs`: one-time login tokens from `ao dashboard`, session cookies.
-//! - `board.rs`: a session's zone and card (pure).
+//! - `board.rs`: a session's card, in its zone (`ao_core::zones`).
 //! - `live.rs`: the snapshot and the server-sent events.
 //! - `server.rs`: the routes and the server's thread.
 //! - `tls.rs`: HTTPS with `dashboard.tls`.
