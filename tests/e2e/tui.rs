@@ -269,6 +269,19 @@ fn tui_sends_a_line_and_refuses_to_kill_over_unsaved_work() {
         s.matches("hello from the tui").count() >= 1 && !s.contains("send to app-1:")
     });
 
+    // A resize redraws the whole frame at the new size: the status line on the last row.
+    for (w, h) in [("100", "30"), ("80", "24")] {
+        tui.tmux(&["resize-window", "-t", "tui", "-x", w, "-y", h])
+            .success();
+        let rows: usize = h.parse().unwrap();
+        tui.wait(&format!("the frame redrawn at {w}x{h}"), |s| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines.len() == rows
+                && lines[rows - 1].starts_with(" host: not running")
+                && lines[0].starts_with("WORKING (1)")
+        });
+    }
+
     // Unsaved work in its worktree: `k` is refused with the CLI's words, and nothing is
     // killed.
     std::fs::write(f.worktree("app-1").join("notes.txt"), "not committed\n").unwrap();
