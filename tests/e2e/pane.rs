@@ -394,3 +394,27 @@ fn output_follow_shows_what_the_agent_prints_while_it_runs() {
     reader.join().unwrap();
     assert!(clients(&f).is_empty());
 }
+
+/// Keystrokes typed through the runtime (a live terminal's input) reach the agent as
+/// typed, characters beyond ASCII and a `;` at the end included.
+#[test]
+fn keystrokes_reach_the_agent_as_typed() {
+    let f = fleet();
+    let handle = RuntimeHandle {
+        runtime: "tmux".into(),
+        id: "app-1".into(),
+        data: serde_json::json!({ "socket": f.socket }),
+    };
+    let runtime = TmuxRuntime::new(Some(&f.socket.to_string_lossy()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(runtime.input(&handle, "typed: é ; Enter;\r"))
+        .unwrap();
+    wait_until("the keystrokes on the agent's screen", || {
+        let (rows, _) = screen_of_tmux(&f);
+        rows.contains(&"got: typed: é ; Enter;".to_owned())
+            .then_some(())
+    });
+}

@@ -37,6 +37,8 @@ pub enum RuntimeOp {
     Find,
     /// `watch`.
     Watch,
+    /// `input`.
+    Input,
 }
 
 /// The size of every fake pane.
@@ -61,6 +63,8 @@ pub struct Terminal {
     pub typed: Vec<String>,
     /// Every key pressed in it, in order (`Enter` for each submit).
     pub pressed: Vec<String>,
+    /// Every keystroke typed into it as a live terminal's (`input`), in order.
+    pub keystrokes: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -256,6 +260,7 @@ impl Runtime for FakeRuntime {
                     last_output_at: None,
                     typed: Vec::new(),
                     pressed: Vec::new(),
+                    keystrokes: Vec::new(),
                 },
             );
             Ok(FakeRuntime::handle(&name))
@@ -316,6 +321,20 @@ impl Runtime for FakeRuntime {
                 .get_mut(&handle.id)
                 .ok_or_else(|| no_session(handle))?;
             t.pressed.push(key.to_owned());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn input(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
+        let scripted = self.take(RuntimeOp::Input);
+        perform(scripted, FAKE, || {
+            let mut state = lock(&self.state);
+            let t = state
+                .terminals
+                .get_mut(&handle.id)
+                .ok_or_else(|| no_session(handle))?;
+            t.keystrokes.push(text.to_owned());
             Ok(())
         })
         .await

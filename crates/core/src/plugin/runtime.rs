@@ -44,6 +44,16 @@ pub trait Runtime: Send + Sync {
             "this runtime cannot press keys in the agent's terminal",
         ))
     }
+    /// Types `text` into the agent's terminal as its keyboard would, byte for byte (keys,
+    /// escape sequences, a paste), with nothing added: a live terminal's keystrokes.
+    /// Runtimes that cannot say so.
+    async fn input(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
+        let _ = text;
+        Err(PluginError::failed(
+            &handle.runtime,
+            "this runtime cannot take keystrokes",
+        ))
+    }
     /// The last `lines` lines of output.
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError>;
     /// Whether the runtime and its process still exist.

@@ -59,6 +59,20 @@ impl Manager {
         })
     }
 
+    /// Types `text` into the session's terminal as its keyboard would (a live terminal's
+    /// keystrokes and pastes), with nothing added and no wait for the agent.
+    pub async fn type_keys(&self, id: &str, text: &str) -> Result<(), ManagerError> {
+        let s = self.session(id)?;
+        let handle = self.live_handle(&s)?;
+        let runtime = self.runtime(&handle.runtime)?;
+        runtime.input(&handle, text).await.map_err(|e| {
+            ManagerError::refused(
+                format!("cannot type into {}: {e}", s.id),
+                "its runtime may be gone; `ao status` shows it",
+            )
+        })
+    }
+
     /// How to attach a terminal to the session.
     pub fn attach_info(&self, id: &str) -> Result<crate::plugin::AttachInfo, ManagerError> {
         let s = self.session(id)?;

@@ -566,6 +566,25 @@ impl Runtime for TmuxRuntime {
         }
     }
 
+    async fn input(&self, handle: &RuntimeHandle, text: &str) -> Result<(), PluginError> {
+        let socket = Socket::from_handle(handle);
+        let t = arg(&target(handle)?);
+        // `-l`: each character as itself, never a key name; a few KiB per call, as tmux
+        // carries a command in one bounded message.
+        for chunk in chunks(text, 4096) {
+            let out =
+                Self::call(&socket, &["send-keys", "-l", "-t", &t, "--", &arg(chunk)]).await?;
+            if !out.success() {
+                return Err(failed(format!(
+                    "could not type into `{}`: {}",
+                    handle.id,
+                    out.message()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn output(&self, handle: &RuntimeHandle, lines: usize) -> Result<String, PluginError> {
         let socket = Socket::from_handle(handle);
         let start = format!("-{}", lines.max(1));
@@ -732,6 +751,23 @@ impl Runtime for TmuxRuntime {
     }
 }
 
+/// `text` in pieces of at most `size` bytes, split between characters.
+fn chunks(text: &str, size: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len().min(size);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, after) = rest.split_at(end.max(rest.chars().next().map_or(0, char::len_utf8)));
+        rest = after;
+        Some(piece)
+    })
+}
+
 /// The last `n` lines of captured output, without tmux's "Pane is dead" notice, the
 /// blank rows below the last text, or runs of blank rows inside it.
 fn last_lines(text: &str, n: usize) -> String {
@@ -820,6 +856,13 @@ mod tests {
         };
         let attach = TmuxRuntime::new(None).attach_info(&ends_in_semicolon).argv;
         assert_eq!(attach.last().map(String::as_str), Some("=x\\;"));
+    }
+
+    #[test]
+    fn input_goes_in_pieces_split_between_characters() {
+        let pieces: Vec<&str> = chunks("abécd", 3).collect();
+        assert_eq!(pieces, ["ab", "éc", "d"]);
+        assert_eq!(chunks("", 3).count(), 0);
     }
 
     #[test]
