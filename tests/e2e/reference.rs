@@ -49,8 +49,13 @@ fn unsupported_reference_keys_and_plugins_are_named_in_warnings() {
                 .unwrap(),
         ],
     );
-    full.success()
-        .stderr_has("warning: `port` is read, not used by ao yet");
+    // Its `port` is the dashboard's, which `ao start` serves: no warning.
+    full.success();
+    assert!(
+        !full.stderr.contains("`port` is read"),
+        "{}",
+        full.explain()
+    );
     let linear = env.ao(
         &env.root(),
         &[
@@ -148,14 +153,21 @@ fn the_reference_init_template_and_its_keys_load_and_say_what_they_do() {
     assert!(!run.stderr.contains("error:"), "{}", run.explain());
     assert!(!run.stderr.contains("unknown key"), "{}", run.explain());
     for key in [
-        "port",
         "terminalPort",
         "power",
-        "dashboard",
         "projectOrder",
         "opencodeIssueSessionStrategy",
     ] {
         run.stderr_has(&format!("warning: `{key}` is read, not used by ao yet"));
+    }
+    run.stderr_has("the dashboard's terminals share `port`");
+    // The dashboard's own keys are used: `ao start` serves it.
+    for key in ["port", "dashboard"] {
+        assert!(
+            !run.stderr.contains(&format!("`{key}` is read, not used")),
+            "{}",
+            run.explain()
+        );
     }
     run.stderr_has("`dataDir` is read, not used: ao keeps its state in $AO_HOME");
     // The host cleans merged sessions up and runs the orchestrator: those keys are used.

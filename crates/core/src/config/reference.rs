@@ -6,8 +6,8 @@
 /// support yet, a note on what ao does instead.
 pub fn unsupported_key(owner: &str, key: &str) -> Option<&'static str> {
     let note = match (owner, key) {
-        ("Config", "port" | "terminalPort" | "directTerminalPort" | "dashboard") => {
-            "ao has no web dashboard; `ao status --watch` shows the fleet in the terminal"
+        ("Config", "terminalPort" | "directTerminalPort") => {
+            "the dashboard's terminals share `port`"
         }
         ("Config", "power") => "ao does not manage system sleep",
         ("Config", "lifecycle") => "`ao session cleanup` removes finished sessions",

@@ -689,16 +689,15 @@ impl Checker<'_> {
     /// The keys of the reference format that ao reads into its config but does not act
     /// on yet, each said once where it is written; wrong values among them are errors.
     fn reference_keys(&mut self, config: &Config) {
-        let dashboard =
-            "ao has no web dashboard; `ao status --watch` shows the fleet in the terminal";
+        // The dashboard (`port`, `dashboard`) is served by `ao start`; its terminals go
+        // over the same port.
+        let shared = "the dashboard's terminals share `port`";
         for (key, set) in [
-            ("port", config.port.is_some()),
             ("terminalPort", config.terminal_port.is_some()),
             ("directTerminalPort", config.direct_terminal_port.is_some()),
-            ("dashboard", config.dashboard.is_some()),
         ] {
             if set {
-                self.not_used_yet(&[key], dashboard);
+                self.not_used_yet(&[key], shared);
             }
         }
         if config.power.is_some() {
