@@ -202,3 +202,36 @@ fn stop_all_ends_the_host_and_the_orchestrators_and_leaves_the_checkout() {
     );
     assert_eq!(orchestrator(&f).unwrap()["status"], "killed");
 }
+
+/// A project a config edit adds to a running host gets its orchestrator, as the projects
+/// at the start did.
+#[test]
+fn a_project_added_while_the_host_runs_gets_its_orchestrator() {
+    let f = fleet("");
+    let host = f.ao_child(&["start"]);
+    wait_until("the first orchestrator", || orchestrator(&f));
+    let other = f.env.repo_with_origin("other", "main");
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{config}  other:\n    path: {}\n    agent: command\n    agentConfig:\n      command: [cat]\n    orchestrator:\n      agent: command\n      agentConfig:\n        command: [sh, -c, 'echo I lead other; exec cat']\n        processName: cat\n",
+            other.display()
+        ),
+    )
+    .unwrap();
+    let added = wait_until("the added project's orchestrator at work", || {
+        f.sessions()
+            .into_iter()
+            .find(|s| s["id"] == "other-orchestrator" && s["status"] == "working")
+    });
+    assert_eq!(
+        added["workspace_path"]
+            .as_str()
+            .map(std::path::PathBuf::from),
+        Some(other.clone()),
+        "{added}"
+    );
+    f.stop_host(host);
+}

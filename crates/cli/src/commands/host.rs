@@ -244,18 +244,7 @@ pub fn start(
             } else {
                 projects.to_vec()
             };
-            for id in ids {
-                let line = match m.ensure_orchestrator(&id).await {
-                    Ok((action, s)) => {
-                        format!("{}: {action}; `ao orchestrator {id}` attaches to it", s.id)
-                    }
-                    Err(e) => format!("project `{id}`: its orchestrator did not start: {e}"),
-                };
-                tracing::info!("{line}");
-                if !detached {
-                    eprintln!("{line}");
-                }
-            }
+            start_orchestrators(&m, ids, detached).await;
         }
         // The signal, kept across the host's runs (one per config it runs on).
         let (tx, mut rx) = tokio::sync::watch::channel(None);
@@ -274,7 +263,21 @@ pub fn start(
             if end == ao_core::session::HostEnd::Stopped {
                 break;
             }
+            let before: Vec<String> = m.config().config.projects.keys().cloned().collect();
             m = reload(m);
+            // A project the edit added gets its orchestrator, as at the start (a host
+            // that watches all projects; one given projects watches those alone).
+            if orchestrators && projects.is_empty() {
+                let added = m
+                    .config()
+                    .config
+                    .projects
+                    .keys()
+                    .filter(|id| !before.contains(id))
+                    .cloned()
+                    .collect();
+                start_orchestrators(&m, added, detached).await;
+            }
         }
         *rx.borrow_and_update()
     })?;
@@ -284,6 +287,23 @@ pub fn start(
         eprintln!("ao host stopped{how}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts (or keeps) the orchestrator of each project of `ids`, and says what became of
+/// each in the log (and on the terminal, unless detached).
+async fn start_orchestrators(m: &ao_core::session::Manager, ids: Vec<String>, detached: bool) {
+    for id in ids {
+        let line = match m.ensure_orchestrator(&id).await {
+            Ok((action, s)) => {
+                format!("{}: {action}; `ao orchestrator {id}` attaches to it", s.id)
+            }
+            Err(e) => format!("project `{id}`: its orchestrator did not start: {e}"),
+        };
+        tracing::info!("{line}");
+        if !detached {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// The host's manager after an edit of its config: a new one over the edited config
