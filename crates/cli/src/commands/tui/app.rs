@@ -118,6 +118,8 @@ pub struct App {
     pub drawn_at: i64,
     /// The pull request address to show as a link (`o`).
     pub url: Option<String>,
+    /// Whether the address is yet to be made a link and copied (once, not every frame).
+    pub url_fresh: bool,
     /// Where the frame drew it.
     pub link: Option<Link>,
     dirty: bool,
@@ -155,6 +157,7 @@ impl App {
             hits: Vec::new(),
             drawn_at: 0,
             url: None,
+            url_fresh: false,
             link: None,
             dirty: true,
             quit: false,
@@ -401,6 +404,7 @@ impl App {
                 Some((_, url, _)) => {
                     self.note.take();
                     self.url = Some(url);
+                    self.url_fresh = true;
                 }
                 None => self.note(format!("{id} has no pull request yet"), true),
             },

@@ -268,11 +268,13 @@ fn draw_news(f: &mut Frame<'_>, area: Rect, app: &mut App) {
         _ => match (&app.url, &app.note, &app.failed) {
             (Some(url), _, _) => {
                 let label = "pull request (copied): ";
-                app.link = Some(Link {
-                    x: area.x + label.len() as u16,
-                    y: area.y,
-                    url: url.clone(),
-                });
+                if std::mem::take(&mut app.url_fresh) {
+                    app.link = Some(Link {
+                        x: area.x + label.len() as u16,
+                        y: area.y,
+                        url: url.clone(),
+                    });
+                }
                 Line::from(format!("{label}{url}"))
             }
             (None, Some(n), _) => Line::styled(
