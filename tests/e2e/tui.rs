@@ -301,6 +301,15 @@ fn tui_sends_a_line_and_refuses_to_kill_over_unsaved_work() {
     tui.shows(&first_words);
     assert_eq!(f.tmux_sessions(), ["app-1"]);
 
+    // Enter attaches this terminal to the session; detaching comes back to the list.
+    tui.keys(&["Enter"]);
+    tui.wait("the session attached", |s| {
+        !s.contains("host: not running") && s.contains("hello from the tui")
+    });
+    tui.keys(&["C-b", "d"]);
+    tui.shows("app-1: detached");
+    tui.shows("host: not running");
+
     // SIGTERM from outside gives the terminal back.
     // SAFETY: a plain signal to the ao this test started.
     unsafe { libc::kill(tui.ao_pid(), libc::SIGTERM) };
