@@ -795,3 +795,256 @@ fn with_dashboard_tls_it_serves_https_beyond_loopback() {
         .stderr_has("dashboard.tls: the key")
         .stderr_has(&key.display().to_string());
 }
+
+#[test]
+fn the_terminal_socket_and_the_session_actions_are_refused_to_other_sites() {
+    let f = fleet("");
+    let host = Host::start(&f);
+    f.ao(&["spawn", "app", "--prompt", "hello"]).success();
+    let cookie = log_in(&f, &host);
+    let c = ("Cookie", cookie.as_str());
+    let own = format!("http://{}", host.addr);
+    let upgrade = [
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let ws = |extra: &[(&str, &str)]| {
+        let mut h = upgrade.to_vec();
+        h.extend_from_slice(extra);
+        request(&host.addr, "GET", "/api/sessions/app-1/terminal", &h)
+    };
+    // Without the cookie, even from the page's own origin.
+    let anonymous = ws(&[("Origin", &own)]);
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    assert!(anonymous.body.contains("log in first"), "{anonymous:?}");
+    // Another site's page, with the browser's cookie (cross-site WebSocket hijacking).
+    let hijack = ws(&[("Origin", "http://evil.example"), c]);
+    assert_eq!(hijack.status, 403, "{hijack:?}");
+    assert!(hijack.body.contains("another site's page"), "{hijack:?}");
+    // A browser's socket always says its origin: one without is not this server's page.
+    assert_eq!(ws(&[c]).status, 403);
+    // The session page and its facts need the login; the actions, the page's origin too.
+    let get = |path: &str, headers: &[(&str, &str)]| request(&host.addr, "GET", path, headers);
+    let post = |path: &str, headers: &[(&str, &str)]| request(&host.addr, "POST", path, headers);
+    assert!(get("/session/app-1", &[]).body.contains("ao dashboard"));
+    assert_eq!(get("/api/sessions/app-1", &[]).status, 401);
+    assert_eq!(get("/api/sessions/app-1", &[c]).status, 200);
+    for action in ["kill", "restore", "send"] {
+        let path = format!("/api/sessions/app-1/{action}");
+        assert_eq!(post(&path, &[("Origin", &own)]).status, 401, "{action}");
+        let evil = post(&path, &[("Origin", "http://evil.example"), c]);
+        assert_eq!(evil.status, 403, "{action}");
+        assert_eq!(post(&path, &[c]).status, 403, "{action}");
+    }
+    // Nothing of it reached the session.
+    assert!(f.tmux_sessions().iter().any(|s| s.contains("app-1")));
+    host.stop(&f);
+}
+
+/// The rows the page's terminal shows (trailing blanks dropped), read from xterm.js's
+/// buffer.
+async fn terminal_rows(page: &fantoccini::Client) -> Vec<String> {
+    let js = "const t = window.aoTerm; if (!t) return [];
+        const b = t.buffer.active; const out = [];
+        for (let i = 0; i < t.rows; i++) { const l = b.getLine(b.baseY + i); out.push(l ? l.translateToString(true) : ''); }
+        return out;";
+    let got = page.execute(js, vec![]).await.unwrap();
+    let mut rows: Vec<String> = got
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+/// The pane's rows as `tmux capture-pane -p` shows them, trailing blanks dropped.
+fn pane_rows(f: &Fleet) -> Vec<String> {
+    let run = f.tmux(&["capture-pane", "-p", "-t", "=app-1:"]);
+    let mut rows: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+/// Waits until the page's terminal shows what `tmux capture-pane` shows, and `want` holds
+/// of it.
+async fn terminal_matches(
+    page: &fantoccini::Client,
+    f: &Fleet,
+    what: &str,
+    want: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let pane = pane_rows(f);
+        let shown = terminal_rows(page).await;
+        if shown == pane && want(&pane) {
+            return shown;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}: the page shows {shown:#?}\nthe pane {pane:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn in_a_browser_the_session_page_shows_the_pane_types_into_it_and_refuses_a_kill() {
+    let f = fleet("");
+    let Some(driver) = Driver::start(&f) else {
+        return;
+    };
+    let host = Host::start(&f);
+    f.ao(&["spawn", "app", "--prompt", "hello from the task"])
+        .success();
+    wait_until("cat to echo its task", || {
+        (pane_rows(&f)
+            .iter()
+            .filter(|l| l.contains("hello from the task"))
+            .count()
+            >= 2)
+            .then_some(())
+    });
+    let size_before = f
+        .tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "=app-1:",
+            "#{window_width}x#{window_height}",
+        ])
+        .stdout;
+    // Unsaved work in the worktree: the CLI refuses to kill over it.
+    std::fs::write(f.worktree("app-1").join("draft.txt"), "not committed").unwrap();
+    let refused = f.ao(&["session", "kill", "app-1"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    let cli_says = refused
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| panic!("no error line: {}", refused.stderr))
+        .to_owned();
+    let link = login_link(&f);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = browser(&f, &driver).await;
+        page.goto(&link).await.unwrap();
+        // From the board, the card's link opens the session's page.
+        wait_for_element(&page, "app-1's card", ".card[data-id='app-1'] a.id").await;
+        page.find(fantoccini::Locator::Css(".card[data-id='app-1'] a.id"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_element(&page, "the terminal", "#terminal .xterm").await;
+        assert_eq!(page.current_url().await.unwrap().path(), "/session/app-1");
+        // The terminal's text is the pane's.
+        terminal_matches(&page, &f, "the agent's screen", |rows| {
+            rows.iter().any(|l| l.contains("hello from the task"))
+        })
+        .await;
+        let text = |css: &'static str| {
+            let page = page.clone();
+            async move {
+                page.find(fantoccini::Locator::Css(css))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(text("#branch").await.contains("feat/"));
+        assert_eq!(text("#status").await, "working");
+        // Read-only: keys typed before taking control go nowhere.
+        let keys = page
+            .find(fantoccini::Locator::Css(".xterm-helper-textarea"))
+            .await
+            .unwrap();
+        keys.send_keys("not sent\u{E007}").await.unwrap();
+        page.find(fantoccini::Locator::Css("#control"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        keys.send_keys("typed in the page\u{E007}").await.unwrap();
+        // The tty echoes the line, then cat prints it back.
+        let rows = terminal_matches(&page, &f, "the typed line in the pane", |rows| {
+            rows.iter()
+                .filter(|l| l.contains("typed in the page"))
+                .count()
+                >= 2
+        })
+        .await;
+        assert!(!rows.iter().any(|l| l.contains("not sent")), "{rows:#?}");
+        // Viewing and typing never resized the agent's window.
+        let size_after = f
+            .tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                "=app-1:",
+                "#{window_width}x#{window_height}",
+            ])
+            .stdout;
+        assert_eq!(size_before, size_after);
+        // The send box: `ao send`'s line reaches the agent too.
+        page.find(fantoccini::Locator::Css("#line"))
+            .await
+            .unwrap()
+            .send_keys("sent with the button")
+            .await
+            .unwrap();
+        page.find(fantoccini::Locator::Css("#send button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        terminal_matches(&page, &f, "the sent line in the pane", |rows| {
+            rows.iter()
+                .filter(|l| l.contains("sent with the button"))
+                .count()
+                >= 2
+        })
+        .await;
+        wait_for_element(&page, "the send's answer", "#said[data-ok='true']").await;
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-session.png"), png).unwrap();
+        // Kill, confirmed: refused over the unsaved work, in the CLI's words.
+        let kill = page.find(fantoccini::Locator::Css("#kill")).await.unwrap();
+        kill.clone().click().await.unwrap();
+        kill.click().await.unwrap();
+        wait_for_element(&page, "the refusal", "#said[data-ok='false']").await;
+        let said = text("#said").await;
+        assert!(
+            said.contains(&cli_says),
+            "{said:?} does not say {cli_says:?}"
+        );
+        page.close().await.unwrap();
+    });
+    // The session stays, its work with it.
+    assert!(f.worktree("app-1").join("draft.txt").exists());
+    let status = f.ao(&["status", "--json"]);
+    assert!(status.stdout.contains("\"app-1\""), "{}", status.stdout);
+    assert!(!status.stdout.contains("\"killed\""), "{}", status.stdout);
+    host.stop(&f);
+}

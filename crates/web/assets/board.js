@@ -46,6 +46,7 @@ function draw(c) {
   el.dataset.project = c.project;
   el.dataset.created = c.created_at;
   text($(".id", el), c.id);
+  $(".id", el).href = "/session/" + encodeURIComponent(c.id);
   chip($(".status", el), c.status, c.status.replace(/_/g, " "));
   text($(".age", el), age(c.created_at));
   text($(".issue", el), c.issue ? "issue " + c.issue : "");

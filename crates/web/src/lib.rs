@@ -7,6 +7,7 @@
 //! - `login.rs`: one-time login tokens from `ao dashboard`, session cookies.
 //! - `board.rs`: a session's card, in its zone (`ao_core::zones`).
 //! - `live.rs`: the snapshot and the server-sent events.
+//! - `session.rs`: a session's page: its facts, its live terminal, its actions.
 //! - `server.rs`: the routes and the server's thread.
 //! - `tls.rs`: HTTPS with `dashboard.tls`.
 //! - `published.rs`: where the running host says its address, for `ao dashboard` and
@@ -18,10 +19,12 @@ mod live;
 pub mod login;
 pub mod published;
 mod server;
+mod session;
 mod settings;
 mod tls;
 
 pub use published::Published;
 pub use server::{Running, ServeError, start};
+pub use session::Ops;
 pub use settings::{Settings, SettingsError, TlsFiles};
 pub use tls::TlsError;

@@ -5,10 +5,12 @@ use crate::guard::{self, Allowed, COOKIE, Who};
 use crate::live::{self, Feed, Update};
 use crate::login::{self, Sessions};
 use crate::published::Published;
+use crate::session::{self, Ops, Said};
 use crate::settings::Settings;
 use ao_core::stream::{Hub, Service};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,6 +25,20 @@ const BOARD_HTML: &str = include_str!("../assets/board.html");
 const LOGIN_HTML: &str = include_str!("../assets/login.html");
 const BOARD_CSS: &str = include_str!("../assets/board.css");
 const BOARD_JS: &str = include_str!("../assets/board.js");
+const SESSION_HTML: &str = include_str!("../assets/session.html");
+const SESSION_CSS: &str = include_str!("../assets/session.css");
+const SESSION_JS: &str = include_str!("../assets/session.js");
+// xterm.js, vendored from npm (assets/vendor/README.md): versioned names, cached for good.
+const XTERM_JS: &str = include_str!("../assets/vendor/xterm.js");
+const XTERM_CSS: &str = include_str!("../assets/vendor/xterm.css");
+const FIT_JS: &str = include_str!("../assets/vendor/addon-fit.js");
+
+/// The policy of every page: nothing but this server's own files.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The session page's: the same, except that xterm.js's renderer writes `<style>`
+/// elements (its cell sizes and colours), which `style-src 'self'` would block. Scripts
+/// stay limited to this server's files.
+const SESSION_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// How often an idle page's stream carries a keep-alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -72,6 +88,9 @@ struct App {
     allowed: Allowed,
     sessions: Sessions,
     hubs: watch::Receiver<Option<Hub>>,
+    ops: Ops,
+    /// The panes the session pages watch, one watcher per pane.
+    panes: ao_core::pane::Panes,
 }
 
 /// The dashboard, serving; dropped, it stops and its address is withdrawn.
@@ -109,7 +128,7 @@ impl Drop for Running {
 /// Listens as `settings` say (at once, so a port in use is said before the host goes on)
 /// and serves on a thread of its own, with the stream of whichever host service this
 /// process runs.
-pub fn start(settings: Settings) -> Result<Running, ServeError> {
+pub fn start(settings: Settings, ops: Ops) -> Result<Running, ServeError> {
     let tls = settings
         .tls
         .as_ref()
@@ -146,6 +165,8 @@ pub fn start(settings: Settings) -> Result<Running, ServeError> {
         secure: tls.is_some(),
         sessions: Sessions::default(),
         hubs: Service::running(),
+        ops,
+        panes: session::panes(),
     });
     let (stop, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
@@ -211,11 +232,37 @@ fn routes(app: Arc<App>) -> Router {
     let private = Router::new()
         .route("/api/board", get(board))
         .route("/api/events", get(events))
+        .route("/api/sessions/{id}", get(session_facts))
+        .route("/api/sessions/{id}/terminal", get(terminal))
+        .route("/api/sessions/{id}/send", post(send))
+        .route("/api/sessions/{id}/kill", post(kill))
+        .route("/api/sessions/{id}/restore", post(restore))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(app.clone(), needs_login));
     Router::new()
         .route("/", get(index))
         .route("/login", get(login))
+        .route("/session/{id}", get(session_page))
+        .route(
+            "/assets/session.css",
+            get(|| async { asset("text/css", SESSION_CSS) }),
+        )
+        .route(
+            "/assets/session.js",
+            get(|| async { asset("text/javascript", SESSION_JS) }),
+        )
+        .route(
+            "/assets/vendor/xterm-6.0.0.js",
+            get(|| async { vendored("text/javascript", XTERM_JS) }),
+        )
+        .route(
+            "/assets/vendor/xterm-6.0.0.css",
+            get(|| async { vendored("text/css", XTERM_CSS) }),
+        )
+        .route(
+            "/assets/vendor/addon-fit-0.11.0.js",
+            get(|| async { vendored("text/javascript", FIT_JS) }),
+        )
         .route(
             "/assets/board.css",
             get(|| async { asset("text/css", BOARD_CSS) }),
@@ -241,11 +288,10 @@ async fn public(State(app): State<Arc<App>>, req: Request, next: Next) -> Respon
         Err(r) => refuse(r),
     };
     let h = res.headers_mut();
+    // A page with a policy of its own keeps it.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     for (k, v) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -294,6 +340,18 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A vendored file: its name carries its version, so it is cached for good.
+fn vendored(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
         body,
     )
@@ -439,4 +497,152 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// `GET /session/<id>`: the session's page for a logged-in browser, else how to log in.
+async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let logged_in = guard::cookie(&headers).is_some_and(|c| app.sessions.knows(c));
+    if !logged_in {
+        return html(LOGIN_HTML);
+    }
+    let mut res = html(SESSION_HTML);
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SESSION_CSP),
+    );
+    res
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_string(body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// `GET /api/sessions/<id>`: what the page shows beside the terminal.
+async fn session_facts(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let mut hubs = app.hubs.clone();
+    let Some(hub) = live::hub(&mut hubs).await else {
+        return no_stream();
+    };
+    match session::facts(&hub.state(), &id, app.settings.zones) {
+        Some(f) => json(StatusCode::OK, &f),
+        None => json(
+            StatusCode::NOT_FOUND,
+            &Said {
+                ok: false,
+                message: format!("no live session {id}"),
+                hint: Some("`ao status` lists the sessions; an archived one is not shown".into()),
+            },
+        ),
+    }
+}
+
+/// A manager for one request, or the answer saying why there is none.
+fn manager(app: &App) -> Result<Arc<ao_core::session::Manager>, Box<Response>> {
+    (app.ops.manager)().map_err(|e| {
+        Box::new(json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Said {
+                ok: false,
+                message: e,
+                hint: Some("the host's log says more".into()),
+            },
+        ))
+    })
+}
+
+/// The answer to an action: done, or the CLI's refusal.
+fn acted<T>(app: &App, r: Result<T, ao_core::session::ManagerError>, done: String) -> Response {
+    match r {
+        Ok(_) => json(StatusCode::OK, &Said::done(done)),
+        Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    }
+}
+
+/// `POST /api/sessions/<id>/send` with `{"text": ...}`: `ao send`.
+async fn send(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        text: String,
+    }
+    let line = match serde_json::from_slice::<Line>(&body) {
+        Ok(l) if !l.text.trim().is_empty() => l,
+        _ => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &Said {
+                    ok: false,
+                    message: "nothing to send: the body is {\"text\": \"...\"} with some text"
+                        .into(),
+                    hint: None,
+                },
+            );
+        }
+    };
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let r = m.send(&id, &line.text).await;
+    acted(&app, r, format!("sent to {id}"))
+}
+
+/// `POST /api/sessions/<id>/kill`: `ao session kill`, refused over unsaved work.
+async fn kill(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let r = m.kill(&id, Default::default()).await;
+    acted(&app, r, format!("{id} killed"))
+}
+
+/// `POST /api/sessions/<id>/restore`: `ao session restore`.
+async fn restore(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let r = m.restore(&id).await;
+    acted(&app, r, format!("{id} restored"))
+}
+
+/// `GET /api/sessions/<id>/terminal`: the live terminal's WebSocket. A browser's must
+/// carry this server's origin (the guard refused any other), as a mutating request's:
+/// the socket types into the agent.
+async fn terminal(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Who>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if who != Who::Script && !headers.contains_key(header::ORIGIN) {
+        return refuse(guard::Refusal::Origin);
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return e.into_response(),
+    };
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let view = match m.watch_pane(&app.panes, &id).await {
+        Ok(v) => v,
+        Err(e) => return json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    };
+    let ops = app.ops.clone();
+    ws.on_upgrade(move |socket| session::bridge(socket, view, m, ops, id))
 }

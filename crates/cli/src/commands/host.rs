@@ -158,7 +158,13 @@ fn serve_dashboard(
             eprintln!("{line}");
         }
     };
-    match ao_web::start(settings) {
+    // The session page's actions, each on a manager over the config as it is then (a
+    // reload replaces the host's), with the CLI's words for a refusal.
+    let ops = ao_web::Ops {
+        manager: Arc::new(|| super::session::manager().map_err(|e| format!("{e:#}"))),
+        hint: crate::error::manager_hint,
+    };
+    match ao_web::start(settings, ops) {
         Ok(running) => {
             let on = running
                 .listening_on()

@@ -1,0 +1,153 @@
+// A session's page: its live terminal (xterm.js over a WebSocket bridged to its pane:
+// read-only until "take control"), its facts and events from the host's stream, and
+// the CLI's actions with the CLI's refusals.
+"use strict";
+const $ = (sel) => document.querySelector(sel);
+const id = decodeURIComponent(location.pathname.split("/").pop());
+const api = "/api/sessions/" + encodeURIComponent(id);
+const text = (el, v) => { el.textContent = v == null ? "" : String(v); };
+text($("#sid"), id);
+document.title = "ao " + id;
+
+const term = new Terminal({ scrollback: 5000, fontSize: 13, cursorBlink: false });
+const fit = new FitAddon.FitAddon(); // measures the cells that fit, for scale()
+term.loadAddon(fit);
+term.open($("#terminal"));
+window.aoTerm = term; // read by the tests: the terminal's buffer
+let control = false;
+let socket = null;
+let retry = 1000; // after the terminal closes (the pane ended, the host restarted): backing off to 30 s
+
+// The pane's size is the agent's: the page shrinks its font to show it whole, and
+// never asks the pane to change.
+function scale() {
+  const want = fit.proposeDimensions();
+  if (!want || want.cols >= term.cols) return;
+  term.options.fontSize = Math.max(9, Math.floor(term.options.fontSize * want.cols / term.cols));
+}
+
+function connect() {
+  const live = $("#live");
+  socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + api + "/terminal");
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => { retry = 1000; live.dataset.state = "live"; text(live, "live"); };
+  socket.onmessage = (e) => {
+    if (typeof e.data !== "string") { term.write(new Uint8Array(e.data)); return; }
+    const note = JSON.parse(e.data);
+    if (note.screen) {
+      const { width, height } = note.screen;
+      term.write("", () => { term.reset(); term.resize(width, height); scale(); });
+    } else if (note.error) {
+      said({ ok: false, message: note.error.message });
+    }
+  };
+  socket.onclose = () => {
+    live.dataset.state = "lost";
+    text(live, "terminal closed");
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 30000);
+  };
+}
+
+term.onData((keys) => { if (control && socket && socket.readyState === WebSocket.OPEN) socket.send(keys); });
+$("#control").addEventListener("change", (e) => {
+  control = e.target.checked;
+  const s = $("#term-state");
+  text(s, control ? "your keys go to the agent" : "read-only");
+  s.toggleAttribute("data-control", control);
+  if (control) term.focus();
+});
+
+function said(r) {
+  const el = $("#said");
+  el.dataset.ok = String(!!r.ok);
+  text(el, r.message + (r.hint ? " — " + r.hint : ""));
+}
+
+async function act(what, body) {
+  try {
+    const res = await fetch(api + "/" + what, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body || {}),
+    });
+    const type = res.headers.get("content-type") || "";
+    said(type.includes("json") ? await res.json() : { ok: res.ok, message: await res.text() });
+  } catch (e) {
+    said({ ok: false, message: "the host did not answer: " + e.message });
+  }
+  facts();
+}
+
+$("#send").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const line = $("#line");
+  if (line.value.trim()) { act("send", { text: line.value }); line.value = ""; }
+});
+let killArmed = null;
+$("#kill").addEventListener("click", () => {
+  const b = $("#kill");
+  if (!killArmed) {
+    text(b, "confirm kill");
+    killArmed = setTimeout(() => { killArmed = null; text(b, "kill"); }, 5000);
+    return;
+  }
+  clearTimeout(killArmed);
+  killArmed = null;
+  text(b, "kill");
+  act("kill");
+});
+$("#restore").addEventListener("click", () => act("restore"));
+
+function draw(f) {
+  const c = f.card;
+  const st = $("#status");
+  st.dataset.v = c.status;
+  text(st, c.status.replace(/_/g, " "));
+  text($("#activity"), (c.activity || "unknown").replace(/_/g, " "));
+  text($("#branch"), c.branch);
+  text($("#agent"), c.agent);
+  text($("#issue"), c.issue || "—");
+  text($("#question"), c.question || "");
+  const pr = $("#pr");
+  pr.replaceChildren();
+  if (c.pr) {
+    const a = document.createElement("a");
+    a.href = /^https?:\/\//.test(c.pr.url) ? c.pr.url : "#";
+    a.rel = "noreferrer";
+    a.target = "_blank";
+    text(a, "#" + c.pr.number);
+    pr.append(a, " " + c.pr.state + ", CI " + c.pr.ci + ", " + c.pr.review.replace(/_/g, " ")
+      + (c.pr.conflicts ? ", conflicts" : "") + (f.mergeable ? ", mergeable" : "")
+      + (f.unresolved_threads ? ", " + f.unresolved_threads + " unresolved threads" : ""));
+  } else text(pr, "—");
+  $("#checks").replaceChildren(...f.checks.map((k) => {
+    const li = document.createElement("li");
+    li.dataset.v = k.state;
+    text(li, k.name + ": " + k.state + (k.required ? " (required)" : ""));
+    if (k.log_excerpt && k.state === "failed") {
+      const pre = document.createElement("pre");
+      text(pre, k.log_excerpt);
+      li.append(pre);
+    }
+    return li;
+  }));
+  $("#events").replaceChildren(...f.events.map((e) => {
+    const li = document.createElement("li");
+    const t = document.createElement("time");
+    text(t, new Date(e.at).toLocaleTimeString());
+    li.append(t, e.message);
+    return li;
+  }));
+}
+
+async function facts() {
+  const res = await fetch(api);
+  if (res.ok) draw(await res.json());
+  else if (res.status === 404) text($("#status"), "gone");
+}
+
+// The facts again whenever the host's stream says this session changed.
+const es = new EventSource("/api/events");
+es.addEventListener("snapshot", facts);
+es.addEventListener("card", (e) => { if (JSON.parse(e.data).id === id) facts(); });
+es.addEventListener("gone", (e) => { if (JSON.parse(e.data).id === id) facts(); });
+connect();
