@@ -220,8 +220,9 @@ fn an_agent_that_exits_at_once_fails_the_spawn_and_everything_is_undone() {
     );
     f.ao(&["spawn", "app", "--prompt", "do it"])
         .code(1)
-        .stderr_has("the agent exited")
-        .stderr_has("agent says no");
+        .stderr_has("app-1: spawn failed: the agent exited with exit code 3")
+        .stderr_has("agent says no")
+        .stderr_has("hint: check the agent's command and settings in the config");
     assert!(f.tmux_sessions().is_empty());
     assert_eq!(f.worktrees().len(), 1, "{:?}", f.worktrees());
     assert_eq!(f.branches(), ["main"]);

@@ -1055,7 +1055,11 @@ pub fn run(cmd: SessionCommand) -> anyhow::Result<ExitCode> {
         SessionCommand::Ls { project, all, json } => list(project.as_deref(), all, json, false),
         SessionCommand::Attach { session } => attach(&session),
         SessionCommand::Info { session, json } => info(&session, json),
-        SessionCommand::Output { session, follow: true, .. } => follow::follow(&session),
+        SessionCommand::Output {
+            session,
+            follow: true,
+            ..
+        } => follow::follow(&session),
         SessionCommand::Output { session, lines, .. } => {
             let m = manager()?;
             let text = block_on(m.output(&session, lines))?.map_err(user)?;

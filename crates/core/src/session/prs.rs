@@ -412,12 +412,16 @@ impl Manager {
                     }
                     // The scm's own reference from now on: where the repository
                     // is now, and the address it gives.
+                    // A session gone meanwhile (cleaned up) fails alone: the rest of the
+                    // poll, and its confirmations below, go on.
                     if old != status.pr {
                         let moved = status.pr.clone();
-                        self.update(&s.id, |row| {
+                        if let Err(e) = self.update(&s.id, |row| {
                             row.pr = Some(moved);
                             Vec::new()
-                        })?;
+                        }) {
+                            report.failed.push((s.id.clone(), e.to_string()));
+                        }
                     }
                 }
                 Ok(None) => {

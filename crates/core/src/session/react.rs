@@ -17,6 +17,16 @@ use crate::store::{Claim, SessionFilter};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+/// What the store held of every session's reactions when a pass began: its attempts and
+/// the items it handed over, by session.
+struct Known {
+    states: std::collections::HashMap<
+        String,
+        std::collections::HashMap<String, crate::store::ReactionState>,
+    >,
+    sent: std::collections::HashMap<String, HashSet<String>>,
+}
+
 /// The project's reaction when all its sessions are complete, as the store names it.
 const ALL_COMPLETE: &str = ReactionKind::AllComplete.key();
 
@@ -111,15 +121,21 @@ impl Manager {
         let sessions = self.watched(projects, None)?;
         let snapshots = self.store().pr_snapshots()?;
         let mut pending = self.pending()?;
+        // What the store holds of every session's reactions, read once for the pass: a
+        // session's own rows change only as its own reactions are decided below.
+        // (Each read in a statement of its own: the store's lock is held to its end.)
+        let states = self.store().all_reaction_states()?;
+        let sent = self.store().all_sent_items()?;
+        let known = Known { states, sent };
         for s in &sessions {
             if in_flight(s) {
                 continue;
             }
-            let Ok(project) = self.project(&s.project) else {
+            let Ok(project) = self.resolved_project(&s.project) else {
                 continue;
             };
             if let Err(e) = self
-                .decide_session(s, &project, &snapshots, &mut pending, since)
+                .decide_session(s, &project, &snapshots, &known, &mut pending, since)
                 .await
             {
                 let line = format!("{}: reactions failed: {e}", s.id);
@@ -149,11 +165,18 @@ impl Manager {
         s: &Session,
         project: &crate::config::ResolvedProject,
         snapshots: &std::collections::HashMap<crate::model::SessionId, crate::store::PrSnapshot>,
+        known: &Known,
         pending: &mut Pending,
         since: Timestamp,
     ) -> Result<(), ManagerError> {
         let owner = s.id.to_string();
-        let decided = self.decide_for(s, snapshots, &project.reactions, s.updated_at >= since)?;
+        let decided = self.decide_for(
+            s,
+            snapshots,
+            &project.reactions,
+            s.updated_at >= since,
+            Some(known),
+        )?;
         for key in &decided.resets {
             if !pending.reactions.contains(&(owner.clone(), key.clone())) {
                 self.store().reset_reaction(&owner, key)?;
@@ -216,10 +239,21 @@ impl Manager {
         snapshots: &std::collections::HashMap<crate::model::SessionId, crate::store::PrSnapshot>,
         reactions: &BTreeMap<String, crate::config::ReactionConfig>,
         ended_recently: bool,
+        known: Option<&Known>,
     ) -> Result<crate::reactions::Decided, ManagerError> {
         let owner = s.id.to_string();
-        let states = self.store().reaction_states(&owner)?;
-        let sent = self.store().sent_items(&owner)?;
+        let (states, sent) = match known {
+            Some(k) => (
+                k.states.get(&owner).cloned().unwrap_or_default(),
+                k.sent.get(&owner).cloned().unwrap_or_default(),
+            ),
+            None => {
+                // Each read in a statement of its own: the store's lock is held to its end.
+                let states = self.store().reaction_states(&owner)?;
+                let sent = self.store().sent_items(&owner)?;
+                (states, sent)
+            }
+        };
         let pr = snapshots
             .get(&s.id)
             .filter(|snap| !snap.stale)
@@ -684,7 +718,10 @@ impl Manager {
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            for plan in self.decide_for(s, &snapshots, &reactions, false)?.plans {
+            for plan in self
+                .decide_for(s, &snapshots, &reactions, false, None)?
+                .plans
+            {
                 if pending
                     .reactions
                     .contains(&(s.id.to_string(), plan.reaction.clone()))

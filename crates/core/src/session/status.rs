@@ -328,7 +328,7 @@ impl Manager {
             let mut problems = Vec::new();
             if s.archived_at.is_none() && !self.config.config.projects.contains_key(&s.project) {
                 problems.push(format!(
-                    "not in the config: its project `{}` is not in {}; it runs on, with no reactions (put the project back to kill, restore or clean it up)",
+                    "not in the config: its project `{}` is not in {}; it runs on, with no reactions (`ao session kill` ends it; put the project back to restore or clean it up)",
                     s.project,
                     self.config.file.display(),
                 ));
@@ -448,8 +448,7 @@ impl Manager {
             .ok()
             .filter(|_| !s.id.is_orchestrator())
             .and_then(|p| {
-                p.reactions
-                    .get("agent-stuck")
+                p.reaction(crate::reactions::ReactionKind::AgentStuck)
                     .and_then(|r| r.threshold)
                     .map(|d| d.0.as_millis() as i64)
             });

@@ -303,6 +303,16 @@ impl Store {
         while let Some(r) = rows.next()? {
             out.push(self.parsed_row(r)?);
         }
+        // A read of every project forgets the parses of rows it did not see (deleted, or
+        // archived when those were left out): a long-running host keeps only what it reads.
+        if filter.project.is_none() {
+            let seen: std::collections::HashSet<String> =
+                out.iter().map(|s| s.id.to_string()).collect();
+            self.parsed
+                .borrow_mut()
+                .sessions
+                .retain(|id, _| seen.contains(id));
+        }
         Ok(out)
     }
 

@@ -378,3 +378,34 @@ fn every_owners_reactions_read_at_once_are_each_owners() {
         );
     }
 }
+
+#[test]
+fn one_unreadable_agent_report_costs_only_its_own_session() {
+    let (_dir, mut store) = store();
+    let (good, bad) = (SessionId::new("app", 1), SessionId::new("app", 2));
+    for id in [&good, &bad] {
+        store
+            .record_agent_report(
+                id,
+                &super::AgentReport {
+                    activity: crate::model::Activity::Active,
+                    detail: None,
+                    at: now_ms(),
+                    agent_session_id: None,
+                    log_path: None,
+                },
+            )
+            .unwrap();
+    }
+    // As a newer ao might write it: an activity this one does not know.
+    store
+        .conn
+        .execute(
+            "UPDATE agent_reports SET activity = 'daydreaming' WHERE session = ?1",
+            [bad.to_string()],
+        )
+        .unwrap();
+    let reports = store.agent_reports().unwrap();
+    assert!(reports.contains_key(&good.to_string()), "{reports:?}");
+    assert!(!reports.contains_key(&bad.to_string()), "{reports:?}");
+}
