@@ -347,6 +347,14 @@ const README_COMMANDS: &[(&str, &str)] = &[
         "not run: it is what runs this test",
     ),
     (
+        "ao start --detach",
+        "dashboard::an_address_beyond_loopback_needs_a_token_and_tls, on a free port (--port 0) beside other tests",
+    ),
+    (
+        "ao dashboard",
+        "dashboard::ao_start_serves_the_dashboard_and_ao_dashboard_logs_in_once",
+    ),
+    (
         "ao import --dry-run",
         "readme_switching_adopts_a_live_session",
     ),
