@@ -293,6 +293,14 @@ fn a_host_killed_on_the_way_to_an_escalation_carries_its_count_and_repeats_nothi
     // The new host has run passes over the same PR: nothing sent again.
     let probes = |f: &Fleet| f.ao(&["status"]).stdout.contains("host: running");
     wait_until("the new host", || probes(&l.f).then_some(()));
+    // The first thread's run is on record, written by whichever host finished it (the
+    // killed one may have delivered it and died before writing).
+    wait_until("the first run on record", || {
+        l.events("reaction_ran")
+            .iter()
+            .any(|e| e["reaction"] == "changes-requested")
+            .then_some(())
+    });
     let before = l.events("reaction_ran").len();
     l.gh.thread("acme/app", pr, thread("b.rs", 2, "Second thread"));
     l.wait_received("b.rs:2 rev: Second thread");

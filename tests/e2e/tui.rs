@@ -131,7 +131,11 @@ impl<'a> Tui<'a> {
 
     /// Checks that ao ended with `code` and gave the terminal back as it was.
     fn restored(&self, code: i32) {
-        let screen = self.shows(&format!("exit={code}"));
+        // The shell prints the modes on the line after the exit code: wait for both.
+        let exit = format!("exit={code}");
+        let screen = self.wait(&format!("{exit:?} and the terminal's modes"), |s| {
+            s.contains(&exit) && s.contains("icanon")
+        });
         assert!(
             screen.contains("icanon") && !screen.contains("-icanon"),
             "{screen}"
