@@ -2,8 +2,9 @@
 //! figure with its target and a verdict; `cargo bench` fails when a target is missed.
 //! Targets are meant for a quiet machine. Sessions of the `command` agent running `cat`,
 //! each with an open pull request across 5 repositories on the fake GitHub, nothing
-//! changing, the host at its default intervals (probe 5 s, poll 30 s), measured over three
-//! windows of 60 s, each figure the median of the three:
+//! changing, the host at its default intervals (probe 5 s, poll 30 s), measured once every
+//! agent is idle (quiet for `readyThresholdMs`, set to a minute so the fleet settles
+//! sooner) over three windows of 60 s, each figure the median of the three:
 //!
 //! - its CPU, as a share of one core over the window (with the tmux processes it ran:
 //!   information only);
@@ -229,7 +230,11 @@ fn main() -> ExitCode {
     let setup = Instant::now();
     let f = ao_tests::five_repo_fleet(
         &gh,
-        &format!("lifecycle:\n  probeInterval: {probe}s\n  pollInterval: {poll}s\n"),
+        // A quiet agent is idle after a minute instead of five, so the fleet settles
+        // sooner after its spawns.
+        &format!(
+            "readyThresholdMs: 60000\nlifecycle:\n  probeInterval: {probe}s\n  pollInterval: {poll}s\n"
+        ),
         |_| "    agent: command\n    agentConfig:\n      command: [cat]\n".to_owned(),
         0,
     );
@@ -268,6 +273,21 @@ fn main() -> ExitCode {
             (out.contains("last poll ") && !out.contains("last poll not yet")).then_some(())
         },
     );
+    // An idle fleet: every agent quiet long enough to be idle, so no session's row
+    // changes any more (until then, each probe writes the sessions that just went
+    // from ready to idle).
+    if !quick {
+        let settled = Instant::now();
+        ao_tests::wait_for("every session idle", Duration::from_secs(600), || {
+            let out = f.ao(&["status", "--json"]).stdout;
+            let list: Vec<serde_json::Value> = serde_json::from_str(&out).ok()?;
+            (list.len() == sessions && list.iter().all(|s| s["activity"] == "idle")).then_some(())
+        });
+        b.note(&format!(
+            "every session idle {:.0} s after the host's first pass",
+            settled.elapsed().as_secs_f64()
+        ));
+    }
     std::thread::sleep(Duration::from_secs(probe));
     let tmux_calls = || {
         std::fs::read_to_string(&calls)

@@ -1,7 +1,7 @@
 //! The host's stream of changes: pushed to `ao events --follow` and `ao status --watch`,
 //! served on a private socket as JSON lines, resumed without gaps or repeats.
 
-use ao_tests::{Fleet, wait_until};
+use ao_tests::{Fleet, Run, wait_until};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -354,4 +354,77 @@ fn a_home_too_long_for_a_socket_gets_a_private_directory_elsewhere() {
     });
     f.stop_host(host);
     assert!(!dir.exists(), "the socket's directory outlived its host");
+}
+
+/// While a host probes, `ao status` shows the quiet sessions as the host last saw them,
+/// with no call to tmux, and probes one that works; `--refresh` probes them all.
+#[test]
+fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
+    let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    // Quiet for half a second: idle.
+    std::fs::write(
+        &file,
+        format!("{config}readyThresholdMs: 500\nlifecycle:\n  probeInterval: 200ms\n"),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "first"]).success();
+    f.ao(&["spawn", "app", "--prompt", "second"]).success();
+    let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
+    wait_until("both idle, as the host saw them", || {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
+        (list.len() == 2 && list.iter().all(|s| s["activity"] == "idle")).then_some(())
+    });
+    // A `tmux` first on the PATH of `ao status` (not the host's) that logs its calls.
+    let shim = f.env.root().join("status-shim");
+    let calls = f.env.root().join("status-tmux-calls");
+    ao_tests::wrap_program(&shim, "tmux", |real| {
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec {real} \"$@\"\n",
+            calls.display()
+        )
+    });
+    let status = |args: &[&str]| {
+        let _ = std::fs::remove_file(&calls);
+        let mut cmd = f.env.command(ao_tests::ao_bin());
+        cmd.args(args)
+            .current_dir(&f.repo)
+            .env("PATH", ao_tests::path_with(&shim));
+        let run = Run::of(cmd, &f.repo);
+        run.success();
+        let called = std::fs::read_to_string(&calls).unwrap_or_default();
+        (run.stdout, called)
+    };
+    let (out, called) = status(&["status"]);
+    assert!(out.contains("app-1") && out.contains("app-2"), "{out}");
+    assert!(out.contains("host: running"), "{out}");
+    assert_eq!(called, "", "ao status called tmux for idle sessions");
+    // One agent asks (it says so itself): seen by the host, then probed by `ao status`
+    // itself, alone.
+    f.ao(&[
+        "report",
+        "needs-input",
+        "--session",
+        "app-2",
+        "--note",
+        "Proceed?",
+    ])
+    .success();
+    wait_until("app-2 asking, as the host saw it", || {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
+        list.iter()
+            .any(|s| s["id"] == "app-2" && s["activity"] == "waiting_input")
+            .then_some(())
+    });
+    let (_, called) = status(&["status", "--json"]);
+    assert!(
+        called.lines().all(|l| l.contains("=app-2")) && !called.is_empty(),
+        "{called}"
+    );
+    let (_, called) = status(&["status", "--refresh"]);
+    assert!(called.contains("list-panes -a"), "{called}");
+    f.stop_host(host);
 }

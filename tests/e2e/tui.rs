@@ -1,6 +1,7 @@
 //! `ao tui` driven as a person would: inside tmux, keys sent, the screen read back,
 //! against real sessions (the `command` agent running `cat`) and a real host.
 
+use ao_tests::github::{FakeGitHub, FakeThread, TOKEN};
 use ao_tests::{Fleet, Run, wait_until};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -318,4 +319,128 @@ fn tui_sends_a_line_and_refuses_to_kill_over_unsaved_work() {
     // SAFETY: a plain signal to the ao this test started.
     unsafe { libc::kill(tui.ao_pid(), libc::SIGTERM) };
     tui.restored(143);
+}
+
+/// A fleet whose project `app` (agent `cat`) has its repository `acme/app` on the fake
+/// GitHub, polled every second, probed every 200 ms.
+fn github_fleet(gh: &FakeGitHub) -> Fleet {
+    gh.repo("acme/app");
+    let mut f = Fleet::new("");
+    let config = format!(
+        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n  app:\n    path: {}\n    repo: acme/app\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+        f.socket.display(),
+        f.repo.display(),
+    );
+    std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
+    f.env.set("GH_TOKEN", TOKEN);
+    f.env.set("GITHUB_API_URL", &gh.url);
+    gh.remote("acme/app", &f.env.root().join("repo-origin.git"));
+    f
+}
+
+/// The first line of what the CLI said on failing, without its `error: `.
+fn refusal(run: &Run) -> String {
+    assert_ne!(run.code, 0, "{}", run.explain());
+    let first = run.stderr.lines().next().unwrap_or_default();
+    first
+        .trim_start_matches("error: ")
+        .chars()
+        .take(40)
+        .collect()
+}
+
+#[test]
+fn tui_shows_a_pull_request_and_merges_opens_restores_spawns_and_clicks() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh);
+    f.ao(&["spawn", "app", "--prompt", "Fix the login"])
+        .success();
+    let work = f.worktree("app-1");
+    f.env
+        .git(&work, &["commit", "-q", "--allow-empty", "-m", "fix"]);
+    f.env.git(&work, &["push", "-q", "origin", "HEAD"]);
+    let branch = f.env.git(&work, &["branch", "--show-current"]);
+    let pr = gh.open_pr("acme/app", branch.trim(), "main", "Fix the login");
+    gh.check(
+        "acme/app",
+        pr,
+        "build",
+        Some("FAILURE"),
+        true,
+        "compiling\nerror: expected `;` at src/main.rs:3",
+    );
+    gh.thread(
+        "acme/app",
+        pr,
+        FakeThread {
+            path: "src/lib.rs".into(),
+            line: Some(7),
+            body: "Rename this\nand test it".into(),
+            author: "rev".into(),
+            ..FakeThread::default()
+        },
+    );
+    let host = start_host(&f);
+    let tui = Tui::start(&f, "", 120, 30);
+    tui.wait("app-1 with its pull request", |s| {
+        s.contains("app-1") && s.contains(&format!("#{pr}"))
+    });
+
+    // `p`: the pull request's failing checks and open threads instead of the terminal;
+    // `p` again: the terminal.
+    tui.keys(&["p"]);
+    let screen = tui.wait("the pull request's panel", |s| {
+        s.contains("failing checks (1)") && s.contains("open threads (1)")
+    });
+    assert!(screen.contains("✗ build (required)"), "{screen}");
+    assert!(
+        screen.contains("error: expected `;` at src/main.rs:3"),
+        "{screen}"
+    );
+    assert!(screen.contains("src/lib.rs:7 rev: Rename this"), "{screen}");
+    tui.keys(&["p"]);
+    tui.wait("the terminal again", |s| {
+        !s.contains("failing checks") && s.contains("Fix the login")
+    });
+
+    // `o`: the pull request's address.
+    tui.keys(&["o"]);
+    tui.shows(&format!(
+        "pull request (copied): https://github.com/acme/app/pull/{pr}"
+    ));
+
+    // `m`: refused as the CLI refuses it (its check fails), and nothing merged.
+    let cli = refusal(&f.ao(&["session", "merge", "app-1"]));
+    tui.keys(&["m"]);
+    tui.shows("merge the pull request of app-1? y does it");
+    tui.keys(&["y"]);
+    tui.shows(&cli);
+
+    // `r` on a running session: refused with the CLI's words.
+    let cli = refusal(&f.ao(&["session", "restore", "app-1"]));
+    tui.keys(&["r"]);
+    tui.shows(&cli);
+
+    // `c`: a task typed in spawns a session, which joins the list.
+    tui.keys(&["c"]);
+    tui.shows("spawn in app (issue, label:NAME or a task): ");
+    tui.typed("Write the docs");
+    tui.keys(&["Enter"]);
+    let screen = tui.wait("app-2 in the list", |s| s.contains("app-2"));
+    // A click on its row selects it: the preview is its terminal.
+    let (row, _) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("app-2"))
+        .unwrap();
+    let (x, y) = (5, row + 1);
+    let click = format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m");
+    tui.typed(&click);
+    tui.wait("app-2's terminal in the preview", |s| {
+        s.contains("─ app-2 ") || s.contains(" app-2 ─")
+    });
+
+    tui.keys(&["q"]);
+    tui.restored(0);
+    f.stop_host(host);
 }

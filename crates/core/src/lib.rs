@@ -10,6 +10,7 @@ pub mod exec;
 pub mod fakes;
 pub mod git;
 pub mod lifecycle;
+pub mod mem;
 pub mod model;
 pub mod notify;
 pub mod pane;

@@ -59,7 +59,9 @@ pub enum Liveness {
 pub struct Probe {
     /// Alive, exited, gone or unknown.
     pub liveness: Liveness,
-    /// The name of the pane's foreground process, when the runtime knows it.
+    /// The name of the pane's foreground process, when the runtime knows it (a runtime
+    /// may leave it out of a probe of many sessions, where it is costly; a probe of one
+    /// session names it).
     #[serde(default)]
     pub foreground: Option<String>,
     /// The agent's process id, when the runtime knows it.

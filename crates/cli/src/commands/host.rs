@@ -204,6 +204,8 @@ pub fn start(
         return start_detached(&m, projects, &home, orchestrators, flags);
     }
     let _lock = m.lock_host().map_err(user)?;
+    // Before the host's threads start (its log, its stream, its dashboard).
+    ao_core::mem::one_arena();
     let log = log_path(&home);
     let detached = std::env::var_os(DETACHED_ENV).is_some();
     match LogFile::open(&log) {

@@ -649,7 +649,13 @@ fn list_refreshed(
                 ));
             }
         }
-        let views = m.status(project, all).await?;
+        // While a host probes, the quiet sessions are shown as it last saw them (at
+        // most a few seconds ago: no probe of every terminal); else all are probed.
+        let views = if !refresh && m.host_probing().is_some() {
+            m.status_seen(project, all).await?
+        } else {
+            m.status(project, all).await?
+        };
         // What forced kills saved, listed with the archived sessions they belong to.
         let saved = if all {
             let sessions: Vec<&ao_core::model::Session> =

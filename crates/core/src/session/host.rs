@@ -128,6 +128,15 @@ impl Manager {
             .filter(|h| h.pid == pid)
     }
 
+    /// The running host's state, when it probed the sessions lately (within two of its
+    /// probe intervals and 5 s): what it saw is then as fresh as a probe would be.
+    pub fn host_probing(&self) -> Option<HostState> {
+        let (probe, _) = self.intervals();
+        let fresh = 2 * probe.as_millis() as i64 + 5_000;
+        self.host_state()
+            .filter(|h| h.last_probe.is_some_and(|t| now_ms() - t <= fresh))
+    }
+
     /// Takes the host lock, or says which live host holds it. A lock a dead host left
     /// behind is taken over.
     pub fn lock_host(&self) -> Result<HostLock, ManagerError> {
@@ -318,6 +327,8 @@ impl Manager {
                     }
                     Err(e) => tracing::warn!("reactions failed: {e}"),
                 }
+                // What the probe or the poll and this pass read is freed: given back.
+                crate::mem::give_back();
                 act_now.notify_one();
                 // Not again within a second, however often probes and polls end.
                 tokio::time::sleep(DECIDE_GAP).await;

@@ -412,7 +412,13 @@ impl Manager {
                 data: Value::Null,
             })
             .collect();
-        let probes = tmux.probe_all(&handles).await?;
+        // One at a time: a probe of one session names its foreground process, which
+        // tells an agent from the shell it left behind.
+        let mut probes = Vec::with_capacity(handles.len());
+        for h in &handles {
+            let probe = tmux.probe_all(std::slice::from_ref(h)).await?;
+            probes.push(probe.into_iter().next().unwrap_or_else(Probe::unknown));
+        }
         let mut renamed: Vec<(String, String, String)> = Vec::new();
         // The worktrees adopted in this run, by whom: a dry run records nothing.
         let mut taken: Vec<(PathBuf, SessionId)> = Vec::new();

@@ -52,6 +52,30 @@ impl Manager {
         repo: Option<&str>,
         pick: impl Fn(&Factory) -> Option<&crate::registry::Build<T>>,
     ) -> Result<Arc<T>, ManagerError> {
+        // No section (agents, workspaces) is none, not the whole config.
+        let node = (!section.is_empty())
+            .then(|| self.config.tree.at(section))
+            .flatten();
+        // One instance per meaning, kept: its clients, caches and budgets live on. A
+        // kept one passed every check below when it was built (asked for once per
+        // session per probe: nothing else is done for it).
+        let key = format!(
+            "{slot}|{name}|{}|{repo:?}",
+            node.map(meaning).unwrap_or_default()
+        );
+        let keep = self
+            .keep_instances
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if keep
+            && let Some(instance) = self
+                .instances
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .and_then(|i| i.downcast_ref::<Arc<T>>())
+        {
+            return Ok(instance.clone());
+        }
         // The name may have come from the environment (`agent: ${AGENT}`).
         let shown = self.config.redact(name);
         if let Some(why) = self.registry.refusal(name) {
@@ -86,18 +110,6 @@ impl Manager {
                 ),
             ));
         };
-        // No section (agents, workspaces) is none, not the whole config.
-        let node = (!section.is_empty())
-            .then(|| self.config.tree.at(section))
-            .flatten();
-        // One instance per meaning, kept: its clients, caches and budgets live on.
-        let key = format!(
-            "{slot}|{name}|{}|{repo:?}",
-            node.map(meaning).unwrap_or_default()
-        );
-        let keep = self
-            .keep_instances
-            .load(std::sync::atomic::Ordering::Relaxed);
         let mut kept = self.instances.lock().unwrap_or_else(|e| e.into_inner());
         if keep && let Some(instance) = kept.get(&key).and_then(|i| i.downcast_ref::<Arc<T>>()) {
             return Ok(instance.clone());

@@ -9,7 +9,7 @@ use crate::model::{
     Activity, Event, EventKind, Priority, Session, SessionStatus, StatusReason, WorkspaceClaim,
     now_ms,
 };
-use crate::store::{Change, SessionFilter};
+use crate::store::Change;
 use std::path::Path;
 
 impl Manager {
@@ -29,10 +29,7 @@ impl Manager {
                 r.id
             ));
         }
-        let rows = self.store().sessions(&SessionFilter {
-            project: None,
-            include_archived: true,
-        })?;
+        let rows = self.store().sessions_owned()?;
         let gone = |pid: Option<u32>| pid.is_some_and(|p| !Self::owner_alive(p));
         for read in rows {
             let (spawn_gone, restore_gone) = (gone(read.spawn_pid), gone(read.restore_pid));

@@ -228,6 +228,29 @@ impl Manager {
         project: Option<&str>,
         all: bool,
     ) -> Result<Vec<SessionView>, ManagerError> {
+        self.status_with(project, all, false).await
+    }
+
+    /// Sessions as [`Manager::status`] shows them, for when a host probes them every
+    /// few seconds: only the agents doing something (working, asking, blocked,
+    /// limited: what the host may not have seen yet, and what only a probe can say)
+    /// are probed; the quiet ones (ready, idle) are shown as the host last saw them,
+    /// and what their hooks last said. At 1,000 idle sessions this is a read of the
+    /// store instead of a probe of every terminal.
+    pub async fn status_seen(
+        &self,
+        project: Option<&str>,
+        all: bool,
+    ) -> Result<Vec<SessionView>, ManagerError> {
+        self.status_with(project, all, true).await
+    }
+
+    async fn status_with(
+        &self,
+        project: Option<&str>,
+        all: bool,
+        quiet_as_seen: bool,
+    ) -> Result<Vec<SessionView>, ManagerError> {
         if let Some(p) = project {
             self.project(p)?;
         }
@@ -244,6 +267,7 @@ impl Manager {
                 && s.archived_at.is_none()
                 && !s.status.is_terminal()
                 && !in_flight(s)
+                && !(quiet_as_seen && matches!(s.activity, Some(Activity::Ready | Activity::Idle)))
             {
                 by_runtime.entry(h.runtime.clone()).or_default().push(i);
             }
@@ -325,47 +349,75 @@ impl Manager {
                 self.store().clear_limit(&s.id.to_string())?;
                 limits.remove(&s.id.to_string());
             }
-            let mut problems = Vec::new();
-            if s.archived_at.is_none() && !self.config.config.projects.contains_key(&s.project) {
-                problems.push(format!(
-                    "not in the config: its project `{}` is not in {}; it runs on, with no reactions (`ao session kill` ends it; put the project back to restore or clean it up)",
-                    s.project,
-                    self.config.file.display(),
-                ));
-            }
-            if let Some(path) = &s.workspace_path
-                && !s.status.is_terminal()
-                && s.archived_at.is_none()
-                && !in_flight(&s)
-                && !path.exists()
-            {
-                problems.push(workspace_gone(&s, path));
-            }
-            let agent_exit = if crate::lifecycle::ended_by_agent(crate::lifecycle::Decision {
-                status: s.status,
-                reason: s.status_reason,
-            }) {
-                self.agent_exit(&s.id)?
-            } else {
-                None
+            // Not probed: what its hooks say it does, while that is its activity.
+            let hooked = || {
+                reads
+                    .hooks
+                    .get(&s.id.to_string())
+                    .filter(|h| Some(h.activity) == s.activity && h.activity != Activity::Exited)
+                    .and_then(|h| h.detail.clone())
             };
-            views.push(SessionView {
-                runtime_state: probe.map(|p| liveness_name(p.liveness)),
-                activity_detail: reading.as_ref().and_then(|r| r.detail.clone()),
-                activity_source: reading.map(|r| match r.source {
-                    ActivitySource::Hook => "hook",
-                    ActivitySource::SessionLog => "session-log",
-                    ActivitySource::Report => "report",
-                    ActivitySource::Terminal => "terminal",
-                }),
-                problems,
-                limit: limits.get(&s.id.to_string()).cloned(),
-                report: reads.reports.get(&s.id.to_string()).cloned(),
-                agent_exit,
-                session: s,
+            let detail = match &reading {
+                Some(r) => r.detail.clone(),
+                None if quiet_as_seen => hooked(),
+                None => None,
+            };
+            let mut view = self.view(s, &limits, &reads.reports)?;
+            view.runtime_state = probe.map(|p| liveness_name(p.liveness));
+            view.activity_detail = detail;
+            view.activity_source = reading.map(|r| match r.source {
+                ActivitySource::Hook => "hook",
+                ActivitySource::SessionLog => "session-log",
+                ActivitySource::Report => "report",
+                ActivitySource::Terminal => "terminal",
             });
+            views.push(view);
         }
         Ok(views)
+    }
+
+    /// A session as `ao status` shows it, without what only a probe knows: what is wrong
+    /// with it, its limit, its agent's report and how its agent ended.
+    fn view(
+        &self,
+        s: Session,
+        limits: &std::collections::HashMap<String, crate::store::AgentLimit>,
+        reports: &std::collections::HashMap<String, crate::store::SelfReport>,
+    ) -> Result<SessionView, ManagerError> {
+        let mut problems = Vec::new();
+        if s.archived_at.is_none() && !self.config.config.projects.contains_key(&s.project) {
+            problems.push(format!(
+                "not in the config: its project `{}` is not in {}; it runs on, with no reactions (`ao session kill` ends it; put the project back to restore or clean it up)",
+                s.project,
+                self.config.file.display(),
+            ));
+        }
+        if let Some(path) = &s.workspace_path
+            && !s.status.is_terminal()
+            && s.archived_at.is_none()
+            && !in_flight(&s)
+            && !path.exists()
+        {
+            problems.push(workspace_gone(&s, path));
+        }
+        let agent_exit = if crate::lifecycle::ended_by_agent(crate::lifecycle::Decision {
+            status: s.status,
+            reason: s.status_reason,
+        }) {
+            self.agent_exit(&s.id)?
+        } else {
+            None
+        };
+        Ok(SessionView {
+            runtime_state: None,
+            activity_detail: None,
+            activity_source: None,
+            problems,
+            limit: limits.get(&s.id.to_string()).cloned(),
+            report: reports.get(&s.id.to_string()).cloned(),
+            agent_exit,
+            session: s,
+        })
     }
 
     /// Decides every session of `project` (every project: None) from its pull request's

@@ -25,6 +25,7 @@ pub use sessions::{Change, SessionFilter};
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The file name of the store inside `$AO_HOME`.
@@ -135,15 +136,52 @@ pub struct Store {
     /// change is not parsed again (the host reads every session and every reading
     /// several times a pass).
     parsed: std::cell::RefCell<Parsed>,
+    /// What this connection wrote of the tables whose reads are kept.
+    written: std::sync::Arc<Written>,
 }
 
 /// Rows already parsed, each with the digest of what it was parsed from.
 #[derive(Default)]
 struct Parsed {
     /// Session rows by id (the digest of all their columns).
-    sessions: std::collections::HashMap<String, (Digest, crate::model::Session)>,
+    sessions: std::collections::HashMap<String, (Digest, Arc<crate::model::Session>)>,
     /// Pull-request readings by session (the digest of their JSON).
     readings: std::collections::HashMap<String, (Digest, crate::plugin::PrStatus)>,
+    /// The last read of every live session, and the moment it was read at (the
+    /// sessions shared with the parses above).
+    live: Option<(Moment, Arc<Vec<Arc<crate::model::Session>>>)>,
+    /// The last read of every session, archived too, and its moment.
+    all: Option<(Moment, Arc<Vec<Arc<crate::model::Session>>>)>,
+    /// The last read of every pull-request reading, and its moment.
+    snapshots: Option<(
+        Moment,
+        std::collections::HashMap<crate::model::SessionId, PrSnapshot>,
+    )>,
+}
+
+/// A moment of one table as one connection sees it: nothing was committed to it between
+/// two equal moments, by another connection (SQLite's `data_version` moves for any
+/// commit of theirs) or by this one (its rows of that table written, counted by an
+/// update hook). A whole read made at a moment stands until the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moment {
+    data_version: i64,
+    written: u64,
+}
+
+/// The tables whose whole reads are kept.
+#[derive(Debug, Clone, Copy)]
+enum Kept {
+    Sessions,
+    Readings,
+}
+
+/// Rows this connection wrote, by kept table (rolled back ones too: a read is then
+/// made again for nothing, never kept for too long).
+#[derive(Debug, Default)]
+struct Written {
+    sessions: std::sync::atomic::AtomicU64,
+    readings: std::sync::atomic::AtomicU64,
 }
 
 /// A hash of a row's values: a changed row is told from the one parsed before without
@@ -192,6 +230,22 @@ impl Digest {
 }
 
 impl Store {
+    /// The moment of `table`, or None inside a transaction (what it reads may yet be
+    /// rolled back, so it is not kept).
+    fn moment(&self, table: Kept) -> Result<Option<Moment>, StoreError> {
+        if !self.conn.is_autocommit() {
+            return Ok(None);
+        }
+        let written = match table {
+            Kept::Sessions => &self.written.sessions,
+            Kept::Readings => &self.written.readings,
+        };
+        Ok(Some(Moment {
+            data_version: self.data_version()?,
+            written: written.load(std::sync::atomic::Ordering::Relaxed),
+        }))
+    }
+
     /// Opens (creating and migrating as needed) the store in `home`.
     /// `$AO_HOME`, its `sessions/` and the store are made private to the user (0700,
     /// 0600) whatever the umask: they hold every task prompt.
@@ -237,7 +291,7 @@ impl Store {
                 }
             }
         };
-        let conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // The journal mode is a property of the file; once WAL, it stays WAL. Switching a
         // new file can fail with SQLITE_BUSY without SQLite calling the busy handler,
@@ -250,10 +304,24 @@ impl Store {
         }
         retry_busy(|| conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"))
             .map_err(open_err)?;
+        let written = std::sync::Arc::new(Written::default());
+        let counts = written.clone();
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                let n = match table {
+                    "sessions" => &counts.sessions,
+                    "pr_snapshots" => &counts.readings,
+                    _ => return,
+                };
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        ))
+        .map_err(open_err)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
             parsed: Default::default(),
+            written,
         };
         let deadline = Instant::now() + BUSY_TIMEOUT;
         loop {

@@ -117,6 +117,17 @@ impl Store {
     /// Every session's last reading. A reading whose JSON is the one this connection
     /// parsed last time is not parsed again.
     pub fn pr_snapshots(&self) -> Result<HashMap<SessionId, PrSnapshot>, StoreError> {
+        // Kept whole, like the sessions: read again once something was committed.
+        let moment = self.moment(super::Kept::Readings)?;
+        if let Some((_, kept)) = self
+            .parsed
+            .borrow()
+            .snapshots
+            .as_ref()
+            .filter(|(at, _)| moment == Some(*at))
+        {
+            return Ok(kept.clone());
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT session, status, fetched_at, stale, error FROM pr_snapshots")?;
@@ -159,6 +170,9 @@ impl Store {
                     .parse::<SessionId>()
                     .is_ok_and(|id| out.contains_key(&id))
             });
+        }
+        if let Some(at) = moment {
+            parsed.snapshots = Some((at, out.clone()));
         }
         Ok(out)
     }

@@ -286,39 +286,83 @@ impl Store {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"))?;
         let mut rows = stmt.query(params![id.to_string()])?;
         match rows.next()? {
-            Some(r) => self.parsed_row(r).map(Some),
+            Some(r) => self.parsed_row(r).map(|s| Some(Session::clone(&s))),
             None => Ok(None),
         }
     }
 
     /// Sessions matching the filter, oldest first.
+    /// Read whole, every project's, and kept: read again only once something was
+    /// committed (the host reads them several times a pass, most passes changing none).
     pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+        let moment = self.moment(super::Kept::Sessions)?;
+        let slot = |parsed: &super::Parsed| {
+            if filter.include_archived {
+                parsed.all.clone()
+            } else {
+                parsed.live.clone()
+            }
+        };
+        if let Some((at, list)) = slot(&self.parsed.borrow())
+            && moment == Some(at)
+        {
+            return Ok(Self::of_project(&list, filter));
+        }
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM sessions
-             WHERE (?1 IS NULL OR project = ?1) AND (?2 OR archived_at IS NULL)
+             WHERE (?1 OR archived_at IS NULL)
              ORDER BY created_at, prefix, n"
         ))?;
-        let mut rows = stmt.query(params![filter.project, filter.include_archived])?;
+        let mut rows = stmt.query(params![filter.include_archived])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             out.push(self.parsed_row(r)?);
         }
-        // A read of every project forgets the parses of rows it did not see (deleted, or
-        // archived when those were left out): a long-running host keeps only what it reads.
-        if filter.project.is_none() {
-            let seen: std::collections::HashSet<String> =
-                out.iter().map(|s| s.id.to_string()).collect();
-            self.parsed
-                .borrow_mut()
-                .sessions
-                .retain(|id, _| seen.contains(id));
+        // The parses of rows not seen (deleted, or archived when those were left out)
+        // are forgotten: a long-running host keeps only what it reads.
+        let seen: std::collections::HashSet<String> =
+            out.iter().map(|s| s.id.to_string()).collect();
+        let mut parsed = self.parsed.borrow_mut();
+        parsed.sessions.retain(|id, _| seen.contains(id));
+        let result = Self::of_project(&out, filter);
+        if let Some(at) = moment {
+            let kept = Some((at, std::sync::Arc::new(out)));
+            if filter.include_archived {
+                parsed.all = kept;
+            } else {
+                parsed.live = kept;
+            }
+        }
+        Ok(result)
+    }
+
+    /// The sessions a spawn or a restore still owns (its process named on the row):
+    /// what a recovery looks at, read without the rest.
+    pub fn sessions_owned(&self) -> Result<Vec<Session>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sessions
+             WHERE spawn_pid IS NOT NULL OR restore_pid IS NOT NULL
+             ORDER BY created_at, prefix, n"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Session::clone(&*self.parsed_row(r)?));
         }
         Ok(out)
     }
 
+    /// The sessions of the filter's project (all of them with none), copied out.
+    fn of_project(list: &[std::sync::Arc<Session>], filter: &SessionFilter) -> Vec<Session> {
+        list.iter()
+            .filter(|s| filter.project.as_ref().is_none_or(|p| &s.project == p))
+            .map(|s| Session::clone(s))
+            .collect()
+    }
+
     /// The session of row `r`: parsed again only when one of its values changed since
     /// this connection last parsed it.
-    fn parsed_row(&self, r: &Row<'_>) -> Result<Session, StoreError> {
+    fn parsed_row(&self, r: &Row<'_>) -> Result<std::sync::Arc<Session>, StoreError> {
         let digest = super::Digest::of_row(r, COLUMN_COUNT)?;
         let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
         let mut parsed = self.parsed.borrow_mut();
@@ -327,7 +371,7 @@ impl Store {
         {
             return Ok(s.clone());
         }
-        let s = from_row(r)??;
+        let s = std::sync::Arc::new(from_row(r)??);
         parsed.sessions.insert(id.to_owned(), (digest, s.clone()));
         Ok(s)
     }

@@ -324,6 +324,8 @@ fn a_kept_parse_of_a_reading_sees_every_new_reading() {
         .confirm_pr_snapshots(std::slice::from_ref(&id), 3)
         .unwrap();
     assert_eq!(store.pr_snapshots().unwrap()[&id].fetched_at, 3);
+    store.mark_pr_stale(&id, "timed out").unwrap();
+    assert!(store.pr_snapshots().unwrap()[&id].stale);
     let mut other = Store::open(dir.path()).unwrap();
     other.record_pr_snapshot(&id, &status("c"), 4).unwrap();
     assert_eq!(store.pr_snapshots().unwrap()[&id].status.head_sha, "c");
@@ -408,4 +410,78 @@ fn one_unreadable_agent_report_costs_only_its_own_session() {
     let reports = store.agent_reports().unwrap();
     assert!(reports.contains_key(&good.to_string()), "{reports:?}");
     assert!(!reports.contains_key(&bad.to_string()), "{reports:?}");
+}
+
+/// The sessions a read keeps are given again only while nothing was committed: after
+/// this connection's write, another connection's commit, and not from inside a
+/// transaction that is then rolled back.
+#[test]
+fn kept_reads_of_the_sessions_follow_every_commit() {
+    let (dir, mut store) = store();
+    let all = SessionFilter {
+        include_archived: true,
+        ..SessionFilter::default()
+    };
+    let a = store.reserve_session_id("app", "app", 1).unwrap();
+    store.insert_session(&sample(&a)).unwrap();
+    let statuses = |store: &Store, filter: &SessionFilter| -> Vec<SessionStatus> {
+        store
+            .sessions(filter)
+            .unwrap()
+            .iter()
+            .map(|s| s.status)
+            .collect()
+    };
+    assert_eq!(
+        statuses(&store, &SessionFilter::default()),
+        [SessionStatus::Working]
+    );
+    assert_eq!(statuses(&store, &all), [SessionStatus::Working]);
+    // This connection's own write.
+    store
+        .modify_session(&a, None, |s| {
+            s.status = SessionStatus::PrOpen;
+            Vec::new()
+        })
+        .unwrap();
+    assert_eq!(
+        statuses(&store, &SessionFilter::default()),
+        [SessionStatus::PrOpen]
+    );
+    assert_eq!(statuses(&store, &all), [SessionStatus::PrOpen]);
+    // Another connection's commit (another process, as the CLI is to the host).
+    let mut other = Store::open(dir.path()).unwrap();
+    other
+        .modify_session(&a, None, |s| {
+            s.status = SessionStatus::Stuck;
+            Vec::new()
+        })
+        .unwrap();
+    let b = other.reserve_session_id("app", "app", 1).unwrap();
+    other.insert_session(&sample(&b)).unwrap();
+    assert_eq!(
+        statuses(&store, &SessionFilter::default()),
+        [SessionStatus::Stuck, SessionStatus::Working]
+    );
+    let of_project = SessionFilter {
+        project: Some("other".into()),
+        ..SessionFilter::default()
+    };
+    assert!(store.sessions(&of_project).unwrap().is_empty());
+    // Read inside a transaction that is rolled back: not kept.
+    let tx = store.conn.unchecked_transaction().unwrap();
+    tx.execute(
+        "UPDATE sessions SET status = 'merged' WHERE id = ?1",
+        [a.to_string()],
+    )
+    .unwrap();
+    assert_eq!(
+        statuses(&store, &SessionFilter::default())[0],
+        SessionStatus::Merged
+    );
+    tx.rollback().unwrap();
+    assert_eq!(
+        statuses(&store, &SessionFilter::default()),
+        [SessionStatus::Stuck, SessionStatus::Working]
+    );
 }

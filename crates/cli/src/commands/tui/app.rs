@@ -122,6 +122,9 @@ pub struct App {
     pub url_fresh: bool,
     /// Where the frame drew it.
     pub link: Option<Link>,
+    /// Whether the preview shows the pull request's failing checks and open threads
+    /// (`p`) instead of the terminal.
+    pub show_pr: bool,
     dirty: bool,
     quit: bool,
 }
@@ -159,6 +162,7 @@ impl App {
             url: None,
             url_fresh: false,
             link: None,
+            show_pr: false,
             dirty: true,
             quit: false,
         }
@@ -258,6 +262,12 @@ impl App {
             }
         }
         Then::Go
+    }
+
+    /// The selected session's pull request as last read, if it has one.
+    pub fn selected_pr(&self) -> Option<&ao_core::store::PrSnapshot> {
+        let id = self.selected.as_ref()?;
+        self.state.as_ref()?.pull_requests.get(id)
     }
 
     /// Recomputes the list from the state, keeping the selection where it can.
@@ -369,6 +379,7 @@ impl App {
                 self.regroup();
             }
             KeyCode::Char('c') => self.mode = Mode::Prompt(Ask::Spawn, String::new()),
+            KeyCode::Char('p') => self.show_pr = !self.show_pr,
             _ => return self.session_key(k),
         }
         Then::Go

@@ -30,6 +30,10 @@ const KEYS: &[(&str, &str)] = &[
     ("r", "restore it"),
     ("c", "spawn: an issue, label:NAME, or a task"),
     ("o", "its pull request's address (copied)"),
+    (
+        "p",
+        "its pull request's failing checks and open threads, or its terminal",
+    ),
     ("/", "search; Esc clears it"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -216,6 +220,11 @@ fn draw_list(f: &mut Frame<'_>, area: Rect, app: &mut App) {
 }
 
 fn draw_preview(f: &mut Frame<'_>, area: Rect, app: &App) {
+    if app.show_pr
+        && let Some(id) = &app.selected
+    {
+        return draw_pr(f, area, app, &id.to_string());
+    }
     let title = match &app.preview {
         Some(p) => format!(" {} ", p.id),
         None => " no session ".to_owned(),
@@ -234,6 +243,90 @@ fn draw_preview(f: &mut Frame<'_>, area: Rect, app: &App) {
         Some(p) => f.render_widget(p.widget(app.color), inner),
         None => {}
     }
+}
+
+/// The selected session's pull request: what fails and what is asked of it (`p`).
+fn draw_pr(f: &mut Frame<'_>, area: Rect, app: &App, id: &str) {
+    use ao_core::plugin::CheckState;
+    let pr = app.selected_pr();
+    let title = match pr {
+        Some(snap) => format!(
+            " {id} · pull request #{} (p: terminal) ",
+            snap.status.pr.number
+        ),
+        None => format!(" {id} · pull request (p: terminal) "),
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(title)
+        .border_style(paint(app.color, Color::DarkGray));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(snap) = pr else {
+        f.render_widget(Paragraph::new("no pull request yet"), inner);
+        return;
+    };
+    let status = &snap.status;
+    let heading = |text: String| Line::styled(text, Style::new().add_modifier(Modifier::BOLD));
+    let mut lines = vec![
+        Line::from(status.title.clone()),
+        Line::from(status.pr.url.clone()),
+    ];
+    if snap.stale {
+        lines.push(Line::styled(
+            format!(
+                "(last reading; the latest failed: {})",
+                snap.error.as_deref().unwrap_or("no answer")
+            ),
+            paint(app.color, Color::Yellow),
+        ));
+    }
+    let failing: Vec<_> = status
+        .checks
+        .iter()
+        .filter(|c| c.state == CheckState::Failed)
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(heading(format!("failing checks ({})", failing.len())));
+    for c in &failing {
+        let required = if c.required { " (required)" } else { "" };
+        lines.push(Line::styled(
+            format!("✗ {}{required}", c.name),
+            paint(app.color, Color::Red),
+        ));
+        if let Some(url) = &c.url {
+            lines.push(Line::from(format!("  {url}")));
+        }
+        // The log's last lines say most.
+        if let Some(log) = &c.log_excerpt {
+            let tail: Vec<&str> = log.lines().rev().take(3).collect();
+            for l in tail.into_iter().rev() {
+                lines.push(Line::styled(
+                    format!("  {l}"),
+                    paint(app.color, Color::DarkGray),
+                ));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(format!(
+        "open threads ({})",
+        status.unresolved_threads.len()
+    )));
+    for t in &status.unresolved_threads {
+        let place = match (&t.path, t.line) {
+            (Some(p), Some(n)) => format!("{p}:{n}"),
+            (Some(p), None) => p.clone(),
+            _ => "on the pull request".to_owned(),
+        };
+        let who = t.author.as_deref().unwrap_or("someone");
+        let first = t.body.lines().next().unwrap_or("");
+        lines.push(Line::from(format!("{place} {who}: {first}")));
+    }
+    f.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 fn draw_news(f: &mut Frame<'_>, area: Rect, app: &mut App) {

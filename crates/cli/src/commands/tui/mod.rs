@@ -52,13 +52,8 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// Runs `ao tui` until `q`, Ctrl-C or a signal.
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
-    // glibc gives each thread that contends its own malloc arena (up to 8 per core),
-    // kept once made: for a screen that allocates little, one arena is light and enough.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: a tuning call, made before this command starts its threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
+    // A screen that allocates little: one arena is light and enough.
+    ao_core::mem::one_arena();
     let m = manager()?;
     if let Some(p) = &args.project {
         m.project(p).map_err(user)?;
