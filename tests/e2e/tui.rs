@@ -40,10 +40,6 @@ struct Tui<'a> {
 
 impl<'a> Tui<'a> {
     fn start(f: &'a Fleet, args: &str, width: u16, height: u16) -> Tui<'a> {
-        let t = Tui {
-            f,
-            socket: f.env.root().join("tui-tmux.sock"),
-        };
         let ao = ao_tests::ao_bin();
         // After ao: its exit code, then whether the terminal is back in cooked mode with
         // echo (raw mode turns both off).
@@ -51,6 +47,15 @@ impl<'a> Tui<'a> {
             "'{}' tui {args}; echo \"exit=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon -e -echo -e echo | tr '\\n' ' '; echo; exec sleep 600",
             ao.display()
         );
+        Tui::run(f, &script, width, height)
+    }
+
+    /// A terminal of `width` x `height` running `script` in `sh`.
+    fn run(f: &'a Fleet, script: &str, width: u16, height: u16) -> Tui<'a> {
+        let t = Tui {
+            f,
+            socket: f.env.root().join("tui-tmux.sock"),
+        };
         let (w, h) = (width.to_string(), height.to_string());
         let repo = f.repo.to_str().unwrap();
         t.tmux(&[
@@ -67,7 +72,7 @@ impl<'a> Tui<'a> {
             "--",
             "sh",
             "-c",
-            &script,
+            script,
         ])
         .success();
         t
@@ -443,4 +448,37 @@ fn tui_shows_a_pull_request_and_merges_opens_restores_spawns_and_clicks() {
     tui.keys(&["q"]);
     tui.restored(0);
     f.stop_host(host);
+}
+
+/// Inside a tmux client of ao's own server, Enter switches that client to the session,
+/// tmux's status line says which key comes back, and that key (prefix L) does.
+#[test]
+fn tui_inside_aos_tmux_switches_to_a_session_and_its_key_comes_back() {
+    let f = fleet();
+    f.ao(&["spawn", "app", "--prompt", "first task"]).success();
+    // The outer terminal's tmux takes C-a, so C-b reaches the client of ao's server.
+    let ao = ao_tests::ao_bin();
+    let script = format!(
+        "env -u TMUX tmux -S '{}' new-session -s ao-tui \"'{}' tui\"",
+        f.socket.display(),
+        ao.display()
+    );
+    let tui = Tui::run(&f, &script, 100, 30);
+    tui.tmux(&["set", "-g", "prefix", "C-a"]).success();
+    tui.wait("the list, in a client of ao's server", |s| {
+        s.contains("WORKING (1)") && s.contains("app-1")
+    });
+    tui.keys(&["Enter"]);
+    let screen = tui.wait("the client switched to app-1", |s| {
+        s.contains("first task") && !s.contains("WORKING (1)")
+    });
+    assert!(
+        screen.contains("C-b L (tmux's last session) comes back to ao tui"),
+        "{screen}"
+    );
+    tui.keys(&["C-b", "L"]);
+    tui.wait("the list again, saying how it came back", |s| {
+        s.contains("WORKING (1)") && s.contains("app-1: switched to it; C-b L")
+    });
+    tui.keys(&["q"]);
 }

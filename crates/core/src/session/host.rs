@@ -269,7 +269,7 @@ impl Manager {
             loop {
                 let started = tokio::time::Instant::now();
                 for scope in &scopes {
-                    if let Err(e) = self.status(*scope, false).await {
+                    if let Err(e) = self.probe_pass(*scope).await {
                         tracing::warn!("probe failed: {e}");
                     }
                 }

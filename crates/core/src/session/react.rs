@@ -54,10 +54,10 @@ impl Manager {
         &self,
         projects: &[String],
         archived_since: Option<Timestamp>,
-    ) -> Result<Vec<Session>, ManagerError> {
+    ) -> Result<Vec<std::sync::Arc<Session>>, ManagerError> {
         Ok(self
             .store()
-            .sessions(&SessionFilter {
+            .sessions_shared(&SessionFilter {
                 project: None,
                 include_archived: archived_since.is_some(),
             })?
@@ -119,7 +119,7 @@ impl Manager {
     ) -> Result<Vec<String>, ManagerError> {
         let mut done = Vec::new();
         let sessions = self.watched(projects, None)?;
-        let snapshots = self.store().pr_snapshots()?;
+        let snapshots = self.store().pr_snapshots_shared()?;
         let mut pending = self.pending()?;
         // What the store holds of every session's reactions, read once for the pass: a
         // session's own rows change only as its own reactions are decided below.
@@ -426,7 +426,7 @@ impl Manager {
             .and_then(|l| l.merge_cleanup_idle_grace_ms)
             .map(Duration::from_millis)
             .unwrap_or(MERGE_CLEANUP_GRACE);
-        let merged: Vec<Session> = self
+        let merged: Vec<std::sync::Arc<Session>> = self
             .watched(projects, None)?
             .into_iter()
             .filter(|s| s.status == SessionStatus::Merged && !in_flight(s))
@@ -471,7 +471,7 @@ impl Manager {
     /// `all-complete`, once per project while all its sessions are complete.
     fn complete_projects(
         &self,
-        sessions: &[Session],
+        sessions: &[std::sync::Arc<Session>],
         since: Timestamp,
         pending: &Pending,
     ) -> Result<Vec<String>, ManagerError> {

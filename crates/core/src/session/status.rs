@@ -228,7 +228,14 @@ impl Manager {
         project: Option<&str>,
         all: bool,
     ) -> Result<Vec<SessionView>, ManagerError> {
-        self.status_with(project, all, false).await
+        self.status_with(project, all, false, true).await
+    }
+
+    /// The host's probe: [`Manager::status`] of the live sessions, its findings stored
+    /// and nothing shown (the views, with their checks of each workspace, are not made).
+    pub(crate) async fn probe_pass(&self, project: Option<&str>) -> Result<(), ManagerError> {
+        self.status_with(project, false, false, false).await?;
+        Ok(())
     }
 
     /// Sessions as [`Manager::status`] shows them, for when a host probes them every
@@ -242,7 +249,7 @@ impl Manager {
         project: Option<&str>,
         all: bool,
     ) -> Result<Vec<SessionView>, ManagerError> {
-        self.status_with(project, all, true).await
+        self.status_with(project, all, true, true).await
     }
 
     async fn status_with(
@@ -250,6 +257,7 @@ impl Manager {
         project: Option<&str>,
         all: bool,
         quiet_as_seen: bool,
+        views_wanted: bool,
     ) -> Result<Vec<SessionView>, ManagerError> {
         if let Some(p) = project {
             self.project(p)?;
@@ -296,7 +304,7 @@ impl Manager {
         };
         let mut views = Vec::with_capacity(sessions.len());
         let snapshots = if sessions.iter().any(|s| s.pr.is_some()) {
-            self.store().pr_snapshots()?
+            self.store().pr_snapshots_shared()?
         } else {
             Default::default()
         };
@@ -348,6 +356,9 @@ impl Manager {
             if s.status.is_terminal() && limits.contains_key(&s.id.to_string()) {
                 self.store().clear_limit(&s.id.to_string())?;
                 limits.remove(&s.id.to_string());
+            }
+            if !views_wanted {
+                continue;
             }
             // Not probed: what its hooks say it does, while that is its activity.
             let hooked = || {
@@ -425,12 +436,17 @@ impl Manager {
     /// has read, so a reading moves its session at once, by the same rules and on the
     /// same view of the agent as the probe's.
     pub(crate) fn decide_readings(&self, project: Option<&str>) -> Result<(), ManagerError> {
-        let snapshots = self.store().pr_snapshots()?;
-        let sessions = self.store().sessions(&SessionFilter {
+        let snapshots = self.store().pr_snapshots_shared()?;
+        let sessions = self.store().sessions_shared(&SessionFilter {
             project: project.map(str::to_owned),
             include_archived: false,
         })?;
-        for mut s in sessions {
+        for s in sessions {
+            // Copied only when its reading may move it.
+            if s.pr.is_none() {
+                continue;
+            }
+            let mut s = Session::clone(&s);
             let id = s.id.clone();
             self.decide_reading(&mut s, snapshots.get(&id))?;
         }

@@ -155,7 +155,7 @@ struct Parsed {
     /// The last read of every pull-request reading, and its moment.
     snapshots: Option<(
         Moment,
-        std::collections::HashMap<crate::model::SessionId, PrSnapshot>,
+        Arc<std::collections::HashMap<crate::model::SessionId, PrSnapshot>>,
     )>,
 }
 
@@ -302,8 +302,14 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "the store could not switch to WAL mode");
         }
-        retry_busy(|| conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"))
-            .map_err(open_err)?;
+        // A page cache of 1 MiB (SQLite's default is 2): the rows read most are kept
+        // parsed above it, and the host holds two connections for as long as it runs.
+        retry_busy(|| {
+            conn.execute_batch(
+                "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-1024;",
+            )
+        })
+        .map_err(open_err)?;
         let written = std::sync::Arc::new(Written::default());
         let counts = written.clone();
         conn.update_hook(Some(

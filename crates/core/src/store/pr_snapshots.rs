@@ -117,6 +117,14 @@ impl Store {
     /// Every session's last reading. A reading whose JSON is the one this connection
     /// parsed last time is not parsed again.
     pub fn pr_snapshots(&self) -> Result<HashMap<SessionId, PrSnapshot>, StoreError> {
+        Ok(HashMap::clone(&*self.pr_snapshots_shared()?))
+    }
+
+    /// [`Store::pr_snapshots`], shared with the store's kept read instead of copied:
+    /// for a reader that only looks.
+    pub fn pr_snapshots_shared(
+        &self,
+    ) -> Result<std::sync::Arc<HashMap<SessionId, PrSnapshot>>, StoreError> {
         // Kept whole, like the sessions: read again once something was committed.
         let moment = self.moment(super::Kept::Readings)?;
         if let Some((_, kept)) = self
@@ -171,6 +179,7 @@ impl Store {
                     .is_ok_and(|id| out.contains_key(&id))
             });
         }
+        let out = std::sync::Arc::new(out);
         if let Some(at) = moment {
             parsed.snapshots = Some((at, out.clone()));
         }

@@ -295,6 +295,19 @@ impl Store {
     /// Read whole, every project's, and kept: read again only once something was
     /// committed (the host reads them several times a pass, most passes changing none).
     pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+        Ok(self
+            .sessions_shared(filter)?
+            .iter()
+            .map(|s| Session::clone(s))
+            .collect())
+    }
+
+    /// [`Store::sessions`], shared with the store's kept read instead of copied: for a
+    /// reader that only looks.
+    pub fn sessions_shared(
+        &self,
+        filter: &SessionFilter,
+    ) -> Result<Vec<std::sync::Arc<Session>>, StoreError> {
         let moment = self.moment(super::Kept::Sessions)?;
         let slot = |parsed: &super::Parsed| {
             if filter.include_archived {
@@ -352,11 +365,14 @@ impl Store {
         Ok(out)
     }
 
-    /// The sessions of the filter's project (all of them with none), copied out.
-    fn of_project(list: &[std::sync::Arc<Session>], filter: &SessionFilter) -> Vec<Session> {
+    /// The sessions of the filter's project (all of them with none).
+    fn of_project(
+        list: &[std::sync::Arc<Session>],
+        filter: &SessionFilter,
+    ) -> Vec<std::sync::Arc<Session>> {
         list.iter()
             .filter(|s| filter.project.as_ref().is_none_or(|p| &s.project == p))
-            .map(|s| Session::clone(s))
+            .cloned()
             .collect()
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 pub const KEEP_CHANGES: usize = 10_000;
 /// How many bytes (as JSON) of changes are kept, so a run of large readings cannot
 /// make the host large.
-pub const KEEP_BYTES: usize = 8 * 1024 * 1024;
+pub const KEEP_BYTES: usize = 2 * 1024 * 1024;
 
 /// One published change and its sequence number.
 #[derive(Debug, Clone, PartialEq)]

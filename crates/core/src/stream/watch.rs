@@ -257,11 +257,11 @@ impl Watcher {
             self.pr_marks = marks;
             return Ok(());
         }
-        let mut readings = self.store.pr_snapshots()?;
+        let readings = self.store.pr_snapshots_shared()?;
         let mut moved: Vec<SessionId> = moved.into_iter().cloned().collect();
         moved.sort();
         for id in moved {
-            let Some(reading) = readings.remove(&id) else {
+            let Some(reading) = readings.get(&id).cloned() else {
                 continue;
             };
             let change = match self.state.pull_requests.get(&id) {

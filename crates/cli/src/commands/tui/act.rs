@@ -200,9 +200,26 @@ pub fn attach(m: &Manager, id: &str) -> Outcome {
             .output()
             .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         if out.status.success() {
-            return Ok(format!(
-                "{id}: switched to it (detach or switch back to return)"
-            ));
+            // tmux's own key for the last session brings this client back here.
+            let prefix = std::process::Command::new(program)
+                .args(&args[..switch])
+                .args(["show-options", "-gv", "prefix"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .filter(|p| !p.is_empty() && p != "None")
+                .unwrap_or_else(|| "the tmux prefix".to_owned());
+            let back = format!("{prefix} L (tmux's last session) comes back to ao tui");
+            // Said where the person now looks: on the status line of the session they
+            // switched to.
+            let _ = std::process::Command::new(program)
+                .args(&args[..switch])
+                .args(["display-message", "-d", "5000", back.as_str()])
+                .stdin(std::process::Stdio::null())
+                .output();
+            return Ok(format!("{id}: switched to it; {back}"));
         }
         args[switch] = "attach-session".to_owned();
     }
