@@ -960,6 +960,25 @@ fn in_a_browser_the_session_page_shows_the_pane_types_into_it_and_refuses_a_kill
             rows.iter().any(|l| l.contains("hello from the task"))
         })
         .await;
+        // The pane's 220 columns fill the terminal's box in a 1280-pixel window: as
+        // large a font as fits, and nothing to scroll sideways.
+        let fitted = page
+            .execute(
+                "const b = document.querySelector('#terminal');
+                 return [window.aoTerm.options.fontSize, window.aoTerm.cols, window.aoFit().cols,
+                         b.scrollWidth, b.clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let n = |i: usize| fitted[i].as_f64().unwrap();
+        assert_eq!(n(1), 220.0, "{fitted}");
+        assert!(
+            n(2) >= 220.0 && n(2) <= 226.0,
+            "the pane does not fill the box: {fitted}"
+        );
+        assert!(n(0) >= 9.0, "a font too small to read: {fitted}");
+        assert!(n(3) <= n(4), "the terminal scrolls sideways: {fitted}");
         let text = |css: &'static str| {
             let page = page.clone();
             async move {

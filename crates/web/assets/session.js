@@ -10,6 +10,7 @@ text($("#sid"), id);
 document.title = "ao " + id;
 
 const term = new Terminal({ scrollback: 5000, fontSize: 13, cursorBlink: false });
+window.aoFit = () => fit.proposeDimensions(); // read by the tests: what fits the box
 const fit = new FitAddon.FitAddon(); // measures the cells that fit, for scale()
 term.loadAddon(fit);
 term.open($("#terminal"));
@@ -18,13 +19,21 @@ let control = false;
 let socket = null;
 let retry = 1000; // after the terminal closes (the pane ended, the host restarted): backing off to 30 s
 
-// The pane's size is the agent's: the page shrinks its font to show it whole, and
-// never asks the pane to change.
+// The pane's size is the agent's: the page sizes its font so the pane's width fills
+// the terminal's box exactly (down to 8 px, then the box scrolls), and never asks the
+// pane to change. A cell's width follows the font's size, so one step gets close and a
+// second, from the measured result, settles it.
+const FONT = 13;
 function scale() {
-  const want = fit.proposeDimensions();
-  if (!want || want.cols >= term.cols) return;
-  term.options.fontSize = Math.max(9, Math.floor(term.options.fontSize * want.cols / term.cols));
+  term.options.fontSize = FONT;
+  for (let i = 0; i < 2; i++) {
+    const want = fit.proposeDimensions();
+    if (!want || want.cols >= term.cols) return;
+    const size = Math.floor(10 * term.options.fontSize * want.cols / term.cols) / 10;
+    term.options.fontSize = Math.max(8, size);
+  }
 }
+window.addEventListener("resize", () => { if (term.cols) scale(); });
 
 function connect() {
   const live = $("#live");
