@@ -445,6 +445,16 @@ fn tui_shows_a_pull_request_and_merges_opens_restores_spawns_and_clicks() {
         s.contains("─ app-2 ") || s.contains(" app-2 ─")
     });
 
+    // Fixed and approved: `m` on app-1 merges it, as `ao session merge` would.
+    gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+    gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+    tui.keys(&["Up"]);
+    tui.wait("app-1 selected", |s| s.contains(" app-1 ─"));
+    tui.keys(&["m"]);
+    tui.shows("merge the pull request of app-1? y does it");
+    tui.keys(&["y"]);
+    tui.shows(&format!("app-1: merged pull request #{pr}"));
+
     tui.keys(&["q"]);
     tui.restored(0);
     f.stop_host(host);
