@@ -699,7 +699,9 @@ fn the_host_applies_a_valid_config_edit_refuses_an_invalid_one_and_keeps_a_remov
         format!("{with_other}lifecycle:\n  probeInterval: 300ms\nreactions:\n  agent-stuck:\n    threshold: 10m\n"),
     )
     .unwrap();
-    let said = wait_until("the edit applied", || {
+    // A reload lets the acts in flight finish (up to 10 s) and starts the host's loops
+    // and stream again: on a loaded machine, more than the usual 20 s.
+    let said = ao_tests::wait_for("the edit applied", Duration::from_secs(60), || {
         event_messages(&f)
             .into_iter()
             .find(|m| m.starts_with("config reloaded from"))

@@ -428,3 +428,71 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     assert!(called.contains("list-panes -a"), "{called}");
     f.stop_host(host);
 }
+
+/// A host started for some projects only is not taken to have seen the others: `ao
+/// status` probes their sessions itself, quiet or not.
+#[test]
+fn status_probes_the_projects_a_scoped_host_does_not_watch() {
+    let f = Fleet::new("");
+    let web = f.env.repo_with_origin("web", "main");
+    let project = |id: &str, path: &Path| {
+        format!(
+            "  {id}:\n    path: {}\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+            path.display()
+        )
+    };
+    std::fs::write(
+        f.repo.join("agent-orchestrator.yaml"),
+        format!(
+            "runtimes:\n  tmux:\n    socket: {}\nreadyThresholdMs: 500\nlifecycle:\n  probeInterval: 200ms\nprojects:\n{}{}",
+            f.socket.display(),
+            project("app", &f.repo),
+            project("web", &web),
+        ),
+    )
+    .unwrap();
+    f.ao(&["spawn", "app", "--prompt", "first"]).success();
+    f.ao(&["spawn", "web", "--prompt", "second"]).success();
+    // Both quiet, as a probe without a host found them.
+    wait_until("both idle", || {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
+        (list.len() == 2 && list.iter().all(|s| s["activity"] == "idle")).then_some(())
+    });
+    let host = f.ao_child(&["start", "app", "--no-orchestrator", "--no-dashboard"]);
+    wait_until("the host's probe", || {
+        let out = f.ao(&["status"]).stdout;
+        (out.contains("last probe ") && !out.contains("last probe not yet")).then_some(())
+    });
+    let shim = f.env.root().join("status-shim");
+    let calls = f.env.root().join("status-tmux-calls");
+    ao_tests::wrap_program(&shim, "tmux", |real| {
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec {real} \"$@\"\n",
+            calls.display()
+        )
+    });
+    let called = |args: &[&str]| {
+        let _ = std::fs::remove_file(&calls);
+        let mut cmd = f.env.command(ao_tests::ao_bin());
+        cmd.args(args)
+            .current_dir(&f.repo)
+            .env("PATH", ao_tests::path_with(&shim));
+        Run::of(cmd, &f.repo).success();
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    };
+    assert_eq!(
+        called(&["status", "-p", "app"]),
+        "",
+        "app is the host's to probe"
+    );
+    assert!(
+        called(&["status", "-p", "web"]).contains("list-panes"),
+        "web is no host's: ao status probes it"
+    );
+    assert!(
+        called(&["status"]).contains("list-panes"),
+        "the whole fleet is not the host's: ao status probes it"
+    );
+    f.stop_host(host);
+}

@@ -32,6 +32,12 @@ function scale() {
     const size = Math.floor(10 * term.options.fontSize * want.cols / term.cols) / 10;
     term.options.fontSize = Math.max(8, size);
   }
+  // Glyph widths round: a last few tenths of a pixel off, until it fits.
+  for (let i = 0; i < 20 && term.options.fontSize > 8; i++) {
+    const want = fit.proposeDimensions();
+    if (!want || want.cols >= term.cols) return;
+    term.options.fontSize = Math.round(10 * term.options.fontSize - 1) / 10;
+  }
 }
 window.addEventListener("resize", () => { if (term.cols) scale(); });
 

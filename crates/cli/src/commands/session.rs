@@ -651,7 +651,7 @@ fn list_refreshed(
         }
         // While a host probes, the quiet sessions are shown as it last saw them (at
         // most a few seconds ago: no probe of every terminal); else all are probed.
-        let views = if !refresh && m.host_probing().is_some() {
+        let views = if !refresh && m.host_probing(project).is_some() {
             m.status_seen(project, all).await?
         } else {
             m.status(project, all).await?

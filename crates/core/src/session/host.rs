@@ -45,6 +45,9 @@ pub struct HostState {
     pub last_probe: Option<i64>,
     /// When it last polled the pull requests.
     pub last_poll: Option<i64>,
+    /// The projects it watches (`ao start PROJECT...`); empty: every project.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
 }
 
 /// The host's lock: the file names the host's pid, and (on unix) the host holds an
@@ -128,12 +131,16 @@ impl Manager {
             .filter(|h| h.pid == pid)
     }
 
-    /// The running host's state, when it probed the sessions lately (within two of its
-    /// probe intervals and 5 s): what it saw is then as fresh as a probe would be.
-    pub fn host_probing(&self) -> Option<HostState> {
+    /// The running host's state, when it watches `project` (every project: None) and
+    /// probed them all lately, within two of its probe intervals and 5 s: what it saw
+    /// is then as fresh as a probe would be.
+    pub fn host_probing(&self, project: Option<&str>) -> Option<HostState> {
         let (probe, _) = self.intervals();
         let fresh = 2 * probe.as_millis() as i64 + 5_000;
         self.host_state()
+            .filter(|h| {
+                h.projects.is_empty() || project.is_some_and(|p| h.projects.iter().any(|w| w == p))
+            })
             .filter(|h| h.last_probe.is_some_and(|t| now_ms() - t <= fresh))
     }
 
@@ -230,6 +237,7 @@ impl Manager {
         let state = std::cell::RefCell::new(HostState {
             pid: std::process::id(),
             started_at: now_ms(),
+            projects: projects.to_vec(),
             ..HostState::default()
         });
         self.record_host(&state.borrow());
@@ -268,12 +276,17 @@ impl Manager {
         let probe = async {
             loop {
                 let started = tokio::time::Instant::now();
+                let mut probed = true;
                 for scope in &scopes {
                     if let Err(e) = self.probe_pass(*scope).await {
                         tracing::warn!("probe failed: {e}");
+                        probed = false;
                     }
                 }
-                state.borrow_mut().last_probe = Some(now_ms());
+                // Only a whole probe counts: `ao status` trusts what it saw.
+                if probed {
+                    state.borrow_mut().last_probe = Some(now_ms());
+                }
                 self.record_host(&state.borrow());
                 decide_now.notify_one();
                 tokio::time::sleep_until(started + probe_every).await;

@@ -475,6 +475,16 @@ impl Manager {
         // The task is delivered: from here on nothing is undone. A one-shot agent may have
         // done its work and exited already; its session is recorded as over.
         let exit = self.agent_exit_now(s).await;
+        // A program that could not be run at all (exit codes 126, 127) took no task,
+        // however quickly it was seen running: the spawn failed, and is undone.
+        if let Some(e) = exit.as_ref().filter(|e| matches!(e.code, Some(126 | 127))) {
+            return Err(ManagerError::AgentExited {
+                code: e.code,
+                when: "before it was ready".into(),
+                diagnosis: plugins.agent.diagnose(&e.output, &ctx.config),
+                output: e.output.clone(),
+            });
+        }
         s.status = SessionStatus::Working;
         s.spawn_pid = None;
         s.activity = Some(if question.is_some() {
