@@ -356,6 +356,30 @@ fn a_home_too_long_for_a_socket_gets_a_private_directory_elsewhere() {
     assert!(!dir.exists(), "the socket's directory outlived its host");
 }
 
+/// Runs `ao ARGS` with a `tmux` first on its PATH (not the host's) that logs its calls:
+/// what it printed, and the tmux calls it made.
+fn logging_tmux(f: &Fleet, args: &[&str]) -> (String, String) {
+    let shim = f.env.root().join("status-shim");
+    let calls = f.env.root().join("status-tmux-calls");
+    if !shim.join("tmux").exists() {
+        ao_tests::wrap_program(&shim, "tmux", |real| {
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec {real} \"$@\"\n",
+                calls.display()
+            )
+        });
+    }
+    let _ = std::fs::remove_file(&calls);
+    let mut cmd = f.env.command(ao_tests::ao_bin());
+    cmd.args(args)
+        .current_dir(&f.repo)
+        .env("PATH", ao_tests::path_with(&shim));
+    let run = Run::of(cmd, &f.repo);
+    run.success();
+    let called = std::fs::read_to_string(&calls).unwrap_or_default();
+    (run.stdout, called)
+}
+
 /// While a host probes, `ao status` shows the quiet sessions as the host last saw them,
 /// with no call to tmux, and probes one that works; `--refresh` probes them all.
 #[test]
@@ -377,26 +401,7 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
             serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
         (list.len() == 2 && list.iter().all(|s| s["activity"] == "idle")).then_some(())
     });
-    // A `tmux` first on the PATH of `ao status` (not the host's) that logs its calls.
-    let shim = f.env.root().join("status-shim");
-    let calls = f.env.root().join("status-tmux-calls");
-    ao_tests::wrap_program(&shim, "tmux", |real| {
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec {real} \"$@\"\n",
-            calls.display()
-        )
-    });
-    let status = |args: &[&str]| {
-        let _ = std::fs::remove_file(&calls);
-        let mut cmd = f.env.command(ao_tests::ao_bin());
-        cmd.args(args)
-            .current_dir(&f.repo)
-            .env("PATH", ao_tests::path_with(&shim));
-        let run = Run::of(cmd, &f.repo);
-        run.success();
-        let called = std::fs::read_to_string(&calls).unwrap_or_default();
-        (run.stdout, called)
-    };
+    let status = |args: &[&str]| logging_tmux(&f, args);
     let (out, called) = status(&["status"]);
     assert!(out.contains("app-1") && out.contains("app-2"), "{out}");
     assert!(out.contains("host: running"), "{out}");
@@ -464,23 +469,7 @@ fn status_probes_the_projects_a_scoped_host_does_not_watch() {
         let out = f.ao(&["status"]).stdout;
         (out.contains("last probe ") && !out.contains("last probe not yet")).then_some(())
     });
-    let shim = f.env.root().join("status-shim");
-    let calls = f.env.root().join("status-tmux-calls");
-    ao_tests::wrap_program(&shim, "tmux", |real| {
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec {real} \"$@\"\n",
-            calls.display()
-        )
-    });
-    let called = |args: &[&str]| {
-        let _ = std::fs::remove_file(&calls);
-        let mut cmd = f.env.command(ao_tests::ao_bin());
-        cmd.args(args)
-            .current_dir(&f.repo)
-            .env("PATH", ao_tests::path_with(&shim));
-        Run::of(cmd, &f.repo).success();
-        std::fs::read_to_string(&calls).unwrap_or_default()
-    };
+    let called = |args: &[&str]| logging_tmux(&f, args).1;
     assert_eq!(
         called(&["status", "-p", "app"]),
         "",
