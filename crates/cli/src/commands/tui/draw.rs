@@ -229,12 +229,7 @@ fn draw_preview(f: &mut Frame<'_>, area: Rect, app: &App) {
         Some(p) => format!(" {} ", p.id),
         None => " no session ".to_owned(),
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(title)
-        .border_style(paint(app.color, Color::DarkGray));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = titled(f, area, title, app.color);
     match &app.preview {
         Some(p) if p.unavailable.is_some() => {
             let why = p.unavailable.clone().unwrap_or_default();
@@ -243,6 +238,17 @@ fn draw_preview(f: &mut Frame<'_>, area: Rect, app: &App) {
         Some(p) => f.render_widget(p.widget(app.color), inner),
         None => {}
     }
+}
+
+/// The preview's frame, a rule with `title` on top: the area inside it.
+fn titled(f: &mut Frame<'_>, area: Rect, title: String, color: bool) -> Rect {
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(title)
+        .border_style(paint(color, Color::DarkGray));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    inner
 }
 
 /// The selected session's pull request: what fails and what is asked of it (`p`).
@@ -256,12 +262,7 @@ fn draw_pr(f: &mut Frame<'_>, area: Rect, app: &App, id: &str) {
         ),
         None => format!(" {id} · pull request (p: terminal) "),
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(title)
-        .border_style(paint(app.color, Color::DarkGray));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = titled(f, area, title, app.color);
     let Some(snap) = pr else {
         f.render_widget(Paragraph::new("no pull request yet"), inner);
         return;
