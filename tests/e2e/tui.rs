@@ -479,13 +479,12 @@ fn tui_inside_aos_tmux_switches_to_a_session_and_its_key_comes_back() {
         s.contains("WORKING (1)") && s.contains("app-1")
     });
     tui.keys(&["Enter"]);
-    let screen = tui.wait("the client switched to app-1", |s| {
-        s.contains("first task") && !s.contains("WORKING (1)")
+    // The status line's message follows the switch: both are waited for.
+    tui.wait("the client switched to app-1, saying the way back", |s| {
+        s.contains("first task")
+            && !s.contains("WORKING (1)")
+            && s.contains("C-b L (tmux's last session) comes back to ao tui")
     });
-    assert!(
-        screen.contains("C-b L (tmux's last session) comes back to ao tui"),
-        "{screen}"
-    );
     tui.keys(&["C-b", "L"]);
     tui.wait("the list again, saying how it came back", |s| {
         s.contains("WORKING (1)") && s.contains("app-1: switched to it; C-b L")

@@ -155,9 +155,18 @@ mod server {
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
                 let _ = std::fs::remove_file(&path);
             }
-            let listener = UnixListener::bind(&path).map_err(listen)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(listen)?;
+            // Bound under a name of the same length (so it fits wherever the socket's
+            // does), made 0600, and only then given its name: no client ever finds it
+            // with the mode the umask gave it.
+            let fresh = path.with_file_name(".host.new");
+            let _ = std::fs::remove_file(&fresh);
+            let listener = UnixListener::bind(&fresh).map_err(listen)?;
+            let named = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
+                .and_then(|()| std::fs::rename(&fresh, &path));
+            if let Err(e) = named {
+                let _ = std::fs::remove_file(&fresh);
+                return Err(listen(e));
+            }
             let stop = Arc::new(AtomicBool::new(false));
             let thread = {
                 let stop = stop.clone();
@@ -333,5 +342,36 @@ mod tests {
         // The same home, the same place; another home, another.
         assert_eq!(socket_path(&long), path);
         assert_ne!(socket_path(&long.join("y")), path);
+    }
+
+    /// A client looking while the host starts never finds the socket open to others:
+    /// it appears with its mode already 0600, whatever the umask gave it.
+    #[cfg(unix)]
+    #[test]
+    fn the_socket_is_never_seen_with_the_umasks_mode() {
+        use crate::stream::{Hub, State};
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let home = tempfile::tempdir().unwrap();
+        let path = socket_path(home.path());
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let looker = {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                while !done.load(Ordering::SeqCst) {
+                    if let Ok(m) = std::fs::symlink_metadata(&path) {
+                        seen.insert(m.permissions().mode() & 0o777);
+                    }
+                }
+                seen
+            })
+        };
+        for _ in 0..300 {
+            drop(server::Server::start(home.path(), Hub::new(State::default())).unwrap());
+        }
+        done.store(true, Ordering::SeqCst);
+        let seen = looker.join().unwrap();
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), [0o600]);
     }
 }
