@@ -2,7 +2,7 @@
 //! other sites' pages out, the board's snapshot and its server-sent events, and the board
 //! in a real browser.
 
-use ao_tests::github::{FakeGitHub, TOKEN as TOKEN_GH};
+use ao_tests::github::{FakeGitHub, FakeThread, TOKEN as TOKEN_GH};
 use ao_tests::{Fleet, wait_until};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -455,7 +455,8 @@ impl Drop for Driver {
 
 const BROWSER: &str = "/usr/bin/chromium";
 
-/// A headless browser session of `driver`, its profile under the test's root.
+/// A headless browser session of `driver` in a 1280×900 window, its profile under the
+/// test's root.
 async fn browser(f: &Fleet, driver: &Driver) -> fantoccini::Client {
     let profile = f.env.root().join("chromium-profile");
     let caps = serde_json::json!({
@@ -469,6 +470,30 @@ async fn browser(f: &Fleet, driver: &Driver) -> fantoccini::Client {
             ],
         }
     });
+    connect(driver, caps).await
+}
+
+/// A headless browser session of `driver` as a phone: a 390×844 screen, touch.
+async fn phone(f: &Fleet, driver: &Driver) -> fantoccini::Client {
+    let profile = f.env.root().join("chromium-phone");
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": BROWSER,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=390,844",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "mobileEmulation": {
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true },
+            },
+        }
+    });
+    connect(driver, caps).await
+}
+
+async fn connect(driver: &Driver, caps: serde_json::Value) -> fantoccini::Client {
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
     };
@@ -1065,5 +1090,147 @@ fn in_a_browser_the_session_page_shows_the_pane_types_into_it_and_refuses_a_kill
     let status = f.ao(&["status", "--json"]);
     assert!(status.stdout.contains("\"app-1\""), "{}", status.stdout);
     assert!(!status.stdout.contains("\"killed\""), "{}", status.stdout);
+    host.stop(&f);
+}
+
+/// What the page's element `css` reads.
+async fn text_of(page: &fantoccini::Client, css: &str) -> String {
+    page.find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the page's element `css` reads something `check` accepts; returns it.
+async fn wait_for_text(
+    page: &fantoccini::Client,
+    what: &str,
+    css: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = match page.find(fantoccini::Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if check(&got) {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what} ({css}); it reads {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Presses the button `css` twice: the second press confirms.
+async fn press_confirmed(page: &fantoccini::Client, css: &str) {
+    let b = page.find(fantoccini::Locator::Css(css)).await.unwrap();
+    b.clone().click().await.unwrap();
+    assert!(b.text().await.unwrap().starts_with("confirm"));
+    b.click().await.unwrap();
+}
+
+/// Whether the page is wider than its window (a phone would scroll it sideways).
+async fn scrolls_sideways(page: &fantoccini::Client) -> serde_json::Value {
+    page.execute(
+        "const d = document.documentElement; \
+         return d.scrollWidth > window.innerWidth ? [d.scrollWidth, window.innerWidth] : null;",
+        vec![],
+    )
+    .await
+    .unwrap()
+}
+
+/// On a phone: the board fits the screen, and the session page's PR card says what
+/// blocks the merge, lists the open threads, refuses the merge in the CLI's words while
+/// blocked, and merges the checked head once CI passed and a reviewer approved.
+#[test]
+fn on_a_phone_the_pr_card_says_what_blocks_and_its_button_merges() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet(&gh);
+    let Some(driver) = Driver::start(&f) else {
+        return;
+    };
+    let host = Host::start(&f);
+    let pr = spawn_with_pr(&f, &gh, "app-1", "Fix the login");
+    gh.thread(
+        "acme/app",
+        pr,
+        FakeThread {
+            path: "src/lib.rs".into(),
+            line: Some(7),
+            body: "Rename this".into(),
+            author: "rev".into(),
+            ..FakeThread::default()
+        },
+    );
+    let link = login_link(&f);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = phone(&f, &driver).await;
+        page.goto(&link).await.unwrap();
+        wait_for_element(
+            &page,
+            "app-1 pending",
+            "#zone-pending .card[data-id='app-1']",
+        )
+        .await;
+        let size = page
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(size, serde_json::json!([390, 844]));
+        assert_eq!(scrolls_sideways(&page).await, serde_json::Value::Null);
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-phone-board.png"), png).unwrap();
+        page.find(fantoccini::Locator::Css(".card[data-id='app-1'] a.id"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // Blocked: what blocks it, and the open thread.
+        let blockers = wait_for_text(&page, "the blockers", "#blockers", |t| {
+            t.contains("checks pending: build")
+        })
+        .await;
+        assert!(blockers.contains("no approving review yet"), "{blockers}");
+        let threads = wait_for_text(&page, "the open thread", "#threads", |t| {
+            t.contains("Rename this")
+        })
+        .await;
+        assert!(threads.contains("src/lib.rs:7 rev:"), "{threads}");
+        press_confirmed(&page, "#merge").await;
+        wait_for_element(&page, "the refusal", "#said[data-ok='false']").await;
+        let said = text_of(&page, "#said").await;
+        assert!(said.contains("checks pending: build"), "{said}");
+        // CI passes and a reviewer approves: nothing blocks, and the button merges.
+        gh.check("acme/app", pr, "build", Some("SUCCESS"), true, "");
+        gh.edit_pr("acme/app", pr, |p| p.review = Some("APPROVED".into()));
+        wait_for_element(&page, "the merge ready", "#merge[data-ready]").await;
+        assert_eq!(text_of(&page, "#blockers").await, "");
+        assert_eq!(scrolls_sideways(&page).await, serde_json::Value::Null);
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-phone-session.png"), png).unwrap();
+        press_confirmed(&page, "#merge").await;
+        wait_for_element(&page, "the merge's answer", "#said[data-ok='true']").await;
+        let said = text_of(&page, "#said").await;
+        assert!(
+            said.contains(&format!("app-1: merged pull request #{pr} at ")),
+            "{said}"
+        );
+        page.close().await.unwrap();
+    });
+    let mut state = String::new();
+    gh.edit_pr("acme/app", pr, |p| state = p.state.clone());
+    assert_eq!(state, "MERGED");
     host.stop(&f);
 }

@@ -97,20 +97,30 @@ $("#send").addEventListener("submit", (e) => {
   const line = $("#line");
   if (line.value.trim()) { act("send", { text: line.value }); line.value = ""; }
 });
-let killArmed = null;
-$("#kill").addEventListener("click", () => {
-  const b = $("#kill");
-  if (!killArmed) {
-    text(b, "confirm kill");
-    killArmed = setTimeout(() => { killArmed = null; text(b, "kill"); }, 5000);
-    return;
-  }
-  clearTimeout(killArmed);
-  killArmed = null;
-  text(b, "kill");
-  act("kill");
-});
 $("#restore").addEventListener("click", () => act("restore"));
+// A button that acts on a second press within 5 s: kill and merge cannot be taken back.
+function confirmed(sel, label, then) {
+  let armed = null;
+  $(sel).addEventListener("click", () => {
+    const b = $(sel);
+    if (!armed) {
+      text(b, "confirm " + label);
+      armed = setTimeout(() => { armed = null; text(b, label); }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    text(b, label);
+    then();
+  });
+}
+confirmed("#kill", "kill", () => act("kill"));
+confirmed("#merge", "merge", () => act("merge"));
+$("#claim").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const pr = $("#claim-pr");
+  if (pr.value.trim()) { act("claim", { pr: pr.value.trim() }); pr.value = ""; }
+});
 
 function draw(f) {
   const c = f.card;
@@ -131,9 +141,20 @@ function draw(f) {
     a.target = "_blank";
     text(a, "#" + c.pr.number);
     pr.append(a, " " + c.pr.state + ", CI " + c.pr.ci + ", " + c.pr.review.replace(/_/g, " ")
-      + (c.pr.conflicts ? ", conflicts" : "") + (f.mergeable ? ", mergeable" : "")
-      + (f.unresolved_threads ? ", " + f.unresolved_threads + " unresolved threads" : ""));
+      + (c.pr.conflicts ? ", conflicts" : "") + (f.mergeable ? ", mergeable" : ""));
   } else text(pr, "—");
+  const card = $("#prcard");
+  card.hidden = !c.pr;
+  text($("#pr-read"), f.read_at ? "read " + new Date(f.read_at).toLocaleTimeString()
+    + (f.read_error ? "; a later read failed: " + f.read_error : "") : "");
+  const open = c.pr && c.pr.state === "open";
+  $("#merge").hidden = !open;
+  $("#merge").toggleAttribute("data-ready", open && f.blockers.length === 0);
+  $("#blockers").replaceChildren(...(open ? f.blockers : []).map((b) => {
+    const li = document.createElement("li");
+    text(li, b);
+    return li;
+  }));
   $("#checks").replaceChildren(...f.checks.map((k) => {
     const li = document.createElement("li");
     li.dataset.v = k.state;
@@ -143,6 +164,15 @@ function draw(f) {
       text(pre, k.log_excerpt);
       li.append(pre);
     }
+    return li;
+  }));
+  $("#threads").replaceChildren(...f.threads.map((t) => {
+    const li = document.createElement("li");
+    const where = document.createElement("span");
+    where.className = "where";
+    text(where, (t.path ? t.path + (t.line ? ":" + t.line : "") : "on the pull request")
+      + " " + (t.author || "someone") + ":");
+    li.append(where, t.body);
     return li;
   }));
   $("#events").replaceChildren(...f.events.map((e) => {

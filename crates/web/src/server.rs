@@ -237,6 +237,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/sessions/{id}/send", post(send))
         .route("/api/sessions/{id}/kill", post(kill))
         .route("/api/sessions/{id}/restore", post(restore))
+        .route("/api/sessions/{id}/merge", post(merge))
+        .route("/api/sessions/{id}/claim", post(claim))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(app.clone(), needs_login));
     Router::new()
@@ -531,7 +533,17 @@ async fn session_facts(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
     let Some(hub) = live::hub(&mut hubs).await else {
         return no_stream();
     };
-    match session::facts(&hub.state(), &id, app.settings.zones) {
+    // The scm's name for the words "does not consider it mergeable"; a config that
+    // builds no manager just now still shows the facts.
+    let project = id
+        .parse::<ao_core::model::SessionId>()
+        .ok()
+        .and_then(|sid| hub.state().session(&sid).map(|s| s.session.project.clone()));
+    let scm_name = match (project, (app.ops.manager)()) {
+        (Some(p), Ok(m)) => m.scm_name(&p),
+        _ => "the scm".to_owned(),
+    };
+    match session::facts(&hub.state(), &id, app.settings.zones, &scm_name) {
         Some(f) => json(StatusCode::OK, &f),
         None => json(
             StatusCode::NOT_FOUND,
@@ -616,6 +628,103 @@ async fn restore(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     };
     let r = m.restore(&id).await;
     acted(&app, r, format!("{id} restored"))
+}
+
+/// A JSON body's fields, or the answer saying what it should have been.
+fn body_of<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, Box<Response>> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(json(
+            StatusCode::BAD_REQUEST,
+            &Said {
+                ok: false,
+                message: format!("the body is not {shape}: {e}"),
+                hint: None,
+            },
+        ))
+    })
+}
+
+/// `POST /api/sessions/<id>/merge`, optionally with `{"method": "merge"|"squash"|"rebase"}`:
+/// `ao session merge`: reads the PR now and merges the head it read, or says what blocks it.
+async fn merge(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct How {
+        #[serde(default)]
+        method: Option<ao_core::plugin::MergeMethod>,
+    }
+    let how = match body_of::<How>(&body, r#"{"method": "merge" | "squash" | "rebase"}"#) {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let method = how.method.unwrap_or(ao_core::plugin::MergeMethod::Merge);
+    match m.merge(&id, method, false).await {
+        Ok(pr) => {
+            let head: String = pr.head_sha.chars().take(12).collect();
+            let message = format!("{id}: merged pull request #{} at {head}", pr.pr.number);
+            json(StatusCode::OK, &Said::done(message))
+        }
+        Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    }
+}
+
+/// `POST /api/sessions/<id>/claim` with `{"pr": "12"}` (a number, `#12` or its address):
+/// `ao session claim-pr`.
+async fn claim(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Which {
+        pr: String,
+    }
+    let which = match body_of::<Which>(&body, r#"{"pr": "<number, #number or address>"}"#) {
+        Ok(w) if !w.pr.trim().is_empty() => w,
+        Ok(_) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &Said {
+                    ok: false,
+                    message: "which pull request? the body is {\"pr\": \"12\"}".into(),
+                    hint: None,
+                },
+            );
+        }
+        Err(r) => return *r,
+    };
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    match m.claim_pr(&id, which.pr.trim()).await {
+        Ok(c) => {
+            let mut message = format!("{id} now owns pull request #{}", c.status.pr.number);
+            if let Some(from) = &c.switched_from {
+                message.push_str(&format!(
+                    "; its checkout moved from {from} to {}",
+                    c.status.head_branch
+                ));
+            }
+            for other in &c.taken_from {
+                message.push_str(&format!("; {other} no longer has it"));
+            }
+            json(StatusCode::OK, &Said::done(message))
+        }
+        Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    }
 }
 
 /// `GET /api/sessions/<id>/terminal`: the live terminal's WebSocket. A browser's must

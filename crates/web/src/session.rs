@@ -32,16 +32,30 @@ pub struct Facts {
     pub card: Card,
     /// The PR's checks, by name, with the failing ones' log tails.
     pub checks: Vec<ao_core::plugin::CheckRun>,
-    /// How many review threads are unresolved.
-    pub unresolved_threads: usize,
+    /// Its unresolved review threads.
+    pub threads: Vec<ao_core::plugin::ReviewThread>,
     /// Whether the host could merge the PR now.
     pub mergeable: bool,
+    /// What stands between the PR and its merge, in the CLI's words (empty when it can
+    /// merge, or there is no PR).
+    pub blockers: Vec<String>,
+    /// When the PR was last read (milliseconds since 1970), and why a later read failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
     /// Its newest events, oldest first.
     pub events: Vec<Event>,
 }
 
-/// The facts of session `id` in `state`, when it is live.
-pub fn facts(state: &State, id: &str, zones: ao_core::config::AttentionZones) -> Option<Facts> {
+/// The facts of session `id` in `state`, when it is live; `scm_name` is what its
+/// project's scm calls itself.
+pub fn facts(
+    state: &State,
+    id: &str,
+    zones: ao_core::config::AttentionZones,
+    scm_name: &str,
+) -> Option<Facts> {
     let s = state.session(&id.parse().ok()?)?;
     let pr = state.pull_requests.get(&s.session.id);
     let mut events: Vec<Event> = state
@@ -56,8 +70,15 @@ pub fn facts(state: &State, id: &str, zones: ao_core::config::AttentionZones) ->
     Some(Facts {
         card: card(s, pr, zones),
         checks: pr.map(|p| p.status.checks.clone()).unwrap_or_default(),
-        unresolved_threads: pr.map_or(0, |p| p.status.unresolved_threads.len()),
+        threads: pr
+            .map(|p| p.status.unresolved_threads.clone())
+            .unwrap_or_default(),
         mergeable: pr.is_some_and(|p| p.status.mergeable),
+        blockers: pr.map_or_else(Vec::new, |p| {
+            ao_core::session::blockers(&p.status, scm_name)
+        }),
+        read_at: pr.map(|p| p.fetched_at),
+        read_error: pr.and_then(|p| p.error.clone()),
         events,
     })
 }
@@ -205,12 +226,12 @@ mod tests {
         for i in 0..EVENTS + 5 {
             state.events.push_back(event(1, &format!("mine {i}")));
         }
-        let f = facts(&state, "app-1", AttentionZones::Simple).unwrap();
+        let f = facts(&state, "app-1", AttentionZones::Simple, "GitHub").unwrap();
         assert_eq!(f.card.id, "app-1");
         assert_eq!(f.events.len(), EVENTS);
         assert_eq!(f.events[0].message, "mine 5");
         assert!(f.events.iter().all(|e| e.message != "other"));
-        assert!(facts(&state, "app-3", AttentionZones::Simple).is_none());
-        assert!(facts(&state, "not an id", AttentionZones::Simple).is_none());
+        assert!(facts(&state, "app-3", AttentionZones::Simple, "GitHub").is_none());
+        assert!(facts(&state, "not an id", AttentionZones::Simple, "GitHub").is_none());
     }
 }

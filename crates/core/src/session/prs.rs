@@ -179,6 +179,14 @@ impl Unfinished {
 
 impl Manager {
     /// The project's scm, told its repository.
+    /// What project `project`'s scm calls itself, for words about its pull requests;
+    /// "the scm" when it has none that builds.
+    pub fn scm_name(&self, project: &str) -> String {
+        self.project(project)
+            .and_then(|p| self.scm(&p))
+            .map_or_else(|_| "the scm".to_owned(), |scm| scm.display_name())
+    }
+
     pub(crate) fn scm(&self, project: &ResolvedProject) -> Result<Arc<dyn Scm>, ManagerError> {
         self.build(
             crate::plugin::Slot::Scm,
