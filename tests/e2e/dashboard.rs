@@ -535,23 +535,29 @@ fn artefacts() -> std::path::PathBuf {
 }
 
 /// A fleet whose projects `app` and `web` (agent `cat`) have their repositories
-/// `acme/app` and `acme/web` on the fake GitHub, polled every second.
+/// `acme/app` and `acme/web` on the fake GitHub, polled every second; `app` takes its
+/// issues from GitHub.
 fn github_fleet(gh: &FakeGitHub) -> Fleet {
+    github_fleet_with(gh, "")
+}
+
+/// [`github_fleet`] with `top` added to the config's top level.
+fn github_fleet_with(gh: &FakeGitHub, top: &str) -> Fleet {
     gh.repo("acme/app");
     gh.repo("acme/web");
     let mut f = Fleet::new("");
     let web = f.env.repo_with_origin("web", "main");
-    let project = |id: &str, path: &std::path::Path| {
+    let project = |id: &str, path: &std::path::Path, tracker: &str| {
         format!(
-            "  {id}:\n    path: {}\n    repo: acme/{id}\n    tracker:\n      plugin: prompt\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+            "  {id}:\n    path: {}\n    repo: acme/{id}\n    tracker:\n      plugin: {tracker}\n    agent: command\n    agentConfig:\n      command: [cat]\n",
             path.display()
         )
     };
     let config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\nprojects:\n{}{}",
+        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n{top}projects:\n{}{}",
         f.socket.display(),
-        project("app", &f.repo),
-        project("web", &web),
+        project("app", &f.repo, "github"),
+        project("web", &web, "prompt"),
     );
     std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
     f.env.set("GH_TOKEN", TOKEN_GH);
@@ -1232,5 +1238,161 @@ fn on_a_phone_the_pr_card_says_what_blocks_and_its_button_merges() {
     let mut state = String::new();
     gh.edit_pr("acme/app", pr, |p| state = p.state.clone());
     assert_eq!(state, "MERGED");
+    host.stop(&f);
+}
+
+/// From the dashboard alone: the spawn form spawns a task, the issues page spawns an
+/// issue with its button and more by label, the pull requests page lists the PRs, and
+/// the events page follows the log live, with the dashboard notifier's notification
+/// shown on the page.
+#[test]
+fn in_a_browser_the_fleet_pages_spawn_list_and_follow() {
+    let gh = FakeGitHub::start();
+    let f = github_fleet_with(&gh, "notificationRouting:\n  info: [dashboard]\n");
+    let Some(driver) = Driver::start(&f) else {
+        return;
+    };
+    let footer = gh.issue("acme/app", "Fix the footer", "It overlaps.", &["bug"]);
+    let header = gh.issue("acme/app", "Fix the header", "Too tall.", &["bug"]);
+    let docs = gh.issue("acme/app", "Write the docs", "All of them.", &["docs"]);
+    let host = Host::start(&f);
+    let pr = spawn_with_pr(&f, &gh, "app-1", "Fix the login");
+    let link = login_link(&f);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = browser(&f, &driver).await;
+        page.goto(&link).await.unwrap();
+        wait_for_element(&page, "the board", ".card[data-id='app-1']").await;
+        let click = |css: String| {
+            let page = page.clone();
+            async move {
+                page.find(fantoccini::Locator::Css(&css))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+            }
+        };
+        // The pull requests page, from the board's navigation.
+        click(".nav a[href='/prs']".into()).await;
+        let row = wait_for_text(&page, "app-1's PR", "#prs tbody tr[data-id='app-1']", |t| {
+            t.contains(&format!("#{pr}"))
+        })
+        .await;
+        assert!(row.contains("CI pending"), "{row}");
+        // The spawn form: a task as text, in project app.
+        click(".nav a[href='/spawn']".into()).await;
+        wait_for_element(
+            &page,
+            "the form's projects",
+            "#spawn select[name=project] option[value='app']",
+        )
+        .await;
+        page.find(fantoccini::Locator::Css("#spawn textarea[name=prompt]"))
+            .await
+            .unwrap()
+            .send_keys("Tidy the changelog")
+            .await
+            .unwrap();
+        click("#spawn button".into()).await;
+        let said = wait_for_text(&page, "the spawn's answer", "#said[data-ok='true']", |t| {
+            t.contains("spawned")
+        })
+        .await;
+        assert!(said.contains("spawned app-2"), "{said}");
+        // The issues page: each open issue, a spawn button on the free ones.
+        click(".nav a[href='/issues']".into()).await;
+        let css = format!("#issues tr[data-issue='{footer}'] button.spawn-issue");
+        wait_for_element(&page, "the footer issue's button", &css).await;
+        let listed = text_of(&page, "#issues tbody").await;
+        for title in ["Fix the footer", "Fix the header", "Write the docs"] {
+            assert!(listed.contains(title), "{title} not in {listed}");
+        }
+        click(css).await;
+        wait_for_text(
+            &page,
+            "the footer issue's session",
+            &format!("#issues tr[data-issue='{footer}'] td:last-child"),
+            |t| t == "app-3",
+        )
+        .await;
+        // By label, at most 1: the one free `bug` issue left, not the one taken.
+        page.find(fantoccini::Locator::Css("#issue-filter input[name=label]"))
+            .await
+            .unwrap()
+            .send_keys("bug")
+            .await
+            .unwrap();
+        page.find(fantoccini::Locator::Css("#by-label input[name=limit]"))
+            .await
+            .unwrap()
+            .clear()
+            .await
+            .unwrap();
+        page.find(fantoccini::Locator::Css("#by-label input[name=limit]"))
+            .await
+            .unwrap()
+            .send_keys("1")
+            .await
+            .unwrap();
+        click("#by-label button".into()).await;
+        wait_for_text(
+            &page,
+            "the header issue's session",
+            &format!("#issues tr[data-issue='{header}'] td:last-child"),
+            |t| t == "app-4",
+        )
+        .await;
+        assert!(text_of(&page, "#said").await.contains("spawned app-4"));
+        assert!(
+            page.find(fantoccini::Locator::Css(&format!(
+                "#issues tr[data-issue='{docs}']"
+            )))
+            .await
+            .is_err(),
+            "the docs issue is not labelled bug"
+        );
+        // The events page: the log, then a new entry and the dashboard's notification live.
+        click(".nav a[href='/events']".into()).await;
+        wait_for_text(&page, "the spawns in the log", "#log", |t| {
+            t.contains("app-4")
+        })
+        .await;
+        page.execute("window.aoMark = 31; return null;", vec![])
+            .await
+            .unwrap();
+        f.ao(&["notify", "-p", "info", "the release is out"])
+            .success();
+        let toast = wait_for_text(&page, "the notification", "#toasts", |t| {
+            t.contains("the release is out")
+        })
+        .await;
+        assert_eq!(toast, "the release is out");
+        wait_for_text(
+            &page,
+            "the notification in the log",
+            "#log li:first-child",
+            |t| t.contains("the release is out"),
+        )
+        .await;
+        let mark = page.execute("return window.aoMark;", vec![]).await.unwrap();
+        assert_eq!(mark, serde_json::json!(31), "the page was reloaded");
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-events.png"), png).unwrap();
+        page.close().await.unwrap();
+    });
+    let status = f.ao(&["status", "--json"]);
+    for id in ["app-2", "app-3", "app-4"] {
+        assert!(
+            status.stdout.contains(&format!("\"{id}\"")),
+            "{id}: {}",
+            status.stdout
+        );
+    }
+    assert!(!status.stdout.contains("\"app-5\""), "{}", status.stdout);
     host.stop(&f);
 }

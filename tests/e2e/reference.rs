@@ -379,10 +379,10 @@ fn tracker_none_takes_tasks_from_prompts_and_lists_no_issues() {
     assert_eq!(f.sessions().len(), 1);
 }
 
-/// The dashboard notifier is not available yet: a notification routed to it is skipped
-/// with a line saying so, and the other notifiers still get it.
+/// The reference's `dashboard` notifier: a notification routed to it is delivered into
+/// the event log, where the dashboard's pages show it, and the other notifiers still get it.
 #[test]
-fn a_notification_routed_to_the_dashboard_is_skipped_with_a_warning() {
+fn a_notification_routed_to_the_dashboard_is_kept_for_its_pages() {
     use ao_tests::receiver::Receiver;
     let r = Receiver::start();
     let f = fleet_with(
@@ -392,12 +392,29 @@ fn a_notification_routed_to_the_dashboard_is_skipped_with_a_warning() {
             r.url
         ),
     );
-    let root = f.env.root();
+    let validate = f.ao(&["config", "validate"]);
+    validate.success();
+    assert!(
+        !validate.stderr.contains("dashboard"),
+        "{}",
+        validate.stderr
+    );
     let both = f.ao(&["notify", "-p", "urgent", "app-1 needs input"]);
     both.success()
-        .stdout_has("skip  dashboard  the dashboard notifier is not available yet")
+        .stdout_has("ok    dashboard  delivered in")
         .stdout_has("ok    hook       delivered in");
     assert_eq!(r.received().len(), 1, "{}", both.explain());
-    let only = f.ao(&["notify", "-p", "info", "all done"]);
-    insta::assert_snapshot!(only.seen("notify -p info 'all done'", &root));
+    f.ao(&["notify", "-p", "info", "all done"]).success();
+    let log = f.ao(&["events", "--json"]);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&log.stdout).expect("a JSON list");
+    let kept: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|e| e["kind"] == "notified" && e["notifier"] == "dashboard")
+        .collect();
+    assert_eq!(kept.len(), 2, "{}", log.stdout);
+    assert!(
+        kept.iter()
+            .any(|e| e["message"].as_str().unwrap().contains("all done")),
+        "{kept:?}"
+    );
 }

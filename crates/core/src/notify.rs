@@ -31,7 +31,7 @@ pub struct Unready {
     pub name: String,
     /// Why.
     pub why: String,
-    /// Whether it is only one ao does not have yet (not in this build, or the dashboard's):
+    /// Whether it is only one ao does not have yet (not in this build, or of the reference format only):
     /// nothing is wrong with the config, and what is routed to it is skipped.
     pub planned: bool,
 }
@@ -57,7 +57,7 @@ pub enum Outcome {
         /// The time-out, in milliseconds.
         ms: u64,
     },
-    /// Not sent: the notifier is one ao does not have yet (the dashboard's), so what is
+    /// Not sent: the notifier is one ao does not have yet (one of the reference format), so what is
     /// routed to it is passed over with a warning rather than failed.
     Skipped {
         /// Why.
@@ -97,6 +97,19 @@ impl Dispatcher {
             .collect();
         let routed =
             !config.notification_routing.is_empty() || !config.defaults.notifiers.is_empty();
+        // A plugin routed to by its name, with no section of its own (`desktop`,
+        // `dashboard`): built with no settings.
+        for name in config
+            .notification_routing
+            .values()
+            .flatten()
+            .chain(&config.defaults.notifiers)
+        {
+            if !names.iter().any(|(k, _)| k == name) && registry.get(Slot::Notifier, name).is_some()
+            {
+                names.push((name.clone(), name.clone()));
+            }
+        }
         if !routed && !names.iter().any(|(k, _)| k == "desktop") {
             names.push(("desktop".into(), "desktop".into()));
         }
@@ -633,10 +646,10 @@ mod tests {
     /// the notification is delivered; alone, it is not sent (and so not tried again).
     #[tokio::test(flavor = "current_thread")]
     async fn a_notifier_ao_does_not_have_yet_is_skipped() {
-        let (dir, mut d, count) = setup(Some(&["dashboard", "tally"]));
+        let (dir, mut d, count) = setup(Some(&["composio", "tally"]));
         d.unready.push(Unready {
-            name: "dashboard".into(),
-            why: "the dashboard notifier is not available yet".into(),
+            name: "composio".into(),
+            why: "ao has no `composio` notifier".into(),
             planned: true,
         });
         let store =
@@ -647,10 +660,10 @@ mod tests {
             .unwrap();
         assert!(both.delivered() && both.skipped.is_none(), "{both:?}");
         assert!(
-            matches!(&both.outcomes[0], (name, Outcome::Skipped { why }) if name == "dashboard" && why.contains("not available yet")),
+            matches!(&both.outcomes[0], (name, Outcome::Skipped { why }) if name == "composio" && why.contains("no `composio` notifier")),
             "{both:?}"
         );
-        d.routing.insert("urgent".into(), vec!["dashboard".into()]);
+        d.routing.insert("urgent".into(), vec!["composio".into()]);
         let alone = d
             .notify(&store, &event("app-1"), None, DEFAULT_DEDUP_WINDOW)
             .await

@@ -29,6 +29,7 @@ pub fn builtin_registry() -> PluginRegistry {
         tracker::prompt::entry(),
         scm::github::entry(),
         notifier::desktop::entry(),
+        notifier::dashboard::entry(),
         notifier::webhook::entry(),
         notifier::slack::entry(),
         notifier::discord::entry(),

@@ -7,6 +7,7 @@
 //! - `login.rs`: one-time login tokens from `ao dashboard`, session cookies.
 //! - `board.rs`: a session's card, in its zone (`ao_core::zones`).
 //! - `live.rs`: the snapshot and the server-sent events.
+//! - `fleet.rs`: the fleet's other pages: issues and spawning, the event log.
 //! - `session.rs`: a session's page: its facts, its live terminal, its actions.
 //! - `server.rs`: the routes and the server's thread.
 //! - `tls.rs`: HTTPS with `dashboard.tls`.
@@ -14,6 +15,7 @@
 //!   `ao status`.
 
 pub mod board;
+mod fleet;
 pub mod guard;
 mod live;
 pub mod login;

@@ -2,8 +2,8 @@
 //! stream publishes. A page that reconnects sends the last event id it saw
 //! (`<epoch>/<seq>`, the browser's `Last-Event-ID`) and gets only the cards changed after
 //! it; from another epoch (a restarted host, or a reloaded config) or too old, a fresh
-//! snapshot. A card is sent only when what it shows changed, so an idle fleet sends the
-//! page nothing but keep-alives.
+//! snapshot. A card is sent only when what it shows changed, and each new entry of the
+//! event log as it is, so an idle fleet sends the page nothing but keep-alives.
 
 use crate::board::{Card, cards};
 use ao_core::config::AttentionZones;
@@ -25,6 +25,8 @@ pub enum Update {
     Card(Box<Card>),
     /// A session left the board.
     Gone(String),
+    /// A new entry of the event log (the events page's; the board ignores it).
+    Event(Box<ao_core::model::Event>),
 }
 
 /// The board as a snapshot gives it.
@@ -175,6 +177,12 @@ impl Feed {
                     epoch,
                     seq: frame.seq,
                 });
+                if let Change::Event { event } = &frame.change {
+                    self.out.push_back(Sent {
+                        id: id.clone(),
+                        update: Update::Event(event.clone()),
+                    });
+                }
                 let touched = match &frame.change {
                     Change::Session { session } => Some(session.session.id.clone()),
                     Change::PullRequest { id, .. } | Change::PullRequestChecked { id, .. } => {

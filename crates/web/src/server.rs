@@ -1,6 +1,7 @@
 //! The server: its routes, the checks before them, and its own thread and runtime, so a
 //! busy host loop never delays a page (and a page never the host).
 
+use crate::fleet;
 use crate::guard::{self, Allowed, COOKIE, Who};
 use crate::live::{self, Feed, Update};
 use crate::login::{self, Sessions};
@@ -28,6 +29,8 @@ const BOARD_JS: &str = include_str!("../assets/board.js");
 const SESSION_HTML: &str = include_str!("../assets/session.html");
 const SESSION_CSS: &str = include_str!("../assets/session.css");
 const SESSION_JS: &str = include_str!("../assets/session.js");
+const PAGES_HTML: &str = include_str!("../assets/pages.html");
+const PAGES_JS: &str = include_str!("../assets/pages.js");
 // xterm.js, vendored from npm (assets/vendor/README.md): versioned names, cached for good.
 const XTERM_JS: &str = include_str!("../assets/vendor/xterm.js");
 const XTERM_CSS: &str = include_str!("../assets/vendor/xterm.css");
@@ -81,14 +84,14 @@ impl ServeError {
 }
 
 /// What every handler shares.
-struct App {
+pub(crate) struct App {
     settings: Settings,
     /// Whether it serves HTTPS (the cookie is then `Secure`).
     secure: bool,
     allowed: Allowed,
     sessions: Sessions,
-    hubs: watch::Receiver<Option<Hub>>,
-    ops: Ops,
+    pub(crate) hubs: watch::Receiver<Option<Hub>>,
+    pub(crate) ops: Ops,
     /// The panes the session pages watch, one watcher per pane.
     panes: ao_core::pane::Panes,
 }
@@ -239,12 +242,24 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/sessions/{id}/restore", post(restore))
         .route("/api/sessions/{id}/merge", post(merge))
         .route("/api/sessions/{id}/claim", post(claim))
+        .route("/api/projects", get(fleet::projects))
+        .route("/api/projects/{project}/issues", get(fleet::issues))
+        .route("/api/spawn", post(fleet::spawn))
+        .route("/api/log", get(fleet::log))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(app.clone(), needs_login));
     Router::new()
         .route("/", get(index))
         .route("/login", get(login))
         .route("/session/{id}", get(session_page))
+        .route("/prs", get(fleet_page))
+        .route("/issues", get(fleet_page))
+        .route("/spawn", get(fleet_page))
+        .route("/events", get(fleet_page))
+        .route(
+            "/assets/pages.js",
+            get(|| async { asset("text/javascript", PAGES_JS) }),
+        )
         .route(
             "/assets/session.css",
             get(|| async { asset("text/css", SESSION_CSS) }),
@@ -457,7 +472,7 @@ async fn board(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-fn no_stream() -> Response {
+pub(crate) fn no_stream() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         "the host's stream of changes is not running; its log says why\n",
@@ -485,6 +500,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
                 "gone",
                 serde_json::to_string(&serde_json::json!({ "id": id })),
             ),
+            Update::Event(e) => ("event", serde_json::to_string(e)),
         };
         let event = Event::default()
             .event(name)
@@ -501,6 +517,13 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     res
 }
 
+/// `GET /prs`, `/issues`, `/spawn`, `/events`: the fleet's pages (one page, drawn by
+/// its path) for a logged-in browser, else how to log in.
+async fn fleet_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let logged_in = guard::cookie(&headers).is_some_and(|c| app.sessions.knows(c));
+    html(if logged_in { PAGES_HTML } else { LOGIN_HTML })
+}
+
 /// `GET /session/<id>`: the session's page for a logged-in browser, else how to log in.
 async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let logged_in = guard::cookie(&headers).is_some_and(|c| app.sessions.knows(c));
@@ -515,7 +538,7 @@ async fn session_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     res
 }
 
-fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     (
         status,
         [
@@ -557,7 +580,7 @@ async fn session_facts(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
 }
 
 /// A manager for one request, or the answer saying why there is none.
-fn manager(app: &App) -> Result<Arc<ao_core::session::Manager>, Box<Response>> {
+pub(crate) fn manager(app: &App) -> Result<Arc<ao_core::session::Manager>, Box<Response>> {
     (app.ops.manager)().map_err(|e| {
         Box::new(json(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -128,11 +128,7 @@ fn spawn_labelled(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         .map(|l| format!("`{l}`"))
         .collect::<Vec<_>>()
         .join(" and ");
-    let (busy, free): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.session.is_some());
-    let mut chosen: Vec<_> = free;
-    if let Some(n) = args.limit {
-        chosen.truncate(n);
-    }
+    let (chosen, busy) = ao_core::session::free_issues(rows, args.limit);
     if chosen.is_empty() {
         let why = if busy.is_empty() {
             format!(

@@ -1,8 +1,7 @@
 //! Plugin names ao has no plugin for. A config may name one (a typo, or a name from a file
 //! written for the reference format): it loads with a warning, and only a command that
-//! needs the plugin fails, saying where the name is written. Two names mean something of
-//! their own: `tracker: none` is no tracker, and the dashboard notifier is not available
-//! yet, so what is routed to it is skipped.
+//! needs the plugin fails, saying where the name is written. `tracker: none` means no
+//! tracker; a notifier of the reference format that ao does not have is skipped.
 
 use super::diag::did_you_mean;
 use super::reference;
@@ -11,15 +10,10 @@ use crate::plugin::Slot;
 /// The tracker name that means "no tracker": sessions take their task from `--prompt`.
 pub const NO_TRACKER: &str = "none";
 
-/// The web dashboard's notifier, which ao does not have yet.
-pub const DASHBOARD_NOTIFIER: &str = "dashboard";
-
 /// Why a notification routed to the notifier plugin `name` is skipped rather than failed,
 /// when `name` is a notifier of the reference format that ao does not have.
 pub fn skipped_notifier(name: &str) -> Option<String> {
-    if name == DASHBOARD_NOTIFIER {
-        Some("the dashboard notifier is not available yet".into())
-    } else if reference::unsupported_plugin("notifier", name) {
+    if reference::unsupported_plugin("notifier", name) {
         Some(format!("ao has no `{name}` notifier"))
     } else {
         None
@@ -115,12 +109,10 @@ mod tests {
         assert!(local.hint.contains("`workspace: worktree`"), "{local:?}");
         let custom = describe(Slot::Agent, "custom", "custom", &["command"]);
         assert!(custom.hint.contains("`agent: command`"), "{custom:?}");
-        let board = describe(Slot::Notifier, "dashboard", "dashboard", &["desktop"]);
+        let lacking = describe(Slot::Notifier, "composio", "composio", &["desktop"]);
         assert!(
-            board
-                .message
-                .starts_with("the dashboard notifier is not available yet"),
-            "{board:?}"
+            lacking.message.starts_with("ao has no `composio` notifier"),
+            "{lacking:?}"
         );
         let far = describe(Slot::Runtime, "screen", "screen", &["process", "tmux"]);
         assert_eq!(far.hint, "runtime plugins: process, tmux");
@@ -128,7 +120,7 @@ mod tests {
 
     #[test]
     fn only_notifiers_ao_lacks_from_the_reference_are_skipped() {
-        assert!(skipped_notifier("dashboard").is_some());
+        assert!(skipped_notifier("dashboard").is_none());
         assert!(skipped_notifier("composio").is_some());
         assert!(skipped_notifier("desktp").is_none());
     }

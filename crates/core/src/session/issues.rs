@@ -16,6 +16,16 @@ pub struct IssueRow {
     pub session: Option<SessionId>,
 }
 
+/// Of `rows`, the issues no live session works on, at most `limit` (what `ao spawn
+/// --label` starts), and those a session works on already.
+pub fn free_issues(rows: Vec<IssueRow>, limit: Option<usize>) -> (Vec<IssueRow>, Vec<IssueRow>) {
+    let (busy, mut free): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.session.is_some());
+    if let Some(n) = limit {
+        free.truncate(n);
+    }
+    (free, busy)
+}
+
 impl Manager {
     /// The open issues of `project` that match `filter`, in the tracker's order, each
     /// with its live session.

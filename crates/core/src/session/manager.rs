@@ -87,6 +87,16 @@ impl Manager {
         &self.config
     }
 
+    /// The agent plugins a spawn may name, by name.
+    pub fn agent_names(&self) -> Vec<String> {
+        self.registry
+            .entries()
+            .into_iter()
+            .filter(|e| e.manifest.slot == crate::plugin::Slot::Agent && e.is_available())
+            .map(|e| e.manifest.name.clone())
+            .collect()
+    }
+
     /// The project, resolved, or a refusal naming the projects there are.
     pub fn project(&self, id: &str) -> Result<ResolvedProject, ManagerError> {
         self.resolved_project(id).map(|p| (*p).clone())

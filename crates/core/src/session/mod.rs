@@ -47,7 +47,7 @@ pub use error::{ManagerError, NotTakenHow, Op};
 pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use host::{HostEnd, HostLock, HostState, POLL_INTERVAL, PROBE_INTERVAL};
 pub use import::{Adopted, ImportReport, Skipped};
-pub use issues::IssueRow;
+pub use issues::{IssueRow, free_issues};
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
 pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};

@@ -1,5 +1,6 @@
 //! Notifiers: where the human hears about events.
 
+pub mod dashboard;
 pub mod desktop;
 pub mod discord;
 #[cfg(feature = "http-notifiers")]
