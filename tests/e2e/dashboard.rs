@@ -89,9 +89,23 @@ impl Answer {
 /// One HTTP/1.1 request to `addr`, with `headers` (a `Host` of the server's own unless
 /// given), read to its end.
 fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request_with(addr, method, path, headers, b"")
+}
+
+/// [`request`] with a body.
+fn request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: {addr}\r\n"));
     }
@@ -100,6 +114,8 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> An
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).unwrap();
+    // A server may answer (413) before it reads all of a large body.
+    let _ = s.write_all(body);
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
@@ -543,21 +559,32 @@ fn github_fleet(gh: &FakeGitHub) -> Fleet {
 
 /// [`github_fleet`] with `top` added to the config's top level.
 fn github_fleet_with(gh: &FakeGitHub, top: &str) -> Fleet {
+    github_fleet_polled(gh, top, "1s", "")
+}
+
+/// [`github_fleet_with`], polling every `poll`, with `app_scm` (lines of the `scm:`
+/// section of project `app`, indented 6) added.
+fn github_fleet_polled(gh: &FakeGitHub, top: &str, poll: &str, app_scm: &str) -> Fleet {
     gh.repo("acme/app");
     gh.repo("acme/web");
     let mut f = Fleet::new("");
     let web = f.env.repo_with_origin("web", "main");
-    let project = |id: &str, path: &std::path::Path, tracker: &str| {
+    let project = |id: &str, path: &std::path::Path, tracker: &str, scm: &str| {
+        let scm = if scm.is_empty() {
+            String::new()
+        } else {
+            format!("    scm:\n      plugin: github\n{scm}")
+        };
         format!(
-            "  {id}:\n    path: {}\n    repo: acme/{id}\n    tracker:\n      plugin: {tracker}\n    agent: command\n    agentConfig:\n      command: [cat]\n",
+            "  {id}:\n    path: {}\n    repo: acme/{id}\n    tracker:\n      plugin: {tracker}\n{scm}    agent: command\n    agentConfig:\n      command: [cat]\n",
             path.display()
         )
     };
     let config = format!(
-        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: 1s\n{top}projects:\n{}{}",
+        "runtimes:\n  tmux:\n    socket: {}\nlifecycle:\n  probeInterval: 200ms\n  pollInterval: {poll}\n{top}projects:\n{}{}",
         f.socket.display(),
-        project("app", &f.repo, "github"),
-        project("web", &web, "prompt"),
+        project("app", &f.repo, "github", app_scm),
+        project("web", &web, "prompt", ""),
     );
     std::fs::write(f.repo.join("agent-orchestrator.yaml"), config).unwrap();
     f.env.set("GH_TOKEN", TOKEN_GH);
@@ -1394,5 +1421,127 @@ fn in_a_browser_the_fleet_pages_spawn_list_and_follow() {
         );
     }
     assert!(!status.stdout.contains("\"app-5\""), "{}", status.stdout);
+    host.stop(&f);
+}
+
+/// `body` signed as GitHub signs a delivery: `sha256=` and the HMAC-SHA256 (by openssl).
+fn github_signature(secret: &str, body: &[u8]) -> String {
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hex", "-hmac", secret])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl runs");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256={}", text.trim().rsplit(' ').next().unwrap())
+}
+
+/// GitHub pushes instead of ao polling: with a poll of an hour, a signed `pull_request`
+/// delivery attaches the PR to its session and a signed `check_run` one brings the
+/// failure to the agent, both through a tunnel's Host, without a cookie; an unsigned,
+/// a wrongly signed and a too large delivery are refused and change nothing, a repeat is
+/// taken once; `ao doctor` says when the last verified delivery came.
+#[test]
+fn a_signed_webhook_delivery_moves_a_session_and_others_are_refused() {
+    let gh = FakeGitHub::start();
+    let mut f = github_fleet_polled(
+        &gh,
+        "",
+        "1h",
+        "      webhook:\n        secretEnvVar: APP_HOOK_SECRET\n        maxBodyBytes: 4096\n",
+    );
+    f.env.set("APP_HOOK_SECRET", "s3cret-for-hooks");
+    let host = Host::start(&f);
+    let pr = spawn_with_pr(&f, &gh, "app-1", "Fix the login");
+    let branch = f
+        .env
+        .git(&f.worktree("app-1"), &["branch", "--show-current"]);
+    let deliver = |event: &str, id: &str, body: &serde_json::Value, sign: Option<&str>| {
+        let body = serde_json::to_vec(body).unwrap();
+        let signature = sign.map(|secret| github_signature(secret, &body));
+        let mut headers = vec![
+            ("Host", "hooks.tunnel.example"),
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Event", event),
+            ("X-GitHub-Delivery", id),
+        ];
+        if let Some(s) = &signature {
+            headers.push(("X-Hub-Signature-256", s));
+        }
+        request_with(&host.addr, "POST", "/api/webhooks/github", &headers, &body)
+    };
+    let pr_of = |f: &Fleet| -> Option<u64> {
+        let v: serde_json::Value =
+            serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|s| s["id"] == "app-1")?
+            .get("pr")?
+            .get("number")?
+            .as_u64()
+    };
+    // The first poll ran before the PR was opened; the next is an hour away.
+    assert_eq!(pr_of(&f), None);
+    let opened = serde_json::json!({
+        "action": "opened",
+        "repository": { "full_name": "acme/app" },
+        "pull_request": { "number": pr, "head": { "ref": branch.trim(), "sha": gh.head_sha("acme/app", pr) } },
+    });
+    // Refused: unsigned, signed with another secret. Nothing moves.
+    let a = deliver("pull_request", "d-0", &opened, None);
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(a.body.contains("no signature"), "{a:?}");
+    let a = deliver("pull_request", "d-0", &opened, Some("a guess"));
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(a.body.contains("does not match"), "{a:?}");
+    let big = serde_json::json!({ "repository": { "full_name": "acme/app" }, "padding": "x".repeat(5000) });
+    let a = deliver("pull_request", "d-big", &big, Some("s3cret-for-hooks"));
+    assert_eq!(a.status, 413, "{a:?}");
+    assert_eq!(pr_of(&f), None, "a refused delivery changed something");
+    // Signed: taken, through the tunnel's Host and without a cookie.
+    let a = deliver("pull_request", "d-1", &opened, Some("s3cret-for-hooks"));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.contains("taken"), "{a:?}");
+    wait_until("the PR attached by the delivery", || {
+        (pr_of(&f) == Some(pr)).then_some(())
+    });
+    // GitHub's repeat of a delivery is taken once.
+    let a = deliver("pull_request", "d-1", &opened, Some("s3cret-for-hooks"));
+    assert_eq!(
+        (a.status, a.body.trim()),
+        (200, "a repeat of a delivery already taken")
+    );
+    // The check fails; the delivery brings its log to the agent.
+    gh.check(
+        "acme/app",
+        pr,
+        "build",
+        Some("FAILURE"),
+        true,
+        "error: the webhook saw it",
+    );
+    let failed = serde_json::json!({
+        "action": "completed",
+        "repository": { "full_name": "acme/app" },
+        "check_run": { "head_sha": gh.head_sha("acme/app", pr), "pull_requests": [{ "number": pr }] },
+    });
+    let a = deliver("check_run", "d-2", &failed, Some("s3cret-for-hooks"));
+    assert_eq!(a.status, 200, "{a:?}");
+    wait_until("the failing log in the agent's pane", || {
+        let pane = f
+            .tmux(&["capture-pane", "-p", "-J", "-S", "-200", "-t", "=app-1:"])
+            .stdout;
+        pane.contains("error: the webhook saw it").then_some(())
+    });
+    let doctor = f.ao(&["doctor"]);
+    assert!(
+        doctor.stdout.contains(
+            "/api/webhooks/github (app): the last verified delivery: check_run on acme/app at"
+        ),
+        "{}",
+        doctor.stdout
+    );
     host.stop(&f);
 }

@@ -11,6 +11,7 @@
 //! - `session.rs`: a session's page: its facts, its live terminal, its actions.
 //! - `server.rs`: the routes and the server's thread.
 //! - `tls.rs`: HTTPS with `dashboard.tls`.
+//! - `webhook.rs`: GitHub's webhooks, verified, turned into reads of the PRs they name.
 //! - `published.rs`: where the running host says its address, for `ao dashboard` and
 //!   `ao status`.
 
@@ -24,6 +25,7 @@ mod server;
 mod session;
 mod settings;
 mod tls;
+pub mod webhook;
 
 pub use published::Published;
 pub use server::{Running, ServeError, start};

@@ -94,6 +94,10 @@ pub(crate) struct App {
     pub(crate) ops: Ops,
     /// The panes the session pages watch, one watcher per pane.
     panes: ao_core::pane::Panes,
+    /// The webhook deliveries seen lately, to drop repeats.
+    seen: crate::webhook::Seen,
+    /// When a refused delivery was last logged (milliseconds), so a flood logs little.
+    refusal_logged: std::sync::atomic::AtomicI64,
 }
 
 /// The dashboard, serving; dropped, it stops and its address is withdrawn.
@@ -162,6 +166,19 @@ pub fn start(settings: Settings, ops: Ops) -> Result<Running, ServeError> {
         listening_on: bound.ip().is_unspecified().then(|| bound.to_string()),
     };
     let home = settings.home.clone();
+    let mut settings = settings;
+    settings.webhooks.retain(|r| {
+        let ours = RESERVED.contains(&r.path.as_str())
+            || RESERVED_UNDER.iter().any(|p| r.path.starts_with(p));
+        if ours {
+            tracing::warn!(
+                "the webhook path {} of project {} is one of the dashboard's own: it receives nothing; choose another `scm.webhook.path`",
+                r.path,
+                r.projects.join(", ")
+            );
+        }
+        !ours
+    });
     let app = Arc::new(App {
         allowed: Allowed::for_bind(bound.ip(), bound.port(), &settings.allowed_hosts),
         settings,
@@ -170,7 +187,12 @@ pub fn start(settings: Settings, ops: Ops) -> Result<Running, ServeError> {
         hubs: Service::running(),
         ops,
         panes: session::panes(),
+        seen: Default::default(),
+        refusal_logged: Default::default(),
     });
+    for note in &app.settings.webhook_notes {
+        tracing::warn!("{note}");
+    }
     let (stop, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("ao-dashboard".into())
@@ -248,7 +270,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/log", get(fleet::log))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(app.clone(), needs_login));
-    Router::new()
+    let public_routes = Router::new()
         .route("/", get(index))
         .route("/login", get(login))
         .route("/session/{id}", get(session_page))
@@ -288,14 +310,120 @@ fn routes(app: Arc<App>) -> Router {
             "/assets/board.js",
             get(|| async { asset("text/javascript", BOARD_JS) }),
         )
-        .merge(private)
+        .merge(private);
+    let mut router = public_routes;
+    for (i, r) in app.settings.webhooks.iter().enumerate() {
+        router = router.route(
+            &r.path,
+            post(
+                move |State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes| {
+                    receive(app, i, headers, body)
+                },
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(r.max_body)),
+        );
+    }
+    router
         .layer(middleware::from_fn_with_state(app.clone(), public))
         .with_state(app)
 }
 
+/// The dashboard's own paths, which no webhook may take.
+const RESERVED: &[&str] = &[
+    "/", "/login", "/logout", "/prs", "/issues", "/spawn", "/events",
+];
+const RESERVED_UNDER: &[&str] = &[
+    "/assets/",
+    "/session/",
+    "/api/sessions/",
+    "/api/projects/",
+    "/api/board",
+    "/api/events",
+    "/api/log",
+    "/api/spawn",
+];
+
+/// A webhook delivery to route `i`: verified and read at once, or refused.
+async fn receive(app: Arc<App>, i: usize, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    use crate::webhook::{Refused, Taken};
+    let route = &app.settings.webhooks[i];
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let text = |status: StatusCode, t: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            t + "\n",
+        )
+            .into_response()
+    };
+    match crate::webhook::take(route, &app.seen, &header, &body, ao_core::model::now_ms()) {
+        Ok(Taken::Nudged(n)) => {
+            let what = format!("{} delivery {} on {}", n.event, n.delivery, n.repo);
+            if ao_core::session::nudge(n) {
+                text(
+                    StatusCode::OK,
+                    format!("taken: the host reads what {what} names"),
+                )
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{what} verified, but the host is between configs; its next poll reads it"
+                    ),
+                )
+            }
+        }
+        Ok(Taken::Repeat) => text(
+            StatusCode::OK,
+            "a repeat of a delivery already taken".into(),
+        ),
+        Ok(Taken::Ignored(event)) => text(
+            StatusCode::OK,
+            format!("verified; a `{event}` event names no pull request ao follows"),
+        ),
+        Err(refused) => {
+            let (status, why) = match &refused {
+                Refused::Unverified(why) => (StatusCode::UNAUTHORIZED, (*why).to_owned()),
+                Refused::TooLarge(max) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {max} bytes (`scm.webhook.maxBodyBytes`)"),
+                ),
+                Refused::Malformed(why) => (StatusCode::BAD_REQUEST, why.clone()),
+            };
+            let now = ao_core::model::now_ms();
+            let last = app
+                .refusal_logged
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if now - last > 60_000 {
+                app.refusal_logged
+                    .store(now, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!("a webhook delivery to {} was refused: {why}", route.path);
+            }
+            text(status, format!("refused: {why}"))
+        }
+    }
+}
+
 /// Host and Origin, for every route; and the headers every answer carries.
 async fn public(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let checked = check(&app, req.method(), req.headers(), false);
+    // A webhook's signature is its authentication: it comes through a tunnel, with the
+    // tunnel's Host, and carries nothing a browser could read.
+    let hook = req.method() == Method::POST
+        && app
+            .settings
+            .webhooks
+            .iter()
+            .any(|r| r.path == req.uri().path());
+    let checked = if hook {
+        Ok(Who::Anonymous)
+    } else {
+        check(&app, req.method(), req.headers(), false)
+    };
     let mut res = match checked {
         Ok(who) => {
             let mut req = req;

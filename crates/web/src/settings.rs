@@ -25,6 +25,10 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// `$AO_HOME`: where logins are issued and the address is published.
     pub home: PathBuf,
+    /// The paths that receive the scm's webhooks (`scm.webhook` of the projects).
+    pub webhooks: Vec<crate::webhook::Route>,
+    /// What is wrong with them (a secret not set), for the log.
+    pub webhook_notes: Vec<String>,
 }
 
 /// `dashboard.tls`, its paths resolved.
@@ -113,7 +117,11 @@ impl Settings {
         if !ip.is_loopback() && tls.is_none() {
             return Err(SettingsError::OpenWithoutTls(ip));
         }
+        let (webhooks, webhook_notes) =
+            crate::webhook::routes(config, &|var| std::env::var(var).ok());
         Ok(Settings {
+            webhooks,
+            webhook_notes,
             ip,
             port,
             token,

@@ -339,7 +339,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let db = home.join(ao_core::store::DB_FILE);
     // A look makes no store: the first spawn does.
     let opened = db.exists().then(|| Store::open(&home));
-    match opened {
+    match &opened {
         None => checks.push(check(
             "store",
             Status::Ok,
@@ -358,6 +358,47 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             detail: e.to_string(),
             fix: e.hint().map(str::to_owned),
         }),
+    }
+
+    // GitHub's webhooks: each path, its secret, and when a verified delivery last came.
+    if let Some(loaded) = &config {
+        let (routes, notes) = ao_web::webhook::routes(&loaded.config, &|v| std::env::var(v).ok());
+        let last = match &opened {
+            Some(Ok(store)) => store
+                .scm_state(ao_core::session::LAST_DELIVERY)
+                .ok()
+                .flatten()
+                .and_then(|(v, _)| serde_json::from_str::<ao_core::session::Nudge>(&v).ok()),
+            _ => None,
+        };
+        for r in &routes {
+            let heard = match &last {
+                Some(n) => format!(
+                    "the last verified delivery: {} on {} at {}",
+                    n.event,
+                    n.repo,
+                    ao_core::model::time::utc_clock(n.at)
+                ),
+                None => "no verified delivery yet".to_owned(),
+            };
+            let unset = notes
+                .iter()
+                .find(|n| n.contains(&format!(" at {}:", r.path)));
+            checks.push(match unset {
+                Some(note) => check(
+                    "webhook",
+                    Status::Warn,
+                    format!("{} ({}): {note}", r.path, r.projects.join(", ")),
+                    Some("export the secret before `ao start`; GitHub's webhook must be made with the same"),
+                ),
+                None => check(
+                    "webhook",
+                    Status::Ok,
+                    format!("{} ({}): {heard}", r.path, r.projects.join(", ")),
+                    None,
+                ),
+            });
+        }
     }
 
     // Plugins the config uses that this build cannot run yet.

@@ -191,6 +191,11 @@ pub struct LifecycleConfig {
     /// saw the head.
     #[serde(default)]
     pub ci_grace_period: Option<String>,
+    /// ao's own: how long the periodic poll of pull requests waits while the scm's
+    /// webhooks bring every change (`scm.webhook` on every project, deliveries arriving):
+    /// `5m` default.
+    #[serde(default)]
+    pub webhook_poll_interval: Option<String>,
 }
 
 /// Which agent plays a role (`orchestrator` or `worker`) by default.

@@ -747,6 +747,7 @@ impl Checker<'_> {
                 ("probeInterval", &lifecycle.probe_interval),
                 ("pollInterval", &lifecycle.poll_interval),
                 ("notifyRetryDelay", &lifecycle.notify_retry_delay),
+                ("webhookPollInterval", &lifecycle.webhook_poll_interval),
             ] {
                 if let Some(v) = value
                     && crate::notify::parse_duration(v).is_none_or(|d| d.is_zero())

@@ -15,6 +15,10 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the host polls pull requests, unless `lifecycle.pollInterval` says otherwise.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long the periodic poll waits while webhooks bring every change, unless
+/// `lifecycle.webhookPollInterval` says otherwise.
+pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(300);
+
 /// How often the host looks at its config's files for an edit.
 const CONFIG_LOOK: Duration = Duration::from_secs(1);
 
@@ -197,6 +201,48 @@ impl Manager {
         )
     }
 
+    /// How long the periodic poll may wait while webhooks bring the changes
+    /// (`lifecycle.webhookPollInterval`, default 5 minutes).
+    fn webhook_poll_interval(&self) -> Duration {
+        self.config
+            .config
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.webhook_poll_interval.as_deref())
+            .and_then(crate::notify::parse_duration)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(WEBHOOK_POLL_INTERVAL)
+    }
+
+    /// Reads the pull requests a verified delivery names, at once.
+    async fn read_nudged(&self, n: &super::Nudge, projects: &[String]) {
+        self.record_delivery(n);
+        let ids = match self.sessions_nudged(n, projects) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!("webhook delivery {}: {e}", n.delivery);
+                return;
+            }
+        };
+        if ids.is_empty() {
+            tracing::debug!(
+                "webhook delivery {} ({} on {}) names no live session's pull request",
+                n.delivery,
+                n.event,
+                n.repo
+            );
+            return;
+        }
+        match self.refresh_nudged(&ids).await {
+            Ok(report) => {
+                for (id, why) in report.failed {
+                    tracing::warn!("{id}: pull request not read after a webhook: {why}");
+                }
+            }
+            Err(e) => tracing::warn!("webhook delivery {}: {e}", n.delivery),
+        }
+    }
+
     fn record_host(&self, state: &HostState) {
         if let Ok(v) = serde_json::to_string(state) {
             let _ = self.store().set_scm_state("host", &v);
@@ -296,6 +342,12 @@ impl Manager {
             // Said once, when they become true, and again when they change.
             let mut unread = super::said::Said::default();
             let mut noted = super::said::Said::default();
+            // Verified webhook deliveries: each read at once; while they arrive for
+            // every project watched, the periodic poll is only a safety net.
+            let mut nudges = super::nudge::listen();
+            let mut pushed_at: Option<i64> = None;
+            let pushed_every = self.webhook_poll_interval();
+            let all_pushed = self.all_pushed(projects);
             loop {
                 let polled = tokio::time::Instant::now();
                 let (mut notes, mut failed) = (Vec::new(), Vec::new());
@@ -326,7 +378,34 @@ impl Manager {
                     super::poll_interval(poll_every.as_millis() as i64, budget.as_ref(), now_ms());
                 // Counted from when the poll began, not when it ended: the interval is
                 // the one configured, however long a poll takes.
-                tokio::time::sleep_until(polled + Duration::from_millis(wait.max(0) as u64)).await;
+                let wait = Duration::from_millis(wait.max(0) as u64);
+                loop {
+                    let stretched = all_pushed
+                        && pushed_at
+                            .is_some_and(|at| now_ms() - at < pushed_every.as_millis() as i64);
+                    let next = polled
+                        + if stretched {
+                            wait.max(pushed_every)
+                        } else {
+                            wait
+                        };
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(next) => break,
+                        got = nudges.recv() => match got {
+                            Ok(n) => {
+                                pushed_at = Some(now_ms());
+                                self.read_nudged(&n, projects).await;
+                                decide_now.notify_one();
+                            }
+                            // More than the queue holds: everything is read now.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                tokio::time::sleep_until(next).await;
+                                break;
+                            }
+                        }
+                    }
+                }
             }
         };
         let decide = async {

@@ -220,19 +220,33 @@ impl Manager {
         project: Option<&str>,
         unfinished: &Unfinished,
     ) -> Result<RefreshReport, ManagerError> {
-        let report = self.read_prs(project, unfinished).await?;
+        let report = self.read_prs(project, unfinished, None).await?;
         // What was read moves its sessions at once, by the probe's rules and on the
         // agents as the last probe saw them (see [`Manager::decide_readings`]).
         self.decide_readings(project)?;
         Ok(report)
     }
 
-    /// Reads the pull requests of `project` (every project: None) and stores each
-    /// reading, deciding nothing.
+    /// The pull requests of the sessions of `only`, read at once (a webhook named
+    /// them), and those sessions moved as a poll would move them.
+    pub(crate) async fn refresh_only(
+        &self,
+        only: &std::collections::HashSet<SessionId>,
+    ) -> Result<RefreshReport, ManagerError> {
+        let report = self
+            .read_prs(None, &Unfinished::default(), Some(only))
+            .await?;
+        self.decide_readings(None)?;
+        Ok(report)
+    }
+
+    /// Reads the pull requests of `project` (every project: None; of the sessions of
+    /// `only` when given) and stores each reading, deciding nothing.
     async fn read_prs(
         &self,
         project: Option<&str>,
         unfinished: &Unfinished,
+        only: Option<&std::collections::HashSet<SessionId>>,
     ) -> Result<RefreshReport, ManagerError> {
         let sessions: Vec<Session> = self
             .store()
@@ -243,6 +257,7 @@ impl Manager {
             .into_iter()
             // The orchestrator's branch is the checkout's: no pull request of its own.
             .filter(|s| !s.branch.is_empty() && !s.id.is_orchestrator())
+            .filter(|s| only.is_none_or(|o| o.contains(&s.id)))
             .collect();
         let mut report = RefreshReport::default();
         // Projects that name the same scm section share one instance and one batch.

@@ -18,7 +18,8 @@ pub struct GithubScmOptions {
     /// The GraphQL API's address, instead of the one beside `apiUrl`.
     #[serde(default)]
     pub graphql_url: Option<String>,
-    /// The reference format's webhook receiver (read, not used by ao yet: ao polls).
+    /// The webhook receiver: GitHub pushes the changes of this project's pull requests to
+    /// the dashboard's server (`ao start`), which reads them at once.
     #[serde(default)]
     pub webhook: Option<WebhookOptions>,
 }
@@ -70,20 +71,6 @@ fn validate(section: &SectionRef<'_>) -> Vec<Diagnostic> {
                 .with_hint("give the largest body to accept, in bytes"),
             );
         }
-        let key_loc = section
-            .node
-            .and_then(|n| n.entry("webhook"))
-            .map(|e| e.key_loc)
-            .unwrap_or(section.loc);
-        // The reference's receiver belongs to its dashboard server; ao polls in batches.
-        diags.push(
-            Diagnostic::warning(
-                section.file,
-                key_loc,
-                "`webhook` is read, not used by ao yet",
-            )
-            .with_hint("ao polls GitHub in batches instead of receiving webhooks"),
-        );
     }
     diags
 }

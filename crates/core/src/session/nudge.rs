@@ -1,0 +1,168 @@
+//! Pushes from the scm (a verified webhook delivery): which pull requests changed, so
+//! the host reads those at once instead of waiting for its next poll. A delivery names
+//! its repository and some of: PR numbers, head commits, branches. The receiver (the
+//! dashboard's server, in the same process) hands each to [`nudge`]; the running host
+//! listens ([`listen`]), finds the live sessions it means ([`Manager::sessions_nudged`])
+//! and reads only their pull requests ([`Manager::refresh_nudged`]).
+
+use super::{Manager, ManagerError, RefreshReport};
+use crate::model::{SessionId, now_ms};
+use crate::store::SessionFilter;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+use tokio::sync::broadcast;
+
+/// What one delivery says changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Nudge {
+    /// The repository, as the scm names it (`owner/name`).
+    pub repo: String,
+    /// Pull request numbers it names.
+    #[serde(default)]
+    pub prs: Vec<u64>,
+    /// Head commits it names (a status or a check on a commit).
+    #[serde(default)]
+    pub shas: Vec<String>,
+    /// Branches it names (a push, a pull request's head).
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// The scm's name of the event (`check_run`, `pull_request`, ...).
+    pub event: String,
+    /// The scm's id of the delivery.
+    #[serde(default)]
+    pub delivery: String,
+    /// When it arrived (milliseconds since 1970).
+    pub at: i64,
+}
+
+/// Deliveries not yet taken by the host, at most; more and it reads everything.
+const QUEUE: usize = 256;
+
+static NUDGES: LazyLock<broadcast::Sender<Arc<Nudge>>> =
+    LazyLock::new(|| broadcast::channel(QUEUE).0);
+
+/// Hands a verified delivery to the host of this process; false when none listens.
+pub fn nudge(n: Nudge) -> bool {
+    NUDGES.send(Arc::new(n)).is_ok()
+}
+
+/// The host's end: every delivery from now on.
+pub(crate) fn listen() -> broadcast::Receiver<Arc<Nudge>> {
+    NUDGES.subscribe()
+}
+
+/// Where the host records the last verified delivery, for `ao doctor`.
+pub const LAST_DELIVERY: &str = "webhook:last";
+
+impl Manager {
+    /// The live sessions (of `projects`, every project when empty) whose pull request
+    /// `n` names: by number or head commit in its repository, or by branch.
+    pub fn sessions_nudged(
+        &self,
+        n: &Nudge,
+        projects: &[String],
+    ) -> Result<Vec<SessionId>, ManagerError> {
+        let snapshots = self.store().pr_snapshots_shared()?;
+        let sessions = self.store().sessions_shared(&SessionFilter::default())?;
+        let mut out = Vec::new();
+        for s in sessions.iter() {
+            if s.id.is_orchestrator()
+                || s.status.is_terminal()
+                || (!projects.is_empty() && !projects.contains(&s.project))
+            {
+                continue;
+            }
+            let Ok(p) = self.resolved_project(&s.project) else {
+                continue;
+            };
+            let same_repo = p
+                .repo
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(&n.repo));
+            if !same_repo {
+                continue;
+            }
+            let by_number = s.pr.as_ref().is_some_and(|pr| n.prs.contains(&pr.number));
+            let by_head = snapshots
+                .get(&s.id)
+                .is_some_and(|snap| n.shas.contains(&snap.status.head_sha));
+            let by_branch = n.branches.contains(&s.branch);
+            if by_number || by_head || by_branch {
+                out.push(s.id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the pull requests of `sessions` only (finding one for a branch that has
+    /// none yet), and moves those sessions as a poll would.
+    pub async fn refresh_nudged(
+        &self,
+        sessions: &[SessionId],
+    ) -> Result<RefreshReport, ManagerError> {
+        let only: HashSet<SessionId> = sessions.iter().cloned().collect();
+        self.refresh_only(&only).await
+    }
+
+    /// Records `n` as the last verified delivery.
+    pub(crate) fn record_delivery(&self, n: &Nudge) {
+        let seen = Nudge {
+            at: if n.at > 0 { n.at } else { now_ms() },
+            ..n.clone()
+        };
+        if let Ok(v) = serde_json::to_string(&seen) {
+            let _ = self.store().set_scm_state(LAST_DELIVERY, &v);
+        }
+    }
+
+    /// The last verified delivery any host recorded.
+    pub fn last_delivery(&self) -> Option<Nudge> {
+        let (v, _) = self.store().scm_state(LAST_DELIVERY).ok()??;
+        serde_json::from_str(&v).ok()
+    }
+
+    /// Whether every project of `projects` (every project when empty) receives its
+    /// scm's webhooks (`scm.webhook` set and not `enabled: false`): only then may the
+    /// periodic poll stretch while deliveries arrive.
+    pub(crate) fn all_pushed(&self, projects: &[String]) -> bool {
+        let config = &self.config.config;
+        let mut ids = config
+            .projects
+            .keys()
+            .filter(|id| projects.is_empty() || projects.contains(id))
+            .peekable();
+        ids.peek().is_some()
+            && ids.all(|id| {
+                config.projects[id]
+                    .scm
+                    .as_ref()
+                    .and_then(|s| s.options.get("webhook"))
+                    .is_some_and(|w| w.get("enabled").and_then(|e| e.as_bool()) != Some(false))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nudge_reaches_each_listener_and_none_is_said_when_nobody_listens() {
+        let n = Nudge {
+            repo: "acme/app".into(),
+            prs: vec![3],
+            event: "check_run".into(),
+            at: 1,
+            ..Nudge::default()
+        };
+        let mut rx = listen();
+        assert!(nudge(n.clone()));
+        assert_eq!(*rx.try_recv().unwrap(), n);
+        drop(rx);
+        // Another test's listener may be open at the same time; without one the send
+        // says so.
+        if NUDGES.receiver_count() == 0 {
+            assert!(!nudge(n));
+        }
+    }
+}
