@@ -154,15 +154,15 @@ fn the_reference_init_template_and_its_keys_load_and_say_what_they_do() {
     assert!(!run.stderr.contains("unknown key"), "{}", run.explain());
     for key in [
         "terminalPort",
-        "power",
         "projectOrder",
         "opencodeIssueSessionStrategy",
     ] {
         run.stderr_has(&format!("warning: `{key}` is read, not used by ao yet"));
     }
     run.stderr_has("the dashboard's terminals share `port`");
-    // The dashboard's own keys are used: `ao start` serves it.
-    for key in ["port", "dashboard"] {
+    // The dashboard's own keys are used: `ao start` serves it; the host keeps the
+    // machine awake.
+    for key in ["port", "dashboard", "power"] {
         assert!(
             !run.stderr.contains(&format!("`{key}` is read, not used")),
             "{}",

@@ -1270,3 +1270,50 @@ fn the_host_tells_of_a_failed_one_shot_once_and_of_a_finished_one_not_at_all() {
     assert_eq!(session(&list, "app-2")["status"], "killed");
     f.stop_host(host);
 }
+
+/// `power.preventIdleSleep`: while an agent works the host holds the idle inhibitor
+/// (`systemd-inhibit`; here a stand-in first on PATH that records how it was called and
+/// runs what it wraps, since no logind runs here), and lets it go once none works.
+#[test]
+fn the_host_keeps_the_machine_awake_only_while_an_agent_works() {
+    let mut f = Fleet::new(
+        "    agent: command\n    agentConfig:\n      command: [sh, -c, 'read task; while :; do echo \"$task\"; sleep 0.2; done']\n",
+    );
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{config}power:\n  preventIdleSleep: true\nlifecycle:\n  probeInterval: 200ms\n"),
+    )
+    .unwrap();
+    let log = f.env.root().join("inhibit.log");
+    f.env.script_on_path(
+        "inhibit-bin",
+        "systemd-inhibit",
+        &format!(
+            "#!/bin/sh\necho \"$$ $*\" >> '{}'\nwhile [ $# -gt 0 ]; do case \"$1\" in --*) shift;; *) break;; esac; done\n\"$@\"\n",
+            log.display()
+        ),
+    );
+    f.ao(&["spawn", "app", "--prompt", "work"]).success();
+    let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
+    let line = wait_until("the inhibitor taken while app-1 works", || {
+        std::fs::read_to_string(&log).ok().filter(|l| !l.is_empty())
+    });
+    let (pid, args) = line.trim().split_once(' ').unwrap();
+    assert_eq!(
+        args,
+        "--what=idle --who=ao --why=ao's agents are at work --mode=block cat"
+    );
+    let alive = |pid: &str| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive(pid), "the inhibitor ended while the agent works");
+    // No agent works once the only one is killed: the inhibitor is let go.
+    f.ao(&["session", "kill", "app-1"]).success();
+    wait_until("the inhibitor let go", || (!alive(pid)).then_some(()));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().lines().count(),
+        1,
+        "taken again with no agent at work"
+    );
+    f.stop_host(host);
+}

@@ -15,6 +15,7 @@ pub mod model;
 pub mod notify;
 pub mod pane;
 pub mod plugin;
+pub mod power;
 pub mod reactions;
 pub mod registry;
 pub mod repo;

@@ -9,7 +9,6 @@ pub fn unsupported_key(owner: &str, key: &str) -> Option<&'static str> {
         ("Config", "terminalPort" | "directTerminalPort") => {
             "the dashboard's terminals share `port`"
         }
-        ("Config", "power") => "ao does not manage system sleep",
         ("Config", "lifecycle") => "`ao session cleanup` removes finished sessions",
         ("Defaults" | "ProjectConfig", "orchestrator" | "worker") => {
             "ao has no orchestrator agent; set `agent` and `agentConfig` for the project"

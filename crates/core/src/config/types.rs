@@ -62,7 +62,8 @@ pub struct Config {
     /// terminals share `port`).
     #[serde(default)]
     pub direct_terminal_port: Option<u32>,
-    /// Keeping the machine awake while agents work (read, not used by ao yet).
+    /// Keeping the machine awake while agents work: the host holds the system's idle
+    /// inhibitor while any agent is active.
     #[serde(default)]
     pub power: Option<PowerConfig>,
     /// The dashboard `ao start` serves on `port`: where it listens, its token, its zones.
@@ -80,7 +81,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PowerConfig {
-    /// Keep the machine from sleeping while sessions run.
+    /// Keep the machine from sleeping while any agent works (`systemd-inhibit` on Linux,
+    /// `caffeinate` on macOS; default false).
     #[serde(default)]
     pub prevent_idle_sleep: Option<bool>,
 }

@@ -700,9 +700,6 @@ impl Checker<'_> {
                 self.not_used_yet(&[key], shared);
             }
         }
-        if config.power.is_some() {
-            self.not_used_yet(&["power"], "ao does not manage the machine's sleep");
-        }
         if let Some(w) = &config.notification_dedup_window
             && crate::notify::parse_duration(w).is_none()
         {

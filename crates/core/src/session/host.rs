@@ -214,6 +214,23 @@ impl Manager {
             .unwrap_or(WEBHOOK_POLL_INTERVAL)
     }
 
+    /// How many live sessions (of `projects`, every project when empty) have an agent
+    /// at work now, as the last probe saw them.
+    fn agents_at_work(&self, projects: &[String]) -> usize {
+        let Ok(sessions) = self
+            .store()
+            .sessions_shared(&crate::store::SessionFilter::default())
+        else {
+            return 0;
+        };
+        sessions
+            .iter()
+            .filter(|s| projects.is_empty() || projects.contains(&s.project))
+            .filter(|s| !s.status.is_terminal())
+            .filter(|s| s.activity == Some(crate::model::Activity::Active))
+            .count()
+    }
+
     /// Reads the pull requests a verified delivery names, at once.
     async fn read_nudged(&self, n: &super::Nudge, projects: &[String]) {
         self.record_delivery(n);
@@ -319,6 +336,14 @@ impl Manager {
         let act_now = tokio::sync::Notify::new();
         let stopping = std::cell::Cell::new(false);
 
+        let keep_awake = self
+            .config
+            .config
+            .power
+            .as_ref()
+            .and_then(|p| p.prevent_idle_sleep)
+            .unwrap_or(false);
+        let mut awake = crate::power::Awake::default();
         let probe = async {
             loop {
                 let started = tokio::time::Instant::now();
@@ -332,6 +357,21 @@ impl Manager {
                 // Only a whole probe counts: `ao status` trusts what it saw.
                 if probed {
                     state.borrow_mut().last_probe = Some(now_ms());
+                }
+                if keep_awake {
+                    let working = self.agents_at_work(projects);
+                    match awake.hold(working) {
+                        Some(crate::power::Change::Held(n)) => tracing::info!(
+                            "power.preventIdleSleep: the machine stays awake while {n} agent(s) work"
+                        ),
+                        Some(crate::power::Change::Released) => tracing::info!(
+                            "power.preventIdleSleep: no agent works; the machine may sleep"
+                        ),
+                        Some(crate::power::Change::Cannot(why)) => {
+                            tracing::warn!("power.preventIdleSleep: {why}")
+                        }
+                        None => {}
+                    }
                 }
                 self.record_host(&state.borrow());
                 decide_now.notify_one();
