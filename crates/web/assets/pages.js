@@ -99,9 +99,13 @@ $("#by-label").addEventListener("submit", async (e) => {
   const f = $("#issue-filter");
   const labels = f.label.value.split(",").map((l) => l.trim()).filter(Boolean);
   if (!labels.length) { said({ ok: false, message: "which labels? write them above, as bug, ready" }); return; }
-  const limit = Number(e.target.limit.value) || undefined;
+  const limit = Number(e.target.limit.value);
+  if (!Number.isInteger(limit) || limit < 1) { said({ ok: false, message: "at most how many? give a number of 1 or more" }); return; }
+  const button = $("button", e.target);
+  button.disabled = true;
   said({ ok: true, message: "spawning…" });
   const { got } = await call("POST", "/api/spawn", { project: f.project.value, labels, limit });
+  button.disabled = false;
   said(got);
   listIssues();
 });

@@ -171,6 +171,15 @@ pub(crate) async fn spawn(State(app): State<Arc<App>>, body: axum::body::Bytes) 
             Some("a prompt is a task as text; issues and labels take tasks from the tracker"),
         );
     }
+    if ask.limit.is_some() && ask.labels.is_empty() {
+        return bad(
+            "a limit goes with labels: at most N of the free issues with them",
+            Some(r#"{"project": "app", "labels": ["bug"], "limit": 3}"#),
+        );
+    }
+    if ask.limit == Some(0) {
+        return bad("a limit of 0 spawns nothing; give 1 or more", None);
+    }
     let m = match manager(&app) {
         Ok(m) => m,
         Err(r) => return *r,

@@ -98,6 +98,10 @@ pub(crate) struct App {
     seen: crate::webhook::Seen,
     /// When a refused delivery was last logged (milliseconds), so a flood logs little.
     refusal_logged: std::sync::atomic::AtomicI64,
+    /// Turns to read a webhook's body.
+    bodies: tokio::sync::Semaphore,
+    /// What each project's scm calls itself, once asked.
+    scm_names: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// The dashboard, serving; dropped, it stops and its address is withdrawn.
@@ -168,8 +172,7 @@ pub fn start(settings: Settings, ops: Ops) -> Result<Running, ServeError> {
     let home = settings.home.clone();
     let mut settings = settings;
     settings.webhooks.retain(|r| {
-        let ours = RESERVED.contains(&r.path.as_str())
-            || RESERVED_UNDER.iter().any(|p| r.path.starts_with(p));
+        let ours = reserved(&r.path);
         if ours {
             tracing::warn!(
                 "the webhook path {} of project {} is one of the dashboard's own: it receives nothing; choose another `scm.webhook.path`",
@@ -189,6 +192,8 @@ pub fn start(settings: Settings, ops: Ops) -> Result<Running, ServeError> {
         panes: session::panes(),
         seen: Default::default(),
         refusal_logged: Default::default(),
+        bodies: tokio::sync::Semaphore::new(BODIES_AT_ONCE),
+        scm_names: Default::default(),
     });
     for note in &app.settings.webhook_notes {
         tracing::warn!("{note}");
@@ -315,12 +320,7 @@ fn routes(app: Arc<App>) -> Router {
     for (i, r) in app.settings.webhooks.iter().enumerate() {
         router = router.route(
             &r.path,
-            post(
-                move |State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes| {
-                    receive(app, i, headers, body)
-                },
-            )
-            .layer(axum::extract::DefaultBodyLimit::max(r.max_body)),
+            post(move |State(app): State<Arc<App>>, req: Request| receive(app, i, req)),
         );
     }
     router
@@ -329,24 +329,45 @@ fn routes(app: Arc<App>) -> Router {
 }
 
 /// The dashboard's own paths, which no webhook may take.
+/// The dashboard's own paths, and those under them, which no webhook may take.
 const RESERVED: &[&str] = &[
-    "/", "/login", "/logout", "/prs", "/issues", "/spawn", "/events",
-];
-const RESERVED_UNDER: &[&str] = &[
-    "/assets/",
-    "/session/",
-    "/api/sessions/",
-    "/api/projects/",
+    "/login",
+    "/logout",
+    "/prs",
+    "/issues",
+    "/spawn",
+    "/events",
+    "/assets",
+    "/session",
+    "/api/sessions",
+    "/api/projects",
     "/api/board",
     "/api/events",
     "/api/log",
     "/api/spawn",
 ];
 
+/// Whether `path` is the dashboard's own.
+fn reserved(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.is_empty()
+        || RESERVED.iter().any(|r| {
+            path == *r
+                || path
+                    .strip_prefix(r)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+}
+
+/// Webhook bodies read at once; more wait their turn (each is at most `maxBodyBytes`).
+const BODIES_AT_ONCE: usize = 4;
+
 /// A webhook delivery to route `i`: verified and read at once, or refused.
-async fn receive(app: Arc<App>, i: usize, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn receive(app: Arc<App>, i: usize, req: Request) -> Response {
     use crate::webhook::{Refused, Taken};
     let route = &app.settings.webhooks[i];
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
     let header = |name: &str| {
         headers
             .get(name)
@@ -361,10 +382,26 @@ async fn receive(app: Arc<App>, i: usize, headers: HeaderMap, body: axum::body::
         )
             .into_response()
     };
-    match crate::webhook::take(route, &app.seen, &header, &body, ao_core::model::now_ms()) {
+    // Nothing unsigned is read, and only a few bodies at a time.
+    let read = async {
+        crate::webhook::precheck(route, &header)?;
+        let _turn = app.bodies.acquire().await;
+        axum::body::to_bytes(body, route.max_body)
+            .await
+            .map_err(|_| Refused::TooLarge(route.max_body))
+    };
+    let taken = match read.await {
+        Ok(body) => {
+            crate::webhook::take(route, &app.seen, &header, &body, ao_core::model::now_ms())
+        }
+        Err(refused) => Err(refused),
+    };
+    match taken {
         Ok(Taken::Nudged(n)) => {
             let what = format!("{} delivery {} on {}", n.event, n.delivery, n.repo);
+            let id = n.delivery.clone();
             if ao_core::session::nudge(n) {
+                app.seen.taken(&id);
                 text(
                     StatusCode::OK,
                     format!("taken: the host reads what {what} names"),
@@ -382,10 +419,14 @@ async fn receive(app: Arc<App>, i: usize, headers: HeaderMap, body: axum::body::
             StatusCode::OK,
             "a repeat of a delivery already taken".into(),
         ),
-        Ok(Taken::Ignored(event)) => text(
-            StatusCode::OK,
-            format!("verified; a `{event}` event names no pull request ao follows"),
-        ),
+        Ok(Taken::Ignored(event)) => {
+            app.seen
+                .taken(&header(&route.delivery_header).unwrap_or_default());
+            text(
+                StatusCode::OK,
+                format!("verified; a `{event}` event names no pull request ao follows"),
+            )
+        }
         Err(refused) => {
             let (status, why) = match &refused {
                 Refused::Unverified(why) => (StatusCode::UNAUTHORIZED, (*why).to_owned()),
@@ -690,9 +731,9 @@ async fn session_facts(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
         .parse::<ao_core::model::SessionId>()
         .ok()
         .and_then(|sid| hub.state().session(&sid).map(|s| s.session.project.clone()));
-    let scm_name = match (project, (app.ops.manager)()) {
-        (Some(p), Ok(m)) => m.scm_name(&p),
-        _ => "the scm".to_owned(),
+    let scm_name = match project {
+        Some(p) => scm_name(&app, p).await,
+        None => "the scm".to_owned(),
     };
     match session::facts(&hub.state(), &id, app.settings.zones, &scm_name) {
         Some(f) => json(StatusCode::OK, &f),
@@ -704,6 +745,38 @@ async fn session_facts(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
                 hint: Some("`ao status` lists the sessions; an archived one is not shown".into()),
             },
         ),
+    }
+}
+
+/// What project `project`'s scm calls itself: asked of a manager once (off the
+/// server's thread: building one reads the config), then kept.
+async fn scm_name(app: &Arc<App>, project: String) -> String {
+    if let Some(name) = app
+        .scm_names
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&project)
+    {
+        return name.clone();
+    }
+    let ask = app.clone();
+    let key = project.clone();
+    let name = tokio::task::spawn_blocking(move || match (ask.ops.manager)() {
+        Ok(m) => Some(m.scm_name(&key)),
+        Err(_) => None,
+    })
+    .await
+    .ok()
+    .flatten();
+    match name {
+        Some(name) => {
+            app.scm_names
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(project, name.clone());
+            name
+        }
+        None => "the scm".to_owned(),
     }
 }
 
@@ -905,4 +978,33 @@ async fn terminal(
     };
     let ops = app.ops.clone();
     ws.on_upgrade(move |socket| session::bridge(socket, view, m, ops, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reserved;
+
+    #[test]
+    fn a_webhook_cannot_take_the_dashboards_own_paths() {
+        for ours in [
+            "/",
+            "/login",
+            "/api/spawn",
+            "/api/projects",
+            "/api/projects/app/issues",
+            "/assets/board.js",
+            "/session/app-1",
+            "/events/",
+        ] {
+            assert!(reserved(ours), "{ours}");
+        }
+        for free in [
+            "/api/webhooks/github",
+            "/hooks/gh",
+            "/api/spawner",
+            "/eventsx",
+        ] {
+            assert!(!reserved(free), "{free}");
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! GitHub's webhooks, received by the dashboard's server: each project's `scm.webhook`
 //! (the reference format's keys) gives a path, the environment variable of its secret and
 //! the headers to read. A delivery is verified (HMAC-SHA256 of the body against the
-//! secret, compared in constant time), dropped when its id was seen, refused when larger
-//! than `maxBodyBytes`, and turned into an [`ao_core::session::Nudge`] naming the pull
-//! requests it is about, which the host reads at once. Its signature is its
-//! authentication: the one route without a cookie, so GitHub can reach it through a
-//! tunnel while the rest stays private.
+//! secret, compared in constant time), dropped when its id was taken before, refused when
+//! larger than `maxBodyBytes`, and turned into an [`ao_core::session::Nudge`] naming the
+//! pull requests it is about (of the projects whose secret verified it), which the host
+//! reads at once. Its signature is its authentication: the one route without a cookie,
+//! so GitHub can reach it through a tunnel while the rest stays private.
 
 use ao_core::config::Config;
 use ao_core::session::Nudge;
@@ -27,16 +27,21 @@ const SEEN: usize = 4096;
 pub struct Route {
     /// Where (`/api/webhooks/github`).
     pub path: String,
-    /// The secrets of the projects that receive here (one matching is enough); empty
-    /// when none is set, and then every delivery is refused.
-    secrets: Vec<ring::hmac::Key>,
-    /// The variables the secrets come from, for the log.
+    /// The secrets of the projects that receive here, each with the projects it is
+    /// theirs (one matching is enough, and the delivery is then about those projects
+    /// only); empty when none is set, and then every delivery is refused.
+    secrets: Vec<(ring::hmac::Key, Vec<String>)>,
+    /// The variables the secrets come from, in the order of `secrets`.
     pub secret_vars: Vec<String>,
+    /// The variables named for a secret that are not set.
+    pub unset: Vec<String>,
     /// The projects it serves.
     pub projects: Vec<String>,
-    /// The headers of the signature, the event, the delivery id (lower case).
+    /// The header of the signature (lower case).
     pub signature_header: String,
+    /// The header naming the event (lower case).
     pub event_header: String,
+    /// The header of the delivery's id (lower case).
     pub delivery_header: String,
     /// The largest body accepted.
     pub max_body: usize,
@@ -55,7 +60,7 @@ impl std::fmt::Debug for Route {
 }
 
 /// The routes `config`'s projects ask for, reading secrets through `env`; and what is
-/// wrong with them, to log (a secret that is not set).
+/// wrong with them, to log (a secret that is not set, a path that is not one).
 pub fn routes(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> (Vec<Route>, Vec<String>) {
     let mut routes: Vec<Route> = Vec::new();
     let mut notes = Vec::new();
@@ -79,6 +84,16 @@ pub fn routes(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> (Vec<Rou
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
+        // A plain path: a router's pattern (`{x}`, `*x`, `:x`) is not one.
+        if let Some(c) = path
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "/-._~".contains(*c)))
+        {
+            notes.push(format!(
+                "project {id}'s webhook path {path:?} has `{c}`: it receives nothing; use letters, digits and / - . _ ~ only"
+            ));
+            continue;
+        }
         let var = text("secretEnvVar", DEFAULT_SECRET_ENV);
         let secret = env(&var).filter(|s| !s.is_empty());
         if secret.is_none() {
@@ -91,13 +106,14 @@ pub fn routes(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> (Vec<Rou
             .and_then(Value::as_u64)
             .filter(|n| *n > 0)
             .map_or(DEFAULT_MAX_BODY, |n| n as usize);
-        let route = match routes.iter_mut().find(|r| r.path == path) {
-            Some(r) => r,
+        let route = match routes.iter().position(|r| r.path == path) {
+            Some(i) => &mut routes[i],
             None => {
                 routes.push(Route {
                     path: path.clone(),
                     secrets: Vec::new(),
                     secret_vars: Vec::new(),
+                    unset: Vec::new(),
                     projects: Vec::new(),
                     signature_header: text("signatureHeader", "x-hub-signature-256")
                         .to_ascii_lowercase(),
@@ -111,14 +127,20 @@ pub fn routes(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> (Vec<Rou
         };
         route.projects.push(id.clone());
         route.max_body = route.max_body.max(max_body);
-        if let Some(secret) = secret
-            && !route.secret_vars.contains(&var)
-        {
-            route.secret_vars.push(var);
-            route.secrets.push(ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA256,
-                secret.as_bytes(),
-            ));
+        if secret.is_none() && !route.unset.contains(&var) {
+            route.unset.push(var.clone());
+        }
+        if let Some(secret) = secret {
+            match route.secret_vars.iter().position(|v| *v == var) {
+                Some(i) => route.secrets[i].1.push(id.clone()),
+                None => {
+                    route.secret_vars.push(var);
+                    route.secrets.push((
+                        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+                        vec![id.clone()],
+                    ));
+                }
+            }
         }
     }
     (routes, notes)
@@ -138,57 +160,76 @@ pub enum Refused {
 /// What became of a delivery taken.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Taken {
-    /// Its pull requests are read now.
+    /// Its pull requests are to be read now.
     Nudged(Nudge),
-    /// Its id was seen before: nothing done again.
+    /// Its id was taken before: nothing done again.
     Repeat,
     /// Verified, but about nothing ao follows (a `ping`, an issue, a release).
     Ignored(String),
 }
 
-/// The delivery ids seen lately, oldest first.
+/// The delivery ids taken lately, oldest first.
 #[derive(Default)]
 pub struct Seen(Mutex<VecDeque<String>>);
 
 impl Seen {
-    /// Whether `id` is new; remembered now.
-    fn first(&self, id: &str) -> bool {
+    /// Whether `id` was taken before.
+    fn knows(&self, id: &str) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        !id.is_empty() && seen.iter().any(|s| s == id)
+    }
+
+    /// Remembers `id` as taken: only once it was (a delivery refused, or not handed
+    /// on, may come again as GitHub's "Redeliver" sends it, and is taken then).
+    pub fn taken(&self, id: &str) {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if id.is_empty() {
-            return true;
-        }
-        if seen.iter().any(|s| s == id) {
-            return false;
+        if id.is_empty() || seen.iter().any(|s| s == id) {
+            return;
         }
         if seen.len() == SEEN {
             seen.pop_front();
         }
         seen.push_back(id.to_owned());
-        true
     }
 }
 
-/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under one of `keys`,
-/// compared in constant time.
-fn verified(keys: &[ring::hmac::Key], header: Option<&str>, body: &[u8]) -> Result<(), Refused> {
+/// The tag of a signature header (`sha256=<hex>`), or why it is none.
+fn tag_of(header: Option<&str>) -> Result<Vec<u8>, Refused> {
     let header = header.ok_or(Refused::Unverified("no signature"))?;
     let hex = header
         .strip_prefix("sha256=")
         .ok_or(Refused::Unverified("the signature is not sha256=<hex>"))?;
-    let tag = decode_hex(hex).ok_or(Refused::Unverified("the signature is not sha256=<hex>"))?;
+    decode_hex(hex).ok_or(Refused::Unverified("the signature is not sha256=<hex>"))
+}
+
+const NO_SECRET: Refused =
+    Refused::Unverified("no secret is set for this path, so nothing can be verified");
+
+/// What is refused before the body is read: a delivery with no signature that could
+/// match, or to a path with no secret.
+pub fn precheck(route: &Route, header: &dyn Fn(&str) -> Option<String>) -> Result<(), Refused> {
+    tag_of(header(&route.signature_header).as_deref())?;
+    if route.secrets.is_empty() {
+        return Err(NO_SECRET);
+    }
+    Ok(())
+}
+
+/// The projects whose secret makes `header` (`sha256=<hex>`) the HMAC-SHA256 of `body`
+/// (ring compares in constant time).
+fn verified<'a>(
+    keys: &'a [(ring::hmac::Key, Vec<String>)],
+    header: Option<&str>,
+    body: &[u8],
+) -> Result<&'a [String], Refused> {
+    let tag = tag_of(header)?;
     if keys.is_empty() {
-        return Err(Refused::Unverified(
-            "no secret is set for this path, so nothing can be verified",
-        ));
+        return Err(NO_SECRET);
     }
-    if keys
-        .iter()
-        .any(|k| ring::hmac::verify(k, body, &tag).is_ok())
-    {
-        Ok(())
-    } else {
-        Err(Refused::Unverified("the signature does not match"))
-    }
+    keys.iter()
+        .find(|(k, _)| ring::hmac::verify(k, body, &tag).is_ok())
+        .map(|(_, projects)| projects.as_slice())
+        .ok_or(Refused::Unverified("the signature does not match"))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -202,7 +243,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Checks one delivery to `route` and says what it is about. `header` reads a request
-/// header by its lower-case name.
+/// header by its lower-case name. The caller tells `seen` once it has taken it.
 pub fn take(
     route: &Route,
     seen: &Seen,
@@ -213,18 +254,17 @@ pub fn take(
     if body.len() > route.max_body {
         return Err(Refused::TooLarge(route.max_body));
     }
-    verified(
+    let projects = verified(
         &route.secrets,
         header(&route.signature_header).as_deref(),
         body,
     )?;
     let delivery = header(&route.delivery_header).unwrap_or_default();
-    if !seen.first(&delivery) {
+    if seen.knows(&delivery) {
         return Ok(Taken::Repeat);
     }
     let event = header(&route.event_header).unwrap_or_default();
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| Refused::Malformed(format!("the body is not JSON: {e}")))?;
+    let payload = payload(header("content-type").as_deref(), body)?;
     let mut n = about(&event, &payload);
     if n.repo.is_empty() || (n.prs.is_empty() && n.shas.is_empty() && n.branches.is_empty()) {
         return Ok(Taken::Ignored(event));
@@ -232,7 +272,33 @@ pub fn take(
     n.event = event;
     n.delivery = delivery;
     n.at = now;
+    n.projects = projects.to_vec();
     Ok(Taken::Nudged(n))
+}
+
+/// The event's JSON: the body, or its `payload` field when GitHub sends the form
+/// encoding (the webhook's content type `application/x-www-form-urlencoded`).
+fn payload(content_type: Option<&str>, body: &[u8]) -> Result<Value, Refused> {
+    let form = content_type.is_some_and(|t| {
+        t.trim_start()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    let json = if form {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|e| Refused::Malformed(format!("the form body cannot be read: {e}")))?;
+        fields
+            .into_iter()
+            .find(|(k, _)| k == "payload")
+            .map(|(_, v)| v.into_bytes())
+            .ok_or_else(|| Refused::Malformed("the form body has no `payload`".into()))?
+    } else {
+        body.to_vec()
+    };
+    serde_json::from_slice(&json).map_err(|e| {
+        Refused::Malformed(format!(
+            "the body is not the JSON of an event ({e}); the webhook's content type should be application/json"
+        ))
+    })
 }
 
 /// What a GitHub event's payload names: its repository, and the pull requests (by
@@ -278,7 +344,10 @@ fn about(event: &str, p: &Value) -> Nudge {
             if let Some(sha) = str_at(run, &["head_sha"]) {
                 n.shas.push(sha);
             }
-            if let Some(b) = str_at(run, &["head_branch"]) {
+            // A suite names its branch; a run, through its suite.
+            if let Some(b) = str_at(run, &["head_branch"])
+                .or_else(|| str_at(run, &["check_suite", "head_branch"]))
+            {
                 n.branches.push(b);
             }
         }
@@ -362,7 +431,7 @@ mod tests {
         routes.remove(0)
     }
 
-    fn headers<'a>(pairs: &'a [(&'a str, String)]) -> impl Fn(&str) -> Option<String> + 'a {
+    fn headers<'a>(pairs: &'a [(&'static str, String)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
             pairs
                 .iter()
@@ -377,25 +446,30 @@ mod tests {
         assert_eq!(r.path, DEFAULT_PATH);
         assert_eq!(r.projects, ["app"]);
         assert_eq!(r.max_body, DEFAULT_MAX_BODY);
+        let names = [&r.signature_header, &r.event_header, &r.delivery_header];
         assert_eq!(
-            (
-                r.signature_header.as_str(),
-                r.event_header.as_str(),
-                r.delivery_header.as_str()
-            ),
-            ("x-hub-signature-256", "x-github-event", "x-github-delivery")
+            names,
+            ["x-hub-signature-256", "x-github-event", "x-github-delivery"]
         );
         assert!(!format!("{r:?}").contains("s3cret"));
-        let (off, _) = routes(&config(serde_json::json!({ "enabled": false })), &|_| None);
-        assert!(off.is_empty());
-        let (none, notes) = routes(&config(serde_json::json!({ "path": "hooks/gh" })), &|_| {
+        let off = routes(&config(serde_json::json!({ "enabled": false })), &|_| None);
+        assert!(off.0.is_empty());
+        let none = routes(&config(serde_json::json!({ "path": "hooks/gh" })), &|_| {
             None
         });
-        assert_eq!(none[0].path, "/hooks/gh");
+        assert_eq!(none.0[0].path, "/hooks/gh");
         assert!(
-            notes[0].contains("$GITHUB_WEBHOOK_SECRET is not set"),
-            "{notes:?}"
+            none.1[0].contains("$GITHUB_WEBHOOK_SECRET is not set"),
+            "{:?}",
+            none.1
         );
+        // A router's pattern is not a path.
+        let bad = routes(
+            &config(serde_json::json!({ "path": "/hooks/{x}" })),
+            &|_| None,
+        );
+        assert!(bad.0.is_empty());
+        assert!(bad.1[0].contains("has `{`"), "{:?}", bad.1);
     }
 
     #[test]
@@ -418,15 +492,20 @@ mod tests {
         };
         assert_eq!((n.repo.as_str(), n.prs.as_slice()), ("acme/app", &[7][..]));
         assert_eq!(
-            (n.shas, n.event, n.delivery, n.at),
-            (
-                vec!["abc".to_owned()],
-                "check_run".to_owned(),
-                "d-1".to_owned(),
-                5
-            )
+            (n.shas.as_slice(), n.event.as_str()),
+            (&["abc".to_owned()][..], "check_run")
         );
-        // GitHub's repeat of the same delivery does nothing again.
+        assert_eq!(
+            (n.delivery.as_str(), n.at, n.projects.as_slice()),
+            ("d-1", 5, &["app".to_owned()][..])
+        );
+        // Not told taken (the host did not get it): GitHub's redelivery is taken then.
+        assert!(matches!(
+            take(&r, &seen, &headers(&good), &body, 6),
+            Ok(Taken::Nudged(_))
+        ));
+        // Taken: its repeat does nothing again.
+        seen.taken("d-1");
         assert_eq!(
             take(&r, &seen, &headers(&good), &body, 6),
             Ok(Taken::Repeat)
@@ -451,11 +530,32 @@ mod tests {
             take(&r, &seen, &headers(&fresh), &changed, 6),
             Err(Refused::Unverified(_))
         ));
-        // With no secret set, nothing is taken.
-        let blind = route(None);
+        // Refused before the body is read: no signature, or no secret to check one.
+        assert_eq!(
+            precheck(&r, &headers(&good[1..])),
+            Err(Refused::Unverified("no signature"))
+        );
+        assert_eq!(precheck(&r, &headers(&good)), Ok(()));
+        assert_eq!(precheck(&route(None), &headers(&good)), Err(NO_SECRET));
+        assert_eq!(
+            take(&route(None), &Seen::default(), &headers(&fresh), &body, 6),
+            Err(NO_SECRET)
+        );
+        // The form encoding carries the same event in its `payload`.
+        let text = String::from_utf8(body.clone()).unwrap();
+        let form = serde_urlencoded::to_string([("payload", text)]).unwrap();
+        let formed = [
+            ("x-hub-signature-256", sign("s3cret", form.as_bytes())),
+            ("x-github-event", "check_run".to_owned()),
+            ("x-github-delivery", "d-form".to_owned()),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+        ];
         assert!(matches!(
-            take(&blind, &Seen::default(), &headers(&fresh), &body, 6),
-            Err(Refused::Unverified(_))
+            take(&r, &seen, &headers(&formed), form.as_bytes(), 6),
+            Ok(Taken::Nudged(n)) if n.prs == [7]
         ));
         // Too large: refused before anything else.
         let small = Route { max_body: 10, ..r };
@@ -463,6 +563,30 @@ mod tests {
             take(&small, &seen, &headers(&fresh), &body, 6),
             Err(Refused::TooLarge(10))
         );
+    }
+
+    #[test]
+    fn a_delivery_is_about_the_projects_whose_secret_signed_it() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({
+            "projects": {
+                "app": { "path": "/x", "repo": "acme/app", "scm": { "plugin": "github", "webhook": { "secretEnvVar": "A" } } },
+                "web": { "path": "/y", "repo": "acme/web", "scm": { "plugin": "github", "webhook": { "secretEnvVar": "W" } } },
+            }
+        }))
+        .unwrap();
+        let (routes, _) = routes(&cfg, &|v| Some(format!("secret-{v}")));
+        assert_eq!(routes.len(), 1, "one shared path");
+        let body = br#"{"repository":{"full_name":"acme/web"},"pull_request":{"number":2}}"#;
+        let signed = [
+            ("x-hub-signature-256", sign("secret-A", body)),
+            ("x-github-event", "pull_request".to_owned()),
+        ];
+        let Ok(Taken::Nudged(n)) = take(&routes[0], &Seen::default(), &headers(&signed), body, 1)
+        else {
+            panic!("not taken")
+        };
+        // Signed with app's secret: about app's sessions only, whatever it names.
+        assert_eq!(n.projects, ["app"]);
     }
 
     #[test]
@@ -484,6 +608,14 @@ mod tests {
         assert_eq!(
             (status.shas, status.branches),
             (vec!["s2".to_owned()], vec!["feat/y".to_owned()])
+        );
+        let run = of(
+            "check_run",
+            serde_json::json!({ "repository": repo, "check_run": { "head_sha": "s3", "pull_requests": [], "check_suite": { "head_branch": "feat/fork" } } }),
+        );
+        assert_eq!(
+            (run.shas, run.branches),
+            (vec!["s3".to_owned()], vec!["feat/fork".to_owned()])
         );
         let comment = of(
             "issue_comment",

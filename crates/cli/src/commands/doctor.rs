@@ -362,16 +362,23 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
 
     // GitHub's webhooks: each path, its secret, and when a verified delivery last came.
     if let Some(loaded) = &config {
-        let (routes, notes) = ao_web::webhook::routes(&loaded.config, &|v| std::env::var(v).ok());
-        let last = match &opened {
-            Some(Ok(store)) => store
-                .scm_state(ao_core::session::LAST_DELIVERY)
-                .ok()
-                .flatten()
-                .and_then(|(v, _)| serde_json::from_str::<ao_core::session::Nudge>(&v).ok()),
+        let (routes, _) = ao_web::webhook::routes(&loaded.config, &|v| std::env::var(v).ok());
+        let store = match &opened {
+            Some(Ok(store)) => Some(store),
             _ => None,
         };
         for r in &routes {
+            // The newest verified delivery of the projects on this path.
+            let last = r
+                .projects
+                .iter()
+                .filter_map(|p| {
+                    let (v, _) = store?
+                        .scm_state(&ao_core::session::last_delivery_key(p))
+                        .ok()??;
+                    serde_json::from_str::<ao_core::session::Nudge>(&v).ok()
+                })
+                .max_by_key(|n| n.at);
             let heard = match &last {
                 Some(n) => format!(
                     "the last verified delivery: {} on {} at {}",
@@ -381,22 +388,20 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 ),
                 None => "no verified delivery yet".to_owned(),
             };
-            let unset = notes
-                .iter()
-                .find(|n| n.contains(&format!(" at {}:", r.path)));
-            checks.push(match unset {
-                Some(note) => check(
+            let place = format!("{} ({})", r.path, r.projects.join(", "));
+            checks.push(if r.unset.is_empty() {
+                check("webhook", Status::Ok, format!("{place}: {heard}"), None)
+            } else {
+                let vars: Vec<String> = r.unset.iter().map(|v| format!("${v}")).collect();
+                check(
                     "webhook",
                     Status::Warn,
-                    format!("{} ({}): {note}", r.path, r.projects.join(", ")),
-                    Some("export the secret before `ao start`; GitHub's webhook must be made with the same"),
-                ),
-                None => check(
-                    "webhook",
-                    Status::Ok,
-                    format!("{} ({}): {heard}", r.path, r.projects.join(", ")),
-                    None,
-                ),
+                    format!(
+                        "{place}: {} not set in this shell, so a host started from it refuses those projects' deliveries; {heard}",
+                        vars.join(", ")
+                    ),
+                    Some("export the secret GitHub's webhook was made with before `ao start`"),
+                )
             });
         }
     }

@@ -19,6 +19,10 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// `lifecycle.webhookPollInterval` says otherwise.
 pub const WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(300);
 
+/// How long a verified delivery waits for the rest of its burst before its pull
+/// requests are read.
+const NUDGE_GATHER: Duration = Duration::from_millis(250);
+
 /// How often the host looks at its config's files for an edit.
 const CONFIG_LOOK: Duration = Duration::from_secs(1);
 
@@ -231,32 +235,34 @@ impl Manager {
             .count()
     }
 
-    /// Reads the pull requests a verified delivery names, at once.
-    async fn read_nudged(&self, n: &super::Nudge, projects: &[String]) {
-        self.record_delivery(n);
-        let ids = match self.sessions_nudged(n, projects) {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!("webhook delivery {}: {e}", n.delivery);
-                return;
+    /// Reads the pull requests a batch of verified deliveries names, at once, each once.
+    async fn read_nudged(&self, batch: &[std::sync::Arc<super::Nudge>], projects: &[String]) {
+        let mut ids: Vec<crate::model::SessionId> = Vec::new();
+        for n in batch {
+            self.record_delivery(n);
+            match self.sessions_nudged(n, projects) {
+                Ok(found) if found.is_empty() => tracing::debug!(
+                    "webhook delivery {} ({} on {}) names no live session's pull request",
+                    n.delivery,
+                    n.event,
+                    n.repo
+                ),
+                Ok(found) => ids.extend(found),
+                Err(e) => tracing::warn!("webhook delivery {}: {e}", n.delivery),
             }
-        };
+        }
+        ids.sort();
+        ids.dedup();
         if ids.is_empty() {
-            tracing::debug!(
-                "webhook delivery {} ({} on {}) names no live session's pull request",
-                n.delivery,
-                n.event,
-                n.repo
-            );
             return;
         }
-        match self.refresh_nudged(&ids).await {
+        match self.refresh_nudged(&ids, projects).await {
             Ok(report) => {
                 for (id, why) in report.failed {
                     tracing::warn!("{id}: pull request not read after a webhook: {why}");
                 }
             }
-            Err(e) => tracing::warn!("webhook delivery {}: {e}", n.delivery),
+            Err(e) => tracing::warn!("reading the pull requests a webhook named: {e}"),
         }
     }
 
@@ -385,9 +391,10 @@ impl Manager {
             // Verified webhook deliveries: each read at once; while they arrive for
             // every project watched, the periodic poll is only a safety net.
             let mut nudges = super::nudge::listen();
-            let mut pushed_at: Option<i64> = None;
-            let pushed_every = self.webhook_poll_interval();
-            let all_pushed = self.all_pushed(projects);
+            // When a verified delivery last came for each project.
+            let mut pushed_at: std::collections::HashMap<String, i64> = Default::default();
+            let pushed_every = self.webhook_poll_interval().as_millis() as i64;
+            let pushed = self.pushed_projects(projects);
             loop {
                 let polled = tokio::time::Instant::now();
                 let (mut notes, mut failed) = (Vec::new(), Vec::new());
@@ -420,12 +427,17 @@ impl Manager {
                 // the one configured, however long a poll takes.
                 let wait = Duration::from_millis(wait.max(0) as u64);
                 loop {
-                    let stretched = all_pushed
-                        && pushed_at
-                            .is_some_and(|at| now_ms() - at < pushed_every.as_millis() as i64);
+                    // Stretched only while every project watched hears from its webhook.
+                    let stretched = pushed.as_ref().is_some_and(|all| {
+                        all.iter().all(|p| {
+                            pushed_at
+                                .get(p)
+                                .is_some_and(|at| now_ms() - at < pushed_every)
+                        })
+                    });
                     let next = polled
                         + if stretched {
-                            wait.max(pushed_every)
+                            wait.max(Duration::from_millis(pushed_every as u64))
                         } else {
                             wait
                         };
@@ -433,8 +445,30 @@ impl Manager {
                         _ = tokio::time::sleep_until(next) => break,
                         got = nudges.recv() => match got {
                             Ok(n) => {
-                                pushed_at = Some(now_ms());
-                                self.read_nudged(&n, projects).await;
+                                // A push's checks report together: the rest of a burst is
+                                // read with it, once.
+                                tokio::time::sleep(NUDGE_GATHER).await;
+                                let mut batch = vec![n];
+                                let mut lagged = false;
+                                loop {
+                                    match nudges.try_recv() {
+                                        Ok(n) => batch.push(n),
+                                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                                            lagged = true;
+                                            break;
+                                        }
+                                        Err(_) => break,
+                                    }
+                                }
+                                for n in &batch {
+                                    for p in &n.projects {
+                                        pushed_at.insert(p.clone(), n.at);
+                                    }
+                                }
+                                if lagged {
+                                    break;
+                                }
+                                self.read_nudged(&batch, projects).await;
                                 decide_now.notify_one();
                             }
                             // More than the queue holds: everything is read now.

@@ -51,7 +51,7 @@ pub use import::{Adopted, ImportReport, Skipped};
 pub use issues::{IssueRow, free_issues};
 pub use kill::{KillOptions, KillReport};
 pub use manager::{Manager, READY_TIMEOUT};
-pub use nudge::{LAST_DELIVERY, Nudge, nudge};
+pub use nudge::{LAST_DELIVERY, Nudge, last_delivery_key, nudge};
 pub use orchestrator::{CHECKOUT, OrchestratorAction, orchestrator_rules};
 pub use outbox::{NOTIFY_ATTEMPTS, NOTIFY_BACKOFF};
 pub use pr_refs::looks_like_pr;

@@ -6,7 +6,7 @@
 //! and reads only their pull requests ([`Manager::refresh_nudged`]).
 
 use super::{Manager, ManagerError, RefreshReport};
-use crate::model::{SessionId, now_ms};
+use crate::model::SessionId;
 use crate::store::SessionFilter;
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -33,6 +33,10 @@ pub struct Nudge {
     pub delivery: String,
     /// When it arrived (milliseconds since 1970).
     pub at: i64,
+    /// The projects whose secret verified it: it is about their sessions only (every
+    /// project's, when empty).
+    #[serde(default)]
+    pub projects: Vec<String>,
 }
 
 /// Deliveries not yet taken by the host, at most; more and it reads everything.
@@ -51,7 +55,7 @@ pub(crate) fn listen() -> broadcast::Receiver<Arc<Nudge>> {
     NUDGES.subscribe()
 }
 
-/// Where the host records the last verified delivery, for `ao doctor`.
+/// The prefix of where the host records the last verified delivery of a project.
 pub const LAST_DELIVERY: &str = "webhook:last";
 
 impl Manager {
@@ -69,6 +73,7 @@ impl Manager {
             if s.id.is_orchestrator()
                 || s.status.is_terminal()
                 || (!projects.is_empty() && !projects.contains(&s.project))
+                || (!n.projects.is_empty() && !n.projects.contains(&s.project))
             {
                 continue;
             }
@@ -95,51 +100,59 @@ impl Manager {
     }
 
     /// Reads the pull requests of `sessions` only (finding one for a branch that has
-    /// none yet), and moves those sessions as a poll would.
+    /// none yet), and moves the sessions of `projects` (every project when empty) as a
+    /// poll would.
     pub async fn refresh_nudged(
         &self,
         sessions: &[SessionId],
+        projects: &[String],
     ) -> Result<RefreshReport, ManagerError> {
         let only: HashSet<SessionId> = sessions.iter().cloned().collect();
-        self.refresh_only(&only).await
+        self.refresh_only(&only, projects).await
     }
 
-    /// Records `n` as the last verified delivery.
+    /// Records `n` as the last verified delivery of each of its projects.
     pub(crate) fn record_delivery(&self, n: &Nudge) {
-        let seen = Nudge {
-            at: if n.at > 0 { n.at } else { now_ms() },
-            ..n.clone()
+        let Ok(v) = serde_json::to_string(n) else {
+            return;
         };
-        if let Ok(v) = serde_json::to_string(&seen) {
-            let _ = self.store().set_scm_state(LAST_DELIVERY, &v);
+        for p in &n.projects {
+            let _ = self.store().set_scm_state(&last_delivery_key(p), &v);
         }
     }
 
-    /// The last verified delivery any host recorded.
-    pub fn last_delivery(&self) -> Option<Nudge> {
-        let (v, _) = self.store().scm_state(LAST_DELIVERY).ok()??;
+    /// The last verified delivery for `project` any host recorded.
+    pub fn last_delivery(&self, project: &str) -> Option<Nudge> {
+        let (v, _) = self.store().scm_state(&last_delivery_key(project)).ok()??;
         serde_json::from_str(&v).ok()
     }
 
-    /// Whether every project of `projects` (every project when empty) receives its
-    /// scm's webhooks (`scm.webhook` set and not `enabled: false`): only then may the
-    /// periodic poll stretch while deliveries arrive.
-    pub(crate) fn all_pushed(&self, projects: &[String]) -> bool {
+    /// The projects of `projects` (every project when empty), when every one receives
+    /// its scm's webhooks (`scm.webhook` set and not `enabled: false`): only then may
+    /// the periodic poll stretch while deliveries arrive.
+    pub(crate) fn pushed_projects(&self, projects: &[String]) -> Option<Vec<String>> {
         let config = &self.config.config;
-        let mut ids = config
+        let ids: Vec<String> = config
             .projects
             .keys()
             .filter(|id| projects.is_empty() || projects.contains(id))
-            .peekable();
-        ids.peek().is_some()
-            && ids.all(|id| {
+            .cloned()
+            .collect();
+        let all = !ids.is_empty()
+            && ids.iter().all(|id| {
                 config.projects[id]
                     .scm
                     .as_ref()
                     .and_then(|s| s.options.get("webhook"))
                     .is_some_and(|w| w.get("enabled").and_then(|e| e.as_bool()) != Some(false))
-            })
+            });
+        all.then_some(ids)
     }
+}
+
+/// Where the host records the last verified delivery for `project`, for `ao doctor`.
+pub fn last_delivery_key(project: &str) -> String {
+    format!("{LAST_DELIVERY}:{project}")
 }
 
 #[cfg(test)]

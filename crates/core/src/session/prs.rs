@@ -178,7 +178,6 @@ impl Unfinished {
 }
 
 impl Manager {
-    /// The project's scm, told its repository.
     /// What project `project`'s scm calls itself, for words about its pull requests;
     /// "the scm" when it has none that builds.
     pub fn scm_name(&self, project: &str) -> String {
@@ -187,6 +186,7 @@ impl Manager {
             .map_or_else(|_| "the scm".to_owned(), |scm| scm.display_name())
     }
 
+    /// The project's scm, told its repository.
     pub(crate) fn scm(&self, project: &ResolvedProject) -> Result<Arc<dyn Scm>, ManagerError> {
         self.build(
             crate::plugin::Slot::Scm,
@@ -232,11 +232,17 @@ impl Manager {
     pub(crate) async fn refresh_only(
         &self,
         only: &std::collections::HashSet<SessionId>,
+        projects: &[String],
     ) -> Result<RefreshReport, ManagerError> {
         let report = self
             .read_prs(None, &Unfinished::default(), Some(only))
             .await?;
-        self.decide_readings(None)?;
+        if projects.is_empty() {
+            self.decide_readings(None)?;
+        }
+        for p in projects {
+            self.decide_readings(Some(p))?;
+        }
         Ok(report)
     }
 
