@@ -245,6 +245,27 @@ fn a_tracker_or_scm_given_by_name_alone_is_that_plugin() {
         .success()
         .stdout_has("is valid");
 }
+/// The dashboard on an address other machines reach, without a token, then without TLS:
+/// `ao config validate` warns (as `ao start` refuses to serve it), never showing a token.
+#[test]
+fn a_dashboard_open_to_other_machines_is_warned_of_without_a_token_then_tls() {
+    let env = TestEnv::new();
+    let repo = env.plain_repo(&env.root().join("repo"));
+    let file = repo.join("agent-orchestrator.yaml");
+    let projects = "projects:\n  app:\n    path: .\n    tracker: prompt\n";
+    std::fs::write(&file, format!("dashboard:\n  host: 0.0.0.0\n{projects}")).unwrap();
+    let run = env.ao(&repo, &["config", "validate"]);
+    run.success().stderr_has("agent-orchestrator.yaml:2:9: warning: `ao start` refuses to serve the dashboard on 0.0.0.0, which other machines can reach, while dashboard.token is not set");
+    env.ao(&repo, &["config", "validate", "--strict"]).code(2);
+    std::fs::write(
+        &file,
+        format!("dashboard:\n  host: 192.168.1.5\n  token: t0ken-s3cret\n{projects}"),
+    )
+    .unwrap();
+    let run = env.ao(&repo, &["config", "validate"]);
+    run.success().stderr_has("over plain HTTP");
+    assert!(!run.stderr.contains("t0ken-s3cret"), "{}", run.explain());
+}
 case!(
     a_tracker_that_is_neither_a_name_nor_a_mapping,
     "projects:\n  app:\n    path: .\n    tracker: [prompt]\n"

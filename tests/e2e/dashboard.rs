@@ -35,7 +35,14 @@ struct Host {
 
 impl Host {
     fn start(f: &Fleet) -> Host {
-        let child = f.ao_child(&["start", "--no-orchestrator", "--port", "0"]);
+        Host::start_with(f, &["--no-orchestrator"])
+    }
+
+    /// `ao start --port 0` with `args` besides.
+    fn start_with(f: &Fleet, args: &[&str]) -> Host {
+        let mut all = vec!["start", "--port", "0"];
+        all.extend_from_slice(args);
+        let child = f.ao_child(&all);
         let pid = child.id();
         let file = f.env.ao_home.join("dashboard").join("url.json");
         let addr = wait_until("the dashboard's address", || {
@@ -1282,7 +1289,8 @@ fn in_a_browser_the_fleet_pages_spawn_list_and_follow() {
     let footer = gh.issue("acme/app", "Fix the footer", "It overlaps.", &["bug"]);
     let header = gh.issue("acme/app", "Fix the header", "Too tall.", &["bug"]);
     let docs = gh.issue("acme/app", "Write the docs", "All of them.", &["docs"]);
-    let host = Host::start(&f);
+    // With the projects' orchestrators.
+    let host = Host::start_with(&f, &[]);
     let pr = spawn_with_pr(&f, &gh, "app-1", "Fix the login");
     let link = login_link(&f);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1293,6 +1301,34 @@ fn in_a_browser_the_fleet_pages_spawn_list_and_follow() {
         let page = browser(&f, &driver).await;
         page.goto(&link).await.unwrap();
         wait_for_element(&page, "the board", ".card[data-id='app-1']").await;
+        // Each project's orchestrator has a link to its terminal.
+        wait_for_element(
+            &page,
+            "app's orchestrator",
+            "#orchestrators a[data-id='app-orchestrator']",
+        )
+        .await;
+        wait_for_element(
+            &page,
+            "web's orchestrator",
+            "#orchestrators a[data-id='web-orchestrator']",
+        )
+        .await;
+        page.find(fantoccini::Locator::Css(
+            "#orchestrators a[data-id='app-orchestrator']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        wait_for_element(&page, "the orchestrator's terminal", "#terminal .xterm").await;
+        assert_eq!(
+            page.current_url().await.unwrap().path(),
+            "/session/app-orchestrator"
+        );
+        page.back().await.unwrap();
+        wait_for_element(&page, "the board again", ".card[data-id='app-1']").await;
         let click = |css: String| {
             let page = page.clone();
             async move {
@@ -1543,5 +1579,103 @@ fn a_signed_webhook_delivery_moves_a_session_and_others_are_refused() {
         "{}",
         doctor.stdout
     );
+    host.stop(&f);
+}
+
+/// On a phone: an agent that asks with a numbered menu gets one button per answer on its
+/// page (read off its screen, as no plugin offers them), and the button types that
+/// answer; a stale answer (the question gone) is refused.
+#[test]
+fn on_a_phone_an_agents_question_is_answered_with_its_button() {
+    let ao = ao_tests::ao_bin();
+    let mut f = Fleet::new("");
+    let script = f.env.root().join("asker.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/bash\nread task\nprintf 'Deploy %s to staging?\\n\\u276f 1. Yes\\n  2. No, and tell me why\\n' \"$task\"\n'{ao}' report needs-input --note 'Deploy to staging?'\nread -r -n 1 answer\necho\necho \"answered $answer\"\n'{ao}' report working --note 'deploying'\nexec cat\n",
+            ao = ao.display()
+        ),
+    )
+    .unwrap();
+    let file = f.repo.join("agent-orchestrator.yaml");
+    let config = std::fs::read_to_string(&file).unwrap()
+        + &format!(
+            "    agent: command\n    agentConfig:\n      command: [bash, {}]\nlifecycle:\n  probeInterval: 200ms\n",
+            script.display()
+        );
+    std::fs::write(&file, config).unwrap();
+    f.env.set("AO_DASHBOARD_TOKEN", TOKEN);
+    let Some(driver) = Driver::start(&f) else {
+        return;
+    };
+    let host = Host::start(&f);
+    f.ao(&["spawn", "app", "--prompt", "the build"]).success();
+    let link = login_link(&f);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = phone(&f, &driver).await;
+        page.goto(&link).await.unwrap();
+        wait_for_element(&page, "app-1's card", ".card[data-id='app-1'] a.id").await;
+        page.find(fantoccini::Locator::Css(".card[data-id='app-1'] a.id"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_element(
+            &page,
+            "the answer buttons",
+            "#choices button[data-keys='2']",
+        )
+        .await;
+        let offered = text_of(&page, "#choices").await;
+        assert!(
+            offered.contains("Yes") && offered.contains("No, and tell me why"),
+            "{offered}"
+        );
+        assert_eq!(text_of(&page, "#question").await, "Deploy to staging?");
+        assert_eq!(scrolls_sideways(&page).await, serde_json::Value::Null);
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-phone-question.png"), png).unwrap();
+        page.find(fantoccini::Locator::Css("#choices button[data-keys='1']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&page, "the answer's result", "#said[data-ok='true']", |t| {
+            t.contains("answered app-1: Yes")
+        })
+        .await;
+        page.close().await.unwrap();
+    });
+    wait_until("the agent's answer in its pane", || {
+        let pane = f.tmux(&["capture-pane", "-p", "-t", "=app-1:"]).stdout;
+        pane.contains("answered 1").then_some(())
+    });
+    // The question is gone: an answer to it now is refused, and nothing is typed.
+    wait_until("the agent at work again", || {
+        let run = f.ao(&["status", "--json"]);
+        run.stdout.contains("\"deploying\"").then_some(())
+    });
+    let cookie = log_in(&f, &host);
+    let origin = format!("http://{}", host.addr);
+    let a = request_with(
+        &host.addr,
+        "POST",
+        "/api/sessions/app-1/answer",
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"keys":"2"}"#,
+    );
+    assert_eq!(a.status, 409, "{a:?}");
+    assert!(a.body.contains("app-1 asks nothing now"), "{a:?}");
     host.stop(&f);
 }

@@ -360,6 +360,18 @@ const README_COMMANDS: &[(&str, &str)] = &[
     ),
     ("ao import", "readme_switching_adopts_a_live_session"),
     (
+        "export GITHUB_WEBHOOK_SECRET=...",
+        "not run: the reader's own secret; dashboard::a_signed_webhook_delivery_moves_a_session_and_others_are_refused sets one",
+    ),
+    (
+        "ao start --detach",
+        "dashboard::a_signed_webhook_delivery_moves_a_session_and_others_are_refused, on a free port",
+    ),
+    (
+        "gh webhook forward --repo=acme/app --events=pull_request,check_run,status --url=http://127.0.0.1:3000/api/webhooks/github --secret=\"$GITHUB_WEBHOOK_SECRET\"",
+        "not run: GitHub's CLI forwards from github.com, which tests cannot reach; dashboard::a_signed_webhook_delivery_moves_a_session_and_others_are_refused posts signed deliveries to the same path",
+    ),
+    (
         "cargo build --release -p ao-example-file-tracker -p ao-example-file-notifier",
         "readme_external_plugins, built in the profile the suite builds plugins in",
     ),

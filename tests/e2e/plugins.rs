@@ -198,7 +198,7 @@ notifiers:
     );
     assert!(
         status("old-scm").contains("is an scm plugin built with ao-plugin-sdk 0.1.0, whose scm messages this ao no longer reads")
-            && status("old-scm").contains("rebuild it against ao-plugin-sdk 0.2.0"),
+            && status("old-scm").contains("rebuild it against ao-plugin-sdk 0.3.0"),
         "{rows:#?}"
     );
     assert!(

@@ -23,6 +23,8 @@ pub enum Unit {
     Percent,
     /// Megabytes (MiB).
     Mb,
+    /// Kilobytes (KiB).
+    Kb,
     /// A count of things, named in the singular (`"request"`, `"process"`).
     Count(&'static str),
 }
@@ -36,6 +38,7 @@ impl Unit {
             Unit::S => (" s".into(), 2),
             Unit::Percent => ("%".into(), 2),
             Unit::Mb => (" MB".into(), 1),
+            Unit::Kb => (" KB".into(), 1),
             Unit::Count(one) if v == 1.0 => (format!(" {one}"), 2),
             Unit::Count(one) => match one.strip_suffix('y') {
                 Some(stem) => (format!(" {stem}ies"), 2),

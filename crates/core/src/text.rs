@@ -111,6 +111,46 @@ pub fn tmux_name_problem(name: &str) -> Option<String> {
     ))
 }
 
+/// The answers a screen offers as a numbered menu, as agents draw their questions
+/// (`❯ 1. Yes`, `  2. No, and tell me why`): the last such run of lines numbered 1, 2, ...
+/// on the screen, each chosen by typing its number. Empty when there is none.
+pub fn offered_choices(screen: &str) -> Vec<crate::plugin::Choice> {
+    let item = |line: &str| -> Option<(u32, String)> {
+        let line = line.trim_matches(|c: char| c.is_whitespace() || "│┃|".contains(c));
+        let line = line.trim_start_matches(|c: char| c.is_whitespace() || "❯>›▶→*•".contains(c));
+        let (n, rest) = line.split_once(['.', ')'])?;
+        let n: u32 = n.trim().parse().ok()?;
+        let label = rest.trim();
+        (n > 0 && n < 10 && rest.starts_with(' ') && !label.is_empty())
+            .then(|| (n, label.to_owned()))
+    };
+    let mut best: Vec<(u32, String)> = Vec::new();
+    let mut run: Vec<(u32, String)> = Vec::new();
+    for line in screen.lines() {
+        match item(line) {
+            Some((n, label)) if n as usize == run.len() + 1 => run.push((n, label)),
+            Some((1, label)) => run = vec![(1, label)],
+            // A label wrapped onto the next line, or a blank line inside the menu.
+            None if !run.is_empty() && !line.trim().is_empty() && line.starts_with("   ") => {}
+            _ => {
+                if run.len() >= 2 {
+                    best = std::mem::take(&mut run);
+                }
+                run.clear();
+            }
+        }
+    }
+    if run.len() >= 2 {
+        best = run;
+    }
+    best.into_iter()
+        .map(|(n, label)| crate::plugin::Choice {
+            label,
+            keys: n.to_string(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +204,34 @@ mod tests {
         assert_eq!(slug("日本語", 20), "");
         assert_eq!(slug("Supercalifragilistic", 5), "super");
         assert_eq!(slug("`rm -rf /`; $(x)", 30), "rm-rf-x");
+    }
+
+    #[test]
+    fn a_numbered_menu_on_the_screen_is_the_answers_offered() {
+        let screen = "Bash command\n  rm -rf build\n\nDo you want to proceed?\n❯ 1. Yes\n  2. Yes, and don't ask again for rm commands\n  3. No, and tell Claude what to do differently (esc)\n";
+        let c = offered_choices(screen);
+        let got: Vec<(&str, &str)> = c
+            .iter()
+            .map(|c| (c.label.as_str(), c.keys.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Yes", "1"),
+                ("Yes, and don't ask again for rm commands", "2"),
+                ("No, and tell Claude what to do differently (esc)", "3"),
+            ]
+        );
+        // In a box, and the last menu on the screen wins.
+        let boxed = "│ 1. old │\n│ 2. menu │\nthen\n│ ❯ 1. Allow once │\n│   2. Deny │\n";
+        let c = offered_choices(boxed);
+        assert_eq!(
+            c.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+            ["Allow once", "Deny"]
+        );
+        // A numbered list that is not a menu of one item, a version, a plain line: none.
+        assert!(offered_choices("1. only one\n").is_empty());
+        assert!(offered_choices("v1.2.3 ready\nnothing here\n").is_empty());
+        assert!(offered_choices("").is_empty());
     }
 }

@@ -214,6 +214,20 @@ pub struct ActivityReport {
     /// For `limited`: when the limit lifts (milliseconds since 1970), if the CLI says.
     #[serde(default)]
     pub resets_at: Option<Timestamp>,
+    /// For `waiting_input`: the answers the agent offers, each with the keys that choose
+    /// it, where its hook or screen shows them (since SDK 0.3; a plugin that sends none
+    /// leaves ao to read a numbered menu off the screen, or the human to type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+}
+
+/// One answer an agent offers to its question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// What the answer says (`Yes, and don't ask again`).
+    pub label: String,
+    /// What to type to choose it, as a terminal sends it (`1`, `y\r`, `\x1b[B\r`).
+    pub keys: String,
 }
 
 /// What the agent CLI records about its own session.

@@ -89,7 +89,20 @@ function projects() {
   }
 }
 
-function changed() { projects(); filter(); }
+// Each project's orchestrator, a link to its terminal.
+function orchestrators() {
+  const links = [...cards.values()].filter((c) => c.id.endsWith("-orchestrator"))
+    .map((c) => {
+      const a = document.createElement("a");
+      a.href = "/session/" + encodeURIComponent(c.id);
+      a.dataset.id = c.id;
+      text(a, c.project + " orchestrator");
+      return a;
+    });
+  $("#orchestrators").replaceChildren(...links);
+}
+
+function changed() { projects(); filter(); orchestrators(); }
 
 function connect() {
   const live = $("#live");

@@ -184,10 +184,36 @@ function draw(f) {
   }));
 }
 
+// While the agent asks, its question and one button per answer it offers (read afresh
+// from the agent); with none offered, the send box below answers in words.
+let asking = false;
+async function question(f) {
+  const box = $("#choices");
+  const now = f && f.card.activity === "waiting_input";
+  if (!now) { asking = false; box.replaceChildren(); return; }
+  asking = true;
+  const res = await fetch(api + "/question");
+  if (!res.ok || !asking) return;
+  const q = await res.json();
+  if (!q.asking) { box.replaceChildren(); return; }
+  if (q.question) text($("#question"), q.question);
+  box.replaceChildren(...q.choices.map((c) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.keys = c.keys;
+    text(b, c.label);
+    b.addEventListener("click", () => { box.replaceChildren(); act("answer", { keys: c.keys }); });
+    return b;
+  }));
+}
+
 async function facts() {
   const res = await fetch(api);
-  if (res.ok) draw(await res.json());
-  else if (res.status === 404) text($("#status"), "gone");
+  if (res.ok) {
+    const f = await res.json();
+    draw(f);
+    question(f);
+  } else if (res.status === 404) text($("#status"), "gone");
 }
 
 // The facts again whenever the host's stream says this session changed.

@@ -269,6 +269,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/sessions/{id}/restore", post(restore))
         .route("/api/sessions/{id}/merge", post(merge))
         .route("/api/sessions/{id}/claim", post(claim))
+        .route("/api/sessions/{id}/question", get(question))
+        .route("/api/sessions/{id}/answer", post(answer))
         .route("/api/projects", get(fleet::projects))
         .route("/api/projects/{project}/issues", get(fleet::issues))
         .route("/api/spawn", post(fleet::spawn))
@@ -949,6 +951,65 @@ async fn claim(
         }
         Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
     }
+}
+
+/// `GET /api/sessions/<id>/question`: what the agent asks now, read afresh, and the
+/// answers it offers (`{"asking": false}` when it asks nothing).
+async fn question(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    match m.question(&id).await {
+        Ok(Some(asked)) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "asking": true, "question": asked.question, "choices": asked.choices }),
+        ),
+        Ok(None) => json(StatusCode::OK, &serde_json::json!({ "asking": false })),
+        Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    }
+}
+
+/// `POST /api/sessions/<id>/answer` with `{"keys": "1"}`: types an offered answer, once
+/// the agent is read again and still offers it (a question that changed meanwhile is
+/// not answered blind).
+async fn answer(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        keys: String,
+    }
+    let keys = match body_of::<Keys>(&body, r#"{"keys": "1"}"#) {
+        Ok(k) => k.keys,
+        Err(r) => return *r,
+    };
+    let m = match manager(&app) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let refused = |message: String| {
+        json(
+            StatusCode::CONFLICT,
+            &Said {
+                ok: false,
+                message,
+                hint: Some("the page shows what it asks now; its terminal takes any keys".into()),
+            },
+        )
+    };
+    let asked = match m.question(&id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return refused(format!("{id} asks nothing now")),
+        Err(e) => return json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
+    };
+    let Some(choice) = asked.choices.iter().find(|c| c.keys == keys) else {
+        return refused(format!("{id} does not offer that answer now"));
+    };
+    let r = m.type_keys(&id, &choice.keys).await;
+    acted(&app, r, format!("answered {id}: {}", choice.label))
 }
 
 /// `GET /api/sessions/<id>/terminal`: the live terminal's WebSocket. A browser's must

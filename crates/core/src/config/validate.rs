@@ -700,6 +700,46 @@ impl Checker<'_> {
                 self.not_used_yet(&[key], shared);
             }
         }
+        // The dashboard on an address other machines reach: `ao start` refuses it without
+        // a token and TLS, and so does the check, before anything starts.
+        if let Some(d) = &config.dashboard
+            && let Some(host) = d.host.as_deref()
+        {
+            let ip = match host {
+                "localhost" => Some(std::net::IpAddr::from([127, 0, 0, 1])),
+                h => h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok(),
+            };
+            let loc = self.loc(&["dashboard", "host"]);
+            match ip {
+                None => self.error(
+                    loc,
+                    format!(
+                        "dashboard.host `{}` is not an IP address",
+                        self.shown(&["dashboard", "host"], host)
+                    ),
+                    "write 127.0.0.1 (the default), ::1, or an address of this machine".into(),
+                ),
+                Some(ip) if !ip.is_loopback() => {
+                    let token = d.token.as_ref().is_some_and(|t| !t.expose().is_empty());
+                    // A warning: every command but the dashboard works, and
+                    // `ao start --no-dashboard` runs the host without it.
+                    if !token {
+                        self.warning(
+                            loc,
+                            format!("`ao start` refuses to serve the dashboard on {ip}, which other machines can reach, while dashboard.token is not set: anyone who reached it could drive your agents"),
+                            Some("set dashboard.token (as `${AO_DASHBOARD_TOKEN}`, from the environment), or keep dashboard.host at 127.0.0.1 and reach it through a tunnel or VPN".into()),
+                        );
+                    } else if d.tls.is_none() {
+                        self.warning(
+                            loc,
+                            format!("`ao start` refuses to serve the dashboard on {ip}, which other machines can reach, over plain HTTP: its login links and cookies would cross the network readable"),
+                            Some("set dashboard.tls: { cert: FILE, key: FILE } (PEM), or keep dashboard.host at 127.0.0.1 and reach it through a tunnel or VPN that encrypts".into()),
+                        );
+                    }
+                }
+                Some(_) => {}
+            }
+        }
         if let Some(w) = &config.notification_dedup_window
             && crate::notify::parse_duration(w).is_none()
         {

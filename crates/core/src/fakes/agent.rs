@@ -46,6 +46,7 @@ impl FakeAgent {
                 last_at,
                 detail: None,
                 resets_at: None,
+                choices: Vec::new(),
             },
         );
     }
@@ -60,6 +61,7 @@ impl FakeAgent {
                 last_at: None,
                 detail: Some("usage limit reached".into()),
                 resets_at,
+                choices: Vec::new(),
             },
         );
     }
@@ -114,6 +116,7 @@ impl Agent for FakeAgent {
                 last_at: Some(ctx.now),
                 detail: None,
                 resets_at: None,
+                choices: Vec::new(),
             }))
     }
 

@@ -63,7 +63,7 @@ pub struct ActivityContext {
     pub last_output_at: Option<Timestamp>,
 }
 
-pub use ao_plugin_sdk::agent::{ActivityReport, ActivitySource, AgentSessionInfo};
+pub use ao_plugin_sdk::agent::{ActivityReport, ActivitySource, AgentSessionInfo, Choice};
 
 /// One AI coding CLI.
 #[async_trait]

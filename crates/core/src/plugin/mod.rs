@@ -11,7 +11,7 @@ mod tracker;
 mod workspace;
 
 pub use agent::{
-    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, DialogAnswer,
+    ActivityContext, ActivityReport, ActivitySource, Agent, AgentSessionInfo, Choice, DialogAnswer,
     LaunchContext, LaunchSpec, PromptDelivery,
 };
 pub use ao_plugin_sdk::Slot;

@@ -64,3 +64,4 @@ pub use saved::{SavedEntry, SavedWork, apply_command};
 pub use send::Sent;
 pub use spawn::{SpawnOutcome, SpawnRequest, Task};
 pub use status::{AgentExit, SessionView, apply_probe};
+pub use terminal::Asked;

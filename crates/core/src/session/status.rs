@@ -658,6 +658,7 @@ impl Manager {
                 last_at: Some(r.at),
                 detail: r.note.clone(),
                 resets_at: None,
+                choices: Vec::new(),
             });
         }
         Some(reading)

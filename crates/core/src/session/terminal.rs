@@ -2,6 +2,17 @@
 
 use super::{Manager, ManagerError};
 use crate::model::{RuntimeHandle, Session};
+use crate::plugin::Choice;
+
+/// What an agent asks, and the answers it offers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Asked {
+    /// The question, when the agent or its screen says it.
+    pub question: Option<String>,
+    /// The answers offered, each with the keys that choose it; empty when the human
+    /// must type one.
+    pub choices: Vec<Choice>,
+}
 
 impl Manager {
     pub(crate) fn live_handle(&self, s: &Session) -> Result<RuntimeHandle, ManagerError> {
@@ -57,6 +68,29 @@ impl Manager {
                 "its runtime may be gone; `ao status` shows it",
             )
         })
+    }
+
+    /// What the session's agent asks now, read afresh, with the answers it offers (from
+    /// its plugin, else a numbered menu on its screen); `None` when it asks nothing.
+    pub async fn question(&self, id: &str) -> Result<Option<Asked>, ManagerError> {
+        let mut s = self.session(id)?;
+        self.live_handle(&s)?;
+        let Some(reading) = self.agent_activity(&mut s).await else {
+            return Ok(None);
+        };
+        if reading.activity != crate::model::Activity::WaitingInput {
+            return Ok(None);
+        }
+        let mut choices = reading.choices;
+        if choices.is_empty()
+            && let Ok(screen) = self.output(id, 40).await
+        {
+            choices = crate::text::offered_choices(&screen);
+        }
+        Ok(Some(Asked {
+            question: reading.detail,
+            choices,
+        }))
     }
 
     /// Types `text` into the session's terminal as its keyboard would (a live terminal's

@@ -282,6 +282,7 @@ impl Agent for Aider {
             last_at,
             detail: None,
             resets_at: None,
+            choices: Vec::new(),
         })
     }
 

@@ -219,6 +219,7 @@ impl Agent for Cline {
             last_at: ctx.last_output_at,
             detail,
             resets_at: None,
+            choices: Vec::new(),
         })
     }
 

@@ -333,6 +333,7 @@ impl Agent for Codex {
                         last_at: log.modified,
                         detail: None,
                         resets_at: None,
+                        choices: Vec::new(),
                     })
                 }
             }
@@ -353,6 +354,7 @@ impl Agent for Codex {
                     last_at,
                     detail: None,
                     resets_at: None,
+                    choices: Vec::new(),
                 })
             }
             // Neither yet: the screen, but a task the CLI was started on is under way.

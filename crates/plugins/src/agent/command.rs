@@ -84,6 +84,7 @@ impl Agent for CommandAgent {
             last_at: ctx.last_output_at,
             detail: None,
             resets_at: None,
+            choices: Vec::new(),
         })
     }
 

@@ -315,6 +315,7 @@ impl Agent for Copilot {
                     last_at: at,
                     detail,
                     resets_at: None,
+                    choices: Vec::new(),
                 })
             }
             None => Ok(match dialog(screen) {

@@ -245,6 +245,7 @@ pub(crate) fn from_log(ended: bool, timestamp: Option<&str>) -> ActivityReport {
         last_at: timestamp.and_then(ao_core::model::time::parse_rfc3339),
         detail: None,
         resets_at: None,
+        choices: Vec::new(),
     }
 }
 
@@ -308,6 +309,7 @@ pub(crate) fn from_report(r: &AgentReport, idle_after_ms: u64, now: Timestamp) -
         last_at: Some(r.at),
         detail: r.detail.clone(),
         resets_at: None,
+        choices: Vec::new(),
     }
 }
 
@@ -319,6 +321,7 @@ pub(crate) fn from_terminal(activity: Activity, detail: Option<String>) -> Activ
         last_at: None,
         detail,
         resets_at: None,
+        choices: Vec::new(),
     }
 }
 
@@ -378,6 +381,7 @@ pub(crate) fn limited(
         last_at: None,
         detail: Some(detail),
         resets_at,
+        choices: Vec::new(),
     }
 }
 

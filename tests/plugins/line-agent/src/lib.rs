@@ -83,6 +83,7 @@ impl Agent for LineAgent {
             last_at: modified_ms(&taken_log(&ctx.scratch_dir)),
             detail: None,
             resets_at: None,
+            choices: Vec::new(),
         })
     }
 
