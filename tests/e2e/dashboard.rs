@@ -1679,3 +1679,83 @@ fn on_a_phone_an_agents_question_is_answered_with_its_button() {
     assert!(a.body.contains("app-1 asks nothing now"), "{a:?}");
     host.stop(&f);
 }
+
+/// A real agent CLI (Claude Code against the scripted model) asks permission to run a
+/// command; its page shows the question with the CLI's own answers as buttons, read off
+/// its screen, and the "Yes" button lets it run: the file is written and the turn ends.
+#[test]
+fn in_a_browser_a_real_clis_permission_question_is_answered_with_its_button() {
+    use ao_tests::model::{Scenario, Step};
+    if ao_tests::agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let steps = vec![
+        Step {
+            shell: Some("echo hello > out.txt".into()),
+            ..Step::default()
+        },
+        Step {
+            text: Some("I wrote out.txt.".into()),
+            ..Step::default()
+        },
+    ];
+    let mut a = ao_tests::AgentFleet::new(
+        "claude-code",
+        Scenario {
+            steps,
+            ..Scenario::default()
+        },
+        "      permissions: default\n",
+    );
+    a.fleet.env.set("AO_DASHBOARD_TOKEN", TOKEN);
+    let Some(driver) = Driver::start(&a.fleet) else {
+        return;
+    };
+    let host = Host::start(&a.fleet);
+    a.ao(&["spawn", "app", "--prompt", "Write hello to out.txt"])
+        .success();
+    // The first run in a new folder asks to trust it: answered at its terminal.
+    a.wait_activity("app-1", "waiting_input");
+    a.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+    a.keys("app-1", &["Enter"]);
+    let link = login_link(&a.fleet);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let page = browser(&a.fleet, &driver).await;
+        page.goto(&link).await.unwrap();
+        wait_for_element(&page, "app-1's card", ".card[data-id='app-1'] a.id").await;
+        page.goto(&format!("http://{}/session/app-1", host.addr))
+            .await
+            .unwrap();
+        // The permission prompt: the CLI's numbered answers as buttons.
+        wait_for_element(
+            &page,
+            "the answer buttons",
+            "#choices button[data-keys='1']",
+        )
+        .await;
+        let offered = text_of(&page, "#choices").await;
+        assert!(offered.contains("Yes"), "{offered}");
+        assert!(offered.contains("No"), "{offered}");
+        let png = page.screenshot().await.unwrap();
+        std::fs::write(artefacts().join("dashboard-claude-permission.png"), png).unwrap();
+        page.find(fantoccini::Locator::Css("#choices button[data-keys='1']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&page, "the answer's result", "#said[data-ok='true']", |t| {
+            t.contains("answered app-1: Yes")
+        })
+        .await;
+        page.close().await.unwrap();
+    });
+    a.wait_turn_ended("app-1");
+    let out = a.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    host.stop(&a.fleet);
+}

@@ -53,6 +53,7 @@ impl LoadedConfig {
             self.typed(&mut out, &["defaults", key], value.clone());
         }
         self.dashboard(&mut out);
+        self.host(&mut out);
         for section in ["notifiers", "notificationRouting", "runtimes", "plugins"] {
             if let Some(node) = self.tree.get(section) {
                 self.leaves(&mut out, section.to_owned(), node);
@@ -184,6 +185,34 @@ impl LoadedConfig {
                 .map(|n| self.origin(n))
                 .unwrap_or(Origin::Default),
         });
+    }
+
+    /// How the host watches (`lifecycle`, with ao's defaults) and whether it keeps the
+    /// machine awake (`power`).
+    fn host(&self, out: &mut Vec<Shown>) {
+        let l = self.config.lifecycle.clone().unwrap_or_default();
+        let or = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_owned());
+        let bool_or = |v: Option<bool>, default: bool| v.unwrap_or(default).to_string();
+        for (key, value) in [
+            ("probeInterval", or(l.probe_interval, "5s")),
+            ("pollInterval", or(l.poll_interval, "30s")),
+            ("webhookPollInterval", or(l.webhook_poll_interval, "5m")),
+            ("notifyRetryDelay", or(l.notify_retry_delay, "30s")),
+            ("ciGracePeriod", or(l.ci_grace_period, "2m")),
+            ("autoCleanupOnMerge", bool_or(l.auto_cleanup_on_merge, true)),
+            (
+                "mergeCleanupIdleGraceMs",
+                l.merge_cleanup_idle_grace_ms.unwrap_or(300_000).to_string(),
+            ),
+        ] {
+            self.typed(out, &["lifecycle", key], value);
+        }
+        let awake = self
+            .config
+            .power
+            .as_ref()
+            .and_then(|p| p.prevent_idle_sleep);
+        self.typed(out, &["power", "preventIdleSleep"], bool_or(awake, false));
     }
 
     /// A value the typed config holds, shown from where it is written (if anywhere).
