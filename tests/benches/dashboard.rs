@@ -144,8 +144,8 @@ fn main() -> ExitCode {
         .current_dir(&f.repo)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut host = host.spawn().unwrap();
-    let pid = host.id();
+    let host = Stopped(host.spawn().unwrap());
+    let pid = host.0.id();
     let published = f.env.ao_home.join("dashboard").join("url.json");
     let addr = ao_tests::wait_until("the dashboard's address", || {
         let v: serde_json::Value =
@@ -352,7 +352,16 @@ fn main() -> ExitCode {
         Target::Under(2.0),
     );
     let _ = f.ao(&["stop"]);
-    let _ = host.kill();
-    let _ = host.wait();
+    drop(host);
     b.finish()
+}
+
+/// The host, killed however the benchmark ends (after `ao stop` when it ends well).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1611,6 +1611,33 @@ fn on_a_phone_an_agents_question_is_answered_with_its_button() {
     };
     let host = Host::start(&f);
     f.ao(&["spawn", "app", "--prompt", "the build"]).success();
+    // An answer chosen for another question is not typed into this one.
+    wait_until("app-1 asking", || {
+        let run = f.ao(&["status", "--json"]);
+        run.stdout.contains("\"waiting_input\"").then_some(())
+    });
+    let cookie = log_in(&f, &host);
+    let origin = format!("http://{}", host.addr);
+    let answer = |body: &[u8]| {
+        request_with(
+            &host.addr,
+            "POST",
+            "/api/sessions/app-1/answer",
+            &[
+                ("Cookie", &cookie),
+                ("Origin", &origin),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    };
+    let a = answer(br#"{"keys":"1","fingerprint":"of-another-question"}"#);
+    assert_eq!(a.status, 409, "{a:?}");
+    assert!(
+        a.body
+            .contains("app-1 asks another question now: Deploy to staging?"),
+        "{a:?}"
+    );
     let link = login_link(&f);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1662,19 +1689,7 @@ fn on_a_phone_an_agents_question_is_answered_with_its_button() {
         let run = f.ao(&["status", "--json"]);
         run.stdout.contains("\"deploying\"").then_some(())
     });
-    let cookie = log_in(&f, &host);
-    let origin = format!("http://{}", host.addr);
-    let a = request_with(
-        &host.addr,
-        "POST",
-        "/api/sessions/app-1/answer",
-        &[
-            ("Cookie", &cookie),
-            ("Origin", &origin),
-            ("Content-Type", "application/json"),
-        ],
-        br#"{"keys":"2"}"#,
-    );
+    let a = answer(br#"{"keys":"2","fingerprint":"from-an-old-question"}"#);
     assert_eq!(a.status, 409, "{a:?}");
     assert!(a.body.contains("app-1 asks nothing now"), "{a:?}");
     host.stop(&f);

@@ -368,7 +368,7 @@ const README_COMMANDS: &[(&str, &str)] = &[
         "dashboard::a_signed_webhook_delivery_moves_a_session_and_others_are_refused, on a free port",
     ),
     (
-        "gh webhook forward --repo=acme/app --events=pull_request,check_run,status --url=http://127.0.0.1:3000/api/webhooks/github --secret=\"$GITHUB_WEBHOOK_SECRET\"",
+        "gh webhook forward --repo=acme/app --events=pull_request,pull_request_review,pull_request_review_thread,check_run,status,issue_comment --url=http://127.0.0.1:3000/api/webhooks/github --secret=\"$GITHUB_WEBHOOK_SECRET\"",
         "not run: GitHub's CLI forwards from github.com, which tests cannot reach; dashboard::a_signed_webhook_delivery_moves_a_session_and_others_are_refused posts signed deliveries to the same path",
     ),
     (

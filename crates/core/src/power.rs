@@ -54,11 +54,10 @@ impl Awake {
         if let Some(child) = &mut self.child
             && let Ok(Some(status)) = child.try_wait()
         {
-            let mut why = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                use std::io::Read;
-                let _ = err.read_to_string(&mut why);
-            }
+            // Its `cat` may outlive it: the pipe's end makes that exit too, and what it
+            // said is read off this thread, for a moment at most.
+            drop(child.stdin.take());
+            let why = child.stderr.take().map(said_within).unwrap_or_default();
             self.child = None;
             let why = format!(
                 "the idle inhibitor ended by itself ({status}){}",
@@ -106,15 +105,35 @@ impl Awake {
         }
     }
 
-    /// Lets the inhibitor go.
+    /// Lets the inhibitor go: its `cat` ends at the pipe's end and `systemd-inhibit`
+    /// with it; what has not ended within a second (caffeinate) is killed.
     fn release(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // Its `cat` ends at the pipe's end; the kill is for caffeinate.
             drop(child.stdin.take());
-            let _ = child.kill();
-            let _ = child.wait();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
+}
+
+/// What `err` says, read on a thread of its own for 200 ms at most: a pipe another
+/// process still holds never blocks the caller.
+fn said_within(mut err: std::process::ChildStderr) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    rx.recv_timeout(std::time::Duration::from_millis(200))
+        .unwrap_or_default()
 }
 
 impl Drop for Awake {

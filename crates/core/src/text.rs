@@ -112,39 +112,55 @@ pub fn tmux_name_problem(name: &str) -> Option<String> {
 }
 
 /// The answers a screen offers as a numbered menu, as agents draw their questions
-/// (`❯ 1. Yes`, `  2. No, and tell me why`): the last such run of lines numbered 1, 2, ...
-/// on the screen, each chosen by typing its number. Empty when there is none.
+/// (`❯ 1. Yes`, `  2. No, and tell me why`): a run of lines numbered 1, 2, ... near the
+/// bottom of the screen (at most three other lines below it, as a hint line), one of
+/// them marked as selected; each is chosen by typing its number. Empty when there is
+/// none: a numbered list in the agent's own text is not a menu.
 pub fn offered_choices(screen: &str) -> Vec<crate::plugin::Choice> {
-    let item = |line: &str| -> Option<(u32, String)> {
+    const MARKS: &str = "❯>›▶→●◉*";
+    let item = |line: &str| -> Option<(u32, String, bool)> {
         let line = line.trim_matches(|c: char| c.is_whitespace() || "│┃|".contains(c));
-        let line = line.trim_start_matches(|c: char| c.is_whitespace() || "❯>›▶→*•".contains(c));
+        let marked = line.starts_with(|c: char| MARKS.contains(c));
+        let line =
+            line.trim_start_matches(|c: char| c.is_whitespace() || MARKS.contains(c) || c == '○');
         let (n, rest) = line.split_once(['.', ')'])?;
         let n: u32 = n.trim().parse().ok()?;
         let label = rest.trim();
         (n > 0 && n < 10 && rest.starts_with(' ') && !label.is_empty())
-            .then(|| (n, label.to_owned()))
+            .then(|| (n, label.to_owned(), marked))
     };
-    let mut best: Vec<(u32, String)> = Vec::new();
-    let mut run: Vec<(u32, String)> = Vec::new();
-    for line in screen.lines() {
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    // From the bottom: past a few hint lines, to the menu's last item.
+    let Some(last) = lines
+        .iter()
+        .rev()
+        .take(4)
+        .position(|l| item(l).is_some())
+        .map(|from_end| lines.len() - 1 - from_end)
+    else {
+        return Vec::new();
+    };
+    // Up to its first item, numbered down to 1.
+    let mut run: Vec<(u32, String, bool)> = Vec::new();
+    for line in lines[..=last].iter().rev() {
         match item(line) {
-            Some((n, label)) if n as usize == run.len() + 1 => run.push((n, label)),
-            Some((1, label)) => run = vec![(1, label)],
-            // A label wrapped onto the next line, or a blank line inside the menu.
-            None if !run.is_empty() && !line.trim().is_empty() && line.starts_with("   ") => {}
-            _ => {
-                if run.len() >= 2 {
-                    best = std::mem::take(&mut run);
+            Some(it) if run.last().is_none_or(|prev| it.0 + 1 == prev.0) => {
+                let first = it.0 == 1;
+                run.push(it);
+                if first {
+                    break;
                 }
-                run.clear();
             }
+            _ => return Vec::new(),
         }
     }
-    if run.len() >= 2 {
-        best = run;
+    run.reverse();
+    let whole = run.first().is_some_and(|(n, _, _)| *n == 1) && run.len() >= 2;
+    if !whole || !run.iter().any(|(_, _, marked)| *marked) {
+        return Vec::new();
     }
-    best.into_iter()
-        .map(|(n, label)| crate::plugin::Choice {
+    run.into_iter()
+        .map(|(n, label, _)| crate::plugin::Choice {
             label,
             keys: n.to_string(),
         })
@@ -208,30 +224,42 @@ mod tests {
 
     #[test]
     fn a_numbered_menu_on_the_screen_is_the_answers_offered() {
-        let screen = "Bash command\n  rm -rf build\n\nDo you want to proceed?\n❯ 1. Yes\n  2. Yes, and don't ask again for rm commands\n  3. No, and tell Claude what to do differently (esc)\n";
-        let c = offered_choices(screen);
-        let got: Vec<(&str, &str)> = c
-            .iter()
-            .map(|c| (c.label.as_str(), c.keys.as_str()))
-            .collect();
+        let labels = |screen: &str| -> Vec<(String, String)> {
+            offered_choices(screen)
+                .into_iter()
+                .map(|c| (c.label, c.keys))
+                .collect()
+        };
+        let claude = "Bash command\n  rm -rf build\n\nDo you want to proceed?\n❯ 1. Yes\n  2. Yes, and don't ask again for rm commands\n  3. No, and tell Claude what to do differently (esc)\n\nEsc to cancel · Tab to amend\n";
         assert_eq!(
-            got,
+            labels(claude),
             [
-                ("Yes", "1"),
-                ("Yes, and don't ask again for rm commands", "2"),
-                ("No, and tell Claude what to do differently (esc)", "3"),
+                ("Yes".to_owned(), "1".to_owned()),
+                (
+                    "Yes, and don't ask again for rm commands".to_owned(),
+                    "2".to_owned()
+                ),
+                (
+                    "No, and tell Claude what to do differently (esc)".to_owned(),
+                    "3".to_owned()
+                ),
             ]
         );
-        // In a box, and the last menu on the screen wins.
-        let boxed = "│ 1. old │\n│ 2. menu │\nthen\n│ ❯ 1. Allow once │\n│   2. Deny │\n";
-        let c = offered_choices(boxed);
+        // In a box, selected with a dot (Gemini CLI's).
+        let gemini = "│ Allow execution of: 'ls'?     │\n│ ● 1. Allow once                 │\n│   2. Allow always               │\n│   3. No, suggest changes (esc)  │\n╰─────────────────────────────────╯\n";
+        let got: Vec<String> = labels(gemini).into_iter().map(|(l, _)| l).collect();
         assert_eq!(
-            c.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
-            ["Allow once", "Deny"]
+            got,
+            ["Allow once", "Allow always", "No, suggest changes (esc)"]
         );
-        // A numbered list that is not a menu of one item, a version, a plain line: none.
-        assert!(offered_choices("1. only one\n").is_empty());
-        assert!(offered_choices("v1.2.3 ready\nnothing here\n").is_empty());
-        assert!(offered_choices("").is_empty());
+        // A numbered plan in the agent's text, then a question in words: no menu.
+        let plan = "My plan:\n1. Read the code\n2. Fix the bug\n3. Test it\n\nShall I go on? (y/n)\n> \n\n\n\n";
+        assert!(labels(plan).is_empty(), "{:?}", labels(plan));
+        // Numbered lines at the bottom with nothing selected: a list, not a menu.
+        assert!(labels("Steps:\n1. one\n2. two\n").is_empty());
+        // One item, a version, nothing: no menu.
+        assert!(labels("❯ 1. only one\n").is_empty());
+        assert!(labels("v1.2.3 ready\nnothing here\n").is_empty());
+        assert!(labels("").is_empty());
     }
 }

@@ -185,24 +185,38 @@ function draw(f) {
 }
 
 // While the agent asks, its question and one button per answer it offers (read afresh
-// from the agent); with none offered, the send box below answers in words.
-let asking = false;
+// from the agent); with none offered, the send box below answers in words. An answer
+// names the question it was chosen for; after a tap the buttons wait a moment, so a menu
+// not yet redrawn is not offered twice.
+let asked = 0; // the newest /question fetch: an older reply is dropped
+let answered = 0; // when an answer was sent (ms)
 async function question(f) {
   const box = $("#choices");
-  const now = f && f.card.activity === "waiting_input";
-  if (!now) { asking = false; box.replaceChildren(); return; }
-  asking = true;
-  const res = await fetch(api + "/question");
-  if (!res.ok || !asking) return;
-  const q = await res.json();
-  if (!q.asking) { box.replaceChildren(); return; }
+  const mine = ++asked;
+  if (!f || f.card.activity !== "waiting_input") { box.replaceChildren(); return; }
+  if (Date.now() - answered < 3000) {
+    box.replaceChildren();
+    setTimeout(facts, 3000 - (Date.now() - answered));
+    return;
+  }
+  let q = null;
+  try {
+    const res = await fetch(api + "/question");
+    if (res.ok) q = await res.json();
+  } catch (e) { /* shown as no buttons */ }
+  if (mine !== asked) return;
+  if (!q || !q.asking) { box.replaceChildren(); return; }
   if (q.question) text($("#question"), q.question);
   box.replaceChildren(...q.choices.map((c) => {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.keys = c.keys;
     text(b, c.label);
-    b.addEventListener("click", () => { box.replaceChildren(); act("answer", { keys: c.keys }); });
+    b.addEventListener("click", () => {
+      box.replaceChildren();
+      answered = Date.now();
+      act("answer", { keys: c.keys, fingerprint: q.fingerprint });
+    });
     return b;
   }));
 }

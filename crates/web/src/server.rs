@@ -963,16 +963,21 @@ async fn question(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respon
     match m.question(&id).await {
         Ok(Some(asked)) => json(
             StatusCode::OK,
-            &serde_json::json!({ "asking": true, "question": asked.question, "choices": asked.choices }),
+            &serde_json::json!({
+                "asking": true,
+                "question": asked.question,
+                "choices": asked.choices,
+                "fingerprint": asked.fingerprint(),
+            }),
         ),
         Ok(None) => json(StatusCode::OK, &serde_json::json!({ "asking": false })),
         Err(e) => json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
     }
 }
 
-/// `POST /api/sessions/<id>/answer` with `{"keys": "1"}`: types an offered answer, once
-/// the agent is read again and still offers it (a question that changed meanwhile is
-/// not answered blind).
+/// `POST /api/sessions/<id>/answer` with `{"keys": "1", "fingerprint": "..."}` (as
+/// `/question` gave them): types that answer once the agent, read again, still asks the
+/// same question (another one, even with the same answers, is not answered blind).
 async fn answer(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -981,11 +986,13 @@ async fn answer(
     #[derive(serde::Deserialize)]
     struct Keys {
         keys: String,
+        fingerprint: String,
     }
-    let keys = match body_of::<Keys>(&body, r#"{"keys": "1"}"#) {
-        Ok(k) => k.keys,
-        Err(r) => return *r,
-    };
+    let (keys, fingerprint) =
+        match body_of::<Keys>(&body, r#"{"keys": "1", "fingerprint": "<from /question>"}"#) {
+            Ok(k) => (k.keys, k.fingerprint),
+            Err(r) => return *r,
+        };
     let m = match manager(&app) {
         Ok(m) => m,
         Err(r) => return *r,
@@ -1005,6 +1012,16 @@ async fn answer(
         Ok(None) => return refused(format!("{id} asks nothing now")),
         Err(e) => return json(StatusCode::CONFLICT, &Said::refused(&app.ops, &e)),
     };
+    if asked.fingerprint() != fingerprint {
+        return refused(format!(
+            "{id} asks another question now{}",
+            asked
+                .question
+                .as_deref()
+                .map(|q| format!(": {q}"))
+                .unwrap_or_default()
+        ));
+    }
     let Some(choice) = asked.choices.iter().find(|c| c.keys == keys) else {
         return refused(format!("{id} does not offer that answer now"));
     };

@@ -711,13 +711,14 @@ impl Checker<'_> {
             };
             let loc = self.loc(&["dashboard", "host"]);
             match ip {
-                None => self.error(
+                // A warning too: only the dashboard fails on it.
+                None => self.warning(
                     loc,
                     format!(
-                        "dashboard.host `{}` is not an IP address",
+                        "dashboard.host `{}` is not an IP address: `ao start` cannot serve the dashboard on it",
                         self.shown(&["dashboard", "host"], host)
                     ),
-                    "write 127.0.0.1 (the default), ::1, or an address of this machine".into(),
+                    Some("write 127.0.0.1 (the default), ::1, or an address of this machine".into()),
                 ),
                 Some(ip) if !ip.is_loopback() => {
                     let token = d.token.as_ref().is_some_and(|t| !t.expose().is_empty());

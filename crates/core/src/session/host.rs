@@ -461,8 +461,8 @@ impl Manager {
                                     }
                                 }
                                 for n in &batch {
-                                    for p in &n.projects {
-                                        pushed_at.insert(p.clone(), n.at);
+                                    for p in self.delivered_for(n) {
+                                        pushed_at.insert(p, n.at);
                                     }
                                 }
                                 if lagged {

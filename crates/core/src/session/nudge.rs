@@ -111,13 +111,31 @@ impl Manager {
         self.refresh_only(&only, projects).await
     }
 
-    /// Records `n` as the last verified delivery of each of its projects.
+    /// The projects `n` is a delivery of: those it may be about (the projects whose
+    /// secret signed it) whose repository it names. Only these count as hearing from
+    /// their webhook.
+    pub(crate) fn delivered_for(&self, n: &Nudge) -> Vec<String> {
+        self.config
+            .config
+            .projects
+            .iter()
+            .filter(|(id, _)| n.projects.is_empty() || n.projects.contains(id))
+            .filter(|(_, p)| {
+                p.repo
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(&n.repo))
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Records `n` as the last verified delivery of each project it is a delivery of.
     pub(crate) fn record_delivery(&self, n: &Nudge) {
         let Ok(v) = serde_json::to_string(n) else {
             return;
         };
-        for p in &n.projects {
-            let _ = self.store().set_scm_state(&last_delivery_key(p), &v);
+        for p in self.delivered_for(n) {
+            let _ = self.store().set_scm_state(&last_delivery_key(&p), &v);
         }
     }
 

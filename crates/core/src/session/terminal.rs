@@ -14,6 +14,21 @@ pub struct Asked {
     pub choices: Vec<Choice>,
 }
 
+impl Asked {
+    /// What tells this question from the next one (its words and its answers): an
+    /// answer is typed only to the question it was chosen for.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.question.hash(&mut h);
+        for c in &self.choices {
+            c.label.hash(&mut h);
+            c.keys.hash(&mut h);
+        }
+        format!("{:016x}", h.finish())
+    }
+}
+
 impl Manager {
     pub(crate) fn live_handle(&self, s: &Session) -> Result<RuntimeHandle, ManagerError> {
         match (
