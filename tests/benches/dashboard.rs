@@ -18,9 +18,9 @@
 //! `cargo test` runs it as a quick pass: 1 session in each repository, 3 changes, a 5 s
 //! window, nothing judged.
 
-use ao_core::model::{SessionId, now_ms};
+use ao_core::model::SessionId;
 use ao_core::store::Store;
-use ao_tests::bench::{Bench, Target, Unit};
+use ao_tests::bench::{Bench, Target, Unit, cpu_ns, pause, rss_kb};
 use ao_tests::github::FakeGitHub;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -28,30 +28,6 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-webhook-secret";
-
-/// Nanoseconds of CPU used by every thread of `pid`, from their `schedstat`.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| {
-            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
-            stat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
-/// The resident memory of `pid`, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// One HTTP/1.1 request, read to its end: (status, head, body).
 fn request(
@@ -238,8 +214,7 @@ fn main() -> ExitCode {
     let id: SessionId = sessions[n - 1]["id"].as_str().unwrap().parse().unwrap();
     let mut to_page = Vec::new();
     for i in 0..changes {
-        let jitter = (now_ms() as u64 ^ (i as u64).wrapping_mul(0x9e37_79b9)) % 200;
-        std::thread::sleep(Duration::from_millis(100 + jitter));
+        std::thread::sleep(pause(i));
         let marker = format!("bench-change-{i}");
         let at = Instant::now();
         store

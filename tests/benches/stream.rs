@@ -17,7 +17,7 @@
 
 use ao_core::model::{Event, EventKind, Priority, SessionId, now_ms};
 use ao_core::store::Store;
-use ao_tests::bench::{Bench, Target, Unit};
+use ao_tests::bench::{Bench, Target, Unit, pause};
 use ao_tests::github::FakeGitHub;
 use std::io::{BufRead, BufReader};
 use std::process::{ExitCode, Stdio};
@@ -68,13 +68,6 @@ fn thread_cpu_ns(pid: u32, prefix: &str) -> u64 {
             stat.split_whitespace().next()?.parse::<u64>().ok()
         })
         .sum()
-}
-
-/// A pause of 100 to 300 ms, different each time, so the changes fall at every moment
-/// of the watcher's turn.
-fn pause(i: usize) -> Duration {
-    let jitter = (now_ms() as u64 ^ (i as u64).wrapping_mul(0x9e37_79b9)) % 200;
-    Duration::from_millis(100 + jitter)
 }
 
 fn main() -> ExitCode {

@@ -14,43 +14,12 @@
 //! `cargo test` runs it as a quick pass: 1 session in each repository, 3 changes, a 5 s
 //! window, nothing judged.
 
-use ao_core::model::{SessionId, now_ms};
+use ao_core::model::SessionId;
 use ao_core::store::Store;
-use ao_tests::bench::{Bench, Target, Unit};
+use ao_tests::bench::{Bench, Target, Unit, cpu_ns, pause, rss_kb};
 use ao_tests::github::FakeGitHub;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
-
-/// Nanoseconds of CPU used by every thread of `pid`, from their `schedstat`.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| {
-            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
-            stat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
-/// The resident memory of `pid`, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// A pause of 100 to 300 ms, different each time, so the changes fall at every moment
-/// of the watcher's turn.
-fn pause(i: usize) -> Duration {
-    let jitter = (now_ms() as u64 ^ (i as u64).wrapping_mul(0x9e37_79b9)) % 200;
-    Duration::from_millis(100 + jitter)
-}
 
 fn main() -> ExitCode {
     if std::env::args().any(|a| a == "--list") {

@@ -1540,8 +1540,12 @@ fn a_signed_webhook_delivery_moves_a_session_and_others_are_refused() {
     let a = deliver("pull_request", "d-1", &opened, Some("s3cret-for-hooks"));
     assert_eq!(a.status, 200, "{a:?}");
     assert!(a.body.contains("taken"), "{a:?}");
-    wait_until("the PR attached by the delivery", || {
-        (pr_of(&f) == Some(pr)).then_some(())
+    // Attached, and read whole: its check still running.
+    wait_until("the PR attached and read by the delivery", || {
+        let v: serde_json::Value =
+            serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
+        let s = v.as_array()?.iter().find(|s| s["id"] == "app-1")?.clone();
+        (s["pr"]["number"] == pr && s["ci"] == "pending").then_some(())
     });
     // GitHub's repeat of a delivery is taken once.
     let a = deliver("pull_request", "d-1", &opened, Some("s3cret-for-hooks"));
@@ -1571,14 +1575,14 @@ fn a_signed_webhook_delivery_moves_a_session_and_others_are_refused() {
             .stdout;
         pane.contains("error: the webhook saw it").then_some(())
     });
-    let doctor = f.ao(&["doctor"]);
-    assert!(
-        doctor.stdout.contains(
-            "/api/webhooks/github (app): the last verified delivery: check_run on acme/app at"
-        ),
-        "{}",
-        doctor.stdout
-    );
+    wait_until("ao doctor to name the last delivery", || {
+        f.ao(&["doctor"])
+            .stdout
+            .contains(
+                "/api/webhooks/github (app): the last verified delivery: check_run on acme/app at",
+            )
+            .then_some(())
+    });
     host.stop(&f);
 }
 

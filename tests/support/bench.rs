@@ -85,6 +85,37 @@ impl Target {
     }
 }
 
+/// Nanoseconds of CPU used by every thread of `pid`, from their `schedstat` (Linux).
+pub fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// The resident memory of `pid`, in kB (Linux).
+pub fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A pause of 100 to 300 ms, different each time (`i` counts them), so that changes fall
+/// at every moment of a watcher's turn.
+pub fn pause(i: usize) -> Duration {
+    let jitter = (ao_core::model::now_ms() as u64 ^ (i as u64).wrapping_mul(0x9e37_79b9)) % 200;
+    Duration::from_millis(100 + jitter)
+}
+
 /// Milliseconds in `d`.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
