@@ -396,10 +396,21 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     f.ao(&["spawn", "app", "--prompt", "first"]).success();
     f.ao(&["spawn", "app", "--prompt", "second"]).success();
     let host = f.ao_child(&["start", "--no-orchestrator", "--no-dashboard"]);
+    // The host probed within the last two seconds (before its first probe, or when a
+    // loaded machine held it back, `ao status` probes by itself and reads the same).
+    let host_fresh = || {
+        let said = f.ao(&["status"]).stdout;
+        said.split("last probe ")
+            .nth(1)
+            .and_then(|rest| rest.split('s').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n <= 2)
+    };
     wait_until("both idle, as the host saw them", || {
         let list: Vec<serde_json::Value> =
             serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
-        (list.len() == 2 && list.iter().all(|s| s["activity"] == "idle")).then_some(())
+        let idle = list.len() == 2 && list.iter().all(|s| s["activity"] == "idle");
+        (idle && host_fresh()).then_some(())
     });
     let status = |args: &[&str]| logging_tmux(&f, args);
     let (out, called) = status(&["status"]);
@@ -420,9 +431,10 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     wait_until("app-2 asking, as the host saw it", || {
         let list: Vec<serde_json::Value> =
             serde_json::from_str(&f.ao(&["status", "--json"]).stdout).ok()?;
-        list.iter()
-            .any(|s| s["id"] == "app-2" && s["activity"] == "waiting_input")
-            .then_some(())
+        let asking = list
+            .iter()
+            .any(|s| s["id"] == "app-2" && s["activity"] == "waiting_input");
+        (asking && host_fresh()).then_some(())
     });
     let (_, called) = status(&["status", "--json"]);
     assert!(

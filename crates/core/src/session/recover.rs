@@ -124,16 +124,7 @@ impl Manager {
                 WorkspaceClaim::None => {}
             }
         }
-        // A `tmux new-session` sent just before the spawn died can land a moment after
-        // the first look (a tmux server starting up takes it in after answering others):
-        // look once more, after the workspace's removal gave it that moment.
-        if parts.iter().all(|p| !p.starts_with("ended "))
-            && let Ok(runtime) = self.runtime(&s.runtime_plugin)
-            && let Ok(Some(h)) = runtime.find(&s.id, &data_dir).await
-        {
-            runtime.destroy(&h).await?;
-            parts.insert(0, format!("ended {} session {}", h.runtime, h.id));
-        }
+        self.end_late_runtime(s, &mut parts).await?;
         let _ = std::fs::remove_dir_all(&data_dir);
         let event = Event {
             id: 0,
@@ -190,6 +181,7 @@ impl Manager {
                 WorkspaceClaim::None | WorkspaceClaim::Made => {}
             }
         }
+        self.end_late_runtime(s, &mut parts).await?;
         self.update(&s.id, |row| {
             if matches!(
                 row.workspace_claim,
@@ -222,6 +214,28 @@ impl Manager {
 }
 
 impl Manager {
+    /// A `tmux new-session` sent just before a spawn or restore died can land a moment
+    /// after the first look (a tmux server starting up takes it in after answering
+    /// others): unless `parts` says a runtime was ended already, looks once more (the
+    /// workspace's removal gave it that moment) and ends what it finds.
+    async fn end_late_runtime(
+        &self,
+        s: &Session,
+        parts: &mut Vec<String>,
+    ) -> Result<(), ManagerError> {
+        if parts.iter().any(|p| p.starts_with("ended ")) {
+            return Ok(());
+        }
+        let Ok(runtime) = self.runtime(&s.runtime_plugin) else {
+            return Ok(());
+        };
+        if let Ok(Some(h)) = runtime.find(&s.id, &self.data_dir(&s.id)).await {
+            runtime.destroy(&h).await?;
+            parts.insert(0, format!("ended {} session {}", h.runtime, h.id));
+        }
+        Ok(())
+    }
+
     /// With a store that never handed out an id, the runtime sessions ao marked as this
     /// home's are an earlier store's: refuses, naming them, rather than start afresh.
     async fn refuse_lost_store_runtimes(&self) -> Result<(), ManagerError> {
