@@ -309,7 +309,10 @@ impl Manager {
                 found.push(root);
             }
         }
-        if found.is_empty() {
+        // Looked at again: a spawn of another process may have reserved its id, and made
+        // its directories, since the first look. Its directories come only after its id,
+        // so an empty store now means they are an earlier store's.
+        if found.is_empty() || !self.store().is_empty()? {
             return Ok(());
         }
         let path = self.store().path().to_owned();

@@ -261,7 +261,9 @@ impl Manager {
                 found.extend(names.into_iter().map(|n| format!("{name} session {n}")));
             }
         }
-        if found.is_empty() {
+        // Looked at again, as in `refuse_lost_store`: another process's spawn may have
+        // reserved its id and started its runtime since the first look.
+        if found.is_empty() || !self.store().is_empty()? {
             return Ok(());
         }
         Err(ManagerError::refused(
