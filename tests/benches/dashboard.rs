@@ -216,13 +216,7 @@ fn main() -> ExitCode {
     for i in 0..changes {
         std::thread::sleep(pause(i));
         let marker = format!("bench-change-{i}");
-        let at = Instant::now();
-        store
-            .modify_session(&id, None, |s| {
-                s.issue = Some(marker.clone());
-                Vec::new()
-            })
-            .unwrap();
+        let at = ao_tests::bench::commit_marker(&mut store, &id, &marker);
         let seen = next_data(&marker);
         to_page.push(ao_tests::bench::ms(seen.duration_since(at)));
     }

@@ -138,13 +138,7 @@ fn main() -> ExitCode {
     for i in 0..changes {
         std::thread::sleep(pause(i));
         let marker = format!("bench-issue-{i}");
-        let at = Instant::now();
-        store
-            .modify_session(&id, None, |s| {
-                s.issue = Some(marker.clone());
-                Vec::new()
-            })
-            .unwrap();
+        let at = ao_tests::bench::commit_marker(&mut store, &id, &marker);
         to_watch.push(seen(&watch_lines, &marker).duration_since(at));
     }
 

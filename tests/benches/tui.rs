@@ -96,13 +96,7 @@ fn main() -> ExitCode {
     for i in 0..changes {
         std::thread::sleep(pause(i));
         let marker = format!("t{i}");
-        let at = Instant::now();
-        store
-            .modify_session(&id, None, |s| {
-                s.issue = Some(marker.clone());
-                Vec::new()
-            })
-            .unwrap();
+        let at = ao_tests::bench::commit_marker(&mut store, &id, &marker);
         let seen = ao_tests::wait_until("the change on screen", || {
             screen()
                 .lines()

@@ -109,6 +109,23 @@ pub fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Commits `marker` as session `id`'s issue (a change every watcher of the fleet shows)
+/// and returns the moment just before the commit, from which to time its arrival.
+pub fn commit_marker(
+    store: &mut ao_core::store::Store,
+    id: &ao_core::model::SessionId,
+    marker: &str,
+) -> std::time::Instant {
+    let at = std::time::Instant::now();
+    store
+        .modify_session(id, None, |s| {
+            s.issue = Some(marker.to_owned());
+            Vec::new()
+        })
+        .unwrap();
+    at
+}
+
 /// A pause of 100 to 300 ms, different each time (`i` counts them), so that changes fall
 /// at every moment of a watcher's turn.
 pub fn pause(i: usize) -> Duration {
