@@ -245,6 +245,7 @@ fn main() -> ExitCode {
     ));
     // Warm: one poll finds and reads every PR.
     f.ao(&["status", "--refresh"]).success();
+    hold(&f);
 
     // A `tmux` first on the host's PATH that counts its calls.
     let root = f.env.root();
@@ -551,4 +552,35 @@ fn open_prs(f: &Fleet, gh: &FakeGitHub, sessions: usize) -> Vec<(String, u64, St
     let mut prs = prs.into_inner().unwrap();
     prs.sort_by_key(|(repo, pr, _)| (repo.clone(), *pr));
     prs
+}
+
+/// With `AO_BENCH_HOLD=DIR`, writes `DIR/env.sh` (the fleet's environment, to source in a
+/// shell and run ao or a profiler against the fleet while the fake GitHub still answers)
+/// and waits until `DIR/go` exists before measuring.
+fn hold(f: &Fleet) {
+    let Some(dir) = std::env::var_os("AO_BENCH_HOLD").map(std::path::PathBuf::from) else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let cmd = f.env.command("true");
+    let mut script = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            script.push_str(&format!(
+                "export {}='{}'\n",
+                k.to_string_lossy(),
+                v.to_string_lossy()
+            ));
+        }
+    }
+    script.push_str(&format!("cd '{}'\n", f.repo.display()));
+    std::fs::write(dir.join("env.sh"), script).unwrap();
+    eprintln!(
+        "host: holding the fleet; source {} and create {} to go on",
+        dir.join("env.sh").display(),
+        dir.join("go").display()
+    );
+    while !dir.join("go").exists() {
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }

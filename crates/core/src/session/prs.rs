@@ -285,7 +285,7 @@ impl Manager {
             let ids = list.iter().map(|s| s.id.clone()).collect();
             unfinished.add(key, scm.display_name(), ids);
         }
-        let snapshots = self.store().pr_snapshots()?;
+        let snapshots = self.store().pr_snapshots_shared()?;
         for (key, scm, list) in groups {
             self.poll_scm(&key, scm.as_ref(), list, &snapshots, &mut report)
                 .await?;
@@ -518,7 +518,7 @@ impl Manager {
         {
             return done;
         }
-        let snapshots = self.store().pr_snapshots()?;
+        let snapshots = self.store().pr_snapshots_shared()?;
         let mut report = RefreshReport::default();
         for (key, name, sessions) in unfinished.take() {
             let stale: Vec<(&SessionId, i64)> = sessions

@@ -702,7 +702,7 @@ impl Manager {
         let mut done = self.refresh_prs(project).await?.notes;
         let projects: Vec<String> = project.map(|p| vec![p.to_owned()]).unwrap_or_default();
         let sessions = self.watched(&projects, None)?;
-        let snapshots = self.store().pr_snapshots()?;
+        let snapshots = self.store().pr_snapshots_shared()?;
         let notify = self.dispatcher();
         let pending = self.pending()?;
         let mut due = Vec::new();

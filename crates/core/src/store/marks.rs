@@ -16,6 +16,9 @@ pub struct PrMark {
     pub stale: bool,
     /// Why it failed.
     pub error: Option<String>,
+    /// A digest of the reading itself (its JSON, as stored): it moves when the reading
+    /// does, so a reader can tell a confirmation from a new reading without parsing.
+    pub reading: u64,
 }
 
 impl Store {
@@ -80,7 +83,7 @@ impl Store {
     pub fn pr_marks(&self) -> Result<HashMap<SessionId, PrMark>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT session, fetched_at, stale, error FROM pr_snapshots")?;
+            .prepare_cached("SELECT session, fetched_at, stale, error, status FROM pr_snapshots")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -88,6 +91,7 @@ impl Store {
                     fetched_at: r.get(1)?,
                     stale: r.get(2)?,
                     error: r.get(3)?,
+                    reading: super::Digest::of(r.get_ref(4)?.as_str()?).0,
                 },
             ))
         })?;

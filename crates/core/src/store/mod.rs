@@ -145,8 +145,9 @@ pub struct Store {
 struct Parsed {
     /// Session rows by id (the digest of all their columns).
     sessions: std::collections::HashMap<String, (Digest, Arc<crate::model::Session>)>,
-    /// Pull-request readings by session (the digest of their JSON).
-    readings: std::collections::HashMap<String, (Digest, crate::plugin::PrStatus)>,
+    /// The digest of each session's pull-request reading (its JSON) as last parsed;
+    /// the parsed reading itself is kept once, in `snapshots`.
+    readings: std::collections::HashMap<String, Digest>,
     /// The last read of every live session, and the moment it was read at (the
     /// sessions shared with the parses above).
     live: Option<(Moment, Arc<Vec<Arc<crate::model::Session>>>)>,

@@ -114,6 +114,28 @@ impl Store {
         Ok(())
     }
 
+    /// One session's last reading, parsed now (nothing kept).
+    pub fn pr_snapshot(&self, session: &SessionId) -> Result<Option<PrSnapshot>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, fetched_at, stale, error FROM pr_snapshots WHERE session = ?1",
+        )?;
+        let mut rows = stmt.query(params![session.to_string()])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let text = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        // An unreadable reading is left out, as the whole read leaves it out.
+        let Ok(status) = serde_json::from_str::<PrStatus>(text) else {
+            return Ok(None);
+        };
+        Ok(Some(PrSnapshot {
+            status,
+            fetched_at: r.get(1)?,
+            stale: r.get(2)?,
+            error: r.get(3)?,
+        }))
+    }
+
     /// Every session's last reading. A reading whose JSON is the one this connection
     /// parsed last time is not parsed again.
     pub fn pr_snapshots(&self) -> Result<HashMap<SessionId, PrSnapshot>, StoreError> {
@@ -141,6 +163,13 @@ impl Store {
             .prepare_cached("SELECT session, status, fetched_at, stale, error FROM pr_snapshots")?;
         let mut rows = stmt.query([])?;
         let mut parsed = self.parsed.borrow_mut();
+        // The statuses parsed before are taken from the last whole read (given up when
+        // this read is kept in its place, so the two are not held at once).
+        let before = if moment.is_some() {
+            parsed.snapshots.take().map(|(_, kept)| kept)
+        } else {
+            parsed.snapshots.as_ref().map(|(_, kept)| kept.clone())
+        };
         let mut out = HashMap::new();
         while let Some(r) = rows.next()? {
             let session = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
@@ -149,15 +178,14 @@ impl Store {
             };
             let text = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
             let digest = super::Digest::of(text);
-            let status = match parsed.readings.get(session) {
-                Some((known, status)) if *known == digest => status.clone(),
+            let known = parsed.readings.get(session) == Some(&digest);
+            let status = match before.as_ref().and_then(|b| b.get(&id)) {
+                Some(snap) if known => snap.status.clone(),
                 _ => {
                     let Ok(status) = serde_json::from_str::<PrStatus>(text) else {
                         continue;
                     };
-                    parsed
-                        .readings
-                        .insert(session.to_owned(), (digest, status.clone()));
+                    parsed.readings.insert(session.to_owned(), digest);
                     status
                 }
             };

@@ -279,14 +279,15 @@ impl Store {
         })
     }
 
-    /// One session by id.
+    /// One session by id, parsed now: a reader of single rows (the stream's watcher)
+    /// keeps what it read itself, and a copy kept here too would double it.
     pub fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"))?;
         let mut rows = stmt.query(params![id.to_string()])?;
         match rows.next()? {
-            Some(r) => self.parsed_row(r).map(|s| Some(Session::clone(&s))),
+            Some(r) => Ok(Some(from_row(r)??)),
             None => Ok(None),
         }
     }

@@ -119,10 +119,28 @@ impl Hub {
 
     /// Publishes `changes`, each with the next sequence number.
     pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
+        let changes: Vec<Change> = changes.into_iter().collect();
+        let _ = self.publish_from(|state| {
+            for c in &changes {
+                state.apply(c);
+            }
+            Ok::<_, std::convert::Infallible>(changes)
+        });
+    }
+
+    /// Publishes the changes `look` makes to the state as of now, which it applies
+    /// itself and returns; the state is held while it looks, so nothing else is
+    /// published in between. This is how the watcher diffs against the one copy of the
+    /// state, the hub's.
+    pub(crate) fn publish_from<E>(
+        &self,
+        look: impl FnOnce(&mut State) -> Result<Vec<Change>, E>,
+    ) -> Result<usize, E> {
         let mut shared = self.shared();
+        let changes = look(&mut shared.state)?;
+        let n = changes.len();
         for change in changes {
             shared.seq += 1;
-            shared.state.apply(&change);
             let frame = Arc::new(Frame::new(shared.seq, change));
             shared.ring.push(frame.clone());
             if let Some(tx) = &shared.tx {
@@ -130,6 +148,7 @@ impl Hub {
                 let _ = tx.send(frame);
             }
         }
+        Ok(n)
     }
 
     /// A new subscriber, resuming from `resume` when the hub still holds every change

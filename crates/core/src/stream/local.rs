@@ -10,6 +10,8 @@ use std::path::Path;
 /// A watcher of the store of one `$AO_HOME`, without a host.
 pub struct Local {
     watcher: Watcher,
+    /// The state as of the last check, to diff against.
+    shown: State,
 }
 
 impl Local {
@@ -17,12 +19,13 @@ impl Local {
     pub fn open(home: &Path) -> Result<(Local, State), StoreError> {
         let store = Store::open(home)?;
         let (watcher, state) = Watcher::new(store)?;
-        Ok((Local { watcher }, state))
+        let shown = state.clone();
+        Ok((Local { watcher, shown }, state))
     }
 
     /// What changed since the last check (nothing, at the cost of one pragma, when no
     /// process committed).
     pub fn check(&mut self) -> Result<Vec<Change>, StoreError> {
-        self.watcher.check()
+        self.watcher.check(&mut self.shown)
     }
 }

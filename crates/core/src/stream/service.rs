@@ -134,13 +134,8 @@ impl Drop for Service {
 fn watch(mut watcher: Watcher, hub: Hub, mut wake: Wake) {
     let mut said: Option<String> = None;
     while wake.wait() {
-        match watcher.check() {
-            Ok(changes) => {
-                said = None;
-                if !changes.is_empty() {
-                    hub.publish(changes);
-                }
-            }
+        match hub.publish_from(|shown| watcher.check(shown)) {
+            Ok(_) => said = None,
             // Said once, not ten times a second; tried again at the next turn.
             Err(e) => {
                 let text = e.to_string();

@@ -30,8 +30,6 @@ pub(crate) struct Watcher {
     last_event: i64,
     host: Option<String>,
     budgets: HashMap<String, String>,
-    /// What was published, to diff against.
-    state: State,
 }
 
 impl Watcher {
@@ -52,7 +50,6 @@ impl Watcher {
             last_event: (newest - super::state::RECENT_EVENTS as i64).max(0),
             host: None,
             budgets: HashMap::new(),
-            state: State::default(),
         };
         // An ended session's exit is in an event older than the recent ones.
         for (id, _) in w.store.session_versions()? {
@@ -71,14 +68,15 @@ impl Watcher {
                 }
             }
         }
-        w.check()?;
-        let state = w.state.clone();
+        let mut state = State::default();
+        w.check(&mut state)?;
         Ok((w, state))
     }
 
-    /// The changes since the last check; none, at the cost of one pragma, when nobody
-    /// committed.
-    pub(crate) fn check(&mut self) -> Result<Vec<Change>, StoreError> {
+    /// The changes since the last check, against `shown` (the state published so far,
+    /// which the hub keeps: the watcher holds no copy of its own), applied to it; none,
+    /// at the cost of one pragma, when nobody committed.
+    pub(crate) fn check(&mut self, shown: &mut State) -> Result<Vec<Change>, StoreError> {
         let version = self.store.data_version()?;
         if self.data_version == Some(version) {
             return Ok(Vec::new());
@@ -93,8 +91,8 @@ impl Watcher {
                 self.exits.insert(id.clone(), exit);
             }
         }
-        self.sessions(&events, &mut changes)?;
-        self.pull_requests(&mut changes)?;
+        self.sessions(shown, &events, &mut changes)?;
+        self.pull_requests(shown, &mut changes)?;
         changes.extend(
             events
                 .into_iter()
@@ -102,7 +100,7 @@ impl Watcher {
         );
         self.host_and_budgets(&mut changes)?;
         for c in &changes {
-            self.state.apply(c);
+            shown.apply(c);
         }
         Ok(changes)
     }
@@ -123,7 +121,12 @@ impl Watcher {
     }
 
     /// Sessions whose row, hook report, self-report, limit or exit moved, read again.
-    fn sessions(&mut self, events: &[Event], changes: &mut Vec<Change>) -> Result<(), StoreError> {
+    fn sessions(
+        &mut self,
+        shown: &State,
+        events: &[Event],
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
         // The rows are read only when their summary moved.
         let mark = self.store.sessions_mark()?;
         let mut dirty: HashSet<SessionId> = HashSet::new();
@@ -221,8 +224,8 @@ impl Watcher {
                 agent_exit: self.exits.get(&id).cloned(),
                 session,
             };
-            if self.state.session(&id) != Some(&next) {
-                if self.state.session(&id).is_none() {
+            if shown.session(&id) != Some(&next) {
+                if shown.session(&id).is_none() {
                     // Its reading is news to whoever did not see it live.
                     self.pr_marks.remove(&id);
                 }
@@ -235,7 +238,11 @@ impl Watcher {
     }
 
     /// Readings of live sessions' pull requests that are new, confirmed or stale.
-    fn pull_requests(&mut self, changes: &mut Vec<Change>) -> Result<(), StoreError> {
+    fn pull_requests(
+        &mut self,
+        shown: &State,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
         // The marks are read only when their summary moved.
         let summary = self.store.pr_readings_mark()?;
         if self.readings_mark.as_ref() == Some(&summary) {
@@ -257,34 +264,44 @@ impl Watcher {
             self.pr_marks = marks;
             return Ok(());
         }
-        let readings = self.store.pr_snapshots_shared()?;
         let mut moved: Vec<SessionId> = moved.into_iter().cloned().collect();
         moved.sort();
         for id in moved {
-            let Some(reading) = readings.get(&id).cloned() else {
-                continue;
-            };
-            let change = match self.state.pull_requests.get(&id) {
-                Some(known) if known.status == reading.status => {
-                    if known.fetched_at == reading.fetched_at
-                        && known.stale == reading.stale
-                        && known.error == reading.error
-                    {
-                        continue;
-                    }
-                    Change::PullRequestChecked {
+            let mark = &marks[&id];
+            let known = shown.pull_requests.get(&id);
+            // A confirmation (the reading itself unchanged) is told by its mark alone;
+            // only a new reading is read and parsed.
+            let confirmed = known.is_some()
+                && self
+                    .pr_marks
+                    .get(&id)
+                    .is_some_and(|before| before.reading == mark.reading);
+            let (fetched_at, stale, error) = if confirmed {
+                (mark.fetched_at, mark.stale, mark.error.clone())
+            } else {
+                let Some(reading) = self.store.pr_snapshot(&id)? else {
+                    continue;
+                };
+                if known.is_none_or(|k| k.status != reading.status) {
+                    changes.push(Change::PullRequest {
                         id: id.clone(),
-                        fetched_at: reading.fetched_at,
-                        stale: reading.stale,
-                        error: reading.error,
-                    }
+                        reading: Box::new(reading),
+                    });
+                    continue;
                 }
-                _ => Change::PullRequest {
-                    id: id.clone(),
-                    reading: Box::new(reading),
-                },
+                (reading.fetched_at, reading.stale, reading.error)
             };
-            changes.push(change);
+            if let Some(k) = known
+                && (k.fetched_at, k.stale, &k.error) == (fetched_at, stale, &error)
+            {
+                continue;
+            }
+            changes.push(Change::PullRequestChecked {
+                id: id.clone(),
+                fetched_at,
+                stale,
+                error,
+            });
         }
         self.pr_marks = marks;
         Ok(())
@@ -398,9 +415,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = Store::open(dir.path()).unwrap();
         writer.insert_session(&session(1)).unwrap();
-        let (mut w, state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
+        let (mut w, mut state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
         assert_eq!(state.sessions.len(), 1);
-        assert!(w.check().unwrap().is_empty(), "nothing committed");
+        assert!(w.check(&mut state).unwrap().is_empty(), "nothing committed");
 
         let id = SessionId::new("app", 1);
         writer
@@ -410,14 +427,14 @@ mod tests {
             })
             .unwrap();
         writer.insert_session(&session(2)).unwrap();
-        let changes = w.check().unwrap();
+        let changes = w.check(&mut state).unwrap();
         // The row, the new session, then the status_changed event the write recorded.
         assert_eq!(kinds(&changes), ["session", "session", "event"]);
-        assert!(w.check().unwrap().is_empty());
+        assert!(w.check(&mut state).unwrap().is_empty());
 
         // A commit that changes nothing the stream shows publishes nothing.
         writer.set_scm_state("breaker:x", "{}").unwrap();
-        assert!(w.check().unwrap().is_empty());
+        assert!(w.check(&mut state).unwrap().is_empty());
 
         writer
             .append_event(&event(
@@ -428,10 +445,10 @@ mod tests {
                 },
             ))
             .unwrap();
-        let changes = w.check().unwrap();
+        let changes = w.check(&mut state).unwrap();
         assert_eq!(kinds(&changes), ["session", "event"]);
         assert_eq!(
-            w.state
+            state
                 .session(&id)
                 .unwrap()
                 .agent_exit
@@ -447,7 +464,7 @@ mod tests {
                 Vec::new()
             })
             .unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["session_gone"]);
+        assert_eq!(kinds(&w.check(&mut state).unwrap()), ["session_gone"]);
     }
 
     #[test]
@@ -467,31 +484,40 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("a PR status for the test: {e}"));
         writer.record_pr_snapshot(&id, &status, 1).unwrap();
-        let (mut w, state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
+        let (mut w, mut state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
         assert!(state.pull_requests.contains_key(&id));
         writer.confirm_pr_snapshot(&id, 2).unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
+        assert_eq!(
+            kinds(&w.check(&mut state).unwrap()),
+            ["pull_request_checked"]
+        );
         writer.mark_pr_stale(&id, "no answer").unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
+        assert_eq!(
+            kinds(&w.check(&mut state).unwrap()),
+            ["pull_request_checked"]
+        );
         // Another reason of the same length is news too.
         writer.mark_pr_stale(&id, "no reply!").unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
         assert_eq!(
-            w.state.pull_requests[&id].error.as_deref(),
-            Some("no reply!")
+            kinds(&w.check(&mut state).unwrap()),
+            ["pull_request_checked"]
         );
+        assert_eq!(state.pull_requests[&id].error.as_deref(), Some("no reply!"));
         let mut moved = status.clone();
         moved.head_sha = "def".into();
         writer.record_pr_snapshot(&id, &moved, 3).unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["pull_request"]);
-        assert_eq!(w.state.pull_requests[&id].status.head_sha, "def");
+        assert_eq!(kinds(&w.check(&mut state).unwrap()), ["pull_request"]);
+        assert_eq!(state.pull_requests[&id].status.head_sha, "def");
         // A commit that touches no reading reads none.
         writer.set_scm_state("breaker:x", "{}").unwrap();
-        assert!(w.check().unwrap().is_empty());
+        assert!(w.check(&mut state).unwrap().is_empty());
         writer
             .confirm_pr_snapshots(std::slice::from_ref(&id), 4)
             .unwrap();
-        assert_eq!(kinds(&w.check().unwrap()), ["pull_request_checked"]);
+        assert_eq!(
+            kinds(&w.check(&mut state).unwrap()),
+            ["pull_request_checked"]
+        );
     }
 
     #[test]

@@ -340,35 +340,44 @@ mod imp {
     }
 
     impl GithubScm {
-        /// Runs one query per batch and returns each PR's `pullRequest` object (or why
-        /// not), in order.
-        async fn batched(
+        /// Runs one query per batch and turns each PR's `pullRequest` object into what
+        /// `each` makes of it (given the PR's place in `prs`), or says why not, in order.
+        /// Each object is taken out of its batch's reply as the reply comes, so a poll
+        /// of a thousand holds what `each` keeps, not a thousand replies.
+        async fn batched<T>(
             &self,
             name: &str,
             prs: &[&PrRef],
             fields: &str,
-        ) -> Vec<Result<Value, PluginError>> {
-            let mut out = Vec::new();
-            for chunk in prs.chunks(BATCH) {
+            mut each: impl FnMut(usize, Value) -> T,
+        ) -> Vec<Result<T, PluginError>> {
+            let mut out = Vec::with_capacity(prs.len());
+            for (c, chunk) in prs.chunks(BATCH).enumerate() {
                 let owned: Vec<PrRef> = chunk.iter().map(|p| (*p).clone()).collect();
                 let (query, vars) = batch_query(name, &owned, fields);
                 match self.gh.graphql(&query, vars).await {
-                    Ok(reply) => {
+                    Ok(mut reply) => {
                         for (i, pr) in owned.iter().enumerate() {
-                            let v = &reply.data[format!("p{i}")]["pullRequest"];
+                            let alias = format!("p{i}");
+                            let mut field = |name: &str| {
+                                reply
+                                    .data
+                                    .get_mut(&alias)
+                                    .and_then(|r| r.get_mut(name))
+                                    .map(Value::take)
+                                    .unwrap_or(Value::Null)
+                            };
+                            let mut v = field("pullRequest");
                             if v.is_object() {
-                                let mut v = v.clone();
                                 // Where GitHub says the repository is now (it follows a rename).
-                                v["__repository"] =
-                                    reply.data[format!("p{i}")]["nameWithOwner"].clone();
-                                out.push(Ok(v));
+                                v["__repository"] = field("nameWithOwner");
+                                out.push(Ok(each(c * BATCH + i, v)));
                             } else {
                                 let why = reply
                                     .errors
                                     .iter()
                                     .find(|e| {
-                                        e.path.first().and_then(Value::as_str)
-                                            == Some(&format!("p{i}"))
+                                        e.path.first().and_then(Value::as_str) == Some(&alias)
                                     })
                                     .map(|e| e.message.clone())
                                     .unwrap_or_else(|| "GitHub returned nothing for it".into());
@@ -527,14 +536,16 @@ mod imp {
             known: &[Option<String>],
         ) -> Vec<Result<Option<PrStatus>, PluginError>> {
             let refs: Vec<&PrRef> = prs.iter().collect();
-            let light = self.batched("LightPoll", &refs, LIGHT_FIELDS).await;
+            // Only each PR's fingerprint is kept of the light look.
+            let light = self
+                .batched("LightPoll", &refs, LIGHT_FIELDS, |_, v| fingerprint(&v))
+                .await;
             let mut out: Vec<Option<Result<Option<PrStatus>, PluginError>>> =
                 Vec::with_capacity(prs.len());
             let mut changed = Vec::new();
             for (i, l) in light.into_iter().enumerate() {
                 match l {
-                    Ok(v) => {
-                        let f = fingerprint(&v);
+                    Ok(f) => {
                         if known.get(i).and_then(|k| k.as_deref()) == Some(f.as_str()) {
                             out.push(Some(Ok(None)));
                         } else {
@@ -546,11 +557,15 @@ mod imp {
                 }
             }
             let changed_refs: Vec<&PrRef> = changed.iter().map(|(i, _)| &prs[*i]).collect();
-            let full = self.batched("FullPoll", &changed_refs, FULL_FIELDS).await;
-            for ((i, f), r) in changed.into_iter().zip(full) {
+            let full = self
+                .batched("FullPoll", &changed_refs, FULL_FIELDS, |k, v| {
+                    let (i, f) = &changed[k];
+                    status_of(&prs[*i], &v, f.clone())
+                })
+                .await;
+            for ((i, _), r) in changed.into_iter().zip(full) {
                 out[i] = Some(match r {
-                    Ok(v) => {
-                        let mut status = status_of(&prs[i], &v, f);
+                    Ok(mut status) => {
                         self.add_logs(&mut status).await;
                         Ok(Some(status))
                     }
