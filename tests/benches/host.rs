@@ -28,6 +28,11 @@
 //! fake GitHub runs git for every pull request it reads, and takes most of a poll
 //! interval to answer one poll of 1,000 (the figure of a poll's span says how long).
 //!
+//! `AO_BENCH_HOLD=DIR` holds the fleet once it is set up, before the host starts: the
+//! bench writes the fleet's environment to `DIR/env.sh` (source it to run `ao` or a
+//! profiler such as heaptrack against the same fleet while the fake GitHub answers) and
+//! measures once `DIR/go` exists.
+//!
 //! `cargo test` runs it as a quick pass: 1 session in each repository, one 6 s window
 //! at 1 s intervals and one failing check, nothing judged; it ignores `AO_BENCH_SESSIONS`.
 

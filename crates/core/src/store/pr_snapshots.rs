@@ -185,7 +185,11 @@ impl Store {
                     let Ok(status) = serde_json::from_str::<PrStatus>(text) else {
                         continue;
                     };
-                    parsed.readings.insert(session.to_owned(), digest);
+                    // A digest stands for the status kept beside it: only a read that is
+                    // kept records one (one inside a transaction is not).
+                    if moment.is_some() {
+                        parsed.readings.insert(session.to_owned(), digest);
+                    }
                     status
                 }
             };
@@ -200,7 +204,7 @@ impl Store {
             );
         }
         // Readings since deleted are forgotten.
-        if parsed.readings.len() > out.len() {
+        if moment.is_some() && parsed.readings.len() > out.len() {
             parsed.readings.retain(|session, _| {
                 session
                     .parse::<SessionId>()

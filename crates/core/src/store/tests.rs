@@ -335,6 +335,13 @@ fn a_kept_parse_of_a_reading_sees_every_new_reading() {
         (read[&id].stale, read[&id].error.as_deref()),
         (true, Some("no answer"))
     );
+    // A read inside a transaction is not kept, and leaves the kept one true: the next
+    // read outside sees the reading it saw, not the one kept before it.
+    other.record_pr_snapshot(&id, &status("d"), 5).unwrap();
+    store.conn.execute_batch("BEGIN").unwrap();
+    assert_eq!(store.pr_snapshots().unwrap()[&id].status.head_sha, "d");
+    store.conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(store.pr_snapshots().unwrap()[&id].status.head_sha, "d");
     let raw = rusqlite::Connection::open(dir.path().join(super::DB_FILE)).unwrap();
     raw.execute("DELETE FROM pr_snapshots", []).unwrap();
     assert!(store.pr_snapshots().unwrap().is_empty());
