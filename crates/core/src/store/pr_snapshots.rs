@@ -114,8 +114,12 @@ impl Store {
         Ok(())
     }
 
-    /// One session's last reading, parsed now (nothing kept).
-    pub fn pr_snapshot(&self, session: &SessionId) -> Result<Option<PrSnapshot>, StoreError> {
+    /// One session's last reading, parsed now (nothing kept), with its mark as of the
+    /// same read; `None` when there is none or it cannot be read.
+    pub fn pr_snapshot(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<(PrSnapshot, super::PrMark)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT status, fetched_at, stale, error FROM pr_snapshots WHERE session = ?1",
         )?;
@@ -128,12 +132,19 @@ impl Store {
         let Ok(status) = serde_json::from_str::<PrStatus>(text) else {
             return Ok(None);
         };
-        Ok(Some(PrSnapshot {
-            status,
+        let mark = super::PrMark {
             fetched_at: r.get(1)?,
             stale: r.get(2)?,
             error: r.get(3)?,
-        }))
+            reading: super::Digest::of(text).0,
+        };
+        let snapshot = PrSnapshot {
+            status,
+            fetched_at: mark.fetched_at,
+            stale: mark.stale,
+            error: mark.error.clone(),
+        };
+        Ok(Some((snapshot, mark)))
     }
 
     /// Every session's last reading. A reading whose JSON is the one this connection

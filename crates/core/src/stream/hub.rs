@@ -6,7 +6,7 @@
 use super::ring::{Frame, KEEP_BYTES, KEEP_CHANGES, Ring};
 use super::state::{Change, State};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
 
 /// How many changes a subscriber may fall behind the live channel before it catches
@@ -54,7 +54,12 @@ pub struct Hub {
 
 struct Inner {
     epoch: Arc<str>,
-    shared: Mutex<Shared>,
+    /// Read by subscribers and by the publisher while it looks; written only to apply
+    /// and send what it found.
+    shared: RwLock<Shared>,
+    /// Held by the one publisher at work, so the state it looked at is the state its
+    /// changes apply to.
+    publishing: Mutex<()>,
 }
 
 struct Shared {
@@ -87,18 +92,23 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 epoch: epoch.into(),
-                shared: Mutex::new(Shared {
+                shared: RwLock::new(Shared {
                     seq: 0,
                     state,
                     ring: Ring::new(keep, keep_bytes),
                     tx: Some(tx),
                 }),
+                publishing: Mutex::new(()),
             }),
         }
     }
 
-    fn shared(&self) -> MutexGuard<'_, Shared> {
-        self.inner.shared.lock().unwrap_or_else(|e| e.into_inner())
+    fn shared(&self) -> RwLockReadGuard<'_, Shared> {
+        self.inner.shared.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shared_mut(&self) -> RwLockWriteGuard<'_, Shared> {
+        self.inner.shared.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The stream's epoch: a subscriber's resume point from another epoch is not
@@ -120,27 +130,31 @@ impl Hub {
     /// Publishes `changes`, each with the next sequence number.
     pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
         let changes: Vec<Change> = changes.into_iter().collect();
-        let _ = self.publish_from(|state| {
-            for c in &changes {
-                state.apply(c);
-            }
-            Ok::<_, std::convert::Infallible>(changes)
-        });
+        let _ = self.publish_from(|_| Ok::<_, std::convert::Infallible>(changes));
     }
 
-    /// Publishes the changes `look` makes to the state as of now, which it applies
-    /// itself and returns; the state is held while it looks, so nothing else is
-    /// published in between. This is how the watcher diffs against the one copy of the
-    /// state, the hub's.
+    /// Publishes the changes `look` finds against the state as of now (the one copy of
+    /// it the stream keeps: the watcher diffs against it instead of keeping its own).
+    /// Subscribers read on while it looks; they wait only while its changes are applied
+    /// and sent. An error publishes nothing.
     pub(crate) fn publish_from<E>(
         &self,
-        look: impl FnOnce(&mut State) -> Result<Vec<Change>, E>,
+        look: impl FnOnce(&State) -> Result<Vec<Change>, E>,
     ) -> Result<usize, E> {
-        let mut shared = self.shared();
-        let changes = look(&mut shared.state)?;
+        let _one = self
+            .inner
+            .publishing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let changes = look(&self.shared().state)?;
         let n = changes.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut shared = self.shared_mut();
         for change in changes {
             shared.seq += 1;
+            shared.state.apply(&change);
             let frame = Arc::new(Frame::new(shared.seq, change));
             shared.ring.push(frame.clone());
             if let Some(tx) = &shared.tx {
@@ -184,7 +198,7 @@ impl Hub {
 
     /// Ends the stream: every subscriber gets what is pending, then nothing.
     pub fn close(&self) {
-        self.shared().tx = None;
+        self.shared_mut().tx = None;
     }
 }
 
@@ -375,6 +389,25 @@ mod tests {
             }
         }
         assert_eq!(got, (1..=CHANNEL as u64 * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_look_that_fails_publishes_nothing() {
+        let hub = Hub::with_limits("e1".into(), State::default(), 10, usize::MAX);
+        hub.publish([gone(1)]);
+        let mut sub = hub.subscribe(None);
+        assert!(matches!(
+            sub.recv_blocking(),
+            Some(Message::Snapshot { .. })
+        ));
+        let failed = hub.publish_from(|state| {
+            assert!(state.sessions.is_empty());
+            Err::<Vec<Change>, _>("no store")
+        });
+        assert_eq!(failed, Err("no store"));
+        assert_eq!(hub.seq(), 1);
+        assert_eq!(hub.publish_from(|_| Ok::<_, ()>(vec![gone(2)])), Ok(1));
+        assert_eq!(seqs(&mut sub), [2]);
     }
 
     #[test]

@@ -26,6 +26,10 @@ impl Local {
     /// What changed since the last check (nothing, at the cost of one pragma, when no
     /// process committed).
     pub fn check(&mut self) -> Result<Vec<Change>, StoreError> {
-        self.watcher.check(&mut self.shown)
+        let changes = self.watcher.check(&self.shown)?;
+        for c in &changes {
+            self.shown.apply(c);
+        }
+        Ok(changes)
     }
 }

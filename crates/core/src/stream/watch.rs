@@ -69,14 +69,42 @@ impl Watcher {
             }
         }
         let mut state = State::default();
-        w.check(&mut state)?;
+        for c in w.check(&state)? {
+            state.apply(&c);
+        }
         Ok((w, state))
     }
 
     /// The changes since the last check, against `shown` (the state published so far,
-    /// which the hub keeps: the watcher holds no copy of its own), applied to it; none,
-    /// at the cost of one pragma, when nobody committed.
-    pub(crate) fn check(&mut self, shown: &mut State) -> Result<Vec<Change>, StoreError> {
+    /// which the hub keeps: the watcher holds no copy of its own; the caller applies
+    /// them); none, at the cost of one pragma, when nobody committed. A check that
+    /// fails leaves the watcher remembering nothing it read, so the next one reads the
+    /// store whole and finds whatever this one did not publish.
+    pub(crate) fn check(&mut self, shown: &State) -> Result<Vec<Change>, StoreError> {
+        let last_event = self.last_event;
+        let found = self.look(shown);
+        if found.is_err() {
+            self.forget(last_event);
+        }
+        found
+    }
+
+    /// Forgets what was read since the last event published (`last_event`).
+    fn forget(&mut self, last_event: i64) {
+        self.last_event = last_event;
+        self.data_version = None;
+        self.sessions_mark = None;
+        self.readings_mark = None;
+        self.versions.clear();
+        self.hooks.clear();
+        self.reports.clear();
+        self.limits.clear();
+        self.pr_marks.clear();
+        self.host = None;
+        self.budgets.clear();
+    }
+
+    fn look(&mut self, shown: &State) -> Result<Vec<Change>, StoreError> {
         let version = self.store.data_version()?;
         if self.data_version == Some(version) {
             return Ok(Vec::new());
@@ -99,9 +127,6 @@ impl Watcher {
                 .map(|e| Change::Event { event: Box::new(e) }),
         );
         self.host_and_budgets(&mut changes)?;
-        for c in &changes {
-            shown.apply(c);
-        }
         Ok(changes)
     }
 
@@ -138,7 +163,9 @@ impl Watcher {
                     .filter(|(id, v)| self.versions.get(*id) != Some(*v))
                     .map(|(id, _)| id.clone()),
             );
-            for id in self.versions.keys() {
+            // Gone: shown, and no longer live.
+            for s in &shown.sessions {
+                let id = &s.session.id;
                 if !versions.contains_key(id) {
                     changes.push(Change::SessionGone { id: id.clone() });
                     self.pr_marks.remove(id);
@@ -249,7 +276,7 @@ impl Watcher {
             return Ok(());
         }
         self.readings_mark = Some(summary);
-        let marks: HashMap<SessionId, PrMark> = self
+        let mut marks: HashMap<SessionId, PrMark> = self
             .store
             .pr_marks()?
             .into_iter()
@@ -279,9 +306,14 @@ impl Watcher {
             let (fetched_at, stale, error) = if confirmed {
                 (mark.fetched_at, mark.stale, mark.error.clone())
             } else {
-                let Some(reading) = self.store.pr_snapshot(&id)? else {
+                // Its mark is the one of the row read here (a commit may have come
+                // between the two reads); one that cannot be read is not marked at all,
+                // so a later confirmation of it is not taken for one of what is shown.
+                let Some((reading, read_mark)) = self.store.pr_snapshot(&id)? else {
+                    marks.remove(&id);
                     continue;
                 };
+                marks.insert(id.clone(), read_mark);
                 if known.is_none_or(|k| k.status != reading.status) {
                     changes.push(Change::PullRequest {
                         id: id.clone(),
@@ -398,6 +430,15 @@ mod tests {
         }
     }
 
+    /// A check, its changes applied as the hub applies them.
+    fn look(w: &mut Watcher, state: &mut State) -> Vec<Change> {
+        let changes = w.check(state).unwrap();
+        for c in &changes {
+            state.apply(c);
+        }
+        changes
+    }
+
     fn kinds(changes: &[Change]) -> Vec<String> {
         changes
             .iter()
@@ -417,7 +458,7 @@ mod tests {
         writer.insert_session(&session(1)).unwrap();
         let (mut w, mut state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
         assert_eq!(state.sessions.len(), 1);
-        assert!(w.check(&mut state).unwrap().is_empty(), "nothing committed");
+        assert!(look(&mut w, &mut state).is_empty(), "nothing committed");
 
         let id = SessionId::new("app", 1);
         writer
@@ -427,14 +468,14 @@ mod tests {
             })
             .unwrap();
         writer.insert_session(&session(2)).unwrap();
-        let changes = w.check(&mut state).unwrap();
+        let changes = look(&mut w, &mut state);
         // The row, the new session, then the status_changed event the write recorded.
         assert_eq!(kinds(&changes), ["session", "session", "event"]);
-        assert!(w.check(&mut state).unwrap().is_empty());
+        assert!(look(&mut w, &mut state).is_empty());
 
         // A commit that changes nothing the stream shows publishes nothing.
         writer.set_scm_state("breaker:x", "{}").unwrap();
-        assert!(w.check(&mut state).unwrap().is_empty());
+        assert!(look(&mut w, &mut state).is_empty());
 
         writer
             .append_event(&event(
@@ -445,7 +486,7 @@ mod tests {
                 },
             ))
             .unwrap();
-        let changes = w.check(&mut state).unwrap();
+        let changes = look(&mut w, &mut state);
         assert_eq!(kinds(&changes), ["session", "event"]);
         assert_eq!(
             state
@@ -464,7 +505,7 @@ mod tests {
                 Vec::new()
             })
             .unwrap();
-        assert_eq!(kinds(&w.check(&mut state).unwrap()), ["session_gone"]);
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["session_gone"]);
     }
 
     #[test]
@@ -487,37 +528,43 @@ mod tests {
         let (mut w, mut state) = Watcher::new(Store::open(dir.path()).unwrap()).unwrap();
         assert!(state.pull_requests.contains_key(&id));
         writer.confirm_pr_snapshot(&id, 2).unwrap();
-        assert_eq!(
-            kinds(&w.check(&mut state).unwrap()),
-            ["pull_request_checked"]
-        );
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request_checked"]);
         writer.mark_pr_stale(&id, "no answer").unwrap();
-        assert_eq!(
-            kinds(&w.check(&mut state).unwrap()),
-            ["pull_request_checked"]
-        );
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request_checked"]);
         // Another reason of the same length is news too.
         writer.mark_pr_stale(&id, "no reply!").unwrap();
-        assert_eq!(
-            kinds(&w.check(&mut state).unwrap()),
-            ["pull_request_checked"]
-        );
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request_checked"]);
         assert_eq!(state.pull_requests[&id].error.as_deref(), Some("no reply!"));
         let mut moved = status.clone();
         moved.head_sha = "def".into();
         writer.record_pr_snapshot(&id, &moved, 3).unwrap();
-        assert_eq!(kinds(&w.check(&mut state).unwrap()), ["pull_request"]);
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request"]);
         assert_eq!(state.pull_requests[&id].status.head_sha, "def");
         // A commit that touches no reading reads none.
         writer.set_scm_state("breaker:x", "{}").unwrap();
-        assert!(w.check(&mut state).unwrap().is_empty());
+        assert!(look(&mut w, &mut state).is_empty());
         writer
             .confirm_pr_snapshots(std::slice::from_ref(&id), 4)
             .unwrap();
-        assert_eq!(
-            kinds(&w.check(&mut state).unwrap()),
-            ["pull_request_checked"]
-        );
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request_checked"]);
+        // The same reading recorded again is a confirmation.
+        writer.record_pr_snapshot(&id, &moved, 5).unwrap();
+        assert_eq!(kinds(&look(&mut w, &mut state)), ["pull_request_checked"]);
+        assert_eq!(state.pull_requests[&id].fetched_at, 5);
+
+        // A reading this ao cannot read (one a newer ao wrote) shows nothing, and its
+        // confirmation is not taken for a confirmation of the reading shown.
+        let raw = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+        raw.execute(
+            "UPDATE pr_snapshots SET status = '{\"from\": \"a newer ao\"}', fetched_at = 6",
+            [],
+        )
+        .unwrap();
+        assert!(look(&mut w, &mut state).is_empty());
+        raw.execute("UPDATE pr_snapshots SET fetched_at = 7", [])
+            .unwrap();
+        assert!(look(&mut w, &mut state).is_empty());
+        assert_eq!(state.pull_requests[&id].fetched_at, 5);
     }
 
     #[test]
