@@ -1611,6 +1611,69 @@ fn identical_scm_sections_share_one_batch() {
     );
 }
 
+/// More pull requests than one query reads (100): each batch's answers go to their own
+/// sessions, and only the changed ones are read whole.
+#[test]
+fn a_poll_of_more_than_one_batch_reads_each_change_into_its_own_session() {
+    let gh = FakeGitHub::start();
+    let f = ao_tests::five_repo_fleet(
+        &gh,
+        "",
+        |_| "    agent: command\n    agentConfig:\n      command: [cat]\n".to_owned(),
+        21,
+    );
+    let mut prs: Vec<(String, u64, String)> = Vec::new();
+    for s in &f.sessions() {
+        let (p, id) = (s["project"].as_str().unwrap(), s["id"].as_str().unwrap());
+        let repo = format!("acme/r{}", &p[1..]);
+        let wt = f.env.ao_home.join("worktrees").join(p).join(id);
+        // Each its own head, so a check fails on one pull request only.
+        f.env.git(&wt, &["commit", "-q", "--allow-empty", "-m", id]);
+        f.env.git(&wt, &["push", "-q", "origin", "HEAD"]);
+        let pr = gh.open_pr(&repo, s["branch"].as_str().unwrap(), "main", "Work");
+        gh.check(&repo, pr, "build", Some("SUCCESS"), true, "");
+        prs.push((repo, pr, id.to_owned()));
+    }
+    assert_eq!(prs.len(), 105);
+    f.ao(&["status", "--refresh"]).success();
+    // The first, one in the second batch, and the last.
+    let failing: Vec<&(String, u64, String)> = [0, 102, 104].iter().map(|&i| &prs[i]).collect();
+    for (repo, pr, _) in &failing {
+        gh.check(repo, *pr, "build", Some("FAILURE"), true, "error: broken\n");
+    }
+    assert_eq!(
+        operations_of(&f, &gh, &["status", "--refresh"]),
+        ["LightPoll", "LightPoll", "FullPoll"],
+        "105 pull requests looked at in two queries, the three changed read in one"
+    );
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&f.ao(&["status", "--json"]).stdout).unwrap();
+    // Each session, its pull request's number and its CI as ao read them.
+    let seen: Vec<String> = list
+        .iter()
+        .map(|s| format!("{} #{} {}", s["id"], s["pr"]["number"], s["ci"]))
+        .collect();
+    let mut failed: Vec<&str> = list
+        .iter()
+        .filter(|s| s["ci"] == "failing")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    failed.sort();
+    let mut expected: Vec<&str> = failing.iter().map(|(_, _, id)| id.as_str()).collect();
+    expected.sort();
+    assert_eq!(failed, expected, "{seen:?}");
+    for (_, pr, id) in &prs {
+        let s = list.iter().find(|s| s["id"] == id.as_str()).unwrap();
+        assert_eq!(s["pr"]["number"], *pr, "{seen:?}");
+    }
+    assert_eq!(
+        list.iter().filter(|s| s["ci"] == "passing").count(),
+        102,
+        "{seen:?}"
+    );
+    assert_queries_valid(&gh);
+}
+
 #[test]
 fn the_host_polls_less_often_as_the_github_budget_runs_low() {
     let gh = FakeGitHub::start();
