@@ -261,15 +261,23 @@ pub fn start(
             let _ = tx.send(Some(s));
         });
         let mut m = m;
+        // The config's files as they were when it was read; each run watches for edits
+        // since, so one made while the host reloads is seen by the next run.
+        let mut files = ao_core::session::FilesSeen::of(m.config());
         loop {
             let mut stopped = rx.clone();
             let end = m
-                .run_host(projects, async move {
-                    let _ = stopped.wait_for(Option::is_some).await;
-                })
+                .run_host(
+                    projects,
+                    async move {
+                        let _ = stopped.wait_for(Option::is_some).await;
+                    },
+                    files,
+                )
                 .await;
-            if end == ao_core::session::HostEnd::Stopped {
-                break;
+            match end {
+                ao_core::session::HostEnd::Stopped => break,
+                ao_core::session::HostEnd::ConfigChanged(seen) => files = seen,
             }
             let before: Vec<String> = m.config().config.projects.keys().cloned().collect();
             m = reload(m);

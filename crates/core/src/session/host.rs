@@ -27,13 +27,15 @@ const NUDGE_GATHER: Duration = Duration::from_millis(250);
 const CONFIG_LOOK: Duration = Duration::from_secs(1);
 
 /// Why [`Manager::run_host`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostEnd {
     /// `stop` resolved.
     Stopped,
     /// A file of its config changed: load it again and run on (see
-    /// [`Manager::adopt_config`], [`Manager::refuse_config`]).
-    ConfigChanged,
+    /// [`Manager::adopt_config`], [`Manager::refuse_config`]), watching for edits
+    /// since the files looked like this (seen before they are read again, so an edit
+    /// made while the host reloads is not missed).
+    ConfigChanged(super::FilesSeen),
 }
 
 /// The shortest time between two decidings of the reactions.
@@ -288,6 +290,7 @@ impl Manager {
         &self,
         projects: &[String],
         stop: impl std::future::Future<Output = ()>,
+        files: super::FilesSeen,
     ) -> HostEnd {
         // One runtime for the host's life: its plugin instances (and their clients) are kept.
         self.keep_instances
@@ -323,7 +326,6 @@ impl Manager {
         if let Err(e) = self.store().release_intents(std::process::id()) {
             tracing::warn!("could not take back this process's effects: {e}");
         }
-        let files = super::FilesSeen::of(&self.config);
         let dispatcher = self.dispatcher();
         for u in dispatcher.unready() {
             tracing::warn!("notifier {u:?} is not ready; it delivers nothing");
@@ -506,7 +508,7 @@ impl Manager {
                 if super::FilesSeen::of(&self.config) != files {
                     // Written in more than one go, perhaps: read once it rests.
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    return;
+                    return super::FilesSeen::of(&self.config);
                 }
             }
         };
@@ -514,7 +516,7 @@ impl Manager {
         tokio::pin!(stop, acts);
         let end = tokio::select! {
             _ = &mut stop => HostEnd::Stopped,
-            _ = edited => HostEnd::ConfigChanged,
+            seen = edited => HostEnd::ConfigChanged(seen),
             _ = async { tokio::join!(probe, poll, decide) } => HostEnd::Stopped,
             _ = &mut acts => HostEnd::Stopped,
         };
