@@ -481,6 +481,14 @@ fn status_probes_the_projects_a_scoped_host_does_not_watch() {
         let out = f.ao(&["status"]).stdout;
         (out.contains("last probe ") && !out.contains("last probe not yet")).then_some(())
     });
+    // The host's own first looks at app-1 may find its terminal just touched (its
+    // watcher attaching): only once the host's probes read it quiet again is it the
+    // host's to show as seen.
+    wait_until("app-1 quiet as the host probes it", || {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&f.ao(&["status", "-p", "app", "--json"]).stdout).ok()?;
+        (list.len() == 1 && list[0]["activity"] == "idle").then_some(())
+    });
     let called = |args: &[&str]| logging_tmux(&f, args).1;
     assert_eq!(
         called(&["status", "-p", "app"]),
