@@ -140,16 +140,25 @@ pub fn offered_choices(screen: &str) -> Vec<crate::plugin::Choice> {
     else {
         return Vec::new();
     };
-    // Up to its first item, numbered down to 1.
+    // Up to its first item, numbered down to 1. A label too long for the terminal goes
+    // on over a line or two below its item: those lines are its label's.
     let mut run: Vec<(u32, String, bool)> = Vec::new();
+    let mut carried: Vec<&str> = Vec::new();
     for line in lines[..=last].iter().rev() {
         match item(line) {
-            Some(it) if run.last().is_none_or(|prev| it.0 + 1 == prev.0) => {
+            Some(mut it) if run.last().is_none_or(|prev| it.0 + 1 == prev.0) => {
+                for more in carried.drain(..).rev() {
+                    it.1.push(' ');
+                    it.1.push_str(more);
+                }
                 let first = it.0 == 1;
                 run.push(it);
                 if first {
                     break;
                 }
+            }
+            None if !run.is_empty() && carried.len() < 2 => {
+                carried.push(line.trim_matches(|c: char| c.is_whitespace() || "│┃|".contains(c)))
             }
             _ => return Vec::new(),
         }
@@ -170,6 +179,26 @@ pub fn offered_choices(screen: &str) -> Vec<crate::plugin::Choice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_menu_label_wrapped_over_lines_is_one_choice() {
+        let screen = " Do you want to proceed?\n ❯ 1. Yes\n   2. Yes, and always allow access to\n      /work/app-1 from this project\n   3. No\n Esc to cancel\n";
+        let got: Vec<(String, String)> = offered_choices(screen)
+            .into_iter()
+            .map(|c| (c.keys, c.label))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1".to_owned(), "Yes".to_owned()),
+                (
+                    "2".to_owned(),
+                    "Yes, and always allow access to /work/app-1 from this project".to_owned()
+                ),
+                ("3".to_owned(), "No".to_owned()),
+            ]
+        );
+    }
 
     #[test]
     fn tmux_names_are_the_ones_ao_and_the_reference_make() {

@@ -185,7 +185,8 @@ function draw(f) {
 }
 
 // While the agent asks, its question and one button per answer it offers (read afresh
-// from the agent); with none offered, the send box below answers in words. An answer
+// from the agent, again each second until it offers some); with none offered, the send
+// box below answers in words. An answer
 // names the question it was chosen for; after a tap the buttons wait a moment, so a menu
 // not yet redrawn is not offered twice.
 let asked = 0; // the newest /question fetch: an older reply is dropped
@@ -207,6 +208,8 @@ async function question(f) {
   if (mine !== asked) return;
   if (!q || !q.asking) { box.replaceChildren(); return; }
   if (q.question) text($("#question"), q.question);
+  // Asked, its menu not drawn yet (the agent's hook can come first): look again soon.
+  if (!q.choices.length) setTimeout(facts, 1000);
   box.replaceChildren(...q.choices.map((c) => {
     const b = document.createElement("button");
     b.type = "button";
