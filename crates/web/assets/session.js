@@ -185,16 +185,29 @@ function draw(f) {
 }
 
 // While the agent asks, its question and one button per answer it offers (read afresh
-// from the agent, again each second until it offers some); with none offered, the send
-// box below answers in words. An answer
-// names the question it was chosen for; after a tap the buttons wait a moment, so a menu
-// not yet redrawn is not offered twice.
+// from the agent); with none offered, the send box below answers in words. While the
+// card says the agent asks and the fresh read offers no buttons (its menu not drawn yet,
+// as its hook can come first; a read that failed or saw it busy a moment), the page looks
+// again after 1 s, backing off to 8 s. An answer names the question it was chosen for;
+// after a tap the buttons wait a moment, so a menu not yet redrawn is not offered twice.
 let asked = 0; // the newest /question fetch: an older reply is dropped
 let answered = 0; // when an answer was sent (ms)
+let again = null; // the next look while asked with no buttons
+let againIn = 1000;
+function lookAgain() {
+  clearTimeout(again);
+  again = setTimeout(() => { again = null; facts(); }, againIn);
+  againIn = Math.min(againIn * 2, 8000);
+}
 async function question(f) {
   const box = $("#choices");
   const mine = ++asked;
-  if (!f || f.card.activity !== "waiting_input") { box.replaceChildren(); return; }
+  if (!f || f.card.activity !== "waiting_input") {
+    box.replaceChildren();
+    clearTimeout(again);
+    againIn = 1000;
+    return;
+  }
   if (Date.now() - answered < 3000) {
     box.replaceChildren();
     setTimeout(facts, 3000 - (Date.now() - answered));
@@ -206,11 +219,10 @@ async function question(f) {
     if (res.ok) q = await res.json();
   } catch (e) { /* shown as no buttons */ }
   if (mine !== asked) return;
-  if (!q || !q.asking) { box.replaceChildren(); return; }
-  if (q.question) text($("#question"), q.question);
-  // Asked, its menu not drawn yet (the agent's hook can come first): look again soon.
-  if (!q.choices.length) setTimeout(facts, 1000);
-  box.replaceChildren(...q.choices.map((c) => {
+  if (q && q.asking && q.question) text($("#question"), q.question);
+  const choices = q && q.asking ? q.choices : [];
+  if (choices.length) againIn = 1000; else lookAgain();
+  box.replaceChildren(...choices.map((c) => {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.keys = c.keys;
