@@ -549,8 +549,50 @@ fn iso(t: i64) -> String {
     ao_core::model::time::utc_rfc3339(t * 1000)
 }
 
-/// `git --git-dir REMOTE args`, its output when it succeeds.
+type GitAnswers = std::collections::HashMap<(std::path::PathBuf, Vec<String>), Option<String>>;
+
+thread_local! {
+    /// While one GraphQL query is answered, each git question's answer, asked once: a
+    /// query reads (it changes no ref), and a poll of 100 pull requests would otherwise
+    /// start some 1,300 git processes, slow enough under load to pass ao's deadline.
+    static GIT_ANSWERS: std::cell::RefCell<Option<GitAnswers>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with each git question asked at most once.
+fn with_git_answers_kept<T>(f: impl FnOnce() -> T) -> T {
+    struct Forget;
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            GIT_ANSWERS.with(|a| *a.borrow_mut() = None);
+        }
+    }
+    GIT_ANSWERS.with(|a| *a.borrow_mut() = Some(GitAnswers::new()));
+    let _forget = Forget;
+    f()
+}
+
+/// `git --git-dir REMOTE args`, its output when it succeeds; inside
+/// `with_git_answers_kept`, asked of git once.
 fn git(remote: &std::path::Path, args: &[&str]) -> Option<String> {
+    let key = (
+        remote.to_owned(),
+        args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+    );
+    if let Some(kept) = GIT_ANSWERS.with(|a| a.borrow().as_ref().and_then(|m| m.get(&key).cloned()))
+    {
+        return kept;
+    }
+    let answer = git_now(remote, args);
+    GIT_ANSWERS.with(|a| {
+        if let Some(m) = a.borrow_mut().as_mut() {
+            m.insert(key, answer.clone());
+        }
+    });
+    answer
+}
+
+fn git_now(remote: &std::path::Path, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(remote)
@@ -1061,9 +1103,11 @@ fn graphql_answer(body: &str, s: &mut State) -> Answer {
     s.graphql_remaining = s.graphql_remaining.saturating_sub(cost);
     s.last_cost = cost;
     let root = QueryRoot { s, cost };
-    let response = Execution::new(schema(), &document)
-        .raw_variable_values(&variables)
-        .execute_sync(&root);
+    let response = with_git_answers_kept(|| {
+        Execution::new(schema(), &document)
+            .raw_variable_values(&variables)
+            .execute_sync(&root)
+    });
     match response {
         Ok(r) => {
             let mut body = serde_json::to_value(&r).unwrap_or(Value::Null);
