@@ -387,10 +387,13 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     let f = Fleet::new("    agent: command\n    agentConfig:\n      command: [cat]\n");
     let file = f.repo.join("agent-orchestrator.yaml");
     let config = std::fs::read_to_string(&file).unwrap();
-    // Quiet for half a second: idle.
+    // Quiet for half a second: idle. Not nudged when idle: `cat` would echo the nudge,
+    // and a session at work again is rightly probed by `ao status` itself.
     std::fs::write(
         &file,
-        format!("{config}readyThresholdMs: 500\nlifecycle:\n  probeInterval: 200ms\n"),
+        format!(
+            "{config}readyThresholdMs: 500\nlifecycle:\n  probeInterval: 200ms\nreactions:\n  agent-idle:\n    auto: false\n"
+        ),
     )
     .unwrap();
     f.ao(&["spawn", "app", "--prompt", "first"]).success();
@@ -416,7 +419,12 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     let (out, called) = status(&["status"]);
     assert!(out.contains("app-1") && out.contains("app-2"), "{out}");
     assert!(out.contains("host: running"), "{out}");
-    assert_eq!(called, "", "ao status called tmux for idle sessions");
+    assert_eq!(
+        called,
+        "",
+        "ao status called tmux for idle sessions:\n{out}\n{}",
+        f.ao(&["events"]).stdout
+    );
     // One agent asks (it says so itself): seen by the host, then probed by `ao status`
     // itself, alone.
     f.ao(&[
@@ -439,7 +447,9 @@ fn status_beside_a_probing_host_asks_tmux_only_of_the_agents_at_work() {
     let (_, called) = status(&["status", "--json"]);
     assert!(
         called.lines().all(|l| l.contains("=app-2")) && !called.is_empty(),
-        "{called}"
+        "{called}\n{}\n{}",
+        f.ao(&["status"]).stdout,
+        f.ao(&["events"]).stdout
     );
     let (_, called) = status(&["status", "--refresh"]);
     assert!(called.contains("list-panes -a"), "{called}");
