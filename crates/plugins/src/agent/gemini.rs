@@ -237,17 +237,25 @@ fn user_text(m: &Value) -> Option<String> {
 fn dialog(screen: &str) -> Option<String> {
     const QUESTIONS: &[&[&str]] = &[
         &[
-            "Do you trust the files in this folder?",
-            "Do you trust the following folders",
-        ],
-        &["How would you like to authenticate"],
-        &["Enter Gemini API Key"],
-        &[
             "Allow execution of",
             "Apply this change?",
             "Allow execution",
         ],
         &["Do you want to proceed?"],
+    ];
+    first_run_dialog(screen).or_else(|| QUESTIONS.iter().find_map(|q| screen_line(screen, q)))
+}
+
+/// A question the CLI asks before it works at all (trust, how to sign in), its line.
+/// No hook tells of it, and its `SessionStart` hook can run before it is drawn.
+fn first_run_dialog(screen: &str) -> Option<String> {
+    const QUESTIONS: &[&[&str]] = &[
+        &[
+            "Do you trust the files in this folder?",
+            "Do you trust the following folders",
+        ],
+        &["How would you like to authenticate"],
+        &["Enter Gemini API Key"],
     ];
     QUESTIONS.iter().find_map(|q| screen_line(screen, q))
 }
@@ -324,6 +332,14 @@ impl Agent for Gemini {
             ));
         }
         if let Some(r) = &ctx.report {
+            // Its start hook said it is about to work, and then it asked how to sign in
+            // (or to trust the folder): it waits on that question.
+            if r.activity == Activity::Active
+                && !working(screen)
+                && let Some(question) = first_run_dialog(screen)
+            {
+                return Ok(from_terminal(Activity::WaitingInput, Some(question)));
+            }
             return Ok(super::after_hook(r, ctx, &SIGNS));
         }
         // No hook yet: a first-run dialog, or hooks that did not load.
@@ -564,6 +580,35 @@ mod tests {
 │ o  Shell echo hello > out.txt    │
  >   Type your message or @path/to/file
 ";
+
+    /// Its start hook, on a task, can run before it asks how to sign in: the question
+    /// on the screen stands over the hook's "about to work".
+    #[tokio::test]
+    async fn a_sign_in_question_after_the_start_hook_waits_for_the_human() {
+        // What its `SessionStart` hook reports when the CLI starts on a task.
+        let started = AgentReport {
+            activity: Activity::Active,
+            detail: None,
+            at: 999_000,
+            agent_session_id: Some("s-1".into()),
+            log_path: None,
+        };
+        let screen = "│ ? Get started                                  │
+│   How would you like to authenticate for this project?   │
+│     1. Sign in with Google                     │
+│   ● 2. Use Gemini API Key                      │
+│   (Use Enter to select)                        │
+";
+        let ctx = crate::agent::test_context(Path::new("/nowhere"), Some(started), screen);
+        let r = Gemini.activity(&ctx).await.unwrap();
+        assert_eq!(
+            (r.activity, r.detail.as_deref()),
+            (
+                Activity::WaitingInput,
+                Some("How would you like to authenticate for this project?")
+            )
+        );
+    }
 
     #[tokio::test]
     async fn a_question_its_hook_reported_stands_until_the_screen_shows_it_answered() {
