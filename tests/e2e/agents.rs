@@ -315,8 +315,11 @@ fn claude_code_states_through_hooks() {
         "{s:#}"
     );
     f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
-    f.wait_turn_ended("app-1");
+    // Between the answer and the CLI's next hook its screen can read as at rest for a
+    // moment: the file is waited for first.
     let out = f.fleet.worktree("app-1").join("out.txt");
+    wait_until("out.txt written", || out.exists().then_some(()));
+    f.wait_turn_ended("app-1");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
     // Ready past the threshold is idle.
     f.wait_activity("app-1", "idle");
