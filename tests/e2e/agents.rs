@@ -341,6 +341,62 @@ fn claude_code_states_through_hooks() {
     f.wait_turn_ended("app-1");
 }
 
+/// Claude Code's permission question answered "Yes": from the answer until the turn
+/// ends, no reading of `ao status` says it ended (between the answer and its next hook
+/// the CLI's screen rests a moment). Refused (Esc: no hook follows), the turn is over
+/// once the screen shows it.
+#[test]
+fn claude_code_never_reads_ready_between_an_answered_question_and_its_turns_end() {
+    if agent_cli("claude", "@anthropic-ai/claude-code").is_none() {
+        return;
+    }
+    let f = AgentFleet::new(
+        "claude-code",
+        scenario(vec![
+            shell("echo hello > out.txt"),
+            text("I wrote out.txt."),
+            shell("echo again > again.txt"),
+        ]),
+        "      permissions: default\n",
+    );
+    f.ao(&["spawn", "app", "--prompt", "Write the file"])
+        .success();
+    f.wait_activity("app-1", "waiting_input");
+    f.press_until("app-1", &["Down"], "❯ Yes, I trust this folder");
+    f.keys("app-1", &["Enter"]);
+    wait_until("the permission question", || {
+        f.screen("app-1")
+            .contains("Do you want to proceed?")
+            .then_some(())
+    });
+    let samples = watch_activity(
+        &f,
+        "app-1",
+        // The turn's end, told by its hook.
+        |s| s.source == "hook" && (s.activity == "ready" || s.activity == "idle"),
+        || f.keys("app-1", &["Enter"]),
+    );
+    assert_never_ready(&samples, "from the answer to the turn's end");
+    let out = f.fleet.worktree("app-1").join("out.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n");
+    // Refused: no hook follows; the screen tells that the turn is over.
+    f.ao(&["send", "app-1", "Write again"]).success();
+    wait_until("the second question", || {
+        f.screen("app-1")
+            .contains("Do you want to proceed?")
+            .then_some(())
+    });
+    f.press_until_gone("app-1", &["Escape"], "Do you want to proceed?");
+    let s = f.wait_turn_ended("app-1");
+    assert_eq!(
+        s["activity_source"],
+        "terminal",
+        "{s:#}\n{}",
+        f.screen("app-1")
+    );
+    assert!(!f.fleet.worktree("app-1").join("again.txt").exists());
+}
+
 /// With `permissions: permissionless` ao trusts the session's own worktree for Claude
 /// Code, and the task runs with no dialog and no permission prompt.
 #[test]

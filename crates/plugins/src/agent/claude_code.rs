@@ -287,6 +287,25 @@ fn working(screen: &str) -> bool {
     screen.contains("esc to interrupt")
 }
 
+/// Whether the last turn ended refused or interrupted: its "What should Claude do
+/// instead?" with no message typed to it since (a message sent shows above the input
+/// box as `❯ text`; the input box's own line follows a rule).
+fn refused(screen: &str) -> bool {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(cut) = lines
+        .iter()
+        .rposition(|l| l.contains("What should Claude do instead?"))
+    else {
+        return false;
+    };
+    !lines[cut + 1..].iter().enumerate().any(|(i, l)| {
+        let l = l.trim_start();
+        l.strip_prefix('❯')
+            .is_some_and(|typed| !typed.trim().is_empty())
+            && !lines[cut + i].trim_start().starts_with('─')
+    })
+}
+
 #[async_trait]
 impl Agent for ClaudeCode {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
@@ -349,15 +368,17 @@ impl Agent for ClaudeCode {
             return Ok(super::limited(ActivitySource::SessionLog, text, None));
         }
         if let Some(r) = &ctx.report {
-            // A permission question answered without a later hook: the screen tells.
+            // A permission question answered, no hook since: the screen tells how. Let
+            // through, the tool runs and a hook follows (the screen can rest a moment
+            // before it shows the work); refused, the turn is over and no hook follows.
             if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
                 if dialog(screen).is_some() {
                     return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
                 }
-                let activity = if working(screen) {
-                    Activity::Active
-                } else {
+                let activity = if refused(screen) && !working(screen) {
                     Activity::Ready
+                } else {
+                    Activity::Active
                 };
                 return Ok(from_terminal(activity, None));
             }
@@ -533,6 +554,44 @@ pub fn entry() -> PluginEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// After its permission question, until a hook tells more: let through, at work
+    /// (its screen can rest a moment first); refused, the turn is over.
+    #[tokio::test]
+    async fn an_answered_question_reads_as_work_unless_refused() {
+        let asked = AgentReport {
+            activity: Activity::WaitingInput,
+            detail: Some("asks permission to use Bash: echo hello > out.txt".into()),
+            at: 999_000,
+            agent_session_id: None,
+            log_path: None,
+        };
+        let rule = "─".repeat(40);
+        let let_through =
+            format!("❯ Write the file\n  ⎿  $ echo hello > out.txt\n{rule}\n❯ \n{rule}\n");
+        let refused = format!(
+            "❯ Write the file\n  Did not run 1 call\n  ⎿  Interrupted · What should Claude do instead?\n{rule}\n❯ \n{rule}\n"
+        );
+        let refused_then_a_draft = format!(
+            "❯ Write the file\n  ⎿  Interrupted · What should Claude do instead?\n{rule}\n❯ try another way\n{rule}\n"
+        );
+        let refused_earlier = format!(
+            "❯ Write the file\n  ⎿  Interrupted · What should Claude do instead?\n❯ Write it again\n  ⎿  $ echo hello > out.txt\n{rule}\n❯ \n{rule}\n"
+        );
+        let cases = [
+            (let_through.as_str(), Activity::Active),
+            (refused.as_str(), Activity::Ready),
+            (refused_then_a_draft.as_str(), Activity::Ready),
+            (refused_earlier.as_str(), Activity::Active),
+            ("  ✻ Running… (esc to interrupt)\n", Activity::Active),
+        ];
+        for (screen, want) in cases {
+            let ctx =
+                crate::agent::test_context(Path::new("/nowhere"), Some(asked.clone()), screen);
+            let r = ClaudeCode.activity(&ctx).await.unwrap();
+            assert_eq!(r.activity, want, "{screen}");
+        }
+    }
 
     #[test]
     fn hook_events_become_reports() {
