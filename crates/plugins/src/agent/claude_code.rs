@@ -287,6 +287,10 @@ fn working(screen: &str) -> bool {
     screen.contains("esc to interrupt")
 }
 
+/// How long a screen with no question, no work and no refusal on it must rest, after a
+/// permission question with no hook since, before the turn reads as over.
+const ANSWERED_QUIET_MS: i64 = 5_000;
+
 /// Whether the last turn ended refused or interrupted: its "What should Claude do
 /// instead?" with no message typed to it since (a message sent shows above the input
 /// box as `❯ text`; the input box's own line follows a rule).
@@ -299,10 +303,9 @@ fn refused(screen: &str) -> bool {
         return false;
     };
     !lines[cut + 1..].iter().enumerate().any(|(i, l)| {
-        let l = l.trim_start();
         l.strip_prefix('❯')
             .is_some_and(|typed| !typed.trim().is_empty())
-            && !lines[cut + i].trim_start().starts_with('─')
+            && !lines[cut + i].starts_with('─')
     })
 }
 
@@ -368,19 +371,25 @@ impl Agent for ClaudeCode {
             return Ok(super::limited(ActivitySource::SessionLog, text, None));
         }
         if let Some(r) = &ctx.report {
-            // A permission question answered, no hook since: the screen tells how. Let
-            // through, the tool runs and a hook follows (the screen can rest a moment
-            // before it shows the work); refused, the turn is over and no hook follows.
+            // A permission question and no hook since: the screen tells what became of
+            // it. At work, let through; refused, the turn is over (no hook follows).
+            // Otherwise the question stands: its menu not drawn yet, or let through and
+            // the work not shown yet (the screen rests a moment first), until the screen
+            // has rested for `ANSWERED_QUIET_MS` (a turn that ended with no hook).
             if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
                 if dialog(screen).is_some() {
                     return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
                 }
-                let activity = if refused(screen) && !working(screen) {
-                    Activity::Ready
-                } else {
-                    Activity::Active
-                };
-                return Ok(from_terminal(activity, None));
+                if working(screen) {
+                    return Ok(from_terminal(Activity::Active, None));
+                }
+                let quiet = ctx
+                    .last_output_at
+                    .is_some_and(|t| ctx.now - t >= ANSWERED_QUIET_MS);
+                if refused(screen) || quiet {
+                    return Ok(from_terminal(Activity::Ready, None));
+                }
+                return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
             }
             return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
         }
@@ -555,8 +564,8 @@ pub fn entry() -> PluginEntry {
 mod tests {
     use super::*;
 
-    /// After its permission question, until a hook tells more: let through, at work
-    /// (its screen can rest a moment first); refused, the turn is over.
+    /// After its permission question, until a hook tells more: the question stands until
+    /// the screen shows the work or the refusal, or has rested a while.
     #[tokio::test]
     async fn an_answered_question_reads_as_work_unless_refused() {
         let asked = AgentReport {
@@ -579,17 +588,21 @@ mod tests {
             "❯ Write the file\n  ⎿  Interrupted · What should Claude do instead?\n❯ Write it again\n  ⎿  $ echo hello > out.txt\n{rule}\n❯ \n{rule}\n"
         );
         let cases = [
-            (let_through.as_str(), Activity::Active),
-            (refused.as_str(), Activity::Ready),
-            (refused_then_a_draft.as_str(), Activity::Ready),
-            (refused_earlier.as_str(), Activity::Active),
-            ("  ✻ Running… (esc to interrupt)\n", Activity::Active),
+            // The question stands until the screen shows what became of it.
+            (let_through.as_str(), 0, Activity::WaitingInput),
+            (refused.as_str(), 0, Activity::Ready),
+            (refused_then_a_draft.as_str(), 0, Activity::Ready),
+            (refused_earlier.as_str(), 0, Activity::WaitingInput),
+            ("  ✻ Running… (esc to interrupt)\n", 0, Activity::Active),
+            // A turn that ended with no hook and no refusal shown: over once it rests.
+            (let_through.as_str(), ANSWERED_QUIET_MS, Activity::Ready),
         ];
-        for (screen, want) in cases {
-            let ctx =
+        for (screen, quiet_for, want) in cases {
+            let mut ctx =
                 crate::agent::test_context(Path::new("/nowhere"), Some(asked.clone()), screen);
+            ctx.last_output_at = Some(ctx.now - quiet_for);
             let r = ClaudeCode.activity(&ctx).await.unwrap();
-            assert_eq!(r.activity, want, "{screen}");
+            assert_eq!(r.activity, want, "{screen} quiet for {quiet_for} ms");
         }
     }
 

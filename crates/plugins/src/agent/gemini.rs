@@ -332,11 +332,17 @@ impl Agent for Gemini {
             ));
         }
         if let Some(r) = &ctx.report {
-            // Its start hook said it is about to work, and then it asked how to sign in
-            // (or to trust the folder): it waits on that question.
+            // Its start hook said it is about to work, and then, before any turn, it
+            // asked how to sign in (or to trust the folder): it waits on that question.
+            // (Later, such words on the screen are a turn's text, not a question.)
             if r.activity == Activity::Active
                 && !working(screen)
                 && let Some(question) = first_run_dialog(screen)
+                && ctx
+                    .agent_session_id
+                    .as_deref()
+                    .and_then(session_file)
+                    .is_none_or(|p| messages(&p).is_empty())
             {
                 return Ok(from_terminal(Activity::WaitingInput, Some(question)));
             }
