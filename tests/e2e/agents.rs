@@ -315,8 +315,8 @@ fn claude_code_states_through_hooks() {
         "{s:#}"
     );
     f.press_until_gone("app-1", &["Enter"], "Do you want to proceed?");
-    // Between the answer and the CLI's next hook its screen can read as at rest for a
-    // moment: the file is waited for first.
+    // The command runs, then the turn ends (the readings in between are the subject of
+    // claude_code_never_reads_ready_between_an_answered_question_and_its_turns_end).
     let out = f.fleet.worktree("app-1").join("out.txt");
     wait_until("out.txt written", || out.exists().then_some(()));
     f.wait_turn_ended("app-1");

@@ -1773,8 +1773,7 @@ fn in_a_browser_a_real_clis_permission_question_is_answered_with_its_button() {
         .await;
         page.close().await.unwrap();
     });
-    // The command ran, then the turn ended. (Between the answer and the CLI's next
-    // hook its screen can read as at rest for a moment: the file is waited for first.)
+    // The command runs, then the turn ends.
     let out = a.fleet.worktree("app-1").join("out.txt");
     wait_until("out.txt written", || out.exists().then_some(()));
     a.wait_turn_ended("app-1");

@@ -309,6 +309,13 @@ fn refused(screen: &str) -> bool {
     })
 }
 
+/// How ao reads the CLI's screen after its permission question.
+const SIGNS: super::ScreenSigns = super::ScreenSigns {
+    dialog,
+    working,
+    refused,
+};
+
 #[async_trait]
 impl Agent for ClaudeCode {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchSpec, PluginError> {
@@ -377,16 +384,13 @@ impl Agent for ClaudeCode {
             // the work not shown yet (the screen rests a moment first), until the screen
             // has rested for `ANSWERED_QUIET_MS` (a turn that ended with no hook).
             if r.activity == Activity::WaitingInput && ctx.recent_output.is_some() {
-                if dialog(screen).is_some() {
-                    return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
-                }
-                if working(screen) {
-                    return Ok(from_terminal(Activity::Active, None));
+                if let Some(activity) = super::reported_question(screen, &SIGNS) {
+                    return Ok(from_terminal(activity, None));
                 }
                 let quiet = ctx
                     .last_output_at
                     .is_some_and(|t| ctx.now - t >= ANSWERED_QUIET_MS);
-                if refused(screen) || quiet {
+                if quiet && dialog(screen).is_none() {
                     return Ok(from_terminal(Activity::Ready, None));
                 }
                 return Ok(from_report(r, ctx.idle_after_ms, ctx.now));
@@ -567,7 +571,7 @@ mod tests {
     /// After its permission question, until a hook tells more: the question stands until
     /// the screen shows the work or the refusal, or has rested a while.
     #[tokio::test]
-    async fn an_answered_question_reads_as_work_unless_refused() {
+    async fn an_answered_question_stands_until_the_screen_shows_work_refusal_or_rest() {
         let asked = AgentReport {
             activity: Activity::WaitingInput,
             detail: Some("asks permission to use Bash: echo hello > out.txt".into()),
@@ -596,6 +600,12 @@ mod tests {
             ("  ✻ Running… (esc to interrupt)\n", 0, Activity::Active),
             // A turn that ended with no hook and no refusal shown: over once it rests.
             (let_through.as_str(), ANSWERED_QUIET_MS, Activity::Ready),
+            // A question still on the screen stands, however long it waits.
+            (
+                " Do you want to proceed?\n ❯ 1. Yes\n   2. No\n",
+                ANSWERED_QUIET_MS,
+                Activity::WaitingInput,
+            ),
         ];
         for (screen, quiet_for, want) in cases {
             let mut ctx =
