@@ -60,6 +60,13 @@ impl Deadline {
         self
     }
 
+    /// The same wait with its first pause `first` instead (then doubling): for a look that
+    /// is cheap or an answer that comes within a millisecond or two.
+    pub fn pausing_first(mut self, first: Duration) -> Deadline {
+        self.next = first.min(self.longest);
+        self
+    }
+
     /// Whether the time is up.
     pub fn passed(&self) -> bool {
         self.until.is_some_and(|u| Instant::now() >= u)
@@ -164,6 +171,20 @@ mod tests {
         wait.pause_blocking();
         std::thread::sleep(Duration::from_millis(12));
         assert!(wait.passed());
+    }
+
+    #[test]
+    fn a_wait_can_start_with_a_shorter_pause_and_still_grow_to_its_longest() {
+        let mut wait = Deadline::none()
+            .pausing_at_most(Duration::from_millis(6))
+            .pausing_first(Duration::from_millis(1));
+        let pauses: Vec<u128> = (0..5).map(|_| wait.take_pause().as_millis()).collect();
+        assert_eq!(pauses, [1, 2, 4, 6, 6]);
+        // A first pause over the longest is the longest.
+        let mut wait = Deadline::none()
+            .pausing_at_most(Duration::from_millis(3))
+            .pausing_first(Duration::from_millis(10));
+        assert_eq!(wait.take_pause(), Duration::from_millis(3));
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -226,7 +226,7 @@ impl Manager {
         }
         .await;
         let question = match started {
-            Ok(q) => q,
+            Ok(started) => started.question,
             Err(e) => {
                 let _ = self.undo_spawn(&s).await;
                 return Err(e

@@ -169,7 +169,8 @@ impl Manager {
                 launch,
                 !resumed && !prompt.is_empty(),
             )
-            .await?;
+            .await?
+            .question;
         step("restore-started")?;
         let from = s.status;
         s.restore_pid = None;

@@ -138,6 +138,8 @@ impl Manager {
     /// text has left the terminal's input, read by the agent; text the agent discarded
     /// unread (switching its terminal's mode flushes it) is typed again once the
     /// terminal settles. Text still unread after 15 s is an error with its screen.
+    /// `just_seen` is a probe of the session taken a moment ago, with nothing done since,
+    /// to start from instead of asking the runtime again.
     pub(crate) async fn type_task(
         &self,
         s: &Session,
@@ -145,13 +147,14 @@ impl Manager {
         handle: &RuntimeHandle,
         text: &str,
         ready: bool,
+        mut just_seen: Option<Probe>,
     ) -> Result<(), ManagerError> {
         let mut settle = !ready;
         for attempt in 0..=RETYPES {
-            let probe = if settle {
-                self.settle(s, runtime, handle).await?
-            } else {
-                self.probe(s).await?
+            let probe = match (settle, just_seen.take()) {
+                (true, seen) => self.settle(s, runtime, handle, seen).await?,
+                (false, Some(seen)) => seen,
+                (false, None) => self.probe(s).await?,
             };
             settle = true;
             let Some(path) = probe.terminal.clone() else {
@@ -185,19 +188,24 @@ impl Manager {
     /// Waits until the agent's terminal mode and screen have not changed for a moment
     /// while none of its processes is busy (at most 5 s), and returns the last probe.
     /// Fails if the agent exits. Where the system tells that the agent waits for input
-    /// (Linux), two equal looks suffice.
+    /// (Linux), two equal looks suffice. The first look takes `just_seen` for its probe
+    /// when given.
     async fn settle(
         &self,
         s: &Session,
         runtime: &dyn Runtime,
         handle: &RuntimeHandle,
+        mut just_seen: Option<Probe>,
     ) -> Result<Probe, ManagerError> {
         let start = Instant::now();
         let mut last = None;
         let mut since = Instant::now();
         let mut wait = Deadline::none().pausing_at_most(super::wait::LONGEST_LOOK);
         loop {
-            let probe = self.probe(s).await?;
+            let probe = match just_seen.take() {
+                Some(seen) => seen,
+                None => self.probe(s).await?,
+            };
             if matches!(probe.liveness, Liveness::Exited | Liveness::Gone) {
                 self.fail_if_exited(runtime, s, handle, "before it was ready for its task")
                     .await?;
@@ -245,8 +253,48 @@ impl Manager {
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
         let mut most_unread = 0usize;
-        let mut wait = Deadline::none().pausing_at_most(super::wait::LONGEST_LOOK);
+        // The terminal is looked at every millisecond or two at first: a look at it is a
+        // read of /proc, and the runtime is asked only when the look does not show the
+        // text read.
+        let mut wait = Deadline::none()
+            .pausing_at_most(super::wait::LONGEST_LOOK)
+            .pausing_first(Duration::from_millis(1));
         loop {
+            // None: not known yet.
+            let verdict = match tty::look(path) {
+                // The terminal cannot be read any more: nothing more can be known.
+                None => Some(Typed::Read),
+                Some(now) if now.unread > 0 => {
+                    most_unread = most_unread.max(now.unread);
+                    None
+                }
+                Some(now) => {
+                    let mode_changed = before.as_ref().is_some_and(|b| b.mode != now.mode);
+                    let read = read_before
+                        .zip(leader.and_then(tty::bytes_read))
+                        .map(|(b, a)| a.saturating_sub(b));
+                    match read {
+                        Some(n) if n > 0 && n >= most_unread as u64 => {
+                            // Counted read by the agent: nothing more to ask.
+                            return Ok(Typed::Read);
+                        }
+                        // Seen waiting, or (tmux delivers within moments) gone unread.
+                        Some(_)
+                            if most_unread > 0
+                                || mode_changed
+                                || start.elapsed() >= Duration::from_secs(1) =>
+                        {
+                            Some(Typed::Discarded)
+                        }
+                        Some(_) => None, // not arrived yet
+                        None if mode_changed => Some(Typed::Discarded),
+                        None if most_unread > 0 || start.elapsed() >= Duration::from_secs(1) => {
+                            Some(Typed::Read)
+                        }
+                        None => None,
+                    }
+                }
+            };
             match self.probe(s).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
                 // by itself (a one-shot CLI); the spawn records how it ended.
@@ -257,34 +305,8 @@ impl Manager {
                 }
                 Liveness::Alive | Liveness::Unknown => {}
             }
-            let Some(now) = tty::look(path) else {
-                // The terminal cannot be read any more: nothing more can be known.
-                return Ok(Typed::Read);
-            };
-            if now.unread > 0 {
-                most_unread = most_unread.max(now.unread);
-            } else {
-                let mode_changed = before.as_ref().is_some_and(|b| b.mode != now.mode);
-                let read = read_before
-                    .zip(leader.and_then(tty::bytes_read))
-                    .map(|(b, a)| a.saturating_sub(b));
-                match read {
-                    Some(n) if n > 0 && n >= most_unread as u64 => return Ok(Typed::Read),
-                    // Seen waiting, or (tmux delivers within moments) gone unread.
-                    Some(_)
-                        if most_unread > 0
-                            || mode_changed
-                            || start.elapsed() >= Duration::from_secs(1) =>
-                    {
-                        return Ok(Typed::Discarded);
-                    }
-                    Some(_) => {} // not arrived yet
-                    None if mode_changed => return Ok(Typed::Discarded),
-                    None if most_unread > 0 || start.elapsed() >= Duration::from_secs(1) => {
-                        return Ok(Typed::Read);
-                    }
-                    None => {}
-                }
+            if let Some(typed) = verdict {
+                return Ok(typed);
             }
             if start.elapsed() >= TAKE_TIMEOUT {
                 return Err(ManagerError::NotTaken {

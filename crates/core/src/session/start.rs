@@ -8,9 +8,17 @@ use super::{Manager, ManagerError};
 use crate::config::ResolvedProject;
 use crate::model::{Session, now_ms};
 use crate::plugin::{
-    LaunchContext, LaunchSpec, Liveness, PromptDelivery, RuntimeSpec, WorkspaceSpec,
+    LaunchContext, LaunchSpec, Liveness, Probe, PromptDelivery, RuntimeSpec, WorkspaceSpec,
 };
 use std::collections::BTreeMap;
+
+/// An agent started by [`Manager::start_agent`].
+pub(crate) struct Started {
+    /// The question it stopped at, when it waits for an answer before it can work.
+    pub question: Option<String>,
+    /// The last probe of it, when nothing was done since that probe was taken.
+    pub just_seen: Option<Probe>,
+}
 
 /// What every worker is told of ao's report commands, after the project's rules.
 pub const WORKER_RULES: &str = "You run in an ao session. Tell ao how you are doing with \
@@ -116,7 +124,8 @@ impl Manager {
     /// when it is typed in after launch. Returns the question the agent stopped at, if
     /// it started but waits for an answer (a dialog) before it can work. An agent that
     /// exits once its task is typed in has taken it and ended by itself (a one-shot CLI):
-    /// that is no failure, and the caller records how it ended.
+    /// that is no failure, and the caller records how it ended (from the probe returned,
+    /// when nothing was done since it was taken).
     pub(crate) async fn start_agent(
         &self,
         project: &ResolvedProject,
@@ -125,7 +134,7 @@ impl Manager {
         ctx: &LaunchContext,
         launch: LaunchSpec,
         deliver: bool,
-    ) -> Result<Option<String>, ManagerError> {
+    ) -> Result<Started, ManagerError> {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in ["PATH", "HOME", "LANG", "USER"] {
             if let Some(v) = (self.env)(key) {
@@ -188,7 +197,10 @@ impl Manager {
         step("runtime")?;
         let names = plugins.agent.process_names(&ctx.config);
         let post_launch = launch.prompt == PromptDelivery::PostLaunch;
-        self.wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
+        // The last probe of the agent while nothing has been done since: handed on to the
+        // next look, so the runtime is not asked the same thing twice in a row.
+        let mut just_seen = self
+            .wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
             .await
             .map_err(|e| match e {
                 ManagerError::AgentExited {
@@ -216,9 +228,11 @@ impl Manager {
                     output,
                 },
                 e => e,
-            })?;
+            })
+            .map(Some)?;
         let mut question = None;
         if plugins.agent.confirms_start() {
+            just_seen = None;
             question = self.confirm_start(plugins, s, &handle, &ctx.config).await?;
             if question.is_some()
                 && self
@@ -230,6 +244,7 @@ impl Manager {
         }
         step("ready")?;
         if post_launch && deliver && plugins.agent.confirms_delivery() {
+            just_seen = None;
             self.await_input_prompt(plugins, s, &handle).await?;
             let typed_at = now_ms();
             plugins.runtime.send(&handle, &ctx.prompt).await?;
@@ -248,6 +263,7 @@ impl Manager {
                 .as_deref()
                 .filter(|p| !p.is_empty());
             if let Some(pattern) = pattern {
+                just_seen = None;
                 self.await_screen(plugins.runtime.as_ref(), s, &handle, pattern)
                     .await?;
             }
@@ -257,6 +273,7 @@ impl Manager {
                 &handle,
                 &ctx.prompt,
                 pattern.is_some(),
+                just_seen.take(),
             )
             .await?;
             // Delivered into the agent, which runs or has exited by itself; a runtime gone
@@ -276,8 +293,12 @@ impl Manager {
                     hint: None,
                 });
             }
+            just_seen = Some(probe);
         }
-        Ok(question)
+        Ok(Started {
+            question,
+            just_seen,
+        })
     }
 }
 

@@ -578,7 +578,7 @@ impl Manager {
         if preview != *s || !changes.is_empty() {
             // An agent that ended is read once more, for how it ended.
             let exit = match probe.liveness {
-                Liveness::Exited => self.agent_exit_now(s).await,
+                Liveness::Exited => self.agent_exit_now(s, None).await,
                 _ => None,
             };
             *s = self.update(&s.id, |row| apply(row, exit.as_ref()))?;

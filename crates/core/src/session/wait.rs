@@ -66,19 +66,22 @@ impl Manager {
             .unwrap_or_else(|| "ao".into())
     }
 
-    /// Waits until the agent's own process is the terminal's foreground process. Fails
-    /// with the agent's last output if it exits or is gone, and after the time-out. With
-    /// `task_given` (the task went with the launch), an agent that exits having run has
-    /// taken it and ended by itself, which is no failure; only exit codes 126 and 127 say
-    /// its program could not be run at all.
+    /// Waits until the agent's own process is the terminal's foreground process, and
+    /// returns the probe that saw it so. Fails with the agent's last output if it exits or
+    /// is gone, and after the time-out. With `task_given` (the task went with the launch),
+    /// an agent that exits having run has taken it and ended by itself, which is no
+    /// failure; only exit codes 126 and 127 say its program could not be run at all.
     pub(crate) async fn wait_ready(
         &self,
         runtime: &dyn Runtime,
         handle: &RuntimeHandle,
         names: &[String],
         task_given: bool,
-    ) -> Result<(), ManagerError> {
-        let mut wait = Deadline::after(self.ready_timeout).pausing_at_most(LONGEST_LOOK);
+    ) -> Result<Probe, ManagerError> {
+        // ao's launcher execs the agent within a millisecond or two of its start.
+        let mut wait = Deadline::after(self.ready_timeout)
+            .pausing_at_most(LONGEST_LOOK)
+            .pausing_first(Duration::from_millis(1));
         let mut last = None;
         let mut code_wait: Option<Instant> = None;
         loop {
@@ -102,12 +105,12 @@ impl Manager {
                         names.contains(&fg)
                     };
                     if started {
-                        return Ok(());
+                        return Ok(probe);
                     }
                     last = Some(fg);
                 }
                 Liveness::Exited if task_given && code.is_some_and(|c| c != 126 && c != 127) => {
-                    return Ok(());
+                    return Ok(probe);
                 }
                 // A terminal can report its process gone a moment before the exit code
                 // is known; wait briefly for the code, which says what happened.
@@ -280,14 +283,23 @@ impl Manager {
 
     /// How the session's agent ended, when it has exited: its exit code (waited for
     /// briefly, since a terminal can report its process gone a moment before the code)
-    /// and its last output. None while it runs, or when its runtime is gone.
-    pub(crate) async fn agent_exit_now(&self, s: &Session) -> Option<super::AgentExit> {
+    /// and its last output. None while it runs, or when its runtime is gone. `just_seen`
+    /// is a probe of the session taken a moment ago, with nothing done since, to start
+    /// from instead of asking the runtime again.
+    pub(crate) async fn agent_exit_now(
+        &self,
+        s: &Session,
+        mut just_seen: Option<Probe>,
+    ) -> Option<super::AgentExit> {
         let handle = s.runtime.as_ref()?;
         let runtime = self.runtime(&handle.runtime).ok()?;
         let started = Instant::now();
         let mut wait = Deadline::none().pausing_at_most(LONGEST_LOOK);
         let code = loop {
-            let probe = self.probe(s).await.ok()?;
+            let probe = match just_seen.take() {
+                Some(probe) => probe,
+                None => self.probe(s).await.ok()?,
+            };
             if probe.liveness != Liveness::Exited {
                 return None;
             }

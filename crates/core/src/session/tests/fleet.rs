@@ -45,6 +45,17 @@ async fn a_spawn_over_the_fakes_starts_the_agent_in_its_workspace() {
     assert!(fleet.fakes.runtime.running().is_empty());
 }
 
+/// Each look at a runtime is a process on the spawn's path (a tmux call): the probe that
+/// saw the agent running is also the one that says it has not exited, with nothing done
+/// between them, so a spawn whose agent runs at the first look probes it once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spawn_whose_agent_runs_at_the_first_look_probes_it_once() {
+    let _clock = clock();
+    let fleet = Fleet::new();
+    fleet.spawn("app", "write the parser").await.unwrap();
+    assert_eq!(fleet.fakes.runtime.calls(RuntimeOp::ProbeAll), 1);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_runtime_scripted_to_fail_fails_the_spawn_and_it_is_undone() {
     let _clock = clock();
