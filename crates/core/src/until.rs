@@ -3,7 +3,8 @@
 //! from 5 ms to 50 ms, so a quick answer is seen quickly and a slow one costs little),
 //! until it answers or `deadline` has passed; then the caller says what it waited for.
 //! A wait whose looks keep state from one to the next (the last screen seen, how often
-//! Enter was pressed) paces itself with a [`Deadline`], the same pauses in a loop.
+//! Enter was pressed) paces itself with a [`Deadline`], the same pauses in a loop (its
+//! first pause shorter where an answer comes within a millisecond or two).
 
 use std::time::Duration;
 use tokio::time::Instant;

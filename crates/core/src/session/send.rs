@@ -253,48 +253,24 @@ impl Manager {
     ) -> Result<Typed, ManagerError> {
         let start = Instant::now();
         let mut most_unread = 0usize;
-        // The terminal is looked at every millisecond or two at first: a look at it is a
-        // read of /proc, and the runtime is asked only when the look does not show the
-        // text read.
+        let read_since_typed = || {
+            read_before
+                .zip(leader.and_then(tty::bytes_read))
+                .map(|(b, a)| a.saturating_sub(b))
+        };
         let mut wait = Deadline::none()
             .pausing_at_most(super::wait::LONGEST_LOOK)
             .pausing_first(Duration::from_millis(1));
         loop {
-            // None: not known yet.
-            let verdict = match tty::look(path) {
-                // The terminal cannot be read any more: nothing more can be known.
-                None => Some(Typed::Read),
-                Some(now) if now.unread > 0 => {
-                    most_unread = most_unread.max(now.unread);
-                    None
-                }
-                Some(now) => {
-                    let mode_changed = before.as_ref().is_some_and(|b| b.mode != now.mode);
-                    let read = read_before
-                        .zip(leader.and_then(tty::bytes_read))
-                        .map(|(b, a)| a.saturating_sub(b));
-                    match read {
-                        Some(n) if n > 0 && n >= most_unread as u64 => {
-                            // Counted read by the agent: nothing more to ask.
-                            return Ok(Typed::Read);
-                        }
-                        // Seen waiting, or (tmux delivers within moments) gone unread.
-                        Some(_)
-                            if most_unread > 0
-                                || mode_changed
-                                || start.elapsed() >= Duration::from_secs(1) =>
-                        {
-                            Some(Typed::Discarded)
-                        }
-                        Some(_) => None, // not arrived yet
-                        None if mode_changed => Some(Typed::Discarded),
-                        None if most_unread > 0 || start.elapsed() >= Duration::from_secs(1) => {
-                            Some(Typed::Read)
-                        }
-                        None => None,
-                    }
-                }
-            };
+            // Text seen waiting in the terminal, gone from it now, and counted read by the
+            // agent: read, with no need to ask the runtime (a look at /proc, where a probe
+            // is a tmux call).
+            if most_unread > 0
+                && tty::look(path).is_some_and(|now| now.unread == 0)
+                && read_since_typed().is_some_and(|n| n >= most_unread as u64)
+            {
+                return Ok(Typed::Read);
+            }
             match self.probe(s).await?.liveness {
                 // An agent that exits once its task is typed in has taken it and ended
                 // by itself (a one-shot CLI); the spawn records how it ended.
@@ -305,8 +281,31 @@ impl Manager {
                 }
                 Liveness::Alive | Liveness::Unknown => {}
             }
-            if let Some(typed) = verdict {
-                return Ok(typed);
+            let Some(now) = tty::look(path) else {
+                // The terminal cannot be read any more: nothing more can be known.
+                return Ok(Typed::Read);
+            };
+            if now.unread > 0 {
+                most_unread = most_unread.max(now.unread);
+            } else {
+                let mode_changed = before.as_ref().is_some_and(|b| b.mode != now.mode);
+                match read_since_typed() {
+                    Some(n) if n > 0 && n >= most_unread as u64 => return Ok(Typed::Read),
+                    // Seen waiting, or (tmux delivers within moments) gone unread.
+                    Some(_)
+                        if most_unread > 0
+                            || mode_changed
+                            || start.elapsed() >= Duration::from_secs(1) =>
+                    {
+                        return Ok(Typed::Discarded);
+                    }
+                    Some(_) => {} // not arrived yet
+                    None if mode_changed => return Ok(Typed::Discarded),
+                    None if most_unread > 0 || start.elapsed() >= Duration::from_secs(1) => {
+                        return Ok(Typed::Read);
+                    }
+                    None => {}
+                }
             }
             if start.elapsed() >= TAKE_TIMEOUT {
                 return Err(ManagerError::NotTaken {

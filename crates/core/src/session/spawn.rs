@@ -475,7 +475,7 @@ impl Manager {
         step("prompt")?;
         // The task is delivered: from here on nothing is undone. A one-shot agent may have
         // done its work and exited already; its session is recorded as over.
-        let exit = self.agent_exit_now(s, started.just_seen).await;
+        let exit = self.agent_exit_now(s, started.typed_then_seen).await;
         // A program that could not be run at all (exit codes 126, 127) took no task,
         // however quickly it was seen running: the spawn failed, and is undone.
         if let Some(e) = exit.as_ref().filter(|e| matches!(e.code, Some(126 | 127))) {

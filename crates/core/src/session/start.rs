@@ -16,8 +16,11 @@ use std::collections::BTreeMap;
 pub(crate) struct Started {
     /// The question it stopped at, when it waits for an answer before it can work.
     pub question: Option<String>,
-    /// The last probe of it, when nothing was done since that probe was taken.
-    pub just_seen: Option<Probe>,
+    /// The probe taken once the agent had read the task typed into it, with nothing done
+    /// since: whether it has exited already is read off it. None otherwise: an agent seen
+    /// running only before it had its task must be looked at again (a program that could
+    /// not run at all is seen running for a moment before it exits 127).
+    pub typed_then_seen: Option<Probe>,
 }
 
 /// What every worker is told of ao's report commands, after the project's rules.
@@ -124,8 +127,7 @@ impl Manager {
     /// when it is typed in after launch. Returns the question the agent stopped at, if
     /// it started but waits for an answer (a dialog) before it can work. An agent that
     /// exits once its task is typed in has taken it and ended by itself (a one-shot CLI):
-    /// that is no failure, and the caller records how it ended (from the probe returned,
-    /// when nothing was done since it was taken).
+    /// that is no failure, and the caller records how it ended.
     pub(crate) async fn start_agent(
         &self,
         project: &ResolvedProject,
@@ -197,8 +199,9 @@ impl Manager {
         step("runtime")?;
         let names = plugins.agent.process_names(&ctx.config);
         let post_launch = launch.prompt == PromptDelivery::PostLaunch;
-        // The last probe of the agent while nothing has been done since: handed on to the
-        // next look, so the runtime is not asked the same thing twice in a row.
+        // The probe that saw the agent running, while nothing has been done since: the
+        // first look of the settling before its task is typed, so the runtime is not
+        // asked the same thing twice in a row.
         let mut just_seen = self
             .wait_ready(plugins.runtime.as_ref(), &handle, &names, !post_launch)
             .await
@@ -243,8 +246,8 @@ impl Manager {
             }
         }
         step("ready")?;
+        let mut typed_then_seen = None;
         if post_launch && deliver && plugins.agent.confirms_delivery() {
-            just_seen = None;
             self.await_input_prompt(plugins, s, &handle).await?;
             let typed_at = now_ms();
             plugins.runtime.send(&handle, &ctx.prompt).await?;
@@ -293,11 +296,11 @@ impl Manager {
                     hint: None,
                 });
             }
-            just_seen = Some(probe);
+            typed_then_seen = Some(probe);
         }
         Ok(Started {
             question,
-            just_seen,
+            typed_then_seen,
         })
     }
 }

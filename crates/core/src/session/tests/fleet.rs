@@ -2,7 +2,7 @@
 //! plugins, and a kill ends what it started.
 
 use super::{clock, pass};
-use crate::fakes::{FAKE, Fleet, PROCESS, RuntimeOp, ScmOp, Scripted};
+use crate::fakes::{FAKE, Fleet, Gate, PROCESS, RuntimeOp, ScmOp, Scripted};
 use crate::model::SessionStatus;
 use crate::session::KillOptions;
 
@@ -45,15 +45,32 @@ async fn a_spawn_over_the_fakes_starts_the_agent_in_its_workspace() {
     assert!(fleet.fakes.runtime.running().is_empty());
 }
 
-/// Each look at a runtime is a process on the spawn's path (a tmux call): the probe that
-/// saw the agent running is also the one that says it has not exited, with nothing done
-/// between them, so a spawn whose agent runs at the first look probes it once.
+/// A program given its task at launch that cannot run at all is seen running for a
+/// moment, then exits 127: the spawn looks again once the agent was seen running, and the
+/// exit fails it and undoes it (the look that saw it running is not taken for the last).
 #[tokio::test(flavor = "current_thread")]
-async fn a_spawn_whose_agent_runs_at_the_first_look_probes_it_once() {
+async fn a_spawn_whose_agent_exits_127_after_it_was_seen_running_fails_and_is_undone() {
     let _clock = clock();
     let fleet = Fleet::new();
-    fleet.spawn("app", "write the parser").await.unwrap();
-    assert_eq!(fleet.fakes.runtime.calls(RuntimeOp::ProbeAll), 1);
+    let after_seen = Gate::new();
+    fleet.fakes.runtime.script(
+        RuntimeOp::ProbeAll,
+        [Scripted::Works, Scripted::Waits(after_seen.clone())],
+    );
+    let spawn = fleet.spawn("app", "write the parser");
+    tokio::pin!(spawn);
+    tokio::select! {
+        made = &mut spawn => panic!("the spawn ended without looking at its agent again: {made:?}"),
+        () = after_seen.reached() => {}
+    }
+    let id = fleet.fakes.runtime.running().pop().expect("its terminal");
+    fleet.fakes.runtime.exit(&id, Some(127));
+    after_seen.open();
+    let e = spawn.await.unwrap_err();
+    assert!(e.to_string().contains("exit code 127"), "{e}");
+    assert_eq!(fleet.fakes.runtime.destroyed(), vec![id]);
+    assert_eq!(fleet.fakes.workspace.removed().len(), 1);
+    assert!(fleet.manager().status(None, true).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "current_thread")]
