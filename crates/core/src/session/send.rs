@@ -138,8 +138,8 @@ impl Manager {
     /// text has left the terminal's input, read by the agent; text the agent discarded
     /// unread (switching its terminal's mode flushes it) is typed again once the
     /// terminal settles. Text still unread after 15 s is an error with its screen.
-    /// `just_seen` is a probe of the session taken a moment ago, with nothing done since,
-    /// to start from instead of asking the runtime again.
+    /// `just_seen` is a probe of the session taken a moment ago, with nothing done since:
+    /// the settling's first look, instead of asking the runtime again.
     pub(crate) async fn type_task(
         &self,
         s: &Session,
@@ -151,10 +151,10 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let mut settle = !ready;
         for attempt in 0..=RETYPES {
-            let probe = match (settle, just_seen.take()) {
-                (true, seen) => self.settle(s, runtime, handle, seen).await?,
-                (false, Some(seen)) => seen,
-                (false, None) => self.probe(s).await?,
+            let probe = if settle {
+                self.settle(s, runtime, handle, just_seen.take()).await?
+            } else {
+                self.probe(s).await?
             };
             settle = true;
             let Some(path) = probe.terminal.clone() else {
